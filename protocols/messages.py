@@ -1,0 +1,205 @@
+"""Internal messages: the only thing actors exchange.
+
+Every message is a frozen, tagged ``msgspec.Struct`` so it can be checked at the call site,
+hashed, and (later) cross a process boundary as msgpack. Prices and quantities travel as floats
+on the hot path; they become exact decimal strings only at the order boundary
+(``protocols.rounding``). Symbols are always in the internal form ``BASE/QUOTE``.
+
+Timestamps: ``*_ts_ms`` are exchange wall-clock milliseconds; ``*_ns`` are
+``time.monotonic_ns()`` readings taken inside this process, so latency per hop is measured on
+one clock.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+import msgspec
+
+
+class Msg(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """Base of every message between actors."""
+
+
+Level = tuple[float, float]  # (price, quantity); quantity 0.0 in a delta removes the level
+Side = Literal["buy", "sell"]
+OrderType = Literal["limit", "ioc", "market"]
+OrderStatus = Literal["new", "partially_filled", "filled", "canceled", "rejected", "expired"]
+FINAL_STATUSES: frozenset[str] = frozenset({"filled", "canceled", "rejected", "expired"})
+
+
+# --- market data ------------------------------------------------------------------------------
+
+
+class BookSnapshot(Msg, kw_only=True):
+    """A full depth snapshot (REST, or a venue push that replaces the book)."""
+
+    venue: str
+    symbol: str
+    seq: int  # Binance/MEXC lastUpdateId, Gate id
+    bids: tuple[Level, ...]  # best first
+    asks: tuple[Level, ...]  # best first
+    exchange_ts_ms: int
+    recv_ns: int
+
+
+class BookDelta(Msg, kw_only=True):
+    """Changed levels with absolute quantities, covering sequence numbers first_seq..last_seq.
+
+    ``full`` is Gate.io's ``full: true`` push: the levels are the whole book and replace it.
+    """
+
+    venue: str
+    symbol: str
+    first_seq: int
+    last_seq: int
+    bids: tuple[Level, ...]
+    asks: tuple[Level, ...]
+    exchange_ts_ms: int
+    recv_ns: int
+    full: bool = False
+
+
+class BookView(Msg, kw_only=True):
+    """A bounded read of one book (top K levels per side), published to its detector."""
+
+    venue: str
+    symbol: str
+    seq: int
+    bids: tuple[Level, ...]  # best first, at most K
+    asks: tuple[Level, ...]
+    exchange_ts_ms: int
+    recv_ns: int  # when the frame that produced this state arrived
+    in_sync: bool = True
+
+
+class VenueStatus(Msg, kw_only=True):
+    """A venue's (or one of its books') health changed: the detector stops using it when not ok."""
+
+    venue: str
+    symbol: str | None = None  # None: the whole venue (its connection)
+    ok: bool
+    reason: str = ""
+    ts_ns: int
+
+
+# --- decisions and orders ---------------------------------------------------------------------
+
+
+class Opportunity(Msg, kw_only=True):
+    """Buy ``size`` on ``buy_venue`` at up to ``buy_price``, sell it on ``sell_venue`` at down to
+    ``sell_price``; ``edge_bps`` is after both taker fees."""
+
+    id: str
+    symbol: str
+    buy_venue: str
+    sell_venue: str
+    size: float
+    buy_price: float
+    sell_price: float
+    edge_bps: float
+    expected_pnl: float  # quote currency, after fees
+    created_ns: int
+    expires_ns: int
+    buy_seq: int
+    sell_seq: int
+    buy_recv_ns: int
+    sell_recv_ns: int
+
+
+class OrderIntent(Msg, kw_only=True):
+    """One order as the executor means it, before rounding to the venue's filters.
+
+    ``client_order_id`` is derived from the opportunity id and the leg, so a retried send can
+    never create a second order. A market buy may be sized in quote currency (``quote_qty``).
+    """
+
+    client_order_id: str
+    opportunity_id: str
+    venue: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    qty: float | None = None
+    price: float | None = None
+    quote_qty: float | None = None
+
+
+class Fill(Msg, kw_only=True):
+    venue: str
+    symbol: str
+    client_order_id: str
+    side: Side
+    price: float
+    qty: float
+    fee: float
+    fee_asset: str
+    ts_ms: int
+
+
+class OrderUpdate(Msg, kw_only=True):
+    """The venue's view of one order (a place/cancel/query response)."""
+
+    venue: str
+    symbol: str
+    client_order_id: str
+    order_id: str
+    side: Side
+    order_type: OrderType
+    status: OrderStatus
+    price: float | None
+    qty: float
+    filled_qty: float
+    filled_quote: float  # sum of price*qty over fills
+    fee: float = 0.0
+    fee_asset: str = ""
+    ts_ms: int = 0
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def avg_price(self) -> float:
+        return self.filled_quote / self.filled_qty if self.filled_qty else 0.0
+
+
+class Balance(Msg, kw_only=True):
+    venue: str
+    asset: str
+    free: float
+    locked: float
+
+
+class Balances(Msg, kw_only=True):
+    """One venue's balances at one instant: used for one decision, never cached."""
+
+    venue: str
+    balances: tuple[Balance, ...]
+    ts_ns: int
+
+    def free(self, asset: str) -> float:
+        for b in self.balances:
+            if b.asset == asset:
+                return b.free
+        return 0.0
+
+
+# --- static data (may be cached) --------------------------------------------------------------
+
+
+class SymbolInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """A venue's trading rules for one symbol. Decimals, because they round order fields."""
+
+    symbol: str  # internal BASE/QUOTE
+    venue_symbol: str
+    base: str
+    quote: str
+    tick_size: Decimal
+    step_size: Decimal
+    min_qty: Decimal
+    min_notional: Decimal
+    maker_fee: float
+    taker_fee: float
+    trading: bool = True

@@ -1,0 +1,25 @@
+"""Request signing for each venue, exactly as documented (shared/venues). Pure functions,
+shared by the REST adapters and the simulator, which verifies what the adapters sign."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+
+def hmac_sha256_hex(secret: str, payload: str) -> str:
+    """MEXC and Binance: lowercase hex HMAC-SHA256 of ``query + body`` (no separator)."""
+    return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+
+
+def total_params(query: str, body: str) -> str:
+    """MEXC/Binance signed payload: the query string concatenated with the body, no ``&``."""
+    return query + body
+
+
+def gate_sign(secret: str, method: str, path: str, query: str, body: str, timestamp_s: str) -> str:
+    """Gate.io APIv4: hex HMAC-SHA512 over METHOD, path (with /api/v4), raw query, SHA-512 of the
+    body and the timestamp in seconds, joined by newlines."""
+    body_hash = hashlib.sha512(body.encode()).hexdigest()
+    message = "\n".join((method.upper(), path, query, body_hash, timestamp_s))
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha512).hexdigest()
