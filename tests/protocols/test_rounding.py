@@ -1,0 +1,78 @@
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from protocols.errors import OrderRejected
+from protocols.messages import OrderIntent, SymbolInfo
+from protocols.rounding import decimal_str, order_fields, round_price, round_qty
+
+INFO = SymbolInfo(symbol="BTC/USDT", venue_symbol="BTCUSDT", base="BTC", quote="USDT",
+                  tick_size=Decimal("0.01"), step_size=Decimal("0.00001"), min_qty=Decimal("0.0001"),
+                  min_notional=Decimal("5"), maker_fee=0.0, taker_fee=0.001)
+
+
+def intent(**kw) -> OrderIntent:
+    base = dict(client_order_id="c1", opportunity_id="o1", venue="binance", symbol="BTC/USDT",
+                side="buy", order_type="ioc", qty=0.01, price=50000.0)
+    return OrderIntent(**(base | kw))
+
+
+@pytest.mark.parametrize(
+    ("price", "side", "expected"),
+    [
+        (100.019, "buy", "100.01"),
+        (100.011, "sell", "100.02"),
+        (100.01, "buy", "100.01"),  # on the grid: unchanged, even though 100.01 is inexact in binary
+        (100.01, "sell", "100.01"),
+        (0.1, "buy", "0.1"),
+    ],
+)
+def test_price_rounds_toward_the_safer_side_of_the_tick(price, side, expected):
+    assert decimal_str(round_price(price, Decimal("0.01"), side)) == expected
+
+
+def test_quantity_always_rounds_down_to_the_step():
+    assert decimal_str(round_qty(1.234567, Decimal("0.001"))) == "1.234"
+    assert decimal_str(round_qty(0.3, Decimal("0.1"))) == "0.3"
+
+
+def test_decimal_strings_never_use_exponents():
+    assert decimal_str(Decimal("1E-8")) == "0.00000001"
+    assert decimal_str(Decimal("100")) == "100"
+    assert decimal_str(Decimal("100.500")) == "100.5"
+
+
+def test_limit_order_fields_are_exact_strings_on_the_grid():
+    assert order_fields(INFO, intent(qty=0.012345, price=50000.129), "binance") == ("50000.12", "0.01234")
+
+
+@pytest.mark.parametrize(
+    ("kw", "fragment"),
+    [
+        ({"qty": 0.00005}, "below min quantity"),
+        ({"qty": 0.0001, "price": 100.0}, "below min notional"),
+        ({"qty": None}, "no quantity"),
+        ({"price": None}, "without a positive price"),
+        ({"order_type": "market", "qty": None, "quote_qty": 4.0}, "below min notional"),
+    ],
+)
+def test_orders_that_break_the_filters_are_rejected_locally_with_the_reason(kw, fragment):
+    with pytest.raises(OrderRejected, match=fragment) as err:
+        order_fields(INFO, intent(**kw), "binance")
+    assert err.value.code == "local"
+
+
+def test_quote_sized_market_buy_sends_the_quote_amount():
+    assert order_fields(INFO, intent(order_type="market", qty=None, price=None, quote_qty=25.129), "binance") == (None, "25.12")
+
+
+@given(st.floats(min_value=0.01, max_value=1e6, allow_nan=False), st.sampled_from(["buy", "sell"]))
+def test_rounded_price_is_on_the_tick_and_never_worse_than_the_limit(price, side):
+    tick = Decimal("0.01")
+    rounded = round_price(price, tick, side)
+    assert rounded % tick == 0
+    exact = Decimal(repr(price))
+    assert rounded <= exact if side == "buy" else rounded >= exact
+    assert abs(rounded - exact) < tick
