@@ -1,0 +1,107 @@
+"""MEXC WebSocket frames -> Arbor messages. Pure functions, the hot path of the connection.
+
+Framing (mexc.md §1.1): control replies come as JSON **text** frames, market data as **binary**
+frames each holding one ``PushDataV3ApiWrapper`` protobuf. So ``str`` means a control reply and
+``bytes`` means a push. A decoded aggregated-depth push (fixture (a) of mexc.md §1.6, the
+debug print of the protobuf; the wire is binary)::
+
+    channel: "spot@public.aggre.depth.v3.api.pb@100ms@BTCUSDT"   # field 1, full channel
+    symbol: "BTCUSDT"                                            # field 3 -> "BTC/USDT"
+    sendTime: 1778075380657                                      # field 6 -> exchange_ts_ms
+    publicAggreDepths {                                          # oneof body, field 313
+      bids { price: "100" quantity: "4" }                        # absolute qty; "0" removes
+      eventType: "spot@public.aggre.depth.v3.api.pb@100ms"       # channel without the symbol
+      fromVersion: "10023"                                       # strings -> int first_seq
+      toVersion: "10023"                                         #         -> int last_seq
+      lastOrderCreateTime: 1778075380572
+    }
+
+gives ``BookDelta(venue="mexc", symbol="BTC/USDT", first_seq=10023, last_seq=10023,
+bids=((100.0, 4.0),), asks=(), exchange_ts_ms=1778075380657, recv_ns=...)``.
+
+Other bodies: ``publicLimitDepths`` (a top-N book, one ``version``) becomes a ``full`` delta
+with first_seq = last_seq = version, which ``MexcSync.check`` answers with REPLACE;
+``publicAggreBookTicker`` and ``publicAggreDeals`` are channels Arbor does not use -> ``None``.
+A push with no body we know, a truncated/garbled protobuf, a non-numeric version or price, a
+symbol we did not subscribe, or a text frame that is not a control reply -> ``DecodeError``
+with a bounded excerpt. protobuf's and msgspec's errors are translated here and only here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Mapping
+
+import msgspec
+from google.protobuf.message import DecodeError as _PbDecodeError
+
+from protocols.errors import DecodeError
+from protocols.messages import BookDelta
+from protocols.mexc import push_pb2
+from protocols.mexc.wire import control_decoder
+from protocols.venue import Control
+
+VENUE = "mexc"
+DEPTH_CHANNEL = "spot@public.aggre.depth.v3.api.pb@100ms@"  # + UPPERCASE venue symbol
+_PONG = Control(kind="pong")
+_parse = push_pb2.PushDataV3ApiWrapper.FromString
+
+
+def depth_channel(venue_symbol: str) -> str:
+    return DEPTH_CHANNEL + venue_symbol.upper()
+
+
+def decode_frame(frame: bytes | str, recv_ns: int, symbols: Mapping[str, str],
+                 channels: Container[str]) -> BookDelta | Control | None:
+    """One frame -> ``BookDelta`` | ``Control`` | ``None`` (a channel we ignore).
+
+    ``symbols`` maps venue symbols (``BTCUSDT``) to internal ones (``BTC/USDT``); ``channels``
+    holds the channel strings this connection may have requested, to tell an ack from a
+    refusal (MEXC refuses by answering with a ``msg`` that is not the channel).
+    """
+    if isinstance(frame, (bytes, bytearray, memoryview)):
+        return _decode_push(bytes(frame), recv_ns, symbols)
+    if isinstance(frame, str):
+        return _decode_control(frame, channels)
+    raise DecodeError(VENUE, f"frame of type {type(frame).__name__}", repr(frame))
+
+
+def _decode_push(frame: bytes, recv_ns: int, symbols: Mapping[str, str]) -> BookDelta | None:
+    try:
+        push = _parse(frame)
+        if push.HasField("publicAggreDepths"):
+            body = push.publicAggreDepths
+            first, last, full = int(body.fromVersion), int(body.toVersion), False
+        elif push.HasField("publicLimitDepths"):
+            body = push.publicLimitDepths
+            first = last = int(body.version)
+            full = True
+        elif push.HasField("publicAggreBookTicker") or push.HasField("publicAggreDeals"):
+            return None
+        else:
+            raise DecodeError(VENUE, "push without a known body", frame)
+        bids = tuple([(float(lv.price), float(lv.quantity)) for lv in body.bids])
+        asks = tuple([(float(lv.price), float(lv.quantity)) for lv in body.asks])
+    except (_PbDecodeError, ValueError) as exc:  # ValueError: int("")/float("x") of a field
+        raise DecodeError(VENUE, f"{type(exc).__name__}: {exc}", frame) from exc
+    # the wrapper's symbol is optional on the wire; the channel always ends with it
+    if last < first:
+        raise DecodeError(VENUE, f"toVersion {last} < fromVersion {first}", frame)
+    venue_sym = push.symbol if push.HasField("symbol") else push.channel.rpartition("@")[2]
+    symbol = symbols.get(venue_sym)
+    if symbol is None:
+        raise DecodeError(VENUE, f"push for unsubscribed symbol {venue_sym!r}", frame)
+    return BookDelta(venue=VENUE, symbol=symbol, first_seq=first, last_seq=last, bids=bids,
+                     asks=asks, exchange_ts_ms=push.sendTime, recv_ns=recv_ns, full=full)
+
+
+def _decode_control(frame: str, channels: Container[str]) -> Control:
+    try:
+        reply = control_decoder.decode(frame)
+    except msgspec.DecodeError as exc:  # ValidationError is a subclass: wrong types too
+        raise DecodeError(VENUE, f"control reply: {exc}", frame) from exc
+    if reply.msg == "PONG":
+        return _PONG
+    if reply.code == 0 and reply.msg in channels:
+        return Control(kind="ack", detail=reply.msg)
+    # e.g. "Not Subscribed successfully! [spot@public...].  Reason： Blocked!"
+    return Control(kind="error", detail=f"code={reply.code} msg={reply.msg}")

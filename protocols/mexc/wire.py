@@ -1,0 +1,99 @@
+"""MEXC spot v3 wire shapes: msgspec view structs of the REST replies and WebSocket control
+replies, and the decoders for them, made once at module level.
+
+Each struct names MEXC's own fields and holds only what Arbor reads. The decoders run with
+``strict=False`` so MEXC's price/quantity strings become floats (or Decimals, for filters)
+inside the decoder. Market data is not here: it is protobuf (``push_pb2``, see codec.py).
+Facts: shared/venues/mexc.md §1.2 (control replies), §2.3 (errors), §2.5 (endpoints).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+
+
+class ControlReply(msgspec.Struct, frozen=True):
+    """A text frame: ``{"id":0,"code":0,"msg":"<channel>"}`` (ack) or ``"msg":"PONG"``."""
+
+    msg: str
+    code: int = 0
+    id: int = 0
+
+
+class ErrorReply(msgspec.Struct, frozen=True):
+    """REST error body ``{"code":700002,"msg":"Signature for this request is not valid."}``."""
+
+    code: int | None = None
+    msg: str = ""
+
+
+class DepthReply(msgspec.Struct, frozen=True):
+    """``GET /api/v3/depth``: ``{"lastUpdateId":1112416,"bids":[["15.00000","49999.00000"]],...}``."""
+
+    lastUpdateId: int
+    bids: list[tuple[float, float]]
+    asks: list[tuple[float, float]]
+
+
+class SymbolRule(msgspec.Struct, frozen=True):
+    """One entry of ``exchangeInfo.symbols``. MEXC has no Binance-style ``filters``: precision
+    and minimums are plain fields (§2.5)."""
+
+    symbol: str
+    baseAsset: str
+    quoteAsset: str
+    baseAssetPrecision: int  # qty decimals -> step 10^-n
+    quotePrecision: int  # price decimals -> tick 10^-n
+    status: str | int = "1"  # doc: "1" online / "2" pause / "3" offline; example shows "ENABLED"
+    isSpotTradingAllowed: bool = True
+    baseSizePrecision: Decimal = Decimal(0)  # doc: "min order quantity"
+    quoteAmountPrecision: Decimal = Decimal(0)  # doc: "min order amount" (min notional)
+    makerCommission: float = 0.0
+    takerCommission: float = 0.0
+
+
+class ExchangeInfo(msgspec.Struct, frozen=True):
+    symbols: list[SymbolRule]
+
+
+class BalanceRow(msgspec.Struct, frozen=True):
+    asset: str
+    free: float
+    locked: float
+
+
+class AccountReply(msgspec.Struct, frozen=True):
+    """``GET /api/v3/account``; only the balances are read."""
+
+    balances: list[BalanceRow]
+
+
+class OrderReply(msgspec.Struct, frozen=True):
+    """Every order-shaped reply: POST (which has no status, no clientOrderId and no executed
+    fields), DELETE, GET /order and the items of /openOrders. ``orderId`` is a string at MEXC."""
+
+    symbol: str
+    orderId: str
+    side: str
+    type: str
+    price: str | float | None = None  # "" or "0" for a market order
+    origQty: float = 0.0
+    executedQty: float = 0.0
+    cummulativeQuoteQty: float = 0.0  # sic: MEXC (like Binance) spells it with two m's
+    status: str = "NEW"  # POST /order returns no status: the order was accepted
+    clientOrderId: str = ""
+    origClientOrderId: str = ""
+    transactTime: int = 0
+    updateTime: int | None = None
+    time: int | None = None
+
+
+control_decoder = msgspec.json.Decoder(ControlReply)
+error_decoder = msgspec.json.Decoder(ErrorReply, strict=False)
+depth_decoder = msgspec.json.Decoder(DepthReply, strict=False)
+exchange_info_decoder = msgspec.json.Decoder(ExchangeInfo, strict=False)
+account_decoder = msgspec.json.Decoder(AccountReply, strict=False)
+order_decoder = msgspec.json.Decoder(OrderReply, strict=False)
+orders_decoder = msgspec.json.Decoder(list[OrderReply], strict=False)
