@@ -1,0 +1,134 @@
+"""MEXC frames: the verified protobuf fixtures of mexc.md §1.6, control replies, and every kind
+of malformed frame."""
+
+from __future__ import annotations
+
+import pytest
+
+from protocols.errors import EXCERPT_BYTES, DecodeError
+from protocols.messages import BookDelta
+from protocols.mexc import MexcVenue, push_pb2
+from protocols.venue import Control
+
+FIXTURE_AGGRE_DEPTH = bytes.fromhex(
+    "0a2f73706f74407075626c69632e61676772652e64657074682e76332e6170692e7062403130306d734042544355"
+    "534454ca134812080a033130301201341a2773706f74407075626c69632e61676772652e64657074682e76332e61"
+    "70692e7062403130306d73220531303032332a05313030323330dcd6b4ecdf331a074254435553445430b1d7b4ec"
+    "df33"
+)
+FIXTURE_BOOK_TICKER = bytes.fromhex(
+    "0a3473706f74407075626c69632e61676772652e626f6f6b5469636b65722e76332e6170692e7062403130306d73"
+    "4042544355534454da13270a0839333338372e32381207332e37333438351a0839333338372e32392208372e3636"
+    "393837351a07425443555344543091b0e7d1c432"
+)
+CHANNEL = "spot@public.aggre.depth.v3.api.pb@100ms@BTCUSDT"
+
+
+@pytest.fixture
+def venue() -> MexcVenue:
+    return MexcVenue(symbols=("BTC/USDT", "ETH/USDT"))
+
+
+def _push(symbol: str | None = "BTCUSDT", channel: str = CHANNEL, **body: object) -> bytes:
+    wrapper = push_pb2.PushDataV3ApiWrapper(channel=channel, sendTime=1)
+    if symbol is not None:
+        wrapper.symbol = symbol
+    depth = wrapper.publicAggreDepths
+    depth.fromVersion, depth.toVersion = str(body.get("first", "5")), str(body.get("last", "6"))
+    for price, qty in body.get("bids", [("1", "2")]):  # type: ignore[union-attr]
+        depth.bids.add(price=price, quantity=qty)
+    return wrapper.SerializeToString()
+
+
+def test_aggregated_depth_fixture_decodes_to_a_delta_with_its_versions_and_levels(venue: MexcVenue) -> None:
+    assert venue.decode(FIXTURE_AGGRE_DEPTH, 42) == BookDelta(
+        venue="mexc", symbol="BTC/USDT", first_seq=10023, last_seq=10023, bids=((100.0, 4.0),),
+        asks=(), exchange_ts_ms=1778075380657, recv_ns=42)
+
+
+def test_book_ticker_fixture_is_a_channel_arbor_ignores(venue: MexcVenue) -> None:
+    # the fixture itself is well formed: the generated class reads the documented values
+    ticker = push_pb2.PushDataV3ApiWrapper.FromString(FIXTURE_BOOK_TICKER).publicAggreBookTicker
+    assert (ticker.bidPrice, ticker.askQuantity) == ("93387.28", "7.669875")
+    assert venue.decode(FIXTURE_BOOK_TICKER, 1) is None
+
+
+def test_symbol_is_read_from_the_channel_when_the_optional_field_is_absent(venue: MexcVenue) -> None:
+    delta = venue.decode(_push(symbol=None, channel="spot@public.aggre.depth.v3.api.pb@100ms@ETHUSDT"), 1)
+    assert isinstance(delta, BookDelta) and delta.symbol == "ETH/USDT"
+
+
+def test_zero_quantity_is_kept_as_a_level_removal(venue: MexcVenue) -> None:
+    delta = venue.decode(_push(bids=[("100.5", "0.00000000")]), 1)
+    assert isinstance(delta, BookDelta) and delta.bids == ((100.5, 0.0),)
+
+
+def test_limit_depth_push_is_a_full_book_with_one_version(venue: MexcVenue) -> None:
+    wrapper = push_pb2.PushDataV3ApiWrapper(channel="spot@public.limit.depth.v3.api.pb@BTCUSDT@5", symbol="BTCUSDT")
+    wrapper.publicLimitDepths.version = "77"
+    wrapper.publicLimitDepths.asks.add(price="101", quantity="3")
+    delta = venue.decode(wrapper.SerializeToString(), 1)
+    assert isinstance(delta, BookDelta)
+    assert (delta.full, delta.first_seq, delta.last_seq, delta.asks) == (True, 77, 77, ((101.0, 3.0),))
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('{"id":0,"code":0,"msg":"PONG"}', Control(kind="pong")),
+    (f'{{"id":0,"code":0,"msg":"{CHANNEL}"}}', Control(kind="ack", detail=CHANNEL)),
+    ('{"id":0,"code":0,"msg":"Not Subscribed successfully! [spot@public.miniTicker.v3.api@BTCUSDT@UTC+0].  '
+     'Reason\uff1a Blocked!"}',
+     Control(kind="error", detail="code=0 msg=Not Subscribed successfully! [spot@public.miniTicker.v3.api@BTCUSDT@UTC+0]."
+             "  Reason\uff1a Blocked!")),
+    ('{"id":0,"code":0,"msg":"spot@public.aggre.depth.v3.api.pb@100ms@SOLUSDT"}',
+     Control(kind="error", detail="code=0 msg=spot@public.aggre.depth.v3.api.pb@100ms@SOLUSDT")),
+    (f'{{"id":0,"code":1,"msg":"{CHANNEL}"}}', Control(kind="error", detail=f"code=1 msg={CHANNEL}")),
+])
+def test_control_replies_are_acks_pongs_or_errors(venue: MexcVenue, text: str, expected: Control) -> None:
+    assert venue.decode(text, 1) == expected
+
+
+@pytest.mark.parametrize(("frame", "reason"), [
+    (FIXTURE_AGGRE_DEPTH[:-3], "corrupt"),  # truncated protobuf
+    (FIXTURE_AGGRE_DEPTH[:60], "corrupt"),
+    (b"\xff\xff\xff\xff", "corrupt"),  # not protobuf at all
+    (b"\xff" * 5000, "corrupt"),  # a big frame: the excerpt stays bounded
+    (bytes.fromhex("0a02ab"), "corrupt"),  # length prefix beyond the end
+    (bytes.fromhex("0a0141"), "without a known body"),  # a channel and no body
+    (bytes.fromhex("0a0141ea12020801"), "without a known body"),  # publicDeals (301): not ours
+    (_push(first="ten"), "ValueError"),  # version string that is not a number
+    (_push(first=""), "ValueError"),  # missing version
+    (_push(bids=[("abc", "1")]), "ValueError"),  # price that is not a number
+    (_push(first="9", last="8"), "toVersion 8 < fromVersion 9"),
+    (_push(symbol="DOGEUSDT"), "unsubscribed symbol"),  # unknown channel/symbol
+    ('{"id":0,"code":0,"msg":', "control reply"),  # truncated JSON
+    ("not json", "control reply"),
+    ('{"id":0,"code":"zero","msg":"PONG"}', "control reply"),  # wrong type
+    ('{"id":0,"code":0}', "control reply"),  # missing msg
+    ('[1,2]', "control reply"),
+])
+def test_malformed_frames_raise_decode_error_with_an_excerpt(venue: MexcVenue, frame: bytes | str, reason: str) -> None:
+    with pytest.raises(DecodeError) as info:
+        venue.decode(frame, 1)
+    assert reason in info.value.reason
+    assert info.value.excerpt and len(info.value.excerpt) <= 2 * EXCERPT_BYTES + 30  # hex doubles bytes
+
+
+def test_a_frame_that_is_neither_text_nor_bytes_is_a_decode_error(venue: MexcVenue) -> None:
+    with pytest.raises(DecodeError, match="frame of type int"):
+        venue.decode(12, 1)  # type: ignore[arg-type]
+
+
+def test_subscribe_frame_carries_every_uppercase_channel_of_one_connection(venue: MexcVenue) -> None:
+    assert venue.subscribe_frames(["BTC/USDT", "eth/usdt"]) == [
+        '{"method":"SUBSCRIPTION","params":["spot@public.aggre.depth.v3.api.pb@100ms@BTCUSDT",'
+        '"spot@public.aggre.depth.v3.api.pb@100ms@ETHUSDT"]}']
+    assert venue.unsubscribe_frames(["BTC/USDT"]) == [
+        '{"method":"UNSUBSCRIPTION","params":["spot@public.aggre.depth.v3.api.pb@100ms@BTCUSDT"]}']
+    assert venue.ping_frame() == '{"method":"PING"}'
+
+
+def test_more_than_thirty_symbols_on_one_connection_is_refused(venue: MexcVenue) -> None:
+    symbols = [f"C{i}/USDT" for i in range(31)]
+    assert len(venue.subscribe_frames(symbols[:30])) == 1
+    with pytest.raises(ValueError, match="31 symbols"):
+        venue.subscribe_frames(symbols)
