@@ -1,0 +1,44 @@
+"""Gate.io's documented local order book procedure (gateio.md §4.3) as two pure functions.
+
+Gate's book id increases by 1 per book change; a delta covers ids ``U..u`` and the REST
+snapshot's ``id`` is the last id it contains (``baseID``). Amounts are absolute, so a delta
+that overlaps the book (``U <= L+1 <= u``) is applied whole.
+
+Since 2025 the server may push ``full: true`` at any time: that delta IS the book, replaces it
+whatever the local id, and the local id becomes its ``u`` (gateio.md §4.2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from protocols.messages import BookDelta
+from protocols.venue import SyncAction
+
+
+class GateSync:
+    """Satisfies ``protocols.venue.SyncRule`` for ``spot.order_book_update``."""
+
+    def start(self, snapshot_seq: int, buffered: Sequence[BookDelta]) -> int | None:
+        """§4.3 steps 4–5: dump deltas with ``u < baseID+1``; if the first one left starts after
+        ``baseID+1`` the snapshot is behind (None: fetch again); else start at it, as it holds
+        ``U <= baseID+1 <= u``. A full push left in the buffer needs no snapshot at all, so the
+        first remaining delta being full is a valid start however far ahead it is."""
+        want = snapshot_seq + 1
+        for index, delta in enumerate(buffered):
+            if delta.last_seq < want:
+                continue  # already inside the snapshot: dump
+            if delta.first_seq <= want or delta.full:
+                return index
+            return None  # baseID+1 < U: the snapshot is older than the stream
+        return len(buffered)
+
+    def check(self, last_seq: int, delta: BookDelta) -> SyncAction:
+        """§4.3 step 6 with L = the local last-applied id."""
+        if delta.full:
+            return SyncAction.REPLACE
+        if delta.last_seq < last_seq + 1:
+            return SyncAction.IGNORE
+        if delta.first_seq > last_seq + 1:
+            return SyncAction.GAP
+        return SyncAction.APPLY

@@ -1,0 +1,172 @@
+"""Gate.io spot v4 wire formats: msgspec view structs naming Gate's own fields, holding only
+what Arbor reads, and the decoders for them, made once at module level.
+
+Every decoder is ``strict=False`` so Gate's price/amount strings (``"19137.74"``) become floats
+(or Decimals, where a struct says so) inside the decoder, with no intermediate dict.
+
+WebSocket frames are one tagged union keyed on the envelope's ``channel`` field, so a frame is
+decoded in ONE pass into the struct for its channel; a channel that is not in the union is a
+``msgspec.ValidationError`` (the codec turns it into ``DecodeError``). Channels Arbor knows but
+does not consume are members without a ``result`` field, so their bodies are skipped unread.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+import msgspec
+
+Level = tuple[float, float]
+
+
+# --- WebSocket ----------------------------------------------------------------------------------
+
+
+class WsError(msgspec.Struct, frozen=True):
+    """``{"code": 2, "message": "unknown currency pair GIBBERISH_USD"}``."""
+
+    code: int = 0
+    message: str = ""
+
+
+class BookUpdate(msgspec.Struct, frozen=True):
+    """``result`` of a ``spot.order_book_update`` push.
+
+    Every field has a default because the same channel's subscribe reply carries
+    ``{"status": "success"}`` here; the codec checks ``U``/``u`` on ``event == "update"``.
+    """
+
+    s: str = ""
+    t: int = -1  # update time, ms
+    first: int = msgspec.field(default=-1, name="U")
+    last: int = msgspec.field(default=-1, name="u")
+    bids: tuple[Level, ...] = msgspec.field(default=(), name="b")
+    asks: tuple[Level, ...] = msgspec.field(default=(), name="a")
+    full: bool = False  # 2025: a full book that replaces the local one
+
+
+class _Frame(msgspec.Struct, frozen=True, tag_field="channel"):
+    """The envelope ``{"time","time_ms","channel","event","error","result"}``; ``time`` and
+    ``time_ms`` are not read (the book uses the result's ``t``)."""
+
+    event: str = ""
+    error: WsError | None = None
+
+
+class BookUpdateFrame(_Frame, frozen=True, tag="spot.order_book_update"):
+    result: BookUpdate | None = None
+
+
+class PongFrame(_Frame, frozen=True, tag="spot.pong"):
+    pass
+
+
+class BookTickerFrame(_Frame, frozen=True, tag="spot.book_ticker"):
+    pass
+
+
+class OrderBookFrame(_Frame, frozen=True, tag="spot.order_book"):
+    pass
+
+
+class ObuFrame(_Frame, frozen=True, tag="spot.obu"):
+    pass
+
+
+class TradesFrame(_Frame, frozen=True, tag="spot.trades"):
+    pass
+
+
+Frame = BookUpdateFrame | PongFrame | BookTickerFrame | OrderBookFrame | ObuFrame | TradesFrame
+IGNORED_FRAMES = (BookTickerFrame, OrderBookFrame, ObuFrame, TradesFrame)
+
+
+class ErrorOnly(msgspec.Struct, frozen=True):
+    """Cold path: a reply without a usable ``channel`` may still carry Gate's error object."""
+
+    error: WsError | None = None
+
+
+FRAME = msgspec.json.Decoder(Frame, strict=False)
+ERROR_ONLY = msgspec.json.Decoder(ErrorOnly, strict=False)
+
+
+# --- REST ---------------------------------------------------------------------------------------
+
+
+class OrderBook(msgspec.Struct, frozen=True):
+    """``GET /spot/order_book?with_id=true``; ``update``/``current`` are ms timestamps."""
+
+    id: int = -1  # only present with with_id=true
+    current: int = 0
+    update: int = 0
+    asks: tuple[Level, ...] = ()
+    bids: tuple[Level, ...] = ()
+
+
+class CurrencyPair(msgspec.Struct, frozen=True):
+    """One row of ``GET /spot/currency_pairs``. ``fee`` is a percentage (``"0.2"`` = 0.2 %)."""
+
+    id: str
+    base: str = ""
+    quote: str = ""
+    fee: float = 0.0
+    min_base_amount: Decimal | None = None
+    min_quote_amount: Decimal | None = None
+    amount_precision: int = 8
+    precision: int = 8
+    trade_status: str = "tradable"
+
+
+class Fee(msgspec.Struct, frozen=True):
+    """``GET /spot/fee``: fractions (``"0.002"`` = 0.2 %)."""
+
+    taker_fee: float
+    maker_fee: float
+
+
+class Account(msgspec.Struct, frozen=True):
+    currency: str
+    available: float = 0.0
+    locked: float = 0.0
+
+
+class Order(msgspec.Struct, frozen=True):
+    """A spot order as Gate returns it from place / query / cancel / list."""
+
+    id: str
+    currency_pair: str
+    side: Literal["buy", "sell"]
+    status: str  # open | closed | cancelled
+    text: str = ""
+    type: str = "limit"
+    time_in_force: str = "gtc"
+    amount: float = 0.0  # base; quote currency for a market buy
+    price: float = 0.0
+    left: float = 0.0
+    filled_amount: float | None = None  # base filled (newer API); else amount - left
+    filled_total: float = 0.0  # quote filled
+    avg_deal_price: float = 0.0
+    fee: float = 0.0
+    fee_currency: str = ""
+    finish_as: str = ""
+    update_time_ms: float = 0.0
+    succeeded: bool = True  # only in cancel-all replies: False when that order was not cancelled
+
+
+class ApiError(msgspec.Struct, frozen=True):
+    """Non-2xx body: ``{"label": "INVALID_PARAM_VALUE", "message": "..."}`` (or ``detail``)."""
+
+    label: str | None = None
+    message: str | None = None
+    detail: str | None = None
+
+
+ORDER_BOOK = msgspec.json.Decoder(OrderBook, strict=False)
+CURRENCY_PAIRS = msgspec.json.Decoder(list[CurrencyPair], strict=False)
+FEE = msgspec.json.Decoder(Fee, strict=False)
+ACCOUNTS = msgspec.json.Decoder(list[Account], strict=False)
+ORDER = msgspec.json.Decoder(Order, strict=False)
+ORDERS = msgspec.json.Decoder(list[Order], strict=False)
+API_ERROR = msgspec.json.Decoder(ApiError, strict=False)
