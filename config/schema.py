@@ -1,0 +1,168 @@
+"""The engine's config schema: frozen msgspec Structs, one per TOML table.
+
+Every Struct forbids unknown fields, so a typo in a key is an error naming the field, not a
+silently ignored setting. Types are checked by msgspec while decoding (``config.load``);
+what msgspec cannot say (symbol format, positive numbers, loopback hosts) is checked by
+``validate`` below. Secrets are never here: a venue names the *environment variables* that
+hold its key pair, and ``VenueConfig.credentials()`` reads them when the engine starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import msgspec
+
+from protocols.venue import Credentials
+
+VenueKind = Literal["mexc", "binance", "gateio"]
+
+# The venues' real endpoints, used when a venue's rest_url / ws_url is not given.
+DEFAULT_REST_URL: dict[str, str] = {
+    "mexc": "https://api.mexc.com",
+    "binance": "https://api.binance.com",
+    "gateio": "https://api.gateio.ws",
+}
+DEFAULT_WS_URL: dict[str, str] = {
+    "mexc": "wss://wbs-api.mexc.com/ws",
+    "binance": "wss://stream.binance.com:9443",
+    "gateio": "wss://api.gateio.ws/ws/v4/",
+}
+
+DEFAULT_JOURNAL = "~/.arbor/journal.sqlite"
+
+# Numeric constraints are declared here and checked by msgspec while decoding.
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+NonNegative = Annotated[float, msgspec.Meta(ge=0)]
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+
+
+class _Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Base of every config table."""
+
+
+class VenueConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One exchange. ``simulated`` venues get their URLs from the embedded simulator."""
+
+    kind: VenueKind
+    symbols: tuple[str, ...]  # internal "BASE/QUOTE" form
+    simulated: bool = False
+    rest_url: str | None = None  # scheme://host[:port]; None → the venue's real endpoint
+    ws_url: str | None = None
+    api_key_env: str | None = None  # the NAME of an environment variable, never the key
+    api_secret_env: str | None = None
+    enabled: bool = True
+
+    @property
+    def effective_rest_url(self) -> str:
+        return self.rest_url or DEFAULT_REST_URL[self.kind]
+
+    @property
+    def effective_ws_url(self) -> str:
+        return self.ws_url or DEFAULT_WS_URL[self.kind]
+
+    def credentials(self) -> Credentials | None:
+        """The key pair from the environment, or None when either variable is unset."""
+        if not (self.api_key_env and self.api_secret_env):
+            return None
+        return Credentials.from_env(self.api_key_env, self.api_secret_env)
+
+
+class DetectorConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    min_edge_bps: NonNegative = 5.0  # after both taker fees
+    max_notional: Positive = 1000.0  # quote currency per opportunity
+    max_book_age_ms: PositiveInt = 2000  # older books are never used for a decision
+    hysteresis_bps: NonNegative = 1.0
+    cooldown_ms: NonNegativeInt = 500
+    ttl_ms: PositiveInt = 1000  # opportunity expiry
+
+
+class RiskConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    max_notional_per_venue: Positive = 10_000.0
+    max_open_legs: PositiveInt = 4
+    daily_loss_limit: Positive = 100.0
+    kill_switch_path: str | None = None  # trading stops while this file exists
+    leg_timeout_s: Positive = 5.0
+    unwind_slippage_bps: NonNegative = 20.0
+
+
+class MailboxConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Mailbox capacities per actor kind."""
+
+    book: PositiveInt = 4096
+    detector: PositiveInt = 64  # conflating: one slot per venue is what matters
+    executor: PositiveInt = 256
+    journal: PositiveInt = 8192
+    connection: PositiveInt = 256
+
+
+class RestartConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Restart intensity and backoff for every supervisor of the engine."""
+
+    max_restarts: NonNegativeInt = 5
+    within_s: Positive = 10.0
+    backoff_initial_s: Positive = 0.05
+    backoff_max_s: Positive = 5.0
+
+
+class BookConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    depth: PositiveInt = 20  # K levels per side in a BookView
+    max_levels: PositiveInt = 1000  # levels kept per side
+    snapshot_limit: PositiveInt = 1000
+
+
+class JournalConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    path: str = DEFAULT_JOURNAL  # "~" is expanded by the loader
+
+    @property
+    def directory(self) -> Path:
+        return Path(self.path).parent
+
+
+class ControlConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The control endpoint. ``unix``: a socket file; ``tcp``: host:port with a bearer token.
+
+    The loader fills ``unix_path`` (``control.sock``) and ``state_dir`` (where ``control.token``
+    and ``control.json`` are written) next to the journal when they are not given.
+    """
+
+    transport: Literal["unix", "tcp"] = "unix"
+    unix_path: str | None = None
+    host: str = "127.0.0.1"
+    port: Port = 0  # 0: the OS picks one; the chosen port is written to control.json
+    allow_non_loopback: bool = False
+    state_dir: str | None = None
+
+
+class SimulatorConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The embedded simulator, started in-process for ``simulated`` venues."""
+
+    seed: int = 1
+    updates_per_s: Positive = 50.0
+
+
+class EngineConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    venues: dict[str, VenueConfig]
+    detector: DetectorConfig = msgspec.field(default_factory=DetectorConfig)
+    risk: RiskConfig = msgspec.field(default_factory=RiskConfig)
+    mailboxes: MailboxConfig = msgspec.field(default_factory=MailboxConfig)
+    restart: RestartConfig = msgspec.field(default_factory=RestartConfig)
+    journal: JournalConfig = msgspec.field(default_factory=JournalConfig)
+    control: ControlConfig = msgspec.field(default_factory=ControlConfig)
+    book: BookConfig = msgspec.field(default_factory=BookConfig)
+    simulator: SimulatorConfig = msgspec.field(default_factory=SimulatorConfig)
+
+    @property
+    def enabled_venues(self) -> dict[str, VenueConfig]:
+        return {name: v for name, v in self.venues.items() if v.enabled}
+
+    @property
+    def symbols(self) -> list[str]:
+        """Every symbol of an enabled venue, in first-seen order."""
+        seen: dict[str, None] = {}
+        for venue in self.enabled_venues.values():
+            seen.update(dict.fromkeys(venue.symbols))
+        return list(seen)
