@@ -203,3 +203,97 @@ class SymbolInfo(msgspec.Struct, frozen=True, kw_only=True):
     maker_fee: float
     taker_fee: float
     trading: bool = True
+
+
+# --- decision-side commands, journal records and queries (detector / executor / journal) ------
+
+
+class GetLastOpportunity(Msg, kw_only=True):
+    """Ask a detector for its newest Opportunity (reply: Opportunity, or None before the first)."""
+
+
+class KillSwitch(Msg, kw_only=True):
+    """Turn the executor's kill switch on (no new opportunity is taken) or off."""
+
+    on: bool
+    reason: str = ""
+
+
+class OrderRejectedRecord(Msg, kw_only=True):
+    """Journal record: an order refused by its venue (or never sent: paper mode, not found on
+    reconciliation). ``status`` is the final journal status written for it."""
+
+    client_order_id: str
+    venue: str
+    code: str = ""
+    message: str = ""
+    status: str = "rejected"  # "rejected" | "paper"
+
+
+class OpportunityResult(Msg, kw_only=True):
+    """Journal record: what became of one opportunity once its legs are final."""
+
+    opportunity_id: str
+    status: str  # "executed" | "partial" | "unfilled" | "paper" | "rejected_by_risk" | "expired"
+    realised_pnl: float = 0.0
+    detail: str = ""
+
+
+class RestartRecord(Msg, kw_only=True):
+    """Journal record: an actor (re)started, e.g. the executor before reconciling."""
+
+    path: str
+    reason: str
+    ts_ms: int
+
+
+JournalRecord = Opportunity | OrderIntent | OrderUpdate | Fill | Balances | OrderRejectedRecord | OpportunityResult | RestartRecord
+
+
+class JournalWrite(Msg, kw_only=True):
+    """Ask the journal to make ``records`` durable: the reply (JournalAck) comes only after the
+    transaction holding them committed. Telling a bare record queues it without an ack."""
+
+    records: tuple[JournalRecord, ...]
+
+
+class JournalAck(Msg, kw_only=True):
+    committed: int  # records in the group commit that held this write
+
+
+class FlushJournal(Msg, kw_only=True):
+    """Ask: reply (JournalAck) once every record queued before it is committed."""
+
+
+class GetOpenOrders(Msg, kw_only=True):
+    """Ask the journal for every order without a final status (reconciliation)."""
+
+
+class JournalOrder(Msg, kw_only=True):
+    client_order_id: str
+    opportunity_id: str
+    venue: str
+    symbol: str
+    side: Side
+    status: str
+    qty: float
+    price: float | None
+    filled_qty: float
+    filled_quote: float
+
+
+class OpenOrders(Msg, kw_only=True):
+    orders: tuple[JournalOrder, ...]
+
+
+class GetJournalSummary(Msg, kw_only=True):
+    """Ask the journal for counts and realised PnL."""
+
+
+class JournalSummary(Msg, kw_only=True):
+    opportunities: int
+    orders: int
+    fills: int
+    orders_by_status: dict[str, int]
+    opportunities_by_status: dict[str, int]
+    realised_pnl: float
