@@ -297,3 +297,22 @@ class JournalSummary(Msg, kw_only=True):
     orders_by_status: dict[str, int]
     opportunities_by_status: dict[str, int]
     realised_pnl: float
+
+
+# --- market-data actors (book and connection) ----------------------------------------------------
+
+
+class GetView(Msg, kw_only=True):
+    """Ask a book actor for its current ``BookView`` (top ``depth`` levels; in_sync=False if not)."""
+
+
+class Subscribe(Msg, kw_only=True):
+    """Tell a connection actor to subscribe ``symbol`` (internal BASE/QUOTE) at run time."""
+
+    symbol: str
+
+
+class Unsubscribe(Msg, kw_only=True):
+    """Tell a connection actor to drop ``symbol``; its deltas stop being routed."""
+
+    symbol: str
