@@ -1,0 +1,336 @@
+"""The SQLite journal: opportunities, orders, fills, balance snapshots and restarts.
+
+``JournalActor`` inbox: ``JournalWrite`` (ask: durable write, replies ``JournalAck`` after
+the commit) | a bare ``JournalRecord`` (tell: queued, no ack) | ``FlushJournal`` (ask: ack once
+everything queued before it committed) | ``GetOpenOrders`` -> ``OpenOrders`` |
+``GetJournalSummary`` -> ``JournalSummary``.
+
+Writes are group-committed off the event loop by one dedicated writer thread that owns the
+connection: it drains whatever is queued (up to ``batch_max`` items), applies it in ONE
+transaction, commits, and only then resolves every waiting ask. The loop never blocks on
+SQLite or the disk.
+
+Durability: WAL with ``synchronous=NORMAL``. A commit appends the transaction's frames to the
+WAL file with ``write()`` before returning; it is not fsynced until a checkpoint. A
+``kill -9`` of this process loses nothing acknowledged, because the written pages are in the
+kernel's page cache, which survives the process; only an OS crash or power cut can lose the
+last commits (``synchronous=FULL`` would cover that at one fsync per group commit).
+
+Failure: an ``sqlite3.Error`` in the writer fails the pending asks with it and crashes the
+actor on its next message; the supervisor restarts it (the database file is the state).
+Queries run on the writer thread too, so they see every write queued before them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import sqlite3
+import threading
+import time
+from typing import Any
+
+import msgspec
+
+from actors import Actor
+from protocols.messages import (
+    FINAL_STATUSES,
+    Balances,
+    Fill,
+    FlushJournal,
+    GetJournalSummary,
+    GetOpenOrders,
+    JournalAck,
+    JournalOrder,
+    JournalSummary,
+    JournalWrite,
+    OpenOrders,
+    Opportunity,
+    OpportunityResult,
+    OrderIntent,
+    OrderRejectedRecord,
+    OrderUpdate,
+    RestartRecord,
+)
+
+# An order is open (to be reconciled) until it reaches one of these. "intent" is journaled but
+# not confirmed by the venue; "paper" was journaled and deliberately never sent.
+JOURNAL_FINAL: frozenset[str] = FINAL_STATUSES | {"paper"}
+RECORD_TYPES = (Opportunity, OrderIntent, OrderUpdate, Fill, Balances, OrderRejectedRecord,
+                OpportunityResult, RestartRecord)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS opportunities (
+    id TEXT PRIMARY KEY, symbol TEXT NOT NULL, buy_venue TEXT NOT NULL, sell_venue TEXT NOT NULL,
+    size REAL NOT NULL, buy_price REAL NOT NULL, sell_price REAL NOT NULL, edge_bps REAL NOT NULL,
+    expected_pnl REAL NOT NULL, buy_seq INTEGER, sell_seq INTEGER, created_ns INTEGER,
+    expires_ns INTEGER, status TEXT NOT NULL DEFAULT 'detected', realised_pnl REAL,
+    detail TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (
+    client_order_id TEXT PRIMARY KEY, opportunity_id TEXT NOT NULL DEFAULT '',
+    venue TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL, type TEXT NOT NULL,
+    price REAL, qty REAL NOT NULL, status TEXT NOT NULL,
+    filled_qty REAL NOT NULL DEFAULT 0, filled_quote REAL NOT NULL DEFAULT 0,
+    fee REAL NOT NULL DEFAULT 0, fee_asset TEXT NOT NULL DEFAULT '',
+    venue_code TEXT NOT NULL DEFAULT '', venue_message TEXT NOT NULL DEFAULT '',
+    order_id TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS orders_by_opportunity ON orders(opportunity_id);
+CREATE INDEX IF NOT EXISTS orders_by_status ON orders(status);
+CREATE TABLE IF NOT EXISTS fills (
+    id INTEGER PRIMARY KEY, client_order_id TEXT NOT NULL, venue TEXT NOT NULL,
+    symbol TEXT NOT NULL, side TEXT NOT NULL, price REAL NOT NULL, qty REAL NOT NULL,
+    fee REAL NOT NULL, fee_asset TEXT NOT NULL, ts_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS fills_by_order ON fills(client_order_id);
+CREATE TABLE IF NOT EXISTS balances (
+    id INTEGER PRIMARY KEY, venue TEXT NOT NULL, asset TEXT NOT NULL, free REAL NOT NULL,
+    locked REAL NOT NULL, ts_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS restarts (
+    id INTEGER PRIMARY KEY, path TEXT NOT NULL, reason TEXT NOT NULL, ts_ms INTEGER NOT NULL);
+"""
+
+_FINAL_SQL = "(" + ", ".join(f"'{s}'" for s in sorted(JOURNAL_FINAL)) + ")"
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """Open (creating) a journal database with the schema and the durability pragmas."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.executescript(SCHEMA)
+    return conn
+
+
+def apply(conn: sqlite3.Connection, rec: Any, now_ms: int) -> None:
+    """Write one record (inside the caller's transaction)."""
+    match rec:
+        case Opportunity():
+            conn.execute(
+                "INSERT OR IGNORE INTO opportunities (id, symbol, buy_venue, sell_venue, size, buy_price,"
+                " sell_price, edge_bps, expected_pnl, buy_seq, sell_seq, created_ns, expires_ns, created_ms,"
+                " updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (rec.id, rec.symbol, rec.buy_venue, rec.sell_venue, rec.size, rec.buy_price, rec.sell_price,
+                 rec.edge_bps, rec.expected_pnl, rec.buy_seq, rec.sell_seq, rec.created_ns, rec.expires_ns,
+                 now_ms, now_ms))
+        case OrderIntent():
+            conn.execute(
+                "INSERT OR IGNORE INTO orders (client_order_id, opportunity_id, venue, symbol, side, type, price,"
+                " qty, status, created_ms, updated_ms) VALUES (?,?,?,?,?,?,?,?,'intent',?,?)",
+                (rec.client_order_id, rec.opportunity_id, rec.venue, rec.symbol, rec.side, rec.order_type,
+                 rec.price, rec.qty if rec.qty is not None else 0.0, now_ms, now_ms))
+        case OrderUpdate():
+            # Never downgrade a final status: a late "new" must not reopen a filled order.
+            conn.execute(
+                "INSERT INTO orders (client_order_id, venue, symbol, side, type, price, qty, status, filled_qty,"
+                " filled_quote, fee, fee_asset, order_id, created_ms, updated_ms)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT(client_order_id) DO UPDATE SET status=excluded.status,"
+                " filled_qty=excluded.filled_qty, filled_quote=excluded.filled_quote, fee=excluded.fee,"
+                " fee_asset=excluded.fee_asset, order_id=excluded.order_id, updated_ms=excluded.updated_ms"
+                f" WHERE orders.status NOT IN {_FINAL_SQL} OR excluded.status IN {_FINAL_SQL}",
+                (rec.client_order_id, rec.venue, rec.symbol, rec.side, rec.order_type, rec.price, rec.qty,
+                 rec.status, rec.filled_qty, rec.filled_quote, rec.fee, rec.fee_asset, rec.order_id,
+                 now_ms, now_ms))
+        case Fill():
+            conn.execute(
+                "INSERT INTO fills (client_order_id, venue, symbol, side, price, qty, fee, fee_asset, ts_ms)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                (rec.client_order_id, rec.venue, rec.symbol, rec.side, rec.price, rec.qty, rec.fee,
+                 rec.fee_asset, rec.ts_ms or now_ms))
+        case Balances():
+            conn.executemany(
+                "INSERT INTO balances (venue, asset, free, locked, ts_ms) VALUES (?,?,?,?,?)",
+                [(rec.venue, b.asset, b.free, b.locked, now_ms) for b in rec.balances])
+        case OrderRejectedRecord():
+            conn.execute(
+                "UPDATE orders SET status=?, venue_code=?, venue_message=?, updated_ms=?"
+                " WHERE client_order_id=?",
+                (rec.status, rec.code, rec.message, now_ms, rec.client_order_id))
+        case OpportunityResult():
+            conn.execute(
+                "UPDATE opportunities SET status=?, realised_pnl=?, detail=?, updated_ms=? WHERE id=?",
+                (rec.status, rec.realised_pnl, rec.detail, now_ms, rec.opportunity_id))
+        case RestartRecord():
+            conn.execute("INSERT INTO restarts (path, reason, ts_ms) VALUES (?,?,?)",
+                         (rec.path, rec.reason, rec.ts_ms))
+        case _:
+            raise TypeError(f"not a journal record: {type(rec).__name__}")
+
+
+def open_orders(conn: sqlite3.Connection) -> OpenOrders:
+    rows = conn.execute(
+        "SELECT client_order_id, opportunity_id, venue, symbol, side, status, qty, price, filled_qty,"
+        f" filled_quote FROM orders WHERE status NOT IN {_FINAL_SQL} ORDER BY created_ms, client_order_id"
+    ).fetchall()
+    return OpenOrders(orders=tuple(
+        JournalOrder(client_order_id=r[0], opportunity_id=r[1], venue=r[2], symbol=r[3], side=r[4],
+                     status=r[5], qty=r[6], price=r[7], filled_qty=r[8], filled_quote=r[9])
+        for r in rows))
+
+
+def summary(conn: sqlite3.Connection) -> JournalSummary:
+    def count(table: str) -> int:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+    return JournalSummary(
+        opportunities=count("opportunities"),
+        orders=count("orders"),
+        fills=count("fills"),
+        orders_by_status=dict(conn.execute("SELECT status, count(*) FROM orders GROUP BY status").fetchall()),
+        opportunities_by_status=dict(
+            conn.execute("SELECT status, count(*) FROM opportunities GROUP BY status").fetchall()),
+        realised_pnl=conn.execute("SELECT coalesce(sum(realised_pnl), 0.0) FROM opportunities").fetchone()[0],
+    )
+
+
+class JournalStatus(msgspec.Struct, frozen=True, kw_only=True):
+    path: str
+    queued: int
+    records_committed: int
+    commits: int
+    largest_batch: int
+
+
+_STOP = object()
+
+
+class _Writer(threading.Thread):
+    """Owns the connection; group-commits what is queued; settles futures on the loop."""
+
+    def __init__(self, path: str, batch_max: int, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(name=f"journal-writer:{path}", daemon=True)
+        self.path, self.batch_max, self.loop = path, batch_max, loop
+        self.inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.ready: asyncio.Future[None] = loop.create_future()
+        self.failure: BaseException | None = None
+        self.records_committed = self.commits = self.largest_batch = 0
+
+    def submit(self, records: tuple[Any, ...], fut: asyncio.Future[Any] | None) -> None:
+        self.inbox.put(("write", records, fut))
+
+    def query(self, fn: Any, fut: asyncio.Future[Any]) -> None:
+        self.inbox.put(("query", fn, fut))
+
+    def run(self) -> None:
+        try:
+            conn = connect(self.path)
+        except sqlite3.Error as exc:
+            self._settle(self.ready, None, exc)
+            return
+        self._settle(self.ready, None, None)
+        try:
+            self._loop(conn)
+        finally:
+            conn.close()
+
+    def _loop(self, conn: sqlite3.Connection) -> None:
+        while True:
+            batch = [self.inbox.get()]
+            while len(batch) < self.batch_max:
+                try:
+                    batch.append(self.inbox.get_nowait())
+                except queue.Empty:
+                    break
+            stop = any(item is _STOP for item in batch)
+            items = [item for item in batch if item is not _STOP]
+            writes = [item for item in items if item[0] == "write"]
+            n = sum(len(item[1]) for item in writes)
+            error: sqlite3.Error | None = None
+            if writes:
+                now_ms = int(time.time() * 1000)
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    for _, records, _ in writes:
+                        for rec in records:
+                            apply(conn, rec, now_ms)
+                    conn.execute("COMMIT")
+                except sqlite3.Error as exc:  # named recovery: fail the waiters, crash the actor
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    error = self.failure = exc
+                else:
+                    self.records_committed += n
+                    self.commits += 1
+                    self.largest_batch = max(self.largest_batch, n)
+                for _, _, fut in writes:
+                    if fut is not None:
+                        self._settle(fut, JournalAck(committed=n), error)
+            for kind, fn, fut in items:
+                if kind == "query":
+                    try:
+                        self._settle(fut, fn(conn), None)
+                    except sqlite3.Error as exc:
+                        self._settle(fut, None, exc)
+            if stop or error is not None:
+                return
+
+    def _settle(self, fut: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
+        def settle() -> None:
+            if fut.done():  # the asker gave up (timeout/cancel): nothing to deliver
+                return
+            if exc is not None:
+                fut.set_exception(exc)
+            else:
+                fut.set_result(result)
+
+        self.loop.call_soon_threadsafe(settle)
+
+    def stop(self) -> None:
+        self.inbox.put(_STOP)
+
+
+class JournalActor(Actor):
+    """SQLite journal actor; see the module docstring for the inbox and durability."""
+
+    def __init__(self, *, path: str, batch_max: int = 256) -> None:
+        self.path, self.batch_max = path, batch_max
+        self._writer: _Writer | None = None
+
+    async def on_start(self) -> None:
+        self._writer = _Writer(self.path, self.batch_max, asyncio.get_running_loop())
+        self._writer.start()
+        await self._writer.ready  # raises sqlite3.Error if the file cannot be opened
+
+    async def receive(self, msg: Any) -> Any:
+        writer = self._writer
+        assert writer is not None
+        if writer.failure is not None:
+            raise writer.failure
+        loop = asyncio.get_running_loop()
+        match msg:
+            case JournalWrite(records=records):
+                fut = loop.create_future()
+                writer.submit(records, fut)
+                return await fut
+            case FlushJournal():
+                fut = loop.create_future()
+                writer.submit((), fut)
+                return await fut
+            case GetOpenOrders():
+                fut = loop.create_future()
+                writer.query(open_orders, fut)
+                return await fut
+            case GetJournalSummary():
+                fut = loop.create_future()
+                writer.query(summary, fut)
+                return await fut
+            case _ if isinstance(msg, RECORD_TYPES):
+                writer.submit((msg,), None)
+                return None
+            case _:
+                raise TypeError(f"journal: unexpected message {type(msg).__name__}")
+
+    async def on_stop(self) -> None:
+        # Everything queued is committed before the thread exits (the stop marker is last).
+        if self._writer is not None and self._writer.is_alive():
+            self._writer.stop()
+            await asyncio.to_thread(self._writer.join)
+
+    def describe(self) -> JournalStatus:
+        w = self._writer
+        return JournalStatus(
+            path=self.path,
+            queued=w.inbox.qsize() if w else 0,
+            records_committed=w.records_committed if w else 0,
+            commits=w.commits if w else 0,
+            largest_batch=w.largest_batch if w else 0,
+        )
