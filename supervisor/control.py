@@ -1,0 +1,403 @@
+"""The control endpoint: an actor in the tree (path ``control``) serving JSON over HTTP.
+
+Inbox: nothing (it is driven by HTTP requests). It listens on a unix socket (0600) by default,
+or on a loopback TCP port with a bearer token generated at start; the token goes to a 0600
+``control.token`` and the address to a 0600 ``control.json`` in ``ControlConfig.state_dir``
+(next to the journal) so the CLI can find the engine. It refuses a non-loopback bind unless
+``allow_non_loopback`` is set, and it never shows secrets: it serves stats and ``describe()``
+structs only, and redacts any describe field whose name looks like a credential.
+
+Failure mode: a bind error or a socket another live engine is using crashes ``on_start``; its
+supervisor decides. A request for a path not in the tree is a 404, never a crash.
+
+Endpoints (all JSON except /metrics; bodies are the Structs below)::
+
+    GET  /v1/ps                  PsReply
+    GET  /v1/tree                TreeReply
+    GET  /v1/inspect?path=P      InspectReply
+    GET  /v1/summary             the engine's summary Struct
+    POST /v1/restart     {"path"}            OkReply
+    POST /v1/stop                            OkReply
+    POST /v1/subscribe   {"venue","symbol"}  OkReply
+    POST /v1/unsubscribe {"venue","symbol"}  OkReply
+    GET  /metrics                Prometheus text
+    errors: ErrorReply with 400 (bad request), 401 (token), 404 (unknown route or path)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import inspect
+import os
+import re
+import secrets
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import msgspec
+from aiohttp import web
+
+from actors import Actor
+from actors.stats import ActorStats
+from config import ControlConfig, is_loopback
+from protocols.errors import ConfigError
+from protocols.venue import split_symbol
+from supervisor import prom
+
+TOKEN_FILE = "control.token"
+ADDRESS_FILE = "control.json"
+_UNIX_PATH_MAX = 107  # sun_path is 108 bytes with the terminating NUL
+_SECRET_NAME = re.compile(r"secret|token|passw|api_?key|credential", re.I)
+
+
+# --- what the endpoint needs from the engine --------------------------------------------------
+
+
+class TreeView(Protocol):
+    """The part of the supervisor's running tree the control endpoint reads and drives."""
+
+    def stats(self) -> list[ActorStats]: ...
+    def which_children(self, path: str) -> list[Any]: ...
+    def lookup(self, path: str) -> Any: ...
+    def describe(self, path: str) -> Any: ...  # a Struct or None (or an awaitable of one)
+    async def restart(self, path: str, reason: str = "manual") -> None: ...
+
+
+class EngineHandle(Protocol):
+    """What the engine gives its control endpoint. Unknown venues/paths raise LookupError."""
+
+    @property
+    def tree(self) -> TreeView: ...
+    async def subscribe(self, venue: str, symbol: str) -> None: ...
+    async def unsubscribe(self, venue: str, symbol: str) -> None: ...
+    def request_stop(self) -> None: ...
+    def summary(self) -> msgspec.Struct: ...
+
+
+# --- wire schema ----------------------------------------------------------------------------
+
+
+class ErrorReply(msgspec.Struct, frozen=True, kw_only=True):
+    error: str
+    status: int
+
+
+class OkReply(msgspec.Struct, frozen=True, kw_only=True):
+    ok: bool = True
+    detail: str = ""
+
+
+class PsReply(msgspec.Struct, frozen=True, kw_only=True):
+    actors: list[ActorStats]
+
+
+class TreeNode(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    path: str
+    kind: str
+    state: str
+    restarts: int
+    restart_type: str | None = None  # permanent | transient | temporary (None for the root)
+    strategy: str | None = None  # supervisors only
+    max_restarts: int | None = None
+    within_s: float | None = None
+    restarts_in_window: int | None = None
+    children: list[TreeNode] = []
+
+
+class TreeReply(msgspec.Struct, frozen=True, kw_only=True):
+    root: TreeNode
+
+
+class InspectReply(msgspec.Struct, frozen=True, kw_only=True):
+    path: str
+    stats: ActorStats
+    describe_type: str | None  # the describe() Struct's class name
+    describe: Any  # describe() as JSON (credential-like fields redacted)
+    children: list[str]  # paths of direct children (supervisors)
+
+
+class PathRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    path: str
+
+
+class MarketRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    venue: str
+    symbol: str
+
+
+class ControlAddress(msgspec.Struct, frozen=True, kw_only=True):
+    """``control.json``: how the CLI reaches this engine."""
+
+    transport: str
+    pid: int
+    unix_path: str | None = None
+    url: str | None = None
+    token_file: str | None = None
+
+
+class ControlStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """``describe()`` of the control actor."""
+
+    transport: str
+    address: str
+    requests: int
+    errors: int
+    listening_since: float  # wall clock
+
+
+# --- the actor ------------------------------------------------------------------------------
+
+
+class ControlActor(Actor[msgspec.Struct]):
+    """The HTTP control endpoint as an actor; its ``on_stop`` closes the server and files."""
+
+    def __init__(self, *, engine: EngineHandle, config: ControlConfig) -> None:
+        self._engine = engine
+        self._config = config
+        self._state_dir = Path(config.state_dir or ".").expanduser()
+        self._runner: web.AppRunner | None = None
+        self._token: str | None = None
+        self._address = ""
+        self._requests = self._errors = 0
+        self._since = 0.0
+        self._encoder = msgspec.json.Encoder()
+        self._files: list[Path] = []
+
+    # lifecycle ------------------------------------------------------------------------------
+    async def on_start(self) -> None:
+        cfg = self._config
+        if cfg.transport == "tcp" and not cfg.allow_non_loopback and not is_loopback(cfg.host):
+            raise ConfigError("control.host", "a loopback address (or control.allow_non_loopback = true)", cfg.host)
+        self._state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        app = web.Application(middlewares=[self._errors_and_auth])
+        app.router.add_get("/v1/ps", self._ps)
+        app.router.add_get("/v1/tree", self._tree)
+        app.router.add_get("/v1/inspect", self._inspect)
+        app.router.add_get("/v1/summary", self._summary)
+        app.router.add_post("/v1/restart", self._restart)
+        app.router.add_post("/v1/stop", self._stop)
+        app.router.add_post("/v1/subscribe", self._subscribe)
+        app.router.add_post("/v1/unsubscribe", self._unsubscribe)
+        app.router.add_get("/metrics", self._metrics)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        bound = False
+        try:
+            address = await (self._bind_unix() if cfg.transport == "unix" else self._bind_tcp())
+            bound = True
+        finally:
+            if not bound:  # a failed start leaves no socket, token or runner behind
+                await self._close()
+        _write_private(self._state_dir / ADDRESS_FILE, msgspec.json.encode(address))
+        self._files.append(self._state_dir / ADDRESS_FILE)
+        self._since = time.time()
+
+    async def on_stop(self) -> None:
+        await self._close()
+
+    async def receive(self, msg: msgspec.Struct) -> None:
+        return None  # driven by HTTP; nothing is sent to it
+
+    def describe(self) -> ControlStatus:
+        return ControlStatus(transport=self._config.transport, address=self._address,
+                             requests=self._requests, errors=self._errors, listening_since=self._since)
+
+    async def _bind_unix(self) -> ControlAddress:
+        assert self._runner is not None
+        path = Path(self._config.unix_path or self._state_dir / "control.sock").expanduser()
+        if len(os.fsencode(path)) > _UNIX_PATH_MAX:
+            raise ConfigError("control.unix_path", f"a path of at most {_UNIX_PATH_MAX} bytes", str(path))
+        await _remove_stale_socket(path)
+        site = web.UnixSite(self._runner, str(path))
+        await site.start()
+        self._files.append(path)
+        os.chmod(path, 0o600)  # only this user may drive the engine
+        self._address = f"unix:{path}"
+        return ControlAddress(transport="unix", pid=os.getpid(), unix_path=str(path))
+
+    async def _bind_tcp(self) -> ControlAddress:
+        assert self._runner is not None
+        self._token = secrets.token_urlsafe(32)
+        token_file = self._state_dir / TOKEN_FILE
+        _write_private(token_file, self._token.encode())
+        self._files.append(token_file)
+        site = web.TCPSite(self._runner, self._config.host, self._config.port)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]  # the port the OS chose for port 0
+        url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+        self._address = url
+        return ControlAddress(transport="tcp", pid=os.getpid(), url=url, token_file=str(token_file))
+
+    async def _close(self) -> None:
+        runner, self._runner = self._runner, None
+        try:
+            if runner is not None:
+                await runner.cleanup()
+        finally:
+            for file in self._files:
+                file.unlink(missing_ok=True)
+            self._files.clear()
+
+    # HTTP -----------------------------------------------------------------------------------
+    @web.middleware
+    async def _errors_and_auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self._requests += 1
+        if self._token is not None:
+            given = request.headers.get("Authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {self._token}".encode()):
+                return self._error(401, "missing or wrong bearer token")
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:  # aiohttp's own 404/405: answer in our JSON shape
+            return self._error(exc.status, exc.reason)
+        except LookupError as exc:  # the tree or the engine does not know that path/venue
+            return self._error(404, _lookup_text(exc))
+        except (msgspec.ValidationError, msgspec.DecodeError, ValueError) as exc:
+            return self._error(400, str(exc))
+
+    def _error(self, status: int, text: str) -> web.Response:
+        self._errors += 1
+        return self._json(ErrorReply(error=text, status=status), status=status)
+
+    def _json(self, body: Any, status: int = 200) -> web.Response:
+        return web.Response(body=self._encoder.encode(body), status=status, content_type="application/json")
+
+    async def _ps(self, request: web.Request) -> web.Response:
+        return self._json(PsReply(actors=self._engine.tree.stats()))
+
+    async def _tree(self, request: web.Request) -> web.Response:
+        return self._json(TreeReply(root=build_tree(self._engine.tree)))
+
+    async def _inspect(self, request: web.Request) -> web.Response:
+        path = _norm(request.query.get("path", ""))
+        tree = self._engine.tree
+        stats = _stats_of(tree, path)
+        described = tree.describe(path)
+        if inspect.isawaitable(described):
+            described = await described
+        children = [c.path for c in tree.which_children(path)] if stats.strategy is not None else []
+        return self._json(InspectReply(
+            path=stats.path, stats=stats, children=children,
+            describe_type=type(described).__name__ if described is not None else None,
+            describe=redact(msgspec.to_builtins(described)) if described is not None else None))
+
+    async def _summary(self, request: web.Request) -> web.Response:
+        return self._json(self._engine.summary())
+
+    async def _restart(self, request: web.Request) -> web.Response:
+        body = msgspec.json.decode(await request.read(), type=PathRequest)
+        path = _norm(body.path)
+        _stats_of(self._engine.tree, path)  # 404 before asking the supervisor
+        await self._engine.tree.restart(path, reason="manual")
+        return self._json(OkReply(detail=f"restarted {path}"))
+
+    async def _stop(self, request: web.Request) -> web.Response:
+        # The tree (and this actor) stops after the reply is written: aiohttp's runner cleanup
+        # lets in-flight requests finish.
+        self._engine.request_stop()
+        return self._json(OkReply(detail="stopping"))
+
+    async def _subscribe(self, request: web.Request) -> web.Response:
+        body = await self._market(request)
+        await self._engine.subscribe(body.venue, body.symbol)
+        return self._json(OkReply(detail=f"subscribed {body.venue} {body.symbol} (until the process stops)"))
+
+    async def _unsubscribe(self, request: web.Request) -> web.Response:
+        body = await self._market(request)
+        await self._engine.unsubscribe(body.venue, body.symbol)
+        return self._json(OkReply(detail=f"unsubscribed {body.venue} {body.symbol}"))
+
+    async def _market(self, request: web.Request) -> MarketRequest:
+        body = msgspec.json.decode(await request.read(), type=MarketRequest)
+        split_symbol(body.symbol)  # ValueError → 400 with the expected form
+        return body
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        text = prom.render(self._engine.tree.stats(), self._engine.summary())
+        return web.Response(text=text, headers={"Content-Type": prom.CONTENT_TYPE})
+
+
+# --- helpers (pure) -------------------------------------------------------------------------
+
+
+def _norm(path: str) -> str:
+    return path.strip().strip("/")
+
+
+def _stats_of(tree: TreeView, path: str) -> ActorStats:
+    for stats in tree.stats():
+        if _norm(stats.path) == path:
+            return stats
+    raise LookupError(f"no actor at path {path!r}")
+
+
+def _lookup_text(exc: LookupError) -> str:
+    return str(exc.args[0]) if exc.args and isinstance(exc.args[0], str) else str(exc)
+
+
+def build_tree(tree: TreeView) -> TreeNode:
+    """Nest the depth-first ``stats()`` list by path; restart types come from which_children."""
+    all_stats = tree.stats()
+    by_path = {_norm(s.path): s for s in all_stats}
+    children: dict[str, list[str]] = {}
+    for path in by_path:
+        if path:
+            children.setdefault(path.rpartition("/")[0], []).append(path)
+    restart_types: dict[str, str] = {}
+    for path, stats in by_path.items():
+        if stats.strategy is not None:
+            for info in tree.which_children(path):
+                kind = getattr(info, "restart", None)
+                if isinstance(kind, str):
+                    restart_types[_norm(info.path)] = kind
+
+    def node(path: str) -> TreeNode:
+        s = by_path[path]
+        return TreeNode(name=path.rpartition("/")[2] or "/", path=path or "/", kind=s.kind, state=s.state,
+                        restarts=s.restarts, restart_type=restart_types.get(path), strategy=s.strategy,
+                        max_restarts=s.max_restarts, within_s=s.within_s, restarts_in_window=s.restarts_in_window,
+                        children=[node(c) for c in children.get(path, [])])
+
+    if "" in by_path:
+        return node("")
+    # No stats row for the root itself: a synthetic root holding the top-level children.
+    return TreeNode(name="/", path="/", kind="Supervisor", state="running", restarts=0,
+                    children=[node(c) for c in children.get("", [])])
+
+
+def redact(value: Any) -> Any:
+    """Replace any field whose name looks like a credential with "<hidden>", recursively."""
+    if isinstance(value, dict):
+        return {k: "<hidden>" if _SECRET_NAME.search(str(k)) else redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a file only this user can read (0600 from creation, not chmod'ed afterwards)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # an older file may have had wider permissions
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+async def _remove_stale_socket(path: Path) -> None:
+    """A socket file left by a dead engine is removed; one a live engine answers on is an error."""
+    if not path.exists():
+        return
+    try:
+        _, writer = await asyncio.open_unix_connection(str(path))
+    except (ConnectionRefusedError, FileNotFoundError):
+        path.unlink(missing_ok=True)  # nobody listens: stale
+        return
+    writer.close()
+    with contextlib.suppress(ConnectionError):
+        await writer.wait_closed()
+    raise ConfigError("control.unix_path", "a socket no running engine is using", str(path))
