@@ -1,0 +1,120 @@
+"""ActorRef: the only handle other code holds on an actor.
+
+A ref names a position (a path), not an incarnation: a supervisor's restart builds a fresh
+actor behind the same ref and the same mailbox, so messages told while it restarts wait for
+the new instance. Only a permanently stopped actor raises ActorStopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from protocols.errors import ActorStopped, AskTimeout
+
+if TYPE_CHECKING:
+    from actors.runtime import ActorCell
+    from actors.stats import ActorStats
+
+_Struct = msgspec.Struct
+_now_ns = time.monotonic_ns
+
+
+def _not_a_message(msg: object) -> TypeError:
+    return TypeError(f"actor messages must be msgspec.Struct instances, got {type(msg).__name__}")
+
+
+def _expire(fut: asyncio.Future[Any], path: str, timeout: float) -> None:
+    if not fut.done():
+        fut.set_exception(AskTimeout(f"{path or '/'}: no reply within {timeout}s"))
+
+
+class ActorRef:
+    """Send to an actor: ``tell`` (sync), ``send`` (awaits room), ``ask`` (awaits the reply)."""
+
+    __slots__ = ("_cell", "_mailbox", "path")
+
+    def __init__(self, cell: ActorCell) -> None:
+        self._cell = cell
+        self._mailbox = cell.mailbox
+        self.path: str = cell.path
+
+    def __repr__(self) -> str:
+        return f"<ActorRef {self.path or '/'} {self._cell.state}>"
+
+    def tell(self, msg: msgspec.Struct) -> None:
+        """Enqueue without awaiting. TypeError for a non-Struct; ActorStopped if permanently
+        stopped; MailboxFull when full under the ``block`` or ``fail`` policy."""
+        if not isinstance(msg, _Struct):
+            raise _not_a_message(msg)
+        self._mailbox.put((msg, _now_ns(), None))
+
+    async def send(self, msg: msgspec.Struct) -> None:
+        """Enqueue, awaiting room under the ``block`` policy (other policies behave as tell).
+
+        Cancelling the caller while it waits enqueues nothing and leaves the actor as it was.
+        """
+        if not isinstance(msg, _Struct):
+            raise _not_a_message(msg)
+        mb = self._mailbox
+        if mb.closed or len(mb._q) >= mb.capacity:
+            await mb.room()
+        mb.put((msg, _now_ns(), None))
+
+    async def ask(self, msg: msgspec.Struct, timeout: float = 5.0) -> Any:
+        """Send ``msg`` and return what ``receive`` returned for it.
+
+        AskTimeout after ``timeout`` seconds (the late reply is dropped: every ask has its own
+        future). ActorStopped at once if the actor is permanently stopped, and also if
+        ``receive`` raised while handling this very message (the error is its ``__cause__``;
+        the actor crashes and its supervisor handles that). Waits for room under ``block``
+        (within the timeout); MailboxFull at once under ``fail``.
+        """
+        if not isinstance(msg, _Struct):
+            raise _not_a_message(msg)
+        mb = self._mailbox
+        if mb.closed:
+            raise ActorStopped(f"{self.path or '/'} is stopped")
+        loop = mb._loop
+        fut = loop.create_future()
+        handle = loop.call_later(timeout, _expire, fut, self.path, timeout)
+        try:
+            if len(mb._q) >= mb.capacity:
+                room = loop.create_task(mb.room(), name=f"ask-room:{self.path or '/'}")
+                try:
+                    await asyncio.wait((room, fut), return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    if not room.done():
+                        room.cancel()
+                        await asyncio.wait((room,))
+                if fut.done():  # timed out while waiting for room
+                    return fut.result()
+                room.result()
+            mb.put((msg, _now_ns(), fut))
+            return await fut
+        finally:
+            handle.cancel()
+
+    def stats(self) -> ActorStats:
+        return self._cell.stats()
+
+    def describe(self) -> msgspec.Struct | None:
+        """The current instance's ``describe()`` (None while it is not running)."""
+        return self._cell.describe()
+
+    @property
+    def alive(self) -> bool:
+        """False only once the actor is permanently stopped (not while it restarts)."""
+        return not self._mailbox.closed
+
+    @property
+    def state(self) -> str:
+        return self._cell.state
+
+    async def stop(self) -> None:
+        """Stop permanently: the current message finishes, then ``on_stop`` runs. A supervised
+        actor is terminated through its supervisor (removed from the tree, not restarted)."""
+        await self._cell.stop_permanently()
