@@ -1,0 +1,62 @@
+"""µs per MEXC aggregated-depth frame (10 bids + 10 asks, one binary ``PushDataV3ApiWrapper``):
+the adapter's ``decode`` (frame → ``BookDelta``) against the floor measured in the same run, a
+bare protobuf ``ParseFromString`` plus reading every level's price and quantity as floats."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from protocols.mexc import MexcVenue, push_pb2
+
+
+def frame() -> bytes:
+    push = push_pb2.PushDataV3ApiWrapper(channel="spot@public.aggre.depth.v3.api.pb@100ms@BTCUSDT",
+                                         symbol="BTCUSDT", sendTime=1778075380657)
+    depth = push.publicAggreDepths
+    for i in range(10):
+        depth.bids.add(price=f"{93387.28 - i * 0.01:.2f}", quantity=f"{0.5 + i:.8f}")
+        depth.asks.add(price=f"{93387.29 + i * 0.01:.2f}", quantity=f"{1.25 + i:.8f}")
+    depth.eventType = "spot@public.aggre.depth.v3.api.pb@100ms"
+    depth.fromVersion, depth.toVersion = "10023", "10031"
+    depth.lastOrderCreateTime = 1778075380572
+    return push.SerializeToString()
+
+
+def _floor(payload: bytes) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    push = push_pb2.PushDataV3ApiWrapper()
+    push.ParseFromString(payload)
+    body = push.publicAggreDepths
+    return ([(float(lv.price), float(lv.quantity)) for lv in body.bids],
+            [(float(lv.price), float(lv.quantity)) for lv in body.asks])
+
+
+def _best_us(fn: Callable[[bytes], object], payload: bytes, number: int) -> float:
+    start = time.perf_counter()
+    for _ in range(number):
+        fn(payload)
+    return (time.perf_counter() - start) / number * 1e6
+
+
+def run(quick: bool) -> list[dict]:
+    payload = frame()
+    venue = MexcVenue(symbols=("BTC/USDT",))
+    delta = venue.decode(payload, 0)
+    assert list(delta.bids) == _floor(payload)[0]  # type: ignore[union-attr]
+    number, repeat = (2_000, 3) if quick else (20_000, 7)
+    cases: list[tuple[str, Callable[[bytes], object]]] = [
+        ("floor-protobuf", _floor), ("mexc", lambda p: venue.decode(p, 0))]
+    # interleave the two so a noisy neighbour on the shared cores hits both alike
+    results = {impl: float("inf") for impl, _ in cases}
+    for _ in range(repeat):
+        for impl, fn in cases:
+            results[impl] = min(results[impl], _best_us(fn, payload, number))
+    return [{"case": "decode", "impl": impl, "value": round(us, 3), "unit": "us"} for impl, us in results.items()]
+
+
+if __name__ == "__main__":
+    rows = run(quick=False)
+    for row in rows:
+        print(row)
+    by = {r["impl"]: r["value"] for r in rows}
+    print(f"ratio mexc/floor = {by['mexc'] / by['floor-protobuf']:.2f}")
