@@ -1,0 +1,191 @@
+"""Cross-venue opportunity detector for one symbol.
+
+``DetectorActor`` inbox: ``BookView`` | ``VenueStatus`` | ``GetLastOpportunity`` (ask: the
+newest ``Opportunity`` or None). Emits ``Opportunity`` to ``executor.tell`` (``executor`` may be
+None when embedded as a library: read it with ``GetLastOpportunity`` or ``describe()``).
+
+It keeps the newest view per venue; a view with ``in_sync=False`` (or a ``VenueStatus`` with
+``ok=False``) removes that venue, a crossed view is rejected and removes it too. For each
+ordered venue pair touched by a new view it skips views older than ``max_book_age_ms``
+(``clock() - view.recv_ns``), walks the buy venue's asks against the sell venue's bids after
+both taker fees (``actors.edge.walk``, capped by ``max_notional``) and fires when the edge meets
+``min_edge_bps``.
+
+Hysteresis, per (buy, sell) pair: after firing, the pair is disarmed; it fires again only once
+it is re-armed (its top-of-book edge fell below ``min_edge_bps - hysteresis_bps``) or
+``cooldown_ms`` has passed since it last fired. The same pair of sequence numbers never fires
+twice, so every Opportunity id (``BTCUSDT-buy-sell-buyseq-sellseq``) is unique.
+
+Mailbox in the engine: ``MailboxSpec(policy="conflate", key=lambda m: m.venue if
+isinstance(m, BookView) else type(m))`` - only the newest view per venue matters, so a slow
+detector never works through a backlog of stale books.
+
+Failure: a venue missing from ``taker_fees`` is a config error and raises ``KeyError``; the
+executor's mailbox being full drops the opportunity (counted: it would be stale by the time a
+backlog drained).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import msgspec
+
+from actors import Actor, ActorRef
+from actors.edge import crossed, top_edge_bps, walk
+from protocols.errors import MailboxFull
+from protocols.messages import BookView, GetLastOpportunity, Opportunity, VenueStatus
+
+DetectorInbox = BookView | VenueStatus | GetLastOpportunity
+
+
+class DetectorParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    min_edge_bps: float = 5.0
+    max_notional: float = 1000.0  # quote currency per opportunity, before fees
+    max_book_age_ms: int = 1000
+    hysteresis_bps: float = 2.0
+    cooldown_ms: int = 500
+    ttl_ms: int = 500  # an Opportunity expires this long after it was created
+
+
+class DetectorStatus(msgspec.Struct, frozen=True, kw_only=True):
+    symbol: str
+    venues_in_sync: tuple[str, ...]
+    last_opportunity: Opportunity | None
+    opportunities: int
+    rejected_stale: int
+    rejected_crossed: int
+    dropped_executor_full: int
+
+
+class _Pair:
+    """Hysteresis state of one ordered (buy venue, sell venue) pair."""
+
+    __slots__ = ("armed", "last_fire_ns", "last_seqs")
+
+    def __init__(self) -> None:
+        self.armed = True
+        self.last_fire_ns: int | None = None
+        self.last_seqs: tuple[int, int] | None = None
+
+
+class DetectorActor(Actor):
+    """One symbol's detector; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        symbol: str,
+        taker_fees: Mapping[str, float],
+        params: DetectorParams,
+        executor: ActorRef | None,
+        clock: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        self.symbol, self.taker_fees, self.params = symbol, dict(taker_fees), params
+        self.executor, self.clock = executor, clock
+        self._id_prefix = symbol.replace("/", "")
+        self._views: dict[str, BookView] = {}
+        self._pairs: dict[tuple[str, str], _Pair] = {}
+        self._max_age_ns = params.max_book_age_ms * 1_000_000
+        self.last_opportunity: Opportunity | None = None
+        self.opportunities = self.rejected_stale = self.rejected_crossed = self.dropped = 0
+
+    async def receive(self, msg: DetectorInbox) -> Any:
+        match msg:
+            case BookView():
+                self.on_view(msg)
+                return None
+            case VenueStatus(ok=False, venue=venue, symbol=symbol) if symbol in (None, self.symbol):
+                self._views.pop(venue, None)
+                return None
+            case VenueStatus():
+                return None
+            case GetLastOpportunity():
+                return self.last_opportunity
+            case _:
+                raise TypeError(f"detector: unexpected message {type(msg).__name__}")
+
+    def on_view(self, view: BookView) -> list[Opportunity]:
+        """Take one view; returns (and tells the executor) the opportunities it fired."""
+        if view.symbol != self.symbol:
+            raise ValueError(f"detector {self.symbol}: got a view of {view.symbol} from {view.venue}")
+        if not view.in_sync:
+            self._views.pop(view.venue, None)
+            return []
+        if crossed(view.bids, view.asks):
+            self.rejected_crossed += 1
+            self._views.pop(view.venue, None)
+            return []
+        self._views[view.venue] = view
+        now = self.clock()
+        if now - view.recv_ns > self._max_age_ns:
+            self.rejected_stale += 1
+            return []
+        fired: list[Opportunity] = []
+        for other, other_view in self._views.items():
+            if other == view.venue:
+                continue
+            if now - other_view.recv_ns > self._max_age_ns:
+                self.rejected_stale += 1
+                continue
+            for buy, sell in ((view, other_view), (other_view, view)):
+                opp = self._evaluate(buy, sell, now)
+                if opp is not None:
+                    fired.append(opp)
+        return fired
+
+    def _evaluate(self, buy: BookView, sell: BookView, now: int) -> Opportunity | None:
+        p = self.params
+        fee_buy, fee_sell = self.taker_fees[buy.venue], self.taker_fees[sell.venue]
+        pair = self._pairs.get((buy.venue, sell.venue))
+        if pair is None:
+            pair = self._pairs[(buy.venue, sell.venue)] = _Pair()
+        top = top_edge_bps(buy.asks, sell.bids, fee_buy, fee_sell)
+        if top is None or top < p.min_edge_bps - p.hysteresis_bps:
+            pair.armed = True
+        edge = walk(buy.asks, sell.bids, fee_buy=fee_buy, fee_sell=fee_sell,
+                    min_edge_bps=p.min_edge_bps, max_notional=p.max_notional)
+        if edge is None or pair.last_seqs == (buy.seq, sell.seq):
+            return None
+        cooled = pair.last_fire_ns is None or now - pair.last_fire_ns >= p.cooldown_ms * 1_000_000
+        if not (pair.armed or cooled):
+            return None
+        pair.armed, pair.last_fire_ns, pair.last_seqs = False, now, (buy.seq, sell.seq)
+        opp = Opportunity(
+            id=f"{self._id_prefix}-{buy.venue}-{sell.venue}-{buy.seq}-{sell.seq}",
+            symbol=self.symbol,
+            buy_venue=buy.venue,
+            sell_venue=sell.venue,
+            size=edge.size,
+            buy_price=edge.buy_price,
+            sell_price=edge.sell_price,
+            edge_bps=edge.edge_bps,
+            expected_pnl=edge.expected_pnl,
+            created_ns=now,
+            expires_ns=now + p.ttl_ms * 1_000_000,
+            buy_seq=buy.seq,
+            sell_seq=sell.seq,
+            buy_recv_ns=buy.recv_ns,
+            sell_recv_ns=sell.recv_ns,
+        )
+        self.last_opportunity = opp
+        self.opportunities += 1
+        if self.executor is not None:
+            try:
+                self.executor.tell(opp)
+            except MailboxFull:  # named recovery: drop it, it would be stale once the backlog drained
+                self.dropped += 1
+        return opp
+
+    def describe(self) -> DetectorStatus:
+        return DetectorStatus(
+            symbol=self.symbol,
+            venues_in_sync=tuple(sorted(self._views)),
+            last_opportunity=self.last_opportunity,
+            opportunities=self.opportunities,
+            rejected_stale=self.rejected_stale,
+            rejected_crossed=self.rejected_crossed,
+            dropped_executor_full=self.dropped,
+        )
