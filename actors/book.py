@@ -1,0 +1,210 @@
+"""One venue/symbol L2 book actor: snapshot + buffered deltas, the venue's sync rule, BookViews.
+
+Inbox (``BookInbox``): ``BookDelta`` (from the connection actor) | ``GetView`` (ask → BookView).
+Publishes ``BookView`` to ``publish`` (its detector, whose mailbox conflates per venue).
+
+Sync, following each venue's documented procedure through ``venue.sync`` (a ``SyncRule``):
+
+1. Not in sync: deltas are buffered. The first buffered delta triggers
+   ``await venue.depth_snapshot(symbol, snapshot_limit)``; deltas keep queueing in the mailbox
+   while it awaits.
+2. With a snapshot in hand, every buffered delta re-evaluates ``venue.sync.start(seq, buffer)``:
+   an index → load the snapshot, apply ``buffer[index]`` (replace if it is a full push), pass
+   the rest through ``check``: in sync. ``len(buffer)`` → every buffered delta is older than the
+   snapshot; keep the snapshot and wait for the next delta. ``None`` → the snapshot cannot be
+   used (too old, or the stream has a hole after it): fetch again, at most
+   ``max_snapshot_attempts`` times, then raise ``SequenceGap``.
+3. In sync: ``venue.sync.check(book.seq, delta)`` on every delta: APPLY / IGNORE / REPLACE (Gate
+   ``full: true``) / GAP → raise ``SequenceGap``.
+
+Failure mode: a gap, a broken stream or any REST error other than ``RateLimited`` crashes the
+actor; its supervisor restarts it and the fresh instance resyncs from a new snapshot. State is
+never patched in place. ``RateLimited`` from the snapshot fetch is the one named recovery:
+wait ``retry_after_s``, fetch again.
+
+On start, and whenever it is out of sync (before a gap is raised, too), it publishes
+``BookView(in_sync=False, bids=(), asks=())`` so the detector drops the venue's older view.
+After every applied delta it publishes the top-``depth`` view, stamped with that delta's seq,
+exchange time and receive time. ``publish=None`` publishes nothing (library use: ``ask(GetView())``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import msgspec
+
+from actors import Actor, ActorRef
+from actors.l2book import DEFAULT_MAX_LEVELS, L2Book
+from protocols.errors import RateLimited, SequenceGap
+from protocols.messages import BookDelta, BookSnapshot, BookView, GetView
+from protocols.venue import SyncAction, Venue
+
+BookInbox = BookDelta | GetView
+
+MAX_SNAPSHOT_ATTEMPTS = 5  # unusable snapshots in a row before the sync is declared broken
+MAX_BUFFERED = 100_000  # deltas held while syncing; beyond it the stream outruns the REST fetch
+
+
+class BookStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """A book actor's ``describe()``: what ``python -m supervisor inspect`` shows."""
+
+    venue: str
+    symbol: str
+    in_sync: bool
+    seq: int
+    best_bid: float | None
+    best_ask: float | None
+    levels_bid: int
+    levels_ask: int
+    age_ms: float | None  # since the last delta arrived (receive clock); None before the first
+    deltas_applied: int
+    resync_attempts: int  # snapshot fetches by this instance
+
+
+class BookActor(Actor[BookInbox]):
+    """One venue/symbol book. See the module docstring for the sync procedure and failures."""
+
+    def __init__(self, *, venue: Venue, symbol: str, publish: ActorRef | None, depth: int = 20,
+                 max_levels: int = DEFAULT_MAX_LEVELS, snapshot_limit: int = 1000,
+                 clock: Callable[[], int] = time.monotonic_ns,
+                 max_snapshot_attempts: int = MAX_SNAPSHOT_ATTEMPTS) -> None:
+        self.venue, self.symbol, self.publish = venue, symbol, publish
+        self.depth, self.snapshot_limit, self.clock = depth, snapshot_limit, clock
+        self.max_snapshot_attempts = max_snapshot_attempts
+        self.book = L2Book(max_levels)
+        self.in_sync = False
+        self._buffer: list[BookDelta] = []
+        self._snapshot: BookSnapshot | None = None
+        self._unusable = 0  # unusable snapshots in a row
+        self._fetches = 0
+        self._applied = 0
+        self._last_exchange_ts_ms = 0  # of the last delta applied: the state the view shows
+        self._last_applied_recv_ns = 0
+        self._last_recv_ns: int | None = None  # of the last delta received, applied or not
+
+    async def on_start(self) -> None:
+        self._publish_out_of_sync()
+
+    async def receive(self, msg: BookInbox) -> BookView | None:
+        match msg:
+            case BookDelta():
+                self._last_recv_ns = msg.recv_ns
+                if self.in_sync:
+                    self._on_delta(msg)
+                else:
+                    await self._on_delta_syncing(msg)
+                return None
+            case GetView():
+                return self.view()
+        raise TypeError(f"BookActor cannot handle {type(msg).__name__}")
+
+    # --- in sync ------------------------------------------------------------------------------
+
+    def _on_delta(self, delta: BookDelta) -> None:
+        action = self.venue.sync.check(self.book.seq, delta)
+        if action is SyncAction.APPLY:
+            self.book.apply(delta)
+        elif action is SyncAction.REPLACE:
+            self.book.replace(delta)
+        elif action is SyncAction.IGNORE:
+            return
+        else:
+            self._gap(expected=self.book.seq + 1, got=delta.first_seq)
+        self._applied += 1
+        self._last_exchange_ts_ms, self._last_applied_recv_ns = delta.exchange_ts_ms, delta.recv_ns
+        if self.publish is not None:
+            self.publish.tell(self.view())
+
+    def _gap(self, *, expected: int, got: int) -> None:
+        self.in_sync = False
+        self._publish_out_of_sync()
+        raise SequenceGap(self.venue.name, self.symbol, expected, got)
+
+    # --- syncing ------------------------------------------------------------------------------
+
+    async def _on_delta_syncing(self, delta: BookDelta) -> None:
+        if len(self._buffer) >= MAX_BUFFERED:
+            self._gap(expected=self._buffer[0].first_seq, got=delta.first_seq)
+        self._buffer.append(delta)
+        if self._snapshot is None:
+            self._snapshot = await self._fetch_snapshot()
+        while True:
+            start = self.venue.sync.start(self._snapshot.seq, self._buffer)
+            if start is not None:
+                break
+            self._unusable += 1
+            if self._unusable >= self.max_snapshot_attempts:
+                self._gap(expected=self._snapshot.seq + 1, got=self._buffer[0].first_seq)
+            self._snapshot = await self._fetch_snapshot()
+        if start >= len(self._buffer):
+            return  # every buffered delta is inside the snapshot: wait for one that continues it
+        self._load(self._snapshot, self._buffer, start)
+
+    def _load(self, snapshot: BookSnapshot, buffered: list[BookDelta], start: int) -> None:
+        book = self.book
+        book.apply_snapshot(snapshot)
+        first = buffered[start]
+        # ``start`` already vouched for the first delta (it may overlap the snapshot), so it is
+        # applied directly; every later one must pass the ordinary continuity check.
+        if first.full:
+            book.replace(first)
+        else:
+            book.apply(first)
+        self._applied += 1
+        last = first
+        for delta in buffered[start + 1:]:
+            action = self.venue.sync.check(book.seq, delta)
+            if action is SyncAction.APPLY:
+                book.apply(delta)
+            elif action is SyncAction.REPLACE:
+                book.replace(delta)
+            elif action is SyncAction.IGNORE:
+                continue
+            else:
+                self._gap(expected=book.seq + 1, got=delta.first_seq)
+            self._applied += 1
+            last = delta
+        self._buffer, self._snapshot, self._unusable = [], None, 0
+        self.in_sync = True
+        self._last_exchange_ts_ms, self._last_applied_recv_ns = last.exchange_ts_ms, last.recv_ns
+        if self.publish is not None:
+            self.publish.tell(self.view())
+
+    async def _fetch_snapshot(self) -> BookSnapshot:
+        while True:
+            self._fetches += 1
+            try:
+                return await self.venue.depth_snapshot(self.symbol, self.snapshot_limit)
+            except RateLimited as exc:
+                # The one named recovery: the venue told us when to come back.
+                await asyncio.sleep(exc.retry_after_s)
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def view(self) -> BookView:
+        """The top-``depth`` view now; an empty out-of-sync view while syncing."""
+        if not self.in_sync:
+            return self._out_of_sync_view()
+        bids, asks = self.book.top(self.depth)
+        return BookView(venue=self.venue.name, symbol=self.symbol, seq=self.book.seq, bids=bids, asks=asks,
+                        exchange_ts_ms=self._last_exchange_ts_ms, recv_ns=self._last_applied_recv_ns)
+
+    def _out_of_sync_view(self) -> BookView:
+        return BookView(venue=self.venue.name, symbol=self.symbol, seq=self.book.seq, bids=(), asks=(),
+                        exchange_ts_ms=0, recv_ns=self.clock(), in_sync=False)
+
+    def _publish_out_of_sync(self) -> None:
+        if self.publish is not None:
+            self.publish.tell(self._out_of_sync_view())
+
+    def describe(self) -> BookStatus:
+        bid, ask = self.book.best_bid(), self.book.best_ask()
+        levels_bid, levels_ask = self.book.levels()
+        age_ms = None if self._last_recv_ns is None else (self.clock() - self._last_recv_ns) / 1e6
+        return BookStatus(venue=self.venue.name, symbol=self.symbol, in_sync=self.in_sync, seq=self.book.seq,
+                          best_bid=bid[0] if bid else None, best_ask=ask[0] if ask else None,
+                          levels_bid=levels_bid, levels_ask=levels_ask, age_ms=age_ms,
+                          deltas_applied=self._applied, resync_attempts=self._fetches)

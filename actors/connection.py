@@ -1,0 +1,295 @@
+"""One venue's public market-data connection: WebSockets, subscriptions, keep-alive, routing.
+
+Inbox (``ConnectionInbox``): ``Subscribe`` | ``Unsubscribe`` (run-time subscription changes),
+``Tick`` (its own keep-alive timer), ``ReaderFailed`` (a reader task died; see below).
+Routes every decoded ``BookDelta`` to ``route(delta.symbol)`` (a book actor) with ``await
+ref.send(delta)``, so a slow book pushes back onto the socket instead of growing a queue.
+
+on_start opens one aiohttp session and ``ceil(n / venue.max_streams_per_connection)``
+sockets to ``venue.ws_url(chunk)``, sends ``venue.subscribe_frames(chunk)`` on each, and starts
+one named reader task per socket. There is no reconnect loop: reconnection *is* the restart.
+The actor crashes (its ``rest_for_one`` supervisor restarts it, then the books after it resync)
+on: a closed or failed socket (``NetworkError``), a frame that does not decode
+(``DecodeError``, counted in ``counters.decode_errors`` first), a subscription the venue
+refused (``SubscriptionFailed``), no pong for ``pong_timeout_s`` (venues with app-level pings
+only) or no frame at all for ``idle_timeout_s`` (``NetworkError``).
+
+Reader failures: the runtime drives an actor only through its receive loop, so an exception in
+a reader task would otherwise die unseen. Readers catch nothing; each task's done-callback
+takes its exception and tells the actor ``ReaderFailed(error=exc, token=...)``, whose
+``receive`` re-raises it, crashing the actor like any receive error. The token names the
+actor *instance*: refs are stable across restarts, so a failure report from a previous
+incarnation's reader, arriving after the restart, is recognised and ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+import uuid
+from collections.abc import Callable, Sequence
+
+import aiohttp
+import msgspec
+
+from actors import Actor, ActorRef
+from protocols.errors import ActorStopped, DecodeError, NetworkError, SubscriptionFailed
+from protocols.messages import BookDelta, Msg, Subscribe, Unsubscribe
+from protocols.venue import Control, Venue
+
+_CLOSED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
+_DATA = (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY)
+
+
+class Tick(Msg, kw_only=True):
+    """The connection's own timer: send pings when due, check pong and idle deadlines."""
+
+
+class ReaderFailed(Msg, kw_only=True):
+    """A reader task of instance ``token`` raised ``error``; receive re-raises it. Local only:
+    an exception is not encodable, this message never crosses a process boundary."""
+
+    error: BaseException
+    token: str
+
+
+ConnectionInbox = Subscribe | Unsubscribe | Tick | ReaderFailed
+
+
+class ConnectionCounters:
+    """Counters owned by the engine, injected into every incarnation so they survive restarts."""
+
+    __slots__ = ("connects", "reconnects", "decode_errors", "frames")
+
+    def __init__(self) -> None:
+        self.connects = 0
+        self.reconnects = 0  # connects after the first: one per restart of the connection actor
+        self.decode_errors = 0
+        self.frames = 0
+
+    def __repr__(self) -> str:
+        return (f"ConnectionCounters(connects={self.connects}, reconnects={self.reconnects}, "
+                f"decode_errors={self.decode_errors}, frames={self.frames})")
+
+
+class ConnectionStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """A connection actor's ``describe()``."""
+
+    venue: str
+    connected_since: float | None  # wall-clock seconds (time.time()) when on_start finished
+    subscriptions: tuple[str, ...]
+    sockets: int
+    frames: int  # by this incarnation
+    frames_per_s: float  # average since connected
+    deltas: int
+    dropped_unrouted: int
+    last_frame_age_ms: float | None
+
+
+class _Socket:
+    """One WebSocket and the symbols subscribed on it."""
+
+    __slots__ = ("index", "ws", "symbols", "last_frame_ns", "last_pong_ns", "reader")
+
+    def __init__(self, index: int, ws: aiohttp.ClientWebSocketResponse, symbols: list[str], now_ns: int) -> None:
+        self.index, self.ws, self.symbols = index, ws, symbols
+        self.last_frame_ns = now_ns
+        self.last_pong_ns = now_ns  # a fresh socket gets one full pong_timeout before judging it
+        self.reader: asyncio.Task[None] | None = None
+
+
+class ConnectionActor(Actor[ConnectionInbox]):
+    """One venue's WebSockets. See the module docstring for what crashes it and why."""
+
+    def __init__(self, *, venue: Venue, symbols: Sequence[str], route: Callable[[str], ActorRef | None],
+                 pong_timeout_s: float = 30.0, idle_timeout_s: float = 30.0,
+                 counters: ConnectionCounters | None = None) -> None:
+        self.venue, self.route = venue, route
+        self.pong_timeout_s, self.idle_timeout_s = pong_timeout_s, idle_timeout_s
+        self.counters = counters if counters is not None else ConnectionCounters()
+        self._symbols = list(dict.fromkeys(symbols))  # subscribed, in order, no duplicates
+        self._subscribed = set(self._symbols)
+        self._token = uuid.uuid4().hex
+        self._session: aiohttp.ClientSession | None = None
+        self._sockets: list[_Socket] = []
+        self._stopping = False
+        self._connected_ns: int | None = None
+        self._connected_wall: float | None = None
+        self._last_ping_ns = 0
+        self._frames = self._deltas = self._dropped = 0
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def on_start(self) -> None:
+        started = False
+        try:
+            self._session = aiohttp.ClientSession()
+            per_socket = max(1, self.venue.max_streams_per_connection)
+            for i in range(math.ceil(len(self._symbols) / per_socket)):
+                await self._open(self._symbols[i * per_socket:(i + 1) * per_socket])
+            started = True
+        finally:
+            if not started:  # the runtime may not call on_stop after a failed on_start
+                await self._close()
+        self.counters.connects += 1
+        if self.counters.connects > 1:
+            self.counters.reconnects += 1
+        self._connected_ns, self._connected_wall = time.monotonic_ns(), time.time()
+        self._last_ping_ns = self._connected_ns
+        self.send_interval(self._tick_period(), Tick())
+
+    async def on_stop(self) -> None:
+        await self._close()
+
+    def _tick_period(self) -> float:
+        periods = [self.idle_timeout_s / 4, self.pong_timeout_s / 4]
+        if self.venue.ping_interval_s:
+            periods.append(self.venue.ping_interval_s)
+        return max(0.01, min(periods))
+
+    async def _open(self, symbols: list[str]) -> _Socket:
+        assert self._session is not None
+        url = self.venue.ws_url(symbols)
+        try:
+            ws = await self._session.ws_connect(url, autoping=True)
+        except (aiohttp.ClientError, OSError) as exc:
+            raise NetworkError(self.venue.name, f"cannot open WebSocket {url}: {exc!r}") from exc
+        sock = _Socket(len(self._sockets), ws, list(symbols), time.monotonic_ns())
+        self._sockets.append(sock)
+        for frame in self.venue.subscribe_frames(symbols) if symbols else ():
+            await self._send(sock, frame)
+        sock.reader = asyncio.create_task(self._read(sock),
+                                          name=f"connection:{self.venue.name}:reader{sock.index}")
+        sock.reader.add_done_callback(self._reader_done)
+        return sock
+
+    async def _close(self) -> None:
+        self._stopping = True
+        readers = [s.reader for s in self._sockets if s.reader is not None]
+        for task in readers:
+            task.cancel()
+        if readers:
+            await asyncio.wait(readers)  # exceptions were taken by _reader_done
+        for sock in self._sockets:
+            await sock.ws.close()
+        if self._session is not None:
+            await self._session.close()
+        self._sockets, self._session = [], None
+
+    def _reader_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()  # also marks it retrieved
+        if error is not None and not self._stopping:
+            try:
+                self.ref.tell(ReaderFailed(error=error, token=self._token))
+            except ActorStopped:
+                pass  # stopped for good meanwhile: nobody is left to crash, the socket is closed
+
+    # --- the readers (one task per socket; they catch nothing) --------------------------------
+
+    async def _read(self, sock: _Socket) -> None:
+        ws, venue, counters = sock.ws, self.venue, self.counters
+        decode, route, monotonic_ns = venue.decode, self.route, time.monotonic_ns
+        while True:
+            msg = await ws.receive()
+            if msg.type in _DATA:
+                now = monotonic_ns()
+                sock.last_frame_ns = now
+                self._frames += 1
+                counters.frames += 1
+                try:
+                    event = decode(msg.data, now)
+                except DecodeError:
+                    counters.decode_errors += 1
+                    raise
+                if type(event) is BookDelta:
+                    ref = route(event.symbol) if event.symbol in self._subscribed else None
+                    if ref is None:
+                        self._dropped += 1  # unsubscribed (or unknown) symbol
+                        continue
+                    self._deltas += 1
+                    await ref.send(event)
+                elif type(event) is Control:
+                    if event.kind == "error":
+                        raise SubscriptionFailed(venue.name, event.detail)
+                    if event.kind == "pong":
+                        sock.last_pong_ns = now
+            elif msg.type in _CLOSED:
+                raise NetworkError(venue.name, f"socket closed (reader{sock.index}, code {ws.close_code})")
+            elif msg.type == aiohttp.WSMsgType.ERROR:
+                raise NetworkError(venue.name, f"socket error (reader{sock.index}): {msg.data!r}")
+
+    async def _send(self, sock: _Socket, frame: str) -> None:
+        try:
+            await sock.ws.send_str(frame)
+        except (aiohttp.ClientError, ConnectionError) as exc:
+            raise NetworkError(self.venue.name, f"cannot send on reader{sock.index}: {exc!r}") from exc
+
+    # --- the inbox ----------------------------------------------------------------------------
+
+    async def receive(self, msg: ConnectionInbox) -> None:
+        match msg:
+            case Tick():
+                await self._tick()
+            case ReaderFailed(error=error, token=token):
+                if token == self._token:
+                    raise error
+            case Subscribe(symbol=symbol):
+                await self._subscribe(symbol)
+            case Unsubscribe(symbol=symbol):
+                await self._unsubscribe(symbol)
+            case _:
+                raise TypeError(f"ConnectionActor cannot handle {type(msg).__name__}")
+
+    async def _tick(self) -> None:
+        now = time.monotonic_ns()
+        ping = self.venue.ping_frame()
+        if ping is not None and self.venue.ping_interval_s and \
+                now - self._last_ping_ns >= self.venue.ping_interval_s * 1e9 * 0.99:
+            self._last_ping_ns = now
+            for sock in self._sockets:
+                await self._send(sock, ping)
+        for sock in self._sockets:
+            if ping is not None and now - sock.last_pong_ns > self.pong_timeout_s * 1e9:
+                raise NetworkError(self.venue.name, f"no pong for {self.pong_timeout_s}s (reader{sock.index})")
+            if now - sock.last_frame_ns > self.idle_timeout_s * 1e9:
+                raise NetworkError(self.venue.name, f"no frame for {self.idle_timeout_s}s (reader{sock.index})")
+
+    async def _subscribe(self, symbol: str) -> None:
+        if symbol in self._subscribed:
+            return
+        self._subscribed.add(symbol)
+        self._symbols.append(symbol)
+        for sock in self._sockets:
+            if len(sock.symbols) < self.venue.max_streams_per_connection:
+                sock.symbols.append(symbol)
+                for frame in self.venue.subscribe_frames([symbol]):
+                    await self._send(sock, frame)
+                return
+        await self._open([symbol])
+
+    async def _unsubscribe(self, symbol: str) -> None:
+        if symbol not in self._subscribed:
+            return
+        self._subscribed.discard(symbol)  # routing stops now; late frames are dropped and counted
+        self._symbols.remove(symbol)
+        for sock in self._sockets:
+            if symbol in sock.symbols:
+                sock.symbols.remove(symbol)
+                for frame in self.venue.unsubscribe_frames([symbol]):
+                    await self._send(sock, frame)
+
+    # --- introspection ------------------------------------------------------------------------
+
+    def describe(self) -> ConnectionStatus:
+        now = time.monotonic_ns()
+        elapsed_s = (now - self._connected_ns) / 1e9 if self._connected_ns else 0.0
+        last = max((s.last_frame_ns for s in self._sockets), default=None)
+        return ConnectionStatus(
+            venue=self.venue.name, connected_since=self._connected_wall, subscriptions=tuple(self._symbols),
+            sockets=len(self._sockets), frames=self._frames,
+            frames_per_s=self._frames / elapsed_s if elapsed_s > 0 else 0.0, deltas=self._deltas,
+            dropped_unrouted=self._dropped,
+            last_frame_age_ms=(now - last) / 1e6 if last is not None and self._frames else None)
