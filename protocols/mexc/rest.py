@@ -271,11 +271,21 @@ class MexcVenue:
             # a cancel's clientOrderId is the cancel's own id: the one we asked about wins
             client_order_id=client_order_id or o.clientOrderId or o.origClientOrderId,
             side="buy" if o.side == "BUY" else "sell", order_type=order_type, status=status,
-            price=float(o.price) if o.price not in (None, "") and float(o.price) else None, qty=o.origQty, filled_qty=o.executedQty,
+            price=_price(o.price), qty=o.origQty, filled_qty=o.executedQty,
             filled_quote=o.cummulativeQuoteQty, ts_ms=o.updateTime or o.time or o.transactTime)
 
     async def close(self) -> None:
         await self._rest.close()
+
+
+def _price(raw: str | float | None) -> float | None:
+    """An order's price: MEXC sends "" or "0" for a market order (no price)."""
+    if raw is None or raw == "":
+        return None
+    try:
+        return float(raw) or None
+    except ValueError as exc:
+        raise DecodeError(VENUE, f"order price {raw!r}", str(raw)) from exc
 
 
 def _pow10(decimals: int) -> Decimal:

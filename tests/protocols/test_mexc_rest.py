@@ -329,3 +329,16 @@ async def test_private_calls_without_credentials_raise_auth_error_before_sending
     finally:
         await anonymous.close()
     assert state.requests == []
+
+
+@pytest.mark.parametrize(("reply", "reason"), [
+    (_order("WEIRD"), "order status"),
+    (_order("NEW", side="BOTH"), "order status"),
+    (_order("NEW", price="abc"), "order price"),
+])
+async def test_an_order_reply_with_unknown_vocabulary_raises_decode_error(edge: tuple[Edge, MexcVenue],
+                                                                          reply: dict[str, Any], reason: str) -> None:
+    state, venue = edge
+    state.reply("GET", "/api/v3/order", reply)
+    with pytest.raises(DecodeError, match=reason):
+        await venue.order_by_client_id("BTC/USDT", "cid-1")
