@@ -1,0 +1,165 @@
+"""Journal: durability across kill -9, group commit, open orders and summary queries."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from actors import spawn
+from actors.journal import JournalActor, _Writer
+from protocols.messages import (
+    Fill,
+    FlushJournal,
+    GetJournalSummary,
+    GetOpenOrders,
+    JournalAck,
+    JournalWrite,
+    Opportunity,
+    OpportunityResult,
+    OrderIntent,
+    OrderRejectedRecord,
+    OrderUpdate,
+    RestartRecord,
+)
+
+
+def intent(cid: str, opp: str = "opp-1", venue: str = "mexc", side: str = "buy") -> OrderIntent:
+    return OrderIntent(client_order_id=cid, opportunity_id=opp, venue=venue, symbol="BTC/USDT", side=side,
+                       order_type="ioc", qty=0.5, price=100.0)
+
+
+def update(cid: str, status: str, filled: float, venue: str = "mexc", side: str = "buy") -> OrderUpdate:
+    return OrderUpdate(venue=venue, symbol="BTC/USDT", client_order_id=cid, order_id="42", side=side,
+                       order_type="ioc", status=status, price=100.0, qty=0.5, filled_qty=filled,
+                       filled_quote=filled * 100.0)
+
+
+def opportunity(oid: str = "opp-1") -> Opportunity:
+    return Opportunity(id=oid, symbol="BTC/USDT", buy_venue="mexc", sell_venue="gateio", size=0.5,
+                       buy_price=100.0, sell_price=101.0, edge_bps=99.0, expected_pnl=0.5, created_ns=1,
+                       expires_ns=2, buy_seq=3, sell_seq=4, buy_recv_ns=5, sell_recv_ns=6)
+
+
+WRITER_SCRIPT = textwrap.dedent("""
+    import asyncio, sys
+    from actors import spawn
+    from actors.journal import JournalActor
+    from protocols.messages import JournalWrite, OrderIntent
+
+    async def main(path):
+        ref = await spawn(lambda: JournalActor(path=path), name="journal")
+        i = 0
+        while True:
+            rec = OrderIntent(client_order_id=f"c{i}", opportunity_id="o", venue="mexc", symbol="BTC/USDT",
+                              side="buy", order_type="ioc", qty=1.0, price=1.0)
+            await ref.ask(JournalWrite(records=(rec,)))
+            print(f"c{i}", flush=True)   # printed only after the ack: the record is committed
+            i += 1
+
+    asyncio.run(main(sys.argv[1]))
+""")
+
+
+def test_acknowledged_records_survive_a_kill_9_of_the_writing_process(tmp_path):
+    path = str(tmp_path / "journal.db")
+    proc = subprocess.Popen([sys.executable, "-c", WRITER_SCRIPT, path], stdout=subprocess.PIPE, text=True,
+                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    acked: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            acked.append(line.strip())
+            if len(acked) >= 200:
+                break
+        os.kill(proc.pid, signal.SIGKILL)  # mid-stream: more writes are in flight
+        acked.extend(line.strip() for line in proc.stdout)  # acks printed before the kill
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert len(acked) >= 200
+    conn = sqlite3.connect(path)
+    try:
+        stored = {row[0] for row in conn.execute("SELECT client_order_id FROM orders")}
+    finally:
+        conn.close()
+    assert set(acked) <= stored
+
+
+async def test_queued_records_are_committed_in_batches_of_at_most_batch_max(tmp_path):
+    loop = asyncio.get_running_loop()
+    writer = _Writer(str(tmp_path / "j.db"), 256, loop)
+    futs = []
+    for i in range(300):  # queued before the thread starts: the writer must drain them in groups
+        fut = loop.create_future()
+        writer.submit((intent(f"c{i}"),), fut)
+        futs.append(fut)
+    writer.start()
+    await writer.ready
+    acks = await asyncio.gather(*futs)
+    writer.stop()
+    await asyncio.to_thread(writer.join)
+    assert (writer.commits, writer.largest_batch, writer.records_committed) == (2, 256, 300)
+    assert [a.committed for a in acks[:256]] == [256] * 256 and acks[-1] == JournalAck(committed=44)
+
+
+@pytest.fixture
+async def journal(tmp_path):
+    ref = await spawn(lambda: JournalActor(path=str(tmp_path / "j.db")), name="execution/journal")
+    yield ref
+    await ref.stop()
+
+
+async def test_told_records_are_visible_to_a_later_flush_and_query(journal):
+    for i in range(100):
+        journal.tell(intent(f"c{i}"))
+    ack = await journal.ask(FlushJournal())
+    assert isinstance(ack, JournalAck)
+    open_orders = await journal.ask(GetOpenOrders())
+    assert [o.client_order_id for o in open_orders.orders] == sorted(f"c{i}" for i in range(100))
+
+
+async def test_open_orders_are_those_without_a_final_status_and_finals_are_never_downgraded(journal):
+    await journal.ask(JournalWrite(records=(
+        opportunity(), intent("a-b"), intent("a-s", side="sell", venue="gateio"), intent("a-p"),
+        intent("a-r"))))
+    await journal.ask(JournalWrite(records=(
+        update("a-b", "filled", 0.5),
+        update("a-b", "new", 0.0),  # a late, stale answer must not reopen it
+        update("a-s", "partially_filled", 0.2, venue="gateio", side="sell"),
+        OrderRejectedRecord(client_order_id="a-p", venue="mexc", message="dry run", status="paper"),
+        OrderRejectedRecord(client_order_id="a-r", venue="mexc", code="30004", message="insufficient"),
+    )))
+    open_orders = (await journal.ask(GetOpenOrders())).orders
+    assert [(o.client_order_id, o.status, o.filled_qty) for o in open_orders] == [("a-s", "partially_filled", 0.2)]
+
+
+async def test_summary_counts_rows_and_sums_realised_pnl(journal, tmp_path):
+    await journal.ask(JournalWrite(records=(
+        opportunity("o1"), opportunity("o2"), intent("x", opp="o1"), update("x", "filled", 0.5),
+        Fill(venue="mexc", symbol="BTC/USDT", client_order_id="x", side="buy", price=100.0, qty=0.5, fee=0.0,
+             fee_asset="USDT", ts_ms=1),
+        OpportunityResult(opportunity_id="o1", status="executed", realised_pnl=1.25),
+        OpportunityResult(opportunity_id="o2", status="partial", realised_pnl=-0.25),
+        RestartRecord(path="execution/executor", reason="start", ts_ms=1),
+    )))
+    s = await journal.ask(GetJournalSummary())
+    assert (s.opportunities, s.orders, s.fills) == (2, 1, 1)
+    assert s.orders_by_status == {"filled": 1}
+    assert s.opportunities_by_status == {"executed": 1, "partial": 1}
+    assert s.realised_pnl == pytest.approx(1.0)
+    conn = sqlite3.connect(tmp_path / "j.db")
+    try:
+        assert conn.execute("SELECT path, reason FROM restarts").fetchall() == [("execution/executor", "start")]
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        conn.close()
