@@ -15,8 +15,9 @@ Versions travel as protobuf strings; the codec has already made them ints
 
 The book actor applies ``buffered[start(...)]`` directly (it satisfies the first-push rule,
 which allows an overlap with the snapshot), then passes every later push through ``check``.
-When ``start`` returns ``len(buffered)`` (all buffered pushes are older than the snapshot) the
-next live push goes through ``check`` and so must continue L exactly.
+When ``start`` returns ``len(buffered)`` (all buffered pushes are older than the snapshot), keep
+the snapshot, keep buffering and call ``start`` again as pushes arrive (actors/book.py does):
+the push straddling L then gets the first-push rule, which ``check`` alone would call a GAP.
 
 Limit-depth pushes (``spot@public.limit.depth.v3.api.pb@SYM@N``, decoded as ``full`` deltas
 with first_seq = last_seq = version) are a top-N book each: ``check`` answers REPLACE for a
