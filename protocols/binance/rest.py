@@ -94,6 +94,13 @@ def map_error(status: int, body: bytes, headers: Mapping[str, str]) -> ExchangeE
     return ExchangeError(VENUE, code, msg, status=status)
 
 
+def sign_query(params: Mapping[str, str], secret: str) -> str:
+    """§3.4: the query string (non-ASCII percent-encoded as UTF-8 *before* signing) with
+    ``&signature=`` appended, HMAC-SHA256 over query + body; we send no body."""
+    query = urlencode(params, safe="", quote_via=quote)
+    return f"{query}&signature={hmac_sha256_hex(secret, total_params(query, ''))}"
+
+
 class BinanceVenue:
     """Binance spot adapter; see the module docstring. Symbols are internal ``BASE/QUOTE``."""
 
@@ -161,8 +168,7 @@ class BinanceVenue:
         if self._credentials is None:
             raise AuthError(VENUE, None, f"{method} {path} needs credentials; none configured")
         params = {**params, "recvWindow": RECV_WINDOW_MS, "timestamp": str(time.time_ns() // 1_000_000)}
-        query = urlencode(params, safe="", quote_via=quote)  # non-ASCII percent-encoded before signing
-        query += "&signature=" + hmac_sha256_hex(self._credentials.secret, total_params(query, ""))
+        query = sign_query(params, self._credentials.secret)
         headers = {"X-MBX-APIKEY": self._credentials.api_key}
         return (await self._rest.request(method, path, query=query, headers=headers, weight=weight)).body
 
@@ -230,12 +236,12 @@ class BinanceVenue:
         params["newClientOrderId"] = intent.client_order_id
         await self._rest.limits.acquire("orders", 1)
         body = await self._signed("POST", "/api/v3/order", params, weight=1)
-        return self._update(codec.parse(wire.ORDER, body, body), intent.symbol)
+        return to_update(codec.parse(wire.ORDER, body, body), intent.symbol)
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
         params = {"symbol": venue_symbol(symbol), "origClientOrderId": client_order_id}
         body = await self._signed("DELETE", "/api/v3/order", params, weight=1)
-        return self._update(codec.parse(wire.ORDER, body, body), symbol)
+        return to_update(codec.parse(wire.ORDER, body, body), symbol)
 
     async def cancel_all(self, symbol: str) -> list[OrderUpdate]:
         try:
@@ -245,36 +251,39 @@ class BinanceVenue:
         updates = []
         for raw in codec.parse(wire.RAW_LIST, body, body):
             if codec.parse(wire.CANCEL_ALL_ENTRY, raw, body).order_id is not None:  # skip OCO lists
-                updates.append(self._update(codec.parse(wire.ORDER, raw, body), symbol))
+                updates.append(to_update(codec.parse(wire.ORDER, raw, body), symbol))
         return updates
 
     async def order_by_client_id(self, symbol: str, client_order_id: str) -> OrderUpdate:
         params = {"symbol": venue_symbol(symbol), "origClientOrderId": client_order_id}
         body = await self._signed("GET", "/api/v3/order", params, weight=4)
-        return self._update(codec.parse(wire.ORDER, body, body), symbol)
+        return to_update(codec.parse(wire.ORDER, body, body), symbol)
 
     async def open_orders(self, symbol: str) -> list[OrderUpdate]:
         body = await self._signed("GET", "/api/v3/openOrders", {"symbol": venue_symbol(symbol)}, weight=6)
-        return [self._update(o, symbol) for o in codec.parse(wire.ORDERS, body, body)]
+        return [to_update(o, symbol) for o in codec.parse(wire.ORDERS, body, body)]
 
     async def close(self) -> None:
         await self._rest.close()
 
-    def _update(self, o: wire.Order, symbol: str) -> OrderUpdate:
-        status = _STATUS.get(o.status)
-        if status is None:
-            raise ExchangeError(VENUE, None, f"unknown order status {o.status!r} for {o.client_order_id}")
-        order_type: OrderType = (
-            "market" if o.type == "MARKET" else "ioc" if o.time_in_force == "IOC" else "limit"
-        )
-        return OrderUpdate(
-            venue=VENUE, symbol=symbol, client_order_id=o.orig_client_order_id or o.client_order_id,
-            order_id=str(o.order_id), side="buy" if o.side == "BUY" else "sell", order_type=order_type,
-            status=status, price=o.price or None, qty=o.orig_qty, filled_qty=o.executed_qty,
-            filled_quote=o.quote_qty, fee=sum(f.commission for f in o.fills),
-            fee_asset=o.fills[0].commission_asset if o.fills else "", ts_ms=o.transact_time or o.update_time,
-        )
-
 
 def _dec(value: Decimal | None) -> Decimal:
     return value if value is not None else Decimal(0)
+
+
+def to_update(o: wire.Order, symbol: str) -> OrderUpdate:
+    """A Binance order reply → ``OrderUpdate``; in a cancel reply the order's own client id is
+    ``origClientOrderId``."""
+    status = _STATUS.get(o.status)
+    if status is None:
+        raise ExchangeError(VENUE, None, f"unknown order status {o.status!r} for {o.client_order_id}")
+    order_type: OrderType = (
+        "market" if o.type == "MARKET" else "ioc" if o.time_in_force == "IOC" else "limit"
+    )
+    return OrderUpdate(
+        venue=VENUE, symbol=symbol, client_order_id=o.orig_client_order_id or o.client_order_id,
+        order_id=str(o.order_id), side="buy" if o.side == "BUY" else "sell", order_type=order_type,
+        status=status, price=o.price or None, qty=o.orig_qty, filled_qty=o.executed_qty,
+        filled_quote=o.quote_qty, fee=sum(f.commission for f in o.fills),
+        fee_asset=o.fills[0].commission_asset if o.fills else "", ts_ms=o.transact_time or o.update_time,
+    )
