@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -27,19 +28,72 @@ def _not_a_message(msg: object) -> TypeError:
     return TypeError(f"actor messages must be msgspec.Struct instances, got {type(msg).__name__}")
 
 
-def _expire(fut: asyncio.Future[Any], path: str, timeout: float) -> None:
-    if not fut.done():
-        fut.set_exception(AskTimeout(f"{path or '/'}: no reply within {timeout}s"))
+class _AskDeadlines:
+    """Ask timeouts of one ref without a timer per ask (a uvloop timer costs more than the
+    rest of the round trip): per timeout value a FIFO of (deadline, future), whose deadlines
+    are therefore in order, and one timer armed for the earliest pending deadline. Completed
+    futures are dropped from the head on every add, so the FIFOs stay short."""
+
+    __slots__ = ("_loop", "_path", "_fifos", "_handle", "_armed_at")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, path: str) -> None:
+        self._loop = loop
+        self._path = path or "/"
+        self._fifos: dict[float, deque[tuple[float, asyncio.Future[Any]]]] = {}
+        self._handle: asyncio.TimerHandle | None = None
+        self._armed_at = 0.0
+
+    def add(self, timeout: float, fut: asyncio.Future[Any]) -> None:
+        fifo = self._fifos.get(timeout)
+        if fifo is None:
+            fifo = self._fifos[timeout] = deque()
+        while fifo and fifo[0][1].done():
+            fifo.popleft()
+        deadline = self._loop.time() + timeout
+        fifo.append((deadline, fut))
+        if self._handle is None or deadline < self._armed_at:
+            self._arm(deadline)
+
+    def _arm(self, deadline: float) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._armed_at = deadline
+        self._handle = self._loop.call_at(deadline, self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        # Timers may fire up to a clock tick early: treat that tick as expired, or re-arm spins.
+        now = self._loop.time() + _TICK_S
+        earliest: float | None = None
+        for timeout, fifo in list(self._fifos.items()):
+            while fifo:
+                deadline, fut = fifo[0]
+                if not fut.done():
+                    if deadline > now:
+                        break
+                    fut.set_exception(AskTimeout(f"{self._path}: no reply within {timeout}s"))
+                fifo.popleft()
+            if fifo:
+                head = fifo[0][0]
+                earliest = head if earliest is None else min(earliest, head)
+            else:
+                del self._fifos[timeout]
+        if earliest is not None:
+            self._arm(earliest)
+
+
+_TICK_S = 0.001
 
 
 class ActorRef:
     """Send to an actor: ``tell`` (sync), ``send`` (awaits room), ``ask`` (awaits the reply)."""
 
-    __slots__ = ("_cell", "_mailbox", "path")
+    __slots__ = ("_cell", "_mailbox", "_deadlines", "path")
 
     def __init__(self, cell: ActorCell) -> None:
         self._cell = cell
         self._mailbox = cell.mailbox
+        self._deadlines = _AskDeadlines(cell.loop, cell.path)
         self.path: str = cell.path
 
     def __repr__(self) -> str:
@@ -80,23 +134,25 @@ class ActorRef:
             raise ActorStopped(f"{self.path or '/'} is stopped")
         loop = mb._loop
         fut = loop.create_future()
-        handle = loop.call_later(timeout, _expire, fut, self.path, timeout)
+        self._deadlines.add(timeout, fut)
+        if len(mb._q) >= mb.capacity:
+            await self._await_room(fut)
+            if fut.done():  # timed out while waiting for room
+                return fut.result()
+        mb.put((msg, _now_ns(), fut))
+        return await fut
+
+    async def _await_room(self, fut: asyncio.Future[Any]) -> None:
+        mb = self._mailbox
+        room = mb._loop.create_task(mb.room(), name=f"ask-room:{self.path or '/'}")
         try:
-            if len(mb._q) >= mb.capacity:
-                room = loop.create_task(mb.room(), name=f"ask-room:{self.path or '/'}")
-                try:
-                    await asyncio.wait((room, fut), return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    if not room.done():
-                        room.cancel()
-                        await asyncio.wait((room,))
-                if fut.done():  # timed out while waiting for room
-                    return fut.result()
-                room.result()
-            mb.put((msg, _now_ns(), fut))
-            return await fut
+            await asyncio.wait((room, fut), return_when=asyncio.FIRST_COMPLETED)
         finally:
-            handle.cancel()
+            if not room.done():
+                room.cancel()
+                await asyncio.wait((room,))
+        if not room.cancelled():
+            room.result()  # ActorStopped if it stopped meanwhile
 
     def stats(self) -> ActorStats:
         return self._cell.stats()
