@@ -346,7 +346,10 @@ def build_tree(tree: TreeView) -> TreeNode:
     children: dict[str, list[str]] = {}
     for path in by_path:
         if path:
-            children.setdefault(path.rpartition("/")[0], []).append(path)
+            parent = path.rpartition("/")[0]
+            while parent and parent not in by_path:  # hang it on the nearest known ancestor
+                parent = parent.rpartition("/")[0]
+            children.setdefault(parent, []).append(path)
     restart_types: dict[str, str] = {}
     for path, stats in by_path.items():
         if stats.strategy is not None:

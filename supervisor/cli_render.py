@@ -1,0 +1,139 @@
+"""Text rendering for the CLI: the ps table, the box-drawn tree, inspect's key: value lines.
+
+Pure functions over the control endpoint's reply Structs; no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from actors.stats import ActorStats
+from supervisor.control import InspectReply, TreeNode
+
+# sort key → (value of a row, largest first?)
+_SORTS: dict[str, tuple[Any, bool]] = {
+    "path": (lambda s: s.path, False),
+    "kind": (lambda s: (s.kind, s.path), False),
+    "state": (lambda s: (s.state, s.path), False),
+    "depth": (lambda s: s.mailbox_depth, True),
+    "hwm": (lambda s: s.mailbox_high_water, True),
+    "rate": (lambda s: s.rate_per_s, True),
+    "wait": (lambda s: s.queue_wait_p99_us or 0.0, True),
+    "restarts": (lambda s: s.restarts, True),
+    "uptime": (lambda s: s.uptime_s, True),
+}
+SORT_KEYS = tuple(_SORTS)
+
+PS_HEADER = ("PATH", "KIND", "STATE", "MAILBOX", "HWM", "MSG/S", "WAIT p99", "RESTARTS", "UPTIME")
+
+
+def duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def wait_us(us: float | None) -> str:
+    if us is None:
+        return "-"
+    if us < 1000:
+        return f"{us:.0f}us"
+    if us < 1_000_000:
+        return f"{us / 1000:.1f}ms"
+    return f"{us / 1e6:.2f}s"
+
+
+def ps_row(s: ActorStats) -> tuple[str, ...]:
+    return (s.path or "/", s.kind, s.state, f"{s.mailbox_depth}/{s.mailbox_capacity}", str(s.mailbox_high_water),
+            f"{s.rate_per_s:.1f}", wait_us(s.queue_wait_p99_us), str(s.restarts), duration(s.uptime_s))
+
+
+def ps_table(stats: list[ActorStats], sort: str = "path") -> str:
+    key, descending = _SORTS[sort]
+    rows = [PS_HEADER, *(ps_row(s) for s in sorted(stats, key=key, reverse=descending))]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(PS_HEADER))]
+    numeric = {3, 4, 5, 6, 7, 8}  # right-aligned columns
+    lines = ["  ".join(cell.rjust(w) if i in numeric else cell.ljust(w) for i, (cell, w) in enumerate(zip(r, widths)))
+             for r in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _label(node: TreeNode) -> str:
+    parts = [node.name, node.kind]
+    if node.strategy is not None:
+        parts.append(node.strategy)
+        parts.append(f"intensity {node.restarts_in_window or 0}/{node.max_restarts} in {node.within_s:g}s")
+    parts.append(node.state)
+    if node.restart_type:
+        parts.append(node.restart_type)
+    if node.restarts:
+        parts.append(f"restarts={node.restarts}")
+    return "  ".join(parts)
+
+
+def tree_text(root: TreeNode) -> str:
+    lines = [_label(root)]
+
+    def walk(node: TreeNode, prefix: str) -> None:
+        for i, child in enumerate(node.children):
+            last = i == len(node.children) - 1
+            lines.append(prefix + ("└── " if last else "├── ") + _label(child))
+            walk(child, prefix + ("    " if last else "│   "))
+
+    walk(root, "")
+    return "\n".join(lines)
+
+
+def _kv(value: Any, indent: str, lines: list[str], key: str) -> None:
+    if isinstance(value, dict):
+        lines.append(f"{indent}{key}:" if value else f"{indent}{key}: {{}}")
+        for k, v in value.items():
+            _kv(v, indent + "  ", lines, str(k))
+    elif isinstance(value, list) and value and any(isinstance(v, dict | list) for v in value):
+        lines.append(f"{indent}{key}:")
+        for i, v in enumerate(value):
+            _kv(v, indent + "  ", lines, f"[{i}]")
+    else:
+        lines.append(f"{indent}{key}: {_scalar(value)}")
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list):
+        return ", ".join(_scalar(v) for v in value) or "(none)"
+    return str(value)
+
+
+def inspect_text(reply: InspectReply) -> str:
+    s = reply.stats
+    lines = [f"path: {reply.path or '/'}", f"kind: {s.kind}", f"state: {s.state}",
+             f"mailbox: {s.mailbox_depth}/{s.mailbox_capacity} (high water {s.mailbox_high_water}, "
+             f"policy {s.mailbox_policy})",
+             f"processed: {s.processed} ({s.rate_per_s:.1f} msg/s), dropped: {s.dropped}, conflated: {s.conflated}",
+             f"queue wait: p50 {wait_us(s.queue_wait_p50_us)}, p99 {wait_us(s.queue_wait_p99_us)}",
+             f"restarts: {s.restarts}", f"uptime: {duration(s.uptime_s)}"]
+    if s.last_failure is not None:
+        lines.append(f"last failure: {s.last_failure.type}: {s.last_failure.text}")
+    if s.strategy is not None:
+        lines.append(f"strategy: {s.strategy}, intensity {s.restarts_in_window or 0}/{s.max_restarts} "
+                     f"in {s.within_s:g}s")
+    if reply.children:
+        lines.append("children: " + ", ".join(reply.children))
+    if reply.describe is not None:
+        described = msgspec.to_builtins(reply.describe)
+        if isinstance(described, dict):
+            lines.append(f"describe ({reply.describe_type}):")
+            for k, v in described.items():
+                _kv(v, "  ", lines, str(k))
+        else:
+            lines.append(f"describe ({reply.describe_type}): {_scalar(described)}")
+    return "\n".join(lines)
