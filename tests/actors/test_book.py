@@ -1,0 +1,221 @@
+"""BookActor: sync, gaps, resync, publishing — first against an in-process venue using the real
+sync rules, then against the simulator through the real adapters."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from actors import Actor, ActorRef, MailboxSpec, spawn
+from actors.book import BookActor, BookStatus
+from protocols.binance.sync import BinanceSync
+from protocols.errors import ActorStopped, RateLimited, SequenceGap
+from protocols.gateio.sync import GateSync
+from protocols.messages import BookDelta, BookSnapshot, BookView, GetView, Msg
+
+SYMBOL = "BTC/USDT"
+
+
+class Collector(Actor[BookView]):
+    """Keeps every view it is told; tests wait for a predicate over them."""
+
+    def __init__(self) -> None:
+        self.views: list[BookView] = []
+        self.changed = asyncio.Event()
+
+    async def receive(self, msg: BookView) -> None:
+        self.views.append(msg)
+        self.changed.set()
+
+    async def until(self, predicate: Callable[[list[BookView]], bool], timeout: float = 10.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not predicate(self.views):
+                self.changed.clear()
+                await self.changed.wait()
+
+
+async def collector() -> tuple[Collector, ActorRef]:
+    c = Collector()
+    return c, await spawn(c, name="collector", mailbox=MailboxSpec(capacity=100_000))
+
+
+class FakeVenue:
+    """The Venue surface a book uses: a name, a real sync rule, and scripted snapshots."""
+
+    def __init__(self, sync, snapshots: list[BookSnapshot | Exception]) -> None:
+        self.name = "fake"
+        self.sync = sync
+        self.snapshots = snapshots
+        self.fetched = asyncio.Event()
+        self.fetches = 0
+
+    async def depth_snapshot(self, symbol: str, limit: int = 1000) -> BookSnapshot:
+        self.fetches += 1
+        self.fetched.set()
+        item = self.snapshots.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+
+def snap(seq: int, bids=((100.0, 1.0), (99.0, 2.0)), asks=((101.0, 1.0), (102.0, 2.0))) -> BookSnapshot:
+    return BookSnapshot(venue="fake", symbol=SYMBOL, seq=seq, bids=bids, asks=asks, exchange_ts_ms=1, recv_ns=1)
+
+
+def delta(first: int, last: int, bids=(), asks=(), full: bool = False, recv_ns: int = 0) -> BookDelta:
+    return BookDelta(venue="fake", symbol=SYMBOL, first_seq=first, last_seq=last, bids=tuple(bids),
+                     asks=tuple(asks), exchange_ts_ms=1000 + last, recv_ns=recv_ns or last, full=full)
+
+
+async def start_book(venue, publish: ActorRef | None, **kw) -> ActorRef:
+    return await spawn(lambda: BookActor(venue=venue, symbol=SYMBOL, publish=publish, **kw), name="book")
+
+
+# --- against an in-process venue ----------------------------------------------------------------
+
+
+async def test_book_publishes_out_of_sync_on_start_then_the_synced_top_of_book():
+    col, col_ref = await collector()
+    venue = FakeVenue(BinanceSync(), [snap(10)])
+    book = await start_book(venue, col_ref, depth=1)
+    await col.until(lambda v: len(v) >= 1)
+    assert col.views[0].in_sync is False and col.views[0].bids == () and col.views[0].asks == ()
+    await book.ask(delta(8, 9, bids=[(100.0, 9.0)]))  # inside the snapshot: dropped by the rule
+    await book.ask(delta(10, 12, bids=[(100.5, 3.0)]))  # straddles seq 11: first applied
+    await book.ask(delta(13, 13, asks=[(101.0, 0.0)]))
+    view = await book.ask(GetView())
+    assert view == BookView(venue="fake", symbol=SYMBOL, seq=13, bids=((100.5, 3.0),), asks=((102.0, 2.0),),
+                            exchange_ts_ms=1013, recv_ns=13, in_sync=True)
+    await col.until(lambda v: v[-1] == view)
+    assert [v.in_sync for v in col.views] == [False, True, True]
+    await book.stop()
+    await col_ref.stop()
+
+
+async def test_snapshot_older_than_the_buffered_stream_is_fetched_again():
+    venue = FakeVenue(BinanceSync(), [snap(5), snap(20)])  # stale: 5 < first buffered U=10
+    book = await start_book(venue, None)
+    await book.ask(delta(10, 21, bids=[(100.0, 4.0)]))
+    view = await book.ask(GetView())
+    assert view.in_sync and view.seq == 21 and view.bids[0] == (100.0, 4.0)
+    status = book._cell.describe()
+    assert isinstance(status, BookStatus) and status.resync_attempts == 2 and venue.fetches == 2
+    await book.stop()
+
+
+async def test_snapshot_newer_than_every_buffered_delta_waits_for_the_delta_that_continues_it():
+    venue = FakeVenue(BinanceSync(), [snap(30)])
+    book = await start_book(venue, None)
+    await book.ask(delta(10, 20))
+    assert (await book.ask(GetView())).in_sync is False
+    await book.ask(delta(21, 31, asks=[(101.0, 7.0)]))
+    view = await book.ask(GetView())
+    assert view.in_sync and view.seq == 31 and view.asks[0] == (101.0, 7.0)
+    await book.stop()
+
+
+async def test_gap_after_sync_publishes_out_of_sync_and_crashes_with_sequence_gap():
+    col, col_ref = await collector()
+    book = await start_book(FakeVenue(BinanceSync(), [snap(10)]), col_ref)
+    await book.ask(delta(10, 11))
+    with pytest.raises(ActorStopped) as err:
+        await book.ask(delta(15, 16))
+    assert isinstance(err.value.__cause__, SequenceGap)
+    assert (err.value.__cause__.expected, err.value.__cause__.got) == (12, 15)
+    await col.until(lambda v: len(v) >= 3)
+    assert [v.in_sync for v in col.views] == [False, True, False]
+    await asyncio.wait([book._cell.task])  # the incarnation's task has ended: it crashed
+    assert not book.alive and book._cell.last_failure.type == "SequenceGap"
+    await col_ref.stop()
+
+
+async def test_duplicate_and_old_deltas_are_ignored_once_in_sync():
+    book = await start_book(FakeVenue(BinanceSync(), [snap(10)]), None)
+    await book.ask(delta(10, 12, bids=[(100.0, 5.0)]))
+    await book.ask(delta(5, 9, bids=[(100.0, 1.0)]))
+    view = await book.ask(GetView())
+    assert view.seq == 12 and view.bids[0] == (100.0, 5.0)
+    assert book._cell.describe().deltas_applied == 1
+    await book.stop()
+
+
+async def test_rate_limited_snapshot_waits_retry_after_and_fetches_again():
+    venue = FakeVenue(BinanceSync(), [RateLimited("fake", 429, "slow down", retry_after_s=0.01), snap(10)])
+    book = await start_book(venue, None)
+    await book.ask(delta(10, 11))
+    assert (await book.ask(GetView())).in_sync
+    assert venue.fetches == 2
+    await book.stop()
+
+
+async def test_snapshot_that_never_fits_raises_sequence_gap_after_bounded_attempts():
+    venue = FakeVenue(BinanceSync(), [snap(1), snap(2), snap(3)])
+    book = await start_book(venue, None, max_snapshot_attempts=3)
+    with pytest.raises(ActorStopped) as err:
+        await book.ask(delta(10, 12))
+    assert isinstance(err.value.__cause__, SequenceGap)
+    assert venue.fetches == 3
+
+
+async def test_other_snapshot_errors_crash_the_book():
+    venue = FakeVenue(BinanceSync(), [ConnectionResetError("boom")])
+    book = await start_book(venue, None)
+    with pytest.raises(ActorStopped) as err:
+        await book.ask(delta(10, 12))
+    assert isinstance(err.value.__cause__, ConnectionResetError)
+
+
+async def test_gate_full_push_replaces_the_book_whatever_its_sequence():
+    book = await start_book(FakeVenue(GateSync(), [snap(10)]), None)
+    await book.ask(delta(11, 11, bids=[(100.0, 3.0)]))
+    await book.ask(delta(500, 500, bids=[(50.0, 1.0)], asks=[(51.0, 1.0)], full=True))
+    view = await book.ask(GetView())
+    assert (view.seq, view.bids, view.asks) == (500, ((50.0, 1.0),), ((51.0, 1.0),))
+    await book.ask(delta(501, 501, asks=[(52.0, 2.0)]))
+    assert (await book.ask(GetView())).asks == ((51.0, 1.0), (52.0, 2.0))
+    await book.stop()
+
+
+async def test_describe_reports_levels_best_prices_and_age_on_the_injected_clock():
+    now = [1_000_000_000]
+    book = await start_book(FakeVenue(BinanceSync(), [snap(10)]), None, clock=lambda: now[0])
+    await book.ask(delta(10, 11, recv_ns=900_000_000))
+    status = book._cell.describe()
+    assert status == BookStatus(venue="fake", symbol=SYMBOL, in_sync=True, seq=11, best_bid=100.0, best_ask=101.0,
+                                levels_bid=2, levels_ask=2, age_ms=100.0, deltas_applied=1, resync_attempts=1)
+    await book.stop()
+
+
+async def test_deltas_keep_queueing_while_the_snapshot_fetch_is_in_flight():
+    release = asyncio.Event()
+
+    class SlowVenue(FakeVenue):
+        async def depth_snapshot(self, symbol: str, limit: int = 1000) -> BookSnapshot:
+            self.fetched.set()
+            await release.wait()
+            return await super().depth_snapshot(symbol, limit)
+
+    venue = SlowVenue(BinanceSync(), [snap(11)])
+    book = await start_book(venue, None)
+    book.tell(delta(10, 10))
+    await venue.fetched.wait()
+    for seq in range(11, 15):
+        book.tell(delta(seq, seq, bids=[(100.0 + seq, 1.0)]))
+    assert book.stats().mailbox_depth == 4
+    release.set()
+    await book.ask(GetView())  # queued behind the deltas
+    view = await book.ask(GetView())
+    assert view.in_sync and view.seq == 14 and view.bids[0] == (114.0, 1.0)
+    await book.stop()
+
+
+class _Unknown(Msg, kw_only=True):
+    pass
+
+
+async def test_an_unknown_message_crashes_the_book():
+    book = await start_book(FakeVenue(BinanceSync(), []), None)
+    with pytest.raises(ActorStopped):
+        await book.ask(_Unknown())
