@@ -30,7 +30,9 @@ class WsError(msgspec.Struct, frozen=True):
     message: str = ""
 
 
-class BookUpdate(msgspec.Struct, frozen=True):
+# gc=False on the hot-path structs: a decoded frame holds only str/int/float/tuples, so it can
+# never be part of a reference cycle, and skipping GC tracking is measurably cheaper.
+class BookUpdate(msgspec.Struct, frozen=True, gc=False):
     """``result`` of a ``spot.order_book_update`` push.
 
     Every field has a default because the same channel's subscribe reply carries
@@ -46,7 +48,7 @@ class BookUpdate(msgspec.Struct, frozen=True):
     full: bool = False  # 2025: a full book that replaces the local one
 
 
-class _Frame(msgspec.Struct, frozen=True, tag_field="channel"):
+class _Frame(msgspec.Struct, frozen=True, gc=False, tag_field="channel"):
     """The envelope ``{"time","time_ms","channel","event","error","result"}``; ``time`` and
     ``time_ms`` are not read (the book uses the result's ``t``)."""
 
