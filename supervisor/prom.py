@@ -64,20 +64,20 @@ def render(stats: Iterable[ActorStats], summary: msgspec.Struct | None = None) -
         for s in stats:
             value = value_of(s)
             if value is not None:
-                samples.append(_sample(name, {"path": s.path, "kind": s.kind}, value))
+                samples.append(_sample(name, {"path": s.path or "/", "kind": s.kind}, value))
         if samples:
             lines += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}", *samples]
     lines += ["# HELP arbor_actor_state 1 for the actor's current state",
               "# TYPE arbor_actor_state gauge"]
     for s in stats:
         for state in _STATES if s.state in _STATES else (*_STATES, s.state):
-            lines.append(_sample("arbor_actor_state", {"path": s.path, "state": state}, float(s.state == state)))
+            lines.append(_sample("arbor_actor_state", {"path": s.path or "/", "state": state}, float(s.state == state)))
     waits = [(s, q, v) for s in stats for q, v in (("0.5", s.queue_wait_p50_us), ("0.99", s.queue_wait_p99_us))
              if v is not None]
     if waits:
         lines += ["# HELP arbor_queue_wait_seconds Time a message waited in the mailbox (recent window)",
                   "# TYPE arbor_queue_wait_seconds gauge"]
-        lines += [_sample("arbor_queue_wait_seconds", {"path": s.path, "quantile": q}, v / 1e6) for s, q, v in waits]
+        lines += [_sample("arbor_queue_wait_seconds", {"path": s.path or "/", "quantile": q}, v / 1e6) for s, q, v in waits]
     if summary is not None:
         for field in msgspec.structs.fields(summary):
             value = getattr(summary, field.name)

@@ -1,0 +1,182 @@
+"""The CLI without an engine: argument handling, exit codes, engine discovery, rendering and
+the Prometheus text format (the running-engine tests are in test_control.py)."""
+
+from __future__ import annotations
+
+import re
+import socket
+import sys
+import types
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from actors.stats import ActorStats, Failure
+from supervisor import cli, cli_render, prom
+from supervisor.control import TreeNode
+
+SAMPLE_RE = re.compile(
+    r'^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)'
+    r'(?:\{(?P<labels>[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*")*)?\})?'
+    r' (?P<value>[-+]?(?:NaN|Inf|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?))$')
+
+
+def check_prometheus_text(text: str) -> dict[str, list[str]]:
+    """Every non-comment line is `name{labels} value` of a family declared by a TYPE line.
+    Returns samples per metric name."""
+    assert text.endswith("\n")
+    typed: set[str] = set()
+    samples: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ")
+            assert kind in ("gauge", "counter", "summary", "histogram", "untyped"), line
+            typed.add(name)
+        elif line.startswith("# HELP "):
+            continue
+        else:
+            m = SAMPLE_RE.match(line)
+            assert m, f"not a Prometheus sample line: {line!r}"
+            assert m["name"] in typed, f"sample before its TYPE line: {line!r}"
+            samples.setdefault(m["name"], []).append(line)
+    return samples
+
+
+def stats(path: str, **over: object) -> ActorStats:
+    base = dict(path=path, kind="Echo", state="running", mailbox_depth=0, mailbox_capacity=8,
+                mailbox_high_water=0, mailbox_policy="block", processed=0, dropped=0, conflated=0,
+                rate_per_s=0.0, queue_wait_p50_us=None, queue_wait_p99_us=None, restarts=0,
+                last_failure=None, uptime_s=1.0)
+    base.update(over)
+    return ActorStats(**base)  # type: ignore[arg-type]
+
+
+def test_no_engine_running_on_a_socket_path_exits_1_with_a_clear_message(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["ps", "--socket", str(tmp_path / "control.sock")]) == 1
+    err = capsys.readouterr().err
+    assert "no engine running" in err and "control.sock" in err
+
+
+def test_no_engine_running_for_a_config_exits_1_naming_the_control_socket(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    conf = tmp_path / "engine.toml"
+    conf.write_text(f'[venues.mexc]\nkind = "mexc"\nsymbols = ["BTC/USDT"]\n'
+                    f'[journal]\npath = "{tmp_path}/j/journal.sqlite"\n')
+    assert cli.main(["tree", "--config", str(conf)]) == 1
+    assert f"no control socket at {tmp_path}/j/control.sock" in capsys.readouterr().err
+
+
+def test_a_stale_tcp_address_file_is_reported_as_no_engine_running(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as s:  # a port nobody listens on once this socket is closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = tmp_path / "engine.toml"
+    conf.write_text(f'[venues.mexc]\nkind = "mexc"\nsymbols = ["BTC/USDT"]\n'
+                    f'[journal]\npath = "{tmp_path}/journal.sqlite"\n[control]\ntransport = "tcp"\n')
+    (tmp_path / "control.token").write_text("x")
+    (tmp_path / "control.json").write_bytes(msgspec.json.encode(
+        {"transport": "tcp", "pid": 1, "url": f"http://127.0.0.1:{port}", "token_file": str(tmp_path / "control.token")}))
+    assert cli.main(["metrics", "--config", str(conf)]) == 1
+    assert f"no engine running at http://127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_a_tcp_config_without_an_address_file_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    conf = tmp_path / "engine.toml"
+    conf.write_text(f'[venues.mexc]\nkind = "mexc"\nsymbols = ["BTC/USDT"]\n'
+                    f'[journal]\npath = "{tmp_path}/journal.sqlite"\n[control]\ntransport = "tcp"\n')
+    assert cli.main(["ps", "--config", str(conf)]) == 1
+    assert "control.json does not exist" in capsys.readouterr().err
+
+
+def test_a_bad_config_exits_2_with_the_field_path_for_run_and_for_client_commands(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    conf = tmp_path / "bad.toml"
+    conf.write_text('[venues.mexc]\nkind = "mexc"\nsymbols = ["BTCUSDT"]\n')
+    assert cli.main(["--config", str(conf)]) == 2
+    assert 'venues.mexc.symbols[0]: expected "BASE/QUOTE", got "BTCUSDT"' in capsys.readouterr().err
+    assert cli.main(["ps", "--config", str(conf)]) == 2
+    assert str(conf) in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [[], ["run"]], ids=["no command", "run"])
+def test_run_hands_the_loaded_config_and_options_to_run_engine_and_exits_with_its_code(
+        argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def run_engine(config: object, *, duration_s: float | None, log_format: str, live: bool) -> int:
+        calls.append((config, duration_s, log_format, live))
+        return 3
+
+    monkeypatch.setitem(sys.modules, "supervisor.app", types.SimpleNamespace(run_engine=run_engine))
+    assert cli.main([*argv, "--duration", "2.5", "--log-format", "json"]) == 3
+    (config, duration, log_format, live), = calls
+    assert set(config.venues) == {"mexc", "gateio", "binance"}  # type: ignore[attr-defined]
+    assert (duration, log_format, live) == (2.5, "json", False)
+
+
+def test_subscribe_help_says_the_change_lasts_until_the_process_stops(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("subscribe", "unsubscribe"):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main([command, "--help"])
+        assert exit_.value.code == 0
+        out = " ".join(capsys.readouterr().out.split())
+        assert "lasts until the process stops; the config file is not rewritten" in out
+
+
+def test_prometheus_rendering_is_valid_text_and_escapes_labels() -> None:
+    rows = [stats("venues/mexc/books/BTCUSDT", queue_wait_p50_us=12.0, queue_wait_p99_us=250.0, processed=7),
+            stats('we"ird\\path\n', state="crashed", restarts=2,
+                  last_failure=Failure(type="ValueError", text="x", time=0.0)),
+            stats("", kind="Supervisor", strategy="one_for_one", max_restarts=3, within_s=5.0, restarts_in_window=1)]
+
+    class Summary(msgspec.Struct):
+        fills: int
+        pnl: float
+        mode: str
+
+    samples = check_prometheus_text(prom.render(rows, Summary(fills=2, pnl=-1.5, mode="paper")))
+    assert len(samples["arbor_mailbox_depth"]) == 3
+    assert 'arbor_messages_processed_total{path="venues/mexc/books/BTCUSDT",kind="Echo"} 7' in \
+        samples["arbor_messages_processed_total"]
+    assert any('path="we\\"ird\\\\path\\n"' in line for line in samples["arbor_actor_restarts_total"])
+    assert 'arbor_queue_wait_seconds{path="venues/mexc/books/BTCUSDT",quantile="0.99"} 0.00025' in \
+        samples["arbor_queue_wait_seconds"]
+    assert samples["arbor_supervisor_restarts_in_window"] == ['arbor_supervisor_restarts_in_window{path="/",kind="Supervisor"} 1']
+    assert samples["arbor_engine_pnl"] == ["arbor_engine_pnl -1.5"]
+    assert "arbor_engine_mode" not in samples
+
+
+@pytest.mark.parametrize(("sort", "first"), [
+    ("path", "a"), ("depth", "c"), ("restarts", "b"), ("rate", "a"), ("wait", "b"), ("uptime", "c"),
+])
+def test_ps_table_sorts_by_the_chosen_column_largest_number_first(sort: str, first: str) -> None:
+    rows = [stats("a", rate_per_s=9.0, uptime_s=1.0), stats("b", restarts=4, queue_wait_p99_us=5000.0),
+            stats("c", mailbox_depth=5, uptime_s=4000.0)]
+    table = cli_render.ps_table(rows, sort=sort).splitlines()
+    assert table[0].split()[:3] == ["PATH", "KIND", "STATE"]
+    assert table[1].split()[0] == first
+    assert len(table) == 4
+
+
+def test_tree_is_drawn_with_box_characters_and_supervisor_intensity() -> None:
+    leaf = TreeNode(name="BTCUSDT", path="venues/mexc/books/BTCUSDT", kind="Book", state="running", restarts=2,
+                    restart_type="permanent")
+    sup = TreeNode(name="venues", path="venues", kind="Supervisor", state="running", restarts=0,
+                   strategy="one_for_one", max_restarts=3, within_s=5.0, restarts_in_window=2, children=[leaf])
+    ctl = TreeNode(name="control", path="control", kind="ControlActor", state="running", restarts=0)
+    root = TreeNode(name="/", path="/", kind="Supervisor", state="running", restarts=0, strategy="one_for_one",
+                    max_restarts=3, within_s=5.0, restarts_in_window=0, children=[sup, ctl])
+    assert cli_render.tree_text(root).splitlines() == [
+        "/  Supervisor  one_for_one  intensity 0/3 in 5s  running",
+        "├── venues  Supervisor  one_for_one  intensity 2/3 in 5s  running",
+        "│   └── BTCUSDT  Book  running  permanent  restarts=2",
+        "└── control  ControlActor  running",
+    ]
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0.04, "0.0s"), (59.9, "59.9s"), (61, "1m01s"), (7322, "2h02m")])
+def test_durations_read_like_top(seconds: float, text: str) -> None:
+    assert cli_render.duration(seconds) == text
