@@ -161,7 +161,7 @@ class BinanceVenue:
     # --- REST ------------------------------------------------------------------------------------
 
     async def _get(self, path: str, query: str, *, weight: float) -> bytes:
-        return (await self._rest.request("GET", path, query=query, weight=weight)).body
+        return (await self._rest.request("GET", path, query=query, bucket="weight", weight=weight)).body
 
     async def _signed(self, method: str, path: str, params: dict[str, str], *, weight: float) -> bytes:
         """§3.4: every parameter in the query string (the body is empty), HMAC over query+body."""
@@ -170,7 +170,8 @@ class BinanceVenue:
         params = {**params, "recvWindow": RECV_WINDOW_MS, "timestamp": str(time.time_ns() // 1_000_000)}
         query = sign_query(params, self._credentials.secret)
         headers = {"X-MBX-APIKEY": self._credentials.api_key}
-        return (await self._rest.request(method, path, query=query, headers=headers, weight=weight)).body
+        return (await self._rest.request(method, path, query=query, headers=headers, bucket="weight",
+                                        weight=weight)).body
 
     async def symbol_info(self, symbols: Sequence[str]) -> dict[str, SymbolInfo]:
         wanted = {venue_symbol(s): s for s in symbols}
