@@ -1,0 +1,236 @@
+"""ConnectionActor: sockets, subscriptions, routing, and every way it crashes — first against a
+tiny loopback WebSocket edge speaking Gate's / MEXC's frames, then under a rest_for_one tree
+against the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+
+import pytest
+from aiohttp import WSMsgType, web
+
+from actors import Actor, ActorRef, MailboxSpec, spawn
+from actors.connection import ConnectionActor, ConnectionCounters, ConnectionStatus
+from protocols.errors import DecodeError, NetworkError, SubscriptionFailed
+from protocols.gateio import GateVenue
+from protocols.messages import BookDelta, Subscribe, Unsubscribe
+from protocols.mexc import MexcVenue
+
+
+async def until(predicate: Callable[[], bool], changed: asyncio.Event, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            changed.clear()
+            await changed.wait()
+
+
+class Edge:
+    """A loopback WebSocket server: records what clients send, pushes what a test tells it."""
+
+    def __init__(self, *, answer_pings: bool = True) -> None:
+        self.answer_pings = answer_pings
+        self.sockets: list[web.WebSocketResponse] = []
+        self.received: list[tuple[int, str]] = []  # (socket index, text frame)
+        self.changed = asyncio.Event()
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def __aenter__(self) -> Edge:
+        app = web.Application()
+        app.router.add_get("/ws", self._handler)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"ws://127.0.0.1:{port}/ws"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for ws in self.sockets:
+            await ws.close()
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+    async def _handler(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        index = len(self.sockets)
+        self.sockets.append(ws)
+        self.changed.set()
+        async for msg in ws:
+            if msg.type is WSMsgType.TEXT:
+                self.received.append((index, msg.data))
+                self.changed.set()
+                if self.answer_pings and "spot.ping" in msg.data:
+                    await ws.send_str(json.dumps({"time": 1, "channel": "spot.pong", "event": "", "result": None}))
+        self.changed.set()  # the client went away
+        return ws
+
+    def texts(self, needle: str) -> list[tuple[int, str]]:
+        return [(i, t) for i, t in self.received if needle in t]
+
+
+def gate_update(pair: str, first: int, last: int, bids=(), asks=()) -> str:
+    return json.dumps({"time": 1, "time_ms": 1000, "channel": "spot.order_book_update", "event": "update",
+                       "result": {"t": 1000 + last, "e": "depthUpdate", "E": 1, "s": pair, "U": first, "u": last,
+                                  "b": [[str(p), str(q)] for p, q in bids],
+                                  "a": [[str(p), str(q)] for p, q in asks]}})
+
+
+class Sink(Actor[BookDelta]):
+    """Stands in for a book: keeps every delta routed to it."""
+
+    def __init__(self) -> None:
+        self.deltas: list[BookDelta] = []
+        self.changed = asyncio.Event()
+
+    async def receive(self, msg: BookDelta) -> None:
+        self.deltas.append(msg)
+        self.changed.set()
+
+
+async def crash_of(ref: ActorRef) -> BaseException:
+    """Wait for a standalone actor's incarnation to end; return why it ended."""
+    await asyncio.wait([ref._cell.task])
+    reason = ref._cell._exit_reason
+    assert reason is not None, "the actor stopped normally"
+    return reason
+
+
+async def start_connection(venue, symbols, routes: dict[str, ActorRef], **kw) -> ActorRef:
+    return await spawn(lambda: ConnectionActor(venue=venue, symbols=symbols, route=routes.get, **kw),
+                       name="connection")
+
+
+@pytest.fixture
+async def edge():
+    async with Edge() as e:
+        yield e
+
+
+def gate(edge: Edge, symbols=("BTC/USDT",)) -> GateVenue:
+    return GateVenue(rest_url="http://127.0.0.1:9", ws_url=edge.url, symbols=symbols)
+
+
+# --- against a loopback edge ---------------------------------------------------------------------
+
+
+async def test_deltas_are_routed_to_their_book_and_unrouted_symbols_are_dropped_and_counted(edge):
+    sink = Sink()
+    sink_ref = await spawn(sink, name="sink")
+    counters = ConnectionCounters()
+    conn = await start_connection(gate(edge), ["BTC/USDT"], {"BTC/USDT": sink_ref}, counters=counters)
+    await until(lambda: len(edge.texts('"subscribe"')) == 1, edge.changed)
+    assert '"BTC_USDT"' in edge.received[0][1]
+    ws = edge.sockets[0]
+    await ws.send_str(gate_update("XRP_USDT", 1, 1, bids=[(1.0, 1.0)]))  # never subscribed
+    await ws.send_str(gate_update("BTC_USDT", 5, 6, bids=[(100.0, 2.0)]))
+    await until(lambda: len(sink.deltas) == 1, sink.changed)
+    d = sink.deltas[0]
+    assert (d.venue, d.symbol, d.first_seq, d.last_seq, d.bids) == ("gateio", "BTC/USDT", 5, 6, ((100.0, 2.0),))
+    status = conn._cell.describe()
+    assert isinstance(status, ConnectionStatus)
+    assert (status.sockets, status.frames, status.deltas, status.dropped_unrouted) == (1, 2, 1, 1)
+    assert status.subscriptions == ("BTC/USDT",) and status.connected_since is not None
+    assert counters.frames == 2 and counters.connects == 1 and counters.reconnects == 0
+    await conn.stop()
+    await sink_ref.stop()
+
+
+async def test_a_socket_closed_by_the_venue_crashes_the_connection_with_network_error(edge):
+    conn = await start_connection(gate(edge), ["BTC/USDT"], {})
+    await until(lambda: len(edge.sockets) == 1, edge.changed)
+    await edge.sockets[0].close()
+    reason = await crash_of(conn)
+    assert isinstance(reason, NetworkError) and "socket closed" in str(reason)
+
+
+async def test_a_malformed_frame_crashes_the_connection_and_counts_a_decode_error(edge):
+    counters = ConnectionCounters()
+    conn = await start_connection(gate(edge), ["BTC/USDT"], {}, counters=counters)
+    await until(lambda: len(edge.sockets) == 1, edge.changed)
+    await edge.sockets[0].send_str('{"channel": "spot.order_book_update", "event": "update", "result": {"s": ')
+    reason = await crash_of(conn)
+    assert isinstance(reason, DecodeError)
+    assert counters.decode_errors == 1
+
+
+async def test_a_refused_subscription_crashes_the_connection_with_subscription_failed(edge):
+    conn = await start_connection(gate(edge), ["BTC/USDT"], {})
+    await until(lambda: len(edge.sockets) == 1, edge.changed)
+    await edge.sockets[0].send_str(json.dumps({
+        "time": 1, "channel": "spot.order_book_update", "event": "subscribe",
+        "error": {"code": 2, "message": "unknown currency pair BTC_USDT"}, "result": None}))
+    reason = await crash_of(conn)
+    assert isinstance(reason, SubscriptionFailed) and "unknown currency pair" in str(reason)
+
+
+async def test_a_silent_socket_crashes_the_connection_after_the_idle_timeout(edge):
+    conn = await start_connection(gate(edge), ["BTC/USDT"], {}, idle_timeout_s=0.2, pong_timeout_s=60.0)
+    reason = await crash_of(conn)
+    assert isinstance(reason, NetworkError) and "no frame" in str(reason)
+
+
+async def test_a_venue_that_stops_answering_pings_crashes_the_connection_after_the_pong_timeout():
+    async with Edge(answer_pings=False) as quiet:
+        venue = gate(quiet)
+        venue.ping_interval_s = 0.05  # instance attribute: this test's venue pings fast
+        conn = await start_connection(venue, ["BTC/USDT"], {}, pong_timeout_s=0.3, idle_timeout_s=60.0)
+        await until(lambda: len(quiet.texts("spot.ping")) >= 1, quiet.changed)
+        reason = await crash_of(conn)
+        assert isinstance(reason, NetworkError) and "no pong" in str(reason)
+
+
+async def test_pongs_keep_a_pinging_connection_alive(edge):
+    venue = gate(edge)
+    venue.ping_interval_s = 0.02
+    conn = await start_connection(venue, ["BTC/USDT"], {}, pong_timeout_s=0.2, idle_timeout_s=60.0)
+    # Twenty pings spread over ~2x the pong timeout, each answered: the connection must survive.
+    await until(lambda: len(edge.texts("spot.ping")) >= 20, edge.changed)
+    assert conn.alive
+    await conn.stop()
+
+
+async def test_subscribe_and_unsubscribe_at_run_time_change_the_venue_subscription_and_routing(edge):
+    sink = Sink()
+    sink_ref = await spawn(sink, name="sink")
+    venue = gate(edge, symbols=("BTC/USDT", "ETH/USDT"))
+    conn = await start_connection(venue, ["BTC/USDT"], {"BTC/USDT": sink_ref, "ETH/USDT": sink_ref})
+    await until(lambda: len(edge.texts('"subscribe"')) == 1, edge.changed)
+    conn.tell(Subscribe(symbol="ETH/USDT"))
+    await until(lambda: len(edge.texts('"subscribe"')) == 2, edge.changed)
+    assert '"ETH_USDT"' in edge.texts('"subscribe"')[1][1]
+    await edge.sockets[0].send_str(gate_update("ETH_USDT", 1, 1, asks=[(2000.0, 1.0)]))
+    await until(lambda: len(sink.deltas) == 1, sink.changed)
+    conn.tell(Unsubscribe(symbol="ETH/USDT"))
+    await until(lambda: len(edge.texts('"unsubscribe"')) == 1, edge.changed)
+    await edge.sockets[0].send_str(gate_update("ETH_USDT", 2, 2, asks=[(2001.0, 1.0)]))
+    await edge.sockets[0].send_str(gate_update("BTC_USDT", 7, 7, asks=[(101.0, 1.0)]))
+    await until(lambda: len(sink.deltas) == 2, sink.changed)
+    assert sink.deltas[1].symbol == "BTC/USDT"  # the late ETH frame was dropped, not routed
+    status = conn._cell.describe()
+    assert status.subscriptions == ("BTC/USDT",) and status.dropped_unrouted == 1 and len(edge.sockets) == 1
+    await conn.stop()
+    await sink_ref.stop()
+
+
+async def test_mexc_subscription_over_thirty_symbols_uses_two_sockets(edge):
+    symbols = [f"C{i}/USDT" for i in range(31)]
+    venue = MexcVenue(rest_url="http://127.0.0.1:9", ws_url=edge.url, symbols=symbols)
+    conn = await start_connection(venue, symbols, {})
+    await until(lambda: len(edge.received) == 2, edge.changed)
+    by_socket = {i: json.loads(t)["params"] for i, t in edge.received}
+    assert sorted(len(p) for p in by_socket.values()) == [1, 30]
+    assert conn._cell.describe().sockets == 2
+    await conn.stop()
+
+
+async def test_stopping_the_connection_closes_its_sockets(edge):
+    conn = await start_connection(gate(edge), ["BTC/USDT"], {})
+    await until(lambda: len(edge.sockets) == 1, edge.changed)
+    await conn.stop()
+    await until(lambda: edge.sockets[0].closed, edge.changed)
+    assert not conn.alive
