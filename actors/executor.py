@@ -1,0 +1,348 @@
+"""Two-leg execution with risk limits, a durable journal first, and reconciliation on start.
+
+``ExecutorActor`` inbox: ``Opportunity`` | ``KillSwitch``. Talks to the journal (asks for
+durable writes before any order leaves) and to the venues' REST adapters.
+
+On start it journals a RestartRecord, fetches symbol rules (static, cached) and RECONCILES:
+every journaled order without a final status is queried on its venue by client id (not found:
+journaled ``rejected``, it never reached the venue) before any message is taken, so nothing
+new is sent while an old outcome is unknown.
+
+Per opportunity: risk checks (expiry, kill switch file or command, open legs, per-venue
+exposure, today's realised loss), balances fetched NOW from both venues (never cached) to cap
+the size, opportunity + both intents journaled durably, then both legs sent concurrently as
+IOC limits with ids derived from the opportunity id. A leg's recoveries are exactly:
+``NetworkError`` (outcome unknown) -> query by client id, never resend blindly;
+``RateLimited`` -> wait ``retry_after_s``, query, and resend with the SAME id if absent;
+``OrderRejected`` -> journaled with the venue's code. Unequal fills are hedged with one
+bounded-price IOC. Every update and fill is journaled; realised PnL and exposure updated.
+
+``dry_run[venue]`` is paper mode against a real venue: journaled as ``paper``, never sent, no
+balance calls (paper mode may have no credentials). The engine sets it False for simulated
+venues, which get real order flow. The venue adapters are owned (and closed) by the engine.
+
+Failure: anything else (AuthError, an unexpected ExchangeError) crashes the actor after both
+legs have finished; the restart reconciles from the journal and the venues. Graceful stop
+waits for in-flight legs, bounded by ``leg_timeout_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from actors import Actor, ActorRef
+from actors.risk import (
+    RiskParams,
+    cap_by_balances,
+    client_order_id,
+    kill_switch_file_present,
+    net_base,
+    realised_pnl,
+    reject_reason,
+    residual_hedge,
+)
+from protocols.errors import NetworkError, OrderNotFound, OrderRejected, RateLimited
+from protocols.messages import (
+    Fill,
+    GetOpenOrders,
+    JournalWrite,
+    KillSwitch,
+    Opportunity,
+    OpportunityResult,
+    OrderIntent,
+    OrderRejectedRecord,
+    OrderUpdate,
+    RestartRecord,
+    SymbolInfo,
+)
+from protocols.venue import Venue, split_symbol
+
+ExecutorInbox = Opportunity | KillSwitch
+
+
+class ExecutorStatus(msgspec.Struct, frozen=True, kw_only=True):
+    open_legs: int
+    exposure: dict[str, float]  # quote committed to open orders, per venue
+    realised_pnl: float
+    daily_pnl: float
+    opportunities_seen: int
+    executed: int
+    rejected_by_risk: int
+    kill_switch: bool
+    reconciled: int
+    last_result: str
+
+
+class ExecutorActor(Actor):
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        venues: Mapping[str, Venue],
+        journal: ActorRef,
+        risk: RiskParams,
+        dry_run: Mapping[str, bool],
+        clock: Callable[[], int] = time.monotonic_ns,
+        symbols: Sequence[str] = (),
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.venues, self.journal, self.risk = venues, journal, risk
+        self.dry_run, self.clock, self.symbols, self.wall = dict(dry_run), clock, tuple(symbols), wall
+        self._info: dict[tuple[str, str], SymbolInfo] = {}
+        self._open: dict[str, tuple[str, float]] = {}  # client id -> (venue, notional)
+        self._inflight: asyncio.Task[None] | None = None
+        self.kill_switch = False
+        self.realised = self.daily = 0.0
+        self._day = int(wall() // 86400)
+        self.seen = self.executed = self.rejected_by_risk = self.reconciled = 0
+        self.last_result = ""
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def on_start(self) -> None:
+        await self._write(RestartRecord(path=self.ref.path, reason="start", ts_ms=int(self.wall() * 1000)))
+        if self.symbols:
+            names = list(self.venues)
+            infos = await asyncio.gather(*(self.venues[n].symbol_info(self.symbols) for n in names))
+            for name, info in zip(names, infos):
+                for symbol, si in info.items():
+                    self._info[(name, symbol)] = si
+        await self._reconcile()
+
+    async def _reconcile(self) -> None:
+        open_orders = (await self.journal.ask(GetOpenOrders())).orders
+        records: list[Any] = []
+        for order in open_orders:
+            venue = self.venues.get(order.venue)
+            if venue is None:  # a venue no longer configured: keep it open, visible in the journal
+                continue
+            if self.dry_run.get(order.venue, True):
+                records.append(OrderRejectedRecord(client_order_id=order.client_order_id, venue=order.venue,
+                                                   message="dry run: journaled, not sent", status="paper"))
+                continue
+            try:
+                update = await venue.order_by_client_id(order.symbol, order.client_order_id)
+            except OrderNotFound:
+                records.append(OrderRejectedRecord(client_order_id=order.client_order_id, venue=order.venue,
+                                                   code="not_found",
+                                                   message="never reached the venue (reconciliation)"))
+            else:
+                if not update.final:  # an order still resting after our crash: take it off the book
+                    update = await venue.cancel_order(order.symbol, order.client_order_id)
+                records.extend(_update_records(update))
+            self.reconciled += 1
+        if records:
+            await self.journal.ask(JournalWrite(records=tuple(records)))
+
+    async def on_stop(self) -> None:
+        task = self._inflight
+        if task is not None and not task.done():
+            done, _ = await asyncio.wait((task,), timeout=self.risk.leg_timeout_s)
+            if not done:
+                task.cancel()
+                await asyncio.wait((task,))
+
+    # --- messages ----------------------------------------------------------------------------
+
+    async def receive(self, msg: ExecutorInbox) -> Any:
+        match msg:
+            case Opportunity():
+                self.seen += 1
+                # Owned by the actor and shielded: a stop lets the legs finish (on_stop waits).
+                self._inflight = asyncio.get_running_loop().create_task(self._take(msg), name=f"execute:{msg.id}")
+                await asyncio.shield(self._inflight)
+            case KillSwitch(on=on):
+                self.kill_switch = on
+            case _:
+                raise TypeError(f"executor: unexpected message {type(msg).__name__}")
+        return None
+
+    async def _take(self, opp: Opportunity) -> None:
+        day = int(self.wall() // 86400)
+        if day != self._day:
+            self._day, self.daily = day, 0.0
+        reason = reject_reason(opp, self.risk, now_ns=self.clock(), kill_switch=self.kill_switch,
+                               open_legs=len(self._open), exposure=self.exposure(), daily_pnl=self.daily)
+        if reason is not None:
+            self.rejected_by_risk += 1
+            self._result(opp, "rejected_by_risk", 0.0, reason, journal_opp=True)
+            return
+        buy_v, sell_v = self.venues[opp.buy_venue], self.venues[opp.sell_venue]
+        buy_info = await self._symbol_info(opp.buy_venue, opp.symbol)
+        sell_info = await self._symbol_info(opp.sell_venue, opp.symbol)
+        base, quote = split_symbol(opp.symbol)
+        size = opp.size
+        live = [v for v in (opp.buy_venue, opp.sell_venue) if not self.dry_run.get(v, True)]
+        if live:
+            snapshots = await asyncio.gather(*(self.venues[v].balances() for v in live))
+            by_venue = {b.venue: b for b in snapshots}
+            for b in snapshots:
+                self.journal.tell(b)
+            size = cap_by_balances(
+                opp,
+                quote_free_on_buy=by_venue[opp.buy_venue].free(quote) if opp.buy_venue in by_venue else float("inf"),
+                base_free_on_sell=by_venue[opp.sell_venue].free(base) if opp.sell_venue in by_venue else float("inf"),
+                fee_buy=buy_info.taker_fee)
+        step = max(float(buy_info.step_size), float(sell_info.step_size))
+        min_notional = max(float(buy_info.min_notional), float(sell_info.min_notional))
+        if size < max(step, float(buy_info.min_qty), float(sell_info.min_qty)) or size * opp.sell_price < min_notional:
+            self.rejected_by_risk += 1
+            self._result(opp, "rejected_by_risk", 0.0, f"balances allow {size:g} only", journal_opp=True)
+            return
+        buy = self._intent(opp, "b", opp.buy_venue, "buy", size, opp.buy_price)
+        sell = self._intent(opp, "s", opp.sell_venue, "sell", size, opp.sell_price)
+        await self.journal.ask(JournalWrite(records=(opp, buy, sell)))  # durable before any order leaves
+        # Not a TaskGroup: one leg failing must not cancel the other mid-send (its outcome
+        # would become unknown). Both are awaited; the first unexpected error is re-raised after.
+        legs = [asyncio.create_task(self._leg(buy_v, buy), name=f"leg:{buy.client_order_id}"),
+                asyncio.create_task(self._leg(sell_v, sell), name=f"leg:{sell.client_order_id}")]
+        results = await asyncio.gather(*legs, return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        updates = [r for r in results if isinstance(r, OrderUpdate)]
+        if not errors and not live:
+            self._result(opp, "paper", 0.0, "dry run")
+            return
+        hedge = residual_hedge(opp, sum(u.filled_qty for u in updates if u.side == "buy"),
+                               sum(u.filled_qty for u in updates if u.side == "sell"),
+                               self.risk.unwind_slippage_bps, step)
+        if hedge is not None and not errors:
+            venue, side, qty, price = hedge
+            unwind = self._intent(opp, "u", venue, side, qty, price)
+            await self.journal.ask(JournalWrite(records=(unwind,)))
+            u = await self._leg(self.venues[venue], unwind)
+            if u is not None:
+                updates.append(u)
+        pnl = realised_pnl(updates, base, quote)
+        self.realised += pnl
+        self.daily += pnl
+        flat = abs(net_base(updates)) < step
+        filled = any(u.filled_qty > 0 for u in updates)
+        status = "executed" if filled and flat else "partial" if filled else "unfilled"
+        if status == "executed":
+            self.executed += 1
+        self._result(opp, status, pnl, f"net base {net_base(updates):g}")
+        if live and filled:  # balances after fills: a snapshot for the journal, not a cache
+            for b in await asyncio.gather(*(self.venues[v].balances() for v in live)):
+                self.journal.tell(b)
+        if errors:
+            raise errors[0]
+
+    # --- one leg -----------------------------------------------------------------------------
+
+    async def _leg(self, venue: Venue, intent: OrderIntent) -> OrderUpdate | None:
+        """Send one IOC; return its final update (None: rejected, never sent, or unknown)."""
+        if self.dry_run.get(intent.venue, True):
+            self.journal.tell(OrderRejectedRecord(client_order_id=intent.client_order_id, venue=intent.venue,
+                                                  message="dry run: journaled, not sent", status="paper"))
+            return None
+        self._open[intent.client_order_id] = (intent.venue, (intent.qty or 0.0) * (intent.price or 0.0))
+        deadline = time.monotonic() + self.risk.leg_timeout_s
+        update = await self._send(venue, intent, deadline)
+        if update is None:
+            return None
+        while not update.final and time.monotonic() < deadline:
+            # An IOC acknowledged before matching finished: ask again rather than assume.
+            update = await self._query(venue, intent, deadline) or update
+        if not update.final:
+            update = await venue.cancel_order(intent.symbol, intent.client_order_id)
+        for rec in _update_records(update):
+            self.journal.tell(rec)
+        if update.final:
+            self._open.pop(intent.client_order_id, None)
+        return update
+
+    async def _send(self, venue: Venue, intent: OrderIntent, deadline: float) -> OrderUpdate | None:
+        while True:
+            try:
+                return await venue.place_order(intent)
+            except RateLimited as exc:  # wait as told, then make sure it did not land before resending
+                await asyncio.sleep(min(exc.retry_after_s, max(0.0, deadline - time.monotonic())))
+                found = await self._query(venue, intent, deadline)
+                if found is not None:
+                    return found
+                if time.monotonic() >= deadline:
+                    return self._give_up(intent, "rate limited until the leg timeout")
+            except NetworkError:  # outcome unknown: the named recovery is a query, never a resend
+                found = await self._query(venue, intent, deadline)
+                if found is None:
+                    return self._give_up(intent, "not found after a network error")
+                return found
+            except OrderRejected as exc:
+                self._open.pop(intent.client_order_id, None)
+                self.journal.tell(OrderRejectedRecord(client_order_id=intent.client_order_id, venue=intent.venue,
+                                                      code=str(exc.code), message=exc.message))
+                return None
+
+    async def _query(self, venue: Venue, intent: OrderIntent, deadline: float) -> OrderUpdate | None:
+        """The order by client id; None when the venue does not know it. Retries transient
+        errors until the deadline, then raises the last one (outcome still unknown: crash,
+        and reconciliation on restart settles it)."""
+        while True:
+            try:
+                return await venue.order_by_client_id(intent.symbol, intent.client_order_id)
+            except OrderNotFound:
+                return None
+            except (NetworkError, RateLimited) as exc:
+                if time.monotonic() >= deadline:
+                    raise
+                wait = exc.retry_after_s if isinstance(exc, RateLimited) else 0.05
+                await asyncio.sleep(min(wait, max(0.0, deadline - time.monotonic())))
+
+    def _give_up(self, intent: OrderIntent, why: str) -> None:
+        """The venue does not know the order after a recovery: it never landed; journal so."""
+        self._open.pop(intent.client_order_id, None)
+        self.journal.tell(OrderRejectedRecord(client_order_id=intent.client_order_id, venue=intent.venue,
+                                              code="not_found", message=why))
+        return None
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _intent(self, opp: Opportunity, leg: Any, venue: str, side: Any, qty: float, price: float) -> OrderIntent:
+        return OrderIntent(client_order_id=client_order_id(opp.id, leg), opportunity_id=opp.id, venue=venue,
+                           symbol=opp.symbol, side=side, order_type="ioc", qty=qty, price=price)
+
+    async def _symbol_info(self, venue: str, symbol: str) -> SymbolInfo:
+        info = self._info.get((venue, symbol))
+        if info is None:  # static data: fetched once per venue and symbol
+            info = (await self.venues[venue].symbol_info([symbol]))[symbol]
+            self._info[(venue, symbol)] = info
+        return info
+
+    def _result(self, opp: Opportunity, status: str, pnl: float, detail: str, *, journal_opp: bool = False) -> None:
+        self.last_result = f"{opp.id}: {status} ({detail})"
+        if journal_opp:
+            self.journal.tell(opp)
+        self.journal.tell(OpportunityResult(opportunity_id=opp.id, status=status, realised_pnl=pnl, detail=detail))
+
+    async def _write(self, *records: Any) -> None:
+        await self.journal.ask(JournalWrite(records=records))
+
+    def exposure(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for venue, notional in self._open.values():
+            out[venue] = out.get(venue, 0.0) + notional
+        return out
+
+    def describe(self) -> ExecutorStatus:
+        return ExecutorStatus(open_legs=len(self._open), exposure=self.exposure(), realised_pnl=self.realised,
+                              daily_pnl=self.daily, opportunities_seen=self.seen, executed=self.executed,
+                              rejected_by_risk=self.rejected_by_risk,
+                              kill_switch=self.kill_switch or kill_switch_file_present(self.risk.kill_switch_path),
+                              reconciled=self.reconciled, last_result=self.last_result)
+
+
+def _update_records(update: OrderUpdate) -> list[Any]:
+    records: list[Any] = [update]
+    if update.final and update.filled_qty > 0:
+        records.append(Fill(venue=update.venue, symbol=update.symbol, client_order_id=update.client_order_id,
+                            side=update.side, price=update.avg_price, qty=update.filled_qty, fee=update.fee,
+                            fee_asset=update.fee_asset, ts_ms=update.ts_ms))
+    return records
+
+

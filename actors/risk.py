@@ -1,0 +1,118 @@
+"""Pure risk checks for the executor: limits, size caps, client order ids, unwinds, PnL.
+
+Nothing here does I/O or keeps state; the executor passes in what it knows right now
+(balances fetched for this decision, its open legs and exposure, today's realised PnL).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+import msgspec
+
+from protocols.messages import Opportunity, OrderUpdate
+
+Leg = Literal["b", "s", "u"]  # buy leg, sell leg, unwind/hedge of the residual
+
+
+class RiskParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    max_notional_per_venue: float = 5_000.0  # quote committed to open orders on one venue
+    max_open_legs: int = 4  # orders sent and not yet final, across venues
+    daily_loss_limit: float = 100.0  # quote; no new opportunity once today's PnL <= -limit
+    kill_switch_path: str | None = None  # the file existing blocks every new opportunity
+    leg_timeout_s: float = 5.0  # bound on one leg's send + recovery, and on graceful stop
+    unwind_slippage_bps: float = 20.0  # how far past the leg's limit the hedge may go
+
+
+def client_order_id(opportunity_id: str, leg: Leg) -> str:
+    """Deterministic id of one leg: ``arb`` + 16 hex of a hash of the opportunity id + leg.
+
+    20 characters of ``[a-z0-9]``: fits Gate's ``t-`` + 28 bytes, Binance's 36 and MEXC's 32,
+    and the same opportunity always maps to the same ids, so a retried send is deduplicated by
+    the venue instead of creating a second order.
+    """
+    digest = hashlib.blake2b(opportunity_id.encode(), digest_size=8).hexdigest()
+    return f"arb{digest}{leg}"
+
+
+def kill_switch_file_present(path: str | None) -> bool:
+    return path is not None and os.path.exists(path)
+
+
+def reject_reason(
+    opp: Opportunity,
+    params: RiskParams,
+    *,
+    now_ns: int,
+    kill_switch: bool,
+    open_legs: int,
+    exposure: Mapping[str, float],
+    daily_pnl: float,
+) -> str | None:
+    """Why this opportunity must not be taken, or None. Balances are checked separately."""
+    if now_ns >= opp.expires_ns:
+        return "expired"
+    if kill_switch or kill_switch_file_present(params.kill_switch_path):
+        return "kill_switch"
+    if open_legs + 2 > params.max_open_legs:
+        return "max_open_legs"
+    if daily_pnl <= -params.daily_loss_limit:
+        return "daily_loss_limit"
+    if exposure.get(opp.buy_venue, 0.0) + opp.size * opp.buy_price > params.max_notional_per_venue:
+        return "max_notional_per_venue"
+    if exposure.get(opp.sell_venue, 0.0) + opp.size * opp.sell_price > params.max_notional_per_venue:
+        return "max_notional_per_venue"
+    return None
+
+
+def cap_by_balances(opp: Opportunity, *, quote_free_on_buy: float, base_free_on_sell: float,
+                    fee_buy: float) -> float:
+    """The size both legs can actually fund: quote on the buy venue (fee included, at the buy
+    limit) and base on the sell venue."""
+    affordable = quote_free_on_buy / (opp.buy_price * (1.0 + fee_buy)) if opp.buy_price > 0 else 0.0
+    return max(0.0, min(opp.size, affordable, base_free_on_sell))
+
+
+def residual_hedge(opp: Opportunity, bought: float, sold: float, slippage_bps: float,
+                   step: float) -> tuple[str, Literal["buy", "sell"], float, float] | None:
+    """The order that flattens unequal legs: (venue, side, qty, limit price), or None.
+
+    Bought more than sold: sell the excess on the sell venue at the sell limit less the
+    slippage allowance. Sold more than bought: buy the difference on the buy venue at the buy
+    limit plus it. Either way the hedge completes the arbitrage at a bounded price. A residual
+    below one lot step cannot be traded and is left (it is dust, journaled in the PnL).
+    """
+    diff = bought - sold
+    if abs(diff) < max(step, 1e-12):
+        return None
+    k = slippage_bps / 1e4
+    if diff > 0:
+        return opp.sell_venue, "sell", diff, opp.sell_price * (1.0 - k)
+    return opp.buy_venue, "buy", -diff, opp.buy_price * (1.0 + k)
+
+
+def fee_in_quote(u: OrderUpdate, base: str, quote: str) -> float:
+    """An order's fee in quote currency. A fee paid in a third asset (BNB, MX) is not
+    converted: we have no price for it here, so it is left out of the PnL (and journaled)."""
+    if u.fee_asset == quote or not u.fee_asset:
+        return u.fee
+    if u.fee_asset == base:
+        return u.fee * u.avg_price
+    return 0.0
+
+
+def realised_pnl(updates: Sequence[OrderUpdate], base: str, quote: str) -> float:
+    """Quote in minus quote out minus fees, over the final states of an opportunity's orders."""
+    pnl = 0.0
+    for u in updates:
+        pnl += u.filled_quote if u.side == "sell" else -u.filled_quote
+        pnl -= fee_in_quote(u, base, quote)
+    return pnl
+
+
+def net_base(updates: Sequence[OrderUpdate]) -> float:
+    """Base bought minus base sold over these orders (0 when the legs are flat)."""
+    return sum(u.filled_qty if u.side == "buy" else -u.filled_qty for u in updates)
