@@ -61,6 +61,7 @@ class BookStatus(msgspec.Struct, frozen=True, kw_only=True):
     levels_ask: int
     age_ms: float | None  # since the last delta arrived (receive clock); None before the first
     deltas_applied: int
+    full_replacements: int  # full pushes (Gate ``full: true``) that replaced the book
     resync_attempts: int  # snapshot fetches by this instance
 
 
@@ -81,6 +82,7 @@ class BookActor(Actor[BookInbox]):
         self._unusable = 0  # unusable snapshots in a row
         self._fetches = 0
         self._applied = 0
+        self._replaced = 0
         self._last_exchange_ts_ms = 0  # of the last delta applied: the state the view shows
         self._last_applied_recv_ns = 0
         self._last_recv_ns: int | None = None  # of the last delta received, applied or not
@@ -109,6 +111,7 @@ class BookActor(Actor[BookInbox]):
             self.book.apply(delta)
         elif action is SyncAction.REPLACE:
             self.book.replace(delta)
+            self._replaced += 1
         elif action is SyncAction.IGNORE:
             return
         else:
@@ -151,6 +154,7 @@ class BookActor(Actor[BookInbox]):
         # applied directly; every later one must pass the ordinary continuity check.
         if first.full:
             book.replace(first)
+            self._replaced += 1
         else:
             book.apply(first)
         self._applied += 1
@@ -161,6 +165,7 @@ class BookActor(Actor[BookInbox]):
                 book.apply(delta)
             elif action is SyncAction.REPLACE:
                 book.replace(delta)
+                self._replaced += 1
             elif action is SyncAction.IGNORE:
                 continue
             else:
@@ -207,4 +212,5 @@ class BookActor(Actor[BookInbox]):
         return BookStatus(venue=self.venue.name, symbol=self.symbol, in_sync=self.in_sync, seq=self.book.seq,
                           best_bid=bid[0] if bid else None, best_ask=ask[0] if ask else None,
                           levels_bid=levels_bid, levels_ask=levels_ask, age_ms=age_ms,
-                          deltas_applied=self._applied, resync_attempts=self._fetches)
+                          deltas_applied=self._applied, full_replacements=self._replaced,
+                          resync_attempts=self._fetches)

@@ -173,6 +173,7 @@ async def test_gate_full_push_replaces_the_book_whatever_its_sequence():
     await book.ask(delta(500, 500, bids=[(50.0, 1.0)], asks=[(51.0, 1.0)], full=True))
     view = await book.ask(GetView())
     assert (view.seq, view.bids, view.asks) == (500, ((50.0, 1.0),), ((51.0, 1.0),))
+    assert book._cell.describe().full_replacements == 1
     await book.ask(delta(501, 501, asks=[(52.0, 2.0)]))
     assert (await book.ask(GetView())).asks == ((51.0, 1.0), (52.0, 2.0))
     await book.stop()
@@ -184,7 +185,8 @@ async def test_describe_reports_levels_best_prices_and_age_on_the_injected_clock
     await book.ask(delta(10, 11, recv_ns=900_000_000))
     status = book._cell.describe()
     assert status == BookStatus(venue="fake", symbol=SYMBOL, in_sync=True, seq=11, best_bid=100.0, best_ask=101.0,
-                                levels_bid=2, levels_ask=2, age_ms=100.0, deltas_applied=1, resync_attempts=1)
+                                levels_bid=2, levels_ask=2, age_ms=100.0, deltas_applied=1, full_replacements=0,
+                                resync_attempts=1)
     await book.stop()
 
 
