@@ -256,31 +256,32 @@ def _run_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     """The process entry point. Returns the exit code."""
     args = build_parser().parse_args(argv)
-    out = out or sys.stdout
     try:
         if args.command in (None, "run"):
             return _run_engine(args)
-        return asyncio.run(_client_command(args, out))
-    except ConfigError as exc:
-        print(f"config error ({getattr(exc, 'source', 'config')}): {exc}", file=sys.stderr)
-        return 2
-    except CliFailure as exc:
-        print(exc, file=sys.stderr)
-        return 1
+        return asyncio.run(_client_command(args, out or sys.stdout))
+    except (ConfigError, CliFailure) as exc:
+        return _report(exc)
     except KeyboardInterrupt:  # Ctrl-C ends `watch`; not an error
         return 0
 
 
 async def main_async(argv: Sequence[str], *, out: TextIO | None = None) -> int:
-    """``main`` for a caller that already runs an event loop (tests, embedding)."""
+    """``main`` for a caller that already runs an event loop (tests, embedding); client
+    commands only."""
     args = build_parser().parse_args(argv)
     if args.command in (None, "run"):
         raise ValueError("main_async drives a running engine; use main() to run one")
     try:
         return await _client_command(args, out or sys.stdout)
-    except ConfigError as exc:
+    except (ConfigError, CliFailure) as exc:
+        return _report(exc)
+
+
+def _report(exc: ConfigError | CliFailure) -> int:
+    """Print the one-line reason; ConfigError exits 2, everything else 1."""
+    if isinstance(exc, ConfigError):
         print(f"config error ({getattr(exc, 'source', 'config')}): {exc}", file=sys.stderr)
         return 2
-    except CliFailure as exc:
-        print(exc, file=sys.stderr)
-        return 1
+    print(exc, file=sys.stderr)
+    return 1
