@@ -4,10 +4,12 @@ aiohttp's errors become Arbor's (``NetworkError``) and HTTP errors go to the ven
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable, Mapping
 
 import aiohttp
 from multidict import CIMultiDictProxy
+from yarl import URL
 
 from protocols.errors import ExchangeError, NetworkError, RateLimited
 from protocols.ratelimit import RateLimits
@@ -54,7 +56,7 @@ class RestClient:
         url = self.base_url + path + (f"?{query}" if query else "")
         try:
             async with self._session_or_new().request(
-                method, aiohttp.client.URL(url, encoded=True), data=body, headers=headers
+                method, URL(url, encoded=True), data=body, headers=headers
             ) as resp:
                 payload = await resp.read()
                 status, resp_headers = resp.status, resp.headers
@@ -76,6 +78,7 @@ class RestClient:
 def retry_after(headers: Mapping[str, str], default_s: float = 1.0) -> float:
     """Seconds from a ``Retry-After`` header (as Binance and MEXC send with 418/429)."""
     try:
-        return max(0.0, float(headers.get("Retry-After", default_s)))
-    except ValueError:
+        seconds = float(headers.get("Retry-After", default_s))
+    except ValueError:  # the HTTP-date form: no venue of ours sends it
         return default_s
+    return max(0.0, seconds) if math.isfinite(seconds) else default_s  # "inf" would pause forever
