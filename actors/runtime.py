@@ -140,7 +140,9 @@ class Registry:
         """Permanently close every descendant of ``path`` (their tasks have ended already)."""
         prefix = path + "/" if path else ""
         for p in [p for p in self.cells if p.startswith(prefix) and p != path]:
-            self.cells.pop(p).close()
+            cell = self.cells.pop(p, None)  # closing a supervisor cell closes its own subtree
+            if cell is not None:
+                cell.close()
 
 
 class ActorCell:
@@ -335,6 +337,12 @@ class ActorCell:
         """Stop the current incarnation: finish the current message, run ``on_stop``; cancel the
         task if that overruns ``shutdown_s``. ``final=False`` keeps the mailbox for a restart."""
         task = self.task
+        if task is None or task.done():
+            # Not running (exited on its own, or never started): only a final stop acts.
+            if final and not self.mailbox.closed:
+                self._shutdown = self._exit_reason is None
+                self.close()
+            return
         if task is not None and not task.done():
             self._shutdown = True
             self._stop_requested = True
@@ -355,6 +363,9 @@ class ActorCell:
             self.state = "restarting"
 
     async def stop_permanently(self) -> None:
+        if self.task is not None and self.task is asyncio.current_task():
+            self._stop_requested = True  # from inside: a normal exit after this message
+            return
         if self.terminate_hook is not None:
             await self.terminate_hook()
         else:
