@@ -1,0 +1,255 @@
+"""Executor: two legs journaled first, residual hedge, named recoveries, reconciliation, kill
+switch, paper mode. Against an in-process venue that records every call (deterministic), and
+against the simulator over real sockets with the real adapters."""
+
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+
+import pytest
+
+from actors import spawn
+from actors.executor import ExecutorActor
+from actors.journal import JournalActor
+from actors.risk import RiskParams, client_order_id
+from protocols.errors import NetworkError, OrderNotFound, RateLimited
+from protocols.messages import (
+    Balance,
+    Balances,
+    FlushJournal,
+    JournalWrite,
+    KillSwitch,
+    Opportunity,
+    OrderIntent,
+    OrderUpdate,
+    SymbolInfo,
+)
+
+NOW = 1_000_000_000_000
+
+
+class FakeVenue:
+    """Fills IOCs at their limit up to ``fill_ratio``; records every call; scripted faults."""
+
+    def __init__(self, name: str, log: list[tuple[str, str, str]], fill_ratio: float = 1.0) -> None:
+        self.name, self.log, self.fill_ratio = name, log, fill_ratio
+        self.orders: dict[str, OrderUpdate] = {}
+        self.placed: dict[str, int] = {}
+        self.unknown_after_execute = 0  # execute, then raise NetworkError (outcome unknown)
+        self.rate_limited = 0  # raise RateLimited before executing
+
+    async def symbol_info(self, symbols):
+        return {s: SymbolInfo(symbol=s, venue_symbol=s.replace("/", ""), base="BTC", quote="USDT",
+                              tick_size=Decimal("0.01"), step_size=Decimal("0.0001"), min_qty=Decimal("0.0001"),
+                              min_notional=Decimal("1"), maker_fee=0.0, taker_fee=0.001) for s in symbols}
+
+    async def balances(self):
+        self.log.append((self.name, "balances", ""))
+        return Balances(venue=self.name, ts_ns=0, balances=(Balance(venue=self.name, asset="USDT", free=1e6, locked=0),
+                                                            Balance(venue=self.name, asset="BTC", free=10.0, locked=0)))
+
+    async def place_order(self, intent: OrderIntent) -> OrderUpdate:
+        self.log.append((self.name, "place", intent.client_order_id))
+        if self.rate_limited:
+            self.rate_limited -= 1
+            raise RateLimited(self.name, 429, "too many requests", retry_after_s=0.01, status=429)
+        self.placed[intent.client_order_id] = self.placed.get(intent.client_order_id, 0) + 1
+        if intent.client_order_id in self.orders:  # the venue's duplicate-id rule
+            raise NetworkError(self.name, "duplicate client id")
+        filled = round(intent.qty * (self.fill_ratio if not intent.client_order_id.endswith("u") else 1.0), 4)
+        u = OrderUpdate(venue=self.name, symbol=intent.symbol, client_order_id=intent.client_order_id,
+                        order_id=str(len(self.orders) + 1), side=intent.side, order_type="ioc",
+                        status="filled" if filled == intent.qty else "canceled", price=intent.price, qty=intent.qty,
+                        filled_qty=filled, filled_quote=filled * intent.price, fee=0.0, fee_asset="USDT")
+        self.orders[intent.client_order_id] = u
+        if self.unknown_after_execute:
+            self.unknown_after_execute -= 1
+            raise NetworkError(self.name, "503 after execution", status=503)
+        return u
+
+    async def order_by_client_id(self, symbol: str, cid: str) -> OrderUpdate:
+        self.log.append((self.name, "query", cid))
+        if cid not in self.orders:
+            raise OrderNotFound(self.name, -2013, "order does not exist")
+        return self.orders[cid]
+
+    async def cancel_order(self, symbol: str, cid: str) -> OrderUpdate:
+        raise AssertionError("IOC orders in these tests are final at once")
+
+
+def opportunity(oid: str = "BTCUSDT-mexc-gateio-1-2", size: float = 0.5, expires_ns: int = NOW + 10**9) -> Opportunity:
+    return Opportunity(id=oid, symbol="BTC/USDT", buy_venue="mexc", sell_venue="gateio", size=size,
+                       buy_price=100.0, sell_price=101.0, edge_bps=80.0, expected_pnl=0.4, created_ns=NOW,
+                       expires_ns=expires_ns, buy_seq=1, sell_seq=2, buy_recv_ns=NOW, sell_recv_ns=NOW)
+
+
+@pytest.fixture
+def db(tmp_path):
+    return str(tmp_path / "journal.db")
+
+
+@pytest.fixture
+async def journal(db):
+    ref = await spawn(lambda: JournalActor(path=db), name="execution/journal")
+    yield ref
+    await ref.stop()
+
+
+async def start_executor(journal, venues, *, dry=False, **risk):
+    params = RiskParams(**{"leg_timeout_s": 2.0, "unwind_slippage_bps": 20.0, **risk})
+    return await spawn(lambda: ExecutorActor(venues=venues, journal=journal, risk=params,
+                                             dry_run={n: dry for n in venues}, clock=lambda: NOW,
+                                             symbols=("BTC/USDT",)),
+                       name="execution/executor")
+
+
+def rows(db, sql):
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+async def test_an_opportunity_fills_both_legs_and_the_journal_holds_matching_rows(journal, db):
+    log: list = []
+    venues = {"mexc": FakeVenue("mexc", log), "gateio": FakeVenue("gateio", log)}
+    ex = await start_executor(journal, venues)
+    try:
+        await ex.ask(opportunity())
+        await journal.ask(FlushJournal())
+        status = ex.describe()
+        orders = rows(db, "SELECT client_order_id, venue, side, status, filled_qty, price FROM orders ORDER BY side")
+        b, s = client_order_id(opportunity().id, "b"), client_order_id(opportunity().id, "s")
+        assert orders == [(b, "mexc", "buy", "filled", 0.5, 100.0), (s, "gateio", "sell", "filled", 0.5, 101.0)]
+        assert rows(db, "SELECT client_order_id, qty FROM fills ORDER BY side") == [(b, 0.5), (s, 0.5)]
+        assert rows(db, "SELECT status, realised_pnl FROM opportunities") == [("executed", pytest.approx(0.5))]
+        assert {v for v, what, _ in log if what == "balances"} == {"mexc", "gateio"}
+        assert rows(db, "SELECT count(*) FROM balances")[0][0] >= 4
+        assert (status.executed, status.open_legs, status.realised_pnl) == (1, 0, pytest.approx(0.5))
+    finally:
+        await ex.stop()
+
+
+async def test_a_partially_filled_leg_is_hedged_with_a_bounded_price_ioc(journal, db):
+    log: list = []
+    venues = {"mexc": FakeVenue("mexc", log), "gateio": FakeVenue("gateio", log, fill_ratio=0.6)}
+    ex = await start_executor(journal, venues, unwind_slippage_bps=20.0)
+    try:
+        await ex.ask(opportunity())
+        await journal.ask(FlushJournal())
+        u = client_order_id(opportunity().id, "u")
+        assert rows(db, f"SELECT venue, side, qty, price, status FROM orders WHERE client_order_id='{u}'") == [
+            ("gateio", "sell", pytest.approx(0.2), pytest.approx(101.0 * (1 - 20e-4)), "filled")]
+        [(status, pnl)] = rows(db, "SELECT status, realised_pnl FROM opportunities")
+        assert status == "executed"
+        assert pnl == pytest.approx(0.3 * 101.0 + 0.2 * 101.0 * (1 - 20e-4) - 0.5 * 100.0)
+    finally:
+        await ex.stop()
+
+
+async def test_an_order_with_unknown_outcome_is_queried_by_client_id_and_never_resent(journal, db):
+    log: list = []
+    venues = {"mexc": FakeVenue("mexc", log), "gateio": FakeVenue("gateio", log)}
+    venues["mexc"].unknown_after_execute = 1
+    ex = await start_executor(journal, venues)
+    try:
+        await ex.ask(opportunity())
+        await journal.ask(FlushJournal())
+        b = client_order_id(opportunity().id, "b")
+        assert venues["mexc"].placed == {b: 1}
+        assert ("mexc", "query", b) in log
+        assert rows(db, f"SELECT status, filled_qty FROM orders WHERE client_order_id='{b}'") == [("filled", 0.5)]
+    finally:
+        await ex.stop()
+
+
+async def test_a_rate_limited_leg_waits_and_is_retried_with_the_same_client_id(journal, db):
+    log: list = []
+    venues = {"mexc": FakeVenue("mexc", log), "gateio": FakeVenue("gateio", log)}
+    venues["gateio"].rate_limited = 1
+    ex = await start_executor(journal, venues)
+    try:
+        await ex.ask(opportunity())
+        s = client_order_id(opportunity().id, "s")
+        assert [(what, cid) for v, what, cid in log if v == "gateio" and what != "balances"] == [
+            ("place", s), ("query", s), ("place", s)]
+        assert venues["gateio"].placed == {s: 1}
+    finally:
+        await ex.stop()
+
+
+async def test_restart_reconciliation_queries_unfinished_orders_before_sending_new_ones(journal, db):
+    log: list = []
+    venues = {"mexc": FakeVenue("mexc", log), "gateio": FakeVenue("gateio", log)}
+    old = opportunity("BTCUSDT-mexc-gateio-0-0")
+    landed = OrderIntent(client_order_id=client_order_id(old.id, "b"), opportunity_id=old.id, venue="mexc",
+                         symbol="BTC/USDT", side="buy", order_type="ioc", qty=0.5, price=100.0)
+    lost = OrderIntent(client_order_id=client_order_id(old.id, "s"), opportunity_id=old.id, venue="gateio",
+                       symbol="BTC/USDT", side="sell", order_type="ioc", qty=0.5, price=101.0)
+    # The previous incarnation journaled both intents; only the buy reached its venue before kill -9.
+    await journal.ask(JournalWrite(records=(old, landed, lost)))
+    await venues["mexc"].place_order(landed)
+    log.clear()
+    ex = await start_executor(journal, venues)
+    try:
+        await ex.ask(opportunity())
+        first_place = next(i for i, (_, what, _) in enumerate(log) if what == "place")
+        queries = {cid for _, what, cid in log[:first_place] if what == "query"}
+        assert queries == {landed.client_order_id, lost.client_order_id}
+        await journal.ask(FlushJournal())
+        assert dict(rows(db, f"SELECT client_order_id, status FROM orders WHERE opportunity_id='{old.id}'")) == {
+            landed.client_order_id: "filled", lost.client_order_id: "rejected"}
+        assert rows(db, "SELECT path, reason FROM restarts") == [("execution/executor", "start")]
+    finally:
+        await ex.stop()
+
+
+async def test_the_kill_switch_file_or_command_blocks_new_opportunities(journal, db, tmp_path):
+    log: list = []
+    venues = {"mexc": FakeVenue("mexc", log), "gateio": FakeVenue("gateio", log)}
+    switch = tmp_path / "KILL"
+    ex = await start_executor(journal, venues, kill_switch_path=str(switch))
+    try:
+        switch.touch()
+        await ex.ask(opportunity("o-1"))
+        switch.unlink()
+        await ex.ask(KillSwitch(on=True, reason="operator"))
+        await ex.ask(opportunity("o-2"))
+        await ex.ask(KillSwitch(on=False))
+        await ex.ask(opportunity("o-3"))
+        await journal.ask(FlushJournal())
+        assert dict(rows(db, "SELECT id, status FROM opportunities")) == {
+            "o-1": "rejected_by_risk", "o-2": "rejected_by_risk", "o-3": "executed"}
+        assert {cid for _, what, cid in log if what == "place"} == {
+            client_order_id("o-3", "b"), client_order_id("o-3", "s")}
+    finally:
+        await ex.stop()
+
+
+async def test_an_expired_opportunity_is_dropped_without_an_order(journal, db):
+    log: list = []
+    venues = {"mexc": FakeVenue("mexc", log), "gateio": FakeVenue("gateio", log)}
+    ex = await start_executor(journal, venues)
+    try:
+        await ex.ask(opportunity(expires_ns=NOW))
+        await journal.ask(FlushJournal())
+        assert rows(db, "SELECT status, detail FROM opportunities") == [("rejected_by_risk", "expired")]
+        assert [entry for entry in log if entry[1] == "place"] == []
+    finally:
+        await ex.stop()
+
+
+async def test_dry_run_journals_both_legs_as_paper_without_sending(journal, db):
+    log: list = []
+    venues = {"mexc": FakeVenue("mexc", log), "gateio": FakeVenue("gateio", log)}
+    ex = await start_executor(journal, venues, dry=True)
+    try:
+        await ex.ask(opportunity())
+        await journal.ask(FlushJournal())
+        assert log == []  # not even balances: paper mode may run without credentials
+        assert rows(db, "SELECT side, status FROM orders ORDER BY side") == [("buy", "paper"), ("sell", "paper")]
+        assert rows(db, "SELECT status FROM opportunities") == [("paper",)]
+    finally:
+        await ex.stop()
