@@ -22,19 +22,17 @@ import aiohttp
 import msgspec
 
 import config
-from actors.stats import ActorStats
 from protocols.errors import ConfigError
 from supervisor import cli_render as render
-from supervisor.control import ADDRESS_FILE, ControlAddress, ErrorReply, InspectReply, OkReply, PsReply, TreeReply
+
+from supervisor.control_api import ADDRESS_FILE, ControlAddress, ErrorReply, InspectReply, OkReply, PsReply, TreeReply
 
 T = TypeVar("T")
 
 CLIENT_COMMANDS = ("ps", "tree", "inspect", "restart", "stop", "subscribe", "unsubscribe", "metrics", "watch")
 
-
 class CliFailure(Exception):
     """A command could not be done; the message is printed as is and the exit code is 1."""
-
 
 class Endpoint(msgspec.Struct, frozen=True, kw_only=True):
     where: str  # for messages: "unix socket /x/control.sock" or the URL
@@ -42,9 +40,7 @@ class Endpoint(msgspec.Struct, frozen=True, kw_only=True):
     url: str | None = None
     token_file: str | None = None
 
-
 # --- finding and talking to the engine ------------------------------------------------------
-
 
 def find_endpoint(args: argparse.Namespace) -> Endpoint:
     """``--socket`` or ``--url`` win; otherwise the engine of ``--config`` (default config)."""
@@ -65,7 +61,6 @@ def find_endpoint(args: argparse.Namespace) -> Endpoint:
     if cfg.control.transport == "unix" and cfg.control.unix_path:
         return Endpoint(where=f"unix socket {cfg.control.unix_path}", unix_path=cfg.control.unix_path)
     raise CliFailure(f"no engine running: {address_file} does not exist (start one with `python -m supervisor`)")
-
 
 class Client:
     """One aiohttp session to the control endpoint; errors become ``CliFailure``."""
@@ -127,9 +122,7 @@ class Client:
     async def post(self, route: str, body: Any = None) -> OkReply:
         return msgspec.json.decode(await self.request("POST", route, body=body or {}), type=OkReply)
 
-
 # --- commands -------------------------------------------------------------------------------
-
 
 async def _client_command(args: argparse.Namespace, out: TextIO) -> int:
     async with Client(find_endpoint(args)) as client:
@@ -173,7 +166,6 @@ async def _client_command(args: argparse.Namespace, out: TextIO) -> int:
                     out.write("stopped\n")
     return 0
 
-
 async def _wait_gone(client: Client, timeout_s: float) -> None:
     """Poll until the endpoint stops answering (the engine has exited), with a deadline."""
     loop = asyncio.get_running_loop()
@@ -186,18 +178,15 @@ async def _wait_gone(client: Client, timeout_s: float) -> None:
         await asyncio.sleep(0.1)
     raise CliFailure(f"the engine at {client.endpoint.where} was still answering after {timeout_s}s")
 
-
 def _run_engine(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
     from supervisor.app import run_engine  # lazily: the engine assembly pulls in every actor
 
     return int(run_engine(cfg, duration_s=args.duration, log_format=args.log_format, live=args.live))
 
-
 # --- argument parsing -----------------------------------------------------------------------
 
 SUBSCRIBE_NOTE = "The change lasts until the process stops; the config file is not rewritten."
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -242,7 +231,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("metrics", parents=[endpoint], help="Prometheus text (also served at /metrics)")
     return parser
 
-
 def _run_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     default = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
     parser.add_argument("--config", metavar="FILE", default=default(None),
@@ -251,7 +239,6 @@ def _run_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     parser.add_argument("--log-format", choices=("text", "json"), default=default("text"))
     parser.add_argument("--live", action="store_true", default=default(False),
                         help="send real orders (also needs credentials in the environment)")
-
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     """The process entry point. Returns the exit code."""
@@ -265,7 +252,6 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     except KeyboardInterrupt:  # Ctrl-C ends `watch`; not an error
         return 0
 
-
 async def main_async(argv: Sequence[str], *, out: TextIO | None = None) -> int:
     """``main`` for a caller that already runs an event loop (tests, embedding); client
     commands only."""
@@ -276,7 +262,6 @@ async def main_async(argv: Sequence[str], *, out: TextIO | None = None) -> int:
         return await _client_command(args, out or sys.stdout)
     except (ConfigError, CliFailure) as exc:
         return _report(exc)
-
 
 def _report(exc: ConfigError | CliFailure) -> int:
     """Print the one-line reason; ConfigError exits 2, everything else 1."""

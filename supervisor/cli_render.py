@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 
 from actors.stats import ActorStats
-from supervisor.control import InspectReply, TreeNode
+from supervisor.control_api import InspectReply, TreeNode
 
 # sort key → (value of a row, largest first?)
 _SORTS: dict[str, tuple[Any, bool]] = {

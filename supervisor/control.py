@@ -22,6 +22,8 @@ Endpoints (all JSON except /metrics; bodies are the Structs below)::
     POST /v1/unsubscribe {"venue","symbol"}  OkReply
     GET  /metrics                Prometheus text
     errors: ErrorReply with 400 (bad request), 401 (token), 404 (unknown route or path)
+
+The reply Structs live in ``supervisor.control_api`` (the CLI decodes with the same types).
 """
 
 from __future__ import annotations
@@ -46,9 +48,21 @@ from config import ControlConfig, is_loopback
 from protocols.errors import ConfigError
 from protocols.venue import split_symbol
 from supervisor import prom
+from supervisor.control_api import (
+    ADDRESS_FILE,
+    TOKEN_FILE,
+    ControlAddress,
+    ControlStatus,
+    ErrorReply,
+    InspectReply,
+    MarketRequest,
+    OkReply,
+    PathRequest,
+    PsReply,
+    TreeNode,
+    TreeReply,
+)
 
-TOKEN_FILE = "control.token"
-ADDRESS_FILE = "control.json"
 _UNIX_PATH_MAX = 107  # sun_path is 108 bytes with the terminating NUL
 _SECRET_NAME = re.compile(r"secret|token|passw|api_?key|credential", re.I)
 
@@ -75,78 +89,6 @@ class EngineHandle(Protocol):
     async def unsubscribe(self, venue: str, symbol: str) -> None: ...
     def request_stop(self) -> None: ...
     def summary(self) -> msgspec.Struct: ...
-
-
-# --- wire schema ----------------------------------------------------------------------------
-
-
-class ErrorReply(msgspec.Struct, frozen=True, kw_only=True):
-    error: str
-    status: int
-
-
-class OkReply(msgspec.Struct, frozen=True, kw_only=True):
-    ok: bool = True
-    detail: str = ""
-
-
-class PsReply(msgspec.Struct, frozen=True, kw_only=True):
-    actors: list[ActorStats]
-
-
-class TreeNode(msgspec.Struct, frozen=True, kw_only=True):
-    name: str
-    path: str
-    kind: str
-    state: str
-    restarts: int
-    restart_type: str | None = None  # permanent | transient | temporary (None for the root)
-    strategy: str | None = None  # supervisors only
-    max_restarts: int | None = None
-    within_s: float | None = None
-    restarts_in_window: int | None = None
-    children: list[TreeNode] = []
-
-
-class TreeReply(msgspec.Struct, frozen=True, kw_only=True):
-    root: TreeNode
-
-
-class InspectReply(msgspec.Struct, frozen=True, kw_only=True):
-    path: str
-    stats: ActorStats
-    describe_type: str | None  # the describe() Struct's class name
-    describe: Any  # describe() as JSON (credential-like fields redacted)
-    children: list[str]  # paths of direct children (supervisors)
-
-
-class PathRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    path: str
-
-
-class MarketRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    venue: str
-    symbol: str
-
-
-class ControlAddress(msgspec.Struct, frozen=True, kw_only=True):
-    """``control.json``: how the CLI reaches this engine."""
-
-    transport: str
-    pid: int
-    unix_path: str | None = None
-    url: str | None = None
-    token_file: str | None = None
-
-
-class ControlStatus(msgspec.Struct, frozen=True, kw_only=True):
-    """``describe()`` of the control actor."""
-
-    transport: str
-    address: str
-    requests: int
-    errors: int
-    listening_since: float  # wall clock
 
 
 # --- the actor ------------------------------------------------------------------------------

@@ -292,3 +292,22 @@ async def test_watch_redraws_ps_in_place(engine: TinyEngine, state_dir: Path) ->
     assert code == 0
     frames = out.split("\x1b[H\x1b[2J")[1:]
     assert len(frames) == 2 and all("workers/echo" in frame for frame in frames)
+
+
+async def test_stop_waits_until_the_engine_has_exited_and_its_socket_is_gone(state_dir: Path) -> None:
+    handle = TinyEngine()
+    started = asyncio.Event()
+
+    async def serve() -> None:  # a miniature engine: runs until asked to stop
+        async with await start_tree(handle, control_config(state_dir)) as tree:
+            handle.tree = tree
+            started.set()
+            await handle.stop_requested.wait()
+
+    async with asyncio.TaskGroup() as tg:
+        engine_task = tg.create_task(serve(), name="tiny-engine")
+        await started.wait()
+        code, out = await cli_run("stop", "--timeout", "10", *sock(state_dir))
+        assert code == 0 and out.splitlines() == ["stopping", "stopped"]
+        assert engine_task.done() or not (state_dir / "control.sock").exists()
+    assert not (state_dir / "control.sock").exists()
