@@ -100,7 +100,10 @@ class ControlActor(Actor[msgspec.Struct]):
     def __init__(self, *, engine: EngineHandle, config: ControlConfig) -> None:
         self._engine = engine
         self._config = config
-        self._state_dir = Path(config.state_dir or ".").expanduser()
+        # The loader always fills state_dir; a hand-built ControlConfig falls back to the
+        # socket's directory or ~/.arbor, never the current directory.
+        fallback = Path(config.unix_path).parent if config.unix_path else Path("~/.arbor")
+        self._state_dir = Path(config.state_dir or fallback).expanduser()
         self._runner: web.AppRunner | None = None
         self._token: str | None = None
         self._address = ""
@@ -221,7 +224,8 @@ class ControlActor(Actor[msgspec.Struct]):
         described = tree.describe(path)
         if inspect.isawaitable(described):
             described = await described
-        children = [c.path for c in tree.which_children(path)] if stats.strategy is not None else []
+        running_supervisor = stats.strategy is not None and stats.state == "running"
+        children = [c.path for c in tree.which_children(path)] if running_supervisor else []
         return self._json(InspectReply(
             path=stats.path, stats=stats, children=children,
             describe_type=type(described).__name__ if described is not None else None,

@@ -311,3 +311,11 @@ async def test_stop_waits_until_the_engine_has_exited_and_its_socket_is_gone(sta
         assert code == 0 and out.splitlines() == ["stopping", "stopped"]
         assert engine_task.done() or not (state_dir / "control.sock").exists()
     assert not (state_dir / "control.sock").exists()
+
+
+async def test_inspect_of_a_supervisor_lists_its_children_and_strategy(engine: TinyEngine, state_dir: Path) -> None:
+    code, out = await cli_run("inspect", "workers", *sock(state_dir))
+    assert code == 0
+    lines = out.splitlines()
+    assert "children: workers/echo, workers/idle" in lines
+    assert "strategy: one_for_one, intensity 0/3 in 5s" in lines
