@@ -236,6 +236,8 @@ class ActorCell:
             if not started.done():  # cancelled during on_start
                 started.set_exception(ActorStopped(f"{self.path or '/'} stopped while starting"))
             self._started_at = None
+            if self.state == "running":
+                self.state = "stopping"
             await self._on_stop(actor)
 
     async def _on_stop(self, actor: Actor[Any]) -> None:
