@@ -1,0 +1,102 @@
+"""Simulator configuration and the static trading rules of the simulated symbols.
+
+``SimConfig`` is what tests and ``python -m simulator`` build; ``SymbolSpec`` is derived from it
+(tick, lot step and minimums per symbol, in integer units so the book never rounds).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from protocols.venue import split_symbol
+
+DEFAULT_FEES = {"mexc": 0.0005, "binance": 0.001, "gateio": 0.001}
+DEFAULT_BALANCES = {"BTC": 10.0, "ETH": 100.0, "SOL": 1000.0, "USDT": 1_000_000.0}
+# Minimum order value in quote currency, per venue (Binance NOTIONAL 5, Gate min_quote_amount 3,
+# MEXC quoteAmountPrecision 1): only the order of magnitude matters to a client.
+MIN_NOTIONAL = {"mexc": 1.0, "binance": 5.0, "gateio": 3.0}
+
+
+class SimConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything a simulator run depends on. Same config + same seed = same market."""
+
+    seed: int = 1
+    symbols: tuple[str, ...] = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
+    venues: tuple[str, ...] = ("mexc", "binance", "gateio")
+    updates_per_s: float = 300.0  # level updates per second per symbol per venue
+    push_interval_s: float = 0.1
+    fees: dict[str, float] = msgspec.field(default_factory=lambda: dict(DEFAULT_FEES))
+    balances: dict[str, float] = msgspec.field(default_factory=lambda: dict(DEFAULT_BALANCES))
+    levels: int = 1000  # levels per side, roughly
+    gate_full_every: int = 200  # a Gate `full: true` push every N pushes per symbol (0: never)
+    ws_ping_interval_s: float = 20.0  # Binance/Gate server ping frames
+    fault_latency_s: float = 0.25  # delay added to each push under the "latency" fault
+    fault_timeout_s: float = 30.0  # how long a "timeout" fault holds a REST response
+    rate_limits: bool = True  # enforce the venues' request weights (429 when exceeded)
+    binance_weight_per_min: int = 6000
+    host: str = "127.0.0.1"
+
+
+class SymbolSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """One symbol's market: start price and rules. Prices are ints in ticks, sizes in steps."""
+
+    symbol: str
+    base: str
+    quote: str
+    price0: float
+    price_decimals: int  # tick = 10^-price_decimals
+    qty_decimals: int  # step = 10^-qty_decimals
+    grid: int  # ticks between two book levels
+    level_notional: float  # typical value of one level, in quote
+
+    @property
+    def tick(self) -> float:
+        return 10.0**-self.price_decimals
+
+    @property
+    def step(self) -> float:
+        return 10.0**-self.qty_decimals
+
+    def fmt_price(self, ticks: int) -> str:
+        return fmt_units(ticks, self.price_decimals)
+
+    def fmt_qty(self, steps: int) -> str:
+        return fmt_units(steps, self.qty_decimals)
+
+
+def fmt_units(units: int, decimals: int) -> str:
+    """Exact decimal string of ``units * 10^-decimals`` (no float rounding)."""
+    if decimals == 0:
+        return str(units)
+    sign = "-" if units < 0 else ""
+    whole, frac = divmod(abs(units), 10**decimals)
+    return f"{sign}{whole}.{frac:0{decimals}d}"
+
+
+# base -> (start price, price decimals, qty decimals)
+_KNOWN = {
+    "BTC": (60000.0, 2, 5),
+    "ETH": (3000.0, 2, 4),
+    "SOL": (150.0, 3, 3),
+    "BNB": (600.0, 2, 3),
+    "XRP": (0.6, 4, 1),
+    "DOGE": (0.15, 5, 0),
+}
+
+
+def symbol_spec(symbol: str) -> SymbolSpec:
+    base, quote = split_symbol(symbol)
+    price0, pd, qd = _KNOWN.get(base, (100.0, 3, 2))
+    tick = 10.0**-pd
+    # Levels about 0.15 bp apart, so ~1000 levels span ~1.5% around the mid.
+    grid = max(1, round(price0 * 1.5e-5 / tick))
+    return SymbolSpec(
+        symbol=symbol,
+        base=base,
+        quote=quote,
+        price0=price0,
+        price_decimals=pd,
+        qty_decimals=qd,
+        grid=grid,
+        level_notional=5000.0,
+    )

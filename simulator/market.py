@@ -1,0 +1,219 @@
+"""The market model: one shared random walk per symbol, seen by each venue with its own lag
+and noise, and each venue's L2 book churning around that venue's mid.
+
+Pure and deterministic from the seed: the clock is a step counter advanced by the caller
+(``Market.step``), never the wall clock, so a test can replay the exact market of a run.
+Books hold integer prices (ticks) and sizes (steps), so what is pushed, what a snapshot says
+and what the matching engine consumes are the same exact numbers.
+
+Changes are recorded into each book's *pending* delta with one sequence number per level
+update (the Binance/MEXC/Gate ``U..u`` rule), and drained by the venue's pusher.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import deque
+
+from sortedcontainers import SortedDict
+
+from simulator.config import SimConfig, SymbolSpec, symbol_spec
+
+# Mid model (fractions of price). The cross-venue spread (noise_a - noise_b, std ~6.4 bp)
+# beats two taker fees (15-20 bp) ~10% of the time, for a second or two at a time.
+WALK_VOL = 2.0e-4  # shared walk, per sqrt(second)
+NOISE_STD = 4.5e-4  # per-venue stationary noise
+NOISE_TAU_S = 1.5  # how fast a venue's deviation reverts
+LAG_S = {"mexc": 0.0, "binance": 0.2, "gateio": 0.5}
+TOP_PICK_SHARE = 0.5  # half the churn lands near the top of the book
+TOP_SCALE = 20.0  # mean distance (in levels) of a near-top update
+DELETE_P = 0.5  # chance an update to a present level removes it: 1/(1+p) of levels present
+
+
+class Delta:
+    """The changes of one book since the last drain: ``first..last`` sequence numbers and the
+    final quantity (steps, 0 = removed) per price (ticks)."""
+
+    __slots__ = ("first", "last", "bids", "asks", "full")
+
+    def __init__(self, first: int, last: int, bids: dict[int, int], asks: dict[int, int], full: bool = False):
+        self.first, self.last, self.bids, self.asks, self.full = first, last, bids, asks, full
+
+
+class VenueBook:
+    """One venue's book for one symbol: levels, sequence number and the pending delta."""
+
+    def __init__(self, spec: SymbolSpec, levels: int, rng: random.Random) -> None:
+        self.spec = spec
+        self.rng = rng
+        self.span = int(levels * (1 + DELETE_P))  # grid points per side we keep levels on
+        self.bids: SortedDict = SortedDict()  # ticks -> steps; best = last
+        self.asks: SortedDict = SortedDict()  # best = first
+        self.seq = 0
+        self._p_bids: dict[int, int] = {}
+        self._p_asks: dict[int, int] = {}
+        self._p_first = 1
+        self._carry = 0.0
+        self.bid_top = 0
+        self.ask_bot = 0
+
+    # --- level mutation (every change goes through here: it numbers and records it) -------
+    def set_level(self, is_bid: bool, price: int, qty: int) -> None:
+        side = self.bids if is_bid else self.asks
+        if qty > 0:
+            side[price] = qty
+        elif price in side:
+            del side[price]
+        else:
+            return
+        self.seq += 1
+        (self._p_bids if is_bid else self._p_asks)[price] = qty
+
+    def drain(self) -> Delta | None:
+        """The pending changes as one delta (None when nothing changed), and start a new one."""
+        if self.seq < self._p_first:
+            return None
+        d = Delta(self._p_first, self.seq, self._p_bids, self._p_asks)
+        self._p_bids, self._p_asks, self._p_first = {}, {}, self.seq + 1
+        return d
+
+    def full_delta(self, delta: Delta) -> Delta:
+        """The whole book under the numbers of ``delta`` (Gate's ``full: true`` push)."""
+        return Delta(delta.first, delta.last, dict(self.bids), dict(self.asks), full=True)
+
+    def _random_qty(self, price: int) -> int:
+        value = self.spec.level_notional * self.rng.lognormvariate(0.0, 1.0)
+        return max(1, int(value / (price * self.spec.tick) / self.spec.step))
+
+    # --- market evolution -------------------------------------------------------------------
+    def seed_levels(self, mid: float) -> None:
+        """Fill the book at equilibrium around ``mid`` (price units) without recording."""
+        self._bounds(mid)
+        g = self.spec.grid
+        for k in range(self.span):
+            for is_bid, price in ((True, self.bid_top - k * g), (False, self.ask_bot + k * g)):
+                if k == 0 or self.rng.random() < 1 / (1 + DELETE_P):
+                    if price > 0:
+                        (self.bids if is_bid else self.asks)[price] = self._random_qty(price)
+        self._p_first = self.seq + 1
+
+    def _bounds(self, mid: float) -> None:
+        g = self.spec.grid
+        m = mid / self.spec.tick
+        self.bid_top = (math.ceil(m / g) - 1) * g
+        self.ask_bot = self.bid_top + g
+
+    def step(self, mid: float, dt: float, updates_per_s: float) -> None:
+        """Move the book to a new venue mid (price units) and churn it for ``dt`` seconds."""
+        self._bounds(mid)
+        g, span = self.spec.grid, self.span
+        bids, asks = self.bids, self.asks
+        # Levels the mid moved through, or that drifted out of range, go away.
+        while bids and bids.peekitem(-1)[0] > self.bid_top:
+            self.set_level(True, bids.peekitem(-1)[0], 0)
+        while asks and asks.peekitem(0)[0] < self.ask_bot:
+            self.set_level(False, asks.peekitem(0)[0], 0)
+        low = self.bid_top - span * g
+        while bids and bids.peekitem(0)[0] <= low:
+            self.set_level(True, bids.peekitem(0)[0], 0)
+        high = self.ask_bot + span * g
+        while asks and asks.peekitem(-1)[0] >= high:
+            self.set_level(False, asks.peekitem(-1)[0], 0)
+        rnd = self.rng.random
+        expo = self.rng.expovariate
+        want = updates_per_s * dt + self._carry
+        n = int(want)
+        self._carry = want - n
+        for _ in range(n):
+            is_bid = rnd() < 0.5
+            if rnd() < TOP_PICK_SHARE:
+                k = min(int(expo(1.0 / TOP_SCALE)), span - 1)
+            else:
+                k = int(rnd() * span)
+            price = self.bid_top - k * g if is_bid else self.ask_bot + k * g
+            if price <= 0:
+                continue
+            side = bids if is_bid else asks
+            if price in side and rnd() < DELETE_P:
+                self.set_level(is_bid, price, 0)
+            else:
+                self.set_level(is_bid, price, self._random_qty(price))
+        # Market makers keep the touch quoted: the spread stays one level wide.
+        if self.bid_top > 0 and self.bid_top not in bids:
+            self.set_level(True, self.bid_top, self._random_qty(self.bid_top))
+        if self.ask_bot not in asks:
+            self.set_level(False, self.ask_bot, self._random_qty(self.ask_bot))
+
+    def levels(self) -> tuple[tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]]:
+        """The book as floats (parsed from the same strings a client gets), best first."""
+        fp, fq = self.spec.fmt_price, self.spec.fmt_qty
+        bids = tuple((float(fp(p)), float(fq(q))) for p, q in reversed(self.bids.items()))
+        asks = tuple((float(fp(p)), float(fq(q))) for p, q in self.asks.items())
+        return bids, asks
+
+
+class MidModel:
+    """Shared walk + per-venue lag and Ornstein-Uhlenbeck noise for one symbol."""
+
+    def __init__(self, seed: int, symbol: str, venues: tuple[str, ...], price0: float, dt: float) -> None:
+        self.dt = dt
+        self._walk_rng = random.Random(f"{seed}:walk:{symbol}")
+        self._noise_rng = {v: random.Random(f"{seed}:noise:{v}:{symbol}") for v in venues}
+        self._lag_steps = {v: round(LAG_S.get(v, 0.0) / dt) for v in venues}
+        depth = max(self._lag_steps.values(), default=0) + 1
+        self._walk: deque[float] = deque([math.log(price0)] * depth, maxlen=depth)
+        self._noise = {v: self._noise_rng[v].gauss(0.0, NOISE_STD) for v in venues}
+        self._decay = math.exp(-dt / NOISE_TAU_S)
+        self._shock = NOISE_STD * math.sqrt(1 - self._decay**2)
+
+    def step(self) -> None:
+        self._walk.append(self._walk[-1] + self._walk_rng.gauss(0.0, WALK_VOL * math.sqrt(self.dt)))
+        for v, rng in self._noise_rng.items():
+            self._noise[v] = self._noise[v] * self._decay + rng.gauss(0.0, self._shock)
+
+    def mid(self, venue: str) -> float:
+        return math.exp(self._walk[-1 - self._lag_steps[venue]] + self._noise[venue])
+
+
+class Market:
+    """Every venue's book for every symbol, advanced together one push interval at a time."""
+
+    def __init__(self, cfg: SimConfig) -> None:
+        self.cfg = cfg
+        self.dt = cfg.push_interval_s
+        self.specs = {s: symbol_spec(s) for s in cfg.symbols}
+        self.mids = {
+            s: MidModel(cfg.seed, s, cfg.venues, spec.price0, self.dt) for s, spec in self.specs.items()
+        }
+        self.books: dict[str, dict[str, VenueBook]] = {}
+        for v in cfg.venues:
+            self.books[v] = {}
+            for s, spec in self.specs.items():
+                book = VenueBook(spec, cfg.levels, random.Random(f"{cfg.seed}:book:{v}:{s}"))
+                book.seed_levels(self.mids[s].mid(v))
+                self.books[v][s] = book
+        self.steps = 0
+
+    def step(self) -> None:
+        self.steps += 1
+        for s, model in self.mids.items():
+            model.step()
+            for v in self.cfg.venues:
+                self.books[v][s].step(model.mid(v), self.dt, self.cfg.updates_per_s)
+
+
+def best_edge(market: Market, symbol: str, fees: dict[str, float]) -> float:
+    """The best cross-venue edge after both taker fees: max over venue pairs of
+    ``bid_b / ask_a - 1 - fee_a - fee_b`` at the touch. Positive = an opportunity."""
+    tops = {}
+    for v, books in market.books.items():
+        b = books[symbol]
+        if b.bids and b.asks:
+            tops[v] = (b.bids.peekitem(-1)[0], b.asks.peekitem(0)[0])
+    best = -math.inf
+    for a, (_, ask) in tops.items():
+        for c, (bid, _) in tops.items():
+            if a != c:
+                best = max(best, bid / ask - 1 - fees[a] - fees[c])
+    return best

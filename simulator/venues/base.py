@@ -1,0 +1,427 @@
+"""What every simulated venue shares: one aiohttp server (REST + WebSocket + ``/_sim`` admin) on
+127.0.0.1:0, the WebSocket fan-out with push faults, the REST fault/rate-limit middleware, and
+the venue's book, account and fault state. A venue module subclasses ``VenueServer`` with its
+routes, its frames and its error bodies.
+
+Each WebSocket connection has one writer task draining a FIFO of frames (control replies and
+pushes share it, so a subscription ack precedes the first push). A connection whose queue
+exceeds ``MAX_QUEUE`` frames is closed, as real venues drop slow consumers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from decimal import Decimal, InvalidOperation
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from protocols.venue import Credentials
+from simulator.config import SimConfig, fmt_units
+from simulator.faults import Faults
+from simulator.market import Delta, VenueBook
+from simulator.matching import Exchange
+
+MAX_QUEUE = 20_000
+Frame = str | bytes
+_CLOSE = object()
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def to_units(text: str | None, decimals: int) -> int | None:
+    """Exact decimal string -> integer units of 10^-decimals; None if off-grid or not a number."""
+    if text is None:
+        return None
+    try:
+        d = Decimal(text)
+    except InvalidOperation:
+        return None
+    if not d.is_finite():
+        return None
+    v = d.scaleb(decimals)
+    if v != v.to_integral_value():
+        return None
+    return int(v)
+
+
+def to_float(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if value == value and value not in (float("inf"), float("-inf")) else None
+
+
+def pad8(units: int, decimals: int) -> str:
+    """Binance-style 8-decimal string of ``units * 10^-decimals``."""
+    return fmt_units(units * 10 ** (8 - decimals), 8) if decimals <= 8 else fmt_units(units, decimals)
+
+
+class Conn:
+    """One client WebSocket: its subscriptions (internal symbols) and its outgoing queue."""
+
+    __slots__ = ("ws", "subs", "style", "queue", "names")
+
+    def __init__(self, ws: web.WebSocketResponse, style: str = "") -> None:
+        self.ws = ws
+        self.subs: set[str] = set()
+        self.style = style
+        self.queue: asyncio.Queue[tuple[float, Any]] = asyncio.Queue()
+        self.names: dict[str, str] = {}  # symbol -> the stream/channel name the client used
+
+    def send(self, frame: Frame | object, at: float = 0.0) -> None:
+        if self.queue.qsize() >= MAX_QUEUE:
+            frame, at = _CLOSE, 0.0
+        self.queue.put_nowait((at, frame))
+
+
+class FixedWindow:
+    """Request weight per key in fixed windows of ``period_s`` (the venues' "per minute")."""
+
+    def __init__(self, limit: int, period_s: float) -> None:
+        self.limit, self.period = limit, period_s
+        self._used: dict[str, tuple[int, int]] = {}  # key -> (window index, used)
+
+    def hit(self, key: str, weight: int) -> tuple[int, float]:
+        """Add ``weight``; returns (used in this window, seconds until the window resets)."""
+        t = time.time()
+        idx = int(t // self.period)
+        win, used = self._used.get(key, (idx, 0))
+        used = (used if win == idx else 0) + weight
+        self._used[key] = (idx, used)
+        return used, (idx + 1) * self.period - t
+
+
+class VenueServer:
+    """Base of the three venues. Subclasses set ``name``, ``heartbeat_s`` and implement the hooks."""
+
+    name = ""
+    ws_path = ""
+    heartbeat_s: float | None = None
+
+    def __init__(
+        self,
+        cfg: SimConfig,
+        books: dict[str, VenueBook],
+        *,
+        pause: Callable[[], None],
+        resume: Callable[[], None],
+        new_order_id: Callable[[], str],
+    ) -> None:
+        from simulator.config import MIN_NOTIONAL
+
+        self.cfg = cfg
+        self.books = books
+        self.faults = Faults()
+        self.faults.on_arm.append(self._armed)
+        self.exchange = Exchange(
+            books=books,
+            fee=cfg.fees.get(self.name, 0.001),
+            min_notional=MIN_NOTIONAL.get(self.name, 1.0),
+            balances=cfg.balances,
+            new_order_id=new_order_id,
+        )
+        self.credentials = Credentials(secrets.token_hex(16), secrets.token_hex(32))
+        self.conns: set[Conn] = set()
+        self._pause, self._resume = pause, resume
+        self._held: dict[Conn, list[Frame]] = {}
+        self._closing = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+        self.pushes = 0
+        self.by_venue_symbol = {self.venue_symbol(s): s for s in books}
+
+    # --- public API -------------------------------------------------------------------------
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.cfg.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.cfg.host}:{self.port}{self.ws_path}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"{self.rest_url}/_sim"
+
+    def book(self, symbol: str) -> tuple[tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]]:
+        return self.books[symbol].levels()
+
+    def seq(self, symbol: str) -> int:
+        return self.books[symbol].seq
+
+    @property
+    def orders(self) -> dict[str, Any]:
+        return self.exchange.orders
+
+    @property
+    def balances(self) -> dict[str, tuple[float, float]]:
+        """asset -> (free, locked), a copy."""
+        return {a: (f, l) for a, (f, l) in self.exchange.balances.items()}
+
+    # --- hooks for subclasses ---------------------------------------------------------------
+    def venue_symbol(self, symbol: str) -> str:
+        raise NotImplementedError
+
+    def routes(self) -> list[web.RouteDef]:
+        raise NotImplementedError
+
+    def encode(self, symbol: str, delta: Delta, conn: Conn) -> Frame:
+        """One push frame; cached per (symbol, conn.style, conn.names[symbol]) within a push."""
+        raise NotImplementedError
+
+    def malformed(self, conn: Conn) -> Frame:
+        raise NotImplementedError
+
+    async def on_text(self, conn: Conn, text: str) -> None:
+        raise NotImplementedError
+
+    def on_connect(self, conn: Conn, request: web.Request) -> None:
+        """Subscriptions given in the URL (Binance), before any frame."""
+
+    def prepare_delta(self, symbol: str, delta: Delta) -> Delta:
+        """Last chance to reshape a push (Gate turns some into ``full: true``)."""
+        return delta
+
+    def rate(self, request: web.Request) -> tuple[dict[str, str], float | None]:
+        """Account the request: (headers for the response, retry-after if over the limit)."""
+        return {}, None
+
+    def error(self, status: int, kind: str, headers: dict[str, str] | None = None) -> web.Response:
+        """The venue's error body for ``kind`` in ("rate", "server", "timeout")."""
+        raise NotImplementedError
+
+    # --- server lifecycle -------------------------------------------------------------------
+    async def start(self) -> None:
+        app = web.Application(middlewares=[self._middleware])
+        app.add_routes(self.routes())
+        app.add_routes(
+            [
+                web.get("/_sim/faults", self._admin_faults),
+                web.post("/_sim/faults", self._admin_inject),
+                web.delete("/_sim/faults", self._admin_clear),
+                web.get("/_sim/book", self._admin_book),
+                web.post("/_sim/pause", self._admin_pause),
+                web.post("/_sim/resume", self._admin_resume),
+            ]
+        )
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.cfg.host, 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        self._closing.set()
+        for conn in list(self.conns):
+            conn.send(_CLOSE)
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # --- WebSocket --------------------------------------------------------------------------
+    async def ws_handler(self, request: web.Request, style: str = "") -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=self.heartbeat_s)
+        await ws.prepare(request)
+        conn = Conn(ws, style)
+        self.on_connect(conn, request)
+        self.conns.add(conn)
+        writer = asyncio.create_task(self._writer(conn), name=f"sim-{self.name}-ws-writer")
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    await self.on_text(conn, msg.data)
+                elif msg.type == WSMsgType.BINARY:
+                    await self.on_text(conn, msg.data.decode("utf-8", "replace"))
+        finally:
+            self.conns.discard(conn)
+            self._held.pop(conn, None)
+            writer.cancel()
+            await asyncio.wait([writer])
+        return ws
+
+    async def _writer(self, conn: Conn) -> None:
+        loop = asyncio.get_running_loop()
+        ws = conn.ws
+        while True:
+            at, frame = await conn.queue.get()
+            if frame is _CLOSE:
+                await ws.close(code=WSCloseCode.GOING_AWAY, message=b"simulated disconnect")
+                return
+            if at > loop.time():
+                await asyncio.sleep(at - loop.time())
+            if ws.closed:
+                return
+            if isinstance(frame, bytes):
+                await ws.send_bytes(frame)
+            else:
+                await ws.send_str(frame)
+
+    def push(self) -> None:
+        """Drain every book's pending delta and fan it out, applying armed push faults."""
+        if self.conns and self.faults.take("disconnect"):
+            for conn in list(self.conns):
+                conn.send(_CLOSE)
+            self.conns.clear()
+        subscribed = any(c.subs for c in self.conns)
+        if subscribed and self.faults.armed_for("stall") and self.faults.take("stall"):
+            return  # nothing drained: the changes wait, merged, for the next push
+        deltas: dict[str, Delta] = {}
+        for symbol, book in self.books.items():
+            d = book.drain()
+            if d is not None:
+                deltas[symbol] = self.prepare_delta(symbol, d)
+        self.pushes += 1
+        out: dict[Conn, list[Frame]] = {}
+        cache: dict[tuple[str, str, str], Frame] = {}
+        for conn in self.conns:
+            frames = []
+            for symbol in conn.subs:
+                d = deltas.get(symbol)
+                if d is None:
+                    continue
+                key = (symbol, conn.style, conn.names.get(symbol, ""))
+                frame = cache.get(key)
+                if frame is None:
+                    frame = cache[key] = self.encode(symbol, d, conn)
+                frames.append(frame)
+            if frames or conn in self._held:
+                out[conn] = frames
+        if not any(out.values()):
+            self._send_held(out)
+            return
+        f = self.faults
+        if f.armed and f.take("gap"):
+            return  # the push is lost: its sequence numbers never reach anyone
+        if f.armed and f.take("duplicate"):
+            out = {c: fr + fr for c, fr in out.items()}
+        if f.armed and f.take("malformed"):
+            out = {c: fr + [self.malformed(c)] for c, fr in out.items()}
+        if f.armed and f.take("reorder"):
+            self._send_held(out)  # anything already held goes first
+            self._held = {c: fr for c, fr in out.items() if fr}
+            return
+        at = 0.0
+        if f.armed and f.take("latency"):
+            at = asyncio.get_running_loop().time() + self.cfg.fault_latency_s
+        for conn, frames in out.items():
+            for frame in frames:
+                conn.send(frame, at)
+        self._send_held(out)
+
+    def _send_held(self, out: dict[Conn, list[Frame]]) -> None:
+        held, self._held = self._held, {}
+        for conn, frames in held.items():
+            if conn in self.conns:
+                for frame in frames:
+                    conn.send(frame)
+
+    # --- REST plumbing ----------------------------------------------------------------------
+    @web.middleware
+    async def _middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        if request.path.startswith("/_sim") or request.headers.get("Upgrade", "").lower() == "websocket":
+            return await handler(request)
+        headers, retry_after = self.rate(request) if self.cfg.rate_limits else ({}, None)
+        if retry_after is not None or self.faults.take("http_429"):
+            headers["Retry-After"] = str(max(1, int(retry_after or 1)))
+            return self.error(429, "rate", headers)
+        if self.faults.take("http_5xx"):
+            return self.error(503, "server", headers)
+        if self.faults.take("timeout"):
+            try:
+                await asyncio.wait_for(self._closing.wait(), self.cfg.fault_timeout_s)
+            except TimeoutError:
+                pass  # held as long as configured; answer like a gateway timeout
+            return self.error(504, "timeout", headers)
+        response = await handler(request)
+        response.headers.update(headers)
+        return response
+
+    def _armed(self, kind: str) -> None:
+        if kind == "stale_snapshot":
+            # The snapshot the client will get is the book as of now: older than the stream by
+            # the time it is served.
+            for symbol, book in self.books.items():
+                self.faults.stale[symbol] = (book.seq, dict(book.bids), dict(book.asks))
+
+    def snapshot(self, symbol: str) -> tuple[int, dict[int, int], dict[int, int]]:
+        """(seq, bids, asks) for a REST depth answer, honouring ``stale_snapshot``."""
+        book = self.books[symbol]
+        if symbol in self.faults.stale and self.faults.take("stale_snapshot"):
+            stale = self.faults.stale
+            result = stale.pop(symbol)
+            if not self.faults.armed_for("stale_snapshot"):
+                stale.clear()
+            return result
+        return book.seq, book.bids, book.asks  # type: ignore[return-value]
+
+    async def order_unknown(self) -> web.Response | None:
+        """After an order executed: a 503 instead of the answer when ``order_unknown`` is armed."""
+        if self.faults.take("order_unknown"):
+            return self.error(503, "server")
+        return None
+
+    # --- admin --------------------------------------------------------------------------------
+    async def _admin_faults(self, request: web.Request) -> web.Response:
+        return web.json_response(self.faults.describe())
+
+    async def _admin_inject(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        try:
+            self.faults.inject(str(body.get("kind")), int(body.get("count", 1)))
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response(self.faults.describe())
+
+    async def _admin_clear(self, request: web.Request) -> web.Response:
+        self.faults.clear()
+        return web.json_response(self.faults.describe())
+
+    async def _admin_book(self, request: web.Request) -> web.Response:
+        sym = request.query.get("symbol", "")
+        symbol = self.by_venue_symbol.get(sym, sym)
+        if symbol not in self.books:
+            return web.json_response({"error": f"unknown symbol {sym!r}"}, status=404)
+        bids, asks = self.book(symbol)
+        return web.json_response({"symbol": symbol, "seq": self.seq(symbol), "bids": bids, "asks": asks})
+
+    async def _admin_pause(self, request: web.Request) -> web.Response:
+        self._pause()
+        return web.json_response({"paused": True})
+
+    async def _admin_resume(self, request: web.Request) -> web.Response:
+        self._resume()
+        return web.json_response({"paused": False})
+
+
+def strip_signature(raw: str) -> tuple[str, str | None]:
+    """Remove ``signature=...`` from a raw query/body string: (rest, signature or None)."""
+    if not raw:
+        return raw, None
+    parts = raw.split("&")
+    kept = [p for p in parts if not p.startswith("signature=")]
+    sig = next((p[len("signature=") :] for p in parts if p.startswith("signature=")), None)
+    return "&".join(kept), sig
+
+
+async def signed_params(request: web.Request) -> tuple[dict[str, str], str, str | None]:
+    """MEXC/Binance: (params with the query winning over the body, the signed payload
+    ``query + body`` without the signature, the signature)."""
+    from urllib.parse import parse_qsl
+
+    body = await request.text() if request.can_read_body else ""
+    query, sig_q = strip_signature(request.rel_url.raw_query_string)
+    form, sig_b = strip_signature(body)
+    params = dict(parse_qsl(body, keep_blank_values=True))
+    params.update(parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True))
+    params.pop("signature", None)
+    return params, query + form, sig_q or sig_b
