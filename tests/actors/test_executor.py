@@ -277,19 +277,17 @@ async def test_an_unexpected_error_on_one_leg_lets_the_other_finish_then_crashes
 
 @pytest.fixture
 async def sim_venues():
-    pytest.importorskip("simulator.venues.gateio", reason="simulator not complete yet")  # TEMPORARY
     from protocols.binance import BinanceVenue
+    from protocols.gateio import GateVenue
     from protocols.mexc import MexcVenue
     from simulator import SimConfig, Simulator
 
-    async with Simulator(SimConfig(seed=7, symbols=("BTC/USDT",), venues=("mexc", "binance"))) as sim:
+    classes = {"mexc": MexcVenue, "binance": BinanceVenue, "gateio": GateVenue}
+    async with Simulator(SimConfig(seed=7, symbols=("BTC/USDT",))) as sim:
         sim.pause()  # the market holds still: the books only change through our orders
-        adapters = {
-            "mexc": MexcVenue(rest_url=sim.venues["mexc"].rest_url, ws_url=sim.venues["mexc"].ws_url,
-                              symbols=("BTC/USDT",), credentials=sim.venues["mexc"].credentials),
-            "binance": BinanceVenue(rest_url=sim.venues["binance"].rest_url, ws_url=sim.venues["binance"].ws_url,
-                                    symbols=("BTC/USDT",), credentials=sim.venues["binance"].credentials),
-        }
+        adapters = {name: cls(rest_url=sim.venues[name].rest_url, ws_url=sim.venues[name].ws_url,
+                              symbols=("BTC/USDT",), credentials=sim.venues[name].credentials)
+                    for name, cls in classes.items()}
         try:
             yield sim, adapters
         finally:
@@ -297,28 +295,34 @@ async def sim_venues():
                 await adapter.close()
 
 
-def sim_opportunity(sim, oid: str) -> Opportunity:
-    """Buy at mexc's best ask, sell at binance's best bid, for a size both top levels hold."""
-    _, asks = sim.venues["mexc"].book("BTC/USDT")
-    bids, _ = sim.venues["binance"].book("BTC/USDT")
+def sim_opportunity(sim, oid: str, buy: str = "mexc", sell: str = "binance") -> Opportunity:
+    """Buy at the buy venue's best ask, sell at the sell venue's best bid, for a size both top
+    levels hold (not necessarily profitable: the executor's job is to execute it)."""
+    _, asks = sim.venues[buy].book("BTC/USDT")
+    bids, _ = sim.venues[sell].book("BTC/USDT")
     size = round(min(asks[0][1], bids[0][1], 50.0 / asks[0][0]) / 2, 4)
-    return Opportunity(id=oid, symbol="BTC/USDT", buy_venue="mexc", sell_venue="binance", size=size,
+    return Opportunity(id=oid, symbol="BTC/USDT", buy_venue=buy, sell_venue=sell, size=size,
                        buy_price=asks[0][0], sell_price=bids[0][0], edge_bps=0.0, expected_pnl=0.0, created_ns=NOW,
                        expires_ns=NOW + 10**9, buy_seq=1, sell_seq=2, buy_recv_ns=NOW, sell_recv_ns=NOW)
 
 
-async def test_against_the_simulator_both_legs_fill_and_the_journal_matches_the_venues(journal, db, sim_venues):
+@pytest.mark.parametrize(("buy", "sell"), [("mexc", "binance"), ("binance", "gateio"), ("gateio", "mexc")])
+async def test_against_the_simulator_both_legs_fill_and_the_journal_matches_the_venues(
+        journal, db, sim_venues, buy, sell):
     sim, adapters = sim_venues
     ex = await start_executor(journal, adapters)
     try:
-        opp = sim_opportunity(sim, "BTCUSDT-mexc-binance-1-2")
+        opp = sim_opportunity(sim, f"BTCUSDT-{buy}-{sell}-1-2", buy, sell)
         await ex.ask(opp)
         await journal.ask(FlushJournal())
         b, s = client_order_id(opp.id, "b"), client_order_id(opp.id, "s")
         journaled = {cid: (status, qty) for cid, status, qty in rows(
             db, "SELECT client_order_id, status, filled_qty FROM orders")}
         assert journaled == {b: ("filled", pytest.approx(opp.size)), s: ("filled", pytest.approx(opp.size))}
-        assert b in sim.venues["mexc"].orders and s in sim.venues["binance"].orders
+        def on_venue(venue, cid):  # Gate keeps the wire form of the id, "t-" + ours
+            return (f"t-{cid}" if venue == "gateio" else cid) in sim.venues[venue].orders
+
+        assert on_venue(buy, b) and on_venue(sell, s)
         assert rows(db, "SELECT count(*) FROM fills") == [(2,)]
         assert rows(db, "SELECT status FROM opportunities") == [("executed",)]
     finally:
