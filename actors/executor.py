@@ -63,6 +63,7 @@ from protocols.messages import (
 from protocols.venue import Venue, split_symbol
 
 ExecutorInbox = Opportunity | KillSwitch
+QUERY_PACE_S = 0.05  # between two queries of one order whose state is not final/known yet
 
 
 class ExecutorStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -247,7 +248,8 @@ class ExecutorActor(Actor):
         if update is None:
             return None
         while not update.final and time.monotonic() < deadline:
-            # An IOC acknowledged before matching finished: ask again rather than assume.
+            # An IOC acknowledged before matching finished: ask again (paced) rather than assume.
+            await asyncio.sleep(QUERY_PACE_S)
             update = await self._query(venue, intent, deadline) or update
         if not update.final:
             update = await venue.cancel_order(intent.symbol, intent.client_order_id)
@@ -291,7 +293,7 @@ class ExecutorActor(Actor):
             except (NetworkError, RateLimited) as exc:
                 if time.monotonic() >= deadline:
                     raise
-                wait = exc.retry_after_s if isinstance(exc, RateLimited) else 0.05
+                wait = exc.retry_after_s if isinstance(exc, RateLimited) else QUERY_PACE_S
                 await asyncio.sleep(min(wait, max(0.0, deadline - time.monotonic())))
 
     def _give_up(self, intent: OrderIntent, why: str) -> None:
