@@ -346,3 +346,23 @@ async def test_against_the_simulator_an_unknown_outcome_is_queried_and_no_duplic
             ("filled", pytest.approx(opp.size))]
     finally:
         await ex.stop()
+
+
+async def test_against_the_simulator_reconciliation_settles_journaled_orders_from_the_venues(journal, db, sim_venues):
+    sim, adapters = sim_venues
+    old = sim_opportunity(sim, "BTCUSDT-gateio-binance-0-0", "gateio", "binance")
+    landed = OrderIntent(client_order_id=client_order_id(old.id, "b"), opportunity_id=old.id, venue="gateio",
+                         symbol="BTC/USDT", side="buy", order_type="ioc", qty=old.size, price=old.buy_price)
+    lost = OrderIntent(client_order_id=client_order_id(old.id, "s"), opportunity_id=old.id, venue="binance",
+                       symbol="BTC/USDT", side="sell", order_type="ioc", qty=old.size, price=old.sell_price)
+    await journal.ask(JournalWrite(records=(old, landed, lost)))
+    await adapters["gateio"].place_order(landed)  # reached its venue; the process died before journaling it
+    ex = await start_executor(journal, adapters)
+    try:
+        assert ex.describe().reconciled == 2
+        await journal.ask(FlushJournal())
+        assert dict(rows(db, "SELECT client_order_id, status FROM orders")) == {
+            landed.client_order_id: "filled", lost.client_order_id: "rejected"}
+        assert list(sim.venues["binance"].orders) == []
+    finally:
+        await ex.stop()
