@@ -165,6 +165,7 @@ class Exchange:
         spec = book.spec
         is_buy = order.side == "buy"
         levels = book.asks if is_buy else book.bids
+        spent = False  # a quote-amount order whose remainder buys less than one step is done
         while levels:
             price, avail = levels.peekitem(0) if is_buy else levels.peekitem(-1)
             if order.price is not None and (price > order.price if is_buy else price < order.price):
@@ -176,12 +177,13 @@ class Exchange:
             else:
                 q = min(avail, order.qty - order.filled)
             if q <= 0:
+                spent = order.qty is None
                 break
             book.set_level(not is_buy, price, avail - q)
             self._fill(order, price, q, px * q * spec.step, q * spec.step)
         if order.filled:
             order.updated_ms = now_ms
-            full = order.qty is not None and order.filled >= order.qty
+            full = spent or (order.qty is not None and order.filled >= order.qty)
             order.status = "filled" if full else "partially_filled"
 
     def _fill(self, order: Order, price: int, q: int, value: float, base_qty: float) -> None:

@@ -1,0 +1,40 @@
+"""Fixtures for the simulator tests: a running simulator on loopback (fast pushes) and a
+deadline-bounded wait for socket-side state."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+import pytest
+
+from simulator import SimConfig, Simulator
+
+FAST = SimConfig(seed=7, symbols=("BTC/USDT", "ETH/USDT"), push_interval_s=0.02, gate_full_every=0)
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    async with Simulator(FAST) as s:
+        yield s
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def _wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met before the deadline")
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+def wait_until():
+    return _wait_until
