@@ -191,6 +191,15 @@ class Supervisor(Actor[SupervisorInbox]):
         """The children's cells in start order (the Tree walks these)."""
         return [c.cell for c in self._children.values()]
 
+    def lookup(self, path: str) -> ActorRef:
+        """The ref at an absolute path anywhere in this supervisor's tree. Usable from a child
+        factory while the tree starts (children are registered before any of them starts), so
+        an engine can wire a later sibling to an earlier one. KeyError when absent."""
+        cell = self._registry.cells.get(path.strip("/"))
+        if cell is None:
+            raise KeyError(f"no actor at path {path.strip('/')!r}")
+        return cell.ref
+
     def restarts_in_window(self) -> int:
         self._prune(self._clock())
         return len(self._window)
@@ -372,7 +381,7 @@ class Supervisor(Actor[SupervisorInbox]):
     async def _on_terminate(self, name: str) -> Reply:
         child = self._children.get(name)
         if child is None:
-            return Reply(error=LookupError(f"no child {self._path(name)}"))
+            return Reply(error=KeyError(f"no child {self._path(name)}"))
         self._remove(name)
         await child.cell.stop(final=True)
         return Reply()
@@ -380,7 +389,7 @@ class Supervisor(Actor[SupervisorInbox]):
     async def _on_manual_restart(self, name: str, reason: str) -> Reply:
         child = self._children.get(name)
         if child is None:
-            return Reply(error=LookupError(f"no child {self._path(name)}"))
+            return Reply(error=KeyError(f"no child {self._path(name)}"))
         n = self._count_restart(name, reason, None)
         log.warning("restarting %s (%s) [%d in window]", child.cell.path, reason, n,
                     extra={"path": child.cell.path, "child": name, "reason": reason,
