@@ -101,7 +101,8 @@ def _decode_control(frame: str, channels: Container[str]) -> Control:
         raise DecodeError(VENUE, f"control reply: {exc}", frame) from exc
     if reply.msg == "PONG":
         return _PONG
-    if reply.code == 0 and reply.msg in channels:
+    # A SUBSCRIPTION with several params is acknowledged with the channels joined by commas.
+    if reply.code == 0 and reply.msg and all(part in channels for part in reply.msg.split(",")):
         return Control(kind="ack", detail=reply.msg)
     # e.g. "Not Subscribed successfully! [spot@public...].  Reason： Blocked!"
     return Control(kind="error", detail=f"code={reply.code} msg={reply.msg}")

@@ -82,6 +82,11 @@ def test_limit_depth_push_is_a_full_book_with_one_version(venue: MexcVenue) -> N
     ('{"id":0,"code":0,"msg":"spot@public.aggre.depth.v3.api.pb@100ms@SOLUSDT"}',
      Control(kind="error", detail="code=0 msg=spot@public.aggre.depth.v3.api.pb@100ms@SOLUSDT")),
     (f'{{"id":0,"code":1,"msg":"{CHANNEL}"}}', Control(kind="error", detail=f"code=1 msg={CHANNEL}")),
+    # several params in one SUBSCRIPTION are acknowledged together, joined by commas
+    (f'{{"id":0,"code":0,"msg":"{CHANNEL},{CHANNEL.replace("BTCUSDT", "ETHUSDT")}"}}',
+     Control(kind="ack", detail=f'{CHANNEL},{CHANNEL.replace("BTCUSDT", "ETHUSDT")}')),
+    (f'{{"id":0,"code":0,"msg":"{CHANNEL},spot@public.aggre.depth.v3.api.pb@100ms@SOLUSDT"}}',
+     Control(kind="error", detail=f"code=0 msg={CHANNEL},spot@public.aggre.depth.v3.api.pb@100ms@SOLUSDT")),
 ])
 def test_control_replies_are_acks_pongs_or_errors(venue: MexcVenue, text: str, expected: Control) -> None:
     assert venue.decode(text, 1) == expected
