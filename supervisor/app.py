@@ -1,0 +1,363 @@
+"""The engine: the supervision tree built from an ``EngineConfig``, the embedded simulator for
+``simulated`` venues, signals, the status line and the exit code.
+
+Start order is execution → detectors → venues → control, so every actor's downstream exists
+before it is built (a book publishes to its detector, a detector tells the executor), and
+shutdown runs the other way: the control endpoint and market data stop first (no new
+opportunities), then detectors, then the executor finishes its legs and the journal flushes.
+
+Exit codes: 0 clean stop (duration elapsed, SIGINT/SIGTERM, ``stop`` command); 2 config error
+(``supervisor.cli``); 3 the root supervisor failed (restart intensity exceeded at the top).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import msgspec
+import tenacity
+import uvloop
+
+from actors import Actor, ActorRef, MailboxSpec
+from actors.book import BookActor
+from actors.connection import ConnectionActor, ConnectionCounters
+from actors.detector import DetectorActor, DetectorParams
+from actors.executor import ExecutorActor
+from actors.journal import JournalActor
+from actors.risk import RiskParams
+from config import EngineConfig
+from protocols.binance import BinanceVenue
+from protocols.errors import ConfigError, RestartIntensityExceeded
+from protocols.gateio import GateVenue
+from protocols.messages import BookView, Subscribe, Unsubscribe
+from protocols.mexc import MexcVenue
+from protocols.venue import Credentials, Venue
+from supervisor.control import ControlActor
+from supervisor.logs import configure_logging
+from supervisor.running import Tree, run
+from supervisor.spec import ChildSpec
+from supervisor.tree import Supervisor
+
+log = logging.getLogger("arbor.engine")
+
+ADAPTERS: dict[str, type] = {"mexc": MexcVenue, "binance": BinanceVenue, "gateio": GateVenue}
+EXIT_OK, EXIT_ROOT_FAILED = 0, 3
+
+
+def detector_key(msg: object) -> object:
+    """A detector's conflating mailbox keeps only the newest view per venue; anything else
+    (an ask) has a key of its own and is never conflated."""
+    return msg.venue if isinstance(msg, BookView) else id(msg)
+
+
+def path_symbol(symbol: str) -> str:
+    """``BTC/USDT`` → ``BTCUSDT``: the path component of a symbol."""
+    return symbol.replace("/", "")
+
+
+class EngineSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """The status line's figures (also served at /v1/summary)."""
+
+    uptime_s: float
+    books_in_sync: int
+    books: int
+    frames: int
+    frames_per_s: float
+    decode_errors: int
+    opportunities: int
+    executed: int
+    realised_pnl: float
+    restarts: int
+    paper: bool
+
+
+class Engine:
+    """One running engine: venue adapters, the tree, and the market set (config + run-time
+    subscriptions). Factories read the market set when they (re)start, so a run-time
+    subscription survives a restart of its venue's subtree."""
+
+    def __init__(self, cfg: EngineConfig, venues: dict[str, Venue], *, dry_run: dict[str, bool],
+                 taker_fees: dict[str, float], live: bool = False) -> None:
+        self.cfg = cfg
+        self.live = live
+        self.venues = venues
+        self.dry_run = dry_run
+        self.taker_fees = taker_fees
+        self.markets: dict[str, list[str]] = {name: list(v.symbols) for name, v in cfg.venues.items()
+                                              if v.enabled}
+        self.counters = {name: ConnectionCounters() for name in self.markets}
+        self.root = self._root()
+        self._tree: Tree | None = None
+        self._stop = asyncio.Event()
+        self._started = time.monotonic()
+        self._last = (self._started, 0)
+
+    # --- the tree -----------------------------------------------------------------------------
+
+    def _sup(self, children: list[ChildSpec], strategy: str) -> Supervisor:
+        r = self.cfg.restart
+        return Supervisor(children, strategy=strategy, max_restarts=r.max_restarts, within_s=r.within_s,
+                          backoff=tenacity.wait_exponential_jitter(initial=r.backoff_initial_s,
+                                                                   max=r.backoff_max_s, jitter=r.backoff_initial_s))
+
+    def lookup(self, path: str) -> ActorRef | None:
+        try:
+            return self.root.lookup(path)
+        except LookupError:
+            return None
+
+    def _root(self) -> Supervisor:
+        return self._sup([
+            ChildSpec("execution", lambda: self._sup([
+                ChildSpec("journal", self._journal, mailbox=MailboxSpec(self.cfg.mailboxes.journal)),
+                ChildSpec("executor", self._executor, shutdown_s=self.cfg.risk.leg_timeout_s + 1,
+                          mailbox=MailboxSpec(self.cfg.mailboxes.executor, policy="drop_oldest")),
+            ], "rest_for_one")),
+            ChildSpec("detectors", lambda: self._sup(
+                [self._detector_spec(s) for s in self._symbols()], "one_for_one")),
+            ChildSpec("venues", lambda: self._sup(
+                [ChildSpec(name, self._venue_factory(name)) for name in self.markets], "one_for_one")),
+            ChildSpec("control", lambda: ControlActor(engine=self, config=self.cfg.control)),
+        ], "one_for_one")
+
+    def _symbols(self) -> list[str]:
+        return sorted({s for symbols in self.markets.values() for s in symbols})
+
+    def _journal(self) -> Actor[Any]:
+        return JournalActor(path=self.cfg.journal.path)
+
+    def _executor(self) -> Actor[Any]:
+        risk = self.cfg.risk
+        return ExecutorActor(
+            venues=self.venues, journal=self.root.lookup("execution/journal"),
+            risk=RiskParams(**msgspec.structs.asdict(risk)), dry_run=self.dry_run, symbols=self._symbols())
+
+    def _detector_spec(self, symbol: str) -> ChildSpec:
+        d = self.cfg.detector
+
+        def factory() -> Actor[Any]:
+            return DetectorActor(symbol=symbol, taker_fees=self.taker_fees,
+                                 params=DetectorParams(**msgspec.structs.asdict(d)),
+                                 executor=self.root.lookup("execution/executor"))
+
+        return ChildSpec(path_symbol(symbol), factory,
+                         mailbox=MailboxSpec(self.cfg.mailboxes.detector, policy="conflate",
+                                             key=detector_key))
+
+    def _venue_factory(self, name: str) -> Callable[[], Actor[Any]]:
+        venue = self.venues[name]
+
+        def route(symbol: str) -> ActorRef | None:
+            return self.lookup(f"venues/{name}/books/{path_symbol(symbol)}")
+
+        return lambda: self._sup([
+            ChildSpec("connection", lambda: ConnectionActor(
+                venue=venue, symbols=tuple(self.markets[name]), route=route, counters=self.counters[name]),
+                mailbox=MailboxSpec(self.cfg.mailboxes.connection)),
+            ChildSpec("books", lambda: self._sup(
+                [self._book_spec(name, s) for s in self.markets[name]], "one_for_one")),
+        ], "rest_for_one")
+
+    def _book_spec(self, name: str, symbol: str) -> ChildSpec:
+        b = self.cfg.book
+        return ChildSpec(path_symbol(symbol), lambda: BookActor(
+            venue=self.venues[name], symbol=symbol, publish=self.root.lookup(f"detectors/{path_symbol(symbol)}"),
+            depth=b.depth, max_levels=b.max_levels, snapshot_limit=b.snapshot_limit),
+            mailbox=MailboxSpec(self.cfg.mailboxes.book))
+
+    # --- EngineHandle (the control endpoint) ------------------------------------------------
+
+    @property
+    def tree(self) -> Tree:
+        if self._tree is None:
+            raise LookupError("the engine is still starting")
+        return self._tree
+
+    async def subscribe(self, venue: str, symbol: str) -> None:
+        if venue not in self.markets:
+            raise LookupError(f"no venue {venue!r}")
+        if symbol in self.markets[venue]:
+            return
+        self.markets[venue].append(symbol)
+        if self.lookup(f"detectors/{path_symbol(symbol)}") is None:
+            await self.tree.start_child("detectors", self._detector_spec(symbol))
+        await self.tree.start_child(f"venues/{venue}/books", self._book_spec(venue, symbol))
+        await self.tree.lookup(f"venues/{venue}/connection").send(Subscribe(symbol=symbol))
+
+    async def unsubscribe(self, venue: str, symbol: str) -> None:
+        if symbol not in self.markets.get(venue, ()):
+            raise LookupError(f"{venue} is not subscribed to {symbol}")
+        self.markets[venue].remove(symbol)
+        await self.tree.lookup(f"venues/{venue}/connection").send(Unsubscribe(symbol=symbol))
+        await self.tree.terminate_child(f"venues/{venue}/books/{path_symbol(symbol)}")
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def summary(self) -> EngineSummary:
+        books = in_sync = restarts = 0
+        opportunities = executed = 0
+        pnl = 0.0
+        for row in self.tree.stats():
+            restarts += row.restarts
+        for name, symbols in self.markets.items():
+            for symbol in symbols:
+                status = self._describe(f"venues/{name}/books/{path_symbol(symbol)}")
+                books += 1
+                in_sync += bool(status is not None and status.in_sync)
+        for symbol in self._symbols():
+            status = self._describe(f"detectors/{path_symbol(symbol)}")
+            opportunities += getattr(status, "opportunities", 0)
+        ex = self._describe("execution/executor")
+        if ex is not None:
+            executed, pnl = ex.executed, ex.realised_pnl
+        frames = sum(c.frames for c in self.counters.values())
+        now = time.monotonic()
+        then, then_frames = self._last
+        self._last = (now, frames)
+        return EngineSummary(
+            uptime_s=round(now - self._started, 1), books_in_sync=in_sync, books=books, frames=frames,
+            frames_per_s=round((frames - then_frames) / max(now - then, 1e-9), 1),
+            decode_errors=sum(c.decode_errors for c in self.counters.values()),
+            opportunities=opportunities, executed=executed, realised_pnl=round(pnl, 6), restarts=restarts,
+            paper=not self.live)
+
+    def _describe(self, path: str) -> Any:
+        try:
+            return self.tree.describe(path)
+        except LookupError:
+            return None
+
+    # --- running ------------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Tree]:
+        async with run(self.root) as tree:
+            self._tree = tree
+            yield tree
+
+    async def serve(self, duration_s: float | None, status: Callable[[EngineSummary], None] | None) -> None:
+        """Run until the duration elapses, a stop is requested, or the root fails."""
+        async with self.running() as tree:
+            waiter = asyncio.create_task(tree.wait(), name="engine:tree-wait")
+            stopper = asyncio.create_task(self._stop.wait(), name="engine:stop-wait")
+            try:
+                deadline = None if duration_s is None else time.monotonic() + duration_s
+                while not (waiter.done() or stopper.done()):
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        break
+                    await asyncio.wait({waiter, stopper}, timeout=min(1.0, left) if left is not None else 1.0)
+                    if status is not None and not waiter.done():
+                        status(self.summary())
+                if waiter.done():
+                    waiter.result()  # the root failed: raise its reason
+            finally:
+                for task in (waiter, stopper):
+                    task.cancel()
+                await asyncio.gather(waiter, stopper, return_exceptions=True)
+                if status is not None and self._tree is not None:
+                    with contextlib.suppress(LookupError):
+                        final = self.summary()
+                        log.info("final summary: %s", msgspec.json.encode(final).decode())
+
+
+def build_adapters(cfg: EngineConfig, sim: Any, *, live: bool) -> tuple[dict[str, Venue], dict[str, bool]]:
+    """One adapter per enabled venue; which ones only journal (paper against a real venue)."""
+    venues: dict[str, Venue] = {}
+    dry_run: dict[str, bool] = {}
+    for name, v in cfg.venues.items():
+        if not v.enabled:
+            continue
+        if v.simulated:
+            simv = sim.venues[v.kind]
+            rest_url, ws_url, creds = simv.rest_url, simv.ws_url, simv.credentials
+        else:
+            rest_url, ws_url, creds = v.effective_rest_url, v.effective_ws_url, v.credentials()
+            if live and creds is None:
+                raise ConfigError(f"venues.{name}.api_key_env",
+                                  "environment variables holding the key pair (required by --live)")
+        venues[name] = ADAPTERS[v.kind](rest_url=rest_url, ws_url=ws_url, symbols=v.symbols, credentials=creds)
+        # Against the simulator paper trading is real order flow; against a real venue it
+        # means journaled and not sent, unless --live.
+        dry_run[name] = not (v.simulated or live)
+    return venues, dry_run
+
+
+async def fetch_taker_fees(venues: dict[str, Venue], cfg: EngineConfig) -> dict[str, float]:
+    """Static data: each venue's taker fee (the highest over its symbols, to stay safe)."""
+    fees: dict[str, float] = {}
+    for name, venue in venues.items():
+        info = await venue.symbol_info(cfg.venues[name].symbols)
+        fees[name] = max((i.taker_fee for i in info.values()), default=0.001)
+    return fees
+
+
+@contextlib.asynccontextmanager
+async def embedded_simulator(cfg: EngineConfig) -> AsyncIterator[Any]:
+    """The in-process simulator for ``simulated`` venues (None when there are none)."""
+    simulated = [v for v in cfg.venues.values() if v.enabled and v.simulated]
+    if not simulated:
+        yield None
+        return
+    from simulator import SimConfig, Simulator  # only the embedded default needs it
+
+    symbols = tuple(sorted({s for v in simulated for s in v.symbols}))
+    kinds = tuple(dict.fromkeys(v.kind for v in simulated))
+    async with Simulator(SimConfig(seed=cfg.simulator.seed, symbols=symbols, venues=kinds,
+                                   updates_per_s=cfg.simulator.updates_per_s)) as sim:
+        yield sim
+
+
+async def main_async(cfg: EngineConfig, *, duration_s: float | None, live: bool,
+                     status: Callable[[EngineSummary], None] | None) -> int:
+    loop = asyncio.get_running_loop()
+    async with embedded_simulator(cfg) as sim:
+        venues, dry_run = build_adapters(cfg, sim, live=live)
+        try:
+            fees = await fetch_taker_fees(venues, cfg)
+            engine = Engine(cfg, venues, dry_run=dry_run, taker_fees=fees, live=live)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, engine.request_stop)
+            try:
+                await engine.serve(duration_s, status)
+            except RestartIntensityExceeded as exc:
+                log.critical("root supervisor failed: %s", exc)
+                return EXIT_ROOT_FAILED
+            finally:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+        finally:
+            for venue in venues.values():
+                await venue.close()
+    return EXIT_OK
+
+
+def print_status(summary: EngineSummary) -> None:
+    line = (f"\r{summary.uptime_s:7.1f}s  books {summary.books_in_sync}/{summary.books} in sync  "
+            f"{summary.frames_per_s:8.1f} frames/s  opportunities {summary.opportunities}  "
+            f"fills {summary.executed}  PnL {summary.realised_pnl:+.4f}  restarts {summary.restarts}")
+    sys.stderr.write(line)
+    sys.stderr.flush()
+
+
+def run_engine(cfg: EngineConfig, *, duration_s: float | None = None, log_format: str = "text",
+               live: bool = False) -> int:
+    """``python -m supervisor``: run the engine on uvloop until stopped; the exit code."""
+    configure_logging(log_format)
+    status = print_status if log_format == "text" and sys.stderr.isatty() else None
+    code = uvloop.run(main_async(cfg, duration_s=duration_s, live=live, status=status or _log_status))
+    if status is not None:
+        sys.stderr.write("\n")
+    return code
+
+
+def _log_status(summary: EngineSummary) -> None:
+    log.info("status", extra={"summary": msgspec.structs.asdict(summary)})
