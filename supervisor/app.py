@@ -7,7 +7,7 @@ shutdown runs the other way: the control endpoint and market data stop first (no
 opportunities), then detectors, then the executor finishes its legs and the journal flushes.
 
 Exit codes: 0 clean stop (duration elapsed, SIGINT/SIGTERM, ``stop`` command); 2 config error
-(``supervisor.cli``); 3 the root supervisor failed (restart intensity exceeded at the top).
+(``supervisor.cli``); 1 the root supervisor failed (restart intensity exceeded at the top).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from supervisor.tree import Supervisor
 log = logging.getLogger("arbor.engine")
 
 ADAPTERS: dict[str, type] = {"mexc": MexcVenue, "binance": BinanceVenue, "gateio": GateVenue}
-EXIT_OK, EXIT_ROOT_FAILED = 0, 3
+EXIT_OK, EXIT_ROOT_FAILED = 0, 1
 
 
 def detector_key(msg: object) -> object:
