@@ -277,6 +277,12 @@ class Nautilus(_Impl):
         return ([(lv.price, lv.size()) for lv in book.bids()[:20]],
                 [(lv.price, lv.size()) for lv in book.asks()[:20]])
 
+    def final(self, book):
+        # fixed-point inside: compare at the instrument's precision (2 dp price, 3 dp size)
+        b, a = self.depth20(book)
+        return ([(round(float(p), 2), round(float(q), 3)) for p, q in b],
+                [(round(float(p), 2), round(float(q), 3)) for p, q in a])
+
 
 IMPLS: dict[str, type[_Impl]] = {c.name: c for c in (Arbor, DictPair, SortedDictPair, Ccxt, OrderBookC, Nautilus)}
 
