@@ -353,11 +353,21 @@ def run_engine(cfg: EngineConfig, *, duration_s: float | None = None, log_format
     """``python -m supervisor``: run the engine on uvloop until stopped; the exit code."""
     configure_logging(log_format)
     status = print_status if log_format == "text" and sys.stderr.isatty() else None
-    code = uvloop.run(main_async(cfg, duration_s=duration_s, live=live, status=status or _log_status))
+    code = uvloop.run(main_async(cfg, duration_s=duration_s, live=live, status=status or StatusLog()))
     if status is not None:
         sys.stderr.write("\n")
     return code
 
 
-def _log_status(summary: EngineSummary) -> None:
-    log.info("status", extra={"summary": msgspec.structs.asdict(summary)})
+class StatusLog:
+    """Without a terminal the status line becomes a log record, one every ``every_s``."""
+
+    def __init__(self, every_s: float = 10.0) -> None:
+        self.every_s = every_s
+        self._slot = -1.0
+
+    def __call__(self, summary: EngineSummary) -> None:
+        slot = summary.uptime_s // self.every_s
+        if slot != self._slot:
+            self._slot = slot
+            log.info("status", extra={"summary": msgspec.structs.asdict(summary)})
