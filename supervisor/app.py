@@ -316,27 +316,36 @@ async def embedded_simulator(cfg: EngineConfig) -> AsyncIterator[Any]:
         yield sim
 
 
-async def main_async(cfg: EngineConfig, *, duration_s: float | None, live: bool,
-                     status: Callable[[EngineSummary], None] | None) -> int:
-    loop = asyncio.get_running_loop()
+@contextlib.asynccontextmanager
+async def assembled(cfg: EngineConfig, *, live: bool) -> AsyncIterator[tuple[Any, Engine]]:
+    """The embedded simulator (None without ``simulated`` venues) and an ``Engine`` built on
+    it, not yet running: what ``main_async`` serves, and what integration tests run in-process
+    (``async with assembled(cfg, live=False) as (sim, engine), engine.running() as tree``).
+    The venue adapters are closed on exit."""
     async with embedded_simulator(cfg) as sim:
         venues, dry_run = build_adapters(cfg, sim, live=live)
         try:
             fees = await fetch_taker_fees(venues, cfg)
-            engine = Engine(cfg, venues, dry_run=dry_run, taker_fees=fees, live=live)
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, engine.request_stop)
-            try:
-                await engine.serve(duration_s, status)
-            except RestartIntensityExceeded as exc:
-                log.critical("root supervisor failed: %s", exc)
-                return EXIT_ROOT_FAILED
-            finally:
-                for sig in (signal.SIGINT, signal.SIGTERM):
-                    loop.remove_signal_handler(sig)
+            yield sim, Engine(cfg, venues, dry_run=dry_run, taker_fees=fees, live=live)
         finally:
             for venue in venues.values():
                 await venue.close()
+
+
+async def main_async(cfg: EngineConfig, *, duration_s: float | None, live: bool,
+                     status: Callable[[EngineSummary], None] | None) -> int:
+    loop = asyncio.get_running_loop()
+    async with assembled(cfg, live=live) as (_, engine):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, engine.request_stop)
+        try:
+            await engine.serve(duration_s, status)
+        except RestartIntensityExceeded as exc:
+            log.critical("root supervisor failed: %s", exc)
+            return EXIT_ROOT_FAILED
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
     return EXIT_OK
 
 
