@@ -4,16 +4,23 @@ sync rules, then against the simulator through the real adapters."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import pytest
 
 from actors import Actor, ActorRef, MailboxSpec, spawn
 from actors.book import BookActor, BookStatus
+from actors.connection import ConnectionActor
+from protocols.binance import BinanceVenue
 from protocols.binance.sync import BinanceSync
 from protocols.errors import ActorStopped, RateLimited, SequenceGap
+from protocols.gateio import GateVenue
 from protocols.gateio.sync import GateSync
 from protocols.messages import BookDelta, BookSnapshot, BookView, GetView, Msg
+from protocols.mexc import MexcVenue
+from simulator import SimConfig, Simulator
+from supervisor import ChildSpec, Supervisor, run
 
 SYMBOL = "BTC/USDT"
 
@@ -221,3 +228,123 @@ async def test_an_unknown_message_crashes_the_book():
     book = await start_book(FakeVenue(BinanceSync(), []), None)
     with pytest.raises(ActorStopped):
         await book.ask(_Unknown())
+
+
+# --- against the simulator, through the real adapters ---------------------------------------------
+
+ADAPTERS = {"mexc": MexcVenue, "binance": BinanceVenue, "gateio": GateVenue}
+FAST = dict(push_interval_s=0.02, updates_per_s=600.0)
+
+
+async def eventually(predicate: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    """Poll socket-side state with a deadline (the simulator and the actors talk over TCP)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met before the deadline")
+        await asyncio.sleep(0.01)
+
+
+@asynccontextmanager
+async def market(venue: str, **cfg) -> AsyncIterator[tuple[Simulator, object, object]]:
+    """A one-venue, one-symbol simulator and the real adapter pointed at it."""
+    async with Simulator(SimConfig(seed=3, symbols=(SYMBOL,), venues=(venue,), **(FAST | cfg))) as sim:
+        server = sim.venues[venue]
+        adapter = ADAPTERS[venue](rest_url=server.rest_url, ws_url=server.ws_url, symbols=[SYMBOL])
+        try:
+            yield sim, server, adapter
+        finally:
+            await adapter.close()
+
+
+def in_sync(book: ActorRef) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return (await book.ask(GetView())).in_sync
+    return check
+
+
+def equals_truth(book: ActorRef, server, depth: int = 20) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        view = await book.ask(GetView())
+        bids, asks = server.book(SYMBOL)
+        return view.in_sync and view.bids == bids[:depth] and view.asks == asks[:depth]
+    return check
+
+
+async def feed(adapter, book: ActorRef) -> ActorRef:
+    """The real connection actor, routing the symbol's deltas to ``book``."""
+    return await spawn(lambda: ConnectionActor(venue=adapter, symbols=[SYMBOL], route={SYMBOL: book}.get),
+                       name="connection")
+
+
+@pytest.mark.parametrize("venue", ["mexc", "binance", "gateio"])
+async def test_book_syncs_through_the_real_adapter_and_equals_the_simulator_truth_once_paused(venue):
+    async with market(venue) as (sim, server, adapter):
+        col, col_ref = await collector()
+        book = await start_book(adapter, col_ref)
+        conn = await feed(adapter, book)
+        await eventually(in_sync(book))
+        sim.pause()
+        await eventually(equals_truth(book, server))
+        view = await book.ask(GetView())
+        assert view.venue == venue and view.seq > 0 and len(view.bids) == 20 and not book._cell.actor.book.crossed()
+        await col.until(lambda v: v[-1].seq == view.seq)
+        assert col.views[0].in_sync is False and col.views[-1] == view
+        await conn.stop()
+        await book.stop()
+        await col_ref.stop()
+
+
+async def test_gap_restarts_the_book_under_its_supervisor_and_it_resyncs_from_a_new_snapshot():
+    async with market("binance") as (sim, server, adapter):
+        col, col_ref = await collector()
+        sup = Supervisor([ChildSpec("book", lambda: BookActor(venue=adapter, symbol=SYMBOL, publish=col_ref))],
+                         strategy="one_for_one", max_restarts=5, within_s=10.0)
+        async with run(sup) as tree:
+            book = tree.lookup("book")
+            conn = await feed(adapter, book)
+            await eventually(in_sync(book))
+            synced_views = len(col.views)
+            server.faults.inject("gap")
+            await eventually(lambda: _true(book.stats().restarts == 1))
+            await eventually(in_sync(book))
+            sim.pause()
+            await eventually(equals_truth(book, server))
+            assert server.faults.counts["gap"] == 1
+            assert book.stats().last_failure.type == "SequenceGap"
+            assert any(not v.in_sync for v in col.views[synced_views:])  # the detector was told
+            await conn.stop()
+        await col_ref.stop()
+
+
+async def test_stale_snapshot_is_fetched_again_and_the_book_syncs():
+    async with market("gateio", gate_full_every=0) as (sim, server, adapter):
+        armed_at = server.seq(SYMBOL)
+        server.faults.inject("stale_snapshot")
+        await eventually(lambda: _true(server.seq(SYMBOL) > armed_at + 5))  # the armed book ages
+        book = await start_book(adapter, None)
+        conn = await feed(adapter, book)
+        await eventually(in_sync(book))
+        assert server.faults.counts["stale_snapshot"] == 1
+        assert book._cell.describe().resync_attempts >= 2
+        sim.pause()
+        await eventually(equals_truth(book, server))
+        await conn.stop()
+        await book.stop()
+
+
+async def test_gate_full_push_replaces_the_book_and_it_still_equals_the_truth():
+    async with market("gateio", gate_full_every=3) as (sim, server, adapter):
+        book = await start_book(adapter, None)
+        conn = await feed(adapter, book)
+        await eventually(in_sync(book))
+        await eventually(lambda: _true(book._cell.describe().full_replacements >= 2))
+        sim.pause()
+        await eventually(equals_truth(book, server))
+        await conn.stop()
+        await book.stop()
+
+
+async def _true(value: bool) -> bool:
+    return value
