@@ -6,17 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from functools import partial
 
 import pytest
 from aiohttp import WSMsgType, web
 
-from actors import Actor, ActorRef, MailboxSpec, spawn
+from actors import Actor, ActorRef, spawn
+from actors.book import BookActor
 from actors.connection import ConnectionActor, ConnectionCounters, ConnectionStatus
+from protocols.binance import BinanceVenue
 from protocols.errors import DecodeError, NetworkError, SubscriptionFailed
 from protocols.gateio import GateVenue
-from protocols.messages import BookDelta, Subscribe, Unsubscribe
+from protocols.messages import BookDelta, GetView, Subscribe, Unsubscribe
 from protocols.mexc import MexcVenue
+from simulator import SimConfig, Simulator
+from supervisor import ChildSpec, Supervisor, Tree, run
 
 
 async def until(predicate: Callable[[], bool], changed: asyncio.Event, timeout: float = 10.0) -> None:
@@ -234,3 +240,124 @@ async def test_stopping_the_connection_closes_its_sockets(edge):
     await conn.stop()
     await until(lambda: edge.sockets[0].closed, edge.changed)
     assert not conn.alive
+
+
+# --- a venue subtree (rest_for_one: connection, then books) against the simulator ----------------
+
+SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
+ADAPTERS = {"mexc": MexcVenue, "binance": BinanceVenue, "gateio": GateVenue}
+
+
+async def eventually(predicate: Callable[[], Awaitable[bool] | bool], timeout: float = 10.0) -> None:
+    """Poll socket-side state with a deadline (the simulator and the actors talk over TCP)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        ok = predicate()
+        if not isinstance(ok, bool):
+            ok = await ok
+        if ok:
+            return
+        if loop.time() > deadline:
+            raise AssertionError("condition not met before the deadline")
+        await asyncio.sleep(0.01)
+
+
+@asynccontextmanager
+async def venue_tree(venue: str, symbols=SYMBOLS) -> AsyncIterator[tuple[Simulator, object, Tree, ConnectionCounters]]:
+    """The engine's per-venue subtree: ``connection`` then ``books/<SYM>`` under rest_for_one."""
+    cfg = SimConfig(seed=5, symbols=tuple(symbols), venues=(venue,), push_interval_s=0.02)
+    async with Simulator(cfg) as sim:
+        server = sim.venues[venue]
+        adapter = ADAPTERS[venue](rest_url=server.rest_url, ws_url=server.ws_url, symbols=symbols)
+        counters = ConnectionCounters()
+        running: list[Tree] = []
+
+        def route(symbol: str) -> ActorRef | None:
+            try:
+                return running[0].lookup("books/" + symbol.replace("/", "")) if running else None
+            except LookupError:
+                return None  # not started yet: the book resyncs from a snapshot anyway
+
+        def books() -> Supervisor:
+            return Supervisor([ChildSpec(s.replace("/", ""), partial(BookActor, venue=adapter, symbol=s, publish=None))
+                               for s in symbols], strategy="one_for_one", max_restarts=10, within_s=10.0)
+
+        root = Supervisor([
+            ChildSpec("connection", lambda: ConnectionActor(venue=adapter, symbols=symbols, route=route,
+                                                            counters=counters)),
+            ChildSpec("books", books),
+        ], strategy="rest_for_one", max_restarts=5, within_s=10.0)
+        try:
+            async with run(root) as tree:
+                running.append(tree)
+                yield sim, server, tree, counters
+        finally:
+            await adapter.close()
+
+
+def all_books_equal_truth(tree: Tree, server, symbols=SYMBOLS, depth: int = 20) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        for s in symbols:
+            view = await tree.lookup("books/" + s.replace("/", "")).ask(GetView())
+            bids, asks = server.book(s)
+            if not (view.in_sync and view.bids == bids[:depth] and view.asks == asks[:depth]):
+                return False
+        return True
+    return check
+
+
+def all_books_in_sync(tree: Tree, symbols=SYMBOLS) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        views = [await tree.lookup("books/" + s.replace("/", "")).ask(GetView()) for s in symbols]
+        return all(v.in_sync for v in views)
+    return check
+
+
+@pytest.mark.parametrize("venue", ["mexc", "binance", "gateio"])
+async def test_frames_flow_from_the_simulator_and_every_book_syncs_to_the_truth(venue):
+    async with venue_tree(venue) as (sim, server, tree, counters):
+        await eventually(all_books_in_sync(tree))
+        sim.pause()
+        await eventually(all_books_equal_truth(tree, server))
+        status = tree.describe("connection")
+        assert status.sockets == 1 and status.subscriptions == SYMBOLS and status.deltas > 0
+        assert counters.reconnects == 0 and counters.decode_errors == 0
+
+
+@pytest.mark.parametrize("venue", ["mexc", "binance", "gateio"])
+async def test_a_disconnect_restarts_the_connection_and_the_books_resync(venue):
+    async with venue_tree(venue) as (sim, server, tree, counters):
+        await eventually(all_books_in_sync(tree))
+        server.faults.inject("disconnect")
+        await eventually(lambda: counters.reconnects == 1)
+        conn = tree.lookup("connection")
+        assert conn.stats().restarts == 1 and conn.stats().last_failure.type == "NetworkError"
+        assert tree.lookup("books").stats().restarts == 1  # rest_for_one: the books after it too
+        await eventually(all_books_in_sync(tree))
+        sim.pause()
+        await eventually(all_books_equal_truth(tree, server))
+        assert server.faults.counts["disconnect"] == 1 and counters.decode_errors == 0
+
+
+@pytest.mark.parametrize("venue", ["mexc", "binance", "gateio"])
+async def test_a_malformed_frame_restarts_the_connection_counts_a_decode_error_and_the_books_resync(venue):
+    async with venue_tree(venue) as (sim, server, tree, counters):
+        await eventually(all_books_in_sync(tree))
+        server.faults.inject("malformed")
+        await eventually(lambda: counters.reconnects == 1)
+        assert counters.decode_errors == 1
+        assert tree.lookup("connection").stats().last_failure.type == "DecodeError"
+        await eventually(all_books_in_sync(tree))
+        sim.pause()
+        await eventually(all_books_equal_truth(tree, server))
+        assert tree.lookup("books").stats().restarts == 1
+
+
+async def test_a_mexc_subscription_over_thirty_symbols_uses_two_sockets_and_every_book_syncs():
+    symbols = tuple(f"C{i}/USDT" for i in range(31))
+    async with venue_tree("mexc", symbols) as (sim, server, tree, counters):
+        assert tree.describe("connection").sockets == 2
+        await eventually(all_books_in_sync(tree, symbols), timeout=20.0)
+        sim.pause()
+        await eventually(all_books_equal_truth(tree, server, symbols), timeout=20.0)
