@@ -104,7 +104,7 @@ class Engine:
     def _sup(self, children: list[ChildSpec], strategy: str) -> Supervisor:
         r = self.cfg.restart
         return Supervisor(children, strategy=strategy, max_restarts=r.max_restarts, within_s=r.within_s,
-                          backoff=tenacity.wait_exponential_jitter(initial=r.backoff_initial_s,
+                          backoff=tenacity.wait_exponential_jitter(multiplier=r.backoff_initial_s,
                                                                    max=r.backoff_max_s, jitter=r.backoff_initial_s))
 
     def lookup(self, path: str) -> ActorRef | None:
