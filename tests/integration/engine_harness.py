@@ -1,0 +1,183 @@
+"""The real engine in-process against the simulator, for the engine integration tests.
+
+``engine_running(dir)`` is ``supervisor.app.assembled`` (what ``python -m supervisor`` runs:
+embedded simulator, adapters, taker fees, ``Engine``) plus ``Engine.running()``, with a
+config whose journal and control socket live in ``dir``. Every detector is a
+``RecordingDetector`` (the real ``DetectorActor``, patched in for the run) that keeps, in
+arrival order, each view it was given and each opportunity it fired, so a test can check every
+decision against the views it was taken on.
+
+Also: ``wait_until`` (poll a predicate with a deadline; never a fixed sleep for a condition),
+read-only journal queries, the venue-side client id, and the config text builder shared with
+the subprocess tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import config
+import supervisor.app as app
+from actors.detector import DetectorActor
+from protocols.messages import BookView, GetView, Opportunity
+
+VENUES = ("mexc", "gateio", "binance")
+SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
+
+
+def engine_toml(directory: Path, *, venues: dict[str, dict[str, Any]] | None = None, updates_per_s: float = 300.0,
+                min_edge_bps: float = 5.0, extra: str = "") -> str:
+    """A config: journal + control socket in ``directory``; by default three simulated venues.
+
+    ``venues`` maps a name to extra keys (rest_url, ws_url, api_key_env, ...); a venue with a
+    ``rest_url`` is not simulated."""
+    venues = venues if venues is not None else {name: {} for name in VENUES}
+    out = []
+    for name, keys in venues.items():
+        out.append(f"[venues.{name}]\nkind = \"{name}\"\nsymbols = {list(SYMBOLS)!r}\n".replace("'", '"'))
+        out.append(f"simulated = {'false' if 'rest_url' in keys else 'true'}\n")
+        out.extend(f"{k} = \"{v}\"\n" for k, v in keys.items())
+    out.append(f"[detector]\nmin_edge_bps = {min_edge_bps}\n")
+    out.append(f"[restart]\nmax_restarts = 20\nwithin_s = 10.0\nbackoff_initial_s = 0.02\nbackoff_max_s = 0.5\n")
+    out.append(f"[journal]\npath = \"{directory / 'journal.sqlite'}\"\n")
+    out.append(f"[simulator]\nseed = 1\nupdates_per_s = {updates_per_s}\n")
+    out.append(extra)
+    return "".join(out)
+
+
+async def wait_until(predicate: Callable[[], Any], *, timeout: float = 10.0, what: str = "condition",
+                     every: float = 0.02) -> Any:
+    """Poll ``predicate`` until it returns something truthy (returned); AssertionError at the
+    deadline, naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for: {what}")
+        await asyncio.sleep(every)
+
+
+def venue_client_id(venue: str, client_id: str) -> str:
+    """Our client id as the venue keys it (Gate stores the ``t-`` text)."""
+    return "t-" + client_id if venue == "gateio" else client_id
+
+
+def journal_rows(path: Path, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+    """A query on the journal file opened read-only (the engine may be writing it)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return conn.execute(sql, tuple(params)).fetchall()
+    finally:
+        conn.close()
+
+
+@dataclass
+class Event:
+    """One thing a detector saw or did, in order: a view received or an opportunity fired."""
+
+    at_ns: int
+    view: BookView | None = None
+    opportunity: Opportunity | None = None
+
+
+@dataclass
+class Recorder:
+    events: dict[str, list[Event]] = field(default_factory=dict)  # symbol -> events in order
+
+    def opportunities(self, venue: str | None = None) -> list[Opportunity]:
+        return [e.opportunity for evs in self.events.values() for e in evs
+                if e.opportunity is not None and venue in (None, e.opportunity.buy_venue, e.opportunity.sell_venue)]
+
+    def views(self, venue: str, *, in_sync: bool | None = None) -> list[tuple[int, BookView]]:
+        return [(e.at_ns, e.view) for evs in self.events.values() for e in evs
+                if e.view is not None and e.view.venue == venue and in_sync in (None, e.view.in_sync)]
+
+    def decision_faults(self, max_age_ms: int) -> list[str]:
+        """Every opportunity checked against the views its detector had been given before it:
+        for both venues, the newest view must be in sync, carry the opportunity's seq and
+        receive time, and be at most ``max_book_age_ms`` old when the opportunity was created.
+        Returns what is wrong (empty: every decision was taken on fresh, in-sync books)."""
+        wrong = []
+        for symbol, events in self.events.items():
+            newest: dict[str, BookView] = {}
+            for e in events:
+                if e.view is not None:
+                    newest[e.view.venue] = e.view
+                    continue
+                opp = e.opportunity
+                assert opp is not None
+                for venue, seq, recv_ns in ((opp.buy_venue, opp.buy_seq, opp.buy_recv_ns),
+                                            (opp.sell_venue, opp.sell_seq, opp.sell_recv_ns)):
+                    view = newest.get(venue)
+                    if view is None or not view.in_sync:
+                        wrong.append(f"{opp.id}: {venue} book was out of sync")
+                    elif (view.seq, view.recv_ns) != (seq, recv_ns):
+                        wrong.append(f"{opp.id}: {venue} view seq {view.seq} is not the one used ({seq})")
+                    elif opp.created_ns - recv_ns > max_age_ms * 1_000_000:
+                        wrong.append(f"{opp.id}: {venue} view {(opp.created_ns - recv_ns) / 1e6:.0f} ms old")
+        return wrong
+
+
+def recording_detector(recorder: Recorder) -> type[DetectorActor]:
+    class RecordingDetector(DetectorActor):
+        def on_view(self, view: BookView) -> list[Opportunity]:
+            events = recorder.events.setdefault(self.symbol, [])
+            events.append(Event(at_ns=self.clock(), view=view))
+            fired = super().on_view(view)
+            events.extend(Event(at_ns=o.created_ns, opportunity=o) for o in fired)
+            return fired
+
+    return RecordingDetector
+
+
+@dataclass
+class Harness:
+    cfg: Any
+    sim: Any
+    engine: app.Engine
+    recorder: Recorder
+
+    @property
+    def tree(self) -> Any:
+        return self.engine.tree
+
+    @property
+    def journal(self) -> Path:
+        return Path(self.cfg.journal.path)
+
+    def book(self, venue: str, symbol: str) -> Any:
+        try:
+            return self.tree.describe(f"venues/{venue}/books/{app.path_symbol(symbol)}")
+        except LookupError:
+            return None
+
+    def all_in_sync(self, venues: Iterable[str] = VENUES) -> bool:
+        return all((b := self.book(v, s)) is not None and b.in_sync for v in venues for s in SYMBOLS)
+
+    def restarts(self, path: str) -> int:
+        return next(row.restarts for row in self.tree.stats() if row.path.strip("/") == path)
+
+    async def view(self, venue: str, symbol: str) -> BookView:
+        return await self.tree.lookup(f"venues/{venue}/books/{app.path_symbol(symbol)}").ask(GetView())
+
+    def rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        return journal_rows(self.journal, sql, params)
+
+
+@contextlib.asynccontextmanager
+async def engine_running(directory: Path, **toml: Any) -> AsyncIterator[Harness]:
+    cfg = config.loads(engine_toml(directory, **toml), source="engine-harness")
+    recorder = Recorder()
+    with mock.patch.object(app, "DetectorActor", recording_detector(recorder)):
+        async with app.assembled(cfg, live=False) as (sim, engine), engine.running():
+            yield Harness(cfg=cfg, sim=sim, engine=engine, recorder=recorder)
