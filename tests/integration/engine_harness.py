@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -27,7 +28,9 @@ from unittest import mock
 import config
 import supervisor.app as app
 from actors.detector import DetectorActor
-from protocols.messages import BookView, GetView, Opportunity
+import pytest
+
+from protocols.messages import BookView, FlushJournal, GetView, KillSwitch, Opportunity
 
 VENUES = ("mexc", "gateio", "binance")
 SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
@@ -55,11 +58,13 @@ def engine_toml(directory: Path, *, venues: dict[str, dict[str, Any]] | None = N
 
 async def wait_until(predicate: Callable[[], Any], *, timeout: float = 10.0, what: str = "condition",
                      every: float = 0.02) -> Any:
-    """Poll ``predicate`` until it returns something truthy (returned); AssertionError at the
+    """Poll ``predicate`` (sync, or returning an awaitable) until it gives something truthy (returned); AssertionError at the
     deadline, naming ``what``."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
         if value:
             return value
         if time.monotonic() >= deadline:
@@ -181,3 +186,54 @@ async def engine_running(directory: Path, **toml: Any) -> AsyncIterator[Harness]
     with mock.patch.object(app, "DetectorActor", recording_detector(recorder)):
         async with app.assembled(cfg, live=False) as (sim, engine), engine.running():
             yield Harness(cfg=cfg, sim=sim, engine=engine, recorder=recorder)
+
+
+async def quiesce(h: Harness) -> None:
+    """No new orders from here on: the kill switch is taken after every opportunity queued
+    before it has finished its legs, then the journal is flushed. Detectors keep deciding."""
+    await h.tree.lookup("execution/executor").ask(KillSwitch(on=True, reason="test"), timeout=15)
+    await h.tree.lookup("execution/journal").ask(FlushJournal())
+
+
+async def book_equals_truth(h: Harness, venue: str, symbol: str) -> bool:
+    """The engine's top-``depth`` view equals the simulator's book (call while paused)."""
+    view = await h.view(venue, symbol)
+    bids, asks = h.sim.venues[venue].book(symbol)
+    depth = h.cfg.book.depth
+    return view.in_sync and (view.bids, view.asks) == (bids[:depth], asks[:depth])
+
+
+async def assert_books_equal_truth(h: Harness, venues: Iterable[str], timeout: float = 5.0) -> None:
+    """Pause the market, wait for every book of ``venues`` to show the simulator's truth, resume."""
+    h.sim.pause()
+    try:
+        for venue in venues:
+            for symbol in SYMBOLS:
+                await wait_until(lambda: book_equals_truth(h, venue, symbol), timeout=timeout,
+                                 what=f"{venue} {symbol} equal to the simulator's book")
+    finally:
+        h.sim.resume()
+
+
+def assert_journal_matches_venues(h: Harness) -> None:
+    """Every order the journal says reached a venue is on that venue once, with the same
+    status and filled quantity; the venue has no order the journal does not know; every
+    filled order has exactly one fill row."""
+    journal = {(v, cid): (status, filled) for cid, v, status, filled in
+               h.rows("SELECT client_order_id, venue, status, filled_qty FROM orders")}
+    for venue, server in h.sim.venues.items():
+        on_venue = dict(server.orders)
+        known = {venue_client_id(venue, cid) for (v, cid) in journal if v == venue}
+        assert set(on_venue) <= known, f"{venue} has orders the journal does not know: {set(on_venue) - known}"
+        for (v, cid), (status, filled) in journal.items():
+            if v != venue:
+                continue
+            order = on_venue.get(venue_client_id(venue, cid))
+            if order is None:
+                assert status == "rejected", f"{venue} {cid}: journal says {status}, the venue never saw it"
+                continue
+            step = server.books[order.symbol].spec.step
+            assert (status, filled) == (order.status, pytest.approx(order.filled * step)), f"{venue} {cid}"
+    fills = dict(h.rows("SELECT client_order_id, count(*) FROM fills GROUP BY client_order_id"))
+    for (_, cid), (_, filled) in journal.items():
+        assert fills.get(cid, 0) == (1 if filled > 0 else 0), f"{cid}: {fills.get(cid, 0)} fill rows, filled {filled}"

@@ -1,0 +1,157 @@
+"""Faults injected through the simulator into the running engine (in-process, real sockets).
+
+For each fault: the right actor restarts (supervision tree counters), the books equal the
+simulator's truth again, the process is still up, and no decision was taken on an
+out-of-sync or stale book during the fault.
+
+The decision check (``Recorder.decision_faults``): every detector records, in arrival order,
+each ``BookView`` it was given and each ``Opportunity`` it fired. For every opportunity, the
+newest view of both its venues must be in sync, be the very view it names (seq and receive
+time), and be at most ``max_book_age_ms`` old at ``created_ns``. A book announces itself out
+of sync (an empty ``in_sync=False`` view) on start and before raising a gap, so an
+opportunity taken between that announcement and the book's resync fails the check. It is made
+non-vacuous per fault by asserting the faulted venue's announcement was actually seen.
+
+Market-data faults run with the executor's kill switch on: the REST faults then hit the depth
+snapshots (nothing else calls REST), and the simulator's books change only by the market.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from engine_harness import (
+    SYMBOLS,
+    Harness,
+    assert_books_equal_truth,
+    assert_journal_matches_venues,
+    engine_running,
+    quiesce,
+    wait_until,
+)
+
+from supervisor.app import path_symbol
+
+
+def books(venue: str) -> list[str]:
+    return [f"venues/{venue}/books/{path_symbol(s)}" for s in SYMBOLS]
+
+
+def all_running(h: Harness) -> bool:
+    return all(row.state == "running" for row in h.tree.stats())
+
+
+def out_of_sync_seen_since(h: Harness, venue: str, since_ns: int) -> bool:
+    return any(at >= since_ns for at, _ in h.recorder.views(venue, in_sync=False))
+
+
+async def started(h: Harness) -> None:
+    await wait_until(h.all_in_sync, timeout=10, what="every book in sync")
+    await quiesce(h)
+
+
+async def fire(h: Harness, venue: str, kind: str, timeout: float = 5.0) -> int:
+    """Arm one fault and wait until the simulator reports it fired; returns the monotonic ns
+    just before it was armed."""
+    t0 = time.monotonic_ns()
+    faults = h.sim.venues[venue].faults
+    before = faults.counts[kind]
+    faults.inject(kind)
+    await wait_until(lambda: faults.counts[kind] > before, timeout=timeout, what=f"{venue} {kind} fired")
+    return t0
+
+
+def assert_decisions_sound(h: Harness) -> None:
+    assert h.recorder.decision_faults(h.cfg.detector.max_book_age_ms) == []
+
+
+async def test_disconnect_restarts_the_venues_connection_and_its_books_resync(state_dir: Path) -> None:
+    async with engine_running(state_dir) as h:
+        await started(h)
+        venue = "gateio"
+        conn = f"venues/{venue}/connection"
+        subtree = f"venues/{venue}/books"
+        before = h.restarts(conn), h.restarts(subtree), h.engine.counters[venue].reconnects
+        t0 = await fire(h, venue, "disconnect")
+        await wait_until(lambda: h.restarts(conn) == before[0] + 1, what="the connection restarted once")
+        await wait_until(lambda: h.all_in_sync() and all_running(h), what="every book in sync again")
+        assert h.restarts(subtree) == before[1] + 1  # rest_for_one: the books supervisor after it, fresh books
+        assert h.engine.counters[venue].reconnects == before[2] + 1
+        assert out_of_sync_seen_since(h, venue, t0)
+        await assert_books_equal_truth(h, [venue])
+        assert_decisions_sound(h)
+
+
+@pytest.mark.parametrize("venue", ["mexc", "binance", "gateio"])
+async def test_gap_restarts_the_book_which_resyncs_to_the_simulators_truth(state_dir: Path, venue: str) -> None:
+    async with engine_running(state_dir) as h:
+        await started(h)
+        conn = f"venues/{venue}/connection"
+        before_conn, before_books = h.restarts(conn), sum(h.restarts(b) for b in books(venue))
+        t0 = await fire(h, venue, "gap")
+        await wait_until(lambda: sum(h.restarts(b) for b in books(venue)) > before_books, what="a book restarted")
+        await wait_until(lambda: h.all_in_sync() and all_running(h), what="every book in sync again")
+        assert h.restarts(conn) == before_conn, "a gap is the book's business, not the connection's"
+        assert out_of_sync_seen_since(h, venue, t0)
+        await assert_books_equal_truth(h, [venue])
+        assert_decisions_sound(h)
+
+
+async def test_malformed_frame_restarts_the_connection_counts_a_decode_error_and_the_process_stays_up(
+        state_dir: Path) -> None:
+    async with engine_running(state_dir) as h:
+        await started(h)
+        venue = "mexc"
+        conn = f"venues/{venue}/connection"
+        before, errors = h.restarts(conn), h.engine.counters[venue].decode_errors
+        t0 = await fire(h, venue, "malformed")
+        await wait_until(lambda: h.restarts(conn) >= before + 1, what="the connection restarted")
+        await wait_until(lambda: h.all_in_sync() and all_running(h), what="every book in sync again")
+        assert h.engine.counters[venue].decode_errors >= errors + 1
+        assert h.engine.summary().decode_errors >= 1
+        assert out_of_sync_seen_since(h, venue, t0)
+        await assert_books_equal_truth(h, [venue])
+        assert_decisions_sound(h)
+
+
+@pytest.mark.parametrize(("venue", "kind"), [("binance", "stale_snapshot"), ("gateio", "http_429"),
+                                             ("mexc", "http_5xx")])
+async def test_snapshot_faults_are_recovered_and_the_book_resyncs(state_dir: Path, venue: str, kind: str) -> None:
+    async with engine_running(state_dir) as h:
+        await started(h)
+        path = books(venue)[0]
+        server = h.sim.venues[venue]
+        armed_seq = server.seq(SYMBOLS[0])
+        t0 = time.monotonic_ns()
+        server.faults.inject(kind)
+        if kind == "stale_snapshot":  # the stream must move past the copied book for it to be stale
+            await wait_until(lambda: server.seq(SYMBOLS[0]) > armed_seq, what="the market moved")
+        await h.tree.restart(path, reason="test: refetch the snapshot")
+        await wait_until(lambda: server.faults.counts[kind] == 1, what=f"{kind} fired on the snapshot")
+        await wait_until(lambda: h.all_in_sync() and all_running(h), what="every book in sync again")
+        status = h.book(venue, SYMBOLS[0])
+        if kind in ("stale_snapshot", "http_429"):  # handled inside the book: a second fetch
+            assert status.resync_attempts >= 2
+        assert out_of_sync_seen_since(h, venue, t0)
+        await assert_books_equal_truth(h, [venue])
+        assert_decisions_sound(h)
+
+
+async def test_order_outcome_unknown_is_queried_not_resent_and_the_journal_settles_to_the_venues_status(
+        state_dir: Path) -> None:
+    async with engine_running(state_dir) as h:
+        await wait_until(h.all_in_sync, timeout=10, what="every book in sync")
+        for server in h.sim.venues.values():
+            server.faults.inject("order_unknown")
+        await wait_until(lambda: any(s.faults.counts["order_unknown"] for s in h.sim.venues.values()), timeout=12,
+                         what="an order executed whose answer was lost")
+        await quiesce(h)
+        lost = [(name, cid) for name, s in h.sim.venues.items() if s.faults.counts["order_unknown"]
+                for cid in s.orders]
+        assert lost
+        assert_journal_matches_venues(h)  # incl. the lost one: its venue status, no duplicate
+        assert not h.rows("SELECT client_order_id FROM orders WHERE venue_message LIKE '%uplicate%'")
+        assert all_running(h)
+        assert_decisions_sound(h)
