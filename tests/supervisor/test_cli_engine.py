@@ -54,7 +54,8 @@ class Engine:
         """Poll ``probe`` until it returns something truthy (cross-process state), with a deadline."""
         deadline = time.monotonic() + timeout_s
         while True:
-            assert self.proc.poll() is None, f"the engine exited ({self.proc.returncode}) while waiting for {what}\n{self.tail()}"
+            assert self.proc.poll() is None, \
+                f"the engine exited ({self.proc.returncode}) while waiting for {what}\n{self.tail()}"
             value = probe()
             if value:
                 return value
