@@ -151,7 +151,7 @@ async def test_order_outcome_unknown_is_queried_not_resent_and_the_journal_settl
         lost = [(name, cid) for name, s in h.sim.venues.items() if s.faults.counts["order_unknown"]
                 for cid in s.orders]
         assert lost
-        assert_journal_matches_venues(h)  # incl. the lost one: its venue status, no duplicate
+        assert_journal_matches_venues(h.journal, h.sim)  # incl. the lost one: its venue status, no duplicate
         assert not h.rows("SELECT client_order_id FROM orders WHERE venue_message LIKE '%uplicate%'")
         assert all_running(h)
         assert_decisions_sound(h)
