@@ -220,7 +220,7 @@ def evaluate_targets(results: list[Result]) -> list[dict]:
                 measured = r.median / ref.median
         if measured is None:
             missing = r if (r is None or r.median is None or r.status != "ok") else ref
-            why = "not measured" if missing is None else f"{missing.impl}: {missing.status} {missing.note}".strip()
+            why = "" if missing is None else f"({missing.impl}: {missing.status} {missing.note})".strip()
             out.append({"target": t.label, "measured": None, "met": None, "note": why})
         else:
             met = measured >= t.bound if t.op == ">=" else measured <= t.bound
@@ -246,6 +246,11 @@ def run(groups: list[str], *, quick: bool, repeat: int, warmup: bool) -> list[Re
             results.extend(_reduce(case, _run_case(case, i, len(cases), quick, repeat, env)))
         _progress(f"done: {len(cases)} cases", final=True)
     _ratios(results)
+    # within a case, its reference first, then the rest in the order measured
+    first = {}
+    for r in results:
+        first.setdefault(r.case, len(first))
+    results.sort(key=lambda r: (first[r.case], REFS.get(r.case) != (r.case, r.impl)))
     return results
 
 
