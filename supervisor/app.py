@@ -34,7 +34,7 @@ from actors.journal import JournalActor
 from actors.risk import RiskParams
 from config import EngineConfig
 from protocols.binance import BinanceVenue
-from protocols.errors import ConfigError, RestartIntensityExceeded
+from protocols.errors import ConfigError, ExchangeError, RestartIntensityExceeded
 from protocols.gateio import GateVenue
 from protocols.messages import BookView, Subscribe, Unsubscribe
 from protocols.mexc import MexcVenue
@@ -185,6 +185,10 @@ class Engine:
             raise LookupError(f"no venue {venue!r}")
         if symbol in self.markets[venue]:
             return
+        try:  # static data: refuse a market the venue does not list before building anything
+            await self.venues[venue].symbol_info([symbol])
+        except ExchangeError as exc:
+            raise LookupError(f"{venue} does not list {symbol}: {exc.message}") from exc
         self.markets[venue].append(symbol)
         if self.lookup(f"detectors/{path_symbol(symbol)}") is None:
             await self.tree.start_child("detectors", self._detector_spec(symbol))

@@ -133,7 +133,7 @@ class MexcVenue:
         self._ws_url = ws_url
         self._credentials = credentials
         self._internal = {venue_symbol(s): s for s in symbols}  # BTCUSDT -> BTC/USDT
-        self._channels = frozenset(depth_channel(v) for v in self._internal)
+        self._channels = {depth_channel(v) for v in self._internal}
         self._rules: dict[str, SymbolInfo] = {}  # static symbol rules, by internal symbol
         self.sync = MexcSync()
         self._rest = RestClient(VENUE, rest_url, limits=_buckets(), map_error=map_error,
@@ -153,6 +153,10 @@ class MexcVenue:
         return [msgspec.json.encode({"method": method, "params": params}).decode()]
 
     def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:
+        # A symbol subscribed at run time must decode (and its ack must be recognised) too.
+        for s in symbols:
+            self._internal[venue_symbol(s)] = s
+            self._channels.add(depth_channel(venue_symbol(s)))
         return self._frames("SUBSCRIPTION", symbols)
 
     def unsubscribe_frames(self, symbols: Sequence[str]) -> list[str]:

@@ -254,6 +254,12 @@ def test_unsubscribe_then_subscribe_removes_the_book_and_brings_a_fresh_one_back
     assert bad.returncode == 1 and "HTTP 400" in bad.stderr
 
 
+def test_subscribing_to_a_market_the_venue_does_not_list_is_refused_and_builds_nothing(engine: Engine) -> None:
+    refused = engine.cli("subscribe", "binance", "DOGE/USDT")
+    assert refused.returncode == 1 and "binance does not list DOGE/USDT" in refused.stderr
+    assert not {r["path"] for r in engine.json("ps")} & {"venues/binance/books/DOGEUSDT", "detectors/DOGEUSDT"}
+
+
 def test_stop_exits_0_and_the_engine_exits_0_with_its_journal_flushed(engine: Engine) -> None:
     # The executor journals a RestartRecord every time it starts: restart it once by hand.
     assert engine.ok("restart", "execution/executor").strip() == "restarted execution/executor"
@@ -302,7 +308,7 @@ def test_a_tcp_engine_refuses_a_request_with_a_wrong_or_missing_token(tcp_engine
     assert not token_file.exists()
 
 
-# --- a known bug, pinned ------------------------------------------------------------------
+# --- markets outside the config -------------------------------------------------------------
 
 
 @pytest.fixture
@@ -311,10 +317,6 @@ def mexc_without_sol(tmp_path: Path) -> Iterator[Engine]:
     yield from start_engine(tmp_path, mexc_symbols='["BTC/USDT", "ETH/USDT"]')
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "MexcVenue fixes its symbol map and channel set in __init__ (protocols/mexc/rest.py), so the "
-    "ack of a run-time SUBSCRIPTION for a symbol it was not built with decodes as a refusal: "
-    "SubscriptionFailed crash-loops venues/mexc/connection"))
 def test_subscribing_mexc_to_a_symbol_outside_its_config_brings_the_book_in_sync(mexc_without_sol: Engine) -> None:
     engine = mexc_without_sol
     assert "subscribed mexc SOL/USDT" in engine.ok("subscribe", "mexc", "SOL/USDT")
