@@ -34,9 +34,9 @@ from actors.journal import JournalActor
 from actors.risk import RiskParams
 from config import EngineConfig
 from protocols.binance import BinanceVenue
-from protocols.errors import ConfigError, ExchangeError, RestartIntensityExceeded
+from protocols.errors import ActorStopped, ConfigError, ExchangeError, MailboxFull, RestartIntensityExceeded
 from protocols.gateio import GateVenue
-from protocols.messages import BookView, Subscribe, Unsubscribe
+from protocols.messages import BookView, RestartRecord, Subscribe, Unsubscribe
 from protocols.mexc import MexcVenue
 from protocols.venue import Credentials, Venue
 from supervisor.control import ControlActor
@@ -93,6 +93,7 @@ class Engine:
         self.markets: dict[str, list[str]] = {name: list(v.symbols) for name, v in cfg.venues.items()
                                               if v.enabled}
         self.counters = {name: ConnectionCounters() for name in self.markets}
+        self.restarts_unjournaled = 0
         self.root = self._root()
         self._tree: Tree | None = None
         self._stop = asyncio.Event()
@@ -105,7 +106,18 @@ class Engine:
         r = self.cfg.restart
         return Supervisor(children, strategy=strategy, max_restarts=r.max_restarts, within_s=r.within_s,
                           backoff=tenacity.wait_exponential_jitter(multiplier=r.backoff_initial_s,
-                                                                   max=r.backoff_max_s, jitter=r.backoff_initial_s))
+                                                                   max=r.backoff_max_s, jitter=r.backoff_initial_s),
+                          on_restart=self._journal_restart)
+
+    def _journal_restart(self, path: str, reason: str, restarts_in_window: int) -> None:
+        """Every restart in the tree becomes a row of the journal's ``restarts`` table."""
+        journal = self.lookup("execution/journal")
+        if journal is None:
+            return
+        try:
+            journal.tell(RestartRecord(path=path, reason=reason, ts_ms=int(time.time() * 1000)))
+        except (MailboxFull, ActorStopped):
+            self.restarts_unjournaled += 1  # the journal is full or gone; the log has the record
 
     def lookup(self, path: str) -> ActorRef | None:
         try:

@@ -104,7 +104,8 @@ class Supervisor(Actor[SupervisorInbox]):
     def __init__(self, children: Iterable[ChildSpec] = (), strategy: Strategy = "one_for_one",
                  max_restarts: int = 3, within_s: float = 5.0,
                  backoff: tenacity.wait.wait_base | Callable[[tenacity.RetryCallState], float] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 on_restart: Callable[[str, str, int], None] | None = None) -> None:
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
         if max_restarts < 0 or within_s <= 0:
@@ -118,6 +119,7 @@ class Supervisor(Actor[SupervisorInbox]):
         self.within_s = within_s
         self._backoff = backoff if backoff is not None else default_backoff()
         self._clock = clock
+        self._on_restart = on_restart  # (path, reason, restarts_in_window), e.g. to journal it
         self._children: dict[str, _Child] = {}  # insertion order is start order
         self._window: deque[float] = deque()
         self._epoch = 0
@@ -190,6 +192,13 @@ class Supervisor(Actor[SupervisorInbox]):
     def child_cells(self) -> list[ActorCell]:
         """The children's cells in start order (the Tree walks these)."""
         return [c.cell for c in self._children.values()]
+
+    def _report_restart(self, path: str, reason: str, n: int, when: str = "") -> None:
+        log.warning("restarting %s%s (%s) [%d in window]", path, when, reason, n,
+                    extra={"path": path, "child": path.rpartition("/")[2], "reason": reason,
+                           "restarts_in_window": n})
+        if self._on_restart is not None:
+            self._on_restart(path, reason, n)
 
     def lookup(self, path: str) -> ActorRef:
         """The ref at an absolute path anywhere in this supervisor's tree. Usable from a child
@@ -300,9 +309,7 @@ class Supervisor(Actor[SupervisorInbox]):
         state = tenacity.RetryCallState(None, None, (), {})
         state.attempt_number = n
         delay = float(self._backoff(state))
-        log.warning("restarting %s in %.3fs (%s) [%d in window]", child.cell.path, delay, text, n,
-                    extra={"path": child.cell.path, "child": name, "reason": text,
-                           "restarts_in_window": n})
+        self._report_restart(child.cell.path, text, n, f" in {delay:.3f}s")
         due = RestartDue(epoch=self._epoch, names=tuple(targets))
         if delay <= 0:
             self.ref._cell.post(due)
@@ -391,9 +398,7 @@ class Supervisor(Actor[SupervisorInbox]):
         if child is None:
             return Reply(error=KeyError(f"no child {self._path(name)}"))
         n = self._count_restart(name, reason, None)
-        log.warning("restarting %s (%s) [%d in window]", child.cell.path, reason, n,
-                    extra={"path": child.cell.path, "child": name, "reason": reason,
-                           "restarts_in_window": n})
+        self._report_restart(child.cell.path, reason, n)
         targets = self._targets(name)
         await self._stop_siblings(None, targets)
         targets = [t for t in targets if t in self._children]

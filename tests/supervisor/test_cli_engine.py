@@ -261,7 +261,7 @@ def test_subscribing_to_a_market_the_venue_does_not_list_is_refused_and_builds_n
 
 
 def test_stop_exits_0_and_the_engine_exits_0_with_its_journal_flushed(engine: Engine) -> None:
-    # The executor journals a RestartRecord every time it starts: restart it once by hand.
+    # The supervisor journals every restart, and the executor a record every time it starts.
     assert engine.ok("restart", "execution/executor").strip() == "restarted execution/executor"
     engine.wait_for(lambda: (r := engine.inspect("execution/executor")) and r["stats"]["restarts"] == 1
                     and r["stats"]["state"] == "running", "the executor running again")
@@ -273,7 +273,7 @@ def test_stop_exits_0_and_the_engine_exits_0_with_its_journal_flushed(engine: En
     assert not (directory / "control.sock").exists() and not (directory / "control.json").exists()
     with sqlite3.connect(f"file:{directory / 'journal.sqlite'}?mode=ro", uri=True) as db:
         starts = db.execute("SELECT reason FROM restarts WHERE path = 'execution/executor' ORDER BY id").fetchall()
-        assert starts == [("start",), ("start",)]
+        assert starts == [("start",), ("manual",), ("start",)]
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     after = engine.cli("ps")
     assert after.returncode == 1 and "no engine running" in after.stderr

@@ -364,6 +364,17 @@ async def test_every_restart_logs_a_structured_record_with_path_reason_and_windo
         ("sub/w", "ValueError: w boom", 1), ("sub/w", "ValueError: w boom", 2)]
 
 
+async def test_every_restart_is_reported_to_the_on_restart_listener_including_manual_ones() -> None:
+    j = Journal()
+    seen: list[tuple[str, str, int]] = []
+    sup = Supervisor([worker("a", j)], backoff=tenacity.wait_none(),
+                     on_restart=lambda path, reason, n: seen.append((path, reason, n)))
+    async with run(sup) as tree:
+        await crash(tree, "a", j, ["a"])
+        await tree.restart("a")
+    assert seen == [("a", "ValueError: a boom", 1), ("a", "manual", 2)]
+
+
 async def test_backoff_before_each_restart_comes_from_the_wait_strategy() -> None:
     j = Journal()
     attempts: list[int] = []
