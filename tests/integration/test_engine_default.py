@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine_harness import assert_journal_matches_venues, engine_running, quiesce, wait_until
+from engine_harness import VENUES, assert_books_equal_truth, assert_journal_matches_venues, engine_running, quiesce, wait_until
 
 
 async def test_embedded_default_syncs_every_book_fills_both_legs_and_journal_matches_the_venues(
@@ -21,6 +21,7 @@ async def test_embedded_default_syncs_every_book_fills_both_legs_and_journal_mat
             assert [(v, s) for v, s, _ in legs if s in ("buy", "sell")][:2] == [(buy, "buy"), (sell, "sell")]
             assert all(q > 0 for _, _, q in legs), f"{opp_id}: a leg did not fill: {legs}"
         assert_journal_matches_venues(h.journal, h.sim)
+        await assert_books_equal_truth(h, VENUES)
 
         journaled = {i for (i,) in h.rows("SELECT id FROM opportunities")}
         fired = {o.id for o in h.recorder.opportunities()}

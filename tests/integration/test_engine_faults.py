@@ -155,3 +155,28 @@ async def test_order_outcome_unknown_is_queried_not_resent_and_the_journal_settl
         assert not h.rows("SELECT client_order_id FROM orders WHERE venue_message LIKE '%uplicate%'")
         assert all_running(h)
         assert_decisions_sound(h)
+
+
+def test_the_decision_check_flags_an_opportunity_taken_on_an_out_of_sync_or_stale_view() -> None:
+    """The check above can fail: an opportunity after its venue announced out-of-sync, one on a
+    view it does not name, and one on a view older than max_book_age_ms are all reported."""
+    from engine_harness import Event, Recorder
+
+    from protocols.messages import BookView, Opportunity
+
+    def view(venue: str, seq: int, recv_ns: int, in_sync: bool = True) -> Event:
+        return Event(at_ns=recv_ns, view=BookView(venue=venue, symbol="BTC/USDT", seq=seq, bids=(), asks=(),
+                                                  exchange_ts_ms=0, recv_ns=recv_ns, in_sync=in_sync))
+
+    def opp(name: str, created_ns: int, buy_seq: int = 1, sell_seq: int = 1) -> Event:
+        return Event(at_ns=created_ns, opportunity=Opportunity(
+            id=name, symbol="BTC/USDT", buy_venue="mexc", sell_venue="gateio", size=1.0, buy_price=1.0,
+            sell_price=1.0, edge_bps=9.0, expected_pnl=0.0, created_ns=created_ns, expires_ns=created_ns,
+            buy_seq=buy_seq, sell_seq=sell_seq, buy_recv_ns=10, sell_recv_ns=10))
+
+    ok = Recorder({"BTC/USDT": [view("mexc", 1, 10), view("gateio", 1, 10), opp("fine", 20)]})
+    assert ok.decision_faults(max_age_ms=1) == []
+    bad = Recorder({"BTC/USDT": [view("mexc", 1, 10), view("gateio", 1, 10), opp("wrong-view", 20, sell_seq=2),
+                                 opp("stale", 10 + 2_000_000), view("gateio", 1, 30, in_sync=False),
+                                 opp("out-of-sync", 40)]})
+    assert [w.split(":")[0] for w in bad.decision_faults(max_age_ms=1)] == ["wrong-view", "stale", "stale", "out-of-sync"]
