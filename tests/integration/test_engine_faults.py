@@ -124,6 +124,7 @@ async def test_snapshot_faults_are_recovered_and_the_book_resyncs(state_dir: Pat
         path = books(venue)[0]
         server = h.sim.venues[venue]
         armed_seq = server.seq(SYMBOLS[0])
+        restarts = h.restarts(path)
         t0 = time.monotonic_ns()
         server.faults.inject(kind)
         if kind == "stale_snapshot":  # the stream must move past the copied book for it to be stale
@@ -134,6 +135,8 @@ async def test_snapshot_faults_are_recovered_and_the_book_resyncs(state_dir: Pat
         status = h.book(venue, SYMBOLS[0])
         if kind in ("stale_snapshot", "http_429"):  # handled inside the book: a second fetch
             assert status.resync_attempts >= 2
+        else:  # a 503 on the snapshot crashes the book: restarted once more than asked for
+            assert h.restarts(path) >= restarts + 2
         assert out_of_sync_seen_since(h, venue, t0)
         await assert_books_equal_truth(h, [venue])
         assert_decisions_sound(h)
