@@ -32,6 +32,7 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True):
     ws_ping_interval_s: float = 20.0  # Binance/Gate server ping frames
     fault_latency_s: float = 0.25  # delay added to each push under the "latency" fault
     fault_timeout_s: float = 30.0  # how long a "timeout" fault holds a REST response
+    fault_order_latency_s: float | None = None  # "order_latency" answer delay (None: fault_latency_s)
     rate_limits: bool = True  # enforce the venues' request weights (429 when exceeded)
     binance_weight_per_min: int = 6000
     host: str = "127.0.0.1"

@@ -364,8 +364,16 @@ class VenueServer:
             return result
         return book.seq, book.bids, book.asks  # type: ignore[return-value]
 
-    async def order_unknown(self) -> web.Response | None:
-        """After an order executed: a 503 instead of the answer when ``order_unknown`` is armed."""
+    async def after_execution(self) -> web.Response | None:
+        """After an order executed, before its answer is sent. ``order_latency`` holds the
+        answer (the order is already on the venue: a query by client id finds it meanwhile);
+        ``order_unknown`` replaces the answer with a 503. None: answer as usual."""
+        if self.faults.take("order_latency"):
+            delay = self.cfg.fault_order_latency_s
+            try:  # cut short when the venue stops, so a held answer never outlives the server
+                await asyncio.wait_for(self._closing.wait(), self.cfg.fault_latency_s if delay is None else delay)
+            except TimeoutError:
+                pass
         if self.faults.take("order_unknown"):
             return self.error(503, "server")
         return None

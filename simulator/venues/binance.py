@@ -393,7 +393,7 @@ class BinanceServer(VenueServer):
                 "insufficient_balance": (-2010, "Account has insufficient balance for requested action."),
                 "min_notional": (-1013, "Filter failure: NOTIONAL"),
             }.get(rej.reason, (-2010, rej.reason))) from None
-        lost = await self.order_unknown()
+        lost = await self.after_execution()
         if lost is not None:
             return lost
         body = self._order_json(order, full=params.get("newOrderRespType", "FULL") != "ACK")

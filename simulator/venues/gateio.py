@@ -331,7 +331,7 @@ class GateServer(VenueServer):
                 "min_notional": ("INVALID_PARAM_VALUE",
                                  f"Your order size is too small. The minimum is {self.exchange.min_notional:g} {spec.quote}"),
             }.get(rej.reason, ("INVALID_PARAM_VALUE", rej.reason))) from None
-        lost = await self.order_unknown()
+        lost = await self.after_execution()
         if lost is not None:
             return lost
         return web.json_response(self._order_json(order), status=201)

@@ -302,7 +302,7 @@ class MexcServer(VenueServer):
                 "min_notional": (30002, f"The minimum transaction volume cannot be less than:"
                                         f"{self.exchange.min_notional:g}{spec.quote}"),
             }.get(rej.reason, (33333, rej.reason))) from None
-        lost = await self.order_unknown()
+        lost = await self.after_execution()
         if lost is not None:
             return lost
         return web.json_response({

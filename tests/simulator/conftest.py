@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import aiohttp
+import msgspec
 import pytest
 
 from simulator import SimConfig, Simulator
@@ -17,6 +18,14 @@ FAST = SimConfig(seed=7, symbols=("BTC/USDT", "ETH/USDT"), push_interval_s=0.02,
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
     async with Simulator(FAST) as s:
+        yield s
+
+
+@pytest.fixture
+async def slow_answers() -> AsyncIterator[Simulator]:
+    """A simulator whose ``order_latency`` fault holds an order's answer for 1 s: long enough
+    to query the order meanwhile, short enough for a test."""
+    async with Simulator(msgspec.structs.replace(FAST, fault_order_latency_s=1.0)) as s:
         yield s
 
 

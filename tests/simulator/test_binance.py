@@ -269,3 +269,20 @@ async def test_subscribe_frame_on_a_raw_connection_is_acknowledged_and_streams(s
         assert msgspec.json.decode((await ws.receive(timeout=5)).data) == {"result": None, "id": 7}
         ev = msgspec.json.decode((await ws.receive(timeout=5)).data)
         assert ev["e"] == "depthUpdate" and ev["s"] == "ETHUSDT" and ev["u"] >= ev["U"]
+
+
+async def test_order_latency_executes_at_once_and_the_order_is_found_by_client_id_before_its_answer(
+        slow_answers, http, wait_until):
+    v = slow_answers.venues["binance"]
+    v.faults.inject("order_latency")
+    answer = asyncio.create_task(place(http, v, {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
+                                                 "quoteOrderQty": "50", "newClientOrderId": "slow-1"}),
+                                 name="place:slow-1")
+    await wait_until(lambda: "slow-1" in v.orders)
+    query, headers = signed(v, {"symbol": "BTCUSDT", "origClientOrderId": "slow-1"})
+    async with http.get(f"{v.rest_url}/api/v3/order?{query}", headers=headers) as r:
+        assert r.status == 200 and (await r.json())["status"] == "FILLED"
+    assert not answer.done(), "the answer came before the held time"
+    status, body = await answer
+    assert status == 200 and body["clientOrderId"] == "slow-1"
+    assert v.faults.counts["order_latency"] == 1

@@ -3,6 +3,7 @@ shared/venues/gateio.md: spot.order_book_update with U/u and full pushes, APIv4 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -192,3 +193,20 @@ async def test_admin_api_injects_faults_and_serves_the_truth(sim, http):
     async with http.get(f"{v.admin_url}/book", params={"symbol": "BTC_USDT"}) as r:
         truth = await r.json()
     assert truth["seq"] == v.seq("BTC/USDT") and [tuple(x) for x in truth["bids"]] == list(v.book("BTC/USDT")[0])
+
+
+async def test_order_latency_executes_at_once_and_the_order_is_found_by_text_before_its_answer(
+        slow_answers, http, wait_until):
+    v = slow_answers.venues["gateio"]
+    v.faults.inject("order_latency")
+    ask = v.book("BTC/USDT")[1][0][0]
+    answer = asyncio.create_task(call(http, v, "POST", "/spot/orders", body={
+        "text": "t-slow1", "currency_pair": "BTC_USDT", "type": "limit", "account": "spot", "side": "buy",
+        "amount": "0.00100", "price": f"{ask * 1.01:.2f}", "time_in_force": "ioc"}), name="place:t-slow1")
+    await wait_until(lambda: "t-slow1" in v.orders)
+    status, found = await call(http, v, "GET", "/spot/orders/t-slow1", query="currency_pair=BTC_USDT")
+    assert status == 200 and found["finish_as"] == "filled"
+    assert not answer.done(), "the answer came before the held time"
+    status, order = await answer
+    assert status == 201 and order["id"] == found["id"]
+    assert v.faults.counts["order_latency"] == 1

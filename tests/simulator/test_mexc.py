@@ -3,6 +3,7 @@ protobuf pushes decoded with protocols/mexc/push_pb2, the 7-step sync rule, sign
 
 from __future__ import annotations
 
+import asyncio
 import time
 from urllib.parse import urlencode
 
@@ -194,3 +195,19 @@ async def test_exchange_info_has_precision_fields_and_no_filters(sim, http):
         s = (await r.json())["symbols"][0]
     assert (s["quotePrecision"], s["baseAssetPrecision"], s["filters"]) == (2, 5, [])
     assert s["takerCommission"] == "0.0005" and s["quoteAmountPrecision"] == "1" and s["baseSizePrecision"] == "0.00001"
+
+
+async def test_order_latency_executes_at_once_and_the_order_is_found_by_client_id_before_its_answer(
+        slow_answers, http, wait_until):
+    v = slow_answers.venues["mexc"]
+    v.faults.inject("order_latency")
+    answer = asyncio.create_task(place(http, v, {"side": "BUY", "type": "MARKET", "quoteOrderQty": "50",
+                                                 "newClientOrderId": "slow-1"}), name="place:slow-1")
+    await wait_until(lambda: "slow-1" in v.orders)
+    query, headers = signed(v, {"symbol": "BTCUSDT", "origClientOrderId": "slow-1"})
+    async with http.get(f"{v.rest_url}/api/v3/order?{query}", headers=headers) as r:
+        assert r.status == 200 and (await r.json())["status"] == "FILLED"
+    assert not answer.done(), "the answer came before the held time"
+    status, body = await answer
+    assert status == 200 and isinstance(body["orderId"], str)
+    assert v.faults.counts["order_latency"] == 1
