@@ -3,7 +3,8 @@
 ``JournalActor`` inbox: ``JournalWrite`` (ask: durable write, replies ``JournalAck`` after
 the commit) | a bare ``JournalRecord`` (tell: queued, no ack) | ``FlushJournal`` (ask: ack once
 everything queued before it committed) | ``GetOpenOrders`` -> ``OpenOrders`` |
-``GetJournalSummary`` -> ``JournalSummary``.
+``GetJournalSummary`` -> ``JournalSummary`` | ``GetUnsettledOpportunities`` ->
+``UnsettledOpportunities`` | ``GetRealisedPnl`` -> ``RealisedPnl``.
 
 Writes are group-committed off the event loop by one dedicated writer thread that owns the
 connection: it drains whatever is queued (up to ``batch_max`` items), applies it in ONE
@@ -40,7 +41,10 @@ from protocols.messages import (
     FlushJournal,
     GetJournalSummary,
     GetOpenOrders,
+    GetRealisedPnl,
+    GetUnsettledOpportunities,
     JournalAck,
+    JournalOpportunity,
     JournalOrder,
     JournalSummary,
     JournalWrite,
@@ -50,12 +54,17 @@ from protocols.messages import (
     OrderIntent,
     OrderRejectedRecord,
     OrderUpdate,
+    RealisedPnl,
     RestartRecord,
+    UnsettledOpportunities,
 )
 
 # An order is open (to be reconciled) until it reaches one of these. "intent" is journaled but
 # not confirmed by the venue; "paper" was journaled and deliberately never sent.
 JOURNAL_FINAL: frozenset[str] = FINAL_STATUSES | {"paper"}
+# An opportunity is settled once it has a result other than these: "detected" (journaled, the
+# process died before the result) and "pending" (a leg's outcome was unknown when it ended).
+UNSETTLED: tuple[str, ...] = ("detected", "pending")
 RECORD_TYPES = (Opportunity, OrderIntent, OrderUpdate, Fill, Balances, OrderRejectedRecord,
                 OpportunityResult, RestartRecord)
 
@@ -156,15 +165,46 @@ def apply(conn: sqlite3.Connection, rec: Any, now_ms: int) -> None:
             raise TypeError(f"not a journal record: {type(rec).__name__}")
 
 
+_ORDER_COLUMNS = ("client_order_id, opportunity_id, venue, symbol, side, status, qty, price, filled_qty,"
+                  " filled_quote, fee, fee_asset")
+
+
+def _order(r: tuple[Any, ...]) -> JournalOrder:
+    return JournalOrder(client_order_id=r[0], opportunity_id=r[1], venue=r[2], symbol=r[3], side=r[4],
+                        status=r[5], qty=r[6], price=r[7], filled_qty=r[8], filled_quote=r[9], fee=r[10],
+                        fee_asset=r[11])
+
+
 def open_orders(conn: sqlite3.Connection) -> OpenOrders:
     rows = conn.execute(
-        "SELECT client_order_id, opportunity_id, venue, symbol, side, status, qty, price, filled_qty,"
-        f" filled_quote FROM orders WHERE status NOT IN {_FINAL_SQL} ORDER BY created_ms, client_order_id"
-    ).fetchall()
-    return OpenOrders(orders=tuple(
-        JournalOrder(client_order_id=r[0], opportunity_id=r[1], venue=r[2], symbol=r[3], side=r[4],
-                     status=r[5], qty=r[6], price=r[7], filled_qty=r[8], filled_quote=r[9])
-        for r in rows))
+        f"SELECT {_ORDER_COLUMNS} FROM orders WHERE status NOT IN {_FINAL_SQL}"
+        " ORDER BY created_ms, client_order_id").fetchall()
+    return OpenOrders(orders=tuple(_order(r) for r in rows))
+
+
+def unsettled_opportunities(conn: sqlite3.Connection) -> UnsettledOpportunities:
+    """Opportunities with at least one order and no final result, each with all its orders."""
+    marks = ",".join("?" * len(UNSETTLED))
+    opps = conn.execute(
+        "SELECT id, symbol, buy_venue, sell_venue, size, buy_price, sell_price, status FROM opportunities o"
+        f" WHERE status IN ({marks}) AND EXISTS (SELECT 1 FROM orders WHERE opportunity_id = o.id)"
+        " ORDER BY created_ms, id", UNSETTLED).fetchall()
+    out = []
+    for r in opps:
+        orders = conn.execute(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE opportunity_id = ?"
+                              " ORDER BY created_ms, client_order_id", (r[0],)).fetchall()
+        out.append(JournalOpportunity(id=r[0], symbol=r[1], buy_venue=r[2], sell_venue=r[3], size=r[4],
+                                      buy_price=r[5], sell_price=r[6], status=r[7],
+                                      orders=tuple(_order(o) for o in orders)))
+    return UnsettledOpportunities(opportunities=tuple(out))
+
+
+def realised_since(conn: sqlite3.Connection, since_ms: int) -> RealisedPnl:
+    marks = ",".join("?" * len(UNSETTLED))
+    total = conn.execute(
+        "SELECT coalesce(sum(realised_pnl), 0.0) FROM opportunities"
+        f" WHERE updated_ms >= ? AND status NOT IN ({marks})", (since_ms, *UNSETTLED)).fetchone()[0]
+    return RealisedPnl(realised_pnl=total)
 
 
 def summary(conn: sqlite3.Connection) -> JournalSummary:
@@ -312,6 +352,14 @@ class JournalActor(Actor):
             case GetJournalSummary():
                 fut = loop.create_future()
                 writer.query(summary, fut)
+                return await fut
+            case GetUnsettledOpportunities():
+                fut = loop.create_future()
+                writer.query(unsettled_opportunities, fut)
+                return await fut
+            case GetRealisedPnl(since_ms=since_ms):
+                fut = loop.create_future()
+                writer.query(lambda conn: realised_since(conn, since_ms), fut)
                 return await fut
             case _ if isinstance(msg, RECORD_TYPES):
                 writer.submit((msg,), None)

@@ -235,6 +235,7 @@ class OpportunityResult(Msg, kw_only=True):
 
     opportunity_id: str
     status: str  # "executed" | "partial" | "unfilled" | "paper" | "rejected_by_risk" | "expired"
+    #              | "pending" (a leg's outcome unknown: settled later by reconciliation)
     realised_pnl: float = 0.0
     detail: str = ""
 
@@ -280,6 +281,8 @@ class JournalOrder(Msg, kw_only=True):
     price: float | None
     filled_qty: float
     filled_quote: float
+    fee: float = 0.0  # appended (reconciliation computes realised PnL from journaled orders)
+    fee_asset: str = ""
 
 
 class OpenOrders(Msg, kw_only=True):
@@ -316,3 +319,40 @@ class Unsubscribe(Msg, kw_only=True):
     """Tell a connection actor to drop ``symbol``; its deltas stop being routed."""
 
     symbol: str
+
+
+# --- executor reconciliation (journal queries) -------------------------------------------------
+
+
+class GetUnsettledOpportunities(Msg, kw_only=True):
+    """Ask the journal for every opportunity that has orders but no final result: status
+    ``detected`` (the process died mid-way) or ``pending`` (a leg's outcome was unknown)."""
+
+
+class JournalOpportunity(Msg, kw_only=True):
+    """An opportunity as journaled, with every order of it (legs and hedges)."""
+
+    id: str
+    symbol: str
+    buy_venue: str
+    sell_venue: str
+    size: float
+    buy_price: float
+    sell_price: float
+    status: str
+    orders: tuple[JournalOrder, ...]
+
+
+class UnsettledOpportunities(Msg, kw_only=True):
+    opportunities: tuple[JournalOpportunity, ...]
+
+
+class GetRealisedPnl(Msg, kw_only=True):
+    """Ask the journal for the realised PnL of opportunities settled at or after ``since_ms``
+    (wall clock): the executor restores today's figure for its daily loss limit on start."""
+
+    since_ms: int
+
+
+class RealisedPnl(Msg, kw_only=True):
+    realised_pnl: float

@@ -19,6 +19,8 @@ from protocols.messages import (
     FlushJournal,
     GetJournalSummary,
     GetOpenOrders,
+    GetRealisedPnl,
+    GetUnsettledOpportunities,
     JournalAck,
     JournalWrite,
     Opportunity,
@@ -163,3 +165,39 @@ async def test_summary_counts_rows_and_sums_realised_pnl(journal, tmp_path):
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     finally:
         conn.close()
+
+
+async def test_unsettled_opportunities_are_those_with_orders_and_no_final_result_each_with_all_its_orders(journal):
+    fee_paid = OrderUpdate(venue="gateio", symbol="BTC/USDT", client_order_id="d-s", order_id="7", side="sell",
+                           order_type="ioc", status="filled", price=101.0, qty=0.5, filled_qty=0.5,
+                           filled_quote=50.5, fee=0.05, fee_asset="USDT")
+    await journal.ask(JournalWrite(records=(
+        opportunity("died"), intent("d-b", opp="died"), intent("d-s", opp="died", venue="gateio", side="sell"),
+        fee_paid,
+        opportunity("unknown-leg"), intent("u-b", opp="unknown-leg"),
+        OrderRejectedRecord(client_order_id="u-b", venue="mexc", code="not_found", message="lost", status="unknown"),
+        OpportunityResult(opportunity_id="unknown-leg", status="pending"),
+        opportunity("done"), intent("x-b", opp="done"), update("x-b", "filled", 0.5),
+        OpportunityResult(opportunity_id="done", status="partial", realised_pnl=-1.0),
+        opportunity("no-orders"),  # rejected before any order: nothing to settle
+    )))
+    unsettled = (await journal.ask(GetUnsettledOpportunities())).opportunities
+    assert [(o.id, o.status) for o in unsettled] == [("died", "detected"), ("unknown-leg", "pending")]
+    died = unsettled[0]
+    assert (died.buy_venue, died.sell_venue, died.buy_price, died.sell_price) == ("mexc", "gateio", 100.0, 101.0)
+    assert {(o.client_order_id, o.status, o.filled_qty, o.fee, o.fee_asset) for o in died.orders} == {
+        ("d-b", "intent", 0.0, 0.0, ""), ("d-s", "filled", 0.5, 0.05, "USDT")}
+    # "unknown" is not final: the order is still open, for the next reconciliation to query
+    assert [(o.client_order_id, o.status) for o in (await journal.ask(GetOpenOrders())).orders] == [
+        ("d-b", "intent"), ("u-b", "unknown")]
+
+
+async def test_realised_pnl_since_sums_settled_opportunities_updated_from_then_on(journal):
+    await journal.ask(JournalWrite(records=(
+        opportunity("a"), opportunity("b"), opportunity("c"),
+        OpportunityResult(opportunity_id="a", status="executed", realised_pnl=2.0),
+        OpportunityResult(opportunity_id="b", status="partial", realised_pnl=-5.0),
+        OpportunityResult(opportunity_id="c", status="pending", realised_pnl=0.0),
+    )))
+    assert (await journal.ask(GetRealisedPnl(since_ms=0))).realised_pnl == pytest.approx(-3.0)
+    assert (await journal.ask(GetRealisedPnl(since_ms=2**62))).realised_pnl == 0.0
