@@ -1,22 +1,76 @@
-"""Pipeline speed (issue 6): frame -> opportunity latency, sustained rate, RSS — when the engine exists.
+"""Pipeline speed (issue 6): frame -> opportunity latency, sustained frame rate, RSS of the engine.
 
-Role: drive the whole engine (``supervisor.app``) from the simulator at rising frame rates and
-report, measured inside the process, p50/p99 of ``Opportunity.created_ns - BookView.recv_ns``
-at 20k frames/s, the highest rate sustained with flat mailboxes, and RSS at 3 venues x 50
-symbols. Rows: ``harness.PIPELINE_ROWS`` for impl ``arbor``.
+Role: the ``pipeline`` case. ``prepare`` starts the loopback frame replayer
+(``benchmarks.replay``) in its own process: it pre-generates (untimed, seeded) the simulator's
+market as real Binance / Gate.io / MEXC frames for 3 venues x 50 symbols and serves them, with
+the venues' REST (exchangeInfo, a depth snapshot that continues into the stream), over real
+WebSockets on 127.0.0.1. Each repetition builds a fresh engine in THIS process and drives it:
 
-Status: the engine assembly (``supervisor.app``) is not in the tree yet, so ``prepare`` raises
-``Skip("engine not available ...")`` and the harness reports every pipeline row as skipped.
-When ``supervisor.app`` lands, this module is where the driver goes; the rows and targets are
-already wired in ``benchmarks.harness``.
+- the engine is ``supervisor.app.Engine`` itself (connection -> book -> detector actors,
+  journal, control endpoint, the supervision tree and its mailboxes as configured), with two
+  substitutions: the executor is a recording actor (the latency ends at the Opportunity; a
+  real executor would fetch balances over REST for every opportunity and the replayer does not
+  model fills), and each detector is ``DetectorActor`` plus one ``monotonic_ns`` read per view
+  (the frame -> detector hop);
+- sync: the first frames of every book, then every book must be in sync;
+- latency: a short warm segment, then ``LAT_S`` seconds at 20k frames/s; per Opportunity,
+  ``created_ns - max(buy_recv_ns, sell_recv_ns)`` (the newer view's frame receive time; both
+  clocks are ``time.monotonic_ns`` in this process); per view, detector receive - ``recv_ns``;
+- RSS: VmRSS of this process (engine + 150 books + benchmark bookkeeping) after that segment;
+- max rate: rising rates, ``STEP_S`` each; a rate is sustained when the replayer delivered it
+  (>= 95%), the engine had received every frame within ``max(20 ms, 5% of the step)`` of the
+  last one being written, and no book's mailbox high-water grew past ``HW_FLAT``. The ladder
+  stops at the first rate not sustained; the row is the highest one sustained.
+
+Rows (impl ``arbor``): ``harness.PIPELINE_ROWS``. ``--quick`` uses 3 venues x 5 symbols and low
+rates (a smoke run: the figures mean nothing, the rows keep their full-run names).
+
+Failure modes: ``Skip`` when ``supervisor.app`` is absent; a replayer that does not start, a
+book that does not sync within ``SYNC_TIMEOUT_S`` or a latency segment without a single
+Opportunity raise (the harness reports the case as an error).
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import importlib.util
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from benchmarks.harness import Skip
+
+SEED = 1
+SYNC_RATE = 5_000.0
+SYNC_TIMEOUT_S = 30.0
+HW_FLAT = 64  # book mailbox high-water above this is a backlog, not a burst
+
+
+@dataclass(frozen=True)
+class Params:
+    symbols: int
+    lat_rate: float
+    lat_s: float
+    warm_s: float
+    ladder: tuple[float, ...]
+    step_s: float
+
+    def frames_needed(self, sync_frames: int) -> int:
+        return (sync_frames + int(self.lat_rate * (self.lat_s + self.warm_s))
+                + sum(int(r * self.step_s) for r in self.ladder))
+
+
+FULL = Params(symbols=50, lat_rate=20_000.0, lat_s=1.5, warm_s=0.25,
+              ladder=(10_000.0, 20_000.0, 30_000.0, 40_000.0, 50_000.0, 60_000.0, 80_000.0), step_s=0.4)
+QUICK = Params(symbols=5, lat_rate=2_000.0, lat_s=0.5, warm_s=0.1, ladder=(1_000.0, 2_000.0), step_s=0.25)
 
 
 def _engine_available() -> bool:
@@ -26,7 +80,102 @@ def _engine_available() -> bool:
         return False
 
 
+def _progress(text: str) -> None:
+    sys.stderr.write(f"@progress {text}\n")
+    sys.stderr.flush()
+
+
+def start_replayer(params: Params) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """The replayer process with enough frames for one repetition; its info line."""
+    books = 3 * params.symbols
+    steps = math.ceil(params.frames_needed(2 * books) / books * 1.02) + 2
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.replay", "--symbols", str(params.symbols), "--steps", str(steps),
+         "--seed", str(SEED)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def stop() -> None:
+        if proc.poll() is None:
+            assert proc.stdin is not None
+            proc.stdin.close()  # the replayer exits when its stdin closes
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    atexit.register(stop)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        stop()
+        raise RuntimeError(f"the replayer exited with status {proc.wait()} before serving")
+    return proc, json.loads(line)
+
+
 def prepare(quick: bool) -> Callable[[], list[dict]]:
     if not _engine_available():
         raise Skip("engine not available (supervisor.app not in the tree yet)")
-    raise Skip("supervisor.app exists but the pipeline driver is not written yet")
+    import uvloop
+
+    from benchmarks import pipeline_engine
+
+    params = QUICK if quick else FULL
+    _progress(f"generating {3 * params.symbols} books of frames in the replayer process")
+    _, info = start_replayer(params)
+    return lambda: uvloop.run(pipeline_engine.run_once(info, params, _progress))
+
+
+def vm_kib(field_name: str) -> int:
+    """A ``/proc/self/status`` field in KiB (VmRSS, VmHWM)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1])
+    raise LookupError(field_name)
+
+
+def percentile(sorted_values: list[int], q: float) -> float:
+    return float(sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q))])
+
+
+@dataclass
+class Step:
+    rate: float
+    achieved: float
+    lag_ms: float
+    high_water: int
+    sustained: bool
+    why: str = ""
+
+
+@dataclass
+class Outcome:
+    """One repetition's figures, turned into rows by ``rows``."""
+
+    opp_us: list[int] = field(default_factory=list)
+    view_us: list[int] = field(default_factory=list)
+    rss_mb: float = 0.0
+    steps: list[Step] = field(default_factory=list)
+
+    def max_rate(self) -> float:
+        sustained = [s.rate for s in self.steps if s.sustained]
+        return max(sustained, default=0.0)
+
+    def rows(self) -> list[dict]:
+        opp, view = sorted(self.opp_us), sorted(self.view_us)
+
+        def row(case: str, value: float, unit: str) -> dict:
+            return {"case": case, "impl": "arbor", "value": value, "unit": unit}
+
+        return [
+            row("pipeline-p50@20k", percentile(opp, 0.50) / 1000, "us"),
+            row("pipeline-p99@20k", percentile(opp, 0.99) / 1000, "us"),
+            row("pipeline-view-p50@20k", percentile(view, 0.50) / 1000, "us"),
+            row("pipeline-view-p99@20k", percentile(view, 0.99) / 1000, "us"),
+            row("pipeline-opps@20k", float(len(opp)), "opps"),
+            row("pipeline-max-rate", self.max_rate(), "frames/s"),
+            row("pipeline-rss-3x50", self.rss_mb, "MB"),
+        ]
+
+
+def since(t0: float) -> float:
+    return time.monotonic() - t0

@@ -1,0 +1,203 @@
+"""The pipeline case's in-process half: the engine under test and the driver of one repetition.
+
+Role: ``run_once(info, params, progress)`` builds an ``EngineConfig`` pointing every venue at
+the replayer (``info`` from ``benchmarks.replay``), runs ``BenchEngine`` (the production
+``supervisor.app.Engine`` with a recording executor and timed detectors; see
+``benchmarks.pipeline``) under ``supervisor.run`` in this process's loop, asks the replayer
+for segments of the stream at fixed rates over its control endpoint, and returns the rows.
+
+Failure mode: a book not in sync within ``SYNC_TIMEOUT_S``, a replayer error or no Opportunity
+at all in the latency segment raise ``RuntimeError`` (the case is reported as an error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import msgspec
+
+from actors import Actor
+from actors.detector import DetectorActor, DetectorParams
+from benchmarks.pipeline import HW_FLAT, SYNC_RATE, SYNC_TIMEOUT_S, Outcome, Params, Step, vm_kib
+from config import EngineConfig
+from config.schema import ControlConfig, JournalConfig, VenueConfig
+from protocols.messages import BookView, Opportunity
+from supervisor.app import Engine, build_adapters, fetch_taker_fees, path_symbol
+from supervisor.running import Tree
+from supervisor.spec import ChildSpec
+
+
+class Record:
+    """What the instrumented actors write, in ns; shared by every incarnation."""
+
+    def __init__(self) -> None:
+        self.opp_ns: list[int] = []
+        self.view_ns: list[int] = []
+        self.opportunities = 0
+
+    def clear(self) -> None:
+        self.opp_ns, self.view_ns = [], []
+
+
+class RecordingExecutor(Actor):
+    """Stands in for the executor: keeps each Opportunity's frame -> opportunity latency."""
+
+    def __init__(self, record: Record) -> None:
+        self.record = record
+
+    async def receive(self, msg: Any) -> None:
+        if type(msg) is Opportunity:
+            self.record.opportunities += 1
+            self.record.opp_ns.append(msg.created_ns - max(msg.buy_recv_ns, msg.sell_recv_ns))
+
+
+class TimedDetector(DetectorActor):
+    """The production detector plus one clock read per view: frame receive -> detector receive."""
+
+    def __init__(self, record: Record, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._views_ns = record
+
+    async def receive(self, msg: Any) -> Any:
+        if type(msg) is BookView and msg.in_sync:
+            self._views_ns.view_ns.append(time.monotonic_ns() - msg.recv_ns)
+        return await super().receive(msg)
+
+
+class BenchEngine(Engine):
+    """``supervisor.app.Engine`` with ``RecordingExecutor`` and ``TimedDetector``; all else as built."""
+
+    def __init__(self, *args: Any, record: Record, **kwargs: Any) -> None:
+        self.record = record
+        super().__init__(*args, **kwargs)
+
+    def _executor(self) -> Actor[Any]:
+        return RecordingExecutor(self.record)
+
+    def _detector_spec(self, symbol: str) -> ChildSpec:
+        spec = super()._detector_spec(symbol)
+        d = self.cfg.detector
+
+        def factory() -> Actor[Any]:
+            return TimedDetector(self.record, symbol=symbol, taker_fees=self.taker_fees,
+                                 params=DetectorParams(**msgspec.structs.asdict(d)),
+                                 executor=self.root.lookup("execution/executor"))
+
+        return msgspec.structs.replace(spec, factory=factory)
+
+
+def engine_config(info: dict[str, Any], tmp: str) -> EngineConfig:
+    symbols = tuple(info["symbols"])
+    venues = {name: VenueConfig(kind=name, symbols=symbols, rest_url=v["rest_url"], ws_url=v["ws_url"])
+              for name, v in info["venues"].items()}
+    return EngineConfig(venues=venues, journal=JournalConfig(path=f"{tmp}/journal.sqlite"),
+                        control=ControlConfig(unix_path=f"{tmp}/control.sock", state_dir=tmp))
+
+
+class Driver:
+    def __init__(self, info: dict[str, Any], engine: BenchEngine, tree: Tree, http: aiohttp.ClientSession,
+                 progress: Callable[[str], None]) -> None:
+        self.info, self.engine, self.tree, self.http, self.progress = info, engine, tree, http, progress
+        self.pos = 0  # next frame of the stream
+        self.books = [f"venues/{v}/books/{path_symbol(s)}" for v in info["venues"] for s in info["symbols"]]
+
+    def frames_received(self) -> int:
+        return sum(c.frames for c in self.engine.counters.values())
+
+    def book_high_water(self) -> int:
+        return max(s.mailbox_high_water for s in self.tree.stats() if "/books/" in s.path)
+
+    async def segment(self, count: int, rate: float) -> tuple[float, float]:
+        """Frames ``pos..pos+count`` at ``rate``; (achieved rate, engine lag in ms after the last write)."""
+        target = self.frames_received() + count
+        async with self.http.post(f"{self.info['control_url']}/segment",
+                                  json={"start": self.pos, "count": count, "rate": rate}) as resp:
+            if resp.status != 200:
+                raise RuntimeError(f"replayer: {resp.status} {await resp.text()}")
+            sent = await resp.json()
+        self.pos += count
+        deadline = time.monotonic() + 30.0
+        while self.frames_received() < target:  # cross-process state: poll with a deadline
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the engine received {self.frames_received()} of {target} frames")
+            await asyncio.sleep(0.002)
+        lag_ms = (time.monotonic_ns() - sent["t1_ns"]) / 1e6
+        achieved = count / max(1e-9, (sent["t1_ns"] - sent["t0_ns"]) / 1e9)
+        return achieved, lag_ms
+
+    async def sync(self) -> None:
+        await self.segment(self.info["sync_frames"], SYNC_RATE)
+        deadline = time.monotonic() + SYNC_TIMEOUT_S
+        while not all(getattr(self.tree.describe(p), "in_sync", False) for p in self.books):
+            if time.monotonic() > deadline:
+                behind = [p for p in self.books if not getattr(self.tree.describe(p), "in_sync", False)]
+                raise RuntimeError(f"{len(behind)} books not in sync after {SYNC_TIMEOUT_S}s: {behind[:3]}")
+            await asyncio.sleep(0.02)
+
+    async def drained(self) -> None:
+        """Every book's mailbox empty (what the last frames left queued is processed)."""
+        while any(s.mailbox_depth for s in self.tree.stats() if "/books/" in s.path):
+            await asyncio.sleep(0.005)
+
+    async def run(self, p: Params) -> Outcome:
+        out = Outcome()
+        t0 = time.monotonic()
+        await self.sync()
+        self.progress(f"{len(self.books)} books in sync after {time.monotonic() - t0:.1f}s")
+        await self.segment(int(p.lat_rate * p.warm_s), p.lat_rate)
+        await self.drained()
+        self.engine.record.clear()
+        achieved, lag_ms = await self.segment(int(p.lat_rate * p.lat_s), p.lat_rate)
+        await self.drained()
+        out.opp_us, out.view_us = self.engine.record.opp_ns, self.engine.record.view_ns
+        self.engine.record.clear()
+        out.rss_mb = vm_kib("VmRSS") / 1024
+        self.progress(f"latency at {p.lat_rate:,.0f}/s (achieved {achieved:,.0f}/s, lag {lag_ms:.1f} ms): "
+                      f"{len(out.opp_us)} opportunities, {len(out.view_us)} views; RSS {out.rss_mb:.1f} MB")
+        if not out.opp_us:
+            raise RuntimeError(f"no Opportunity in {p.lat_s}s at {p.lat_rate:,.0f} frames/s")
+        stream_end = self.info["frames"]
+        for rate in p.ladder:
+            count = int(rate * p.step_s)
+            if self.pos + count > stream_end:
+                self.progress(f"stream exhausted before {rate:,.0f}/s")
+                break
+            hw_before = self.book_high_water()
+            achieved, lag_ms = await self.segment(count, rate)
+            await self.drained()
+            hw = self.book_high_water()
+            why = []
+            if achieved < 0.95 * rate:
+                why.append(f"replayer delivered {achieved:,.0f}/s")
+            if lag_ms > max(20.0, 0.05 * p.step_s * 1000):
+                why.append(f"engine {lag_ms:.0f} ms behind")
+            if hw > max(hw_before, HW_FLAT):
+                why.append(f"book mailbox high-water {hw}")
+            step = Step(rate, achieved, lag_ms, hw, not why, "; ".join(why))
+            out.steps.append(step)
+            self.progress(f"{rate:,.0f}/s: achieved {achieved:,.0f}/s, lag {lag_ms:.1f} ms, book high-water {hw}"
+                          f" -> {'sustained' if step.sustained else 'NOT sustained: ' + step.why}")
+            if not step.sustained:
+                break
+        return out
+
+
+async def run_once(info: dict[str, Any], params: Params, progress: Callable[[str], None]) -> list[dict]:
+    """One repetition: a fresh engine against the replayer, from frame 0."""
+    with tempfile.TemporaryDirectory(prefix="arbor-pipeline-") as tmp:
+        cfg = engine_config(info, tmp)
+        venues, dry_run = build_adapters(cfg, None, live=False)
+        try:
+            fees = await fetch_taker_fees(venues, cfg)
+            engine = BenchEngine(cfg, venues, dry_run=dry_run, taker_fees=fees, record=Record())
+            async with aiohttp.ClientSession() as http, engine.running() as tree:
+                outcome = await Driver(info, engine, tree, http, progress).run(params)
+        finally:
+            for venue in venues.values():
+                await venue.close()
+    return outcome.rows()

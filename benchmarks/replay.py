@@ -1,0 +1,243 @@
+"""Loopback frame replayer for the pipeline benchmark: real venue frames at a fixed rate.
+
+Role: ``python -m benchmarks.replay --symbols N --steps K [--seed S]`` runs in its OWN process
+(so it never shares the engine's core). It pre-generates, untimed and seeded, K steps of the
+simulator's market (``simulator.market.Market``: one shared random walk per symbol, each venue
+lagged and noisy, so cross-venue edges open now and then) for Binance, Gate.io and MEXC, and
+encodes every step's delta with the simulator's own encoders: Binance combined-stream
+``depthUpdate`` JSON (continuous ``U``/``u``), Gate ``spot.order_book_update`` JSON, MEXC
+protobuf ``aggre.depth``. Every frame is pre-framed as a WebSocket frame (unmasked, server to
+client) so that replaying it costs one ``transport.write`` per socket per event-loop tick.
+
+It serves the three venues with the simulator's servers (``simulator.venues``: real REST
+paths, exchangeInfo / currency_pairs for ``symbol_info``, WebSocket subscribe / ack / ping),
+with one change: the REST depth snapshot is frozen at the state after step 0, so the engine's
+real ``BookActor`` sync (buffer, snapshot, venue rule) works unchanged every time the stream
+is replayed from frame 0. Step 0's frame is inside that snapshot, step 1's continues it: the
+first ``2 * venues * symbols`` frames are the sync phase.
+
+Control (JSON over HTTP on its own port): ``POST /segment {"start", "count", "rate"}`` waits
+until every venue/symbol has a subscribed socket, then writes frames ``start..start+count`` in
+stream order at ``rate`` frames/s (the frames due are written once per ~1 ms tick), and
+answers ``{"sent", "t0_ns", "t1_ns"}`` (``time.monotonic_ns``, the same clock as the
+engine's ``recv_ns`` on Linux). On start it prints one JSON line on stdout: the venues'
+``rest_url``/``ws_url``, the symbols, ``frames``, ``sync_frames``, ``control_url``. It exits
+when stdin closes (its parent died or is done) or on SIGTERM.
+
+Failure modes: a segment whose sockets are not all subscribed within 10 s answers 409; a
+segment past the end of the stream answers 416. A client that stops reading makes the
+transports buffer (the engine's lag then shows it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import struct
+import sys
+import time
+import types
+from typing import Any
+
+from aiohttp import web
+
+from protocols.mexc.codec import depth_channel
+from protocols.venue import venue_symbol
+from simulator.config import SimConfig
+from simulator.market import Market
+from simulator.venues.base import VenueServer
+from simulator.venues.binance import BinanceServer
+from simulator.venues.gateio import GateServer
+from simulator.venues.mexc import MexcServer
+
+VENUES = ("binance", "gateio", "mexc")
+_SERVERS: dict[str, type[VenueServer]] = {"binance": BinanceServer, "gateio": GateServer, "mexc": MexcServer}
+_HEAD_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "BNB/USDT", "XRP/USDT", "DOGE/USDT")
+UPDATES_PER_S = 100.0  # level updates per second per book in market time: ~10 per frame + the touch
+LEVELS = 300  # levels per side in the snapshot
+TICK_S = 0.001  # pacing period: the frames due are written once per tick
+SUBSCRIBED_TIMEOUT_S = 10.0
+
+
+def symbols(n: int) -> tuple[str, ...]:
+    """``n`` internal symbols: the well-known ones first, then ``C00/USDT``... (price 100)."""
+    extra = tuple(f"C{i:02d}/USDT" for i in range(max(0, n - len(_HEAD_SYMBOLS))))
+    return (_HEAD_SYMBOLS + extra)[:n]
+
+
+def ws_frame(payload: str | bytes) -> bytes:
+    """One unmasked, unfragmented, uncompressed server->client WebSocket frame (RFC 6455 5.2)."""
+    if isinstance(payload, str):
+        data, opcode = payload.encode(), 0x1
+    else:
+        data, opcode = payload, 0x2
+    n = len(data)
+    if n < 126:
+        head = struct.pack("!BB", 0x80 | opcode, n)
+    elif n < 65536:
+        head = struct.pack("!BBH", 0x80 | opcode, 126, n)
+    else:
+        head = struct.pack("!BBQ", 0x80 | opcode, 127, n)
+    return head + data
+
+
+def _replay_class(base: type[VenueServer]) -> type[VenueServer]:
+    class Replay(base):  # type: ignore[misc, valid-type]
+        """The simulator's server with a frozen snapshot and each socket's transport kept."""
+
+        frozen: dict[str, tuple[int, dict[int, int], dict[int, int]]]
+        transports: dict[Any, asyncio.Transport]
+
+        def snapshot(self, symbol: str) -> tuple[int, dict[int, int], dict[int, int]]:
+            return self.frozen[symbol]
+
+        def on_connect(self, conn: Any, request: web.Request) -> None:
+            super().on_connect(conn, request)
+            self.transports[conn] = request.transport  # type: ignore[assignment]
+
+    Replay.__name__ = f"Replay{base.__name__}"
+    return Replay
+
+
+class Replayer:
+    """The generated stream and the three servers; see the module docstring."""
+
+    def __init__(self, n_symbols: int, steps: int, seed: int) -> None:
+        self.symbols = symbols(n_symbols)
+        cfg = SimConfig(seed=seed, symbols=self.symbols, venues=VENUES, updates_per_s=UPDATES_PER_S,
+                        levels=LEVELS, gate_full_every=0, rate_limits=False)
+        market = Market(cfg)
+        self.servers: dict[str, VenueServer] = {}
+        for name in VENUES:
+            server = _replay_class(_SERVERS[name])(cfg, market.books[name], pause=lambda: None,
+                                                   resume=lambda: None, new_order_id=lambda: "0")
+            server.frozen, server.transports = {}, {}
+            self.servers[name] = server
+        # (venue index, symbol index, framed bytes) in stream order, as three flat lists
+        self.venue_of: list[int] = []
+        self.symbol_of: list[int] = []
+        self.frames: list[bytes] = []
+        fake = {name: self._fake_conn(name) for name in VENUES}
+        for step in range(steps):
+            market.step()
+            for si, symbol in enumerate(self.symbols):
+                for vi, name in enumerate(VENUES):
+                    book = market.books[name][symbol]
+                    delta = book.drain()
+                    if delta is None:
+                        if step < 2:  # the sync phase needs one frame per book in each of its steps
+                            raise RuntimeError(f"{name} {symbol}: no change in step {step}")
+                        continue
+                    self.venue_of.append(vi)
+                    self.symbol_of.append(si)
+                    self.frames.append(ws_frame(self.servers[name].encode(symbol, delta, fake[name])))
+                    if step == 0:
+                        self.servers[name].frozen[symbol] = (book.seq, dict(book.bids), dict(book.asks))
+        self.sync_frames = 2 * len(VENUES) * len(self.symbols)
+
+    def _fake_conn(self, name: str) -> Any:
+        """What an encoder reads of a connection: its style and the stream name per symbol."""
+        if name == "binance":
+            names = {s: f"{venue_symbol(s).lower()}@depth@100ms" for s in self.symbols}
+            return types.SimpleNamespace(style="combined", names=names)
+        if name == "mexc":
+            return types.SimpleNamespace(style="", names={s: depth_channel(venue_symbol(s)) for s in self.symbols})
+        return types.SimpleNamespace(style="", names={})
+
+    def _routes(self) -> list[list[asyncio.Transport]] | None:
+        """Per venue, per symbol index: the transport of the socket subscribed to it."""
+        out = []
+        for name in VENUES:
+            server = self.servers[name]
+            by_symbol: dict[str, asyncio.Transport] = {}
+            for conn in server.conns:
+                transport = server.transports.get(conn)
+                if transport is not None and not transport.is_closing():
+                    for symbol in conn.subs:
+                        by_symbol[symbol] = transport
+            if len(by_symbol) < len(self.symbols):
+                return None
+            out.append([by_symbol[s] for s in self.symbols])
+        return out
+
+    async def play(self, start: int, count: int, rate: float) -> dict[str, int]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SUBSCRIBED_TIMEOUT_S
+        while (routes := self._routes()) is None:
+            if loop.time() > deadline:
+                raise web.HTTPConflict(text="not every venue/symbol has a subscribed socket")
+            await asyncio.sleep(0.01)
+        end = start + count
+        if start < 0 or end > len(self.frames):
+            raise web.HTTPRequestRangeNotSatisfiable(text=f"frames {start}..{end} of {len(self.frames)}")
+        frames, venue_of, symbol_of = self.frames, self.venue_of, self.symbol_of
+        t0 = time.monotonic_ns()
+        i = start
+        while i < end:
+            due = min(end, start + int((time.monotonic_ns() - t0) * rate / 1e9) + 1)
+            batches: dict[asyncio.Transport, list[bytes]] = {}
+            for k in range(i, due):
+                transport = routes[venue_of[k]][symbol_of[k]]
+                batch = batches.get(transport)
+                if batch is None:
+                    batches[transport] = [frames[k]]
+                else:
+                    batch.append(frames[k])
+            for transport, batch in batches.items():
+                transport.write(b"".join(batch))
+            i = due
+            if i < end:
+                await asyncio.sleep(TICK_S)
+        return {"sent": count, "t0_ns": t0, "t1_ns": time.monotonic_ns()}
+
+    async def _segment(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        return web.json_response(await self.play(int(body["start"]), int(body["count"]), float(body["rate"])))
+
+    async def serve(self) -> None:
+        for server in self.servers.values():
+            await server.start()
+        app = web.Application()
+        app.add_routes([web.post("/segment", self._segment)])
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+        loop.add_signal_handler(signal.SIGTERM, done.set)
+        # stdin closing means the parent is gone or finished: stop with it
+        loop.add_reader(sys.stdin.fileno(), lambda: done.set() if not sys.stdin.buffer.read1(4096) else None)
+        try:
+            info = {
+                "venues": {name: {"rest_url": s.rest_url, "ws_url": s.ws_url} for name, s in self.servers.items()},
+                "symbols": list(self.symbols), "frames": len(self.frames), "sync_frames": self.sync_frames,
+                "control_url": f"http://127.0.0.1:{runner.addresses[0][1]}",
+            }
+            sys.stdout.write(json.dumps(info) + "\n")
+            sys.stdout.flush()
+            await done.wait()
+        finally:
+            loop.remove_reader(sys.stdin.fileno())
+            for server in self.servers.values():
+                await server.stop()
+            await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.replay")
+    parser.add_argument("--symbols", type=int, default=50)
+    parser.add_argument("--steps", type=int, default=1000, help="market steps: one frame per venue x symbol each")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    replayer = Replayer(args.symbols, args.steps, args.seed)
+    import uvloop
+
+    uvloop.run(replayer.serve())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
