@@ -1,18 +1,30 @@
 """Two-leg execution with risk limits, a durable journal first, and reconciliation on start.
 
-``ExecutorActor`` inbox: ``Opportunity`` | ``KillSwitch``. Talks to the journal (asks for
-durable writes before any order leaves) and to the venues' REST adapters.
+``ExecutorActor`` inbox: ``Opportunity`` | ``KillSwitch`` | ``SettleUnknown`` (its own timer).
+Talks to the journal (asks for durable writes before any order leaves) and to the venues' REST
+adapters.
 
-On start it journals a RestartRecord, fetches symbol rules (static, cached) and RECONCILES:
-every journaled order without a final status is queried on its venue by client id (not found:
-journaled ``rejected``, it never reached the venue) before any message is taken, so nothing
-new is sent while an old outcome is unknown.
+On start it journals a RestartRecord, fetches symbol rules (static, cached) and RECONCILES
+before any message is taken, so nothing new is sent while an old outcome is unknown:
+1. every journaled order without a final status (``intent``, ``unknown``, ``new``...) is
+   queried on its venue by client id (not found: journaled ``rejected``, it never reached the
+   venue; still resting: cancelled);
+2. every opportunity left without a final result (``detected``: the process died mid-way;
+   ``pending``: a leg's outcome was unknown) whose orders are now all final is SETTLED like a
+   finished ``_take``: a leftover base position is hedged with one bounded-price IOC (intent
+   journaled first, client id derived with leg ``u``), realised PnL is computed from every
+   order of it and counted in today's PnL, and its ``OpportunityResult`` is journaled.
+Then today's realised PnL is read back from the journal, so the daily loss limit survives a
+restart.
 
 Per opportunity: risk checks (expiry, kill switch file or command, open legs, per-venue
 exposure, today's realised loss), balances fetched NOW from both venues (never cached) to cap
 the size, opportunity + both intents journaled durably, then both legs sent concurrently as
 IOC limits with ids derived from the opportunity id. A leg's recoveries are exactly:
-``NetworkError`` (outcome unknown) -> query by client id, never resend blindly;
+``NetworkError`` (outcome unknown) -> query by client id, never resend blindly; still not found
+by the leg deadline -> journaled ``unknown`` (not final: it may land after a slow venue
+answers), kept as an open leg with its exposure, the opportunity journaled ``pending`` and a
+reconciliation pass scheduled one ``leg_timeout_s`` later (not found then: ``rejected``);
 ``RateLimited`` -> wait ``retry_after_s``, query, and resend with the SAME id if absent;
 ``OrderRejected`` -> journaled with the venue's code. Unequal fills are hedged with one
 bounded-price IOC. Every update and fill is journaled; realised PnL and exposure updated.
@@ -37,6 +49,7 @@ import msgspec
 
 from actors import Actor, ActorRef
 from actors.risk import (
+    Executed,
     RiskParams,
     cap_by_balances,
     client_order_id,
@@ -47,11 +60,16 @@ from actors.risk import (
     residual_hedge,
 )
 from protocols.errors import NetworkError, OrderNotFound, OrderRejected, RateLimited
+from actors.journal import JOURNAL_FINAL
 from protocols.messages import (
     Fill,
     GetOpenOrders,
+    GetRealisedPnl,
+    GetUnsettledOpportunities,
+    JournalOpportunity,
     JournalWrite,
     KillSwitch,
+    Msg,
     Opportunity,
     OpportunityResult,
     OrderIntent,
@@ -62,7 +80,13 @@ from protocols.messages import (
 )
 from protocols.venue import Venue, split_symbol
 
-ExecutorInbox = Opportunity | KillSwitch
+
+
+class SettleUnknown(Msg, kw_only=True):
+    """Timer message to ourselves: reconcile again (a leg's outcome was unknown)."""
+
+
+ExecutorInbox = Opportunity | KillSwitch | SettleUnknown
 QUERY_PACE_S = 0.05  # between two queries of one order whose state is not final/known yet
 
 
@@ -115,8 +139,12 @@ class ExecutorActor(Actor):
                 for symbol, si in info.items():
                     self._info[(name, symbol)] = si
         await self._reconcile()
+        # Today's PnL as journaled (incl. what was just settled): the loss limit outlives a crash.
+        today = await self.journal.ask(GetRealisedPnl(since_ms=self._day * 86_400_000))
+        self.daily = today.realised_pnl
 
     async def _reconcile(self) -> None:
+        """Settle every open journaled order from its venue, then every unsettled opportunity."""
         open_orders = (await self.journal.ask(GetOpenOrders())).orders
         records: list[Any] = []
         for order in open_orders:
@@ -137,9 +165,25 @@ class ExecutorActor(Actor):
                 if not update.final:  # an order still resting after our crash: take it off the book
                     update = await venue.cancel_order(order.symbol, order.client_order_id)
                 records.extend(_update_records(update))
+            self._open.pop(order.client_order_id, None)
             self.reconciled += 1
         if records:
             await self.journal.ask(JournalWrite(records=tuple(records)))
+        for opp in (await self.journal.ask(GetUnsettledOpportunities())).opportunities:
+            await self._settle(opp)
+
+    async def _settle(self, opp: JournalOpportunity) -> None:
+        """An opportunity whose orders are all final but which has no result: hedge what is
+        left, journal its PnL and result. An order still open (its venue not configured here)
+        keeps it unsettled and visible in the journal."""
+        if any(o.status not in JOURNAL_FINAL for o in opp.orders):
+            return
+        if all(o.status == "paper" for o in opp.orders):
+            self._result(opp, "paper", 0.0, "dry run (reconciliation)")
+            return
+        if opp.buy_venue not in self.venues or opp.sell_venue not in self.venues:
+            return
+        await self._close_out(opp, list(opp.orders), {o.client_order_id for o in opp.orders}, "reconciled: ")
 
     async def on_stop(self) -> None:
         task = self._inflight
@@ -160,6 +204,8 @@ class ExecutorActor(Actor):
                 await asyncio.shield(self._inflight)
             case KillSwitch(on=on):
                 self.kill_switch = on
+            case SettleUnknown():
+                await self._reconcile()
             case _:
                 raise TypeError(f"executor: unexpected message {type(msg).__name__}")
         return None
@@ -209,30 +255,57 @@ class ExecutorActor(Actor):
         if not errors and not live:
             self._result(opp, "paper", 0.0, "dry run")
             return
-        hedge = residual_hedge(opp, sum(u.filled_qty for u in updates if u.side == "buy"),
-                               sum(u.filled_qty for u in updates if u.side == "sell"),
-                               self.risk.unwind_slippage_bps, step)
-        if hedge is not None and not errors:
-            venue, side, qty, price = hedge
-            unwind = self._intent(opp, "u", venue, side, qty, price)
-            await self.journal.ask(JournalWrite(records=(unwind,)))
-            u = await self._leg(self.venues[venue], unwind)
-            if u is not None:
-                updates.append(u)
-        pnl = realised_pnl(updates, base, quote)
-        self.realised += pnl
-        self.daily += pnl
-        flat = abs(net_base(updates)) < step
-        filled = any(u.filled_qty > 0 for u in updates)
-        status = "executed" if filled and flat else "partial" if filled else "unfilled"
-        if status == "executed":
-            self.executed += 1
-        self._result(opp, status, pnl, f"net base {net_base(updates):g}")
+        unknown = [i.client_order_id for i in (buy, sell) if i.client_order_id in self._open]
+        if unknown or errors:
+            # A leg's outcome is not known: no hedge and no PnL on a guess. Reconciliation (the
+            # timer below, or the restart after the error) settles the opportunity once known.
+            self._result(opp, "pending", 0.0, f"outcome unknown: {', '.join(unknown)}")
+            if errors:
+                raise errors[0]
+            self.send_after(self.risk.leg_timeout_s, SettleUnknown())
+            return
+        filled = await self._close_out(opp, updates, {buy.client_order_id, sell.client_order_id}, "")
         if live and filled:  # balances after fills: a snapshot for the journal, not a cache
             for b in await asyncio.gather(*(self.venues[v].balances() for v in live)):
                 self.journal.tell(b)
-        if errors:
-            raise errors[0]
+
+    async def _close_out(self, opp: Opportunity | JournalOpportunity, legs: list[Executed], taken: set[str],
+                         prefix: str) -> bool:
+        """Legs all final: hedge unequal fills with one bounded-price IOC, count the realised
+        PnL, journal the result. ``taken``: client ids the opportunity already used. Returns
+        whether anything filled."""
+        base, quote = split_symbol(opp.symbol)
+        infos = [await self._symbol_info(v, opp.symbol) for v in (opp.buy_venue, opp.sell_venue)]
+        step = max(float(i.step_size) for i in infos)
+        hedge = residual_hedge(opp, sum(u.filled_qty for u in legs if u.side == "buy"),
+                               sum(u.filled_qty for u in legs if u.side == "sell"),
+                               self.risk.unwind_slippage_bps, step)
+        if hedge is not None:
+            venue, side, qty, price = hedge
+            n, cid = 0, client_order_id(opp.id, "u")
+            while cid in taken:  # hedged before (a hedge of a hedge): a fresh, still derived id
+                n += 1
+                cid = client_order_id(f"{opp.id}#{n}", "u")
+            unwind = OrderIntent(client_order_id=cid, opportunity_id=opp.id, venue=venue, symbol=opp.symbol,
+                                 side=side, order_type="ioc", qty=qty, price=price)
+            await self.journal.ask(JournalWrite(records=(unwind,)))  # durable before it leaves
+            u = await self._leg(self.venues[venue], unwind)
+            if cid in self._open:  # the hedge's outcome is unknown: settled on the next pass
+                self._result(opp, "pending", 0.0, f"{prefix}hedge outcome unknown: {cid}")
+                self.send_after(self.risk.leg_timeout_s, SettleUnknown())
+                return False
+            if u is not None:
+                legs = [*legs, u]
+        pnl = realised_pnl(legs, base, quote)
+        self.realised += pnl
+        self.daily += pnl
+        net = net_base(legs)
+        filled = any(u.filled_qty > 0 for u in legs)
+        status = "executed" if filled and abs(net) < step else "partial" if filled else "unfilled"
+        if status == "executed":
+            self.executed += 1
+        self._result(opp, status, pnl, f"{prefix}net base {net:g}")
+        return filled
 
     # --- one leg -----------------------------------------------------------------------------
 
@@ -273,7 +346,7 @@ class ExecutorActor(Actor):
             except NetworkError:  # outcome unknown: the named recovery is a query, never a resend
                 found = await self._query(venue, intent, deadline)
                 if found is None:
-                    return self._give_up(intent, "not found after a network error")
+                    return self._unknown(intent, "not found after a network error: may still land")
                 return found
             except OrderRejected as exc:
                 self._open.pop(intent.client_order_id, None)
@@ -297,10 +370,17 @@ class ExecutorActor(Actor):
                 await asyncio.sleep(min(wait, max(0.0, deadline - time.monotonic())))
 
     def _give_up(self, intent: OrderIntent, why: str) -> None:
-        """The venue does not know the order after a recovery: it never landed; journal so."""
+        """The venue refused every send (rate limited) and does not know the order: final."""
         self._open.pop(intent.client_order_id, None)
         self.journal.tell(OrderRejectedRecord(client_order_id=intent.client_order_id, venue=intent.venue,
                                               code="not_found", message=why))
+        return None
+
+    def _unknown(self, intent: OrderIntent, why: str) -> None:
+        """Sent, no answer, not found yet: it may still land (a slow venue). Journaled as the
+        non-final ``unknown`` and kept open (a leg, with its exposure) until reconciled."""
+        self.journal.tell(OrderRejectedRecord(client_order_id=intent.client_order_id, venue=intent.venue,
+                                              code="not_found", message=why, status="unknown"))
         return None
 
     # --- helpers -----------------------------------------------------------------------------
@@ -316,9 +396,9 @@ class ExecutorActor(Actor):
             self._info[(venue, symbol)] = info
         return info
 
-    def _result(self, opp: Opportunity, status: str, pnl: float, detail: str, *, journal_opp: bool = False) -> None:
+    def _result(self, opp: Opportunity | JournalOpportunity, status: str, pnl: float, detail: str, *, journal_opp: bool = False) -> None:
         self.last_result = f"{opp.id}: {status} ({detail})"
-        if journal_opp:
+        if journal_opp and isinstance(opp, Opportunity):
             self.journal.tell(opp)
         self.journal.tell(OpportunityResult(opportunity_id=opp.id, status=status, realised_pnl=pnl, detail=detail))
 

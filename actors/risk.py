@@ -9,13 +9,28 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Literal, Protocol
 
 import msgspec
 
-from protocols.messages import Opportunity, OrderUpdate
+from protocols.messages import JournalOpportunity, Opportunity
 
 Leg = Literal["b", "s", "u"]  # buy leg, sell leg, unwind/hedge of the residual
+
+
+class Executed(Protocol):
+    """What PnL needs of an order: a venue's ``OrderUpdate`` or a journaled ``JournalOrder``."""
+
+    @property
+    def side(self) -> str: ...
+    @property
+    def filled_qty(self) -> float: ...
+    @property
+    def filled_quote(self) -> float: ...
+    @property
+    def fee(self) -> float: ...
+    @property
+    def fee_asset(self) -> str: ...
 
 
 class RiskParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -76,7 +91,7 @@ def cap_by_balances(opp: Opportunity, *, quote_free_on_buy: float, base_free_on_
     return max(0.0, min(opp.size, affordable, base_free_on_sell))
 
 
-def residual_hedge(opp: Opportunity, bought: float, sold: float, slippage_bps: float,
+def residual_hedge(opp: Opportunity | JournalOpportunity, bought: float, sold: float, slippage_bps: float,
                    step: float) -> tuple[str, Literal["buy", "sell"], float, float] | None:
     """The order that flattens unequal legs: (venue, side, qty, limit price), or None.
 
@@ -94,17 +109,17 @@ def residual_hedge(opp: Opportunity, bought: float, sold: float, slippage_bps: f
     return opp.buy_venue, "buy", -diff, opp.buy_price * (1.0 + k)
 
 
-def fee_in_quote(u: OrderUpdate, base: str, quote: str) -> float:
+def fee_in_quote(u: Executed, base: str, quote: str) -> float:
     """An order's fee in quote currency. A fee paid in a third asset (BNB, MX) is not
     converted: we have no price for it here, so it is left out of the PnL (and journaled)."""
     if u.fee_asset == quote or not u.fee_asset:
         return u.fee
     if u.fee_asset == base:
-        return u.fee * u.avg_price
+        return u.fee * (u.filled_quote / u.filled_qty if u.filled_qty else 0.0)
     return 0.0
 
 
-def realised_pnl(updates: Sequence[OrderUpdate], base: str, quote: str) -> float:
+def realised_pnl(updates: Sequence[Executed], base: str, quote: str) -> float:
     """Quote in minus quote out minus fees, over the final states of an opportunity's orders."""
     pnl = 0.0
     for u in updates:
@@ -113,6 +128,6 @@ def realised_pnl(updates: Sequence[OrderUpdate], base: str, quote: str) -> float
     return pnl
 
 
-def net_base(updates: Sequence[OrderUpdate]) -> float:
+def net_base(updates: Sequence[Executed]) -> float:
     """Base bought minus base sold over these orders (0 when the legs are flat)."""
     return sum(u.filled_qty if u.side == "buy" else -u.filled_qty for u in updates)

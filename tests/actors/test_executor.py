@@ -4,9 +4,11 @@ against the simulator over real sockets with the real adapters."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from actors import spawn
@@ -21,6 +23,7 @@ from protocols.messages import (
     JournalWrite,
     KillSwitch,
     Opportunity,
+    OpportunityResult,
     OrderIntent,
     OrderUpdate,
     SymbolInfo,
@@ -38,6 +41,8 @@ class FakeVenue:
         self.placed: dict[str, int] = {}
         self.unknown_after_execute = 0  # execute, then raise NetworkError (outcome unknown)
         self.rate_limited = 0  # raise RateLimited before executing
+        self.slow = 0  # raise NetworkError before executing; the order is held in ``late`` (a slow venue)
+        self.late: dict[str, OrderIntent] = {}
 
     async def symbol_info(self, symbols):
         return {s: SymbolInfo(symbol=s, venue_symbol=s.replace("/", ""), base="BTC", quote="USDT",
@@ -55,6 +60,10 @@ class FakeVenue:
             self.rate_limited -= 1
             raise RateLimited(self.name, 429, "too many requests", retry_after_s=0.01, status=429)
         self.placed[intent.client_order_id] = self.placed.get(intent.client_order_id, 0) + 1
+        if self.slow:
+            self.slow -= 1
+            self.late[intent.client_order_id] = intent
+            raise NetworkError(self.name, "read timeout")
         if intent.client_order_id in self.orders:  # the venue's duplicate-id rule
             raise NetworkError(self.name, "duplicate client id")
         filled = round(intent.qty * (self.fill_ratio if not intent.client_order_id.endswith("u") else 1.0), 4)
@@ -67,6 +76,13 @@ class FakeVenue:
             self.unknown_after_execute -= 1
             raise NetworkError(self.name, "503 after execution", status=503)
         return u
+
+    async def land(self) -> None:
+        """The held orders reach the matching engine now (after their sender gave up)."""
+        late, self.late = self.late, {}
+        for intent in late.values():
+            self.placed[intent.client_order_id] -= 1
+            await self.place_order(intent)
 
     async def order_by_client_id(self, symbol: str, cid: str) -> OrderUpdate:
         self.log.append((self.name, "query", cid))
@@ -199,8 +215,9 @@ async def test_restart_reconciliation_queries_unfinished_orders_before_sending_n
         queries = {cid for _, what, cid in log[:first_place] if what == "query"}
         assert queries == {landed.client_order_id, lost.client_order_id}
         await journal.ask(FlushJournal())
+        u = client_order_id(old.id, "u")
         assert dict(rows(db, f"SELECT client_order_id, status FROM orders WHERE opportunity_id='{old.id}'")) == {
-            landed.client_order_id: "filled", lost.client_order_id: "rejected"}
+            landed.client_order_id: "filled", lost.client_order_id: "rejected", u: "filled"}
         assert rows(db, "SELECT path, reason FROM restarts") == [("execution/executor", "start")]
     finally:
         await ex.stop()
@@ -361,8 +378,137 @@ async def test_against_the_simulator_reconciliation_settles_journaled_orders_fro
     try:
         assert ex.describe().reconciled == 2
         await journal.ask(FlushJournal())
+        u = client_order_id(old.id, "u")  # the lone buy, hedged on the sell venue
         assert dict(rows(db, "SELECT client_order_id, status FROM orders")) == {
-            landed.client_order_id: "filled", lost.client_order_id: "rejected"}
-        assert list(sim.venues["binance"].orders) == []
+            landed.client_order_id: "filled", lost.client_order_id: "rejected", u: "filled"}
+        assert list(sim.venues["binance"].orders) == [u]
+        assert rows(db, "SELECT status FROM opportunities") == [("executed",)]
+    finally:
+        await ex.stop()
+
+
+# --- reconciliation settles opportunities; unknown outcomes stay open -------------------------
+
+
+def leg(opp: Opportunity, which: str) -> OrderIntent:
+    buy = which == "b"
+    return OrderIntent(client_order_id=client_order_id(opp.id, which), opportunity_id=opp.id,
+                       venue=opp.buy_venue if buy else opp.sell_venue, symbol=opp.symbol,
+                       side="buy" if buy else "sell", order_type="ioc", qty=opp.size,
+                       price=opp.buy_price if buy else opp.sell_price)
+
+
+async def test_reconciliation_hedges_a_lone_landed_leg_and_journals_the_opportunitys_result_and_pnl(journal, db):
+    log: list = []
+    venues = {"mexc": FakeVenue("mexc", log), "gateio": FakeVenue("gateio", log)}
+    old = opportunity("BTCUSDT-mexc-gateio-0-0")
+    buy, sell = leg(old, "b"), leg(old, "s")
+    await journal.ask(JournalWrite(records=(old, buy, sell)))
+    await venues["mexc"].place_order(buy)  # only the buy landed before the kill -9
+    log.clear()
+    ex = await start_executor(journal, venues, unwind_slippage_bps=20.0)
+    try:
+        await journal.ask(FlushJournal())
+        u = client_order_id(old.id, "u")
+        hedge_price = 101.0 * (1 - 20e-4)
+        assert [(v, what, cid) for v, what, cid in log if what == "place"] == [("gateio", "place", u)]
+        assert rows(db, f"SELECT venue, side, qty, price, status FROM orders WHERE client_order_id='{u}'") == [
+            ("gateio", "sell", pytest.approx(0.5), pytest.approx(hedge_price), "filled")]
+        pnl = 0.5 * hedge_price - 0.5 * 100.0
+        assert rows(db, "SELECT status, realised_pnl FROM opportunities") == [("executed", pytest.approx(pnl))]
+        status = ex.describe()
+        assert (status.reconciled, status.open_legs, status.executed) == (2, 0, 1)
+        assert (status.realised_pnl, status.daily_pnl) == (pytest.approx(pnl), pytest.approx(pnl))
+    finally:
+        await ex.stop()
+
+
+async def test_reconciliation_settles_an_opportunity_whose_legs_were_final_but_had_no_result(journal, db):
+    log: list = []
+    venues = {"mexc": FakeVenue("mexc", log), "gateio": FakeVenue("gateio", log)}
+    old = opportunity("BTCUSDT-mexc-gateio-0-0")
+    buy, sell = leg(old, "b"), leg(old, "s")
+    filled = [await venues["mexc"].place_order(buy), await venues["gateio"].place_order(sell)]
+    fee = msgspec.structs.replace(filled[1], fee=0.05, fee_asset="USDT")
+    await journal.ask(JournalWrite(records=(old, buy, sell, filled[0], fee)))  # killed before the result
+    log.clear()
+    ex = await start_executor(journal, venues)
+    try:
+        await journal.ask(FlushJournal())
+        assert [entry for entry in log if entry[1] in ("place", "query")] == []  # nothing open, nothing to hedge
+        assert rows(db, "SELECT status, realised_pnl FROM opportunities") == [
+            ("executed", pytest.approx(0.5 * 101.0 - 0.5 * 100.0 - 0.05))]
+    finally:
+        await ex.stop()
+
+
+async def test_today_s_realised_loss_from_before_a_restart_still_counts_for_the_daily_limit(journal, db):
+    log: list = []
+    venues = {"mexc": FakeVenue("mexc", log), "gateio": FakeVenue("gateio", log)}
+    before = opportunity("BTCUSDT-mexc-gateio-0-0")
+    await journal.ask(JournalWrite(records=(before, OpportunityResult(opportunity_id=before.id, status="partial",
+                                                                      realised_pnl=-150.0))))
+    ex = await start_executor(journal, venues, daily_loss_limit=100.0)
+    try:
+        assert ex.describe().daily_pnl == pytest.approx(-150.0)
+        await ex.ask(opportunity())
+        await journal.ask(FlushJournal())
+        assert rows(db, f"SELECT status, detail FROM opportunities WHERE id='{opportunity().id}'") == [
+            ("rejected_by_risk", "daily_loss_limit")]
+    finally:
+        await ex.stop()
+
+
+async def wait_for(predicate, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met before the deadline"
+        await asyncio.sleep(0.01)
+
+
+async def test_a_leg_not_found_after_a_network_error_stays_open_and_is_settled_when_it_lands_late(journal, db):
+    log: list = []
+    venues = {"mexc": FakeVenue("mexc", log), "gateio": FakeVenue("gateio", log)}
+    venues["mexc"].slow = 1
+    ex = await start_executor(journal, venues, leg_timeout_s=1.0)  # the re-check comes after land()
+    try:
+        opp = opportunity()
+        b = client_order_id(opp.id, "b")
+        await ex.ask(opp)
+        await journal.ask(FlushJournal())
+        assert rows(db, f"SELECT status, venue_code FROM orders WHERE client_order_id='{b}'") == [
+            ("unknown", "not_found")]
+        assert rows(db, "SELECT status FROM opportunities") == [("pending",)]
+        status = ex.describe()
+        assert (status.open_legs, status.exposure) == (1, {"mexc": pytest.approx(50.0)})
+        await venues["mexc"].land()  # the slow venue executes it after all
+        await wait_for(lambda: ex.describe().open_legs == 0)
+        await journal.ask(FlushJournal())
+        assert rows(db, f"SELECT status, filled_qty FROM orders WHERE client_order_id='{b}'") == [("filled", 0.5)]
+        assert rows(db, "SELECT status, realised_pnl FROM opportunities") == [("executed", pytest.approx(0.5))]
+        assert venues["mexc"].placed == {b: 1}  # queried, never resent
+        assert [cid for _, what, cid in log if what == "place" and cid.endswith("u")] == []  # flat: no hedge
+        assert ex.describe().daily_pnl == pytest.approx(0.5)
+    finally:
+        await ex.stop()
+
+
+async def test_a_leg_still_not_found_a_leg_timeout_later_is_rejected_and_the_other_leg_is_hedged(journal, db):
+    log: list = []
+    venues = {"mexc": FakeVenue("mexc", log), "gateio": FakeVenue("gateio", log)}
+    venues["gateio"].slow = 1  # the sell never lands
+    ex = await start_executor(journal, venues, leg_timeout_s=0.3)
+    try:
+        opp = opportunity()
+        s, u = client_order_id(opp.id, "s"), client_order_id(opp.id, "u")
+        await ex.ask(opp)
+        assert ex.describe().open_legs == 1
+        await wait_for(lambda: ex.describe().open_legs == 0)
+        await journal.ask(FlushJournal())
+        assert dict(rows(db, "SELECT client_order_id, status FROM orders")) == {
+            client_order_id(opp.id, "b"): "filled", s: "rejected", u: "filled"}
+        hedge_price = 101.0 * (1 - 20e-4)
+        assert rows(db, "SELECT status, realised_pnl FROM opportunities") == [
+            ("executed", pytest.approx(0.5 * hedge_price - 50.0))]
     finally:
         await ex.stop()
