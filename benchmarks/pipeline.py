@@ -68,8 +68,8 @@ class Params:
                 + sum(int(r * self.step_s) for r in self.ladder))
 
 
-FULL = Params(symbols=50, lat_rate=20_000.0, lat_s=1.5, warm_s=0.25,
-              ladder=(10_000.0, 20_000.0, 30_000.0, 40_000.0, 50_000.0, 60_000.0, 80_000.0), step_s=0.4)
+FULL = Params(symbols=50, lat_rate=20_000.0, lat_s=1.5, warm_s=0.25, step_s=0.4,
+              ladder=(10_000.0, 15_000.0, 20_000.0, 25_000.0, 30_000.0, 40_000.0, 50_000.0, 60_000.0, 80_000.0))
 QUICK = Params(symbols=5, lat_rate=2_000.0, lat_s=0.5, warm_s=0.1, ladder=(1_000.0, 2_000.0), step_s=0.25)
 
 

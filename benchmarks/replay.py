@@ -45,6 +45,7 @@ from aiohttp import web
 
 from protocols.mexc.codec import depth_channel
 from protocols.venue import venue_symbol
+from simulator import market as _market
 from simulator.config import SimConfig
 from simulator.market import Market
 from simulator.venues.base import VenueServer
@@ -59,6 +60,13 @@ UPDATES_PER_S = 100.0  # level updates per second per book in market time: ~10 p
 LEVELS = 300  # levels per side in the snapshot
 TICK_S = 0.001  # pacing period: the frames due are written once per tick
 SUBSCRIBED_TIMEOUT_S = 10.0
+# The market is replayed ~10x faster than market time and the detector's cooldown is in real
+# time, so venues must diverge more often than in the simulator's default for a latency
+# percentile to rest on hundreds of opportunities, not a dozen: wider, faster venue noise
+# (the simulator reads these module constants when it builds each symbol's mid model; this
+# process is the replayer's own).
+NOISE_STD = 1.0e-3
+NOISE_TAU_S = 0.5
 
 
 def symbols(n: int) -> tuple[str, ...]:
@@ -108,6 +116,7 @@ class Replayer:
         self.symbols = symbols(n_symbols)
         cfg = SimConfig(seed=seed, symbols=self.symbols, venues=VENUES, updates_per_s=UPDATES_PER_S,
                         levels=LEVELS, gate_full_every=0, rate_limits=False)
+        _market.NOISE_STD, _market.NOISE_TAU_S = NOISE_STD, NOISE_TAU_S
         market = Market(cfg)
         self.servers: dict[str, VenueServer] = {}
         for name in VENUES:
