@@ -118,7 +118,15 @@ _METHOD = """\
   20 levels per side; `book-bookview20` = `L2Book.top(20)` + the `BookView` Struct.
   Every implementation's final top 20 levels are checked against the generator's reference
   (status WRONG otherwise).
-- pipeline: engine driven by the simulator (frame -> opportunity latency, sustained rate, RSS)."""
+- pipeline: `supervisor.app.Engine` (3 venues x 50 symbols; executor replaced by a recording
+  actor) in the benchmark process, fed over loopback WebSockets by `benchmarks.replay` in its
+  own process: seeded simulator-market frames (Binance/Gate JSON, MEXC protobuf), pre-framed,
+  written once per ~1 ms tick (so each tick is a burst of rate/1000 frames), REST snapshot
+  continuing the stream. `p50/p99@20k` = `created_ns - max(buy_recv_ns, sell_recv_ns)` per
+  Opportunity over 1.5 s at 20k frames/s; `view-*` = detector receive - `BookView.recv_ns`;
+  `max-rate` = highest ladder rate (10k..80k, 0.4 s each) delivered, fully received within
+  max(20 ms, 5%) of the last write, book mailbox high-water <= 64; `rss` = VmRSS after the
+  20k segment."""
 
 
 def markdown(results: list[Result], *, quick: bool, repeat: int, book_note: str) -> str:
