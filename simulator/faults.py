@@ -14,6 +14,8 @@ Kinds (``count`` = how many times it fires):
   http_5xx        answer the next REST request with 503
   timeout         hold the next REST response for ``SimConfig.fault_timeout_s``
   order_unknown   execute the next order, then answer 503 (the outcome is unknown to the client)
+  order_timeout   hold the next order request BEFORE it executes for ``fault_timeout_s``, then
+                  answer 504: the order never executes (a request lost on its way)
   order_latency   execute the next order at once, then hold its HTTP answer for
                   ``SimConfig.fault_order_latency_s`` (default: ``fault_latency_s``); meanwhile a
                   query by client id finds it (a slow venue, or a kill with a leg in flight)
@@ -36,6 +38,7 @@ KINDS = (
     "http_5xx",
     "timeout",
     "order_unknown",
+    "order_timeout",
     "order_latency",
 )
 

@@ -105,6 +105,7 @@ class VenueServer:
 
     name = ""
     ws_path = ""
+    order_path = ""  # POST here places an order (the order faults look for it)
     heartbeat_s: float | None = None
 
     def __init__(
@@ -336,7 +337,8 @@ class VenueServer:
             return self.error(429, "rate", headers)
         if self.faults.take("http_5xx"):
             return self.error(503, "server", headers)
-        if self.faults.take("timeout"):
+        placing = request.method == "POST" and request.path == self.order_path
+        if self.faults.take("timeout") or (placing and self.faults.take("order_timeout")):
             try:
                 await asyncio.wait_for(self._closing.wait(), self.cfg.fault_timeout_s)
             except TimeoutError:

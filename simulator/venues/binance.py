@@ -52,6 +52,7 @@ class BinanceError(Exception):
 class BinanceServer(VenueServer):
     name = "binance"
     ws_path = ""  # clients append /ws/<stream> or /stream?streams=...
+    order_path = "/api/v3/order"
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

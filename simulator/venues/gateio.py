@@ -39,6 +39,7 @@ class GateError(Exception):
 class GateServer(VenueServer):
     name = "gateio"
     ws_path = "/ws/v4/"
+    order_path = "/api/v4/spot/orders"
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -36,6 +36,7 @@ class MexcError(Exception):
 class MexcServer(VenueServer):
     name = "mexc"
     ws_path = "/ws"
+    order_path = "/api/v3/order"
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -22,10 +22,11 @@ async def sim() -> AsyncIterator[Simulator]:
 
 
 @pytest.fixture
-async def slow_answers() -> AsyncIterator[Simulator]:
-    """A simulator whose ``order_latency`` fault holds an order's answer for 1 s: long enough
-    to query the order meanwhile, short enough for a test."""
-    async with Simulator(msgspec.structs.replace(FAST, fault_order_latency_s=1.0)) as s:
+async def slow_venue() -> AsyncIterator[Simulator]:
+    """A simulator whose ``order_latency`` fault holds an order's answer for 1 s (long enough
+    to query the order meanwhile, short enough for a test) and whose ``timeout`` faults hold a
+    request for 0.3 s."""
+    async with Simulator(msgspec.structs.replace(FAST, fault_order_latency_s=1.0, fault_timeout_s=0.3)) as s:
         yield s
 
 

@@ -272,8 +272,8 @@ async def test_subscribe_frame_on_a_raw_connection_is_acknowledged_and_streams(s
 
 
 async def test_order_latency_executes_at_once_and_the_order_is_found_by_client_id_before_its_answer(
-        slow_answers, http, wait_until):
-    v = slow_answers.venues["binance"]
+        slow_venue, http, wait_until):
+    v = slow_venue.venues["binance"]
     v.faults.inject("order_latency")
     answer = asyncio.create_task(place(http, v, {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
                                                  "quoteOrderQty": "50", "newClientOrderId": "slow-1"}),

@@ -196,8 +196,8 @@ async def test_admin_api_injects_faults_and_serves_the_truth(sim, http):
 
 
 async def test_order_latency_executes_at_once_and_the_order_is_found_by_text_before_its_answer(
-        slow_answers, http, wait_until):
-    v = slow_answers.venues["gateio"]
+        slow_venue, http, wait_until):
+    v = slow_venue.venues["gateio"]
     v.faults.inject("order_latency")
     ask = v.book("BTC/USDT")[1][0][0]
     answer = asyncio.create_task(call(http, v, "POST", "/spot/orders", body={
@@ -210,3 +210,16 @@ async def test_order_latency_executes_at_once_and_the_order_is_found_by_text_bef
     status, order = await answer
     assert status == 201 and order["id"] == found["id"]
     assert v.faults.counts["order_latency"] == 1
+
+
+async def test_order_timeout_holds_only_an_order_request_and_the_order_never_executes(slow_venue, http):
+    v = slow_venue.venues["gateio"]
+    v.faults.inject("order_timeout")
+    status, _ = await call(http, v, "GET", "/spot/accounts")
+    assert status == 200  # not an order: served, the fault stays armed
+    ask = v.book("BTC/USDT")[1][0][0]
+    status, body = await call(http, v, "POST", "/spot/orders", body={
+        "text": "t-lost1", "currency_pair": "BTC_USDT", "type": "limit", "account": "spot", "side": "buy",
+        "amount": "0.00100", "price": f"{ask * 1.01:.2f}", "time_in_force": "ioc"})
+    assert status == 504, body
+    assert "t-lost1" not in v.orders and v.faults.counts["order_timeout"] == 1

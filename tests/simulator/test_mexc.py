@@ -198,8 +198,8 @@ async def test_exchange_info_has_precision_fields_and_no_filters(sim, http):
 
 
 async def test_order_latency_executes_at_once_and_the_order_is_found_by_client_id_before_its_answer(
-        slow_answers, http, wait_until):
-    v = slow_answers.venues["mexc"]
+        slow_venue, http, wait_until):
+    v = slow_venue.venues["mexc"]
     v.faults.inject("order_latency")
     answer = asyncio.create_task(place(http, v, {"side": "BUY", "type": "MARKET", "quoteOrderQty": "50",
                                                  "newClientOrderId": "slow-1"}), name="place:slow-1")
@@ -211,3 +211,14 @@ async def test_order_latency_executes_at_once_and_the_order_is_found_by_client_i
     status, body = await answer
     assert status == 200 and isinstance(body["orderId"], str)
     assert v.faults.counts["order_latency"] == 1
+
+
+async def test_order_timeout_holds_only_an_order_request_and_the_order_never_executes(slow_venue, http):
+    v = slow_venue.venues["mexc"]
+    v.faults.inject("order_timeout")
+    async with http.get(f"{v.rest_url}/api/v3/depth?symbol=BTCUSDT") as r:
+        assert r.status == 200  # not an order: served, the fault stays armed
+    status, body = await place(http, v, {"side": "BUY", "type": "MARKET", "quoteOrderQty": "50",
+                                         "newClientOrderId": "lost-1"})
+    assert status == 504, body
+    assert "lost-1" not in v.orders and v.faults.counts["order_timeout"] == 1
