@@ -1,6 +1,8 @@
 """``python -m supervisor`` as a real process: bad configs exit 2 naming the field, SIGTERM is a
 clean stop with the journal flushed, and a kill -9 with legs in flight is reconciled on the
-next start (journal and venue agree).
+next start (journal and venue agree, the lone landed leg is hedged, the opportunity's result and
+realised PnL are journaled). The legs are held in flight by the simulator's ``order_timeout``
+and ``order_latency`` faults.
 
 The kill -9 test runs the simulator in the test process (an embedded one would die with the
 engine) and the engine with ``--live`` against it through non-simulated venues whose URLs point
@@ -18,12 +20,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from engine_harness import (
     SYMBOLS,
-    VENUES,
     assert_journal_matches_venues,
     engine_toml,
     journal_rows,
@@ -33,6 +35,7 @@ from engine_harness import (
 )
 
 from actors.journal import JOURNAL_FINAL
+from actors.risk import client_order_id, realised_pnl
 from simulator import SimConfig, Simulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,35 +129,21 @@ def test_sigterm_exits_0_with_the_journal_flushed_and_the_control_socket_removed
 
 # --- kill -9 with a leg in flight -----------------------------------------------------------
 
-def hold_order_answers(sim: Simulator, release: asyncio.Event) -> Callable[[], None]:
-    """Every order executes on the venue, then its answer is held until ``release``: the
-    engine has the leg in flight (journaled intent, order on the venue, no answer). The
-    simulator's fault kinds cannot do this (``order_unknown`` answers at once, ``timeout``
-    holds a request before it executes), so the venue's post-execution hook is wrapped.
-    Returns the undo."""
-    originals = {name: server.order_unknown for name, server in sim.venues.items()}
 
-    def wrap(original: Any) -> Any:
-        async def held() -> Any:
-            await release.wait()
-            return await original()
-        return held
-
-    for name, server in sim.venues.items():
-        server.order_unknown = wrap(originals[name])  # type: ignore[method-assign]
-
-    def undo() -> None:
-        for name, server in sim.venues.items():
-            server.order_unknown = originals[name]  # type: ignore[method-assign]
-    return undo
-
-
-async def test_kill_9_with_a_leg_in_flight_is_reconciled_on_restart_journal_and_venue_agree(
+async def test_kill_9_with_one_leg_landed_is_reconciled_on_restart_the_leg_hedged_and_the_result_journaled(
         state_dir: Path, reaper: list[subprocess.Popen[bytes]]) -> None:
+    """Two venues, so the first opportunity has a leg on each. On MEXC its order request is held
+    before it executes (``order_timeout``: it never lands); on Gate the order executes and its
+    answer is held (``order_latency``). Killed then, the journal has both legs open. The next
+    start must settle both from the venues, hedge the lone landed leg with a bounded IOC on the
+    other venue, and journal the opportunity's result with its realised PnL."""
     journal = state_dir / "journal.sqlite"
-    async with Simulator(SimConfig(seed=1, symbols=SYMBOLS, updates_per_s=300.0)) as sim:
+    two = ("mexc", "gateio")
+    held_s = 60.0  # longer than the test: held requests are let go when the simulator stops
+    async with Simulator(SimConfig(seed=1, symbols=SYMBOLS, updates_per_s=300.0, fault_order_latency_s=held_s,
+                                   fault_timeout_s=held_s)) as sim:
         env, venues = {}, {}
-        for name in VENUES:
+        for name in two:
             server = sim.venues[name]
             key, secret = f"ARBOR_IT_{name.upper()}_KEY", f"ARBOR_IT_{name.upper()}_SECRET"
             env[key], env[secret] = server.credentials.api_key, server.credentials.secret
@@ -162,34 +151,65 @@ async def test_kill_9_with_a_leg_in_flight_is_reconciled_on_restart_journal_and_
                             "api_secret_env": secret}
         cfg = state_dir / "engine.toml"
         cfg.write_text(engine_toml(state_dir, venues=venues))
-        release = asyncio.Event()
-        undo = hold_order_answers(sim, release)
+        sim.venues["mexc"].faults.inject("order_timeout")
+        sim.venues["gateio"].faults.inject("order_latency")
 
         first = engine(cfg, "--live", env=env)
         reaper.append(first)
 
         def in_flight() -> list[tuple[Any, ...]]:
-            landed = {cid for server in sim.venues.values() for cid in server.orders}
+            if sim.venues["mexc"].faults.counts["order_timeout"] < 1:
+                return []
+            landed = sim.venues["gateio"].orders
             return [(cid, v) for cid, v in rows_soon(journal, OPEN_ORDERS, FINAL) if venue_client_id(v, cid) in landed]
 
-        flying = await wait_until(in_flight, timeout=20, what="a journaled order on its venue without an answer")
+        flying = await wait_until(in_flight, timeout=20, what="a journaled Gate order on the venue without an answer"
+                                                               " while its MEXC twin is held unexecuted")
         first.send_signal(signal.SIGKILL)
         assert await asyncio.to_thread(first.wait, 10) == -signal.SIGKILL
-        undo()
-        release.set()  # the held answers go to a dead socket
+        for name in two:
+            sim.venues[name].faults.clear()
 
-        open_at_kill = rows(journal, OPEN_ORDERS, FINAL)
-        assert set(flying) <= set(open_at_kill)
+        [(landed_id, _)] = flying
+        [(opp_id,)] = rows(journal, "SELECT opportunity_id FROM orders WHERE client_order_id = ?", (landed_id,))
+        legs_at_kill = rows(journal, "SELECT client_order_id, venue, status FROM orders WHERE opportunity_id = ?",
+                            (opp_id,))
+        assert len(legs_at_kill) == 2 and all(status not in JOURNAL_FINAL for _, _, status in legs_at_kill)
+        [(lost_id, _, _)] = [leg for leg in legs_at_kill if leg[1] == "mexc"]
+        assert rows(journal, "SELECT status FROM opportunities WHERE id = ?", (opp_id,)) == [("detected",)]
+
         second = engine(cfg, "--live", env=env)
         reaper.append(second)
-        ids = [cid for cid, _ in open_at_kill]
-        await wait_until(lambda: not rows(journal, OPEN_ORDERS + f" AND client_order_id IN ({','.join('?' * len(ids))})",
-                                          FINAL + tuple(ids)),
-                         timeout=20, what="every order open at the kill settled by reconciliation")
+        await wait_until(lambda: rows(journal, "SELECT 1 FROM opportunities WHERE id = ?"
+                                               " AND status NOT IN ('detected', 'pending')", (opp_id,)),
+                         timeout=20, what="the opportunity open at the kill settled by reconciliation")
         second.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(second.wait, 20) == 0
         assert rows(journal, OPEN_ORDERS, FINAL) == []
         assert_journal_matches_venues(journal, sim)
-        for cid, venue in flying:  # the landed legs: journaled with the venue's own outcome
-            status, = rows(journal, "SELECT status FROM orders WHERE client_order_id = ?", (cid,))[0]
-            assert status == venue_status(venue, sim.venues[venue].orders[venue_client_id(venue, cid)])
+
+        [(symbol, buy_price, sell_price, status, pnl)] = rows(
+            journal, "SELECT symbol, buy_price, sell_price, status, realised_pnl FROM opportunities WHERE id = ?",
+            (opp_id,))
+        orders = {r[0]: SimpleNamespace(venue=r[1], side=r[2], status=r[3], qty=r[4], price=r[5], filled_qty=r[6],
+                                        filled_quote=r[7], fee=r[8], fee_asset=r[9]) for r in rows(
+            journal, "SELECT client_order_id, venue, side, status, qty, price, filled_qty, filled_quote, fee,"
+                     " fee_asset FROM orders WHERE opportunity_id = ?", (opp_id,))}
+        lost, landed = orders[lost_id], orders[landed_id]
+        assert lost.status == "rejected" and venue_client_id("mexc", lost_id) not in sim.venues["mexc"].orders
+        gate = sim.venues["gateio"].orders[venue_client_id("gateio", landed_id)]
+        assert landed.status == venue_status("gateio", gate)  # the venue's own outcome
+        hedge_id = client_order_id(opp_id, "u")
+        step = sim.venues["mexc"].books[symbol].spec.step  # the simulator's lot step, the same on every venue
+        if landed.filled_qty >= step:  # a lone filled leg: hedged with one bounded IOC on the other venue
+            hedge, slip = orders[hedge_id], 20e-4  # RiskParams.unwind_slippage_bps default
+            assert (hedge.venue, hedge.side) == ("mexc", "sell" if landed.side == "buy" else "buy")
+            assert hedge.qty == pytest.approx(landed.filled_qty)
+            assert hedge.price == pytest.approx(sell_price * (1 - slip) if landed.side == "buy"
+                                                else buy_price * (1 + slip))
+            assert venue_client_id("mexc", hedge_id) in sim.venues["mexc"].orders
+        else:  # nothing filled: nothing to hedge
+            assert hedge_id not in orders
+        base, quote = symbol.split("/")
+        assert pnl == pytest.approx(realised_pnl(list(orders.values()), base, quote))
+        assert status in ("executed", "partial", "unfilled")
