@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import sqlite3
 import time
@@ -37,18 +38,18 @@ SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
 
 
 def engine_toml(directory: Path, *, venues: dict[str, dict[str, Any]] | None = None, updates_per_s: float = 300.0,
-                min_edge_bps: float = 5.0, extra: str = "") -> str:
+                min_edge_bps: float = 5.0, detector: str = "", extra: str = "") -> str:
     """A config: journal + control socket in ``directory``; by default three simulated venues.
 
     ``venues`` maps a name to extra keys (rest_url, ws_url, api_key_env, ...); a venue with a
-    ``rest_url`` is not simulated."""
+    ``rest_url`` is not simulated. ``detector``: more lines for the ``[detector]`` table."""
     venues = venues if venues is not None else {name: {} for name in VENUES}
     out = []
     for name, keys in venues.items():
         out.append(f"[venues.{name}]\nkind = \"{name}\"\nsymbols = {list(SYMBOLS)!r}\n".replace("'", '"'))
         out.append(f"simulated = {'false' if 'rest_url' in keys else 'true'}\n")
         out.extend(f"{k} = \"{v}\"\n" for k, v in keys.items())
-    out.append(f"[detector]\nmin_edge_bps = {min_edge_bps}\n")
+    out.append(f"[detector]\nmin_edge_bps = {min_edge_bps}\n{detector}")
     out.append(f"[restart]\nmax_restarts = 20\nwithin_s = 10.0\nbackoff_initial_s = 0.02\nbackoff_max_s = 0.5\n")
     out.append(f"[journal]\npath = \"{directory / 'journal.sqlite'}\"\n")
     out.append(f"[simulator]\nseed = 1\nupdates_per_s = {updates_per_s}\n")
@@ -186,10 +187,13 @@ class Harness:
 
 
 @contextlib.asynccontextmanager
-async def engine_running(directory: Path, **toml: Any) -> AsyncIterator[Harness]:
+async def engine_running(directory: Path, *, rest_timeout_s: float | None = None, **toml: Any) -> AsyncIterator[Harness]:
+    """``rest_timeout_s``: the venue adapters' REST timeout (their default is 10 s)."""
     cfg = config.loads(engine_toml(directory, **toml), source="engine-harness")
     recorder = Recorder()
-    with mock.patch.object(app, "DetectorActor", recording_detector(recorder)):
+    adapters = {} if rest_timeout_s is None else {
+        kind: functools.partial(cls, timeout_s=rest_timeout_s) for kind, cls in app.ADAPTERS.items()}
+    with mock.patch.object(app, "DetectorActor", recording_detector(recorder)), mock.patch.dict(app.ADAPTERS, adapters):
         async with app.assembled(cfg, live=False) as (sim, engine), engine.running():
             yield Harness(cfg=cfg, sim=sim, engine=engine, recorder=recorder)
 
@@ -245,3 +249,39 @@ def assert_journal_matches_venues(journal_path: Path, sim: Any) -> None:
     fills = dict(journal_rows(journal_path, "SELECT client_order_id, count(*) FROM fills GROUP BY client_order_id"))
     for (_, cid), (_, filled) in journal.items():
         assert fills.get(cid, 0) == (1 if filled > 0 else 0), f"{cid}: {fills.get(cid, 0)} fill rows, filled {filled}"
+
+
+# --- fault helpers shared by the fault test modules ------------------------------------------
+
+
+def book_paths(venue: str) -> list[str]:
+    return [f"venues/{venue}/books/{app.path_symbol(s)}" for s in SYMBOLS]
+
+
+def all_running(h: Harness) -> bool:
+    return all(row.state == "running" for row in h.tree.stats())
+
+
+def out_of_sync_seen_since(h: Harness, venue: str, since_ns: int) -> bool:
+    return any(at >= since_ns for at, _ in h.recorder.views(venue, in_sync=False))
+
+
+async def started(h: Harness) -> None:
+    """Every book in sync, then no more orders (the detectors keep deciding)."""
+    await wait_until(h.all_in_sync, timeout=10, what="every book in sync")
+    await quiesce(h)
+
+
+async def fire(h: Harness, venue: str, kind: str, count: int = 1, timeout: float = 5.0) -> int:
+    """Arm ``count`` of one fault and wait until the simulator reports them all fired; returns
+    the monotonic ns just before they were armed."""
+    t0 = time.monotonic_ns()
+    faults = h.sim.venues[venue].faults
+    before = faults.counts[kind]
+    faults.inject(kind, count)
+    await wait_until(lambda: faults.counts[kind] >= before + count, timeout=timeout, what=f"{venue} {kind} fired")
+    return t0
+
+
+def assert_decisions_sound(h: Harness) -> None:
+    assert h.recorder.decision_faults(h.cfg.detector.max_book_age_ms) == []

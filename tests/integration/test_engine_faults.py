@@ -24,47 +24,18 @@ from pathlib import Path
 import pytest
 from engine_harness import (
     SYMBOLS,
-    Harness,
+    all_running,
     assert_books_equal_truth,
+    assert_decisions_sound,
     assert_journal_matches_venues,
+    book_paths,
     engine_running,
+    fire,
+    out_of_sync_seen_since,
     quiesce,
+    started,
     wait_until,
 )
-
-from supervisor.app import path_symbol
-
-
-def books(venue: str) -> list[str]:
-    return [f"venues/{venue}/books/{path_symbol(s)}" for s in SYMBOLS]
-
-
-def all_running(h: Harness) -> bool:
-    return all(row.state == "running" for row in h.tree.stats())
-
-
-def out_of_sync_seen_since(h: Harness, venue: str, since_ns: int) -> bool:
-    return any(at >= since_ns for at, _ in h.recorder.views(venue, in_sync=False))
-
-
-async def started(h: Harness) -> None:
-    await wait_until(h.all_in_sync, timeout=10, what="every book in sync")
-    await quiesce(h)
-
-
-async def fire(h: Harness, venue: str, kind: str, timeout: float = 5.0) -> int:
-    """Arm one fault and wait until the simulator reports it fired; returns the monotonic ns
-    just before it was armed."""
-    t0 = time.monotonic_ns()
-    faults = h.sim.venues[venue].faults
-    before = faults.counts[kind]
-    faults.inject(kind)
-    await wait_until(lambda: faults.counts[kind] > before, timeout=timeout, what=f"{venue} {kind} fired")
-    return t0
-
-
-def assert_decisions_sound(h: Harness) -> None:
-    assert h.recorder.decision_faults(h.cfg.detector.max_book_age_ms) == []
 
 
 async def test_disconnect_restarts_the_venues_connection_and_its_books_resync(state_dir: Path) -> None:
@@ -89,9 +60,9 @@ async def test_gap_restarts_the_book_which_resyncs_to_the_simulators_truth(state
     async with engine_running(state_dir) as h:
         await started(h)
         conn = f"venues/{venue}/connection"
-        before_conn, before_books = h.restarts(conn), sum(h.restarts(b) for b in books(venue))
+        before_conn, before_books = h.restarts(conn), sum(h.restarts(b) for b in book_paths(venue))
         t0 = await fire(h, venue, "gap")
-        await wait_until(lambda: sum(h.restarts(b) for b in books(venue)) > before_books, what="a book restarted")
+        await wait_until(lambda: sum(h.restarts(b) for b in book_paths(venue)) > before_books, what="a book restarted")
         await wait_until(lambda: h.all_in_sync() and all_running(h), what="every book in sync again")
         assert h.restarts(conn) == before_conn, "a gap is the book's business, not the connection's"
         assert out_of_sync_seen_since(h, venue, t0)
@@ -121,7 +92,7 @@ async def test_malformed_frame_restarts_the_connection_counts_a_decode_error_and
 async def test_snapshot_faults_are_recovered_and_the_book_resyncs(state_dir: Path, venue: str, kind: str) -> None:
     async with engine_running(state_dir) as h:
         await started(h)
-        path = books(venue)[0]
+        path = book_paths(venue)[0]
         server = h.sim.venues[venue]
         armed_seq = server.seq(SYMBOLS[0])
         restarts = h.restarts(path)
