@@ -227,7 +227,7 @@ class OrderRejectedRecord(Msg, kw_only=True):
     venue: str
     code: str = ""
     message: str = ""
-    status: str = "rejected"  # "rejected" | "paper"
+    status: str = "rejected"  # "rejected" | "paper" | "unknown" (not final: sent, not found yet)
 
 
 class OpportunityResult(Msg, kw_only=True):
