@@ -20,7 +20,8 @@ restart.
 Per opportunity: risk checks (expiry, kill switch file or command, open legs, per-venue
 exposure, today's realised loss), balances fetched NOW from both venues (never cached) to cap
 the size, opportunity + both intents journaled durably, then both legs sent concurrently as
-IOC limits with ids derived from the opportunity id. A leg's recoveries are exactly:
+IOC limits with ids derived from the opportunity id (``actors.legs``). A leg's recoveries are
+exactly:
 ``NetworkError`` (outcome unknown) -> query by client id, never resend blindly; still not found
 by the leg deadline -> journaled ``unknown`` (not final: it may land after a slow venue
 answers), kept as an open leg with its exposure, the opportunity journaled ``pending`` and a
@@ -59,10 +60,10 @@ from actors.risk import (
     reject_reason,
     residual_hedge,
 )
-from protocols.errors import NetworkError, OrderNotFound, OrderRejected, RateLimited
+from protocols.errors import OrderNotFound
 from actors.journal import JOURNAL_FINAL
+from actors.legs import LegSender, update_records
 from protocols.messages import (
-    Fill,
     GetOpenOrders,
     GetRealisedPnl,
     GetUnsettledOpportunities,
@@ -87,7 +88,6 @@ class SettleUnknown(Msg, kw_only=True):
 
 
 ExecutorInbox = Opportunity | KillSwitch | SettleUnknown
-QUERY_PACE_S = 0.05  # between two queries of one order whose state is not final/known yet
 
 
 class ExecutorStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -120,7 +120,7 @@ class ExecutorActor(Actor):
         self.venues, self.journal, self.risk = venues, journal, risk
         self.dry_run, self.clock, self.symbols, self.wall = dict(dry_run), clock, tuple(symbols), wall
         self._info: dict[tuple[str, str], SymbolInfo] = {}
-        self._open: dict[str, tuple[str, float]] = {}  # client id -> (venue, notional)
+        self._legs = LegSender(journal=journal, dry_run=self.dry_run, leg_timeout_s=risk.leg_timeout_s)
         self._inflight: asyncio.Task[None] | None = None
         self.kill_switch = False
         self.realised = self.daily = 0.0
@@ -164,8 +164,8 @@ class ExecutorActor(Actor):
             else:
                 if not update.final:  # an order still resting after our crash: take it off the book
                     update = await venue.cancel_order(order.symbol, order.client_order_id)
-                records.extend(_update_records(update))
-            self._open.pop(order.client_order_id, None)
+                records.extend(update_records(update))
+            self._legs.settled(order.client_order_id)
             self.reconciled += 1
         if records:
             await self.journal.ask(JournalWrite(records=tuple(records)))
@@ -215,7 +215,7 @@ class ExecutorActor(Actor):
         if day != self._day:
             self._day, self.daily = day, 0.0
         reason = reject_reason(opp, self.risk, now_ns=self.clock(), kill_switch=self.kill_switch,
-                               open_legs=len(self._open), exposure=self.exposure(), daily_pnl=self.daily)
+                               open_legs=len(self._legs.open), exposure=self.exposure(), daily_pnl=self.daily)
         if reason is not None:
             self.rejected_by_risk += 1
             self._result(opp, "rejected_by_risk", 0.0, reason, journal_opp=True)
@@ -247,15 +247,15 @@ class ExecutorActor(Actor):
         await self.journal.ask(JournalWrite(records=(opp, buy, sell)))  # durable before any order leaves
         # Not a TaskGroup: one leg failing must not cancel the other mid-send (its outcome
         # would become unknown). Both are awaited; the first unexpected error is re-raised after.
-        legs = [asyncio.create_task(self._leg(buy_v, buy), name=f"leg:{buy.client_order_id}"),
-                asyncio.create_task(self._leg(sell_v, sell), name=f"leg:{sell.client_order_id}")]
+        legs = [asyncio.create_task(self._legs.send(buy_v, buy), name=f"leg:{buy.client_order_id}"),
+                asyncio.create_task(self._legs.send(sell_v, sell), name=f"leg:{sell.client_order_id}")]
         results = await asyncio.gather(*legs, return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         updates = [r for r in results if isinstance(r, OrderUpdate)]
         if not errors and not live:
             self._result(opp, "paper", 0.0, "dry run")
             return
-        unknown = [i.client_order_id for i in (buy, sell) if i.client_order_id in self._open]
+        unknown = [i.client_order_id for i in (buy, sell) if i.client_order_id in self._legs.open]
         if unknown or errors:
             # A leg's outcome is not known: no hedge and no PnL on a guess. Reconciliation (the
             # timer below, or the restart after the error) settles the opportunity once known.
@@ -289,8 +289,8 @@ class ExecutorActor(Actor):
             unwind = OrderIntent(client_order_id=cid, opportunity_id=opp.id, venue=venue, symbol=opp.symbol,
                                  side=side, order_type="ioc", qty=qty, price=price)
             await self.journal.ask(JournalWrite(records=(unwind,)))  # durable before it leaves
-            u = await self._leg(self.venues[venue], unwind)
-            if cid in self._open:  # the hedge's outcome is unknown: settled on the next pass
+            u = await self._legs.send(self.venues[venue], unwind)
+            if cid in self._legs.open:  # the hedge's outcome is unknown: settled on the next pass
                 self._result(opp, "pending", 0.0, f"{prefix}hedge outcome unknown: {cid}")
                 self.send_after(self.risk.leg_timeout_s, SettleUnknown())
                 return False
@@ -306,82 +306,6 @@ class ExecutorActor(Actor):
             self.executed += 1
         self._result(opp, status, pnl, f"{prefix}net base {net:g}")
         return filled
-
-    # --- one leg -----------------------------------------------------------------------------
-
-    async def _leg(self, venue: Venue, intent: OrderIntent) -> OrderUpdate | None:
-        """Send one IOC; return its final update (None: rejected, never sent, or unknown)."""
-        if self.dry_run.get(intent.venue, True):
-            self.journal.tell(OrderRejectedRecord(client_order_id=intent.client_order_id, venue=intent.venue,
-                                                  message="dry run: journaled, not sent", status="paper"))
-            return None
-        self._open[intent.client_order_id] = (intent.venue, (intent.qty or 0.0) * (intent.price or 0.0))
-        deadline = time.monotonic() + self.risk.leg_timeout_s
-        update = await self._send(venue, intent, deadline)
-        if update is None:
-            return None
-        while not update.final and time.monotonic() < deadline:
-            # An IOC acknowledged before matching finished: ask again (paced) rather than assume.
-            await asyncio.sleep(QUERY_PACE_S)
-            update = await self._query(venue, intent, deadline) or update
-        if not update.final:
-            update = await venue.cancel_order(intent.symbol, intent.client_order_id)
-        for rec in _update_records(update):
-            self.journal.tell(rec)
-        if update.final:
-            self._open.pop(intent.client_order_id, None)
-        return update
-
-    async def _send(self, venue: Venue, intent: OrderIntent, deadline: float) -> OrderUpdate | None:
-        while True:
-            try:
-                return await venue.place_order(intent)
-            except RateLimited as exc:  # wait as told, then make sure it did not land before resending
-                await asyncio.sleep(min(exc.retry_after_s, max(0.0, deadline - time.monotonic())))
-                found = await self._query(venue, intent, deadline)
-                if found is not None:
-                    return found
-                if time.monotonic() >= deadline:
-                    return self._give_up(intent, "rate limited until the leg timeout")
-            except NetworkError:  # outcome unknown: the named recovery is a query, never a resend
-                found = await self._query(venue, intent, deadline)
-                if found is None:
-                    return self._unknown(intent, "not found after a network error: may still land")
-                return found
-            except OrderRejected as exc:
-                self._open.pop(intent.client_order_id, None)
-                self.journal.tell(OrderRejectedRecord(client_order_id=intent.client_order_id, venue=intent.venue,
-                                                      code=str(exc.code), message=exc.message))
-                return None
-
-    async def _query(self, venue: Venue, intent: OrderIntent, deadline: float) -> OrderUpdate | None:
-        """The order by client id; None when the venue does not know it. Retries transient
-        errors until the deadline, then raises the last one (outcome still unknown: crash,
-        and reconciliation on restart settles it)."""
-        while True:
-            try:
-                return await venue.order_by_client_id(intent.symbol, intent.client_order_id)
-            except OrderNotFound:
-                return None
-            except (NetworkError, RateLimited) as exc:
-                if time.monotonic() >= deadline:
-                    raise
-                wait = exc.retry_after_s if isinstance(exc, RateLimited) else QUERY_PACE_S
-                await asyncio.sleep(min(wait, max(0.0, deadline - time.monotonic())))
-
-    def _give_up(self, intent: OrderIntent, why: str) -> None:
-        """The venue refused every send (rate limited) and does not know the order: final."""
-        self._open.pop(intent.client_order_id, None)
-        self.journal.tell(OrderRejectedRecord(client_order_id=intent.client_order_id, venue=intent.venue,
-                                              code="not_found", message=why))
-        return None
-
-    def _unknown(self, intent: OrderIntent, why: str) -> None:
-        """Sent, no answer, not found yet: it may still land (a slow venue). Journaled as the
-        non-final ``unknown`` and kept open (a leg, with its exposure) until reconciled."""
-        self.journal.tell(OrderRejectedRecord(client_order_id=intent.client_order_id, venue=intent.venue,
-                                              code="not_found", message=why, status="unknown"))
-        return None
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -406,25 +330,12 @@ class ExecutorActor(Actor):
         await self.journal.ask(JournalWrite(records=records))
 
     def exposure(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for venue, notional in self._open.values():
-            out[venue] = out.get(venue, 0.0) + notional
-        return out
+        return self._legs.exposure()
 
     def describe(self) -> ExecutorStatus:
-        return ExecutorStatus(open_legs=len(self._open), exposure=self.exposure(), realised_pnl=self.realised,
+        return ExecutorStatus(open_legs=len(self._legs.open), exposure=self.exposure(), realised_pnl=self.realised,
                               daily_pnl=self.daily, opportunities_seen=self.seen, executed=self.executed,
                               rejected_by_risk=self.rejected_by_risk,
                               kill_switch=self.kill_switch or kill_switch_file_present(self.risk.kill_switch_path),
                               reconciled=self.reconciled, last_result=self.last_result)
-
-
-def _update_records(update: OrderUpdate) -> list[Any]:
-    records: list[Any] = [update]
-    if update.final and update.filled_qty > 0:
-        records.append(Fill(venue=update.venue, symbol=update.symbol, client_order_id=update.client_order_id,
-                            side=update.side, price=update.avg_price, qty=update.filled_qty, fee=update.fee,
-                            fee_asset=update.fee_asset, ts_ms=update.ts_ms))
-    return records
-
 

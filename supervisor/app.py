@@ -38,7 +38,7 @@ from protocols.errors import ActorStopped, ConfigError, ExchangeError, MailboxFu
 from protocols.gateio import GateVenue
 from protocols.messages import BookView, RestartRecord, Subscribe, Unsubscribe
 from protocols.mexc import MexcVenue
-from protocols.venue import Credentials, Venue
+from protocols.venue import Venue
 from supervisor.control import ControlActor
 from supervisor.logs import configure_logging
 from supervisor.running import Tree, run

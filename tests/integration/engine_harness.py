@@ -50,7 +50,7 @@ def engine_toml(directory: Path, *, venues: dict[str, dict[str, Any]] | None = N
         out.append(f"simulated = {'false' if 'rest_url' in keys else 'true'}\n")
         out.extend(f"{k} = \"{v}\"\n" for k, v in keys.items())
     out.append(f"[detector]\nmin_edge_bps = {min_edge_bps}\n{detector}")
-    out.append(f"[restart]\nmax_restarts = 20\nwithin_s = 10.0\nbackoff_initial_s = 0.02\nbackoff_max_s = 0.5\n")
+    out.append("[restart]\nmax_restarts = 20\nwithin_s = 10.0\nbackoff_initial_s = 0.02\nbackoff_max_s = 0.5\n")
     out.append(f"[journal]\npath = \"{directory / 'journal.sqlite'}\"\n")
     out.append(f"[simulator]\nseed = 1\nupdates_per_s = {updates_per_s}\n")
     out.append(extra)

@@ -7,7 +7,6 @@ import asyncio
 import json
 import time
 
-import aiohttp
 import msgspec
 import pytest
 
