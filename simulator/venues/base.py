@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from protocols.venue import Credentials
+from simulator.admin import admin_routes
 from simulator.config import SimConfig, fmt_units
 from simulator.faults import Faults
 from simulator.market import Delta, VenueBook
@@ -132,7 +133,7 @@ class VenueServer:
         )
         self.credentials = Credentials(secrets.token_hex(16), secrets.token_hex(32))
         self.conns: set[Conn] = set()
-        self._pause, self._resume = pause, resume
+        self.pause_market, self.resume_market = pause, resume  # the shared market clock (admin API)
         self._held: dict[Conn, list[Frame]] = {}
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -204,16 +205,7 @@ class VenueServer:
     async def start(self) -> None:
         app = web.Application(middlewares=[self._middleware])
         app.add_routes(self.routes())
-        app.add_routes(
-            [
-                web.get("/_sim/faults", self._admin_faults),
-                web.post("/_sim/faults", self._admin_inject),
-                web.delete("/_sim/faults", self._admin_clear),
-                web.get("/_sim/book", self._admin_book),
-                web.post("/_sim/pause", self._admin_pause),
-                web.post("/_sim/resume", self._admin_resume),
-            ]
-        )
+        app.add_routes(admin_routes(self))
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.cfg.host, 0)
@@ -379,38 +371,6 @@ class VenueServer:
         if self.faults.take("order_unknown"):
             return self.error(503, "server")
         return None
-
-    # --- admin --------------------------------------------------------------------------------
-    async def _admin_faults(self, request: web.Request) -> web.Response:
-        return web.json_response(self.faults.describe())
-
-    async def _admin_inject(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        try:
-            self.faults.inject(str(body.get("kind")), int(body.get("count", 1)))
-        except ValueError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        return web.json_response(self.faults.describe())
-
-    async def _admin_clear(self, request: web.Request) -> web.Response:
-        self.faults.clear()
-        return web.json_response(self.faults.describe())
-
-    async def _admin_book(self, request: web.Request) -> web.Response:
-        sym = request.query.get("symbol", "")
-        symbol = self.by_venue_symbol.get(sym, sym)
-        if symbol not in self.books:
-            return web.json_response({"error": f"unknown symbol {sym!r}"}, status=404)
-        bids, asks = self.book(symbol)
-        return web.json_response({"symbol": symbol, "seq": self.seq(symbol), "bids": bids, "asks": asks})
-
-    async def _admin_pause(self, request: web.Request) -> web.Response:
-        self._pause()
-        return web.json_response({"paused": True})
-
-    async def _admin_resume(self, request: web.Request) -> web.Response:
-        self._resume()
-        return web.json_response({"paused": False})
 
 
 def strip_signature(raw: str) -> tuple[str, str | None]:
