@@ -24,8 +24,10 @@ wait ``retry_after_s``, fetch again.
 
 On start, and whenever it is out of sync (before a gap is raised, too), it publishes
 ``BookView(in_sync=False, bids=(), asks=())`` so the detector drops the venue's older view.
-After every applied delta it publishes the top-``depth`` view, stamped with that delta's seq,
-exchange time and receive time. ``publish=None`` publishes nothing (library use: ``ask(GetView())``).
+After applied deltas it publishes the top-``depth`` view, stamped with the last delta's seq,
+exchange time and receive time: once per burst, when no further message is queued behind the
+one just handled (``_publish_if_drained``: every view but the newest would be conflated away
+by the detector's mailbox anyway, so building it is wasted work on the hot path). ``publish=None`` publishes nothing (library use: ``ask(GetView())``).
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ class BookActor(Actor[BookInbox]):
         self._last_exchange_ts_ms = 0  # of the last delta applied: the state the view shows
         self._last_applied_recv_ns = 0
         self._last_recv_ns: int | None = None  # of the last delta received, applied or not
+        self._unpublished = False  # a state applied since the last view published
 
     async def on_start(self) -> None:
         self._publish_out_of_sync()
@@ -98,10 +101,14 @@ class BookActor(Actor[BookInbox]):
                     self._on_delta(msg)
                 else:
                     await self._on_delta_syncing(msg)
-                return None
             case GetView():
-                return self.view()
-        raise TypeError(f"BookActor cannot handle {type(msg).__name__}")
+                view = self.view()
+                self._publish_if_drained()
+                return view
+            case _:
+                raise TypeError(f"BookActor cannot handle {type(msg).__name__}")
+        self._publish_if_drained()
+        return None
 
     # --- in sync ------------------------------------------------------------------------------
 
@@ -118,11 +125,24 @@ class BookActor(Actor[BookInbox]):
             self._gap(expected=self.book.seq + 1, got=delta.first_seq)
         self._applied += 1
         self._last_exchange_ts_ms, self._last_applied_recv_ns = delta.exchange_ts_ms, delta.recv_ns
-        if self.publish is not None:
-            self.publish.tell(self.view())
+        self._unpublished = True
+
+    def _publish_if_drained(self) -> None:
+        """Publish the newest state once no further message is queued behind this one.
+
+        The detector only ever wants the newest view (its mailbox conflates per venue), so a
+        burst of deltas for this book publishes one view, after the last of them, instead of
+        building a view per delta that the next one makes obsolete. A queued message always
+        reaches ``receive`` (and so this check) later: the state is never left unpublished
+        while the actor runs. An out-of-sync view is never deferred (``_gap``)."""
+        if self._unpublished and not self.queued():
+            self._unpublished = False
+            if self.publish is not None and self.in_sync:
+                self.publish.tell(self.view())
 
     def _gap(self, *, expected: int, got: int) -> None:
         self.in_sync = False
+        self._unpublished = False
         self._publish_out_of_sync()
         raise SequenceGap(self.venue.name, self.symbol, expected, got)
 
@@ -175,8 +195,7 @@ class BookActor(Actor[BookInbox]):
         self._buffer, self._snapshot, self._unusable = [], None, 0
         self.in_sync = True
         self._last_exchange_ts_ms, self._last_applied_recv_ns = last.exchange_ts_ms, last.recv_ns
-        if self.publish is not None:
-            self.publish.tell(self.view())
+        self._unpublished = True
 
     async def _fetch_snapshot(self) -> BookSnapshot:
         while True:

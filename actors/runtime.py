@@ -77,6 +77,11 @@ class Actor(Generic[Inbox]):
     def describe(self) -> msgspec.Struct | None:
         return None
 
+    def queued(self) -> int:
+        """Messages waiting in this actor's mailbox behind the one being handled: a cheap
+        depth read (no stats), for actors that coalesce work over a burst."""
+        return len(self.ref._mailbox._q)
+
     def stop(self) -> None:
         """Exit normally after the current message (a transient child is then not restarted)."""
         self.ref._cell.request_stop(self)

@@ -22,11 +22,12 @@ import aiohttp
 import msgspec
 
 from actors import Actor
+from actors.book import BookActor
 from actors.detector import DetectorActor, DetectorParams
-from benchmarks.pipeline import HW_FLAT, SYNC_RATE, SYNC_TIMEOUT_S, Outcome, Params, Step, vm_kib
+from benchmarks.pipeline import HW_FLAT, SYNC_RATE, SYNC_TIMEOUT_S, Outcome, Params, Step, percentile, vm_kib
 from config import EngineConfig
 from config.schema import ControlConfig, JournalConfig, VenueConfig
-from protocols.messages import BookView, Opportunity
+from protocols.messages import BookDelta, BookView, Opportunity
 from supervisor.app import Engine, build_adapters, fetch_taker_fees, path_symbol
 from supervisor.running import Tree
 from supervisor.spec import ChildSpec
@@ -38,10 +39,11 @@ class Record:
     def __init__(self) -> None:
         self.opp_ns: list[int] = []
         self.view_ns: list[int] = []
+        self.book_ns: list[int] = []  # frame receive -> book receive (the connection -> book hop)
         self.opportunities = 0
 
     def clear(self) -> None:
-        self.opp_ns, self.view_ns = [], []
+        self.opp_ns, self.view_ns, self.book_ns = [], [], []
 
 
 class RecordingExecutor(Actor):
@@ -69,6 +71,19 @@ class TimedDetector(DetectorActor):
         return await super().receive(msg)
 
 
+class TimedBook(BookActor):
+    """The production book plus one clock read per delta: frame receive -> book receive."""
+
+    def __init__(self, record: Record, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._deltas_ns = record
+
+    async def receive(self, msg: Any) -> Any:
+        if type(msg) is BookDelta:
+            self._deltas_ns.book_ns.append(time.monotonic_ns() - msg.recv_ns)
+        return await super().receive(msg)
+
+
 class BenchEngine(Engine):
     """``supervisor.app.Engine`` with ``RecordingExecutor`` and ``TimedDetector``; all else as built."""
 
@@ -87,6 +102,17 @@ class BenchEngine(Engine):
             return TimedDetector(self.record, symbol=symbol, taker_fees=self.taker_fees,
                                  params=DetectorParams(**msgspec.structs.asdict(d)),
                                  executor=self.root.lookup("execution/executor"))
+
+        return msgspec.structs.replace(spec, factory=factory)
+
+    def _book_spec(self, name: str, symbol: str) -> ChildSpec:
+        spec = super()._book_spec(name, symbol)
+        b = self.cfg.book
+
+        def factory() -> Actor[Any]:
+            return TimedBook(self.record, venue=self.venues[name], symbol=symbol,
+                             publish=self.root.lookup(f"detectors/{path_symbol(symbol)}"),
+                             depth=b.depth, max_levels=b.max_levels, snapshot_limit=b.snapshot_limit)
 
         return msgspec.structs.replace(spec, factory=factory)
 
@@ -155,10 +181,14 @@ class Driver:
         achieved, lag_ms = await self.segment(int(p.lat_rate * p.lat_s), p.lat_rate)
         await self.drained()
         out.opp_us, out.view_us = self.engine.record.opp_ns, self.engine.record.view_ns
+        book_ns = sorted(self.engine.record.book_ns)
         self.engine.record.clear()
         out.rss_mb = vm_kib("VmRSS") / 1024
         self.progress(f"latency at {p.lat_rate:,.0f}/s (achieved {achieved:,.0f}/s, lag {lag_ms:.1f} ms): "
                       f"{len(out.opp_us)} opportunities, {len(out.view_us)} views; RSS {out.rss_mb:.1f} MB")
+        view_ns, opp_ns = sorted(out.view_us), sorted(out.opp_us)
+        self.progress("per hop p50/p99 us: frame->book " + _p(book_ns) + ", frame->detector " + _p(view_ns)
+                      + ", frame->opportunity " + _p(opp_ns))
         if not out.opp_us:
             raise RuntimeError(f"no Opportunity in {p.lat_s}s at {p.lat_rate:,.0f} frames/s")
         stream_end = self.info["frames"]
@@ -185,6 +215,12 @@ class Driver:
             if not step.sustained:
                 break
         return out
+
+
+def _p(ns: list[int]) -> str:
+    if not ns:
+        return "-"
+    return f"{percentile(ns, 0.5) / 1000:.0f}/{percentile(ns, 0.99) / 1000:.0f}"
 
 
 async def run_once(info: dict[str, Any], params: Params, progress: Callable[[str], None]) -> list[dict]:

@@ -148,6 +148,34 @@ async def test_duplicate_and_old_deltas_are_ignored_once_in_sync():
     await book.stop()
 
 
+async def test_a_burst_of_queued_deltas_publishes_one_view_of_the_newest_state():
+    col, col_ref = await collector()
+    book = await start_book(FakeVenue(BinanceSync(), [snap(10)]), col_ref, depth=1)
+    await book.ask(delta(10, 11, bids=[(100.0, 1.5)]))
+    await col.until(lambda v: len(v) >= 2)
+    for seq in range(12, 22):  # told without yielding: all ten are queued before the book runs
+        book.tell(delta(seq, seq, bids=[(100.0 + seq / 100, 1.0)]))
+    view = await book.ask(GetView())
+    await col.until(lambda v: v[-1] == view)
+    assert view.seq == 21 and view.bids == ((100.21, 1.0),)
+    assert [v.seq for v in col.views] == [0, 11, 21]
+    await book.stop()
+    await col_ref.stop()
+
+
+async def test_an_ignored_delta_behind_an_applied_one_still_publishes_the_applied_state():
+    col, col_ref = await collector()
+    book = await start_book(FakeVenue(BinanceSync(), [snap(10)]), col_ref, depth=1)
+    await book.ask(delta(10, 11))
+    await col.until(lambda v: len(v) >= 2)
+    book.tell(delta(12, 12, bids=[(100.5, 2.0)]))  # applied; the next is queued behind it
+    book.tell(delta(5, 9, bids=[(100.0, 9.0)]))  # old: ignored, publishes nothing of its own
+    await col.until(lambda v: v[-1].seq == 12)
+    assert col.views[-1].bids == ((100.5, 2.0),) and col.views[-1].in_sync
+    await book.stop()
+    await col_ref.stop()
+
+
 async def test_rate_limited_snapshot_waits_retry_after_and_fetches_again():
     venue = FakeVenue(BinanceSync(), [RateLimited("fake", 429, "slow down", retry_after_s=0.01), snap(10)])
     book = await start_book(venue, None)
