@@ -94,6 +94,140 @@ def test_levels_beyond_the_bound_evict_the_farthest_from_the_top():
                            ((199.0, 1.0), (200.0, 1.0), (201.0, 1.0)))
 
 
+def test_a_level_beyond_a_full_side_is_evicted_at_once_and_a_nearer_one_evicts_the_farthest():
+    book = L2Book(max_levels=3)
+    book.apply_snapshot(snapshot([(100.0, 1.0), (99.0, 1.0), (98.0, 1.0)], [(101.0, 1.0), (102.0, 1.0), (103.0, 1.0)]))
+    book.apply(delta([(97.0, 1.0)], [(104.0, 1.0)]))  # farther than every held level: gone at once
+    assert book.top(5) == (((100.0, 1.0), (99.0, 1.0), (98.0, 1.0)), ((101.0, 1.0), (102.0, 1.0), (103.0, 1.0)))
+    book.apply(delta([(98.5, 2.0)], [(102.5, 2.0)]))  # between: the farthest (98 / 103) goes
+    assert book.top(5) == (((100.0, 1.0), (99.0, 1.0), (98.5, 2.0)), ((101.0, 1.0), (102.0, 1.0), (102.5, 2.0)))
+    assert book.levels() == (3, 3) and len(book) == 6
+
+
+def test_a_side_below_the_bound_takes_a_far_level_without_evicting():
+    book = L2Book(max_levels=3)
+    book.apply_snapshot(snapshot([(100.0, 1.0), (99.0, 1.0), (98.0, 1.0)], [(101.0, 1.0)]))
+    book.apply(delta([(100.0, 0.0), (90.0, 1.0)], [(150.0, 1.0), (140.0, 1.0)]))
+    assert book.top(5) == (((99.0, 1.0), (98.0, 1.0), (90.0, 1.0)), ((101.0, 1.0), (140.0, 1.0), (150.0, 1.0)))
+    book.apply(delta([(80.0, 1.0)], [(160.0, 1.0), (100.5, 1.0)]))
+    assert book.top(5) == (((99.0, 1.0), (98.0, 1.0), (90.0, 1.0)), ((100.5, 1.0), (101.0, 1.0), (140.0, 1.0)))
+
+
+def test_an_evicted_level_stays_unknown_after_nearer_levels_are_removed():
+    book = L2Book(max_levels=2)
+    book.apply_snapshot(snapshot([(100.0, 1.0), (99.0, 1.0)], []))
+    book.apply(delta([(99.5, 1.0)], []))  # evicts 99.0
+    book.apply(delta([(100.0, 0.0)], []))
+    assert book.top(5) == (((99.5, 1.0),), ())
+
+
+def test_snapshot_zero_quantity_removes_an_earlier_mention_and_a_later_mention_wins():
+    book = L2Book()
+    book.apply_snapshot(snapshot([(100.0, 1.0), (99.0, 2.0), (100.0, 0.0), (99.0, 3.0)],
+                                 [(101.0, 0.0), (102.0, 1.0), (102.0, 0.0), (103.0, 1.0)], seq=5))
+    assert book.top(10) == (((99.0, 3.0),), ((103.0, 1.0),))
+    assert book.levels() == (1, 1) and book.seq == 5
+
+
+def test_snapshot_of_only_zero_quantities_leaves_an_empty_book():
+    book = L2Book()
+    book.apply_snapshot(snapshot([(100.0, 1.0)], [(101.0, 1.0)]))
+    book.apply_snapshot(snapshot([(100.0, 0.0), (99.0, 0.0)], [(101.0, 0.0)], seq=9))
+    assert book.top(10) == ((), ()) and len(book) == 0 and book.seq == 9
+    assert book.best_bid() is None and book.best_ask() is None and not book.crossed()
+
+
+def test_snapshot_larger_than_the_bound_evicts_after_each_insertion_like_a_delta():
+    book = L2Book(max_levels=1)
+    # 101 evicts 100, then 101 is removed: nothing is left (100 was evicted, not remembered)
+    book.apply_snapshot(snapshot([(100.0, 1.0), (101.0, 1.0), (101.0, 0.0)], [(5.0, 1.0), (4.0, 1.0)], seq=3))
+    assert book.top(5) == ((), ((4.0, 1.0),))
+    assert book.seq == 3
+    book.apply(delta([(50.0, 2.0)], [(3.0, 1.0)]))
+    assert book.top(5) == (((50.0, 2.0),), ((3.0, 1.0),))
+
+
+def test_replace_drops_every_old_level_applies_zeros_and_leaves_a_working_book():
+    book = L2Book(max_levels=3)
+    book.apply_snapshot(snapshot([(100.0, 1.0), (99.0, 1.0)], [(101.0, 1.0), (102.0, 1.0)]))
+    book.replace(delta([(60.0, 1.0), (61.0, 1.0), (60.0, 0.0)], [(70.0, 2.0), (71.0, 0.0)], first=40, last=41,
+                       full=True))
+    assert book.top(10) == (((61.0, 1.0),), ((70.0, 2.0),))
+    assert book.seq == 41 and book.levels() == (1, 1)
+    book.apply(delta([(62.0, 1.0), (59.0, 1.0), (58.0, 1.0)], [(69.0, 1.0), (70.0, 0.0)], first=42, last=42))
+    assert book.top(10) == (((62.0, 1.0), (61.0, 1.0), (59.0, 1.0)), ((69.0, 1.0),))
+    book.replace(delta([(10.0 - i, 1.0) for i in range(5)], [], first=43, last=43, full=True))  # over the bound
+    assert book.top(10) == (((10.0, 1.0), (9.0, 1.0), (8.0, 1.0)), ())
+
+
+def test_replace_with_an_empty_push_empties_the_book():
+    book = L2Book()
+    book.apply_snapshot(snapshot([(100.0, 1.0)], [(101.0, 1.0)]))
+    book.replace(delta([], [], first=50, last=50, full=True))
+    assert book.top(5) == ((), ()) and book.seq == 50 and len(book) == 0
+
+
+@pytest.mark.parametrize(
+    ("bids", "asks", "crossed"),
+    [
+        ([(100.0, 1.0)], [(101.0, 1.0)], False),
+        ([(101.0, 1.0)], [(101.0, 1.0)], True),  # a locked book counts as crossed
+        ([(102.0, 1.0)], [(101.0, 1.0)], True),
+        ([(100.0, 1.0)], [], False),
+        ([], [(101.0, 1.0)], False),
+        ([], [], False),
+    ],
+)
+def test_crossed_compares_the_best_prices_of_both_sides(bids, asks, crossed):
+    book = L2Book()
+    book.apply_snapshot(snapshot(bids, asks))
+    assert book.crossed() is crossed
+
+
+def test_crossed_clears_when_the_crossing_level_is_removed():
+    book = L2Book()
+    book.apply_snapshot(snapshot([(100.0, 1.0)], [(101.0, 1.0)]))
+    book.apply(delta([], [(99.0, 1.0)]))
+    assert book.crossed()
+    book.apply(delta([], [(99.0, 0.0)]))
+    assert not book.crossed()
+
+
+def test_clear_empties_the_book_and_resets_seq():
+    book = L2Book()
+    book.apply_snapshot(snapshot([(100.0, 1.0)], [(101.0, 1.0)], seq=8))
+    book.clear()
+    assert book.top(5) == ((), ()) and book.seq == 0 and book.levels() == (0, 0)
+    book.apply(delta([(1.0, 1.0)], [(2.0, 1.0)], first=1, last=1))
+    assert book.top(5) == (((1.0, 1.0),), ((2.0, 1.0),))
+
+
+def test_top_of_zero_levels_is_empty_and_a_negative_depth_is_refused():
+    book = L2Book()
+    book.apply_snapshot(snapshot([(100.0, 1.0)], [(101.0, 1.0)]))
+    assert book.top(0) == ((), ())
+    with pytest.raises(ValueError):
+        book.top(-1)
+
+
+def test_deep_book_inserts_and_removes_levels_far_from_the_top_and_near_it():
+    # 200 levels a side: updates both inside and outside the window of top levels searched first
+    book = L2Book(max_levels=200)
+    book.apply_snapshot(snapshot([(1000.0 - i, 1.0) for i in range(200)], [(2000.0 + i, 1.0) for i in range(200)]))
+    book.apply(delta([(850.5, 2.0), (990.5, 2.0), (1000.0, 0.0), (900.0, 0.0), (999.5, 3.0)],
+                     [(2150.5, 2.0), (2010.5, 2.0), (2000.0, 0.0), (2100.0, 0.0), (2000.5, 3.0)]))
+    bids, asks = book.top(200)
+    assert bids[:2] == ((999.5, 3.0), (999.0, 1.0))
+    assert asks[:2] == ((2000.5, 3.0), (2001.0, 1.0))
+    assert (850.5, 2.0) in bids and (990.5, 2.0) in bids and all(p not in (1000.0, 900.0) for p, _ in bids)
+    assert (2150.5, 2.0) in asks and (2010.5, 2.0) in asks and all(p not in (2000.0, 2100.0) for p, _ in asks)
+    assert [p for p, _ in bids] == sorted((p for p, _ in bids), reverse=True)
+    assert [p for p, _ in asks] == sorted(p for p, _ in asks)
+    # per side: two inserts at the bound evict the two farthest, two deletes, one insert below it
+    assert book.levels() == (199, 199)
+    assert bids[-1] == (803.0, 1.0) and asks[-1] == (2197.0, 1.0)
+
+
 def test_max_levels_below_one_is_refused():
     with pytest.raises(ValueError):
         L2Book(max_levels=0)
@@ -164,3 +298,34 @@ def test_top_k_equals_a_naive_dict_model_after_any_snapshot_and_deltas(max_level
     assert book.levels() == (len(model.bids), len(model.asks))
     assert book.best_bid() == (expected_bids[0] if expected_bids else None)
     assert book.best_ask() == (expected_asks[0] if expected_asks else None)
+
+
+deep_prices = st.integers(min_value=1, max_value=300).map(lambda i: i * 0.25)
+deep_levels = st.lists(st.tuples(deep_prices, quantities), min_size=5, max_size=40)
+deep_snapshot_side = st.lists(st.tuples(deep_prices, st.sampled_from([0.0, 1.0, 2.0])), min_size=60, max_size=150)
+
+
+@settings(max_examples=60, deadline=None)
+@given(max_levels=st.integers(min_value=20, max_value=90), snap_bids=deep_snapshot_side, snap_asks=deep_snapshot_side,
+       steps=st.lists(st.tuples(st.booleans(), deep_levels, deep_levels), min_size=3, max_size=12),
+       k=st.integers(min_value=0, max_value=100))
+def test_a_deep_book_equals_the_naive_model_near_and_far_from_the_top(max_levels, snap_bids, snap_asks, steps, k):
+    # Deep enough (> 32 levels) that inserts and deletes land both inside and outside the
+    # window of top levels the book searches first; full pushes are rarer than deltas.
+    book, model = L2Book(max_levels=max_levels), NaiveBook(max_levels)
+    book.apply_snapshot(snapshot(snap_bids, snap_asks, seq=1))
+    model.load(snap_bids, snap_asks)
+    assert book.top(max_levels) == model.top(max_levels)
+    for seq, (full, bids, asks) in enumerate(steps, start=2):
+        full = full and seq % 4 == 0
+        d = delta(bids, asks, first=seq, last=seq, full=full)
+        if full:
+            book.replace(d)
+            model.load(bids, asks)
+        else:
+            assert book.apply(d) == len(bids) + len(asks)
+            model.apply(bids, asks)
+        assert book.top(k) == model.top(k)
+        assert book.levels() == (len(model.bids), len(model.asks))
+        assert book.crossed() == bool(model.bids and model.asks and max(model.bids) >= min(model.asks))
+    assert book.top(max_levels) == model.top(max_levels)
