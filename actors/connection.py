@@ -3,7 +3,9 @@
 Inbox (``ConnectionInbox``): ``Subscribe`` | ``Unsubscribe`` (run-time subscription changes),
 ``Tick`` (its own keep-alive timer), ``ReaderFailed`` (a reader task died; see below).
 Routes every decoded ``BookDelta`` to ``route(delta.symbol)`` (a book actor) with ``await
-ref.send(delta)``, so a slow book pushes back onto the socket instead of growing a queue.
+ref.send(delta)``, so a slow book pushes back onto the socket instead of growing a queue. The
+ref is looked up once per symbol and cached (refs are stable across restarts); Subscribe /
+Unsubscribe drop the symbol's entry and a ref stopped for good is looked up again.
 
 on_start opens one aiohttp session and ``ceil(n / venue.max_streams_per_connection)``
 sockets to ``venue.ws_url(chunk)``, sends ``venue.subscribe_frames(chunk)`` on each, and starts
@@ -110,6 +112,7 @@ class ConnectionActor(Actor[ConnectionInbox]):
         self.counters = counters if counters is not None else ConnectionCounters()
         self._symbols = list(dict.fromkeys(symbols))  # subscribed, in order, no duplicates
         self._subscribed = set(self._symbols)
+        self._refs: dict[str, ActorRef] = {}  # subscribed symbol -> its book (see _resolve)
         self._token = uuid.uuid4().hex
         self._session: aiohttp.ClientSession | None = None
         self._sockets: list[_Socket] = []
@@ -189,9 +192,20 @@ class ConnectionActor(Actor[ConnectionInbox]):
 
     # --- the readers (one task per socket; they catch nothing) --------------------------------
 
+    def _resolve(self, symbol: str) -> ActorRef | None:
+        """The book of a subscribed symbol, cached: the tree lookup is paid once per symbol
+        (refs are stable across restarts). A ref that stopped for good is looked up again (its
+        book may have been removed, or replaced by a new one); no book is never cached."""
+        if symbol not in self._subscribed:
+            return None
+        ref = self.route(symbol)
+        if ref is not None:
+            self._refs[symbol] = ref
+        return ref
+
     async def _read(self, sock: _Socket) -> None:
         ws, venue, counters = sock.ws, self.venue, self.counters
-        decode, route, monotonic_ns = venue.decode, self.route, time.monotonic_ns
+        decode, monotonic_ns, refs = venue.decode, time.monotonic_ns, self._refs
         while True:
             msg = await ws.receive()
             if msg.type in _DATA:
@@ -205,10 +219,12 @@ class ConnectionActor(Actor[ConnectionInbox]):
                     counters.decode_errors += 1
                     raise
                 if type(event) is BookDelta:
-                    ref = route(event.symbol) if event.symbol in self._subscribed else None
-                    if ref is None:
-                        self._dropped += 1  # unsubscribed (or unknown) symbol
-                        continue
+                    ref = refs.get(event.symbol)
+                    if ref is None or not ref.alive:
+                        ref = self._resolve(event.symbol)
+                        if ref is None:
+                            self._dropped += 1  # unsubscribed (or unknown) symbol
+                            continue
                     self._deltas += 1
                     await ref.send(event)
                 elif type(event) is Control:
@@ -258,6 +274,7 @@ class ConnectionActor(Actor[ConnectionInbox]):
                 raise NetworkError(self.venue.name, f"no frame for {self.idle_timeout_s}s (reader{sock.index})")
 
     async def _subscribe(self, symbol: str) -> None:
+        self._refs.pop(symbol, None)  # a book (re)built for it is looked up afresh
         if symbol in self._subscribed:
             return
         self._subscribed.add(symbol)
@@ -274,6 +291,7 @@ class ConnectionActor(Actor[ConnectionInbox]):
         if symbol not in self._subscribed:
             return
         self._subscribed.discard(symbol)  # routing stops now; late frames are dropped and counted
+        self._refs.pop(symbol, None)
         self._symbols.remove(symbol)
         for sock in self._sockets:
             if symbol in sock.symbols:

@@ -130,6 +130,7 @@ class Driver:
                  progress: Callable[[str], None]) -> None:
         self.info, self.engine, self.tree, self.http, self.progress = info, engine, tree, http, progress
         self.pos = 0  # next frame of the stream
+        self.cpu_us_per_frame = 0.0  # this process's CPU time per frame over the last segment
         self.books = [f"venues/{v}/books/{path_symbol(s)}" for v in info["venues"] for s in info["symbols"]]
 
     def frames_received(self) -> int:
@@ -141,6 +142,7 @@ class Driver:
     async def segment(self, count: int, rate: float) -> tuple[float, float]:
         """Frames ``pos..pos+count`` at ``rate``; (achieved rate, engine lag in ms after the last write)."""
         target = self.frames_received() + count
+        cpu0 = time.process_time()
         async with self.http.post(f"{self.info['control_url']}/segment",
                                   json={"start": self.pos, "count": count, "rate": rate}) as resp:
             if resp.status != 200:
@@ -153,6 +155,7 @@ class Driver:
                 raise RuntimeError(f"the engine received {self.frames_received()} of {target} frames")
             await asyncio.sleep(0.002)
         lag_ms = (time.monotonic_ns() - sent["t1_ns"]) / 1e6
+        self.cpu_us_per_frame = (time.process_time() - cpu0) * 1e6 / max(1, count)
         achieved = count / max(1e-9, (sent["t1_ns"] - sent["t0_ns"]) / 1e9)
         return achieved, lag_ms
 
@@ -188,7 +191,7 @@ class Driver:
                       f"{len(out.opp_us)} opportunities, {len(out.view_us)} views; RSS {out.rss_mb:.1f} MB")
         view_ns, opp_ns = sorted(out.view_us), sorted(out.opp_us)
         self.progress("per hop p50/p99 us: frame->book " + _p(book_ns) + ", frame->detector " + _p(view_ns)
-                      + ", frame->opportunity " + _p(opp_ns))
+                      + f", frame->opportunity {_p(opp_ns)}; engine CPU {self.cpu_us_per_frame:.1f} us/frame")
         if not out.opp_us:
             raise RuntimeError(f"no Opportunity in {p.lat_s}s at {p.lat_rate:,.0f} frames/s")
         stream_end = self.info["frames"]
@@ -210,7 +213,8 @@ class Driver:
                 why.append(f"book mailbox high-water {hw}")
             step = Step(rate, achieved, lag_ms, hw, not why, "; ".join(why))
             out.steps.append(step)
-            self.progress(f"{rate:,.0f}/s: achieved {achieved:,.0f}/s, lag {lag_ms:.1f} ms, book high-water {hw}"
+            self.progress(f"{rate:,.0f}/s: achieved {achieved:,.0f}/s, lag {lag_ms:.1f} ms, book high-water {hw}, "
+                          f"CPU {self.cpu_us_per_frame:.1f} us/frame"
                           f" -> {'sustained' if step.sustained else 'NOT sustained: ' + step.why}")
             if not step.sustained:
                 break
