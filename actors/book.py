@@ -135,9 +135,9 @@ class BookActor(Actor[BookInbox]):
         building a view per delta that the next one makes obsolete. A queued message always
         reaches ``receive`` (and so this check) later: the state is never left unpublished
         while the actor runs. An out-of-sync view is never deferred (``_gap``)."""
-        if self._unpublished and not self.queued():
+        if self._unpublished and self.publish is not None and not self.queued():
             self._unpublished = False
-            if self.publish is not None and self.in_sync:
+            if self.in_sync:
                 self.publish.tell(self.view())
 
     def _gap(self, *, expected: int, got: int) -> None:

@@ -34,7 +34,7 @@ from typing import Any
 import msgspec
 
 from actors import Actor, ActorRef
-from actors.edge import crossed, top_edge_bps, walk
+from actors.edge import EPS_BPS, crossed, top_edge_bps, walk
 from protocols.errors import MailboxFull
 from protocols.messages import BookView, GetLastOpportunity, Opportunity, VenueStatus
 
@@ -145,6 +145,10 @@ class DetectorActor(Actor):
         top = top_edge_bps(buy.asks, sell.bids, fee_buy, fee_sell)
         if top is None or top < p.min_edge_bps - p.hysteresis_bps:
             pair.armed = True
+        if top is None or top < p.min_edge_bps - EPS_BPS or buy.asks[0][0] <= 0.0:
+            # walk() would stop at the first level and find nothing: skip the call (the
+            # common case: most views open no edge at the top of the books).
+            return None
         edge = walk(buy.asks, sell.bids, fee_buy=fee_buy, fee_sell=fee_sell,
                     min_edge_bps=p.min_edge_bps, max_notional=p.max_notional)
         if edge is None or pair.last_seqs == (buy.seq, sell.seq):
