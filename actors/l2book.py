@@ -24,17 +24,22 @@ Why not ``SortedDict`` / ``SortedList`` (DESIGN.md says "O(log n) per level (Sor
 this deviates from the letter of the design on purpose. A bisect-maintained list is O(log n)
 search plus an O(n) pointer move, but the move is a C ``memmove``/loop over at most
 ``max_levels`` (1000) pointers — ~40-150 ns — while ``sortedcontainers`` pays for its O(log n)
-in pure-Python method calls (``SortedList.add``/``remove`` ~1 µs each here). Measured on the
+in pure-Python method calls: at 1000 keys, ``SortedList.add`` + ``remove`` take ~620 ns against
+~250 ns for ``insort`` + ``bisect_left``/``del`` (~170 ns with the hint). Measured on the
 issue-8 stream (1000 levels a side, 1M level updates, 70/15/15% update/insert/delete;
 ``python -m benchmarks book``, same run as the peers; see benchmarks/RESULTS.md):
 
-======================  =================  ===============  ============================
-                        SortedList + dict  this layout      peers (same run)
-======================  =================  ===============  ============================
-apply (updates/s)       3.27M              ~5.2M (driver)   ccxt 2.84M, C ext 9.29M
-best bid + ask          449 ns             ~110 ns          ccxt 99 ns
-top(20) + BookView      2.14 µs            ~1.3 µs
-======================  =================  ===============  ============================
+=====================  =================  ===========  ==========================
+(same run)             SortedList + dict  this layout  peers
+=====================  =================  ===========  ==========================
+apply (updates/s)      3.27M              5.83M        ccxt 2.85M, C ext 8.99M
+best bid + ask         449 ns             138 ns       ccxt 98 ns
+top(20) + BookView     2.14 µs            1.32 µs
+=====================  =================  ===========  ==========================
+
+(The SortedList column is the previous version's run; the rest is one run: 2.05x ccxt, 0.65x
+the ``order-book`` C extension. A plain dict with no order at all does 11.8M: the pure-Python
+loop itself is the floor, which is why 3x ccxt is out of reach for any ordered book here.)
 
 The bound keeps the O(n) term small; a much larger ``max_levels`` would favour a tree again.
 
