@@ -50,6 +50,9 @@ MAX_SNAPSHOT_ATTEMPTS = 5  # unusable snapshots in a row before the sync is decl
 MAX_BUFFERED = 100_000  # deltas held while syncing; beyond it the stream outruns the REST fetch
 
 
+PUBLISH_AT_LEAST_EVERY = 64  # deltas a view may be deferred by while the mailbox is backlogged
+
+
 class BookStatus(msgspec.Struct, frozen=True, kw_only=True):
     """A book actor's ``describe()``: what ``python -m supervisor inspect`` shows."""
 
@@ -89,6 +92,7 @@ class BookActor(Actor[BookInbox]):
         self._last_applied_recv_ns = 0
         self._last_recv_ns: int | None = None  # of the last delta received, applied or not
         self._unpublished = False  # a state applied since the last view published
+        self._deferred = 0  # messages handled since that state was first left unpublished
 
     async def on_start(self) -> None:
         self._publish_out_of_sync()
@@ -134,11 +138,17 @@ class BookActor(Actor[BookInbox]):
         burst of deltas for this book publishes one view, after the last of them, instead of
         building a view per delta that the next one makes obsolete. A queued message always
         reaches ``receive`` (and so this check) later: the state is never left unpublished
-        while the actor runs. An out-of-sync view is never deferred (``_gap``)."""
-        if self._unpublished and self.publish is not None and not self.queued():
-            self._unpublished = False
-            if self.in_sync:
-                self.publish.tell(self.view())
+        while the actor runs. Under a sustained backlog (the mailbox never drains) a view still
+        goes out every ``PUBLISH_AT_LEAST_EVERY`` deltas, so the detector's view of this venue
+        does not age out. An out-of-sync view is never deferred (``_gap``)."""
+        if not self._unpublished or self.publish is None:
+            return
+        self._deferred += 1
+        if self.queued() and self._deferred < PUBLISH_AT_LEAST_EVERY:
+            return
+        self._unpublished, self._deferred = False, 0
+        if self.in_sync:
+            self.publish.tell(self.view())
 
     def _gap(self, *, expected: int, got: int) -> None:
         self.in_sync = False

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import pytest
 
 from actors import Actor, ActorRef, MailboxSpec, spawn
-from actors.book import BookActor, BookStatus
+from actors.book import PUBLISH_AT_LEAST_EVERY, BookActor, BookStatus
 from actors.connection import ConnectionActor
 from protocols.binance import BinanceVenue
 from protocols.binance.sync import BinanceSync
@@ -159,6 +159,21 @@ async def test_a_burst_of_queued_deltas_publishes_one_view_of_the_newest_state()
     await col.until(lambda v: v[-1] == view)
     assert view.seq == 21 and view.bids == ((100.21, 1.0),)
     assert [v.seq for v in col.views] == [0, 11, 21]
+    await book.stop()
+    await col_ref.stop()
+
+
+async def test_a_backlog_that_never_drains_still_publishes_a_view_every_so_many_deltas():
+    col, col_ref = await collector()
+    book = await start_book(FakeVenue(BinanceSync(), [snap(10)]), col_ref, depth=1)
+    await book.ask(delta(10, 11))
+    await col.until(lambda v: len(v) >= 2)
+    n = 2 * PUBLISH_AT_LEAST_EVERY + 10
+    for seq in range(12, 12 + n):  # all queued at once: the mailbox drains only at the end
+        book.tell(delta(seq, seq, bids=[(100.0, float(seq))]))
+    last = 11 + n
+    await col.until(lambda v: v[-1].seq == last)
+    assert [v.seq for v in col.views] == [0, 11, 11 + PUBLISH_AT_LEAST_EVERY, 11 + 2 * PUBLISH_AT_LEAST_EVERY, last]
     await book.stop()
     await col_ref.stop()
 
