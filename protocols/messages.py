@@ -44,7 +44,7 @@ class BookSnapshot(Msg, kw_only=True):
     recv_ns: int
 
 
-class BookDelta(Msg, kw_only=True):
+class BookDelta(Msg, kw_only=True, gc=False):  # hot path; holds no cycles, so not GC-tracked
     """Changed levels with absolute quantities, covering sequence numbers first_seq..last_seq.
 
     ``full`` is Gate.io's ``full: true`` push: the levels are the whole book and replace it.
@@ -61,7 +61,7 @@ class BookDelta(Msg, kw_only=True):
     full: bool = False
 
 
-class BookView(Msg, kw_only=True):
+class BookView(Msg, kw_only=True, gc=False):  # hot path; holds no cycles, so not GC-tracked
     """A bounded read of one book (top K levels per side), published to its detector."""
 
     venue: str
