@@ -6,7 +6,7 @@ market as real Binance / Gate.io / MEXC frames for 3 venues x 50 symbols and ser
 the venues' REST (exchangeInfo, a depth snapshot that continues into the stream), over real
 WebSockets on 127.0.0.1. Each repetition builds a fresh engine in THIS process and drives it:
 
-- the engine is ``supervisor.app.Engine`` itself (connection -> book -> detector actors,
+- the engine is ``supervisor.engine.Engine`` itself (connection -> book -> detector actors,
   journal, control endpoint, the supervision tree and its mailboxes as configured), with two
   substitutions: the executor is a recording actor (the latency ends at the Opportunity; a
   real executor would fetch balances over REST for every opportunity and the replayer does not
@@ -25,7 +25,7 @@ WebSockets on 127.0.0.1. Each repetition builds a fresh engine in THIS process a
 Rows (impl ``arbor``): ``harness.PIPELINE_ROWS``. ``--quick`` uses 3 venues x 5 symbols and low
 rates (a smoke run: the figures mean nothing, the rows keep their full-run names).
 
-Failure modes: ``Skip`` when ``supervisor.app`` is absent; a replayer that does not start, a
+Failure modes: ``Skip`` when ``supervisor.engine`` is absent; a replayer that does not start, a
 book that does not sync within ``SYNC_TIMEOUT_S`` or a latency segment without a single
 Opportunity raise (the harness reports the case as an error).
 """
@@ -75,7 +75,7 @@ QUICK = Params(symbols=5, lat_rate=2_000.0, lat_s=0.5, warm_s=0.1, ladder=(1_000
 
 def _engine_available() -> bool:
     try:
-        return importlib.util.find_spec("supervisor.app") is not None
+        return importlib.util.find_spec("supervisor.engine") is not None
     except ImportError:
         return False
 
@@ -114,7 +114,7 @@ def start_replayer(params: Params) -> tuple[subprocess.Popen[str], dict[str, Any
 
 def prepare(quick: bool) -> Callable[[], list[dict]]:
     if not _engine_available():
-        raise Skip("engine not available (supervisor.app not in the tree yet)")
+        raise Skip("engine not available (supervisor.engine not in the tree yet)")
     import uvloop
 
     from benchmarks import pipeline_engine

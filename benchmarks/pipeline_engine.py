@@ -2,7 +2,7 @@
 
 Role: ``run_once(info, params, progress)`` builds an ``EngineConfig`` pointing every venue at
 the replayer (``info`` from ``benchmarks.replay``), runs ``BenchEngine`` (the production
-``supervisor.app.Engine`` with a recording executor and timed detectors; see
+``supervisor.engine.Engine`` with a recording executor and timed detectors; see
 ``benchmarks.pipeline``) under ``supervisor.run`` in this process's loop, asks the replayer
 for segments of the stream at fixed rates over its control endpoint, and returns the rows.
 
@@ -28,7 +28,8 @@ from benchmarks.pipeline import HW_FLAT, SYNC_RATE, SYNC_TIMEOUT_S, Outcome, Par
 from config import EngineConfig
 from config.schema import ControlConfig, JournalConfig, VenueConfig
 from protocols.messages import BookDelta, BookView, Opportunity
-from supervisor.app import Engine, build_adapters, fetch_taker_fees, path_symbol
+from supervisor.app import build_adapters, fetch_taker_fees
+from supervisor.engine import Engine, path_symbol
 from supervisor.running import Tree
 from supervisor.spec import ChildSpec
 
@@ -85,7 +86,7 @@ class TimedBook(BookActor):
 
 
 class BenchEngine(Engine):
-    """``supervisor.app.Engine`` with ``RecordingExecutor`` and ``TimedDetector``; all else as built."""
+    """``supervisor.engine.Engine`` with ``RecordingExecutor`` and ``TimedDetector``; all else as built."""
 
     def __init__(self, *args: Any, record: Record, **kwargs: Any) -> None:
         self.record = record

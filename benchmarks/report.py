@@ -118,7 +118,7 @@ _METHOD = """\
   20 levels per side; `book-bookview20` = `L2Book.top(20)` + the `BookView` Struct.
   Every implementation's final top 20 levels are checked against the generator's reference
   (status WRONG otherwise).
-- pipeline: `supervisor.app.Engine` (3 venues x 50 symbols; executor replaced by a recording
+- pipeline: `supervisor.engine.Engine` (3 venues x 50 symbols; executor replaced by a recording
   actor) in the benchmark process, fed over loopback WebSockets by `benchmarks.replay` in its
   own process: seeded simulator-market frames (Binance/Gate JSON, MEXC protobuf), pre-framed,
   written once per ~1 ms tick (so each tick is a burst of rate/1000 frames), REST snapshot

@@ -28,6 +28,7 @@ from unittest import mock
 
 import config
 import supervisor.app as app
+import supervisor.engine as engine_mod
 from actors.detector import DetectorActor
 import pytest
 
@@ -156,7 +157,7 @@ def recording_detector(recorder: Recorder) -> type[DetectorActor]:
 class Harness:
     cfg: Any
     sim: Any
-    engine: app.Engine
+    engine: engine_mod.Engine
     recorder: Recorder
 
     @property
@@ -169,7 +170,7 @@ class Harness:
 
     def book(self, venue: str, symbol: str) -> Any:
         try:
-            return self.tree.describe(f"venues/{venue}/books/{app.path_symbol(symbol)}")
+            return self.tree.describe(f"venues/{venue}/books/{engine_mod.path_symbol(symbol)}")
         except LookupError:
             return None
 
@@ -180,7 +181,7 @@ class Harness:
         return next(row.restarts for row in self.tree.stats() if row.path.strip("/") == path)
 
     async def view(self, venue: str, symbol: str) -> BookView:
-        return await self.tree.lookup(f"venues/{venue}/books/{app.path_symbol(symbol)}").ask(GetView())
+        return await self.tree.lookup(f"venues/{venue}/books/{engine_mod.path_symbol(symbol)}").ask(GetView())
 
     def rows(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         return journal_rows(self.journal, sql, params)
@@ -193,7 +194,7 @@ async def engine_running(directory: Path, *, rest_timeout_s: float | None = None
     recorder = Recorder()
     adapters = {} if rest_timeout_s is None else {
         kind: functools.partial(cls, timeout_s=rest_timeout_s) for kind, cls in app.ADAPTERS.items()}
-    with mock.patch.object(app, "DetectorActor", recording_detector(recorder)), mock.patch.dict(app.ADAPTERS, adapters):
+    with mock.patch.object(engine_mod, "DetectorActor", recording_detector(recorder)), mock.patch.dict(app.ADAPTERS, adapters):
         async with app.assembled(cfg, live=False) as (sim, engine), engine.running():
             yield Harness(cfg=cfg, sim=sim, engine=engine, recorder=recorder)
 
@@ -255,7 +256,7 @@ def assert_journal_matches_venues(journal_path: Path, sim: Any) -> None:
 
 
 def book_paths(venue: str) -> list[str]:
-    return [f"venues/{venue}/books/{app.path_symbol(s)}" for s in SYMBOLS]
+    return [f"venues/{venue}/books/{engine_mod.path_symbol(s)}" for s in SYMBOLS]
 
 
 def all_running(h: Harness) -> bool:

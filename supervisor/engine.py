@@ -1,0 +1,278 @@
+"""The engine's supervision tree, built from an ``EngineConfig``, and what its control
+endpoint drives (``EngineHandle``: subscribe/unsubscribe at run time, stop, summary).
+
+Start order is execution → detectors → venues → control, so every actor's downstream exists
+before it is built (a book publishes to its detector, a detector tells the executor), and
+shutdown runs the other way: the control endpoint and market data stop first (no new
+opportunities), then detectors, then the executor finishes its legs and the journal flushes.
+Factories read the market set when they (re)start, so a run-time subscription survives a
+restart of its venue's subtree. Every restart in the tree is journaled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import msgspec
+import tenacity
+
+from actors import Actor, ActorRef, MailboxSpec
+from actors.book import BookActor
+from actors.connection import ConnectionActor, ConnectionCounters
+from actors.detector import DetectorActor, DetectorParams
+from actors.executor import ExecutorActor
+from actors.journal import JournalActor
+from actors.risk import RiskParams
+from config import EngineConfig
+from protocols.errors import ActorStopped, ExchangeError, MailboxFull
+from protocols.messages import BookView, RestartRecord, Subscribe, Unsubscribe
+from protocols.venue import Venue
+from supervisor.control import ControlActor
+from supervisor.running import Tree, run
+from supervisor.spec import ChildSpec
+from supervisor.tree import Supervisor
+
+log = logging.getLogger("arbor.engine")
+
+
+def detector_key(msg: object) -> object:
+    """A detector's conflating mailbox keeps only the newest view per venue; anything else
+    (an ask) has a key of its own and is never conflated."""
+    return msg.venue if isinstance(msg, BookView) else id(msg)
+
+
+def path_symbol(symbol: str) -> str:
+    """``BTC/USDT`` → ``BTCUSDT``: the path component of a symbol."""
+    return symbol.replace("/", "")
+
+
+class EngineSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """The status line's figures (also served at /v1/summary)."""
+
+    uptime_s: float
+    books_in_sync: int
+    books: int
+    frames: int
+    frames_per_s: float
+    decode_errors: int
+    opportunities: int
+    executed: int
+    realised_pnl: float
+    restarts: int
+    paper: bool
+
+
+class Engine:
+    """One running engine: venue adapters, the tree, and the market set (config + run-time
+    subscriptions). Factories read the market set when they (re)start, so a run-time
+    subscription survives a restart of its venue's subtree."""
+
+    def __init__(self, cfg: EngineConfig, venues: dict[str, Venue], *, dry_run: dict[str, bool],
+                 taker_fees: dict[str, float], live: bool = False) -> None:
+        self.cfg = cfg
+        self.live = live
+        self.venues = venues
+        self.dry_run = dry_run
+        self.taker_fees = taker_fees
+        self.markets: dict[str, list[str]] = {name: list(v.symbols) for name, v in cfg.venues.items()
+                                              if v.enabled}
+        self.counters = {name: ConnectionCounters() for name in self.markets}
+        self.restarts_unjournaled = 0
+        self.root = self._root()
+        self._tree: Tree | None = None
+        self._stop = asyncio.Event()
+        self._started = time.monotonic()
+        self._last = (self._started, 0)
+
+    # --- the tree -----------------------------------------------------------------------------
+
+    def _sup(self, children: list[ChildSpec], strategy: str) -> Supervisor:
+        r = self.cfg.restart
+        return Supervisor(children, strategy=strategy, max_restarts=r.max_restarts, within_s=r.within_s,
+                          backoff=tenacity.wait_exponential_jitter(multiplier=r.backoff_initial_s,
+                                                                   max=r.backoff_max_s, jitter=r.backoff_initial_s),
+                          on_restart=self._journal_restart)
+
+    def _journal_restart(self, path: str, reason: str, restarts_in_window: int) -> None:
+        """Every restart in the tree becomes a row of the journal's ``restarts`` table."""
+        journal = self.lookup("execution/journal")
+        if journal is None:
+            return
+        try:
+            journal.tell(RestartRecord(path=path, reason=reason, ts_ms=int(time.time() * 1000)))
+        except (MailboxFull, ActorStopped):
+            self.restarts_unjournaled += 1  # the journal is full or gone; the log has the record
+
+    def lookup(self, path: str) -> ActorRef | None:
+        try:
+            return self.root.lookup(path)
+        except LookupError:
+            return None
+
+    def _root(self) -> Supervisor:
+        return self._sup([
+            ChildSpec("execution", lambda: self._sup([
+                ChildSpec("journal", self._journal, mailbox=MailboxSpec(self.cfg.mailboxes.journal)),
+                ChildSpec("executor", self._executor, shutdown_s=self.cfg.risk.leg_timeout_s + 1,
+                          mailbox=MailboxSpec(self.cfg.mailboxes.executor, policy="drop_oldest")),
+            ], "rest_for_one")),
+            ChildSpec("detectors", lambda: self._sup(
+                [self._detector_spec(s) for s in self._symbols()], "one_for_one")),
+            ChildSpec("venues", lambda: self._sup(
+                [ChildSpec(name, self._venue_factory(name)) for name in self.markets], "one_for_one")),
+            ChildSpec("control", lambda: ControlActor(engine=self, config=self.cfg.control)),
+        ], "one_for_one")
+
+    def _symbols(self) -> list[str]:
+        return sorted({s for symbols in self.markets.values() for s in symbols})
+
+    def _journal(self) -> Actor[Any]:
+        return JournalActor(path=self.cfg.journal.path)
+
+    def _executor(self) -> Actor[Any]:
+        risk = self.cfg.risk
+        return ExecutorActor(
+            venues=self.venues, journal=self.root.lookup("execution/journal"),
+            risk=RiskParams(**msgspec.structs.asdict(risk)), dry_run=self.dry_run, symbols=self._symbols())
+
+    def _detector_spec(self, symbol: str) -> ChildSpec:
+        d = self.cfg.detector
+
+        def factory() -> Actor[Any]:
+            return DetectorActor(symbol=symbol, taker_fees=self.taker_fees,
+                                 params=DetectorParams(**msgspec.structs.asdict(d)),
+                                 executor=self.root.lookup("execution/executor"))
+
+        return ChildSpec(path_symbol(symbol), factory,
+                         mailbox=MailboxSpec(self.cfg.mailboxes.detector, policy="conflate",
+                                             key=detector_key))
+
+    def _venue_factory(self, name: str) -> Callable[[], Actor[Any]]:
+        venue = self.venues[name]
+
+        def route(symbol: str) -> ActorRef | None:
+            return self.lookup(f"venues/{name}/books/{path_symbol(symbol)}")
+
+        return lambda: self._sup([
+            ChildSpec("connection", lambda: ConnectionActor(
+                venue=venue, symbols=tuple(self.markets[name]), route=route, counters=self.counters[name]),
+                mailbox=MailboxSpec(self.cfg.mailboxes.connection)),
+            ChildSpec("books", lambda: self._sup(
+                [self._book_spec(name, s) for s in self.markets[name]], "one_for_one")),
+        ], "rest_for_one")
+
+    def _book_spec(self, name: str, symbol: str) -> ChildSpec:
+        b = self.cfg.book
+        return ChildSpec(path_symbol(symbol), lambda: BookActor(
+            venue=self.venues[name], symbol=symbol, publish=self.root.lookup(f"detectors/{path_symbol(symbol)}"),
+            depth=b.depth, max_levels=b.max_levels, snapshot_limit=b.snapshot_limit),
+            mailbox=MailboxSpec(self.cfg.mailboxes.book))
+
+    # --- EngineHandle (the control endpoint) ------------------------------------------------
+
+    @property
+    def tree(self) -> Tree:
+        if self._tree is None:
+            raise LookupError("the engine is still starting")
+        return self._tree
+
+    async def subscribe(self, venue: str, symbol: str) -> None:
+        if venue not in self.markets:
+            raise LookupError(f"no venue {venue!r}")
+        if symbol in self.markets[venue]:
+            return
+        try:  # static data: refuse a market the venue does not list before building anything
+            await self.venues[venue].symbol_info([symbol])
+        except ExchangeError as exc:
+            raise LookupError(f"{venue} does not list {symbol}: {exc.message}") from exc
+        self.markets[venue].append(symbol)
+        if self.lookup(f"detectors/{path_symbol(symbol)}") is None:
+            await self.tree.start_child("detectors", self._detector_spec(symbol))
+        await self.tree.start_child(f"venues/{venue}/books", self._book_spec(venue, symbol))
+        await self.tree.lookup(f"venues/{venue}/connection").send(Subscribe(symbol=symbol))
+
+    async def unsubscribe(self, venue: str, symbol: str) -> None:
+        if symbol not in self.markets.get(venue, ()):
+            raise LookupError(f"{venue} is not subscribed to {symbol}")
+        self.markets[venue].remove(symbol)
+        await self.tree.lookup(f"venues/{venue}/connection").send(Unsubscribe(symbol=symbol))
+        await self.tree.terminate_child(f"venues/{venue}/books/{path_symbol(symbol)}")
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def summary(self) -> EngineSummary:
+        books = in_sync = restarts = 0
+        opportunities = executed = 0
+        pnl = 0.0
+        for row in self.tree.stats():
+            restarts += row.restarts
+        for name, symbols in self.markets.items():
+            for symbol in symbols:
+                status = self._describe(f"venues/{name}/books/{path_symbol(symbol)}")
+                books += 1
+                in_sync += bool(status is not None and status.in_sync)
+        for symbol in self._symbols():
+            status = self._describe(f"detectors/{path_symbol(symbol)}")
+            opportunities += getattr(status, "opportunities", 0)
+        ex = self._describe("execution/executor")
+        if ex is not None:
+            executed, pnl = ex.executed, ex.realised_pnl
+        frames = sum(c.frames for c in self.counters.values())
+        now = time.monotonic()
+        then, then_frames = self._last
+        self._last = (now, frames)
+        return EngineSummary(
+            uptime_s=round(now - self._started, 1), books_in_sync=in_sync, books=books, frames=frames,
+            frames_per_s=round((frames - then_frames) / max(now - then, 1e-9), 1),
+            decode_errors=sum(c.decode_errors for c in self.counters.values()),
+            opportunities=opportunities, executed=executed, realised_pnl=round(pnl, 6), restarts=restarts,
+            paper=not self.live)
+
+    def _describe(self, path: str) -> Any:
+        try:
+            return self.tree.describe(path)
+        except LookupError:
+            return None
+
+    # --- running ------------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Tree]:
+        async with run(self.root) as tree:
+            self._tree = tree
+            yield tree
+
+    async def serve(self, duration_s: float | None, status: Callable[[EngineSummary], None] | None) -> None:
+        """Run until the duration elapses, a stop is requested, or the root fails."""
+        async with self.running() as tree:
+            # Everything built so far (modules, the tree, adapters) lives as long as the
+            # process: move it out of the collector's reach, so gen-2 passes stay short.
+            gc.freeze()
+            waiter = asyncio.create_task(tree.wait(), name="engine:tree-wait")
+            stopper = asyncio.create_task(self._stop.wait(), name="engine:stop-wait")
+            try:
+                deadline = None if duration_s is None else time.monotonic() + duration_s
+                while not (waiter.done() or stopper.done()):
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        break
+                    await asyncio.wait({waiter, stopper}, timeout=min(1.0, left) if left is not None else 1.0)
+                    if status is not None and not waiter.done():
+                        status(self.summary())
+                if waiter.done():
+                    waiter.result()  # the root failed: raise its reason
+            finally:
+                for task in (waiter, stopper):
+                    task.cancel()
+                await asyncio.gather(waiter, stopper, return_exceptions=True)
+                if status is not None and self._tree is not None:
+                    with contextlib.suppress(LookupError):
+                        final = self.summary()
+                        log.info("final summary: %s", msgspec.json.encode(final).decode())
