@@ -181,31 +181,19 @@ class BookActor(Actor[BookInbox]):
         book.apply_snapshot(snapshot)
         first = buffered[start]
         # ``start`` already vouched for the first delta (it may overlap the snapshot), so it is
-        # applied directly; every later one must pass the ordinary continuity check.
+        # applied directly; every later one takes the ordinary in-sync path and its check.
         if first.full:
             book.replace(first)
             self._replaced += 1
         else:
             book.apply(first)
         self._applied += 1
-        last = first
-        for delta in buffered[start + 1:]:
-            action = self.venue.sync.check(book.seq, delta)
-            if action is SyncAction.APPLY:
-                book.apply(delta)
-            elif action is SyncAction.REPLACE:
-                book.replace(delta)
-                self._replaced += 1
-            elif action is SyncAction.IGNORE:
-                continue
-            else:
-                self._gap(expected=book.seq + 1, got=delta.first_seq)
-            self._applied += 1
-            last = delta
+        self._last_exchange_ts_ms, self._last_applied_recv_ns = first.exchange_ts_ms, first.recv_ns
+        self._unpublished = True
         self._buffer, self._snapshot, self._unusable = [], None, 0
         self.in_sync = True
-        self._last_exchange_ts_ms, self._last_applied_recv_ns = last.exchange_ts_ms, last.recv_ns
-        self._unpublished = True
+        for delta in buffered[start + 1:]:
+            self._on_delta(delta)
 
     async def _fetch_snapshot(self) -> BookSnapshot:
         while True:
