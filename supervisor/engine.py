@@ -274,5 +274,7 @@ class Engine:
                 await asyncio.gather(waiter, stopper, return_exceptions=True)
                 if status is not None and self._tree is not None:
                     with contextlib.suppress(LookupError):
-                        final = self.summary()
+                        final = self.summary()  # frames/s over the whole run, not the last second
+                        final = msgspec.structs.replace(
+                            final, frames_per_s=round(final.frames / max(final.uptime_s, 1e-9), 1))
                         log.info("final summary: %s", msgspec.json.encode(final).decode())
