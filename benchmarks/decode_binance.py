@@ -4,10 +4,9 @@
 
 from __future__ import annotations
 
-import time
-
 import msgspec
 
+from benchmarks.timing import best_us
 from protocols.binance import BinanceVenue
 
 
@@ -33,34 +32,10 @@ def frame() -> bytes:
     return msgspec.json.encode({"stream": "btcusdt@depth@100ms", "data": data})
 
 
-def _best_us(fn, payload: bytes, number: int, repeat: int) -> float:  # noqa: ANN001
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn(payload)
-        best = min(best, (time.perf_counter() - start) / number)
-    return best * 1e6
-
-
 def run(quick: bool) -> list[dict]:
     payload = frame()
     venue = BinanceVenue(symbols=("BTC/USDT",))
     floor = msgspec.json.Decoder(_FloorEnvelope, strict=False)
     assert venue.decode(payload, 0).bids == tuple(map(tuple, floor.decode(payload).data.b))
-    number, repeat = (2_000, 3) if quick else (20_000, 7)
     cases = [("floor-msgspec", floor.decode), ("binance", lambda p: venue.decode(p, 0))]
-    # interleave the two so a noisy neighbour on the shared cores hits both alike
-    results = {impl: float("inf") for impl, _ in cases}
-    for _ in range(repeat):
-        for impl, fn in cases:
-            results[impl] = min(results[impl], _best_us(fn, payload, number, 1))
-    return [{"case": "decode", "impl": impl, "value": round(us, 3), "unit": "us"} for impl, us in results.items()]
-
-
-if __name__ == "__main__":
-    rows = run(quick=False)
-    for row in rows:
-        print(row)
-    by = {r["impl"]: r["value"] for r in rows}
-    print(f"ratio binance/floor = {by['binance'] / by['floor-msgspec']:.2f}")
+    return best_us(cases, payload, case="decode", quick=quick)

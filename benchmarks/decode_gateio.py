@@ -2,16 +2,14 @@
 (frame → ``BookDelta``) against the floor measured in the same run, a bare
 ``msgspec.json.decode`` of the same frame into a Struct with float levels.
 
-Run alone: ``python -m benchmarks.decode_gateio``.
+Run through the harness: ``python -m benchmarks decode``.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import msgspec
 
+from benchmarks.timing import best_us
 from protocols.gateio import GateVenue
 
 
@@ -40,32 +38,9 @@ class _FloorFrame(msgspec.Struct):
     result: _FloorResult
 
 
-def _best_us(fn: Callable[[], object], n: int, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter_ns()
-        for _ in range(n):
-            fn()
-        best = min(best, (time.perf_counter_ns() - start) / n / 1000)
-    return best
-
-
 def run(quick: bool) -> list[dict]:
     data = frame()
     venue = GateVenue(symbols=("BTC/USDT",))
     floor = msgspec.json.Decoder(_FloorFrame, strict=False)
-    n, repeats = (2_000, 3) if quick else (20_000, 7)
-    recv_ns = time.monotonic_ns()
-    impl_us = _best_us(lambda: venue.decode(data, recv_ns), n, repeats)
-    floor_us = _best_us(lambda: floor.decode(data), n, repeats)
-    return [
-        {"case": "decode", "impl": "gateio", "value": impl_us, "unit": "us"},
-        {"case": "decode", "impl": "floor-msgspec", "value": floor_us, "unit": "us"},
-    ]
-
-
-if __name__ == "__main__":
-    rows = run(quick=False)
-    for row in rows:
-        print(f"{row['case']:8} {row['impl']:14} {row['value']:.3f} {row['unit']}")
-    print(f"ratio {rows[0]['value'] / rows[1]['value']:.2f}x")
+    cases = [("floor-msgspec", floor.decode), ("gateio", lambda p: venue.decode(p, 0))]
+    return best_us(cases, data, case="decode", quick=quick)

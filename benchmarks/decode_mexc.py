@@ -4,9 +4,9 @@ bare protobuf ``ParseFromString`` plus reading every level's price and quantity 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
+from benchmarks.timing import best_us
 from protocols.mexc import MexcVenue, push_pb2
 
 
@@ -31,32 +31,11 @@ def _floor(payload: bytes) -> tuple[list[tuple[float, float]], list[tuple[float,
             [(float(lv.price), float(lv.quantity)) for lv in body.asks])
 
 
-def _best_us(fn: Callable[[bytes], object], payload: bytes, number: int) -> float:
-    start = time.perf_counter()
-    for _ in range(number):
-        fn(payload)
-    return (time.perf_counter() - start) / number * 1e6
-
-
 def run(quick: bool) -> list[dict]:
     payload = frame()
     venue = MexcVenue(symbols=("BTC/USDT",))
     delta = venue.decode(payload, 0)
     assert list(delta.bids) == _floor(payload)[0]  # type: ignore[union-attr]
-    number, repeat = (2_000, 3) if quick else (20_000, 7)
     cases: list[tuple[str, Callable[[bytes], object]]] = [
         ("floor-protobuf", _floor), ("mexc", lambda p: venue.decode(p, 0))]
-    # interleave the two so a noisy neighbour on the shared cores hits both alike
-    results = {impl: float("inf") for impl, _ in cases}
-    for _ in range(repeat):
-        for impl, fn in cases:
-            results[impl] = min(results[impl], _best_us(fn, payload, number))
-    return [{"case": "decode", "impl": impl, "value": round(us, 3), "unit": "us"} for impl, us in results.items()]
-
-
-if __name__ == "__main__":
-    rows = run(quick=False)
-    for row in rows:
-        print(row)
-    by = {r["impl"]: r["value"] for r in rows}
-    print(f"ratio mexc/floor = {by['mexc'] / by['floor-protobuf']:.2f}")
+    return best_us(cases, payload, case="decode", quick=quick)
