@@ -56,7 +56,8 @@ def _rows(cases: tuple[str, ...], impls: tuple[str, ...]) -> tuple[tuple[str, st
 
 _BOOK_IMPLS = ("arbor", "dict", "sorteddict-pair", "ccxt", "order-book-c", "nautilus")
 _BOOK_ROWS = ("book-apply", "book-top", "book-depth20")
-PIPELINE_ROWS = ("pipeline-p50@20k", "pipeline-p99@20k", "pipeline-view-p50@20k", "pipeline-view-p99@20k",
+PIPELINE_ROWS = ("pipeline-p50@20k", "pipeline-p99@20k", "pipeline-tick-p50@20k", "pipeline-tick-p99@20k",
+                 "pipeline-recv-p50@20k", "pipeline-recv-p99@20k", "pipeline-view-p50@20k", "pipeline-view-p99@20k",
                  "pipeline-opps@20k", "pipeline-max-rate", "pipeline-rss-3x50")
 
 CASES: tuple[Case, ...] = (

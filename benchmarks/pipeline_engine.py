@@ -38,13 +38,14 @@ class Record:
     """What the instrumented actors write, in ns; shared by every incarnation."""
 
     def __init__(self) -> None:
-        self.opp_ns: list[int] = []
+        self.opp_ns: list[int] = []  # frame receive (recv_ns) -> Opportunity, per Opportunity
+        self.opps: list[Opportunity] = []  # to time them from the replayer's write (wire_latencies)
         self.view_ns: list[int] = []
         self.book_ns: list[int] = []  # frame receive -> book receive (the connection -> book hop)
         self.opportunities = 0
 
     def clear(self) -> None:
-        self.opp_ns, self.view_ns, self.book_ns = [], [], []
+        self.opp_ns, self.opps, self.view_ns, self.book_ns = [], [], [], []
 
 
 class RecordingExecutor(Actor):
@@ -56,6 +57,7 @@ class RecordingExecutor(Actor):
     async def receive(self, msg: Any) -> None:
         if type(msg) is Opportunity:
             self.record.opportunities += 1
+            self.record.opps.append(msg)
             self.record.opp_ns.append(msg.created_ns - max(msg.buy_recv_ns, msg.sell_recv_ns))
 
 
@@ -140,12 +142,15 @@ class Driver:
     def book_high_water(self) -> int:
         return max(s.mailbox_high_water for s in self.tree.stats() if "/books/" in s.path)
 
-    async def segment(self, count: int, rate: float) -> tuple[float, float]:
-        """Frames ``pos..pos+count`` at ``rate``; (achieved rate, engine lag in ms after the last write)."""
+    async def segment(self, count: int, rate: float, arrivals: str = "poisson",
+                      trace: bool = False) -> tuple[float, float, dict[str, Any]]:
+        """Frames ``pos..pos+count`` at ``rate``: (achieved rate, engine lag in ms after the last
+        write, the replayer's answer)."""
         target = self.frames_received() + count
         cpu0 = time.process_time()
         async with self.http.post(f"{self.info['control_url']}/segment",
-                                  json={"start": self.pos, "count": count, "rate": rate}) as resp:
+                                  json={"start": self.pos, "count": count, "rate": rate,
+                                        "arrivals": arrivals, "trace": trace}) as resp:
             if resp.status != 200:
                 raise RuntimeError(f"replayer: {resp.status} {await resp.text()}")
             sent = await resp.json()
@@ -158,10 +163,31 @@ class Driver:
         lag_ms = (time.monotonic_ns() - sent["t1_ns"]) / 1e6
         self.cpu_us_per_frame = (time.process_time() - cpu0) * 1e6 / max(1, count)
         achieved = count / max(1e-9, (sent["t1_ns"] - sent["t0_ns"]) / 1e9)
-        return achieved, lag_ms
+        return achieved, lag_ms, sent
+
+    async def latency(self, p: Params, arrivals: str) -> tuple[list[int], list[int], list[int], list[int]]:
+        """One latency segment at ``p.lat_rate``: per Opportunity wire -> opportunity and
+        receive -> opportunity, per view receive -> detector, per delta receive -> book (ns)."""
+        await self.segment(int(p.lat_rate * p.warm_s), p.lat_rate, arrivals)
+        await self.drained()
+        record = self.engine.record
+        record.clear()
+        achieved, lag_ms, sent = await self.segment(int(p.lat_rate * p.lat_s), p.lat_rate, arrivals, trace=True)
+        await self.drained()
+        wire = wire_latencies(record.opps, sent["trace"], list(self.info["venues"]), self.info["symbols"])
+        out = sorted(wire), sorted(record.opp_ns), sorted(record.view_ns), sorted(record.book_ns)
+        record.clear()
+        self.progress(f"{arrivals} arrivals at {p.lat_rate:,.0f}/s (achieved {achieved:,.0f}/s, writer late "
+                      f"p99 {sent['late_p99_us']:.0f} us, lag {lag_ms:.1f} ms): {len(wire)} opportunities; "
+                      f"p50/p99 us: wire->opportunity {_p(out[0])}, receive->book {_p(out[3])}, "
+                      f"receive->detector {_p(out[2])}, receive->opportunity {_p(out[1])}; "
+                      f"engine CPU {self.cpu_us_per_frame:.1f} us/frame")
+        if not wire:
+            raise RuntimeError(f"no Opportunity in {p.lat_s}s at {p.lat_rate:,.0f} frames/s ({arrivals})")
+        return out
 
     async def sync(self) -> None:
-        await self.segment(self.info["sync_frames"], SYNC_RATE)
+        await self.segment(self.info["sync_frames"], SYNC_RATE, "tick")
         deadline = time.monotonic() + SYNC_TIMEOUT_S
         while not all(getattr(self.tree.describe(p), "in_sync", False) for p in self.books):
             if time.monotonic() > deadline:
@@ -179,22 +205,10 @@ class Driver:
         t0 = time.monotonic()
         await self.sync()
         self.progress(f"{len(self.books)} books in sync after {time.monotonic() - t0:.1f}s")
-        await self.segment(int(p.lat_rate * p.warm_s), p.lat_rate)
-        await self.drained()
-        self.engine.record.clear()
-        achieved, lag_ms = await self.segment(int(p.lat_rate * p.lat_s), p.lat_rate)
-        await self.drained()
-        out.opp_us, out.view_us = self.engine.record.opp_ns, self.engine.record.view_ns
-        book_ns = sorted(self.engine.record.book_ns)
-        self.engine.record.clear()
+        out.wire_us, out.opp_us, out.view_us, _ = await self.latency(p, "poisson")
         out.rss_mb = vm_kib("VmRSS") / 1024
-        self.progress(f"latency at {p.lat_rate:,.0f}/s (achieved {achieved:,.0f}/s, lag {lag_ms:.1f} ms): "
-                      f"{len(out.opp_us)} opportunities, {len(out.view_us)} views; RSS {out.rss_mb:.1f} MB")
-        view_ns, opp_ns = sorted(out.view_us), sorted(out.opp_us)
-        self.progress("per hop p50/p99 us: frame->book " + _p(book_ns) + ", frame->detector " + _p(view_ns)
-                      + f", frame->opportunity {_p(opp_ns)}; engine CPU {self.cpu_us_per_frame:.1f} us/frame")
-        if not out.opp_us:
-            raise RuntimeError(f"no Opportunity in {p.lat_s}s at {p.lat_rate:,.0f} frames/s")
+        out.tick_us, *_ = await self.latency(p, "tick")
+        self.progress(f"RSS {out.rss_mb:.1f} MB")
         stream_end = self.info["frames"]
         for rate in p.ladder:
             count = int(rate * p.step_s)
@@ -202,7 +216,7 @@ class Driver:
                 self.progress(f"stream exhausted before {rate:,.0f}/s")
                 break
             hw_before = self.book_high_water()
-            achieved, lag_ms = await self.segment(count, rate)
+            achieved, lag_ms, _ = await self.segment(count, rate)
             await self.drained()
             hw = self.book_high_water()
             why = []
@@ -220,6 +234,21 @@ class Driver:
             if not step.sustained:
                 break
         return out
+
+
+def wire_latencies(opps: list[Opportunity], trace: list[list[int]], venues: list[str],
+                   symbols: list[str]) -> list[int]:
+    """Per Opportunity, ``created_ns`` minus the moment the replayer wrote the newer of its two
+    views' frames (the frame that made it: a view's ``seq`` is its last frame's). A view whose
+    frame is not in ``trace`` came from an earlier segment, so the other one is the newer."""
+    written = {(venues[v], symbols[s], seq): ns for v, s, seq, ns in trace}
+    out = []
+    for o in opps:
+        newest = max(written.get((o.buy_venue, o.symbol, o.buy_seq), 0),
+                     written.get((o.sell_venue, o.symbol, o.sell_seq), 0))
+        if newest:
+            out.append(o.created_ns - newest)
+    return out
 
 
 def _p(ns: list[int]) -> str:

@@ -7,7 +7,7 @@ lagged and noisy, so cross-venue edges open now and then) for Binance, Gate.io a
 encodes every step's delta with the simulator's own encoders: Binance combined-stream
 ``depthUpdate`` JSON (continuous ``U``/``u``), Gate ``spot.order_book_update`` JSON, MEXC
 protobuf ``aggre.depth``. Every frame is pre-framed as a WebSocket frame (unmasked, server to
-client) so that replaying it costs one ``transport.write`` per socket per event-loop tick.
+client) so that replaying it costs one ``transport.write`` per socket per batch of frames due.
 
 It serves the three venues with the simulator's servers (``simulator.venues``: real REST
 paths, exchangeInfo / currency_pairs for ``symbol_info``, WebSocket subscribe / ack / ping),
@@ -16,11 +16,17 @@ real ``BookActor`` sync (buffer, snapshot, venue rule) works unchanged every tim
 is replayed from frame 0. Step 0's frame is inside that snapshot, step 1's continues it: the
 first ``2 * venues * symbols`` frames are the sync phase.
 
-Control (JSON over HTTP on its own port): ``POST /segment {"start", "count", "rate"}`` waits
-until every venue/symbol has a subscribed socket, then writes frames ``start..start+count`` in
-stream order at ``rate`` frames/s (the frames due are written once per ~1 ms tick), and
-answers ``{"sent", "t0_ns", "t1_ns"}`` (``time.monotonic_ns``, the same clock as the
-engine's ``recv_ns`` on Linux). On start it prints one JSON line on stdout: the venues'
+Control (JSON over HTTP on its own port): ``POST /segment {"start", "count", "rate",
+"arrivals", "trace"}`` waits until every venue/symbol has a subscribed socket, then writes
+frames ``start..start+count`` in stream order at ``rate`` frames/s, each at its own time:
+``arrivals`` ``poisson`` (default: exponential gaps, the writer sleeping or spinning until the
+next frame is due; frames due together are written together) or ``tick`` (the frames due are
+written once per 1 ms tick, so every tick is a burst). It answers ``{"sent", "t0_ns", "t1_ns",
+"late_p99_us"}`` (``time.monotonic_ns``: CLOCK_MONOTONIC is one clock for every process on a
+Linux machine, the same as the engine's ``recv_ns``; ``late_p99_us`` is how far behind its
+schedule the writer fell), plus with ``trace`` one ``[venue index, symbol index, last seq,
+written ns]`` per frame, so the engine side can time an Opportunity from the moment its frame
+was handed to the kernel. On start it prints one JSON line on stdout: the venues'
 ``rest_url``/``ws_url``, the symbols, ``frames``, ``sync_frames``, ``control_url``. It exits
 when stdin closes (its parent died or is done) or on SIGTERM.
 
@@ -34,11 +40,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import signal
 import struct
 import sys
 import time
 import types
+from bisect import bisect_right
 from typing import Any
 
 from aiohttp import web
@@ -58,7 +66,8 @@ _SERVERS: dict[str, type[VenueServer]] = {"binance": BinanceServer, "gateio": Ga
 _HEAD_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "BNB/USDT", "XRP/USDT", "DOGE/USDT")
 UPDATES_PER_S = 100.0  # level updates per second per book in market time: ~10 per frame + the touch
 LEVELS = 300  # levels per side in the snapshot
-TICK_S = 0.001  # pacing period: the frames due are written once per tick
+TICK_S = 0.001  # ``tick`` arrivals: the frames due are written together once per tick
+SPIN_NS = 200_000  # the writer spins (yielding to its loop this often) when the next frame is nearer
 SUBSCRIBED_TIMEOUT_S = 10.0
 # The market is replayed ~10x faster than market time and the detector's cooldown is in real
 # time, so venues must diverge more often than in the simulator's default for a latency
@@ -127,6 +136,7 @@ class Replayer:
         # (venue index, symbol index, framed bytes) in stream order, as three flat lists
         self.venue_of: list[int] = []
         self.symbol_of: list[int] = []
+        self.seq_of: list[int] = []  # the frame's last sequence number (what a BookView's seq names)
         self.frames: list[bytes] = []
         fake = {name: self._fake_conn(name) for name in VENUES}
         for step in range(steps):
@@ -141,6 +151,7 @@ class Replayer:
                         continue
                     self.venue_of.append(vi)
                     self.symbol_of.append(si)
+                    self.seq_of.append(delta.last)
                     self.frames.append(ws_frame(self.servers[name].encode(symbol, delta, fake[name])))
                     if step == 0:
                         self.servers[name].frozen[symbol] = (book.seq, dict(book.bids), dict(book.asks))
@@ -171,39 +182,79 @@ class Replayer:
             out.append([by_symbol[s] for s in self.symbols])
         return out
 
-    async def play(self, start: int, count: int, rate: float) -> dict[str, int]:
+    def schedule(self, start: int, count: int, rate: float, arrivals: str) -> list[int]:
+        """Each frame's write time in ns after the segment's start, ascending.
+
+        ``poisson``: exponential gaps at ``rate`` (seeded by ``start``, so a segment replays
+        the same way every run): the superposition of many independent streams, which is what
+        3 venues x 50 symbols of depth updates look like to the engine. ``tick``: the frames due
+        are written together once per ``TICK_S`` (bursts of ``rate * TICK_S`` frames)."""
+        if arrivals == "poisson":
+            rng, t, out = random.Random(start), 0.0, []
+            for _ in range(count):
+                t += rng.expovariate(rate)
+                out.append(int(t * 1e9))
+            return out
+        if arrivals == "tick":
+            tick_ns = int(TICK_S * 1e9)
+            return [int(k * 1e9 / rate) // tick_ns * tick_ns for k in range(count)]
+        raise web.HTTPBadRequest(text=f"arrivals: expected 'poisson' or 'tick', got {arrivals!r}")
+
+    async def play(self, start: int, count: int, rate: float, arrivals: str = "poisson",
+                   trace: bool = False) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SUBSCRIBED_TIMEOUT_S
         while (routes := self._routes()) is None:
             if loop.time() > deadline:
                 raise web.HTTPConflict(text="not every venue/symbol has a subscribed socket")
             await asyncio.sleep(0.01)
-        end = start + count
-        if start < 0 or end > len(self.frames):
-            raise web.HTTPRequestRangeNotSatisfiable(text=f"frames {start}..{end} of {len(self.frames)}")
+        if start < 0 or start + count > len(self.frames):
+            raise web.HTTPRequestRangeNotSatisfiable(text=f"frames {start}..{start + count} of {len(self.frames)}")
+        due_ns = self.schedule(start, count, rate, arrivals)
         frames, venue_of, symbol_of = self.frames, self.venue_of, self.symbol_of
-        t0 = time.monotonic_ns()
-        i = start
-        while i < end:
-            due = min(end, start + int((time.monotonic_ns() - t0) * rate / 1e9) + 1)
+        written = [0] * count  # when each frame was handed to its socket (monotonic ns)
+        monotonic_ns = time.monotonic_ns
+        t0 = monotonic_ns()
+        yielded = t0
+        i = 0
+        while i < count:
+            now = monotonic_ns()
+            due = bisect_right(due_ns, now - t0, i)
+            if due == i:  # nothing due yet: sleep when the next frame is far, spin when near
+                wait = due_ns[i] - (now - t0)
+                if wait > SPIN_NS:
+                    await asyncio.sleep((wait - SPIN_NS) / 1e9)
+                    yielded = monotonic_ns()
+                elif now - yielded > SPIN_NS:  # let the loop flush transports and serve REST
+                    await asyncio.sleep(0)
+                    yielded = monotonic_ns()
+                continue
             batches: dict[asyncio.Transport, list[bytes]] = {}
-            for k in range(i, due):
+            for k in range(start + i, start + due):
                 transport = routes[venue_of[k]][symbol_of[k]]
                 batch = batches.get(transport)
                 if batch is None:
                     batches[transport] = [frames[k]]
                 else:
                     batch.append(frames[k])
+            for k in range(i, due):
+                written[k] = now
             for transport, batch in batches.items():
                 transport.write(b"".join(batch))
             i = due
-            if i < end:
-                await asyncio.sleep(TICK_S)
-        return {"sent": count, "t0_ns": t0, "t1_ns": time.monotonic_ns()}
+        t1 = monotonic_ns()
+        late = sorted(w - t0 - d for w, d in zip(written, due_ns))
+        out: dict[str, Any] = {"sent": count, "t0_ns": t0, "t1_ns": t1,
+                               "late_p99_us": late[int(len(late) * 0.99)] / 1000 if late else 0.0}
+        if trace:  # per frame: venue index, symbol index, last sequence number, written ns
+            out["trace"] = [[venue_of[start + k], symbol_of[start + k], self.seq_of[start + k], written[k]]
+                            for k in range(count)]
+        return out
 
     async def _segment(self, request: web.Request) -> web.Response:
         body = await request.json()
-        return web.json_response(await self.play(int(body["start"]), int(body["count"]), float(body["rate"])))
+        return web.json_response(await self.play(int(body["start"]), int(body["count"]), float(body["rate"]),
+                                                  str(body.get("arrivals", "poisson")), bool(body.get("trace", False))))
 
     async def serve(self) -> None:
         for server in self.servers.values():
