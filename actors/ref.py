@@ -162,6 +162,12 @@ class ActorRef:
         return self._cell.describe()
 
     @property
+    def queued(self) -> int:
+        """Messages waiting in the mailbox now: a cheap depth read (``stats()`` computes
+        percentiles), for polling whether an actor has caught up."""
+        return len(self._mailbox._q)
+
+    @property
     def alive(self) -> bool:
         """False only once the actor is permanently stopped (not while it restarts)."""
         return not self._mailbox.closed

@@ -80,7 +80,7 @@ class Actor(Generic[Inbox]):
     def queued(self) -> int:
         """Messages waiting in this actor's mailbox behind the one being handled: a cheap
         depth read (no stats), for actors that coalesce work over a burst."""
-        return len(self.ref._mailbox._q)
+        return self.ref.queued
 
     def stop(self) -> None:
         """Exit normally after the current message (a transient child is then not restarted)."""

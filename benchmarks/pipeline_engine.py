@@ -13,6 +13,8 @@ at all in the latency segment raise ``RuntimeError`` (the case is reported as an
 from __future__ import annotations
 
 import asyncio
+import gc
+import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -153,14 +155,16 @@ class Driver:
                                         "arrivals": arrivals, "trace": trace}) as resp:
             if resp.status != 200:
                 raise RuntimeError(f"replayer: {resp.status} {await resp.text()}")
-            sent = await resp.json()
+            body = await resp.read()  # decoded once the engine has the frames: not on their path
         self.pos += count
         deadline = time.monotonic() + 30.0
         while self.frames_received() < target:  # cross-process state: poll with a deadline
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the engine received {self.frames_received()} of {target} frames")
             await asyncio.sleep(0.002)
-        lag_ms = (time.monotonic_ns() - sent["t1_ns"]) / 1e6
+        received_ns = time.monotonic_ns()
+        sent = json.loads(body)
+        lag_ms = (received_ns - sent["t1_ns"]) / 1e6
         self.cpu_us_per_frame = (time.process_time() - cpu0) * 1e6 / max(1, count)
         achieved = count / max(1e-9, (sent["t1_ns"] - sent["t0_ns"]) / 1e9)
         return achieved, lag_ms, sent
@@ -196,8 +200,10 @@ class Driver:
             await asyncio.sleep(0.02)
 
     async def drained(self) -> None:
-        """Every book's mailbox empty (what the last frames left queued is processed)."""
-        while any(s.mailbox_depth for s in self.tree.stats() if "/books/" in s.path):
+        """Every book's mailbox empty (what the last frames left queued is processed). Polls
+        ``ActorRef.queued``, not ``tree.stats()``, whose percentiles would stall the engine."""
+        refs = [self.tree.lookup(p) for p in self.books]
+        while any(ref.queued for ref in refs):
             await asyncio.sleep(0.005)
 
     async def run(self, p: Params) -> Outcome:
@@ -236,12 +242,13 @@ class Driver:
         return out
 
 
-def wire_latencies(opps: list[Opportunity], trace: list[list[int]], venues: list[str],
+def wire_latencies(opps: list[Opportunity], trace: dict[str, list[int]], venues: list[str],
                    symbols: list[str]) -> list[int]:
     """Per Opportunity, ``created_ns`` minus the moment the replayer wrote the newer of its two
     views' frames (the frame that made it: a view's ``seq`` is its last frame's). A view whose
     frame is not in ``trace`` came from an earlier segment, so the other one is the newer."""
-    written = {(venues[v], symbols[s], seq): ns for v, s, seq, ns in trace}
+    written = {(venues[v], symbols[s], seq): ns
+               for v, s, seq, ns in zip(trace["venue"], trace["symbol"], trace["seq"], trace["written_ns"])}
     out = []
     for o in opps:
         newest = max(written.get((o.buy_venue, o.symbol, o.buy_seq), 0),
@@ -266,7 +273,11 @@ async def run_once(info: dict[str, Any], params: Params, progress: Callable[[str
             fees = await fetch_taker_fees(venues, cfg)
             engine = BenchEngine(cfg, venues, dry_run=dry_run, taker_fees=fees, record=Record())
             async with aiohttp.ClientSession() as http, engine.running() as tree:
-                outcome = await Driver(info, engine, tree, http, progress).run(params)
+                gc.freeze()  # as ``Engine.serve`` does once the tree is up
+                try:
+                    outcome = await Driver(info, engine, tree, http, progress).run(params)
+                finally:
+                    gc.unfreeze()  # the next repetition starts from the harness's gc.collect()
         finally:
             for venue in venues.values():
                 await venue.close()

@@ -24,9 +24,10 @@ next frame is due; frames due together are written together) or ``tick`` (the fr
 written once per 1 ms tick, so every tick is a burst). It answers ``{"sent", "t0_ns", "t1_ns",
 "late_p99_us"}`` (``time.monotonic_ns``: CLOCK_MONOTONIC is one clock for every process on a
 Linux machine, the same as the engine's ``recv_ns``; ``late_p99_us`` is how far behind its
-schedule the writer fell), plus with ``trace`` one ``[venue index, symbol index, last seq,
-written ns]`` per frame, so the engine side can time an Opportunity from the moment its frame
-was handed to the kernel. On start it prints one JSON line on stdout: the venues'
+schedule the writer fell), plus with ``trace`` ``{"venue", "symbol", "seq", "written_ns"}``,
+one flat list each (per frame: venue and symbol index, last sequence number, when it was
+written), so the engine side can time an Opportunity from the moment its frame was handed to
+the kernel. On start it prints one JSON line on stdout: the venues'
 ``rest_url``/``ws_url``, the symbols, ``frames``, ``sync_frames``, ``control_url``. It exits
 when stdin closes (its parent died or is done) or on SIGTERM.
 
@@ -98,6 +99,25 @@ def ws_frame(payload: str | bytes) -> bytes:
     else:
         head = struct.pack("!BBQ", 0x80 | opcode, 127, n)
     return head + data
+
+
+def arrival_schedule(start: int, count: int, rate: float, arrivals: str) -> list[int]:
+    """Each frame's write time in ns after the segment's start, ascending.
+
+    ``poisson``: exponential gaps at ``rate`` (seeded by ``start``, so a segment replays the
+    same way every run): the superposition of many independent streams, which is what 3 venues
+    x 50 symbols of depth updates look like to the engine. ``tick``: the frames due are
+    written together once per ``TICK_S`` (bursts of ``rate * TICK_S`` frames)."""
+    if arrivals == "poisson":
+        rng, t, out = random.Random(start), 0.0, []
+        for _ in range(count):
+            t += rng.expovariate(rate)
+            out.append(int(t * 1e9))
+        return out
+    if arrivals == "tick":
+        tick_ns = int(TICK_S * 1e9)
+        return [int(k * 1e9 / rate) // tick_ns * tick_ns for k in range(count)]
+    raise ValueError(f"arrivals: expected 'poisson' or 'tick', got {arrivals!r}")
 
 
 def _replay_class(base: type[VenueServer]) -> type[VenueServer]:
@@ -182,24 +202,6 @@ class Replayer:
             out.append([by_symbol[s] for s in self.symbols])
         return out
 
-    def schedule(self, start: int, count: int, rate: float, arrivals: str) -> list[int]:
-        """Each frame's write time in ns after the segment's start, ascending.
-
-        ``poisson``: exponential gaps at ``rate`` (seeded by ``start``, so a segment replays
-        the same way every run): the superposition of many independent streams, which is what
-        3 venues x 50 symbols of depth updates look like to the engine. ``tick``: the frames due
-        are written together once per ``TICK_S`` (bursts of ``rate * TICK_S`` frames)."""
-        if arrivals == "poisson":
-            rng, t, out = random.Random(start), 0.0, []
-            for _ in range(count):
-                t += rng.expovariate(rate)
-                out.append(int(t * 1e9))
-            return out
-        if arrivals == "tick":
-            tick_ns = int(TICK_S * 1e9)
-            return [int(k * 1e9 / rate) // tick_ns * tick_ns for k in range(count)]
-        raise web.HTTPBadRequest(text=f"arrivals: expected 'poisson' or 'tick', got {arrivals!r}")
-
     async def play(self, start: int, count: int, rate: float, arrivals: str = "poisson",
                    trace: bool = False) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
@@ -210,7 +212,10 @@ class Replayer:
             await asyncio.sleep(0.01)
         if start < 0 or start + count > len(self.frames):
             raise web.HTTPRequestRangeNotSatisfiable(text=f"frames {start}..{start + count} of {len(self.frames)}")
-        due_ns = self.schedule(start, count, rate, arrivals)
+        try:
+            due_ns = arrival_schedule(start, count, rate, arrivals)
+        except ValueError as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from exc
         frames, venue_of, symbol_of = self.frames, self.venue_of, self.symbol_of
         written = [0] * count  # when each frame was handed to its socket (monotonic ns)
         monotonic_ns = time.monotonic_ns
@@ -246,9 +251,10 @@ class Replayer:
         late = sorted(w - t0 - d for w, d in zip(written, due_ns))
         out: dict[str, Any] = {"sent": count, "t0_ns": t0, "t1_ns": t1,
                                "late_p99_us": late[int(len(late) * 0.99)] / 1000 if late else 0.0}
-        if trace:  # per frame: venue index, symbol index, last sequence number, written ns
-            out["trace"] = [[venue_of[start + k], symbol_of[start + k], self.seq_of[start + k], written[k]]
-                            for k in range(count)]
+        if trace:  # per frame, as flat lists (no object per frame for the engine's collector)
+            end = start + count
+            out["trace"] = {"venue": venue_of[start:end], "symbol": symbol_of[start:end],
+                            "seq": self.seq_of[start:end], "written_ns": written}
         return out
 
     async def _segment(self, request: web.Request) -> web.Response:

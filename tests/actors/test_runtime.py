@@ -256,3 +256,18 @@ async def test_describe_is_none_unless_the_actor_defines_it() -> None:
     ref = await spawn(Probe, name="p")
     assert ref.describe() is None
     await ref.stop()
+
+
+async def test_a_ref_reports_how_many_messages_wait_behind_the_one_being_handled() -> None:
+    probe = Probe()
+    ref = await spawn(probe, name="queued")
+    assert ref.queued == 0
+    ref.tell(Hold())
+    await probe.entered.wait()
+    ref.tell(Ping(n=1))
+    ref.tell(Ping(n=2))
+    assert ref.queued == 2
+    probe.gate.set()
+    await ref.ask(Ping(n=3))
+    assert ref.queued == 0
+    await ref.stop()

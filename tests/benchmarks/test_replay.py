@@ -1,4 +1,4 @@
-"""The pipeline replayer's pre-framed WebSocket frames are valid RFC 6455 server frames."""
+"""The pipeline replayer: valid RFC 6455 server frames, and the arrival schedules it writes them on."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from benchmarks.replay import symbols, ws_frame
+from benchmarks.replay import arrival_schedule, symbols, ws_frame
 
 
 @pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
@@ -29,3 +29,21 @@ def test_a_bytes_payload_becomes_a_binary_frame() -> None:
 def test_symbols_are_distinct_internal_pairs_well_known_first() -> None:
     names = symbols(50)
     assert len(set(names)) == 50 and names[0] == "BTC/USDT" and all(s.endswith("/USDT") for s in names)
+
+
+def test_poisson_arrivals_ascend_at_the_asked_rate_and_replay_the_same_for_a_segment() -> None:
+    due = arrival_schedule(start=100, count=20_000, rate=20_000.0, arrivals="poisson")
+    assert due == sorted(due) and len(due) == 20_000
+    assert 0.95 < due[-1] / 1e9 < 1.05  # 20k exponential gaps of 50 us: about one second
+    assert arrival_schedule(100, 50, 20_000.0, "poisson") == due[:50]
+    assert arrival_schedule(101, 50, 20_000.0, "poisson") != due[:50]
+
+
+def test_tick_arrivals_put_the_frames_due_on_one_millisecond_boundaries() -> None:
+    due = arrival_schedule(start=0, count=60, rate=20_000.0, arrivals="tick")
+    assert due[:20] == [0] * 20 and due[20:40] == [1_000_000] * 20 and due[40:] == [2_000_000] * 20
+
+
+def test_an_unknown_arrival_process_is_refused() -> None:
+    with pytest.raises(ValueError, match="poisson"):
+        arrival_schedule(0, 1, 1.0, "uniform")
