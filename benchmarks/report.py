@@ -121,12 +121,16 @@ _METHOD = """\
 - pipeline: `supervisor.engine.Engine` (3 venues x 50 symbols; executor replaced by a recording
   actor) in the benchmark process, fed over loopback WebSockets by `benchmarks.replay` in its
   own process: seeded simulator-market frames (Binance/Gate JSON, MEXC protobuf), pre-framed,
-  written once per ~1 ms tick (so each tick is a burst of rate/1000 frames), REST snapshot
-  continuing the stream. `p50/p99@20k` = `created_ns - max(buy_recv_ns, sell_recv_ns)` per
-  Opportunity over 1.5 s at 20k frames/s; `view-*` = detector receive - `BookView.recv_ns`;
-  `max-rate` = highest ladder rate (10k..80k, 0.4 s each) delivered, fully received within
-  max(20 ms, 5%) of the last write, book mailbox high-water <= 64; `rss` = VmRSS after the
-  20k segment."""
+  ~19 level updates each, REST snapshot continuing the stream. Arrivals: each frame written at
+  its own time with exponential gaps (Poisson), except `tick-*` (the frames due written once
+  per 1 ms, bursts of rate/1000). `p50/p99@20k` = per Opportunity, `created_ns` minus when the
+  replayer wrote the newer of its two views' frames (one CLOCK_MONOTONIC for both processes:
+  kernel, aiohttp, queueing and every hop included), over 1.5 s at 20k frames/s;
+  `recv-*` = the same from the reader's receive stamp (`max(buy_recv_ns, sell_recv_ns)`);
+  `view-*` = detector receive - `BookView.recv_ns`; `gc.freeze()` after start-up as in
+  `Engine.serve`. `max-rate` = highest Poisson ladder rate (10k..80k, 0.4 s each) delivered,
+  fully received within max(20 ms, 5%) of the last write, book mailbox high-water <= 64; `rss`
+  = VmRSS after the 20k segment."""
 
 
 def markdown(results: list[Result], *, quick: bool, repeat: int, book_note: str) -> str:
