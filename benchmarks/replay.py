@@ -153,10 +153,10 @@ class Replayer:
                                                    resume=lambda: None, new_order_id=lambda: "0")
             server.frozen, server.transports = {}, {}
             self.servers[name] = server
-        # (venue index, symbol index, framed bytes) in stream order, as three flat lists
+        # (venue index, symbol index, last seq, framed bytes) in stream order, as four flat lists
         self.venue_of: list[int] = []
         self.symbol_of: list[int] = []
-        self.seq_of: list[int] = []  # the frame's last sequence number (what a BookView's seq names)
+        self.seq_of: list[int] = []  # what a BookView built on the frame carries as its seq
         self.frames: list[bytes] = []
         fake = {name: self._fake_conn(name) for name in VENUES}
         for step in range(steps):
