@@ -16,6 +16,7 @@
     │   ├─ OrderNotFound
     │   └─ NetworkError             the request's outcome is unknown
     ├─ StaleData                    a book too old or out of sync to decide on
+    ├─ DuplicateClientOrderId       the journal refuses a second intent under a client id
     └─ RuntimeFault                 the actor runtime's own faults
         ├─ MailboxFull
         ├─ AskTimeout
@@ -138,6 +139,17 @@ class NetworkError(ExchangeError):
 
     def __init__(self, venue: str, message: str, *, status: int | None = None) -> None:
         super().__init__(venue, None, message, status=status)
+
+
+class DuplicateClientOrderId(ArborError):
+    """Raised by the journal (to the asker of the write, which is rolled back alone) when an
+    order intent reuses a client order id it already holds: an order is never sent twice
+    under one id, and an earlier row is never overwritten. The executor drops the
+    opportunity; anything else means ids were not unique and crashes the asker."""
+
+    def __init__(self, client_order_id: str) -> None:
+        super().__init__(f"client order id {client_order_id} is already journaled")
+        self.client_order_id = client_order_id
 
 
 class StaleData(ArborError):
