@@ -48,8 +48,10 @@ class Settlement:
 def fee_in_quote(order: Executed, base: str, quote: str, rates: Mapping[str, float]) -> float | None:
     """One order's fee in quote, or None when it is in a third asset without a rate.
     ``rates``: quote per unit of a third asset, from a live book."""
-    if order.fee == 0.0 or order.fee_asset in ("", quote):
+    if order.fee_asset in ("", quote):
         return order.fee
+    if order.fee == 0.0:
+        return 0.0
     if order.fee_asset == base:
         return order.fee * (order.filled_quote / order.filled_qty) if order.filled_qty else 0.0
     rate = rates.get(order.fee_asset)

@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actors.positions import Position, add_position, fee_in_quote, mark_price, position_value, settle
+from actors.positions import (
+    Position,
+    add_position,
+    fee_in_quote,
+    mark_price,
+    position_value,
+    settle,
+)
 from protocols.messages import OrderUpdate
 
 
