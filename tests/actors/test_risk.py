@@ -15,7 +15,7 @@ from actors.risk import (
     reject_reason,
     residual_hedge,
 )
-from protocols.messages import Opportunity, OrderUpdate
+from protocols.messages import Opportunity
 
 NOW = 10**12
 
