@@ -8,7 +8,13 @@ import time
 from pathlib import Path
 
 import msgspec
-from engine_harness import assert_accounting_identity, assert_journal_matches_venues, engine_running, quiesce, wait_until
+from engine_harness import (
+    assert_accounting_identity,
+    assert_journal_matches_venues,
+    engine_running,
+    quiesce,
+    wait_until,
+)
 
 from protocols.messages import KillSwitch
 
