@@ -59,7 +59,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -147,7 +147,7 @@ class ExecutorStatus(msgspec.Struct, frozen=True, kw_only=True):
     reconciled: int
     last_result: str
     open_positions: list[PositionStatus]  # unmatched fills, per venue and symbol
-    open_position_quote: float | None  # as marked at the last risk check (None: no fresh book)
+    open_position_quote: float | None  # as marked at the last decision (None: a position no fresh book marks)
     unhedged_alerts: int  # residuals left open after the bounded hedges (ERROR logged)
     last_alert: str
 
@@ -163,13 +163,12 @@ class ExecutorActor(Actor):
         risk: RiskParams,
         dry_run: Mapping[str, bool],
         clock: Callable[[], int] = time.monotonic_ns,
-        symbols: Sequence[str] = (),
         wall: Callable[[], float] = time.time,
         static: StaticData | None = None,
         books: BookLookup | None = None,
     ) -> None:
         self.venues, self.journal, self.risk = venues, journal, risk
-        self.dry_run, self.clock, self.symbols, self.wall = dict(dry_run), clock, tuple(symbols), wall
+        self.dry_run, self.clock, self.wall = dict(dry_run), clock, wall
         self.static = static if static is not None else StaticData(venues)
         self.books: BookLookup = books if books is not None else (lambda venue, symbol: None)
         self._legs = LegSender(journal=journal, dry_run=self.dry_run, leg_timeout_s=risk.leg_timeout_s)
@@ -275,10 +274,15 @@ class ExecutorActor(Actor):
         day = int(self.wall() // 86400)
         if day != self._day:
             self._day, self.daily = day, 0.0
-        self._marked = await self._open_position_quote()
+        marked = await self._marked_positions()
+        total = sum(marked.values())
+        self._marked = total if total != float("inf") else None
+        exposure = self.exposure()  # open legs, plus open positions at their marks
+        for venue, value in marked.items():
+            exposure[venue] = exposure.get(venue, 0.0) + value
         reason = reject_reason(opp, self.risk, now_ns=self.clock(), kill_switch=self.kill_switch,
-                               open_legs=len(self._legs.open), exposure=self.exposure(), daily_pnl=self.daily,
-                               open_position_quote=self._marked if self._marked is not None else float("inf"))
+                               open_legs=len(self._legs.open), exposure=exposure, daily_pnl=self.daily,
+                               open_position_quote=total)
         if reason is not None:
             self.rejected_by_risk += 1
             self._result(opp, "rejected_by_risk", reason, journal_opp=True)
@@ -447,15 +451,16 @@ class ExecutorActor(Actor):
             return None
         return view
 
-    async def _open_position_quote(self) -> float | None:
-        """Open positions marked to fresh books; None when one cannot be marked."""
-        total = 0.0
+    async def _marked_positions(self) -> dict[str, float]:
+        """Quote at risk in open positions per venue, marked to fresh books NOW (inf: one
+        no fresh book can mark)."""
+        out: dict[str, float] = {}
         for pos in self.positions.values():
             view = await self._fresh_view(pos.venue, pos.symbol)
             mark = mark_price(pos.qty, view.bids[0][0] if view is not None and view.bids else None,
                               view.asks[0][0] if view is not None and view.asks else None)
-            total += position_value(pos.qty, mark)
-        return total if total != float("inf") else None
+            out[pos.venue] = out.get(pos.venue, 0.0) + position_value(pos.qty, mark)
+        return out
 
     # --- helpers -----------------------------------------------------------------------------
 

@@ -145,8 +145,7 @@ class Engine:
         risk = self.cfg.risk
         return ExecutorActor(
             venues=self.venues, journal=self.root.lookup("execution/journal"),
-            risk=RiskParams(**msgspec.structs.asdict(risk)), dry_run=self.dry_run, symbols=self._symbols(),
-            static=self.static, books=lambda venue, symbol: self.lookup(f"venues/{venue}/books/{path_symbol(symbol)}"))
+            risk=RiskParams(**msgspec.structs.asdict(risk)), dry_run=self.dry_run, static=self.static, books=lambda venue, symbol: self.lookup(f"venues/{venue}/books/{path_symbol(symbol)}"))
 
     def _detector_spec(self, symbol: str) -> ChildSpec:
         d = self.cfg.detector
