@@ -59,7 +59,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -67,15 +67,15 @@ import msgspec
 from actors import Actor, ActorRef
 from actors.journal import JOURNAL_FINAL, write
 from actors.legs import LegSender, update_records
+from actors.marks import BookLookup, Marks
 from actors.positions import (
+    EstimatedFee,
     Executed,
     Position,
     Settlement,
     add_position,
-    mark_price,
-    position_value,
     settle,
-    third_fee_assets,
+    with_estimated_fee,
 )
 from actors.risk import (
     RiskParams,
@@ -87,8 +87,6 @@ from actors.risk import (
 )
 from actors.static import StaticData
 from protocols.errors import (
-    ActorStopped,
-    AskTimeout,
     DuplicateClientOrderId,
     NetworkError,
     OrderNotFound,
@@ -100,7 +98,6 @@ from protocols.messages import (
     GetOpenPositions,
     GetRealisedPnl,
     GetUnsettledOpportunities,
-    GetView,
     JournalOpportunity,
     KillSwitch,
     Msg,
@@ -115,7 +112,6 @@ from protocols.messages import (
 from protocols.venue import Venue, split_symbol
 
 log = logging.getLogger("arbor.executor")
-VIEW_ASK_S = 0.5  # a book that cannot answer this fast cannot mark a position
 
 
 class SettleUnknown(Msg, kw_only=True):
@@ -123,7 +119,6 @@ class SettleUnknown(Msg, kw_only=True):
 
 
 ExecutorInbox = Opportunity | KillSwitch | SettleUnknown
-BookLookup = Callable[[str, str], ActorRef | None]  # (venue, symbol) -> its book actor, if running
 
 
 class PositionStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -170,7 +165,8 @@ class ExecutorActor(Actor):
         self.venues, self.journal, self.risk = venues, journal, risk
         self.dry_run, self.clock, self.wall = dict(dry_run), clock, wall
         self.static = static if static is not None else StaticData(venues)
-        self.books: BookLookup = books if books is not None else (lambda venue, symbol: None)
+        self.marks = Marks(books if books is not None else (lambda venue, symbol: None), clock=clock,
+                           max_age_ms=risk.max_mark_age_ms)
         self._legs = LegSender(journal=journal, dry_run=self.dry_run, leg_timeout_s=risk.leg_timeout_s)
         self._inflight: asyncio.Task[None] | None = None
         self.run_id = ""
@@ -274,7 +270,7 @@ class ExecutorActor(Actor):
         day = int(self.wall() // 86400)
         if day != self._day:
             self._day, self.daily = day, 0.0
-        marked = await self._marked_positions()
+        marked = await self.marks.positions(self.positions.values())
         total = sum(marked.values())
         self._marked = total if total != float("inf") else None
         exposure = self.exposure()  # open legs, plus open positions at their marks
@@ -361,7 +357,7 @@ class ExecutorActor(Actor):
             fee_buy=buy_info.taker_fee)
         return size, buy_info, sell_info
 
-    async def _close_out(self, opp: Opportunity | JournalOpportunity, legs: list[Executed], taken: set[str],
+    async def _close_out(self, opp: Opportunity | JournalOpportunity, legs: Sequence[Executed], taken: set[str],
                          prefix: str) -> bool:
         """Legs all final: hedge a residual with up to ``hedge_attempts`` bounded-price IOCs,
         settle (realised PnL from matched fills only; the rest is an open position), journal
@@ -370,10 +366,10 @@ class ExecutorActor(Actor):
         base, quote = split_symbol(opp.symbol)
         infos = [await self.static.info(v, opp.symbol) for v in (opp.buy_venue, opp.sell_venue)]
         step = max(float(i.step_size) for i in infos)
-        legs = [self._with_fee(u, infos[0] if u.side == "buy" else infos[1]) for u in legs]
+        orders = [with_estimated_fee(u, infos[0] if u.side == "buy" else infos[1]) for u in legs]
         for _ in range(self.risk.hedge_attempts):
-            hedge = residual_hedge(opp, sum(u.filled_qty for u in legs if u.side == "buy"),
-                                   sum(u.filled_qty for u in legs if u.side == "sell"),
+            hedge = residual_hedge(opp, sum(u.filled_qty for u in orders if u.side == "buy"),
+                                   sum(u.filled_qty for u in orders if u.side == "sell"),
                                    self.risk.unwind_slippage_bps, step)
             if hedge is None:
                 break
@@ -392,9 +388,9 @@ class ExecutorActor(Actor):
                 self.send_after(self.risk.leg_timeout_s, SettleUnknown())
                 return False
             if u is not None:
-                legs.append(self._with_fee(u, infos[0] if u.side == "buy" else infos[1]))
-        s = settle(legs, base=base, quote=quote, buy_venue=opp.buy_venue, sell_venue=opp.sell_venue,
-                   rates=await self._fee_rates(legs, base, quote))
+                orders.append(with_estimated_fee(u, infos[0] if u.side == "buy" else infos[1]))
+        s = settle(orders, base=base, quote=quote, buy_venue=opp.buy_venue, sell_venue=opp.sell_venue,
+                   rates=await self.marks.fee_rates(self.venues, orders, base, quote))
         self.realised += s.realised_pnl
         self.daily += s.realised_pnl
         self.positions = add_position(self.positions, s.open_venue, opp.symbol, s.open_qty, s.open_price)
@@ -410,57 +406,12 @@ class ExecutorActor(Actor):
             self.last_alert = f"{opp.id}: {s.open_qty:+g} {base} open on {s.open_venue} at {s.open_price:g}"
             log.error("executor: UNHEDGED position left for the operator: %s %s %+g %s at %g (opportunity %s)",
                       s.open_venue, opp.symbol, s.open_qty, base, s.open_price, opp.id)
-        if any(u.filled_qty > 0 and getattr(u, "fee_estimated", False) for u in legs):
+        if any(isinstance(u, EstimatedFee) for u in orders):
             detail += "; fee estimated from the fee schedule"
         if s.fee_unconverted:
             detail += f"; fee in {','.join(s.fee_unconverted)} not converted (no live book): PnL omits it"
         self._result(opp, status, detail, s)
         return filled
-
-    # --- money helpers -----------------------------------------------------------------------
-
-    def _with_fee(self, order: Executed, info: SymbolInfo) -> Executed:
-        """A filled order whose venue reported no fee at all (e.g. a Binance order queried,
-        not placed: GET /order has no fills) is charged the venue's taker fee in quote."""
-        if order.filled_qty <= 0 or order.fee_asset:
-            return order
-        return _Estimated(order, order.filled_quote * info.taker_fee, info.quote)
-
-    async def _fee_rates(self, legs: list[Executed], base: str, quote: str) -> dict[str, float]:
-        """Quote per unit of every third fee asset (BNB, MX, GT), from a fresh mid on any venue."""
-        rates: dict[str, float] = {}
-        for asset in third_fee_assets(legs, base, quote):
-            for venue in self.venues:
-                view = await self._fresh_view(venue, f"{asset}/{quote}")
-                if view is not None and view.bids and view.asks:
-                    rates[asset] = (view.bids[0][0] + view.asks[0][0]) / 2
-                    break
-        return rates
-
-    async def _fresh_view(self, venue: str, symbol: str) -> Any:
-        """A book's view asked NOW (never cached), or None when there is no running, in-sync
-        book younger than ``max_mark_age_ms``."""
-        ref = self.books(venue, symbol)
-        if ref is None:
-            return None
-        try:
-            view = await ref.ask(GetView(), timeout=VIEW_ASK_S)
-        except (AskTimeout, ActorStopped):  # no answer: the position is unmarked (conservative)
-            return None
-        if not view.in_sync or self.clock() - view.recv_ns > self.risk.max_mark_age_ms * 1_000_000:
-            return None
-        return view
-
-    async def _marked_positions(self) -> dict[str, float]:
-        """Quote at risk in open positions per venue, marked to fresh books NOW (inf: one
-        no fresh book can mark)."""
-        out: dict[str, float] = {}
-        for pos in self.positions.values():
-            view = await self._fresh_view(pos.venue, pos.symbol)
-            mark = mark_price(pos.qty, view.bids[0][0] if view is not None and view.bids else None,
-                              view.asks[0][0] if view is not None and view.asks else None)
-            out[pos.venue] = out.get(pos.venue, 0.0) + position_value(pos.qty, mark)
-        return out
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -493,12 +444,3 @@ class ExecutorActor(Actor):
                             for p in self.positions.values()],
             open_position_quote=self._marked, unhedged_alerts=self.unhedged_alerts, last_alert=self.last_alert)
 
-
-class _Estimated:
-    """An order with the fee its venue did not report, estimated from the fee schedule."""
-
-    fee_estimated = True
-
-    def __init__(self, order: Executed, fee: float, fee_asset: str) -> None:
-        self.side, self.filled_qty, self.filled_quote = order.side, order.filled_qty, order.filled_quote
-        self.fee, self.fee_asset = fee, fee_asset

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from protocols.messages import SymbolInfo
+
 
 class Executed(Protocol):
     """What settlement needs of an order: a venue's ``OrderUpdate`` or a ``JournalOrder``."""
@@ -138,3 +140,20 @@ def position_value(qty: float, mark: float | None) -> float:
     """Quote at risk in an open position: |qty| * mark; infinite when it cannot be marked
     (no fresh in-sync book), so a limit on it stops new risk rather than guessing."""
     return abs(qty) * mark if mark is not None else float("inf")
+
+
+class EstimatedFee:
+    """An order whose venue reported no fee at all, charged its venue's taker fee in quote."""
+
+    def __init__(self, order: Executed, fee: float, fee_asset: str) -> None:
+        self.side, self.filled_qty, self.filled_quote = order.side, order.filled_qty, order.filled_quote
+        self.fee, self.fee_asset = fee, fee_asset
+
+
+def with_estimated_fee(order: Executed, info: SymbolInfo) -> Executed:
+    """A filled order with no fee reported (``fee_asset`` "": a Binance order read back with
+    GET /order, which has no fills; MEXC fills not all visible yet) is charged the taker fee on
+    its notional, in quote (what the venue charges, valued in quote, whichever asset it takes)."""
+    if order.filled_qty <= 0 or order.fee_asset:
+        return order
+    return EstimatedFee(order, order.filled_quote * info.taker_fee, info.quote)

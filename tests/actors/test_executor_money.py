@@ -278,3 +278,23 @@ async def test_two_executor_lifetimes_on_one_journal_never_share_an_id_overwrite
         assert sim_order(sim, venue, cid).filled * sim.venues[venue].books[SYMBOL].spec.step == pytest.approx(qty)
     total = sum(expected_pnl(truth(sim, db, jid)) for jid in taken)
     assert status.realised_pnl == pytest.approx(total, abs=1e-6)
+
+
+async def test_a_fee_the_venue_did_not_report_is_estimated_from_its_schedule_and_said_so(journal, db, sim_venues):
+    """Binance's GET /order has no fills: an order whose placing answer was lost (read back
+    by a query) has no fee in the reply. Its fee is the venue's taker fee on the notional."""
+    sim, adapters = sim_venues
+    ex = await start(journal, adapters)
+    try:
+        sim.venues["binance"].faults.inject("order_unknown")
+        opp = opportunity(sim, "BTCUSDT-binance-mexc-21-21", "binance", "mexc")
+        await ex.ask(opp)
+        await journal.ask(FlushJournal())
+        assert sim.venues["binance"].faults.counts["order_unknown"] == 1
+        jid = journal_id(db, opp.id)
+        [(status, pnl, detail)] = rows(db, "SELECT status, realised_pnl, detail FROM opportunities WHERE id = ?",
+                                       (jid,))
+        assert status == "executed" and "fee estimated" in detail
+        assert pnl == pytest.approx(expected_pnl(truth(sim, db, jid)), abs=1e-6)
+    finally:
+        await ex.stop()
