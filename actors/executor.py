@@ -87,9 +87,10 @@ from actors.risk import (
 )
 from actors.static import StaticData
 from protocols.errors import (
-    DuplicateClientOrderId,
+    DuplicateId,
     NetworkError,
     OrderNotFound,
+    OrderRejected,
     RateLimited,
 )
 from protocols.messages import (
@@ -195,6 +196,7 @@ class ExecutorActor(Actor):
         self.rejected_by_risk = s.opportunities_by_status.get("rejected_by_risk", 0)
         self.venue_unavailable = s.opportunities_by_status.get("venue_unavailable", 0)
         self.daily = (await self.journal.ask(GetRealisedPnl(since_ms=self._day * 86_400_000))).realised_pnl
+        self.positions = {}  # the journal's, which include what was just settled
         for p in (await self.journal.ask(GetOpenPositions())).positions:
             self.positions[(p.venue, p.symbol)] = Position(venue=p.venue, symbol=p.symbol, qty=p.qty, cost=p.cost)
 
@@ -292,6 +294,10 @@ class ExecutorActor(Actor):
             self._result(opp, "venue_unavailable", f"{exc.venue}: {type(exc).__name__}: {exc.message}",
                          journal_opp=True)
             return
+        except OrderRejected as exc:  # static data says no (the symbol is not listed there)
+            self.rejected_by_risk += 1
+            self._result(opp, "rejected_by_risk", f"{exc.venue}: {exc.message}", journal_opp=True)
+            return
         step = max(float(buy_info.step_size), float(sell_info.step_size))
         min_notional = max(float(buy_info.min_notional), float(sell_info.min_notional))
         if size < max(step, float(buy_info.min_qty), float(sell_info.min_qty)) or size * opp.sell_price < min_notional:
@@ -302,7 +308,7 @@ class ExecutorActor(Actor):
         sell = self._intent(opp, "s", opp.sell_venue, "sell", size, opp.sell_price)
         try:
             await write(self.journal, opp, buy, sell)  # durable before any order leaves
-        except DuplicateClientOrderId as exc:  # the same opportunity again (a detector restart): taken once
+        except DuplicateId as exc:  # the same opportunity again (a detector restart): taken once
             log.warning("executor: %s seen before; not taken again (%s)", opp.id, exc)
             return
         # Not a TaskGroup: one leg failing must not cancel the other mid-send (its outcome

@@ -8,8 +8,9 @@ everything queued before it committed) | ``GetOpenOrders`` -> ``OpenOrders`` |
 ``OpenPositions``.
 
 What it refuses, so nothing journaled is ever overwritten: a second ``OrderIntent`` under a
-client id it holds (``DuplicateClientOrderId`` to that write's asker; the write is rolled back
-alone, the rest of the group commits); a late ``OrderRejectedRecord`` or non-final update on
+client id, or ``Opportunity`` under an id, it holds (``JournalRefused`` to that write's asker,
+which ``write`` raises as ``DuplicateClientOrderId``/``DuplicateOpportunityId``; the write is
+rolled back alone, the rest of the group commits); a late ``OrderRejectedRecord`` or non-final update on
 an order whose status is final; an ``OpportunityResult`` for an opportunity already settled.
 A fill is one row per order (its final state), replaced, never appended twice.
 
@@ -44,7 +45,7 @@ from typing import Any
 import msgspec
 
 from actors import Actor, ActorRef
-from protocols.errors import DuplicateClientOrderId
+from protocols.errors import DuplicateClientOrderId, DuplicateId, DuplicateOpportunityId
 from protocols.messages import (
     FINAL_STATUSES,
     Balances,
@@ -153,8 +154,10 @@ def apply(conn: sqlite3.Connection, rec: Any, now_ms: int) -> None:
     """Write one record (inside the caller's transaction)."""
     match rec:
         case Opportunity():
+            if conn.execute("SELECT 1 FROM opportunities WHERE id = ?", (rec.id,)).fetchone():
+                raise DuplicateOpportunityId(rec.id)
             conn.execute(
-                "INSERT OR IGNORE INTO opportunities (id, symbol, buy_venue, sell_venue, size, buy_price,"
+                "INSERT INTO opportunities (id, symbol, buy_venue, sell_venue, size, buy_price,"
                 " sell_price, edge_bps, expected_pnl, buy_seq, sell_seq, created_ns, expires_ns, created_ms,"
                 " updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (rec.id, rec.symbol, rec.buy_venue, rec.sell_venue, rec.size, rec.buy_price, rec.sell_price,
@@ -283,10 +286,10 @@ def summary(conn: sqlite3.Connection) -> JournalSummary:
 
 async def write(journal: ActorRef, *records: Any) -> JournalAck:
     """Ask ``journal`` to make ``records`` durable (one all-or-nothing write); raises
-    ``DuplicateClientOrderId`` when it refused them."""
+    ``DuplicateClientOrderId``/``DuplicateOpportunityId`` when it refused them."""
     reply = await journal.ask(JournalWrite(records=records))
     if isinstance(reply, JournalRefused):
-        raise DuplicateClientOrderId(reply.client_order_id)
+        raise (DuplicateClientOrderId if reply.kind == "client_order_id" else DuplicateOpportunityId)(reply.id)
     return reply
 
 
@@ -343,7 +346,7 @@ class _Writer(threading.Thread):
             writes = [item for item in items if item[0] == "write"]
             n = sum(len(item[1]) for item in writes)
             error: sqlite3.Error | None = None
-            refused: dict[int, DuplicateClientOrderId] = {}
+            refused: dict[int, DuplicateId] = {}
             if writes:
                 now_ms = int(time.time() * 1000)
                 try:
@@ -354,7 +357,7 @@ class _Writer(threading.Thread):
                         try:
                             for rec in records:
                                 apply(conn, rec, now_ms)
-                        except DuplicateClientOrderId as exc:
+                        except DuplicateId as exc:
                             conn.execute("ROLLBACK TO write")
                             refused[i] = exc
                             n -= len(records)
@@ -371,10 +374,10 @@ class _Writer(threading.Thread):
                 for i, (_, records, fut) in enumerate(writes):
                     no = refused.get(i)
                     if fut is not None:
-                        reply = JournalAck(committed=n) if no is None else JournalRefused(client_order_id=no.client_order_id)
+                        reply = JournalAck(committed=n) if no is None else JournalRefused(id=no.id, kind=no.kind)
                         self._settle(fut, reply, error)
-                    elif no is not None and error is None:  # intents are always asked; say it loudly anyway
-                        log.error("journal refused a told write: %s", no)
+                    elif no is not None and error is None:  # e.g. a rejected duplicate opportunity
+                        log.warning("journal refused a told write: %s", no)
             for kind, fn, fut in items:
                 if kind == "query":
                     try:

@@ -16,7 +16,9 @@
     │   ├─ OrderNotFound
     │   └─ NetworkError             the request's outcome is unknown
     ├─ StaleData                    a book too old or out of sync to decide on
-    ├─ DuplicateClientOrderId       the journal refuses a second intent under a client id
+    ├─ DuplicateId                  the journal refuses a second row under an id it holds
+    │   ├─ DuplicateClientOrderId   an order intent
+    │   └─ DuplicateOpportunityId   an opportunity
     └─ RuntimeFault                 the actor runtime's own faults
         ├─ MailboxFull
         ├─ AskTimeout
@@ -141,15 +143,29 @@ class NetworkError(ExchangeError):
         super().__init__(venue, None, message, status=status)
 
 
-class DuplicateClientOrderId(ArborError):
-    """Raised by the journal (to the asker of the write, which is rolled back alone) when an
-    order intent reuses a client order id it already holds: an order is never sent twice
-    under one id, and an earlier row is never overwritten. The executor drops the
-    opportunity; anything else means ids were not unique and crashes the asker."""
+class DuplicateId(ArborError):
+    """Raised by ``actors.journal.write`` when the journal refused the write (rolled back
+    alone) because it reuses an id the journal holds: an order is never sent twice under one
+    client id, and an earlier row is never overwritten. The executor drops the opportunity
+    (the same one again, e.g. after a detector restart); elsewhere it crashes the asker."""
 
-    def __init__(self, client_order_id: str) -> None:
-        super().__init__(f"client order id {client_order_id} is already journaled")
-        self.client_order_id = client_order_id
+    kind = "id"
+
+    def __init__(self, id_: str) -> None:
+        super().__init__(f"{self.kind} {id_} is already journaled")
+        self.id = id_
+
+
+class DuplicateClientOrderId(DuplicateId):
+    """An order intent under a client order id the journal holds."""
+
+    kind = "client_order_id"
+
+
+class DuplicateOpportunityId(DuplicateId):
+    """An opportunity under an id the journal holds."""
+
+    kind = "opportunity_id"
 
 
 class StaleData(ArborError):

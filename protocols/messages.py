@@ -271,11 +271,11 @@ class JournalAck(Msg, kw_only=True):
 
 
 class JournalRefused(Msg, kw_only=True):
-    """Reply to a ``JournalWrite`` the journal refused as a whole (nothing of it written): an
-    intent reused a client order id it already holds. ``actors.journal.write`` raises it as
-    ``DuplicateClientOrderId``."""
+    """Reply to a ``JournalWrite`` the journal refused as a whole (nothing of it written): it
+    reused an id the journal holds. ``actors.journal.write`` raises it as a ``DuplicateId``."""
 
-    client_order_id: str
+    id: str
+    kind: Literal["client_order_id", "opportunity_id"]
 
 
 class FlushJournal(Msg, kw_only=True):

@@ -298,3 +298,28 @@ async def test_a_fee_the_venue_did_not_report_is_estimated_from_its_schedule_and
         assert pnl == pytest.approx(expected_pnl(truth(sim, db, jid)), abs=1e-6)
     finally:
         await ex.stop()
+
+
+async def test_the_same_opportunity_twice_in_one_run_is_taken_once_and_its_first_result_is_kept(journal, db, sim_venues):
+    from protocols.messages import KillSwitch
+
+    sim, adapters = sim_venues
+    ex = await start(journal, adapters)
+    try:
+        opp = opportunity(sim, "BTCUSDT-mexc-binance-31-31", "mexc", "binance")
+        await ex.ask(KillSwitch(on=True))
+        await ex.ask(opp)  # rejected by the kill switch
+        await ex.ask(KillSwitch(on=False))
+        await ex.ask(opp)  # the same id again (a restarted detector): not taken
+        executed = opportunity(sim, "BTCUSDT-mexc-binance-32-32", "mexc", "binance")
+        await ex.ask(executed)
+        await ex.ask(executed)  # taken once: no second pair of orders
+        await journal.ask(FlushJournal())
+        assert rows(db, "SELECT status, detail FROM opportunities WHERE id = ?", (journal_id(db, opp.id),)) == [
+            ("rejected_by_risk", "kill_switch")]
+        assert rows(db, "SELECT status FROM opportunities WHERE id = ?", (journal_id(db, executed.id),)) == [
+            ("executed",)]
+        assert len(sim.venues["mexc"].orders) == len(sim.venues["binance"].orders) == 1
+        assert ex.alive
+    finally:
+        await ex.stop()

@@ -14,7 +14,7 @@ import pytest
 
 from actors import spawn
 from actors.journal import JournalActor, _Writer, write
-from protocols.errors import DuplicateClientOrderId
+from protocols.errors import DuplicateClientOrderId, DuplicateOpportunityId
 from protocols.messages import (
     Fill,
     FlushJournal,
@@ -209,15 +209,17 @@ async def test_realised_pnl_since_sums_settled_opportunities_updated_from_then_o
 # --- nothing journaled is ever overwritten ------------------------------------------------------
 
 
-async def test_a_second_intent_under_an_existing_client_id_is_refused_and_that_write_alone_rolls_back(journal, tmp_path):
+async def test_a_second_intent_or_opportunity_under_an_existing_id_is_refused_and_that_write_alone_rolls_back(journal, tmp_path):
     await journal.ask(JournalWrite(records=(opportunity("o1"), intent("dup", opp="o1"))))
     ok, refused = await asyncio.gather(
         journal.ask(JournalWrite(records=(opportunity("o3"), intent("fresh", opp="o3")))),
         journal.ask(JournalWrite(records=(opportunity("o2"), intent("dup", opp="o2")))))
     assert isinstance(ok, JournalAck)
-    assert refused == JournalRefused(client_order_id="dup")
+    assert refused == JournalRefused(id="dup", kind="client_order_id")
     with pytest.raises(DuplicateClientOrderId):
         await write(journal, intent("dup", opp="o9"))
+    with pytest.raises(DuplicateOpportunityId):
+        await write(journal, opportunity("o1"))
     conn = sqlite3.connect(tmp_path / "j.db")
     try:
         assert conn.execute("SELECT client_order_id, opportunity_id FROM orders ORDER BY 1").fetchall() == [
