@@ -234,7 +234,8 @@ class OpportunityResult(Msg, kw_only=True):
     """Journal record: what became of one opportunity once its legs are final."""
 
     opportunity_id: str
-    status: str  # "executed" | "partial" | "unfilled" | "paper" | "rejected_by_risk" | "expired"
+    status: str  # "executed" | "partial" (unhedged: open_qty) | "unfilled" | "paper" | "rejected_by_risk"
+    #              | "venue_unavailable" (a transient venue error while deciding)
     #              | "pending" (a leg's outcome unknown: settled later by reconciliation)
     realised_pnl: float = 0.0  # from matched fills only, net of fees_quote
     detail: str = ""
