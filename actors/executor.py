@@ -144,7 +144,7 @@ class ExecutorStatus(msgspec.Struct, frozen=True, kw_only=True):
     last_result: str
     open_positions: list[PositionStatus]  # unmatched fills, per venue and symbol
     open_position_quote: float | None  # as marked at the last decision (None: a position no fresh book marks)
-    unhedged_alerts: int  # residuals left open after the bounded hedges (ERROR logged)
+    unhedged_alerts: int  # residuals left open after the bounded hedges (ERROR logged), ever
     last_alert: str
 
 
@@ -195,6 +195,7 @@ class ExecutorActor(Actor):
         self.executed = s.opportunities_by_status.get("executed", 0)
         self.rejected_by_risk = s.opportunities_by_status.get("rejected_by_risk", 0)
         self.venue_unavailable = s.opportunities_by_status.get("venue_unavailable", 0)
+        self.unhedged_alerts = s.opportunities_by_status.get("partial", 0)  # "partial": a residual left open
         self.daily = (await self.journal.ask(GetRealisedPnl(since_ms=self._day * 86_400_000))).realised_pnl
         self.positions = {}  # the journal's, which include what was just settled
         for p in (await self.journal.ask(GetOpenPositions())).positions:

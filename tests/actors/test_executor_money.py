@@ -202,6 +202,7 @@ async def test_an_open_position_no_fresh_book_can_mark_stops_new_risk_and_outliv
     # A new run: the position comes back from the journal; no book runs here to mark it.
     ex = await start(journal, adapters, max_open_position_quote=1_000.0)
     try:
+        assert ex.describe().unhedged_alerts == 1  # from the journal, like every counter
         [pos] = ex.describe().open_positions
         assert (pos.venue, pos.qty) == ("mexc", pytest.approx(opportunity_size := opp.size))
         assert opportunity_size > 0
