@@ -194,9 +194,21 @@ async def engine_running(directory: Path, *, rest_timeout_s: float | None = None
     recorder = Recorder()
     adapters = {} if rest_timeout_s is None else {
         kind: functools.partial(cls, timeout_s=rest_timeout_s) for kind, cls in app.ADAPTERS.items()}
+    journal = Path(cfg.journal.path)
+    runs_before = set(run_ids(journal)) if journal.exists() else set()
     with mock.patch.object(engine_mod, "DetectorActor", recording_detector(recorder)), mock.patch.dict(app.ADAPTERS, adapters):
         async with app.assembled(cfg, live=False) as (sim, engine), engine.running():
-            yield Harness(cfg=cfg, sim=sim, engine=engine, recorder=recorder)
+            h = Harness(cfg=cfg, sim=sim, engine=engine, recorder=recorder)
+            yield h
+            # Every run ends with the accounting identity checked against this run's simulator
+            # (each executor run of this engine; earlier engines' simulators are gone).
+            await quiesce(h)
+            for run_id in set(run_ids(journal)) - runs_before:
+                assert_accounting_identity(journal, sim, run_id=run_id)
+
+
+def run_ids(journal: Path) -> list[str]:
+    return [r for (r,) in journal_rows(journal, "SELECT run_id FROM restarts WHERE run_id != ''")]
 
 
 async def quiesce(h: Harness) -> None:
