@@ -4,31 +4,45 @@
 Talks to the journal (asks for durable writes before any order leaves) and to the venues' REST
 adapters.
 
-On start it journals a RestartRecord, fetches symbol rules (static, cached) and RECONCILES
-before any message is taken, so nothing new is sent while an old outcome is unknown:
+On start it draws a RUN ID (random, journaled in its RestartRecord; every opportunity id of
+the run ends with it, so two runs on one journal never share an opportunity or client order
+id) and RECONCILES before any message is taken, so nothing new is sent while an old outcome is
+unknown:
 1. every journaled order without a final status (``intent``, ``unknown``, ``new``...) is
    queried on its venue by client id (not found: journaled ``rejected``, it never reached the
    venue; still resting: cancelled);
 2. every opportunity left without a final result (``detected``: the process died mid-way;
    ``pending``: a leg's outcome was unknown) whose orders are now all final is SETTLED like a
-   finished ``_take``: a leftover base position is hedged with one bounded-price IOC (intent
-   journaled first, client id derived with leg ``u``), realised PnL is computed from every
-   order of it and counted in today's PnL, and its ``OpportunityResult`` is journaled.
-Then today's realised PnL is read back from the journal, so the daily loss limit survives a
-restart.
+   finished ``_take`` (``_close_out`` below).
+Then its counters, realised PnL (total and today's: the daily loss limit survives a restart)
+and open positions are read back from the journal.
 
 Per opportunity: risk checks (expiry, kill switch file or command, open legs, per-venue
-exposure, today's realised loss), balances fetched NOW from both venues (never cached) to cap
-the size, opportunity + both intents journaled durably, then both legs sent concurrently as
-IOC limits with ids derived from the opportunity id (``actors.legs``). A leg's recoveries are
+exposure, today's realised loss, open positions marked to FRESH books: a position no in-sync
+book younger than ``max_mark_age_ms`` can mark counts as over ``max_open_position_quote``),
+symbol rules from the engine's shared ``StaticData`` and balances fetched NOW from both venues
+(never cached) to cap the size -- a transient error there (``RateLimited``, ``NetworkError``:
+timeouts, 5xx) rejects THIS opportunity as ``venue_unavailable`` (journaled with the reason)
+and nothing crashes -- then opportunity + both intents journaled durably (the journal refuses
+a client id it holds: the opportunity is dropped), then both legs sent concurrently as IOC
+limits with ids derived from the opportunity id (``actors.legs``). A leg's recoveries are
 exactly:
 ``NetworkError`` (outcome unknown) -> query by client id, never resend blindly; still not found
 by the leg deadline -> journaled ``unknown`` (not final: it may land after a slow venue
 answers), kept as an open leg with its exposure, the opportunity journaled ``pending`` and a
 reconciliation pass scheduled one ``leg_timeout_s`` later (not found then: ``rejected``);
 ``RateLimited`` -> wait ``retry_after_s``, query, and resend with the SAME id if absent;
-``OrderRejected`` -> journaled with the venue's code. Unequal fills are hedged with one
-bounded-price IOC. Every update and fill is journaled; realised PnL and exposure updated.
+``OrderRejected`` -> journaled with the venue's code.
+
+``_close_out`` (legs final): unequal fills are hedged with at most ``hedge_attempts``
+IOCs at a bounded price (the leg's limit +/- ``unwind_slippage_bps``; intents journaled first,
+ids derived with leg ``u``). Then ``actors.positions.settle``: realised PnL comes ONLY from the
+matched quantity, net of every fee in quote (a fee the venue did not report is estimated
+from its taker fee and said so; a third-asset fee is converted at a fresh book or flagged
+``fee_unconverted``); the unmatched rest is an OPEN POSITION (journaled with the result,
+restored on start, in ``describe()``, limited by risk), never PnL. A residual of at least one
+lot left after the hedges is an ALERT: ERROR log, ``unhedged_alerts``/``last_alert`` in
+``describe()``, and the opportunity journaled ``partial`` with its ``open_qty``.
 
 ``dry_run[venue]`` is paper mode against a real venue: journaled as ``paper``, never sent, no
 balance calls (paper mode may have no credentials). The engine sets it False for simulated
@@ -42,6 +56,8 @@ waits for in-flight legs, bounded by ``leg_timeout_s``.
 from __future__ import annotations
 
 import asyncio
+import logging
+import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -49,26 +65,41 @@ from typing import Any
 import msgspec
 
 from actors import Actor, ActorRef
-from actors.risk import (
+from actors.journal import JOURNAL_FINAL, write
+from actors.legs import LegSender, update_records
+from actors.marks import BookLookup, Marks
+from actors.positions import (
+    EstimatedFee,
     Executed,
+    Position,
+    Settlement,
+    add_position,
+    settle,
+    with_estimated_fee,
+)
+from actors.risk import (
     RiskParams,
     cap_by_balances,
     client_order_id,
     kill_switch_file_present,
-    net_base,
-    realised_pnl,
     reject_reason,
     residual_hedge,
 )
-from protocols.errors import OrderNotFound
-from actors.journal import JOURNAL_FINAL
-from actors.legs import LegSender, update_records
+from actors.static import StaticData
+from protocols.errors import (
+    DuplicateId,
+    NetworkError,
+    OrderNotFound,
+    OrderRejected,
+    RateLimited,
+)
 from protocols.messages import (
+    GetJournalSummary,
     GetOpenOrders,
+    GetOpenPositions,
     GetRealisedPnl,
     GetUnsettledOpportunities,
     JournalOpportunity,
-    JournalWrite,
     KillSwitch,
     Msg,
     Opportunity,
@@ -81,6 +112,7 @@ from protocols.messages import (
 )
 from protocols.venue import Venue, split_symbol
 
+log = logging.getLogger("arbor.executor")
 
 
 class SettleUnknown(Msg, kw_only=True):
@@ -90,17 +122,30 @@ class SettleUnknown(Msg, kw_only=True):
 ExecutorInbox = Opportunity | KillSwitch | SettleUnknown
 
 
+class PositionStatus(msgspec.Struct, frozen=True, kw_only=True):
+    venue: str
+    symbol: str
+    qty: float  # signed base: > 0 long
+    entry_price: float
+
+
 class ExecutorStatus(msgspec.Struct, frozen=True, kw_only=True):
+    run_id: str
     open_legs: int
     exposure: dict[str, float]  # quote committed to open orders, per venue
-    realised_pnl: float
+    realised_pnl: float  # since the journal began (from the journal on start)
     daily_pnl: float
     opportunities_seen: int
     executed: int
     rejected_by_risk: int
+    venue_unavailable: int  # opportunities rejected on a transient venue error
     kill_switch: bool
     reconciled: int
     last_result: str
+    open_positions: list[PositionStatus]  # unmatched fills, per venue and symbol
+    open_position_quote: float | None  # as marked at the last decision (None: a position no fresh book marks)
+    unhedged_alerts: int  # residuals left open after the bounded hedges (ERROR logged), ever
+    last_alert: str
 
 
 class ExecutorActor(Actor):
@@ -114,34 +159,47 @@ class ExecutorActor(Actor):
         risk: RiskParams,
         dry_run: Mapping[str, bool],
         clock: Callable[[], int] = time.monotonic_ns,
-        symbols: Sequence[str] = (),
         wall: Callable[[], float] = time.time,
+        static: StaticData | None = None,
+        books: BookLookup | None = None,
     ) -> None:
         self.venues, self.journal, self.risk = venues, journal, risk
-        self.dry_run, self.clock, self.symbols, self.wall = dict(dry_run), clock, tuple(symbols), wall
-        self._info: dict[tuple[str, str], SymbolInfo] = {}
+        self.dry_run, self.clock, self.wall = dict(dry_run), clock, wall
+        self.static = static if static is not None else StaticData(venues)
+        self.marks = Marks(books if books is not None else (lambda venue, symbol: None), clock=clock,
+                           max_age_ms=risk.max_mark_age_ms)
         self._legs = LegSender(journal=journal, dry_run=self.dry_run, leg_timeout_s=risk.leg_timeout_s)
         self._inflight: asyncio.Task[None] | None = None
+        self.run_id = ""
         self.kill_switch = False
         self.realised = self.daily = 0.0
         self._day = int(wall() // 86400)
-        self.seen = self.executed = self.rejected_by_risk = self.reconciled = 0
-        self.last_result = ""
+        self.seen = self.executed = self.rejected_by_risk = self.reconciled = self.venue_unavailable = 0
+        self.last_result = self.last_alert = ""
+        self.unhedged_alerts = 0
+        self.positions: dict[tuple[str, str], Position] = {}
+        self._marked: float | None = 0.0
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def on_start(self) -> None:
-        await self._write(RestartRecord(path=self.ref.path, reason="start", ts_ms=int(self.wall() * 1000)))
-        if self.symbols:
-            names = list(self.venues)
-            infos = await asyncio.gather(*(self.venues[n].symbol_info(self.symbols) for n in names))
-            for name, info in zip(names, infos):
-                for symbol, si in info.items():
-                    self._info[(name, symbol)] = si
+        # Part of every opportunity id of this run: two runs on one journal never share an id.
+        self.run_id = secrets.token_hex(8)
+        await write(self.journal, RestartRecord(path=self.ref.path, reason="start", ts_ms=int(self.wall() * 1000),
+                                                run_id=self.run_id))
         await self._reconcile()
-        # Today's PnL as journaled (incl. what was just settled): the loss limit outlives a crash.
-        today = await self.journal.ask(GetRealisedPnl(since_ms=self._day * 86_400_000))
-        self.daily = today.realised_pnl
+        # Counters, PnL and open positions as journaled (incl. what was just settled): a
+        # restart resets none of them, and the daily loss limit outlives a crash.
+        s = await self.journal.ask(GetJournalSummary())
+        self.seen, self.realised = s.opportunities, s.realised_pnl
+        self.executed = s.opportunities_by_status.get("executed", 0)
+        self.rejected_by_risk = s.opportunities_by_status.get("rejected_by_risk", 0)
+        self.venue_unavailable = s.opportunities_by_status.get("venue_unavailable", 0)
+        self.unhedged_alerts = s.opportunities_by_status.get("partial", 0)  # "partial": a residual left open
+        self.daily = (await self.journal.ask(GetRealisedPnl(since_ms=self._day * 86_400_000))).realised_pnl
+        self.positions = {}  # the journal's, which include what was just settled
+        for p in (await self.journal.ask(GetOpenPositions())).positions:
+            self.positions[(p.venue, p.symbol)] = Position(venue=p.venue, symbol=p.symbol, qty=p.qty, cost=p.cost)
 
     async def _reconcile(self) -> None:
         """Settle every open journaled order from its venue, then every unsettled opportunity."""
@@ -168,7 +226,7 @@ class ExecutorActor(Actor):
             self._legs.settled(order.client_order_id)
             self.reconciled += 1
         if records:
-            await self.journal.ask(JournalWrite(records=tuple(records)))
+            await write(self.journal, *records)
         for opp in (await self.journal.ask(GetUnsettledOpportunities())).opportunities:
             await self._settle(opp)
 
@@ -179,7 +237,7 @@ class ExecutorActor(Actor):
         if any(o.status not in JOURNAL_FINAL for o in opp.orders):
             return
         if all(o.status == "paper" for o in opp.orders):
-            self._result(opp, "paper", 0.0, "dry run (reconciliation)")
+            self._result(opp, "paper", "dry run (reconciliation)")
             return
         if opp.buy_venue not in self.venues or opp.sell_venue not in self.venues:
             return
@@ -199,8 +257,9 @@ class ExecutorActor(Actor):
         match msg:
             case Opportunity():
                 self.seen += 1
+                opp = msgspec.structs.replace(msg, id=f"{msg.id}-{self.run_id}")
                 # Owned by the actor and shielded: a stop lets the legs finish (on_stop waits).
-                self._inflight = asyncio.get_running_loop().create_task(self._take(msg), name=f"execute:{msg.id}")
+                self._inflight = asyncio.get_running_loop().create_task(self._take(opp), name=f"execute:{opp.id}")
                 await asyncio.shield(self._inflight)
             case KillSwitch(on=on):
                 self.kill_switch = on
@@ -214,97 +273,151 @@ class ExecutorActor(Actor):
         day = int(self.wall() // 86400)
         if day != self._day:
             self._day, self.daily = day, 0.0
+        marked = await self.marks.positions(self.positions.values())
+        total = sum(marked.values())
+        self._marked = total if total != float("inf") else None
+        exposure = self.exposure()  # open legs, plus open positions at their marks
+        for venue, value in marked.items():
+            exposure[venue] = exposure.get(venue, 0.0) + value
         reason = reject_reason(opp, self.risk, now_ns=self.clock(), kill_switch=self.kill_switch,
-                               open_legs=len(self._legs.open), exposure=self.exposure(), daily_pnl=self.daily)
+                               open_legs=len(self._legs.open), exposure=exposure, daily_pnl=self.daily,
+                               open_position_quote=total)
         if reason is not None:
             self.rejected_by_risk += 1
-            self._result(opp, "rejected_by_risk", 0.0, reason, journal_opp=True)
+            self._result(opp, "rejected_by_risk", reason, journal_opp=True)
             return
-        buy_v, sell_v = self.venues[opp.buy_venue], self.venues[opp.sell_venue]
-        buy_info = await self._symbol_info(opp.buy_venue, opp.symbol)
-        sell_info = await self._symbol_info(opp.sell_venue, opp.symbol)
-        base, quote = split_symbol(opp.symbol)
-        size = opp.size
         live = [v for v in (opp.buy_venue, opp.sell_venue) if not self.dry_run.get(v, True)]
-        if live:
-            snapshots = await asyncio.gather(*(self.venues[v].balances() for v in live))
-            by_venue = {b.venue: b for b in snapshots}
-            for b in snapshots:
-                self.journal.tell(b)
-            size = cap_by_balances(
-                opp,
-                quote_free_on_buy=by_venue[opp.buy_venue].free(quote) if opp.buy_venue in by_venue else float("inf"),
-                base_free_on_sell=by_venue[opp.sell_venue].free(base) if opp.sell_venue in by_venue else float("inf"),
-                fee_buy=buy_info.taker_fee)
+        try:
+            size, buy_info, sell_info = await self._size(opp, live)
+        except (RateLimited, NetworkError) as exc:
+            # Transient: this opportunity is not taken (journaled why); the next one asks again.
+            self.venue_unavailable += 1
+            self._result(opp, "venue_unavailable", f"{exc.venue}: {type(exc).__name__}: {exc.message}",
+                         journal_opp=True)
+            return
+        except OrderRejected as exc:  # static data says no (the symbol is not listed there)
+            self.rejected_by_risk += 1
+            self._result(opp, "rejected_by_risk", f"{exc.venue}: {exc.message}", journal_opp=True)
+            return
         step = max(float(buy_info.step_size), float(sell_info.step_size))
         min_notional = max(float(buy_info.min_notional), float(sell_info.min_notional))
         if size < max(step, float(buy_info.min_qty), float(sell_info.min_qty)) or size * opp.sell_price < min_notional:
             self.rejected_by_risk += 1
-            self._result(opp, "rejected_by_risk", 0.0, f"balances allow {size:g} only", journal_opp=True)
+            self._result(opp, "rejected_by_risk", f"balances allow {size:g} only", journal_opp=True)
             return
         buy = self._intent(opp, "b", opp.buy_venue, "buy", size, opp.buy_price)
         sell = self._intent(opp, "s", opp.sell_venue, "sell", size, opp.sell_price)
-        await self.journal.ask(JournalWrite(records=(opp, buy, sell)))  # durable before any order leaves
+        try:
+            await write(self.journal, opp, buy, sell)  # durable before any order leaves
+        except DuplicateId as exc:  # the same opportunity again (a detector restart): taken once
+            log.warning("executor: %s seen before; not taken again (%s)", opp.id, exc)
+            return
         # Not a TaskGroup: one leg failing must not cancel the other mid-send (its outcome
         # would become unknown). Both are awaited; the first unexpected error is re-raised after.
+        buy_v, sell_v = self.venues[opp.buy_venue], self.venues[opp.sell_venue]
         legs = [asyncio.create_task(self._legs.send(buy_v, buy), name=f"leg:{buy.client_order_id}"),
                 asyncio.create_task(self._legs.send(sell_v, sell), name=f"leg:{sell.client_order_id}")]
         results = await asyncio.gather(*legs, return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         updates = [r for r in results if isinstance(r, OrderUpdate)]
         if not errors and not live:
-            self._result(opp, "paper", 0.0, "dry run")
+            self._result(opp, "paper", "dry run")
             return
         unknown = [i.client_order_id for i in (buy, sell) if i.client_order_id in self._legs.open]
         if unknown or errors:
             # A leg's outcome is not known: no hedge and no PnL on a guess. Reconciliation (the
             # timer below, or the restart after the error) settles the opportunity once known.
-            self._result(opp, "pending", 0.0, f"outcome unknown: {', '.join(unknown)}")
+            self._result(opp, "pending", f"outcome unknown: {', '.join(unknown)}")
             if errors:
                 raise errors[0]
             self.send_after(self.risk.leg_timeout_s, SettleUnknown())
             return
         filled = await self._close_out(opp, updates, {buy.client_order_id, sell.client_order_id}, "")
         if live and filled:  # balances after fills: a snapshot for the journal, not a cache
-            for b in await asyncio.gather(*(self.venues[v].balances() for v in live)):
-                self.journal.tell(b)
+            snapshots = await asyncio.gather(*(self.venues[v].balances() for v in live), return_exceptions=True)
+            for b in snapshots:
+                if isinstance(b, (RateLimited, NetworkError)):  # only a snapshot for the journal: skipped
+                    log.warning("executor: balance snapshot after %s skipped: %s", opp.id, b)
+                elif isinstance(b, BaseException):
+                    raise b
+                else:
+                    self.journal.tell(b)
 
-    async def _close_out(self, opp: Opportunity | JournalOpportunity, legs: list[Executed], taken: set[str],
-                         prefix: str) -> bool:
-        """Legs all final: hedge unequal fills with one bounded-price IOC, count the realised
-        PnL, journal the result. ``taken``: client ids the opportunity already used. Returns
-        whether anything filled."""
+    async def _size(self, opp: Opportunity, live: list[str]) -> tuple[float, SymbolInfo, SymbolInfo]:
+        """The size both legs can fund, from balances fetched NOW; the symbol rules of both."""
+        buy_info = await self.static.info(opp.buy_venue, opp.symbol)
+        sell_info = await self.static.info(opp.sell_venue, opp.symbol)
+        if not live:
+            return opp.size, buy_info, sell_info
         base, quote = split_symbol(opp.symbol)
-        infos = [await self._symbol_info(v, opp.symbol) for v in (opp.buy_venue, opp.sell_venue)]
+        got = await asyncio.gather(*(self.venues[v].balances() for v in live), return_exceptions=True)
+        for b in got:
+            if isinstance(b, BaseException):
+                raise b
+        by_venue = {b.venue: b for b in got if not isinstance(b, BaseException)}
+        for b in by_venue.values():
+            self.journal.tell(b)
+        size = cap_by_balances(
+            opp,
+            quote_free_on_buy=by_venue[opp.buy_venue].free(quote) if opp.buy_venue in by_venue else float("inf"),
+            base_free_on_sell=by_venue[opp.sell_venue].free(base) if opp.sell_venue in by_venue else float("inf"),
+            fee_buy=buy_info.taker_fee)
+        return size, buy_info, sell_info
+
+    async def _close_out(self, opp: Opportunity | JournalOpportunity, legs: Sequence[Executed], taken: set[str],
+                         prefix: str) -> bool:
+        """Legs all final: hedge a residual with up to ``hedge_attempts`` bounded-price IOCs,
+        settle (realised PnL from matched fills only; the rest is an open position), journal
+        the result. A residual still open after the hedges raises an alert. ``taken``: client
+        ids the opportunity already used. Returns whether anything filled."""
+        base, quote = split_symbol(opp.symbol)
+        infos = [await self.static.info(v, opp.symbol) for v in (opp.buy_venue, opp.sell_venue)]
         step = max(float(i.step_size) for i in infos)
-        hedge = residual_hedge(opp, sum(u.filled_qty for u in legs if u.side == "buy"),
-                               sum(u.filled_qty for u in legs if u.side == "sell"),
-                               self.risk.unwind_slippage_bps, step)
-        if hedge is not None:
+        orders = [with_estimated_fee(u, infos[0] if u.side == "buy" else infos[1]) for u in legs]
+        for _ in range(self.risk.hedge_attempts):
+            hedge = residual_hedge(opp, sum(u.filled_qty for u in orders if u.side == "buy"),
+                                   sum(u.filled_qty for u in orders if u.side == "sell"),
+                                   self.risk.unwind_slippage_bps, step)
+            if hedge is None:
+                break
             venue, side, qty, price = hedge
             n, cid = 0, client_order_id(opp.id, "u")
             while cid in taken:  # hedged before (a hedge of a hedge): a fresh, still derived id
                 n += 1
                 cid = client_order_id(f"{opp.id}#{n}", "u")
+            taken.add(cid)
             unwind = OrderIntent(client_order_id=cid, opportunity_id=opp.id, venue=venue, symbol=opp.symbol,
                                  side=side, order_type="ioc", qty=qty, price=price)
-            await self.journal.ask(JournalWrite(records=(unwind,)))  # durable before it leaves
+            await write(self.journal, unwind)  # durable before it leaves
             u = await self._legs.send(self.venues[venue], unwind)
             if cid in self._legs.open:  # the hedge's outcome is unknown: settled on the next pass
-                self._result(opp, "pending", 0.0, f"{prefix}hedge outcome unknown: {cid}")
+                self._result(opp, "pending", f"{prefix}hedge outcome unknown: {cid}")
                 self.send_after(self.risk.leg_timeout_s, SettleUnknown())
                 return False
             if u is not None:
-                legs = [*legs, u]
-        pnl = realised_pnl(legs, base, quote)
-        self.realised += pnl
-        self.daily += pnl
-        net = net_base(legs)
-        filled = any(u.filled_qty > 0 for u in legs)
-        status = "executed" if filled and abs(net) < step else "partial" if filled else "unfilled"
+                orders.append(with_estimated_fee(u, infos[0] if u.side == "buy" else infos[1]))
+        s = settle(orders, base=base, quote=quote, buy_venue=opp.buy_venue, sell_venue=opp.sell_venue,
+                   rates=await self.marks.fee_rates(self.venues, orders, base, quote))
+        self.realised += s.realised_pnl
+        self.daily += s.realised_pnl
+        self.positions = add_position(self.positions, s.open_venue, opp.symbol, s.open_qty, s.open_price)
+        filled = s.bought > 0 or s.sold > 0
+        unhedged = abs(s.open_qty) >= step
+        status = "partial" if unhedged else "executed" if filled else "unfilled"
         if status == "executed":
             self.executed += 1
-        self._result(opp, status, pnl, f"{prefix}net base {net:g}")
+        detail = f"{prefix}matched {s.matched:g}, open {s.open_qty:+g}"
+        if unhedged:
+            detail += f" UNHEDGED on {s.open_venue} after {self.risk.hedge_attempts} hedge attempts"
+            self.unhedged_alerts += 1
+            self.last_alert = f"{opp.id}: {s.open_qty:+g} {base} open on {s.open_venue} at {s.open_price:g}"
+            log.error("executor: UNHEDGED position left for the operator: %s %s %+g %s at %g (opportunity %s)",
+                      s.open_venue, opp.symbol, s.open_qty, base, s.open_price, opp.id)
+        if any(isinstance(u, EstimatedFee) for u in orders):
+            detail += "; fee estimated from the fee schedule"
+        if s.fee_unconverted:
+            detail += f"; fee in {','.join(s.fee_unconverted)} not converted (no live book): PnL omits it"
+        self._result(opp, status, detail, s)
         return filled
 
     # --- helpers -----------------------------------------------------------------------------
@@ -313,29 +426,28 @@ class ExecutorActor(Actor):
         return OrderIntent(client_order_id=client_order_id(opp.id, leg), opportunity_id=opp.id, venue=venue,
                            symbol=opp.symbol, side=side, order_type="ioc", qty=qty, price=price)
 
-    async def _symbol_info(self, venue: str, symbol: str) -> SymbolInfo:
-        info = self._info.get((venue, symbol))
-        if info is None:  # static data: fetched once per venue and symbol
-            info = (await self.venues[venue].symbol_info([symbol]))[symbol]
-            self._info[(venue, symbol)] = info
-        return info
-
-    def _result(self, opp: Opportunity | JournalOpportunity, status: str, pnl: float, detail: str, *, journal_opp: bool = False) -> None:
+    def _result(self, opp: Opportunity | JournalOpportunity, status: str, detail: str, s: Settlement | None = None,
+                *, journal_opp: bool = False) -> None:
         self.last_result = f"{opp.id}: {status} ({detail})"
         if journal_opp and isinstance(opp, Opportunity):
             self.journal.tell(opp)
-        self.journal.tell(OpportunityResult(opportunity_id=opp.id, status=status, realised_pnl=pnl, detail=detail))
-
-    async def _write(self, *records: Any) -> None:
-        await self.journal.ask(JournalWrite(records=records))
+        money: dict[str, Any] = {} if s is None else {
+            "realised_pnl": s.realised_pnl, "matched_qty": s.matched, "fees_quote": s.fees_quote,
+            "fee_unconverted": ",".join(s.fee_unconverted), "open_qty": s.open_qty, "open_venue": s.open_venue,
+            "open_price": s.open_price}
+        self.journal.tell(OpportunityResult(opportunity_id=opp.id, status=status, detail=detail, **money))
 
     def exposure(self) -> dict[str, float]:
         return self._legs.exposure()
 
     def describe(self) -> ExecutorStatus:
-        return ExecutorStatus(open_legs=len(self._legs.open), exposure=self.exposure(), realised_pnl=self.realised,
-                              daily_pnl=self.daily, opportunities_seen=self.seen, executed=self.executed,
-                              rejected_by_risk=self.rejected_by_risk,
-                              kill_switch=self.kill_switch or kill_switch_file_present(self.risk.kill_switch_path),
-                              reconciled=self.reconciled, last_result=self.last_result)
+        return ExecutorStatus(
+            run_id=self.run_id, open_legs=len(self._legs.open), exposure=self.exposure(),
+            realised_pnl=self.realised, daily_pnl=self.daily, opportunities_seen=self.seen, executed=self.executed,
+            rejected_by_risk=self.rejected_by_risk, venue_unavailable=self.venue_unavailable,
+            kill_switch=self.kill_switch or kill_switch_file_present(self.risk.kill_switch_path),
+            reconciled=self.reconciled, last_result=self.last_result,
+            open_positions=[PositionStatus(venue=p.venue, symbol=p.symbol, qty=p.qty, entry_price=p.entry_price)
+                            for p in self.positions.values()],
+            open_position_quote=self._marked, unhedged_alerts=self.unhedged_alerts, last_alert=self.last_alert)
 

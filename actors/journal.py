@@ -4,7 +4,15 @@
 the commit) | a bare ``JournalRecord`` (tell: queued, no ack) | ``FlushJournal`` (ask: ack once
 everything queued before it committed) | ``GetOpenOrders`` -> ``OpenOrders`` |
 ``GetJournalSummary`` -> ``JournalSummary`` | ``GetUnsettledOpportunities`` ->
-``UnsettledOpportunities`` | ``GetRealisedPnl`` -> ``RealisedPnl``.
+``UnsettledOpportunities`` | ``GetRealisedPnl`` -> ``RealisedPnl`` | ``GetOpenPositions`` ->
+``OpenPositions``.
+
+What it refuses, so nothing journaled is ever overwritten: a second ``OrderIntent`` under a
+client id, or ``Opportunity`` under an id, it holds (``JournalRefused`` to that write's asker,
+which ``write`` raises as ``DuplicateClientOrderId``/``DuplicateOpportunityId``; the write is
+rolled back alone, the rest of the group commits); a late ``OrderRejectedRecord`` or non-final update on
+an order whose status is final; an ``OpportunityResult`` for an opportunity already settled.
+A fill is one row per order (its final state), replaced, never appended twice.
 
 Writes are group-committed off the event loop by one dedicated writer thread that owns the
 connection: it drains whatever is queued (up to ``batch_max`` items), applies it in ONE
@@ -17,6 +25,8 @@ WAL file with ``write()`` before returning; it is not fsynced until a checkpoint
 kernel's page cache, which survives the process; only an OS crash or power cut can lose the
 last commits (``synchronous=FULL`` would cover that at one fsync per group commit).
 
+Old files gain the columns added since (``migrate``) when opened.
+
 Failure: an ``sqlite3.Error`` in the writer fails the pending asks with it and crashes the
 actor on its next message; the supervisor restarts it (the database file is the state).
 Queries run on the writer thread too, so they see every write queued before them.
@@ -25,6 +35,7 @@ Queries run on the writer thread too, so they see every write queued before them
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import sqlite3
 import threading
@@ -33,7 +44,8 @@ from typing import Any
 
 import msgspec
 
-from actors import Actor
+from actors import Actor, ActorRef
+from protocols.errors import DuplicateClientOrderId, DuplicateId, DuplicateOpportunityId
 from protocols.messages import (
     FINAL_STATUSES,
     Balances,
@@ -41,14 +53,18 @@ from protocols.messages import (
     FlushJournal,
     GetJournalSummary,
     GetOpenOrders,
+    GetOpenPositions,
     GetRealisedPnl,
     GetUnsettledOpportunities,
     JournalAck,
     JournalOpportunity,
     JournalOrder,
+    JournalPosition,
+    JournalRefused,
     JournalSummary,
     JournalWrite,
     OpenOrders,
+    OpenPositions,
     Opportunity,
     OpportunityResult,
     OrderIntent,
@@ -74,7 +90,10 @@ CREATE TABLE IF NOT EXISTS opportunities (
     size REAL NOT NULL, buy_price REAL NOT NULL, sell_price REAL NOT NULL, edge_bps REAL NOT NULL,
     expected_pnl REAL NOT NULL, buy_seq INTEGER, sell_seq INTEGER, created_ns INTEGER,
     expires_ns INTEGER, status TEXT NOT NULL DEFAULT 'detected', realised_pnl REAL,
-    detail TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
+    detail TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
+    matched_qty REAL NOT NULL DEFAULT 0, fees_quote REAL NOT NULL DEFAULT 0,
+    fee_unconverted TEXT NOT NULL DEFAULT '', open_qty REAL NOT NULL DEFAULT 0,
+    open_venue TEXT NOT NULL DEFAULT '', open_price REAL NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS orders (
     client_order_id TEXT PRIMARY KEY, opportunity_id TEXT NOT NULL DEFAULT '',
     venue TEXT NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL, type TEXT NOT NULL,
@@ -94,10 +113,24 @@ CREATE TABLE IF NOT EXISTS balances (
     id INTEGER PRIMARY KEY, venue TEXT NOT NULL, asset TEXT NOT NULL, free REAL NOT NULL,
     locked REAL NOT NULL, ts_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS restarts (
-    id INTEGER PRIMARY KEY, path TEXT NOT NULL, reason TEXT NOT NULL, ts_ms INTEGER NOT NULL);
+    id INTEGER PRIMARY KEY, path TEXT NOT NULL, reason TEXT NOT NULL, ts_ms INTEGER NOT NULL,
+    run_id TEXT NOT NULL DEFAULT '');
 """
+# Columns added after the first release: ``migrate`` adds them to an older file.
+ADDED_COLUMNS = (
+    ("opportunities", "matched_qty", "REAL NOT NULL DEFAULT 0"),
+    ("opportunities", "fees_quote", "REAL NOT NULL DEFAULT 0"),
+    ("opportunities", "fee_unconverted", "TEXT NOT NULL DEFAULT ''"),
+    ("opportunities", "open_qty", "REAL NOT NULL DEFAULT 0"),
+    ("opportunities", "open_venue", "TEXT NOT NULL DEFAULT ''"),
+    ("opportunities", "open_price", "REAL NOT NULL DEFAULT 0"),
+    ("restarts", "run_id", "TEXT NOT NULL DEFAULT ''"),
+)
+
+log = logging.getLogger("arbor.journal")
 
 _FINAL_SQL = "(" + ", ".join(f"'{s}'" for s in sorted(JOURNAL_FINAL)) + ")"
+_UNSETTLED_SQL = "(" + ", ".join(f"'{s}'" for s in UNSETTLED) + ")"
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -106,23 +139,35 @@ def connect(path: str) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.executescript(SCHEMA)
+    migrate(conn)
     return conn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    for table, column, decl in ADDED_COLUMNS:
+        have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in have:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
 
 def apply(conn: sqlite3.Connection, rec: Any, now_ms: int) -> None:
     """Write one record (inside the caller's transaction)."""
     match rec:
         case Opportunity():
+            if conn.execute("SELECT 1 FROM opportunities WHERE id = ?", (rec.id,)).fetchone():
+                raise DuplicateOpportunityId(rec.id)
             conn.execute(
-                "INSERT OR IGNORE INTO opportunities (id, symbol, buy_venue, sell_venue, size, buy_price,"
+                "INSERT INTO opportunities (id, symbol, buy_venue, sell_venue, size, buy_price,"
                 " sell_price, edge_bps, expected_pnl, buy_seq, sell_seq, created_ns, expires_ns, created_ms,"
                 " updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (rec.id, rec.symbol, rec.buy_venue, rec.sell_venue, rec.size, rec.buy_price, rec.sell_price,
                  rec.edge_bps, rec.expected_pnl, rec.buy_seq, rec.sell_seq, rec.created_ns, rec.expires_ns,
                  now_ms, now_ms))
         case OrderIntent():
+            if conn.execute("SELECT 1 FROM orders WHERE client_order_id = ?", (rec.client_order_id,)).fetchone():
+                raise DuplicateClientOrderId(rec.client_order_id)
             conn.execute(
-                "INSERT OR IGNORE INTO orders (client_order_id, opportunity_id, venue, symbol, side, type, price,"
+                "INSERT INTO orders (client_order_id, opportunity_id, venue, symbol, side, type, price,"
                 " qty, status, created_ms, updated_ms) VALUES (?,?,?,?,?,?,?,?,'intent',?,?)",
                 (rec.client_order_id, rec.opportunity_id, rec.venue, rec.symbol, rec.side, rec.order_type,
                  rec.price, rec.qty if rec.qty is not None else 0.0, now_ms, now_ms))
@@ -140,27 +185,35 @@ def apply(conn: sqlite3.Connection, rec: Any, now_ms: int) -> None:
                  rec.status, rec.filled_qty, rec.filled_quote, rec.fee, rec.fee_asset, rec.order_id,
                  now_ms, now_ms))
         case Fill():
-            conn.execute(
-                "INSERT INTO fills (client_order_id, venue, symbol, side, price, qty, fee, fee_asset, ts_ms)"
-                " VALUES (?,?,?,?,?,?,?,?,?)",
-                (rec.client_order_id, rec.venue, rec.symbol, rec.side, rec.price, rec.qty, rec.fee,
-                 rec.fee_asset, rec.ts_ms or now_ms))
+            # One row per order (the final state of an IOC): a second final update of the same
+            # order (a leg and a reconciliation both saw it) replaces it, never doubles it.
+            row = (rec.venue, rec.symbol, rec.side, rec.price, rec.qty, rec.fee, rec.fee_asset, rec.ts_ms or now_ms,
+                   rec.client_order_id)
+            if not conn.execute("UPDATE fills SET venue=?, symbol=?, side=?, price=?, qty=?, fee=?, fee_asset=?,"
+                                " ts_ms=? WHERE client_order_id=?", row).rowcount:
+                conn.execute("INSERT INTO fills (venue, symbol, side, price, qty, fee, fee_asset, ts_ms,"
+                             " client_order_id) VALUES (?,?,?,?,?,?,?,?,?)", row)
         case Balances():
             conn.executemany(
                 "INSERT INTO balances (venue, asset, free, locked, ts_ms) VALUES (?,?,?,?,?)",
                 [(rec.venue, b.asset, b.free, b.locked, now_ms) for b in rec.balances])
         case OrderRejectedRecord():
+            # A late rejection (or "unknown") never replaces a final status.
             conn.execute(
                 "UPDATE orders SET status=?, venue_code=?, venue_message=?, updated_ms=?"
-                " WHERE client_order_id=?",
+                f" WHERE client_order_id=? AND status NOT IN {_FINAL_SQL}",
                 (rec.status, rec.code, rec.message, now_ms, rec.client_order_id))
         case OpportunityResult():
+            # A settled opportunity keeps its result (a duplicate id's result never replaces it).
             conn.execute(
-                "UPDATE opportunities SET status=?, realised_pnl=?, detail=?, updated_ms=? WHERE id=?",
-                (rec.status, rec.realised_pnl, rec.detail, now_ms, rec.opportunity_id))
+                "UPDATE opportunities SET status=?, realised_pnl=?, detail=?, updated_ms=?, matched_qty=?,"
+                " fees_quote=?, fee_unconverted=?, open_qty=?, open_venue=?, open_price=?"
+                f" WHERE id=? AND status IN {_UNSETTLED_SQL}",
+                (rec.status, rec.realised_pnl, rec.detail, now_ms, rec.matched_qty, rec.fees_quote,
+                 rec.fee_unconverted, rec.open_qty, rec.open_venue, rec.open_price, rec.opportunity_id))
         case RestartRecord():
-            conn.execute("INSERT INTO restarts (path, reason, ts_ms) VALUES (?,?,?)",
-                         (rec.path, rec.reason, rec.ts_ms))
+            conn.execute("INSERT INTO restarts (path, reason, ts_ms, run_id) VALUES (?,?,?,?)",
+                         (rec.path, rec.reason, rec.ts_ms, rec.run_id))
         case _:
             raise TypeError(f"not a journal record: {type(rec).__name__}")
 
@@ -207,6 +260,15 @@ def realised_since(conn: sqlite3.Connection, since_ms: int) -> RealisedPnl:
     return RealisedPnl(realised_pnl=total)
 
 
+def open_positions(conn: sqlite3.Connection) -> OpenPositions:
+    """Unmatched base of every settled opportunity, per (venue, symbol); flat ones left out."""
+    rows = conn.execute(
+        "SELECT open_venue, symbol, sum(open_qty), sum(open_qty * open_price) FROM opportunities"
+        f" WHERE open_qty != 0 AND status NOT IN {_UNSETTLED_SQL} GROUP BY open_venue, symbol"
+        " HAVING abs(sum(open_qty)) > 1e-12 ORDER BY open_venue, symbol").fetchall()
+    return OpenPositions(positions=tuple(JournalPosition(venue=r[0], symbol=r[1], qty=r[2], cost=r[3]) for r in rows))
+
+
 def summary(conn: sqlite3.Connection) -> JournalSummary:
     def count(table: str) -> int:
         return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
@@ -220,6 +282,15 @@ def summary(conn: sqlite3.Connection) -> JournalSummary:
             conn.execute("SELECT status, count(*) FROM opportunities GROUP BY status").fetchall()),
         realised_pnl=conn.execute("SELECT coalesce(sum(realised_pnl), 0.0) FROM opportunities").fetchone()[0],
     )
+
+
+async def write(journal: ActorRef, *records: Any) -> JournalAck:
+    """Ask ``journal`` to make ``records`` durable (one all-or-nothing write); raises
+    ``DuplicateClientOrderId``/``DuplicateOpportunityId`` when it refused them."""
+    reply = await journal.ask(JournalWrite(records=records))
+    if isinstance(reply, JournalRefused):
+        raise (DuplicateClientOrderId if reply.kind == "client_order_id" else DuplicateOpportunityId)(reply.id)
+    return reply
 
 
 class JournalStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -275,13 +346,22 @@ class _Writer(threading.Thread):
             writes = [item for item in items if item[0] == "write"]
             n = sum(len(item[1]) for item in writes)
             error: sqlite3.Error | None = None
+            refused: dict[int, DuplicateId] = {}
             if writes:
                 now_ms = int(time.time() * 1000)
                 try:
                     conn.execute("BEGIN IMMEDIATE")
-                    for _, records, _ in writes:
-                        for rec in records:
-                            apply(conn, rec, now_ms)
+                    for i, (_, records, _) in enumerate(writes):
+                        # Each write is all-or-nothing on its own: a refused one rolls back alone.
+                        conn.execute("SAVEPOINT write")
+                        try:
+                            for rec in records:
+                                apply(conn, rec, now_ms)
+                        except DuplicateId as exc:
+                            conn.execute("ROLLBACK TO write")
+                            refused[i] = exc
+                            n -= len(records)
+                        conn.execute("RELEASE write")
                     conn.execute("COMMIT")
                 except sqlite3.Error as exc:  # named recovery: fail the waiters, crash the actor
                     if conn.in_transaction:
@@ -291,9 +371,13 @@ class _Writer(threading.Thread):
                     self.records_committed += n
                     self.commits += 1
                     self.largest_batch = max(self.largest_batch, n)
-                for _, _, fut in writes:
+                for i, (_, records, fut) in enumerate(writes):
+                    no = refused.get(i)
                     if fut is not None:
-                        self._settle(fut, JournalAck(committed=n), error)
+                        reply = JournalAck(committed=n) if no is None else JournalRefused(id=no.id, kind=no.kind)
+                        self._settle(fut, reply, error)
+                    elif no is not None and error is None:  # e.g. a rejected duplicate opportunity
+                        log.warning("journal refused a told write: %s", no)
             for kind, fn, fut in items:
                 if kind == "query":
                     try:
@@ -356,6 +440,10 @@ class JournalActor(Actor):
             case GetUnsettledOpportunities():
                 fut = loop.create_future()
                 writer.query(unsettled_opportunities, fut)
+                return await fut
+            case GetOpenPositions():
+                fut = loop.create_future()
+                writer.query(open_positions, fut)
                 return await fut
             case GetRealisedPnl(since_ms=since_ms):
                 fut = loop.create_future()

@@ -1,4 +1,4 @@
-"""Pure risk checks for the executor: limits, size caps, client order ids, unwinds, PnL.
+"""Pure risk checks for the executor: limits, size caps, client order ids, unwinds.
 
 Nothing here does I/O or keeps state; the executor passes in what it knows right now
 (balances fetched for this decision, its open legs and exposure, today's realised PnL).
@@ -8,29 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping, Sequence
-from typing import Literal, Protocol
+from collections.abc import Mapping
+from typing import Literal
 
 import msgspec
 
 from protocols.messages import JournalOpportunity, Opportunity
 
 Leg = Literal["b", "s", "u"]  # buy leg, sell leg, unwind/hedge of the residual
-
-
-class Executed(Protocol):
-    """What PnL needs of an order: a venue's ``OrderUpdate`` or a journaled ``JournalOrder``."""
-
-    @property
-    def side(self) -> str: ...
-    @property
-    def filled_qty(self) -> float: ...
-    @property
-    def filled_quote(self) -> float: ...
-    @property
-    def fee(self) -> float: ...
-    @property
-    def fee_asset(self) -> str: ...
 
 
 class RiskParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -40,6 +25,9 @@ class RiskParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     kill_switch_path: str | None = None  # the file existing blocks every new opportunity
     leg_timeout_s: float = 5.0  # bound on one leg's send + recovery, and on graceful stop
     unwind_slippage_bps: float = 20.0  # how far past the leg's limit the hedge may go
+    hedge_attempts: int = 3  # bounded-price IOCs tried on a residual before it is left open (alert)
+    max_open_position_quote: float = 1_000.0  # unhedged base, marked to the live books; no new risk above
+    max_mark_age_ms: int = 2_000  # an older (or out-of-sync) book cannot mark a position
 
 
 def client_order_id(opportunity_id: str, leg: Leg) -> str:
@@ -66,6 +54,7 @@ def reject_reason(
     open_legs: int,
     exposure: Mapping[str, float],
     daily_pnl: float,
+    open_position_quote: float = 0.0,
 ) -> str | None:
     """Why this opportunity must not be taken, or None. Balances are checked separately."""
     if now_ns >= opp.expires_ns:
@@ -76,6 +65,9 @@ def reject_reason(
         return "max_open_legs"
     if daily_pnl <= -params.daily_loss_limit:
         return "daily_loss_limit"
+    if open_position_quote > params.max_open_position_quote:
+        # inf: a position no fresh book can mark counts as over any limit
+        return "max_open_position_quote"
     if exposure.get(opp.buy_venue, 0.0) + opp.size * opp.buy_price > params.max_notional_per_venue:
         return "max_notional_per_venue"
     if exposure.get(opp.sell_venue, 0.0) + opp.size * opp.sell_price > params.max_notional_per_venue:
@@ -98,7 +90,7 @@ def residual_hedge(opp: Opportunity | JournalOpportunity, bought: float, sold: f
     Bought more than sold: sell the excess on the sell venue at the sell limit less the
     slippage allowance. Sold more than bought: buy the difference on the buy venue at the buy
     limit plus it. Either way the hedge completes the arbitrage at a bounded price. A residual
-    below one lot step cannot be traded and is left (it is dust, journaled in the PnL).
+    below one lot step cannot be traded: it is left as (dust of) an open position.
     """
     diff = bought - sold
     if abs(diff) < max(step, 1e-12):
@@ -107,27 +99,3 @@ def residual_hedge(opp: Opportunity | JournalOpportunity, bought: float, sold: f
     if diff > 0:
         return opp.sell_venue, "sell", diff, opp.sell_price * (1.0 - k)
     return opp.buy_venue, "buy", -diff, opp.buy_price * (1.0 + k)
-
-
-def fee_in_quote(u: Executed, base: str, quote: str) -> float:
-    """An order's fee in quote currency. A fee paid in a third asset (BNB, MX) is not
-    converted: we have no price for it here, so it is left out of the PnL (and journaled)."""
-    if u.fee_asset == quote or not u.fee_asset:
-        return u.fee
-    if u.fee_asset == base:
-        return u.fee * (u.filled_quote / u.filled_qty if u.filled_qty else 0.0)
-    return 0.0
-
-
-def realised_pnl(updates: Sequence[Executed], base: str, quote: str) -> float:
-    """Quote in minus quote out minus fees, over the final states of an opportunity's orders."""
-    pnl = 0.0
-    for u in updates:
-        pnl += u.filled_quote if u.side == "sell" else -u.filled_quote
-        pnl -= fee_in_quote(u, base, quote)
-    return pnl
-
-
-def net_base(updates: Sequence[Executed]) -> float:
-    """Base bought minus base sold over these orders (0 when the legs are flat)."""
-    return sum(u.filled_qty if u.side == "buy" else -u.filled_qty for u in updates)

@@ -87,6 +87,9 @@ class RiskConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True)
     kill_switch_path: str | None = None  # trading stops while this file exists
     leg_timeout_s: Positive = 5.0
     unwind_slippage_bps: NonNegative = 20.0
+    hedge_attempts: PositiveInt = 3  # bounded-price IOCs on a residual before it is left open (alert)
+    max_open_position_quote: Positive = 1_000.0  # unhedged base at the live books; no new risk above
+    max_mark_age_ms: PositiveInt = 2000  # an older or out-of-sync book cannot mark a position
 
 
 class MailboxConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):

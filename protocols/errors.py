@@ -16,6 +16,9 @@
     │   ├─ OrderNotFound
     │   └─ NetworkError             the request's outcome is unknown
     ├─ StaleData                    a book too old or out of sync to decide on
+    ├─ DuplicateId                  the journal refuses a second row under an id it holds
+    │   ├─ DuplicateClientOrderId   an order intent
+    │   └─ DuplicateOpportunityId   an opportunity
     └─ RuntimeFault                 the actor runtime's own faults
         ├─ MailboxFull
         ├─ AskTimeout
@@ -138,6 +141,31 @@ class NetworkError(ExchangeError):
 
     def __init__(self, venue: str, message: str, *, status: int | None = None) -> None:
         super().__init__(venue, None, message, status=status)
+
+
+class DuplicateId(ArborError):
+    """Raised by ``actors.journal.write`` when the journal refused the write (rolled back
+    alone) because it reuses an id the journal holds: an order is never sent twice under one
+    client id, and an earlier row is never overwritten. The executor drops the opportunity
+    (the same one again, e.g. after a detector restart); elsewhere it crashes the asker."""
+
+    kind = "id"
+
+    def __init__(self, id_: str) -> None:
+        super().__init__(f"{self.kind} {id_} is already journaled")
+        self.id = id_
+
+
+class DuplicateClientOrderId(DuplicateId):
+    """An order intent under a client order id the journal holds."""
+
+    kind = "client_order_id"
+
+
+class DuplicateOpportunityId(DuplicateId):
+    """An opportunity under an id the journal holds."""
+
+    kind = "opportunity_id"
 
 
 class StaleData(ArborError):

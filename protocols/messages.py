@@ -234,18 +234,27 @@ class OpportunityResult(Msg, kw_only=True):
     """Journal record: what became of one opportunity once its legs are final."""
 
     opportunity_id: str
-    status: str  # "executed" | "partial" | "unfilled" | "paper" | "rejected_by_risk" | "expired"
+    status: str  # "executed" | "partial" (unhedged: open_qty) | "unfilled" | "paper" | "rejected_by_risk"
+    #              | "venue_unavailable" (a transient venue error while deciding)
     #              | "pending" (a leg's outcome unknown: settled later by reconciliation)
-    realised_pnl: float = 0.0
+    realised_pnl: float = 0.0  # from matched fills only, net of fees_quote
     detail: str = ""
+    matched_qty: float = 0.0  # base bought and sold: what realised the PnL
+    fees_quote: float = 0.0  # every fee of the opportunity in quote (unconverted ones excluded)
+    fee_unconverted: str = ""  # comma-joined third assets whose fee had no live rate: PnL omits them
+    open_qty: float = 0.0  # signed base left unhedged (> 0 long): an open position, never PnL
+    open_venue: str = ""
+    open_price: float = 0.0  # average price of the unmatched side
 
 
 class RestartRecord(Msg, kw_only=True):
-    """Journal record: an actor (re)started, e.g. the executor before reconciling."""
+    """Journal record: an actor (re)started, e.g. the executor before reconciling. The
+    executor's ``run_id`` is part of every opportunity id it journals in that run."""
 
     path: str
     reason: str
     ts_ms: int
+    run_id: str = ""
 
 
 JournalRecord = Opportunity | OrderIntent | OrderUpdate | Fill | Balances | OrderRejectedRecord | OpportunityResult | RestartRecord
@@ -260,6 +269,14 @@ class JournalWrite(Msg, kw_only=True):
 
 class JournalAck(Msg, kw_only=True):
     committed: int  # records in the group commit that held this write
+
+
+class JournalRefused(Msg, kw_only=True):
+    """Reply to a ``JournalWrite`` the journal refused as a whole (nothing of it written): it
+    reused an id the journal holds. ``actors.journal.write`` raises it as a ``DuplicateId``."""
+
+    id: str
+    kind: Literal["client_order_id", "opportunity_id"]
 
 
 class FlushJournal(Msg, kw_only=True):
@@ -356,3 +373,19 @@ class GetRealisedPnl(Msg, kw_only=True):
 
 class RealisedPnl(Msg, kw_only=True):
     realised_pnl: float
+
+
+class GetOpenPositions(Msg, kw_only=True):
+    """Ask the journal for the open positions: the unmatched base of every settled
+    opportunity, summed per (venue, symbol). The executor restores them on start."""
+
+
+class JournalPosition(Msg, kw_only=True):
+    venue: str
+    symbol: str
+    qty: float  # signed base: > 0 long
+    cost: float  # signed quote at entry
+
+
+class OpenPositions(Msg, kw_only=True):
+    positions: tuple[JournalPosition, ...]

@@ -29,6 +29,7 @@ from actors.detector import DetectorActor, DetectorParams
 from actors.executor import ExecutorActor
 from actors.journal import JournalActor
 from actors.risk import RiskParams
+from actors.static import StaticData
 from config import EngineConfig
 from protocols.errors import ActorStopped, ExchangeError, MailboxFull
 from protocols.messages import BookView, RestartRecord, Subscribe, Unsubscribe
@@ -63,7 +64,9 @@ class EngineSummary(msgspec.Struct, frozen=True, kw_only=True):
     decode_errors: int
     opportunities: int
     executed: int
-    realised_pnl: float
+    realised_pnl: float  # from matched fills only, net of fees
+    open_positions: int  # (venue, symbol) with unhedged base: never counted as PnL
+    unhedged_alerts: int  # residuals left open for the operator (ERROR logged)
     restarts: int
     paper: bool
 
@@ -83,6 +86,9 @@ class Engine:
         self.markets: dict[str, list[str]] = {name: list(v.symbols) for name, v in cfg.venues.items()
                                               if v.enabled}
         self.counters = {name: ConnectionCounters() for name in self.markets}
+        # Symbol rules and fees: fetched once per venue when first needed, shared by every
+        # executor this engine builds (a restart re-fetches nothing).
+        self.static = StaticData(venues)
         self.restarts_unjournaled = 0
         self.root = self._root()
         self._tree: Tree | None = None
@@ -139,7 +145,7 @@ class Engine:
         risk = self.cfg.risk
         return ExecutorActor(
             venues=self.venues, journal=self.root.lookup("execution/journal"),
-            risk=RiskParams(**msgspec.structs.asdict(risk)), dry_run=self.dry_run, symbols=self._symbols())
+            risk=RiskParams(**msgspec.structs.asdict(risk)), dry_run=self.dry_run, static=self.static, books=lambda venue, symbol: self.lookup(f"venues/{venue}/books/{path_symbol(symbol)}"))
 
     def _detector_spec(self, symbol: str) -> ChildSpec:
         d = self.cfg.detector
@@ -209,7 +215,7 @@ class Engine:
 
     def summary(self) -> EngineSummary:
         books = in_sync = restarts = 0
-        opportunities = executed = 0
+        opportunities = executed = positions = alerts = 0
         pnl = 0.0
         for row in self.tree.stats():
             restarts += row.restarts
@@ -224,6 +230,7 @@ class Engine:
         ex = self._describe("execution/executor")
         if ex is not None:
             executed, pnl = ex.executed, ex.realised_pnl
+            positions, alerts = len(ex.open_positions), ex.unhedged_alerts
         frames = sum(c.frames for c in self.counters.values())
         now = time.monotonic()
         then, then_frames = self._last
@@ -232,7 +239,8 @@ class Engine:
             uptime_s=round(now - self._started, 1), books_in_sync=in_sync, books=books, frames=frames,
             frames_per_s=round((frames - then_frames) / max(now - then, 1e-9), 1),
             decode_errors=sum(c.decode_errors for c in self.counters.values()),
-            opportunities=opportunities, executed=executed, realised_pnl=round(pnl, 6), restarts=restarts,
+            opportunities=opportunities, executed=executed, realised_pnl=round(pnl, 6),
+            open_positions=positions, unhedged_alerts=alerts, restarts=restarts,
             paper=not self.live)
 
     def _describe(self, path: str) -> Any:

@@ -49,7 +49,7 @@ from protocols.ratelimit import RateLimits, TokenBucket
 from protocols.rest import RestClient, retry_after
 from protocols.rounding import order_fields
 from protocols.signing import hmac_sha256_hex, total_params
-from protocols.venue import Control, Credentials, venue_symbol
+from protocols.venue import Control, Credentials, split_symbol, venue_symbol
 
 RECV_WINDOW_MS = 5000  # MEXC default; max 60000 (error 700005)
 
@@ -112,7 +112,7 @@ def _decode(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
 def _buckets() -> RateLimits:
     """§2.4: each endpoint has its own 500 per 10 s, spent by the documented weights; the
     account endpoint is also "2 times/s"."""
-    per_endpoint = ("exchangeInfo", "depth", "order", "cancel", "query", "openOrders", "cancelAll")
+    per_endpoint = ("exchangeInfo", "depth", "order", "cancel", "query", "openOrders", "cancelAll", "myTrades")
     buckets = {name: TokenBucket(500, 10.0) for name in per_endpoint}
     buckets["account"] = TokenBucket(2, 1.0)
     return RateLimits(buckets)
@@ -247,7 +247,7 @@ class MexcVenue:
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
         params = [("symbol", venue_symbol(symbol)), ("origClientOrderId", client_order_id)]
         body = await self._signed("DELETE", "/api/v3/order", params, "cancel", 1)
-        return self._update(_decode(wire.order_decoder, body), symbol, client_order_id)
+        return await self._with_fee(self._update(_decode(wire.order_decoder, body), symbol, client_order_id))
 
     async def cancel_all(self, symbol: str) -> list[OrderUpdate]:
         body = await self._signed("DELETE", "/api/v3/openOrders", [("symbol", venue_symbol(symbol))],
@@ -257,7 +257,23 @@ class MexcVenue:
     async def order_by_client_id(self, symbol: str, client_order_id: str) -> OrderUpdate:
         params = [("symbol", venue_symbol(symbol)), ("origClientOrderId", client_order_id)]
         body = await self._signed("GET", "/api/v3/order", params, "query", 2)
-        return self._update(_decode(wire.order_decoder, body), symbol, client_order_id)
+        return await self._with_fee(self._update(_decode(wire.order_decoder, body), symbol, client_order_id))
+
+    async def order_trades(self, symbol: str, order_id: str) -> list[wire.Trade]:
+        """An order's fills (``GET /api/v3/myTrades``, signed, weight 10)."""
+        params = [("symbol", venue_symbol(symbol)), ("orderId", order_id)]
+        body = await self._signed("GET", "/api/v3/myTrades", params, "myTrades", 10)
+        return [t for t in _decode(wire.trades_decoder, body) if t.orderId == order_id]
+
+    async def _with_fee(self, update: OrderUpdate) -> OrderUpdate:
+        """MEXC's order replies carry no commission: a final, filled order's fee comes from its
+        fills. Fills not all visible yet leave the fee unreported (``fee_asset`` ""), which the
+        executor estimates from the fee schedule rather than take as zero."""
+        if not update.final or update.filled_qty <= 0:
+            return update
+        fee, asset = fee_of(await self.order_trades(update.symbol, update.order_id), update.filled_qty,
+                            *split_symbol(update.symbol))
+        return msgspec.structs.replace(update, fee=fee, fee_asset=asset)
 
     async def open_orders(self, symbol: str) -> list[OrderUpdate]:
         body = await self._signed("GET", "/api/v3/openOrders", [("symbol", venue_symbol(symbol))],
@@ -282,6 +298,24 @@ class MexcVenue:
         await self._rest.close()
 
 
+def fee_of(trades: Sequence[wire.Trade], filled_qty: float, base: str, quote: str) -> tuple[float, str]:
+    """An order's fee and its asset from its fills. Fills covering less than ``filled_qty``:
+    ``(0.0, "")`` (unreported). Base and quote commissions together: all in quote, base at each
+    fill's price. A third asset mixed with another: ``"MIXED:A,B"``, which no book converts, so
+    the PnL row is flagged rather than wrong."""
+    if sum(t.qty for t in trades) < filled_qty * (1 - 1e-9):
+        return 0.0, ""
+    charged = [t for t in trades if t.commission]
+    assets = {t.commissionAsset for t in charged}
+    if not assets:
+        return 0.0, quote
+    if len(assets) == 1:
+        return sum(t.commission for t in charged), assets.pop()
+    if assets <= {base, quote}:
+        return sum(t.commission * (t.price if t.commissionAsset == base else 1.0) for t in charged), quote
+    return sum(t.commission for t in charged), "MIXED:" + ",".join(sorted(assets))
+
+
 def _price(raw: str | float | None) -> float | None:
     """An order's price: MEXC sends "" or "0" for a market order (no price)."""
     if raw is None or raw == "":
@@ -296,4 +330,4 @@ def _pow10(decimals: int) -> Decimal:
     return Decimal(1).scaleb(-decimals)
 
 
-__all__ = ["MexcVenue", "map_error", "sign"]
+__all__ = ["MexcVenue", "fee_of", "map_error", "sign"]

@@ -90,10 +90,25 @@ class OrderReply(msgspec.Struct, frozen=True):
     time: int | None = None
 
 
+class Trade(msgspec.Struct, frozen=True):
+    """One fill of ``GET /api/v3/myTrades`` (the only place MEXC reports an order's fee):
+    ``{"symbol":"BTCUSDT","id":"fad2af9e...","orderId":"bb41e566...","orderListId":-1,
+    "price":"60000.01","qty":"0.0166","quoteQty":"996.000166","commission":"0.000008",
+    "commissionAsset":"BTC","time":1499865549590,"isBuyer":true,"isMaker":false,
+    "isBestMatch":true,"isSelfTrade":false,"clientOrderId":null}``."""
+
+    orderId: str
+    price: float
+    qty: float
+    commission: float = 0.0
+    commissionAsset: str = ""
+
+
 control_decoder = msgspec.json.Decoder(ControlReply)
 error_decoder = msgspec.json.Decoder(ErrorReply, strict=False)
 depth_decoder = msgspec.json.Decoder(DepthReply, strict=False)
 exchange_info_decoder = msgspec.json.Decoder(ExchangeInfo, strict=False)
 account_decoder = msgspec.json.Decoder(AccountReply, strict=False)
 order_decoder = msgspec.json.Decoder(OrderReply, strict=False)
+trades_decoder = msgspec.json.Decoder(list[Trade], strict=False)
 orders_decoder = msgspec.json.Decoder(list[OrderReply], strict=False)

@@ -3,7 +3,8 @@ frames (SUBSCRIPTION / UNSUBSCRIPTION / PING, max 30 subscriptions a connection)
 protobuf ``PushDataV3ApiWrapper`` pushes on ``spot@public.aggre.depth.v3.api.pb@100ms@SYM``
 (fromVersion/toVersion as strings); REST ``/api/v3`` depth, exchangeInfo (precision fields, no
 filters), account, tradeFee, order (POST/GET/DELETE; LIMIT, IMMEDIATE_OR_CANCEL, MARKET with
-quantity or quoteOrderQty; string orderId), openOrders (GET/DELETE).
+quantity or quoteOrderQty; string orderId), openOrders (GET/DELETE), myTrades (an order's fills
+with the commission the matching engine charged: the only place MEXC reports fees).
 
 Signed requests: X-MEXC-APIKEY, lowercase hex HMAC-SHA256 over query + body, timestamp rule
 ``ts < server + 1000 and server - ts <= recvWindow``; errors ``{"code": 700002, "msg": ...}``.
@@ -60,6 +61,7 @@ class MexcServer(VenueServer):
             web.delete(f"{a}/order", self._signed(self._cancel_order)),
             web.get(f"{a}/openOrders", self._signed(self._open_orders)),
             web.delete(f"{a}/openOrders", self._signed(self._cancel_all)),
+            web.get(f"{a}/myTrades", self._signed(self._my_trades)),
         ]
 
     # --- WebSocket ------------------------------------------------------------------------
@@ -311,6 +313,32 @@ class MexcServer(VenueServer):
             "price": params.get("price", "0"), "origQty": params.get("quantity", "0"),
             "type": otype, "side": side, "transactTime": order.created_ms,
         })
+
+    async def _my_trades(self, request: web.Request, params: dict[str, str]) -> web.Response:
+        """``GET /api/v3/myTrades?symbol=&orderId=&limit=``: fills, oldest first, at most
+        ``limit`` (default 100, max 100); per fill the fee the matching engine charged
+        (``Exchange._fill``: the fee rate on what was received, in the received asset)."""
+        symbol = self._symbol(params.get("symbol"))
+        try:
+            limit = min(int(params.get("limit", "100")), 100)
+        except ValueError:
+            raise MexcError(33333, "param is error") from None
+        spec = self.books[symbol].spec
+        order_id = params.get("orderId")
+        rows = []
+        for o in self.exchange.orders.values():
+            if o.symbol != symbol or (order_id and o.order_id != order_id):
+                continue
+            for i, (p, q) in enumerate(o.fills):
+                base_qty, value = q * spec.step, p * spec.tick * q * spec.step
+                rows.append({
+                    "symbol": venue_symbol(symbol), "id": f"{o.order_id}{i:04d}", "orderId": o.order_id,
+                    "orderListId": -1, "price": spec.fmt_price(p), "qty": spec.fmt_qty(q), "quoteQty": f"{value:.8f}",
+                    "commission": f"{(base_qty if o.side == 'buy' else value) * self.exchange.fee:.12f}",
+                    "commissionAsset": o.fee_asset, "time": o.updated_ms, "isBuyer": o.side == "buy",
+                    "isMaker": False, "isBestMatch": True, "isSelfTrade": False, "clientOrderId": o.client_id,
+                })
+        return web.json_response(rows[-limit:])
 
     def _find(self, params: dict[str, str]) -> Order:
         symbol = self._symbol(params.get("symbol"))

@@ -115,8 +115,7 @@ async def journal(db):
 async def start_executor(journal, venues, *, dry=False, **risk):
     params = RiskParams(**{"leg_timeout_s": 2.0, "unwind_slippage_bps": 20.0, **risk})
     return await spawn(lambda: ExecutorActor(venues=venues, journal=journal, risk=params,
-                                             dry_run={n: dry for n in venues}, clock=lambda: NOW,
-                                             symbols=("BTC/USDT",)),
+                                             dry_run={n: dry for n in venues}, clock=lambda: NOW),
                        name="execution/executor")
 
 
@@ -128,6 +127,16 @@ def rows(db, sql):
         conn.close()
 
 
+def jid(db, oid: str) -> str:
+    """The journal id of an opportunity the latest executor run took: the id + its run id."""
+    [(run_id,)] = rows(db, "SELECT run_id FROM restarts WHERE run_id != '' ORDER BY id DESC LIMIT 1")
+    return f"{oid}-{run_id}"
+
+
+def cid(db, oid: str, leg) -> str:
+    return client_order_id(jid(db, oid), leg)
+
+
 async def test_an_opportunity_fills_both_legs_and_the_journal_holds_matching_rows(journal, db):
     log: list = []
     venues = {"mexc": FakeVenue("mexc", log), "gateio": FakeVenue("gateio", log)}
@@ -137,7 +146,7 @@ async def test_an_opportunity_fills_both_legs_and_the_journal_holds_matching_row
         await journal.ask(FlushJournal())
         status = ex.describe()
         orders = rows(db, "SELECT client_order_id, venue, side, status, filled_qty, price FROM orders ORDER BY side")
-        b, s = client_order_id(opportunity().id, "b"), client_order_id(opportunity().id, "s")
+        b, s = cid(db, opportunity().id, "b"), cid(db, opportunity().id, "s")
         assert orders == [(b, "mexc", "buy", "filled", 0.5, 100.0), (s, "gateio", "sell", "filled", 0.5, 101.0)]
         assert rows(db, "SELECT client_order_id, qty FROM fills ORDER BY side") == [(b, 0.5), (s, 0.5)]
         assert rows(db, "SELECT status, realised_pnl FROM opportunities") == [("executed", pytest.approx(0.5))]
@@ -155,7 +164,7 @@ async def test_a_partially_filled_leg_is_hedged_with_a_bounded_price_ioc(journal
     try:
         await ex.ask(opportunity())
         await journal.ask(FlushJournal())
-        u = client_order_id(opportunity().id, "u")
+        u = cid(db, opportunity().id, "u")
         assert rows(db, f"SELECT venue, side, qty, price, status FROM orders WHERE client_order_id='{u}'") == [
             ("gateio", "sell", pytest.approx(0.2), pytest.approx(101.0 * (1 - 20e-4)), "filled")]
         [(status, pnl)] = rows(db, "SELECT status, realised_pnl FROM opportunities")
@@ -173,7 +182,7 @@ async def test_an_order_with_unknown_outcome_is_queried_by_client_id_and_never_r
     try:
         await ex.ask(opportunity())
         await journal.ask(FlushJournal())
-        b = client_order_id(opportunity().id, "b")
+        b = cid(db, opportunity().id, "b")
         assert venues["mexc"].placed == {b: 1}
         assert ("mexc", "query", b) in log
         assert rows(db, f"SELECT status, filled_qty FROM orders WHERE client_order_id='{b}'") == [("filled", 0.5)]
@@ -188,7 +197,7 @@ async def test_a_rate_limited_leg_waits_and_is_retried_with_the_same_client_id(j
     ex = await start_executor(journal, venues)
     try:
         await ex.ask(opportunity())
-        s = client_order_id(opportunity().id, "s")
+        s = cid(db, opportunity().id, "s")
         assert [(what, cid) for v, what, cid in log if v == "gateio" and what != "balances"] == [
             ("place", s), ("query", s), ("place", s)]
         assert venues["gateio"].placed == {s: 1}
@@ -238,9 +247,9 @@ async def test_the_kill_switch_file_or_command_blocks_new_opportunities(journal,
         await ex.ask(opportunity("o-3"))
         await journal.ask(FlushJournal())
         assert dict(rows(db, "SELECT id, status FROM opportunities")) == {
-            "o-1": "rejected_by_risk", "o-2": "rejected_by_risk", "o-3": "executed"}
+            jid(db, "o-1"): "rejected_by_risk", jid(db, "o-2"): "rejected_by_risk", jid(db, "o-3"): "executed"}
         assert {cid for _, what, cid in log if what == "place"} == {
-            client_order_id("o-3", "b"), client_order_id("o-3", "s")}
+            cid(db, "o-3", "b"), cid(db, "o-3", "s")}
     finally:
         await ex.stop()
 
@@ -284,7 +293,7 @@ async def test_an_unexpected_error_on_one_leg_lets_the_other_finish_then_crashes
     with pytest.raises(ActorStopped):
         await ex.ask(opportunity())
     await journal.ask(FlushJournal())
-    s = client_order_id(opportunity().id, "s")
+    s = cid(db, opportunity().id, "s")
     assert rows(db, f"SELECT status, filled_qty FROM orders WHERE client_order_id='{s}'") == [("filled", 0.5)]
     assert not ex.alive
 
@@ -332,7 +341,7 @@ async def test_against_the_simulator_both_legs_fill_and_the_journal_matches_the_
         opp = sim_opportunity(sim, f"BTCUSDT-{buy}-{sell}-1-2", buy, sell)
         await ex.ask(opp)
         await journal.ask(FlushJournal())
-        b, s = client_order_id(opp.id, "b"), client_order_id(opp.id, "s")
+        b, s = cid(db, opp.id, "b"), cid(db, opp.id, "s")
         journaled = {cid: (status, qty) for cid, status, qty in rows(
             db, "SELECT client_order_id, status, filled_qty FROM orders")}
         assert journaled == {b: ("filled", pytest.approx(opp.size)), s: ("filled", pytest.approx(opp.size))}
@@ -356,7 +365,7 @@ async def test_against_the_simulator_an_unknown_outcome_is_queried_and_no_duplic
         await ex.ask(opp)
         await journal.ask(FlushJournal())
         assert sim.venues["mexc"].faults.counts["order_unknown"] == 1
-        b = client_order_id(opp.id, "b")
+        b = cid(db, opp.id, "b")
         assert [cid for cid in sim.venues["mexc"].orders if cid == b] == [b]
         assert len(sim.venues["mexc"].orders) == 1
         assert rows(db, f"SELECT status, filled_qty FROM orders WHERE client_order_id='{b}'") == [
@@ -453,7 +462,7 @@ async def test_today_s_realised_loss_from_before_a_restart_still_counts_for_the_
         assert ex.describe().daily_pnl == pytest.approx(-150.0)
         await ex.ask(opportunity())
         await journal.ask(FlushJournal())
-        assert rows(db, f"SELECT status, detail FROM opportunities WHERE id='{opportunity().id}'") == [
+        assert rows(db, f"SELECT status, detail FROM opportunities WHERE id='{jid(db, opportunity().id)}'") == [
             ("rejected_by_risk", "daily_loss_limit")]
     finally:
         await ex.stop()
@@ -473,7 +482,7 @@ async def test_a_leg_not_found_after_a_network_error_stays_open_and_is_settled_w
     ex = await start_executor(journal, venues, leg_timeout_s=1.0)  # the re-check comes after land()
     try:
         opp = opportunity()
-        b = client_order_id(opp.id, "b")
+        b = cid(db, opp.id, "b")
         await ex.ask(opp)
         await journal.ask(FlushJournal())
         assert rows(db, f"SELECT status, venue_code FROM orders WHERE client_order_id='{b}'") == [
@@ -500,13 +509,13 @@ async def test_a_leg_still_not_found_a_leg_timeout_later_is_rejected_and_the_oth
     ex = await start_executor(journal, venues, leg_timeout_s=0.3)
     try:
         opp = opportunity()
-        s, u = client_order_id(opp.id, "s"), client_order_id(opp.id, "u")
+        s, u = cid(db, opp.id, "s"), cid(db, opp.id, "u")
         await ex.ask(opp)
         assert ex.describe().open_legs == 1
         await wait_for(lambda: ex.describe().open_legs == 0)
         await journal.ask(FlushJournal())
         assert dict(rows(db, "SELECT client_order_id, status FROM orders")) == {
-            client_order_id(opp.id, "b"): "filled", s: "rejected", u: "filled"}
+            cid(db, opp.id, "b"): "filled", s: "rejected", u: "filled"}
         hedge_price = 101.0 * (1 - 20e-4)
         assert rows(db, "SELECT status, realised_pnl FROM opportunities") == [
             ("executed", pytest.approx(0.5 * hedge_price - 50.0))]

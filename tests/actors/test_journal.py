@@ -13,15 +13,18 @@ import textwrap
 import pytest
 
 from actors import spawn
-from actors.journal import JournalActor, _Writer
+from actors.journal import JournalActor, _Writer, write
+from protocols.errors import DuplicateClientOrderId, DuplicateOpportunityId
 from protocols.messages import (
     Fill,
     FlushJournal,
     GetJournalSummary,
     GetOpenOrders,
+    GetOpenPositions,
     GetRealisedPnl,
     GetUnsettledOpportunities,
     JournalAck,
+    JournalRefused,
     JournalWrite,
     Opportunity,
     OpportunityResult,
@@ -201,3 +204,98 @@ async def test_realised_pnl_since_sums_settled_opportunities_updated_from_then_o
     )))
     assert (await journal.ask(GetRealisedPnl(since_ms=0))).realised_pnl == pytest.approx(-3.0)
     assert (await journal.ask(GetRealisedPnl(since_ms=2**62))).realised_pnl == 0.0
+
+
+# --- nothing journaled is ever overwritten ------------------------------------------------------
+
+
+async def test_a_second_intent_or_opportunity_under_an_existing_id_is_refused_and_that_write_alone_rolls_back(journal, tmp_path):
+    await journal.ask(JournalWrite(records=(opportunity("o1"), intent("dup", opp="o1"))))
+    ok, refused = await asyncio.gather(
+        journal.ask(JournalWrite(records=(opportunity("o3"), intent("fresh", opp="o3")))),
+        journal.ask(JournalWrite(records=(opportunity("o2"), intent("dup", opp="o2")))))
+    assert isinstance(ok, JournalAck)
+    assert refused == JournalRefused(id="dup", kind="client_order_id")
+    with pytest.raises(DuplicateClientOrderId):
+        await write(journal, intent("dup", opp="o9"))
+    with pytest.raises(DuplicateOpportunityId):
+        await write(journal, opportunity("o1"))
+    conn = sqlite3.connect(tmp_path / "j.db")
+    try:
+        assert conn.execute("SELECT client_order_id, opportunity_id FROM orders ORDER BY 1").fetchall() == [
+            ("dup", "o1"), ("fresh", "o3")]
+        assert [r[0] for r in conn.execute("SELECT id FROM opportunities ORDER BY 1")] == ["o1", "o3"]
+    finally:
+        conn.close()
+
+
+async def test_a_late_rejection_never_replaces_a_final_status(journal):
+    await journal.ask(JournalWrite(records=(
+        intent("f"), update("f", "filled", 0.5),
+        OrderRejectedRecord(client_order_id="f", venue="mexc", code="not_found", message="late", status="unknown"),
+        OrderRejectedRecord(client_order_id="f", venue="mexc", code="not_found", message="late"),
+        intent("o"),
+        OrderRejectedRecord(client_order_id="o", venue="mexc", code="not_found", message="lost", status="unknown"),
+    )))
+    assert [(o.client_order_id, o.status) for o in (await journal.ask(GetOpenOrders())).orders] == [("o", "unknown")]
+    s = await journal.ask(GetJournalSummary())
+    assert s.orders_by_status == {"filled": 1, "unknown": 1}
+
+
+async def test_a_settled_opportunitys_result_is_never_replaced(journal):
+    await journal.ask(JournalWrite(records=(
+        opportunity("o1"), OpportunityResult(opportunity_id="o1", status="pending"),
+        OpportunityResult(opportunity_id="o1", status="executed", realised_pnl=1.5),
+        OpportunityResult(opportunity_id="o1", status="rejected_by_risk", detail="expired"),
+    )))
+    s = await journal.ask(GetJournalSummary())
+    assert (s.opportunities_by_status, s.realised_pnl) == ({"executed": 1}, 1.5)
+
+
+async def test_an_order_has_one_fill_row_however_often_its_final_state_is_journaled(journal):
+    fill = Fill(venue="mexc", symbol="BTC/USDT", client_order_id="x", side="buy", price=100.0, qty=0.5, fee=0.01,
+                fee_asset="USDT", ts_ms=1)
+    await journal.ask(JournalWrite(records=(intent("x"), fill, fill)))
+    await journal.ask(JournalWrite(records=(fill,)))
+    assert (await journal.ask(GetJournalSummary())).fills == 1
+
+
+async def test_open_positions_sum_the_unmatched_base_of_settled_opportunities_per_venue_and_symbol(journal):
+    def result(oid: str, status: str, qty: float, venue: str, price: float) -> OpportunityResult:
+        return OpportunityResult(opportunity_id=oid, status=status, open_qty=qty, open_venue=venue, open_price=price)
+
+    await journal.ask(JournalWrite(records=(
+        opportunity("a"), result("a", "partial", 0.5, "mexc", 100.0),
+        opportunity("b"), result("b", "partial", 0.25, "mexc", 104.0),
+        opportunity("c"), result("c", "partial", -0.1, "gateio", 101.0),
+        opportunity("d"), result("d", "pending", 9.0, "mexc", 1.0),  # not settled: not a position yet
+        opportunity("e"), result("e", "partial", 0.2, "binance", 1.0), opportunity("f"),
+        result("f", "partial", -0.2, "binance", 2.0),  # flat again: no position
+    )))
+    got = {(p.venue, p.symbol): (p.qty, p.cost) for p in (await journal.ask(GetOpenPositions())).positions}
+    assert got == {("mexc", "BTC/USDT"): (pytest.approx(0.75), pytest.approx(76.0)),
+                   ("gateio", "BTC/USDT"): (pytest.approx(-0.1), pytest.approx(-10.1))}
+
+
+async def test_an_old_journal_file_gains_the_new_columns_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        CREATE TABLE opportunities (id TEXT PRIMARY KEY, symbol TEXT NOT NULL, buy_venue TEXT NOT NULL,
+            sell_venue TEXT NOT NULL, size REAL NOT NULL, buy_price REAL NOT NULL, sell_price REAL NOT NULL,
+            edge_bps REAL NOT NULL, expected_pnl REAL NOT NULL, buy_seq INTEGER, sell_seq INTEGER,
+            created_ns INTEGER, expires_ns INTEGER, status TEXT NOT NULL DEFAULT 'detected', realised_pnl REAL,
+            detail TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
+        CREATE TABLE restarts (id INTEGER PRIMARY KEY, path TEXT NOT NULL, reason TEXT NOT NULL, ts_ms INTEGER NOT NULL);
+        INSERT INTO opportunities VALUES ('old', 'BTC/USDT', 'mexc', 'gateio', 1, 1, 1, 1, 1, 1, 1, 1, 1,
+            'executed', 2.0, '', 1, 1);
+    """)
+    conn.close()
+    ref = await spawn(lambda: JournalActor(path=str(path)), name="journal")
+    try:
+        await ref.ask(JournalWrite(records=(RestartRecord(path="x", reason="start", ts_ms=1, run_id="r1"),)))
+        s = await ref.ask(GetJournalSummary())
+        assert (s.opportunities, s.realised_pnl) == (1, 2.0)
+        assert (await ref.ask(GetOpenPositions())).positions == ()
+    finally:
+        await ref.stop()

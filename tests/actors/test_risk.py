@@ -1,4 +1,4 @@
-"""Pure risk checks: client ids, limits, balance caps, residual hedges, realised PnL."""
+"""Pure risk checks: client ids, limits, balance caps, residual hedges."""
 
 from __future__ import annotations
 
@@ -12,11 +12,10 @@ from actors.risk import (
     RiskParams,
     cap_by_balances,
     client_order_id,
-    realised_pnl,
     reject_reason,
     residual_hedge,
 )
-from protocols.messages import Opportunity, OrderUpdate
+from protocols.messages import Opportunity
 
 NOW = 10**12
 
@@ -51,6 +50,10 @@ def test_the_legs_of_one_opportunity_get_distinct_ids():
         (opp(), {"daily_pnl": -99.9}, RiskParams(daily_loss_limit=100.0), None),
         (opp(), {"exposure": {"gateio": 960.0}}, RiskParams(max_notional_per_venue=1000.0), "max_notional_per_venue"),
         (opp(), {"exposure": {"mexc": 950.0}}, RiskParams(max_notional_per_venue=1000.0), None),
+        (opp(), {"open_position_quote": 1000.01}, RiskParams(max_open_position_quote=1000.0),
+         "max_open_position_quote"),
+        (opp(), {"open_position_quote": float("inf")}, RiskParams(), "max_open_position_quote"),
+        (opp(), {"open_position_quote": 999.0}, RiskParams(max_open_position_quote=1000.0), None),
     ],
 )
 def test_reject_reason_names_the_first_limit_an_opportunity_breaks(opportunity, kwargs, params, expected):
@@ -81,14 +84,3 @@ def test_residual_hedge_completes_the_short_leg_at_a_bounded_price():
                                                              pytest.approx(100.0 * 1.002))
     assert residual_hedge(opp(), 0.5, 0.5, 20.0, 0.0001) is None
     assert residual_hedge(opp(), 0.50001, 0.5, 20.0, 0.0001) is None  # below one lot: dust
-
-
-def update(side, qty, price, fee=0.0, fee_asset="USDT") -> OrderUpdate:
-    return OrderUpdate(venue="v", symbol="BTC/USDT", client_order_id="c", order_id="1", side=side,
-                       order_type="ioc", status="filled", price=price, qty=qty, filled_qty=qty,
-                       filled_quote=qty * price, fee=fee, fee_asset=fee_asset)
-
-
-def test_realised_pnl_counts_quote_flows_and_fees_in_quote_or_base():
-    updates = [update("buy", 1.0, 100.0, fee=0.001, fee_asset="BTC"), update("sell", 1.0, 101.0, fee=0.101)]
-    assert realised_pnl(updates, "BTC", "USDT") == pytest.approx(101.0 - 100.0 - 0.1 - 0.101)

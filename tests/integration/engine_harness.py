@@ -194,9 +194,21 @@ async def engine_running(directory: Path, *, rest_timeout_s: float | None = None
     recorder = Recorder()
     adapters = {} if rest_timeout_s is None else {
         kind: functools.partial(cls, timeout_s=rest_timeout_s) for kind, cls in app.ADAPTERS.items()}
+    journal = Path(cfg.journal.path)
+    runs_before = set(run_ids(journal)) if journal.exists() else set()
     with mock.patch.object(engine_mod, "DetectorActor", recording_detector(recorder)), mock.patch.dict(app.ADAPTERS, adapters):
         async with app.assembled(cfg, live=False) as (sim, engine), engine.running():
-            yield Harness(cfg=cfg, sim=sim, engine=engine, recorder=recorder)
+            h = Harness(cfg=cfg, sim=sim, engine=engine, recorder=recorder)
+            yield h
+            # Every run ends with the accounting identity checked against this run's simulator
+            # (each executor run of this engine; earlier engines' simulators are gone).
+            await quiesce(h)
+            for run_id in set(run_ids(journal)) - runs_before:
+                assert_accounting_identity(journal, sim, run_id=run_id)
+
+
+def run_ids(journal: Path) -> list[str]:
+    return [r for (r,) in journal_rows(journal, "SELECT run_id FROM restarts WHERE run_id != ''")]
 
 
 async def quiesce(h: Harness) -> None:
@@ -250,6 +262,47 @@ def assert_journal_matches_venues(journal_path: Path, sim: Any) -> None:
     fills = dict(journal_rows(journal_path, "SELECT client_order_id, count(*) FROM fills GROUP BY client_order_id"))
     for (_, cid), (_, filled) in journal.items():
         assert fills.get(cid, 0) == (1 if filled > 0 else 0), f"{cid}: {fills.get(cid, 0)} fill rows, filled {filled}"
+    assert_accounting_identity(journal_path, sim)
+
+
+def assert_accounting_identity(journal_path: Path, sim: Any, run_id: str = "") -> None:
+    """Money, from the SIMULATOR's own order records with arithmetic written here: for every
+    settled opportunity, journal realised PnL = matched base x (average sell - average buy) -
+    every fee (a base fee valued at its order's average price), and open qty = bought - sold;
+    the open positions per venue and symbol = the sum of the unmatched fills. ``run_id``: only
+    the opportunities of that executor run (the simulator of an earlier run is gone)."""
+    where = "status NOT IN ('detected', 'pending') AND id LIKE ?"
+    settled = journal_rows(journal_path, "SELECT id, symbol, realised_pnl, open_qty, open_venue, buy_venue, sell_venue"
+                                         f" FROM opportunities WHERE {where}", (f"%{run_id}",))
+    positions: dict[tuple[str, str], float] = {}
+    for opp_id, symbol, pnl, open_qty, open_venue, buy_venue, sell_venue in settled:
+        bought = sold = paid = received = fees = 0.0
+        for cid, venue in journal_rows(journal_path, "SELECT client_order_id, venue FROM orders WHERE opportunity_id = ?",
+                                       (opp_id,)):
+            order = sim.venues[venue].orders.get(venue_client_id(venue, cid))
+            if order is None or not order.filled:
+                continue
+            qty = order.filled * sim.venues[venue].books[order.symbol].spec.step
+            if order.side == "buy":
+                bought, paid = bought + qty, paid + order.filled_quote
+            else:
+                sold, received = sold + qty, received + order.filled_quote
+            fees += order.fee * order.filled_quote / qty if order.fee_asset == symbol.split("/")[0] else order.fee
+        matched = min(bought, sold)
+        expected = (matched * (received / sold - paid / bought) if matched else 0.0) - fees
+        assert (pnl or 0.0) == pytest.approx(expected, rel=1e-6, abs=1e-6), \
+            f"{opp_id}: journal PnL {pnl}, the venues' fills give {expected}"
+        assert open_qty == pytest.approx(bought - sold, abs=1e-9), f"{opp_id}: open {open_qty}, fills {bought - sold}"
+        if bought != sold:
+            venue = buy_venue if bought > sold else sell_venue
+            assert open_venue == venue, f"{opp_id}: open on {open_venue}, the excess filled on {venue}"
+            positions[(venue, symbol)] = positions.get((venue, symbol), 0.0) + bought - sold
+    journaled = {(v, s): q for v, s, q in journal_rows(
+        journal_path, f"SELECT open_venue, symbol, sum(open_qty) FROM opportunities WHERE open_qty != 0 AND {where}"
+                      " GROUP BY open_venue, symbol", (f"%{run_id}",))}
+    assert journaled.keys() == positions.keys()
+    for key, qty in positions.items():
+        assert journaled[key] == pytest.approx(qty, abs=1e-9), f"{key}: journal {journaled[key]}, fills {qty}"
 
 
 # --- fault helpers shared by the fault test modules ------------------------------------------

@@ -120,9 +120,9 @@ class Edge:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         return web.Response(status=status, body=body, headers=headers, content_type="application/json")
 
-    def signed_query(self) -> dict[str, str]:
-        """The last request's parameters, after checking its signature and key header."""
-        raw, request = self.raw_queries[-1], self.requests[-1]
+    def signed_query(self, at: int = -1) -> dict[str, str]:
+        """A request's parameters (the last by default), after checking its signature and key header."""
+        raw, request = self.raw_queries[at], self.requests[at]
         signed, _, signature = raw.rpartition("&signature=")
         assert signature == hmac_sha256_hex(DOC_SECRET, signed)
         assert request.headers["X-MEXC-APIKEY"] == DOC_KEY
@@ -164,6 +164,15 @@ EXCHANGE_INFO = {"timezone": "CST", "serverTime": 1, "rateLimits": [], "exchange
 ]}
 ORDER_REPLY = {"symbol": "BTCUSDT", "orderId": "06a480e69e604477bfb48dddd5f0b750", "orderListId": -1,
                "price": "100.01", "origQty": "0.5", "type": "LIMIT", "side": "BUY", "transactTime": 1666676533741}
+
+TRADES = [
+    {"symbol": "BTCUSDT", "id": "t1", "orderId": "c0ffee", "orderListId": -1, "price": "100", "qty": "0.3",
+     "quoteQty": "30", "commission": "0.015", "commissionAsset": "USDT", "time": 6, "isBuyer": False,
+     "isMaker": False, "isBestMatch": True, "isSelfTrade": False, "clientOrderId": None},
+    {"symbol": "BTCUSDT", "id": "t2", "orderId": "c0ffee", "orderListId": -1, "price": "100", "qty": "0.2",
+     "quoteQty": "20", "commission": "0.01", "commissionAsset": "USDT", "time": 6, "isBuyer": False,
+     "isMaker": False, "isBestMatch": True, "isSelfTrade": False, "clientOrderId": None},
+]
 
 
 def _order(status: str, **extra: Any) -> dict[str, Any]:
@@ -257,9 +266,10 @@ async def test_an_order_below_the_minimum_is_rejected_before_anything_is_sent(ed
 async def test_cancel_by_client_id_maps_a_partially_canceled_order_to_canceled(edge: tuple[Edge, MexcVenue]) -> None:
     state, venue = edge
     state.reply("DELETE", "/api/v3/order", _order("PARTIALLY_CANCELED", clientOrderId="cancel-id", origClientOrderId="cid-1"))
+    state.reply("GET", "/api/v3/myTrades", TRADES)
     update = await venue.cancel_order("BTC/USDT", "cid-1")
-    assert state.requests[-1].method == "DELETE"
-    assert state.signed_query() == {"symbol": "BTCUSDT", "origClientOrderId": "cid-1"}
+    assert state.requests[0].method == "DELETE"
+    assert state.signed_query(0) == {"symbol": "BTCUSDT", "origClientOrderId": "cid-1"}
     assert (update.status, update.final, update.client_order_id, update.filled_qty, update.avg_price) == (
         "canceled", True, "cid-1", 0.5, 100.0)
 
@@ -272,8 +282,9 @@ async def test_order_query_by_client_id_maps_each_mexc_status(edge: tuple[Edge, 
                                                               status: str) -> None:
     state, venue = edge
     state.reply("GET", "/api/v3/order", _order(mexc_status))
+    state.reply("GET", "/api/v3/myTrades", TRADES)
     update = await venue.order_by_client_id("BTC/USDT", "cid-1")
-    assert state.signed_query() == {"symbol": "BTCUSDT", "origClientOrderId": "cid-1"}
+    assert state.signed_query(0) == {"symbol": "BTCUSDT", "origClientOrderId": "cid-1"}
     assert (update.status, update.order_id, update.ts_ms) == (status, "c0ffee", 6)
 
 
@@ -342,3 +353,45 @@ async def test_an_order_reply_with_unknown_vocabulary_raises_decode_error(edge: 
     state.reply("GET", "/api/v3/order", reply)
     with pytest.raises(DecodeError, match=reason):
         await venue.order_by_client_id("BTC/USDT", "cid-1")
+
+
+# --- fees: MEXC's order replies carry none; an order's fills (myTrades) do ---------------------
+
+async def test_a_final_filled_order_query_reads_its_fee_and_fee_asset_from_my_trades(edge: tuple[Edge, MexcVenue]) -> None:
+    state, venue = edge
+    state.reply("GET", "/api/v3/order", _order("PARTIALLY_CANCELED"))
+    state.reply("GET", "/api/v3/myTrades", TRADES)
+    update = await venue.order_by_client_id("BTC/USDT", "cid-1")
+    assert state.requests[-1].path == "/api/v3/myTrades"
+    assert state.signed_query() == {"symbol": "BTCUSDT", "orderId": "c0ffee"}
+    assert (update.fee, update.fee_asset) == (pytest.approx(0.025), "USDT")
+
+
+async def test_an_open_order_query_does_not_ask_for_fills(edge: tuple[Edge, MexcVenue]) -> None:
+    state, venue = edge
+    state.reply("GET", "/api/v3/order", _order("PARTIALLY_FILLED"))
+    update = await venue.order_by_client_id("BTC/USDT", "cid-1")
+    assert [r.path for r in state.requests] == ["/api/v3/order"]
+    assert (update.fee, update.fee_asset) == (0.0, "")
+
+
+def _trade(qty: float, commission: float, asset: str, price: float = 100.0) -> Any:
+    from protocols.mexc.wire import Trade
+    return Trade(orderId="o", price=price, qty=qty, commission=commission, commissionAsset=asset)
+
+
+@pytest.mark.parametrize(("trades", "filled", "expected"), [
+    ([_trade(0.3, 0.015, "USDT"), _trade(0.2, 0.01, "USDT")], 0.5, (pytest.approx(0.025), "USDT")),
+    ([_trade(0.5, 0.0005, "BTC")], 0.5, (0.0005, "BTC")),
+    ([_trade(0.5, 0.02, "MX")], 0.5, (0.02, "MX")),
+    # base and quote together: all in quote, the base part at its fill's price
+    ([_trade(0.3, 0.0003, "BTC", 110.0), _trade(0.2, 0.01, "USDT")], 0.5, (pytest.approx(0.043), "USDT")),
+    # a third asset mixed with another cannot be one figure: flagged, never taken as a quote amount
+    ([_trade(0.3, 0.01, "MX"), _trade(0.2, 0.01, "USDT")], 0.5, (pytest.approx(0.02), "MIXED:MX,USDT")),
+    # fills not all visible yet: the fee is unreported (the executor estimates it), never zero
+    ([_trade(0.3, 0.015, "USDT")], 0.5, (0.0, "")),
+    ([_trade(0.5, 0.0, "USDT")], 0.5, (0.0, "USDT")),
+])
+def test_fee_of_an_orders_fills(trades: list[Any], filled: float, expected: tuple[Any, str]) -> None:
+    from protocols.mexc.rest import fee_of
+    assert fee_of(trades, filled, "BTC", "USDT") == expected

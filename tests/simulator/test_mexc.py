@@ -222,3 +222,25 @@ async def test_order_timeout_holds_only_an_order_request_and_the_order_never_exe
                                          "newClientOrderId": "lost-1"})
     assert status == 504, body
     assert "lost-1" not in v.orders and v.faults.counts["order_timeout"] == 1
+
+
+async def test_my_trades_lists_an_orders_fills_with_the_fee_the_matching_engine_charged(sim, http):
+    v = sim.venues["mexc"]
+    status, body = await place(http, v, {"side": "BUY", "type": "MARKET", "quoteOrderQty": "50000",
+                                         "newClientOrderId": "f-1"})
+    assert status == 200, body
+    status, body = await place(http, v, {"side": "SELL", "type": "MARKET", "quantity": "0.5",
+                                         "newClientOrderId": "f-2"})
+    assert status == 200, body
+    for cid, asset in (("f-1", "BTC"), ("f-2", "USDT")):
+        order = v.orders[cid]
+        query, headers = signed(v, {"symbol": "BTCUSDT", "orderId": order.order_id})
+        async with http.get(f"{v.rest_url}/api/v3/myTrades?{query}", headers=headers) as r:
+            assert r.status == 200
+            trades = await r.json()
+        assert len(trades) == len(order.fills) > 0
+        assert {t["orderId"] for t in trades} == {order.order_id}
+        assert {t["commissionAsset"] for t in trades} == {asset}
+        assert sum(float(t["commission"]) for t in trades) == pytest.approx(order.fee, rel=1e-6)
+        assert order.fee > 0
+        assert sum(float(t["qty"]) for t in trades) == pytest.approx(float(v.books["BTC/USDT"].spec.fmt_qty(order.filled)))
