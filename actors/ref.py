@@ -17,7 +17,7 @@ import msgspec
 from protocols.errors import ActorStopped, AskTimeout
 
 if TYPE_CHECKING:
-    from actors.runtime import ActorCell
+    from actors.cell import ActorCell
     from actors.stats import ActorStats
 
 _Struct = msgspec.Struct

@@ -3,6 +3,7 @@ messages its mailbox carries (child exits, scheduled restarts, requests from the
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -10,17 +11,39 @@ import msgspec
 import tenacity
 
 from actors import Actor, MailboxSpec
+from actors.lifecycle import RESTARTS, Restart
 from protocols.messages import Msg
 
-Restart = Literal["permanent", "transient", "temporary"]
 Strategy = Literal["one_for_one", "one_for_all", "rest_for_one"]
-RESTARTS: tuple[str, ...] = ("permanent", "transient", "temporary")
 STRATEGIES: tuple[str, ...] = ("one_for_one", "one_for_all", "rest_for_one")
 
+Backoff = Callable[[int], float]
+"""Seconds to wait before a restart, given the attempt number (restarts in the window, >= 1).
+A tenacity wait strategy (``tenacity.wait_*``) is accepted too; tenacity is otherwise an
+implementation detail."""
 
-def default_backoff() -> tenacity.wait.wait_base:
-    """Exponential with jitter, capped: 50 ms, 100 ms, 200 ms ... 2 s, plus up to 50 ms."""
-    return tenacity.wait_exponential_jitter(multiplier=0.05, max=2.0, jitter=0.05)
+
+def exponential_backoff(initial_s: float = 0.05, max_s: float = 2.0, jitter_s: float | None = None) -> Backoff:
+    """``initial_s`` doubling per attempt, capped at ``max_s``, plus up to ``jitter_s`` of
+    random jitter (default: ``initial_s``): 50 ms, 100 ms, 200 ms ... 2 s."""
+    jitter = initial_s if jitter_s is None else jitter_s
+
+    def delay(attempt: int) -> float:
+        return min(max_s, initial_s * 2.0 ** min(attempt - 1, 64)) + random.uniform(0.0, jitter)
+    return delay
+
+
+def default_backoff() -> Backoff:
+    return exponential_backoff()
+
+
+def backoff_delay(backoff: Backoff | tenacity.wait.wait_base, attempt: int) -> float:
+    """The delay ``backoff`` gives for ``attempt``, whichever of the two kinds it is."""
+    if isinstance(backoff, tenacity.wait.wait_base):
+        state = tenacity.RetryCallState(None, None, (), {})
+        state.attempt_number = attempt
+        return float(backoff(state))
+    return float(backoff(attempt))
 
 
 class ChildSpec(msgspec.Struct, frozen=True):

@@ -52,7 +52,7 @@ class Probe(Actor[Ping | Boom | Hold | Quit]):
                 self.entered.set()
                 await self.gate.wait()
             case Quit():
-                self.stop()
+                self.exit_after_message()
         return None
 
     async def on_stop(self) -> None:

@@ -12,7 +12,7 @@ import tenacity
 from actors import Actor
 from protocols.errors import ActorStopped, RestartIntensityExceeded
 from protocols.messages import Msg
-from supervisor import ChildSpec, Supervisor, run
+from supervisor import ChildSpec, Supervisor, exponential_backoff, run
 
 NO_WAIT = tenacity.wait_none()
 
@@ -77,7 +77,7 @@ class Worker(Actor[Ping | Boom | Quit]):
             case Boom():
                 raise ValueError(f"{self.name} boom")
             case Quit():
-                self.stop()
+                self.exit_after_message()
         return None
 
     async def on_stop(self) -> None:
@@ -375,18 +375,30 @@ async def test_every_restart_is_reported_to_the_on_restart_listener_including_ma
     assert seen == [("a", "ValueError: a boom", 1), ("a", "manual", 2)]
 
 
-async def test_backoff_before_each_restart_comes_from_the_wait_strategy() -> None:
+async def test_backoff_is_a_plain_function_of_the_attempt_number_called_before_each_restart() -> None:
     j = Journal()
     attempts: list[int] = []
 
-    def backoff(state: tenacity.RetryCallState) -> float:
-        attempts.append(state.attempt_number)
+    def backoff(attempt: int) -> float:
+        attempts.append(attempt)
         return 0.0
 
     async with run(Supervisor([worker("a", j)], backoff=backoff)) as tree:
         await crash(tree, "a", j, ["a"])
         await crash(tree, "a", j, ["a"])
     assert attempts == [1, 2]
+
+
+async def test_backoff_also_accepts_a_tenacity_wait_strategy() -> None:
+    j = Journal()
+    async with run(Supervisor([worker("a", j)], backoff=tenacity.wait_fixed(0))) as tree:
+        await crash(tree, "a", j, ["a"])
+        assert tree.which_children()[0].restarts == 1
+
+
+def test_exponential_backoff_doubles_from_its_initial_delay_up_to_its_cap() -> None:
+    backoff = exponential_backoff(0.05, 0.3, jitter_s=0)
+    assert [backoff(n) for n in range(1, 6)] == pytest.approx([0.05, 0.1, 0.2, 0.3, 0.3])
 
 
 async def test_stats_list_every_actor_with_kind_and_supervisor_strategy_and_intensity() -> None:
