@@ -199,9 +199,10 @@ class ExecutorActor(Actor):
         match msg:
             case Opportunity():
                 self.seen += 1
-                # Owned by the actor and shielded: a stop lets the legs finish (on_stop waits).
-                self._inflight = asyncio.get_running_loop().create_task(self._take(msg), name=f"execute:{msg.id}")
-                await asyncio.shield(self._inflight)
+                # A task the runtime owns (its error crashes us): a stop that cancels this receive
+                # does not cancel the legs, which on_stop waits for; what is left is cancelled after.
+                self._inflight = self.start_task(self._take(msg), name=f"execute:{msg.id}")
+                await asyncio.wait((self._inflight,))
             case KillSwitch(on=on):
                 self.kill_switch = on
             case SettleUnknown():
