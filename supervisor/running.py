@@ -11,8 +11,8 @@ The block is a scope, as a task group's is: the tree lives exactly as long as th
 - If the root supervisor *fails* (a child's restart intensity escalated to it), the body's
   task is cancelled at its next ``await`` and the block then raises the failure (normally
   ``RestartIntensityExceeded``) instead of CancelledError, so a body that never looks at the
-  tree still learns of it. ``await tree.wait()`` returns when the tree stops, raising the
-  same failure.
+  tree still learns of it. A body waiting in ``await tree.wait()`` is not cancelled: ``wait``
+  raises the failure there (and returns when the tree stops normally).
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ class Tree:
         self._registry = registry
         self._done: asyncio.Future[BaseException | None] = root.loop.create_future()
         self._body: asyncio.Task[Any] | None = None  # the task inside ``async with``, while there
+        self._body_waits = 0  # the body is in wait(): it learns of a failure there, uncancelled
         self._body_cancelled = False
 
     @property
@@ -109,7 +110,12 @@ class Tree:
     async def wait(self) -> None:
         """Return when the tree has stopped; raise the root's failure (normally
         RestartIntensityExceeded) if it stopped by failing."""
-        reason = await asyncio.shield(self._done)
+        body = self._body is not None and asyncio.current_task() is self._body
+        self._body_waits += body
+        try:
+            reason = await asyncio.shield(self._done)
+        finally:
+            self._body_waits -= body
         if reason is not None:
             raise reason
 
@@ -135,7 +141,7 @@ class Tree:
     def _root_exited(self, cell: ActorCell, reason: BaseException | None) -> None:
         self._ended(reason)
         body = self._body
-        if reason is not None and body is not None and not body.done():
+        if reason is not None and body is not None and not body.done() and not self._body_waits:
             self._body_cancelled = True
             body.cancel(f"the tree's root failed: {type(reason).__name__}")
 

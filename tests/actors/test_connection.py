@@ -23,13 +23,9 @@ from protocols.messages import BookDelta, GetView, Subscribe, Unsubscribe
 from protocols.mexc import MexcVenue
 from simulator import SimConfig, Simulator
 from supervisor import ChildSpec, Supervisor, Tree, run
+from testkit import eventually, until
 
 
-async def until(predicate: Callable[[], bool], changed: asyncio.Event, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            changed.clear()
-            await changed.wait()
 
 
 class Edge:
@@ -248,19 +244,6 @@ SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
 ADAPTERS = {"mexc": MexcVenue, "binance": BinanceVenue, "gateio": GateVenue}
 
 
-async def eventually(predicate: Callable[[], Awaitable[bool] | bool], timeout: float = 10.0) -> None:
-    """Poll socket-side state with a deadline (the simulator and the actors talk over TCP)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        ok = predicate()
-        if not isinstance(ok, bool):
-            ok = await ok
-        if ok:
-            return
-        if loop.time() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        await asyncio.sleep(0.01)
 
 
 @asynccontextmanager

@@ -13,6 +13,7 @@ from actors import Actor
 from protocols.errors import ActorStopped, RestartIntensityExceeded
 from protocols.messages import Msg
 from supervisor import ChildSpec, Supervisor, exponential_backoff, run
+from testkit import FakeClock, until
 
 NO_WAIT = tenacity.wait_none()
 
@@ -50,10 +51,7 @@ class Journal:
         return self.items.count((what, name))
 
     async def until(self, pred: Callable[[], bool]) -> None:
-        async with asyncio.timeout(5):
-            while not pred():
-                self.changed.clear()
-                await self.changed.wait()
+        await until(pred, self.changed, timeout=5)
 
 
 class Worker(Actor[Ping | Boom | Quit]):
@@ -159,11 +157,11 @@ async def test_more_than_max_restarts_within_the_window_escalates_to_the_parent(
 
 async def test_the_same_number_of_restarts_spread_wider_than_the_window_does_not_escalate() -> None:
     j = Journal()
-    now = [0.0]
-    async with run(nested(j, clock=lambda: now[0], max_restarts=2)) as tree:
+    clock = FakeClock(0.0)
+    async with run(nested(j, clock=clock, max_restarts=2)) as tree:
         for _ in range(3):
             await crash(tree, "sub/w", j, ["w"])
-            now[0] += 6.0  # within_s is 10: at most two restarts ever share the window
+            clock.advance(6.0)  # within_s is 10: at most two restarts ever share the window
         sub = next(s for s in tree.stats() if s.path == "sub")
         assert sub.restarts == 0 and sub.restarts_in_window == 1
         assert j.incarnations["w"] == 4
