@@ -75,6 +75,7 @@ class ActorCell:
         self._stop_requested = False  # the receive loop's exit flag (hot path)
         self._by_owner = False  # this incarnation's exit was asked for: the asker settles it
         self._deadline: float | None = None  # loop time by which the incarnation must have ended
+        self._timeout: asyncio.Timeout | None = None  # bounds the cleanup while it runs
         self._tasks: set[asyncio.Task[Any]] = set()
         self._task_failure: BaseException | None = None
         self._cleaning = False
@@ -130,7 +131,7 @@ class ActorCell:
         try:
             await started
         except asyncio.CancelledError:  # the starter gave up: nothing may outlive it without a ref
-            self._begin_stop()
+            self._begin_stop(None if self.shutdown_s is None else self.loop.time() + self.shutdown_s)
             task.cancel()
             await asyncio.wait((task,))
             self.set_state("stopped")
@@ -194,13 +195,23 @@ class ActorCell:
         if deadline is None and self.shutdown_s is not None:
             deadline = self.loop.time() + self.shutdown_s
         try:
-            async with asyncio.timeout_at(deadline):
+            async with asyncio.timeout_at(deadline) as self._timeout:
                 await self._on_stop(actor)
                 await self._end_tasks()
         except TimeoutError:
             log.warning("actor %s overran its shutdown of %ss; cancelled", self.path or "/", self.shutdown_s,
                         extra={"path": self.path})
             await self._end_tasks()
+        finally:
+            self._timeout = None
+
+    def _tighten(self, deadline: float) -> None:
+        """Bring the incarnation's deadline forward (a cleanup already running included)."""
+        if self._deadline is None or deadline < self._deadline:
+            self._deadline = deadline
+        timeout = self._timeout
+        if timeout is not None and not timeout.expired():
+            timeout.reschedule(self._deadline)
 
     async def _on_stop(self, actor: Actor[Any]) -> None:
         try:
@@ -269,7 +280,7 @@ class ActorCell:
                     if ok:
                         fut.set_result(reply)
                     else:
-                        fut.set_exception(_stopped_by(self.path, sys.exc_info()[1]))
+                        fut.set_exception(_stopped_by(self.path, self._task_failure or sys.exc_info()[1]))
 
     def request_exit(self, actor: Actor[Any]) -> None:
         if actor is self.actor:
@@ -320,14 +331,25 @@ class ActorCell:
         if self.registry is not None:
             self.registry.close_under(self.path)
 
-    def _begin_stop(self) -> None:
+    def _begin_stop(self, deadline: float | None) -> None:
         self._by_owner = True
         self._stop_requested = True
-        self.set_state("stopping")
-        if self.shutdown_s is not None:
-            deadline = self.loop.time() + self.shutdown_s
-            self._deadline = deadline if self._deadline is None else min(self._deadline, deadline)
+        if self.state != "stopping":
+            self.set_state("stopping")
+        if deadline is not None:
+            self._tighten(deadline)
         self.mailbox.wake()
+
+    def cancel_now(self) -> None:
+        """End the incarnation with no time left (its owner's own deadline has passed): what
+        runs is cancelled, ``on_stop`` included. The caller waits for ``task`` and settles the
+        state."""
+        task = self.task
+        if task is None or task.done():
+            return
+        self._begin_stop(self.loop.time())
+        if not self._cleaning:
+            task.cancel()
 
     async def stop(self, *, final: bool = True) -> None:
         """Stop the current incarnation: finish the current message, run ``on_stop``, end its
@@ -342,12 +364,13 @@ class ActorCell:
         if task is asyncio.current_task():
             self._stop_requested = True  # stopping ourselves: the loop exits after this message
             return
-        self._begin_stop()
+        self._begin_stop(None if self.shutdown_s is None else self.loop.time() + self.shutdown_s)
         done, _ = await asyncio.wait((task,), timeout=self.shutdown_s)
         if not done:
-            log.warning("actor %s overran its shutdown of %ss; cancelling it", self.path or "/",
-                        self.shutdown_s, extra={"path": self.path})
-            task.cancel()
+            if not self._cleaning:  # stuck before on_stop (a cleanup has its own deadline)
+                log.warning("actor %s overran its shutdown of %ss; cancelling it", self.path or "/",
+                            self.shutdown_s, extra={"path": self.path})
+                task.cancel()
             await asyncio.wait((task,))  # bounded: its on_stop runs within the same deadline
         if final:
             self.close()

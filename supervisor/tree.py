@@ -149,13 +149,14 @@ class Supervisor(Actor[SupervisorInbox]):
                 await child.cell.stop(final=False)  # the mailbox survives if we are restarted
                 stopped += 1
         finally:
-            # Cancelled mid-way (our own shutdown overran): cancel the rest at once.
-            rest = [c.cell.task for c in children[: len(children) - stopped]
+            # Cancelled mid-way (our own shutdown overran): the rest end now, with no time left.
+            rest = [c.cell for c in children[: len(children) - stopped]
                     if c.cell.task is not None and not c.cell.task.done()]
-            for task in rest:
-                task.cancel()
-            if rest:
-                await asyncio.wait(rest)
+            for cell in rest:
+                cell.cancel_now()
+            await _all_ended([cell.task for cell in rest if cell.task is not None])
+            for cell in rest:
+                cell.set_state("restarting")  # the mailbox survives, as in a normal stop
 
     async def receive(self, msg: SupervisorInbox) -> Reply | None:
         match msg:
@@ -412,6 +413,20 @@ class Supervisor(Actor[SupervisorInbox]):
             self._children[t].cell.restarts += 1
         await self._start_in_order(targets)
         return Reply()
+
+
+async def _all_ended(tasks: list[asyncio.Task[None]]) -> None:
+    """Wait for tasks cancelled with no time left; a cancel of ours meanwhile does not cut
+    the wait short (it is re-raised once they have ended), so no child outlives its parent."""
+    cancelled: asyncio.CancelledError | None = None
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        try:
+            _, pending = await asyncio.wait(pending)
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+    if cancelled is not None:
+        raise cancelled
 
 
 def _unwrap(reply: Reply) -> Reply:

@@ -340,7 +340,7 @@ async def test_gap_restarts_the_book_under_its_supervisor_and_it_resyncs_from_a_
             await eventually(in_sync(book))
             synced_views = len(col.views)
             server.faults.inject("gap")
-            await eventually(lambda: _true(book.stats().restarts == 1))
+            await tree.restarted("book", after=0)
             await eventually(in_sync(book))
             sim.pause()
             await eventually(equals_truth(book, server))

@@ -313,8 +313,8 @@ async def test_a_disconnect_restarts_the_connection_and_the_books_resync(venue):
     async with venue_tree(venue) as (sim, server, tree, counters):
         await eventually(all_books_in_sync(tree))
         server.faults.inject("disconnect")
-        await eventually(lambda: counters.reconnects == 1)
-        conn = tree.lookup("connection")
+        conn = await tree.restarted("connection", after=0)
+        assert counters.reconnects == 1
         assert conn.stats().restarts == 1 and conn.stats().last_failure.type == "NetworkError"
         assert tree.lookup("books").stats().restarts == 1  # rest_for_one: the books after it too
         await eventually(all_books_in_sync(tree))
@@ -328,8 +328,8 @@ async def test_a_malformed_frame_restarts_the_connection_counts_a_decode_error_a
     async with venue_tree(venue) as (sim, server, tree, counters):
         await eventually(all_books_in_sync(tree))
         server.faults.inject("malformed")
-        await eventually(lambda: counters.reconnects == 1)
-        assert counters.decode_errors == 1
+        await tree.restarted("connection", after=0)
+        assert counters.reconnects == 1 and counters.decode_errors == 1
         assert tree.lookup("connection").stats().last_failure.type == "DecodeError"
         await eventually(all_books_in_sync(tree))
         sim.pause()
