@@ -38,7 +38,7 @@ _CLOSED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType
 _DATA = (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY)
 
 
-class Tick(Msg, kw_only=True):
+class Tick(Msg, frozen=True, kw_only=True):
     """The connection's own timer: send pings when due, check pong and idle deadlines."""
 
 

@@ -49,6 +49,8 @@ from typing import Any
 import msgspec
 
 from actors import Actor, ActorRef
+from actors.journal import JOURNAL_FINAL
+from actors.legs import LegSender, update_records
 from actors.risk import (
     Executed,
     RiskParams,
@@ -61,8 +63,6 @@ from actors.risk import (
     residual_hedge,
 )
 from protocols.errors import OrderNotFound
-from actors.journal import JOURNAL_FINAL
-from actors.legs import LegSender, update_records
 from protocols.messages import (
     GetOpenOrders,
     GetRealisedPnl,
@@ -82,8 +82,7 @@ from protocols.messages import (
 from protocols.venue import Venue, split_symbol
 
 
-
-class SettleUnknown(Msg, kw_only=True):
+class SettleUnknown(Msg, frozen=True, kw_only=True):
     """Timer message to ourselves: reconcile again (a leg's outcome was unknown)."""
 
 
@@ -270,7 +269,7 @@ class ExecutorActor(Actor):
             for b in await asyncio.gather(*(self.venues[v].balances() for v in live)):
                 self.journal.tell(b)
 
-    async def _close_out(self, opp: Opportunity | JournalOpportunity, legs: list[Executed], taken: set[str],
+    async def _close_out(self, opp: Opportunity | JournalOpportunity, legs: Sequence[Executed], taken: set[str],
                          prefix: str) -> bool:
         """Legs all final: hedge unequal fills with one bounded-price IOC, count the realised
         PnL, journal the result. ``taken``: client ids the opportunity already used. Returns
@@ -321,7 +320,8 @@ class ExecutorActor(Actor):
             self._info[(venue, symbol)] = info
         return info
 
-    def _result(self, opp: Opportunity | JournalOpportunity, status: str, pnl: float, detail: str, *, journal_opp: bool = False) -> None:
+    def _result(self, opp: Opportunity | JournalOpportunity, status: str, pnl: float, detail: str, *,
+                journal_opp: bool = False) -> None:
         self.last_result = f"{opp.id}: {status} ({detail})"
         if journal_opp and isinstance(opp, Opportunity):
             self.journal.tell(opp)

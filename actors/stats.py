@@ -85,7 +85,7 @@ class RateMeter:
     def sample(self, processed: int) -> float:
         now = time.monotonic()
         elapsed = now - self._t0
-        if elapsed >= RATE_WINDOW_S or self._rate == 0.0 and elapsed > 0:
+        if elapsed >= RATE_WINDOW_S or (self._rate == 0.0 and elapsed > 0):
             self._rate = (processed - self._n0) / elapsed
             if elapsed >= RATE_WINDOW_S:
                 self._t0, self._n0 = now, processed

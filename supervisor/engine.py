@@ -34,7 +34,7 @@ from protocols.messages import BookView, RestartRecord, Subscribe, Unsubscribe
 from protocols.venue import Venue
 from supervisor.control import ControlActor
 from supervisor.running import Tree, run
-from supervisor.spec import ChildSpec, exponential_backoff
+from supervisor.spec import ChildSpec, Strategy, exponential_backoff
 from supervisor.tree import Supervisor
 
 log = logging.getLogger("arbor.engine")
@@ -91,7 +91,7 @@ class Engine:
 
     # --- the tree -----------------------------------------------------------------------------
 
-    def _sup(self, children: list[ChildSpec], strategy: str) -> Supervisor:
+    def _sup(self, children: list[ChildSpec], strategy: Strategy) -> Supervisor:
         r = self.cfg.restart
         return Supervisor(children, strategy=strategy, max_restarts=r.max_restarts, within_s=r.within_s,
                           backoff=exponential_backoff(r.backoff_initial_s, r.backoff_max_s),

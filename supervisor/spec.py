@@ -40,7 +40,7 @@ def default_backoff() -> Backoff:
 def backoff_delay(backoff: Backoff | tenacity.wait.wait_base, attempt: int) -> float:
     """The delay ``backoff`` gives for ``attempt``, whichever of the two kinds it is."""
     if isinstance(backoff, tenacity.wait.wait_base):
-        state = tenacity.RetryCallState(None, None, (), {})
+        state = tenacity.RetryCallState(None, None, (), {})  # type: ignore[arg-type]  # a wait reads attempt_number only
         state.attempt_number = attempt
         return float(backoff(state))
     return float(backoff(attempt))
@@ -85,7 +85,7 @@ class ChildInfo(msgspec.Struct, frozen=True, kw_only=True):
 # --- the supervisor's own inbox ---------------------------------------------------------------
 
 
-class ChildExited(Msg, kw_only=True):
+class ChildExited(Msg, frozen=True, kw_only=True):
     """A child's incarnation ended without being asked to (crash, or a normal exit)."""
 
     name: str
@@ -93,27 +93,27 @@ class ChildExited(Msg, kw_only=True):
     reason: BaseException | None  # None: normal exit
 
 
-class RestartDue(Msg, kw_only=True):
+class RestartDue(Msg, frozen=True, kw_only=True):
     """The backoff of restart plan ``epoch`` is over: start ``names`` in order."""
 
     epoch: int
     names: tuple[str, ...]
 
 
-class StartChild(Msg, kw_only=True):
+class StartChild(Msg, frozen=True, kw_only=True):
     spec: ChildSpec
 
 
-class TerminateChild(Msg, kw_only=True):
+class TerminateChild(Msg, frozen=True, kw_only=True):
     name: str
 
 
-class RestartChild(Msg, kw_only=True):
+class RestartChild(Msg, frozen=True, kw_only=True):
     name: str
     reason: str
 
 
-class Reply(Msg, kw_only=True):
+class Reply(Msg, frozen=True, kw_only=True):
     """Answer to a Tree request: ``error`` is raised in the caller when set."""
 
     error: BaseException | None = None

@@ -73,8 +73,20 @@ from actors import Actor, ActorCell, ActorRef, Registry
 from actors.lifecycle import restart_decision
 from protocols.errors import ActorStopped, RestartIntensityExceeded
 from supervisor.spec import (
-    STRATEGIES, Backoff, ChildExited, ChildInfo, ChildSpec, Reply, RestartChild, RestartDue, StartChild,
-    Strategy, SupervisorInbox, TerminateChild, backoff_delay, default_backoff,
+    STRATEGIES,
+    Backoff,
+    ChildExited,
+    ChildInfo,
+    ChildSpec,
+    Reply,
+    RestartChild,
+    RestartDue,
+    StartChild,
+    Strategy,
+    SupervisorInbox,
+    TerminateChild,
+    backoff_delay,
+    default_backoff,
 )
 
 log = logging.getLogger("arbor.supervisor")
@@ -273,7 +285,7 @@ class Supervisor(Actor[SupervisorInbox]):
                     self._cells().pop(path).close()
 
     async def _start_in_order(self, names: list[str]) -> None:
-        for i, name in enumerate(names):
+        for name in names:
             child = self._children.get(name)
             if child is None:
                 continue
@@ -325,7 +337,8 @@ class Supervisor(Actor[SupervisorInbox]):
         handle: asyncio.TimerHandle | None = None
 
         def fire() -> None:
-            self._timers.discard(handle)  # type: ignore[arg-type]
+            assert handle is not None
+            self._timers.discard(handle)
             self.ref._cell.post(due)
 
         handle = loop.call_later(delay, fire)

@@ -11,15 +11,15 @@ from actors import Actor, ActorStopped, Msg, spawn
 from testkit import eventually
 
 
-class Work(Msg, kw_only=True):
+class Work(Msg, frozen=True, kw_only=True):
     pass
 
 
-class Hang(Msg, kw_only=True):
+class Hang(Msg, frozen=True, kw_only=True):
     pass
 
 
-class Ping(Msg, kw_only=True):
+class Ping(Msg, frozen=True, kw_only=True):
     pass
 
 

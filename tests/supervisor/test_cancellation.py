@@ -14,11 +14,11 @@ from testkit import until
 NO_WAIT = lambda attempt: 0.0  # noqa: E731
 
 
-class Boom(Msg, kw_only=True):
+class Boom(Msg, frozen=True, kw_only=True):
     pass
 
 
-class Hang(Msg, kw_only=True):
+class Hang(Msg, frozen=True, kw_only=True):
     pass
 
 
