@@ -49,8 +49,8 @@ def backoff_delay(backoff: Backoff | tenacity.wait.wait_base, attempt: int) -> f
 class ChildSpec(msgspec.Struct, frozen=True):
     """One child: ``factory()`` returns a fresh Actor (or Supervisor) for every incarnation.
 
-    ``shutdown_s`` bounds the child's stop (current message + ``on_stop``; for a supervisor
-    child, its whole subtree) before its task is cancelled.
+    ``shutdown_s`` bounds the child's whole stop (current message + ``on_stop`` + its owned
+    tasks; for a supervisor child, its whole subtree): past it, what still runs is cancelled.
     """
 
     name: str

@@ -47,8 +47,11 @@ ref and its queued messages (also when its parent supervisor is restarted). Only
 will not be restarted closes its mailbox; then ``tell``/``ask`` raise ``ActorStopped``.
 
 **Shutdown**: children are stopped in reverse start order, one at a time; each finishes its
-current message and runs ``on_stop`` within its ``shutdown_s``, after which its task is
-cancelled. A supervisor whose own stop overruns is cancelled, and cancels what it still had.
+current message, runs ``on_stop`` and ends the tasks it owns, all within its ``shutdown_s``;
+past that, whatever it still runs (``on_stop`` included) is cancelled. A supervisor whose own
+stop overruns is cancelled the same way, and ends the children it had not stopped yet with no
+time left, waiting for them: a tree's stop takes at most the sum of the ``shutdown_s`` along
+the path, and leaves no task behind.
 
 **Dynamic children** (``start_child``, ``terminate_child``, ``restart_child``) are handled
 inside the supervisor's task, in mailbox order with exits. ``start_child`` of a child whose
