@@ -29,7 +29,7 @@ RESTARTS: tuple[Restart, ...] = ("permanent", "transient", "temporary")
 
 _ENDED: frozenset[State] = frozenset({"restarting", "stopped", "crashed"})
 TRANSITIONS: dict[State, frozenset[State]] = {
-    "new": frozenset({"starting", "stopped"}),
+    "new": frozenset({"starting", "restarting", "stopped"}),  # restarting: in a plan before its first start
     "starting": frozenset({"running", "stopping", "crashed"}),
     "running": frozenset({"stopping", *_ENDED}),
     "stopping": frozenset({"stopping", *_ENDED}),

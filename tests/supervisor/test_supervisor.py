@@ -411,3 +411,22 @@ async def test_stats_list_every_actor_with_kind_and_supervisor_strategy_and_inte
         assert tree.describe("sub/w") is None
         with pytest.raises(KeyError):
             tree.lookup("nope")
+
+
+async def test_a_start_failure_under_rest_for_one_restarts_it_and_then_starts_the_children_after_it() -> None:
+    j = Journal()
+    fails = [True]
+
+    class FirstStartFails(Worker):
+        async def on_start(self) -> None:
+            if fails.pop() if fails else False:
+                raise ValueError("first start fails")
+            await super().on_start()
+
+    root = Supervisor([ChildSpec("a", lambda: FirstStartFails("a", j)), worker("b", j)],
+                      strategy="rest_for_one", backoff=NO_WAIT)
+    async with run(root) as tree:
+        await j.until(lambda: j.count("start", "b") == 1)
+        assert [(c.name, c.state, c.restarts) for c in tree.which_children()] == [
+            ("a", "running", 1), ("b", "running", 1)]
+        assert j.items == [("stop", "a"), ("start", "a"), ("start", "b")]
