@@ -11,7 +11,7 @@ import msgspec
 import tenacity
 
 from actors import Actor, MailboxSpec
-from actors.lifecycle import RESTARTS, Restart
+from actors.lifecycle import RESTARTS, Restart, State
 from protocols.messages import Msg
 
 Strategy = Literal["one_for_one", "one_for_all", "rest_for_one"]
@@ -76,7 +76,7 @@ class ChildInfo(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     path: str
     kind: str  # the actor's class name ("?" before its first start)
-    state: str  # starting | running | restarting | stopping | stopped | crashed | new
+    state: State  # see actors.lifecycle
     restart: str
     restarts: int
     supervisor: bool
