@@ -132,7 +132,8 @@ class ActorCell:
             await started
         except asyncio.CancelledError:  # the starter gave up: nothing may outlive it without a ref
             self._begin_stop(None if self.shutdown_s is None else self.loop.time() + self.shutdown_s)
-            task.cancel()
+            if not self._cleaning:  # a cleanup under way keeps its deadline
+                task.cancel()
             await asyncio.wait((task,))
             self.set_state("stopped")
             raise
@@ -197,13 +198,12 @@ class ActorCell:
         try:
             async with asyncio.timeout_at(deadline) as self._timeout:
                 await self._on_stop(actor)
-                await self._end_tasks()
         except TimeoutError:
             log.warning("actor %s overran its shutdown of %ss; cancelled", self.path or "/", self.shutdown_s,
                         extra={"path": self.path})
-            await self._end_tasks()
         finally:
             self._timeout = None
+            await self._end_tasks()  # also when a cancel cut on_stop short: no owned task outlives us
 
     def _tighten(self, deadline: float) -> None:
         """Bring the incarnation's deadline forward (a cleanup already running included)."""
