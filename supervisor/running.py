@@ -146,14 +146,15 @@ class Tree:
             body.cancel(f"the tree's root failed: {type(reason).__name__}")
 
     def _leave_body(self) -> BaseException | None:
-        """The root's failure, if it cancelled the body (that cancel is then taken back)."""
+        """The root's failure, if it cancelled the body (that cancel is then taken back);
+        None if someone else cancelled the body too: their cancellation goes on."""
         self._body = None
         if not self._body_cancelled:
             return None
         self._body_cancelled = False
         task = asyncio.current_task()
-        if task is not None:
-            task.uncancel()
+        if task is not None and task.uncancel() > 0:
+            return None
         reason = self._done.result()
         if reason is not None:
             reason.__suppress_context__ = True  # not "during handling of CancelledError"

@@ -167,3 +167,23 @@ async def test_lookup_of_an_unknown_path_or_before_the_start_raises_lookup_error
                 call()
         with pytest.raises(LookupError):
             await tree.restarted("nope")
+
+
+async def test_a_body_cancelled_from_outside_as_the_root_fails_ends_cancelled_not_with_the_failure() -> None:
+    log = Log()
+    started = asyncio.Event()
+    root = Supervisor([child("a", log)], max_restarts=0, backoff=NO_WAIT)
+
+    async def body() -> None:
+        async with run(root) as tree:
+            # Right after run() has cancelled us for the root's failure, someone else does too.
+            tree.root._cell.task.add_done_callback(lambda _: task.cancel())  # type: ignore[union-attr]
+            started.set()
+            await asyncio.Event().wait()
+
+    task = asyncio.ensure_future(body())
+    await started.wait()
+    root.lookup("a").tell(Boom())
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert tree_tasks() == []
