@@ -27,7 +27,7 @@ def test_a_move_outside_the_lifecycle_table_is_refused_naming_the_position() -> 
         transition("new", "running", "a/b")
 
 
-def test_every_state_can_be_left_except_by_illegal_moves_and_every_ended_state_can_start_again() -> None:
+def test_every_ended_state_can_start_again_and_a_running_actor_is_never_started_twice() -> None:
     assert set(TRANSITIONS) == {"new", "starting", "running", "stopping", "restarting", "stopped", "crashed"}
     for state in ("restarting", "stopped", "crashed"):
         assert "starting" in TRANSITIONS[state]
