@@ -27,7 +27,8 @@ On start, and whenever it is out of sync (before a gap is raised, too), it publi
 After applied deltas it publishes the top-``depth`` view, stamped with the last delta's seq,
 exchange time and receive time: once per burst, when no further message is queued behind the
 one just handled (``_publish_if_drained``: every view but the newest would be conflated away
-by the detector's mailbox anyway, so building it is wasted work on the hot path). ``publish=None`` publishes nothing (library use: ``ask(GetView())``).
+by the detector's mailbox anyway, so building it is wasted work on the hot path).
+``publish=None`` publishes nothing (library use: ``ask(GetView())``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """One venue's public market-data connection: WebSockets, subscriptions, keep-alive, routing.
 
 Inbox (``ConnectionInbox``): ``Subscribe`` | ``Unsubscribe`` (run-time subscription changes),
-``Tick`` (its own keep-alive timer), ``ReaderFailed`` (a reader task died; see below).
+``Tick`` (its own keep-alive timer).
 Routes every decoded ``BookDelta`` to ``route(delta.symbol)`` (a book actor) with ``await
 ref.send(delta)``, so a slow book pushes back onto the socket instead of growing a queue. The
 ref is looked up once per symbol and cached (refs are stable across restarts); Subscribe /
@@ -9,19 +9,14 @@ Unsubscribe drop the symbol's entry and a ref stopped for good is looked up agai
 
 on_start opens one aiohttp session and ``ceil(n / venue.max_streams_per_connection)``
 sockets to ``venue.ws_url(chunk)``, sends ``venue.subscribe_frames(chunk)`` on each, and starts
-one named reader task per socket. There is no reconnect loop: reconnection *is* the restart.
+one named reader task per socket with ``start_task``: the runtime owns it, so a reader that
+raises crashes the actor at once, and a stop or crash cancels the readers. There is no
+reconnect loop: reconnection *is* the restart.
 The actor crashes (its ``rest_for_one`` supervisor restarts it, then the books after it resync)
 on: a closed or failed socket (``NetworkError``), a frame that does not decode
 (``DecodeError``, counted in ``counters.decode_errors`` first), a subscription the venue
 refused (``SubscriptionFailed``), no pong for ``pong_timeout_s`` (venues with app-level pings
 only) or no frame at all for ``idle_timeout_s`` (``NetworkError``).
-
-Reader failures: the runtime drives an actor only through its receive loop, so an exception in
-a reader task would otherwise die unseen. Readers catch nothing; each task's done-callback
-takes its exception and tells the actor ``ReaderFailed(error=exc, token=...)``, whose
-``receive`` re-raises it, crashing the actor like any receive error. The token names the
-actor *instance*: refs are stable across restarts, so a failure report from a previous
-incarnation's reader, arriving after the restart, is recognised and ignored.
 """
 
 from __future__ import annotations
@@ -29,14 +24,13 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-import uuid
 from collections.abc import Callable, Sequence
 
 import aiohttp
 import msgspec
 
 from actors import Actor, ActorRef
-from protocols.errors import ActorStopped, DecodeError, NetworkError, SubscriptionFailed
+from protocols.errors import DecodeError, NetworkError, SubscriptionFailed
 from protocols.messages import BookDelta, Msg, Subscribe, Unsubscribe
 from protocols.venue import Control, Venue
 
@@ -44,19 +38,11 @@ _CLOSED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType
 _DATA = (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY)
 
 
-class Tick(Msg, kw_only=True):
+class Tick(Msg, frozen=True, kw_only=True):
     """The connection's own timer: send pings when due, check pong and idle deadlines."""
 
 
-class ReaderFailed(Msg, kw_only=True):
-    """A reader task of instance ``token`` raised ``error``; receive re-raises it. Local only:
-    an exception is not encodable, this message never crosses a process boundary."""
-
-    error: BaseException
-    token: str
-
-
-ConnectionInbox = Subscribe | Unsubscribe | Tick | ReaderFailed
+ConnectionInbox = Subscribe | Unsubscribe | Tick
 
 
 class ConnectionCounters:
@@ -113,10 +99,8 @@ class ConnectionActor(Actor[ConnectionInbox]):
         self._symbols = list(dict.fromkeys(symbols))  # subscribed, in order, no duplicates
         self._subscribed = set(self._symbols)
         self._refs: dict[str, ActorRef] = {}  # subscribed symbol -> its book (see _resolve)
-        self._token = uuid.uuid4().hex
         self._session: aiohttp.ClientSession | None = None
         self._sockets: list[_Socket] = []
-        self._stopping = False
         self._connected_ns: int | None = None
         self._connected_wall: float | None = None
         self._last_ping_ns = 0
@@ -162,33 +146,20 @@ class ConnectionActor(Actor[ConnectionInbox]):
         self._sockets.append(sock)
         for frame in self.venue.subscribe_frames(symbols) if symbols else ():
             await self._send(sock, frame)
-        sock.reader = asyncio.create_task(self._read(sock),
-                                          name=f"connection:{self.venue.name}:reader{sock.index}")
-        sock.reader.add_done_callback(self._reader_done)
+        sock.reader = self.start_task(self._read(sock), name=f"connection:{self.venue.name}:reader{sock.index}")
         return sock
 
     async def _close(self) -> None:
-        self._stopping = True
         readers = [s.reader for s in self._sockets if s.reader is not None]
-        for task in readers:
+        for task in readers:  # stop reading before the sockets close under the readers
             task.cancel()
         if readers:
-            await asyncio.wait(readers)  # exceptions were taken by _reader_done
+            await asyncio.wait(readers)
         for sock in self._sockets:
             await sock.ws.close()
         if self._session is not None:
             await self._session.close()
         self._sockets, self._session = [], None
-
-    def _reader_done(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled():
-            return
-        error = task.exception()  # also marks it retrieved
-        if error is not None and not self._stopping:
-            try:
-                self.ref.tell(ReaderFailed(error=error, token=self._token))
-            except ActorStopped:
-                pass  # stopped for good meanwhile: nobody is left to crash, the socket is closed
 
     # --- the readers (one task per socket; they catch nothing) --------------------------------
 
@@ -249,9 +220,6 @@ class ConnectionActor(Actor[ConnectionInbox]):
         match msg:
             case Tick():
                 await self._tick()
-            case ReaderFailed(error=error, token=token):
-                if token == self._token:
-                    raise error
             case Subscribe(symbol=symbol):
                 await self._subscribe(symbol)
             case Unsubscribe(symbol=symbol):

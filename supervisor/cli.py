@@ -24,7 +24,6 @@ import msgspec
 import config
 from protocols.errors import ConfigError
 from supervisor import cli_render as render
-
 from supervisor.control_api import ADDRESS_FILE, ControlAddress, ErrorReply, InspectReply, OkReply, PsReply, TreeReply
 
 T = TypeVar("T")
@@ -76,7 +75,8 @@ class Client:
             try:
                 headers["Authorization"] = "Bearer " + Path(ep.token_file).read_text().strip()
             except OSError as exc:
-                raise CliFailure(f"no engine running: cannot read token file {ep.token_file} ({exc.strerror})") from None
+                raise CliFailure(
+                    f"no engine running: cannot read token file {ep.token_file} ({exc.strerror})") from None
         if ep.unix_path is not None:
             if not Path(ep.unix_path).exists():
                 raise CliFailure(f"no engine running: no control socket at {ep.unix_path} "
@@ -94,7 +94,8 @@ class Client:
         if self._session is not None:
             await self._session.close()
 
-    async def request(self, method: str, route: str, *, body: Any = None, params: dict[str, str] | None = None) -> bytes:
+    async def request(self, method: str, route: str, *, body: Any = None,
+                      params: dict[str, str] | None = None) -> bytes:
         assert self._session is not None
         data = msgspec.json.encode(body) if body is not None else None
         try:
@@ -104,7 +105,7 @@ class Client:
                 status = resp.status
         except aiohttp.ClientConnectionError as exc:  # refused, reset, socket gone
             raise CliFailure(f"no engine running at {self.endpoint.where} ({exc})") from None
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise CliFailure(f"the engine at {self.endpoint.where} did not answer in time") from None
         if status == 401:
             raise CliFailure(f"refused by {self.endpoint.where}: wrong or missing token (HTTP 401)")

@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import msgspec
-import tenacity
 
 from actors import Actor, ActorRef, MailboxSpec
 from actors.book import BookActor
@@ -36,7 +35,7 @@ from protocols.messages import BookView, RestartRecord, Subscribe, Unsubscribe
 from protocols.venue import Venue
 from supervisor.control import ControlActor
 from supervisor.running import Tree, run
-from supervisor.spec import ChildSpec
+from supervisor.spec import ChildSpec, Strategy, exponential_backoff
 from supervisor.tree import Supervisor
 
 log = logging.getLogger("arbor.engine")
@@ -98,11 +97,10 @@ class Engine:
 
     # --- the tree -----------------------------------------------------------------------------
 
-    def _sup(self, children: list[ChildSpec], strategy: str) -> Supervisor:
+    def _sup(self, children: list[ChildSpec], strategy: Strategy) -> Supervisor:
         r = self.cfg.restart
         return Supervisor(children, strategy=strategy, max_restarts=r.max_restarts, within_s=r.within_s,
-                          backoff=tenacity.wait_exponential_jitter(multiplier=r.backoff_initial_s,
-                                                                   max=r.backoff_max_s, jitter=r.backoff_initial_s),
+                          backoff=exponential_backoff(r.backoff_initial_s, r.backoff_max_s),
                           on_restart=self._journal_restart)
 
     def _journal_restart(self, path: str, reason: str, restarts_in_window: int) -> None:

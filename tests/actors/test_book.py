@@ -21,6 +21,7 @@ from protocols.messages import BookDelta, BookSnapshot, BookView, GetView, Msg
 from protocols.mexc import MexcVenue
 from simulator import SimConfig, Simulator
 from supervisor import ChildSpec, Supervisor, run
+from testkit import eventually, until
 
 SYMBOL = "BTC/USDT"
 
@@ -37,10 +38,7 @@ class Collector(Actor[BookView]):
         self.changed.set()
 
     async def until(self, predicate: Callable[[list[BookView]], bool], timeout: float = 10.0) -> None:
-        async with asyncio.timeout(timeout):
-            while not predicate(self.views):
-                self.changed.clear()
-                await self.changed.wait()
+        await until(lambda: predicate(self.views), self.changed, timeout=timeout)
 
 
 async def collector() -> tuple[Collector, ActorRef]:
@@ -279,14 +277,6 @@ ADAPTERS = {"mexc": MexcVenue, "binance": BinanceVenue, "gateio": GateVenue}
 FAST = dict(push_interval_s=0.02, updates_per_s=600.0)
 
 
-async def eventually(predicate: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    """Poll socket-side state with a deadline (the simulator and the actors talk over TCP)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        await asyncio.sleep(0.01)
 
 
 @asynccontextmanager
@@ -350,7 +340,7 @@ async def test_gap_restarts_the_book_under_its_supervisor_and_it_resyncs_from_a_
             await eventually(in_sync(book))
             synced_views = len(col.views)
             server.faults.inject("gap")
-            await eventually(lambda: _true(book.stats().restarts == 1))
+            await tree.restarted("book", after=0)
             await eventually(in_sync(book))
             sim.pause()
             await eventually(equals_truth(book, server))

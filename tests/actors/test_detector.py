@@ -9,17 +9,14 @@ import pytest
 from actors import spawn
 from actors.detector import DetectorActor, DetectorParams
 from protocols.messages import BookView, GetLastOpportunity, Opportunity, VenueStatus
+from testkit import FakeClock
 
 MS = 1_000_000
 FEES = {"mexc": 0.0, "gateio": 0.0, "binance": 0.0}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 10_000 * MS
-
-    def __call__(self) -> int:
-        return self.now
+def Clock() -> FakeClock[int]:  # noqa: N802 - stands where a class stood
+    return FakeClock(10_000 * MS)
 
 
 class Recorder:
