@@ -176,8 +176,9 @@ class VenueServer:
     def routes(self) -> list[web.RouteDef]:
         raise NotImplementedError
 
-    def encode(self, symbol: str, delta: Delta, conn: Conn) -> Frame:
-        """One push frame; cached per (symbol, conn.style, conn.names[symbol]) within a push."""
+    def encode(self, symbol: str, delta: Delta, conn: Conn) -> Frame | None:
+        """One push frame, or None when this stream has nothing to say (a top-N view the change
+        did not touch); cached per (symbol, conn.style, conn.names[symbol]) within a push."""
         raise NotImplementedError
 
     def malformed(self, conn: Conn) -> Frame:
@@ -273,7 +274,7 @@ class VenueServer:
                 deltas[symbol] = self.prepare_delta(symbol, d)
         self.pushes += 1
         out: dict[Conn, list[Frame]] = {}
-        cache: dict[tuple[str, str, str], Frame] = {}
+        cache: dict[tuple[str, str, str], Frame | None] = {}
         for conn in self.conns:
             frames = []
             for symbol in conn.subs:
@@ -281,10 +282,11 @@ class VenueServer:
                 if d is None:
                     continue
                 key = (symbol, conn.style, conn.names.get(symbol, ""))
-                frame = cache.get(key)
-                if frame is None:
-                    frame = cache[key] = self.encode(symbol, d, conn)
-                frames.append(frame)
+                if key not in cache:
+                    cache[key] = self.encode(symbol, d, conn)
+                frame = cache[key]
+                if frame is not None:
+                    frames.append(frame)
             if frames or conn in self._held:
                 out[conn] = frames
         if not any(out.values()):

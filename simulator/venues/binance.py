@@ -27,6 +27,7 @@ from simulator.venues.base import (
     to_float,
     to_units,
 )
+from simulator.venues.reference import binance_routes
 
 _enc = msgspec.json.Encoder()
 STATUS = {"new": "NEW", "partially_filled": "PARTIALLY_FILLED", "filled": "FILLED", "canceled": "CANCELED", "expired": "EXPIRED"}
@@ -36,6 +37,9 @@ WEIGHTS = {
     "/api/v3/account/commission": 20,
     ("GET", "/api/v3/order"): 4,
     ("GET", "/api/v3/openOrders"): 6,
+    "/api/v3/myTrades": 20,
+    "/api/v3/ticker/24hr": 2,
+    "/sapi/v1/capital/config/getall": 10,
 }
 
 
@@ -80,6 +84,7 @@ class BinanceServer(VenueServer):
             web.delete(f"{a}/order", self._signed(self._cancel_order)),
             web.get(f"{a}/openOrders", self._signed(self._open_orders)),
             web.delete(f"{a}/openOrders", self._signed(self._cancel_all)),
+            *binance_routes(self),
         ]
 
     async def _ws_raw(self, request: web.Request) -> web.StreamResponse:
@@ -325,13 +330,13 @@ class BinanceServer(VenueServer):
     def _order_json(self, o: Order, *, full: bool = False) -> dict:
         spec = self.books[o.symbol].spec
         pd, qd = spec.price_decimals, spec.qty_decimals
-        tif = "GTC" if o.kind == "limit" else "IOC" if o.kind == "ioc" else "GTC"
+        tif = {"ioc": "IOC", "fok": "FOK"}.get(o.kind, "GTC")
         out = {
             "symbol": venue_symbol(o.symbol), "orderId": int(o.order_id), "orderListId": -1,
             "clientOrderId": o.client_id,
             "price": pad8(o.price or 0, pd), "origQty": pad8(o.qty or 0, qd), "executedQty": pad8(o.filled, qd),
             "cummulativeQuoteQty": f"{o.filled_quote:.8f}", "status": STATUS[o.status], "timeInForce": tif,
-            "type": "MARKET" if o.kind == "market" else "LIMIT", "side": o.side.upper(),
+            "type": {"market": "MARKET", "post_only": "LIMIT_MAKER"}.get(o.kind, "LIMIT"), "side": o.side.upper(),
             "origQuoteOrderQty": f"{o.quote_qty or 0:.8f}", "workingTime": o.created_ms,
             "selfTradePreventionMode": "EXPIRE_MAKER",
         }
@@ -345,7 +350,7 @@ class BinanceServer(VenueServer):
             ]
         else:
             out.update({"stopPrice": "0.00000000", "icebergQty": "0.00000000", "time": o.created_ms,
-                        "updateTime": o.updated_ms, "isWorking": o.kind == "limit"})
+                        "updateTime": o.updated_ms, "isWorking": o.kind in ("limit", "post_only")})
         return out
 
     async def _new_order(self, request: web.Request, params: dict[str, str]) -> web.Response:
@@ -356,10 +361,12 @@ class BinanceServer(VenueServer):
             raise BinanceError(-1102, "Mandatory parameter 'side' was not sent, was empty/null, or malformed.")
         price = qty = None
         quote = None
-        if otype == "LIMIT":
-            if tif not in ("GTC", "IOC"):
+        if otype in ("LIMIT", "LIMIT_MAKER"):
+            if otype == "LIMIT" and tif not in ("GTC", "IOC", "FOK"):
                 raise BinanceError(-1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.")
-            kind = "limit" if tif == "GTC" else "ioc"
+            if otype == "LIMIT_MAKER" and tif is not None:
+                raise BinanceError(-1106, "Parameter 'timeInForce' sent when not required.")
+            kind = "post_only" if otype == "LIMIT_MAKER" else {"GTC": "limit", "IOC": "ioc", "FOK": "fok"}[tif]
             price = to_units(params.get("price"), spec.price_decimals)
             qty = to_units(params.get("quantity"), spec.qty_decimals)
             if params.get("price") is None or params.get("quantity") is None:
@@ -393,6 +400,7 @@ class BinanceServer(VenueServer):
                 "duplicate_client_id": (-2010, "Duplicate order sent."),
                 "insufficient_balance": (-2010, "Account has insufficient balance for requested action."),
                 "min_notional": (-1013, "Filter failure: NOTIONAL"),
+                "would_take": (-2010, "Order would immediately match and take."),
             }.get(rej.reason, (-2010, rej.reason))) from None
         lost = await self.after_execution()
         if lost is not None:

@@ -1,0 +1,93 @@
+"""Gate.io ``spot.obu`` (order book v2, gateio.md §4.2) for the simulated venue.
+
+A stream ``ob.PAIR.N`` (N = 50 or 400 levels) is a top-N view of the venue's book. A
+subscription's first push is ``full: true`` (the whole view, ``u`` = the book's update id);
+after it every push carries the levels of the view that changed since the previous push, with
+``U`` = previous ``u`` + 1 and ``u`` = the book's id now; a level that left the view is sent
+with amount "0". Every subscriber of a stream shares one view, so ``U``/``u`` are the stream's
+and a push lost to a fault is a real gap. A Gate in-band ``full`` delta (``gate_full_every``)
+becomes a full push of the view.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from simulator.market import Delta, VenueBook
+from simulator.venues.base import now_ms
+
+CHANNEL = "spot.obu"
+LEVELS = (50, 400)
+_enc = msgspec.json.Encoder()
+Side = dict[int, int]
+
+
+def parse_stream(stream: object) -> tuple[str, int] | None:
+    """``"ob.BTC_USDT.50"`` -> ("BTC_USDT", 50); None if not a documented stream name."""
+    if not isinstance(stream, str):
+        return None
+    prefix, _, rest = stream.partition(".")
+    pair, _, levels = rest.rpartition(".")
+    if prefix != "ob" or not pair or not levels.isdigit() or int(levels) not in LEVELS:
+        return None
+    return pair, int(levels)
+
+
+class ObuViews:
+    """The last-pushed top-N view per (symbol, N)."""
+
+    def __init__(self, books: dict[str, VenueBook]) -> None:
+        self.books = books
+        self._views: dict[tuple[str, int], tuple[int, Side, Side]] = {}  # -> (u, bids, asks)
+
+    def _top(self, symbol: str, n: int) -> tuple[Side, Side]:
+        book = self.books[symbol]
+        return dict(book.bids.items()[-n:]), dict(book.asks.items()[:n])
+
+    def first_push(self, symbol: str, n: int, stream: str) -> str:
+        """The full push a new subscription starts with: the view as last pushed."""
+        view = self._views.get((symbol, n))
+        if view is None:
+            view = self._views[(symbol, n)] = (self.books[symbol].seq, *self._top(symbol, n))
+        return self._frame(symbol, stream, view[0], None, view[1], view[2], full=True)
+
+    def push(self, symbol: str, n: int, stream: str, delta: Delta) -> str | None:
+        """The push after a book change: full when ``delta`` is, else the changed levels."""
+        seq = self.books[symbol].seq
+        bids, asks = self._top(symbol, n)
+        old = self._views.get((symbol, n))
+        if old is None:  # nobody has a first push yet: this one is it
+            delta = Delta(delta.first, delta.last, {}, {}, full=True)
+        self._views[(symbol, n)] = (seq, bids, asks)
+        if delta.full:
+            return self._frame(symbol, stream, seq, None, bids, asks, full=True)
+        u0, old_bids, old_asks = old  # type: ignore[misc]
+        changed_bids = _diff(old_bids, bids)
+        changed_asks = _diff(old_asks, asks)
+        if not changed_bids and not changed_asks:
+            self._views[(symbol, n)] = old  # type: ignore[assignment]  # nothing to say: U stays
+            return None
+        return self._frame(symbol, stream, seq, u0 + 1, changed_bids, changed_asks, full=False)
+
+    def _frame(self, symbol: str, stream: str, u: int, first: int | None, bids: Side, asks: Side, *,
+               full: bool) -> str:
+        spec = self.books[symbol].spec
+        fp, fq = spec.fmt_price, spec.fmt_qty
+        t = now_ms()
+        result: dict = {"t": t}
+        if full:
+            result["full"] = True
+        result["s"] = stream
+        if first is not None:
+            result["U"] = first
+        result["u"] = u
+        result["b"] = [[fp(p), fq(q)] for p, q in sorted(bids.items(), reverse=True)]
+        result["a"] = [[fp(p), fq(q)] for p, q in sorted(asks.items())]
+        return _enc.encode({"time": t // 1000, "time_ms": t, "channel": CHANNEL, "event": "update",
+                            "result": result}).decode()
+
+
+def _diff(old: Side, new: Side) -> Side:
+    out = {p: q for p, q in new.items() if old.get(p) != q}
+    out.update({p: 0 for p in old if p not in new})
+    return out
