@@ -69,7 +69,7 @@ def pad8(units: int, decimals: int) -> str:
 class Conn:
     """One client WebSocket: its subscriptions (internal symbols) and its outgoing queue."""
 
-    __slots__ = ("ws", "subs", "style", "queue", "names")
+    __slots__ = ("ws", "subs", "style", "queue", "names", "last_in", "last_out", "inbound")
 
     def __init__(self, ws: web.WebSocketResponse, style: str = "") -> None:
         self.ws = ws
@@ -77,6 +77,8 @@ class Conn:
         self.style = style
         self.queue: asyncio.Queue[tuple[float, Any]] = asyncio.Queue()
         self.names: dict[str, str] = {}  # symbol -> the stream/channel name the client used
+        self.last_in = self.last_out = asyncio.get_running_loop().time()  # last frame each way
+        self.inbound: list[float] = []  # receive times of recent client messages (rate rules)
 
     def send(self, frame: Frame | object, at: float = 0.0) -> None:
         if self.queue.qsize() >= MAX_QUEUE:
@@ -139,6 +141,8 @@ class VenueServer:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.pushes = 0
+        self.ws_accepted = 0  # WebSocket connections accepted, ever
+        self.rule_closes: dict[str, int] = {}  # sockets closed for breaking a venue rule, by rule
         self.by_venue_symbol = {self.venue_symbol(s): s for s in books}
 
     # --- public API -------------------------------------------------------------------------
@@ -190,6 +194,15 @@ class VenueServer:
     def on_connect(self, conn: Conn, request: web.Request) -> None:
         """Subscriptions given in the URL (Binance), before any frame."""
 
+    async def watchdog(self, conn: Conn) -> None:
+        """Runs beside each connection: enforce the venue's idle rules (``close_for``)."""
+        await self._closing.wait()
+
+    def close_for(self, conn: Conn, rule: str) -> None:
+        """Close ``conn`` for breaking ``rule`` (counted in ``rule_closes``)."""
+        self.rule_closes[rule] = self.rule_closes.get(rule, 0) + 1
+        conn.send(_CLOSE)
+
     def prepare_delta(self, symbol: str, delta: Delta) -> Delta:
         """Last chance to reshape a push (Gate turns some into ``full: true``)."""
         return delta
@@ -201,6 +214,10 @@ class VenueServer:
     def error(self, status: int, kind: str, headers: dict[str, str] | None = None) -> web.Response:
         """The venue's error body for ``kind`` in ("rate", "server", "timeout")."""
         raise NotImplementedError
+
+    def limited_status(self) -> int:
+        """HTTP status of a rate-limited answer: 429, or 418 for a venue that bans the IP."""
+        return 429
 
     # --- server lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -225,11 +242,14 @@ class VenueServer:
         ws = web.WebSocketResponse(heartbeat=self.heartbeat_s)
         await ws.prepare(request)
         conn = Conn(ws, style)
+        self.ws_accepted += 1
         self.on_connect(conn, request)
         self.conns.add(conn)
         writer = asyncio.create_task(self._writer(conn), name=f"sim-{self.name}-ws-writer")
+        watchdog = asyncio.create_task(self.watchdog(conn), name=f"sim-{self.name}-ws-watchdog")
         try:
             async for msg in ws:
+                conn.last_in = asyncio.get_running_loop().time()
                 if msg.type == WSMsgType.TEXT:
                     await self.on_text(conn, msg.data)
                 elif msg.type == WSMsgType.BINARY:
@@ -238,7 +258,8 @@ class VenueServer:
             self.conns.discard(conn)
             self._held.pop(conn, None)
             writer.cancel()
-            await asyncio.wait([writer])
+            watchdog.cancel()
+            await asyncio.wait([writer, watchdog])
         return ws
 
     async def _writer(self, conn: Conn) -> None:
@@ -257,6 +278,7 @@ class VenueServer:
                 await ws.send_bytes(frame)
             else:
                 await ws.send_str(frame)
+            conn.last_out = loop.time()
 
     def push(self) -> None:
         """Drain every book's pending delta and fan it out, applying armed push faults."""
@@ -328,7 +350,7 @@ class VenueServer:
         headers, retry_after = self.rate(request) if self.cfg.rate_limits else ({}, None)
         if retry_after is not None or self.faults.take("http_429"):
             headers["Retry-After"] = str(max(1, int(retry_after or 1)))
-            return self.error(429, "rate", headers)
+            return self.error(self.limited_status(), "rate", headers)
         if self.faults.take("http_5xx"):
             return self.error(503, "server", headers)
         placing = request.method == "POST" and request.path == self.order_path
