@@ -39,7 +39,7 @@ ROUND_TRIP = textwrap.dedent("""
 
 
 def _run(*lines: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "\n".join(lines)], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-c", "\n".join(lines)], cwd=ROOT, capture_output=True, text=True, check=False,
                           timeout=50)
 
 

@@ -16,7 +16,8 @@ import msgspec
 import pytest
 
 from protocols.binance import wire as bwire
-from protocols.binance.rest import BinanceVenue, to_update as binance_update
+from protocols.binance.rest import BinanceVenue
+from protocols.binance.rest import to_update as binance_update
 from protocols.binance.sync import BinanceSync
 from protocols.errors import DecodeError, OrderNotFound
 from protocols.gateio import wire as gwire
@@ -25,7 +26,8 @@ from protocols.gateio.sync import GateSync
 from protocols.messages import BookDelta
 from protocols.mexc import wire as mwire
 from protocols.mexc.codec import decode_frame as mexc_decode
-from protocols.mexc.rest import MexcVenue, map_error as mexc_error
+from protocols.mexc.rest import MexcVenue
+from protocols.mexc.rest import map_error as mexc_error
 from protocols.venue import Control, SyncAction
 
 CAPTURES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "captures"

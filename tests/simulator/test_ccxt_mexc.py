@@ -8,9 +8,9 @@ import asyncio
 import aiohttp
 import ccxt
 import pytest
+from ccxt_support import FAST_RULES, ccxt_on, simulator, watch_for
 
 from simulator import Simulator
-from ccxt_support import FAST_RULES, ccxt_on, simulator, watch_for
 
 SYMBOL = "BTC/USDT"
 
