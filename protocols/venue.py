@@ -82,6 +82,7 @@ class Venue(Protocol):
     name: str
     max_streams_per_connection: int  # MEXC 30, Binance 1024, Gate: no documented limit
     ping_interval_s: float  # how often the connection sends ping_frame()
+    # optional: max_messages_per_s, frames the connection may send per socket per second
     sync: SyncRule
 
     # --- public, pure -------------------------------------------------------------------------
