@@ -1,6 +1,6 @@
 """Simulated MEXC spot v3 (shared/venues/mexc.md): WebSocket ``/ws`` with JSON text control
 frames (SUBSCRIPTION / UNSUBSCRIPTION / PING, max 30 subscriptions a connection) and binary
-protobuf ``PushDataV3ApiWrapper`` pushes on ``spot@public.aggre.depth.v3.api.pb@100ms@SYM``
+protobuf ``PushDataV3ApiWrapper`` pushes on ``spot@public.aggre.depth.v3.api.pb@(100ms|10ms)@SYM``
 (fromVersion/toVersion as strings); REST ``/api/v3`` depth, exchangeInfo (precision fields, no
 filters), account, tradeFee, order (POST/GET/DELETE; LIMIT, IMMEDIATE_OR_CANCEL, MARKET with
 quantity or quoteOrderQty, LIMIT_MAKER, FILL_OR_KILL; string orderId; no client id -> null),
