@@ -182,8 +182,12 @@ class VenueServer:
 
     def encode(self, symbol: str, delta: Delta, conn: Conn) -> Frame | None:
         """One push frame, or None when this stream has nothing to say (a top-N view the change
-        did not touch); cached per (symbol, conn.style, conn.names[symbol]) within a push."""
+        did not touch); cached per ``frame_key`` within a push."""
         raise NotImplementedError
+
+    def frame_key(self, symbol: str, conn: Conn) -> tuple[object, ...]:
+        """Connections with equal keys get the same frame for ``symbol`` in one push."""
+        return symbol, conn.style, conn.names.get(symbol, "")
 
     def malformed(self, conn: Conn) -> Frame:
         raise NotImplementedError
@@ -193,6 +197,9 @@ class VenueServer:
 
     def on_connect(self, conn: Conn, request: web.Request) -> None:
         """Subscriptions given in the URL (Binance), before any frame."""
+
+    def on_disconnect(self, conn: Conn) -> None:
+        """The connection is gone: forget what the venue kept for it."""
 
     async def watchdog(self, conn: Conn) -> None:
         """Runs beside each connection: enforce the venue's idle rules (``close_for``)."""
@@ -257,6 +264,7 @@ class VenueServer:
         finally:
             self.conns.discard(conn)
             self._held.pop(conn, None)
+            self.on_disconnect(conn)
             writer.cancel()
             watchdog.cancel()
             await asyncio.wait([writer, watchdog])
@@ -296,14 +304,14 @@ class VenueServer:
                 deltas[symbol] = self.prepare_delta(symbol, d)
         self.pushes += 1
         out: dict[Conn, list[Frame]] = {}
-        cache: dict[tuple[str, str, str], Frame | None] = {}
+        cache: dict[tuple[object, ...], Frame | None] = {}
         for conn in self.conns:
             frames = []
             for symbol in conn.subs:
                 d = deltas.get(symbol)
                 if d is None:
                     continue
-                key = (symbol, conn.style, conn.names.get(symbol, ""))
+                key = self.frame_key(symbol, conn)
                 if key not in cache:
                     cache[key] = self.encode(symbol, d, conn)
                 frame = cache[key]

@@ -1,12 +1,11 @@
 """Gate.io ``spot.obu`` (order book v2, gateio.md §4.2) for the simulated venue.
 
-A stream ``ob.PAIR.N`` (N = 50 or 400 levels) is a top-N view of the venue's book. A
-subscription's first push is ``full: true`` (the whole view, ``u`` = the book's update id);
-after it every push carries the levels of the view that changed since the previous push, with
-``U`` = previous ``u`` + 1 and ``u`` = the book's id now; a level that left the view is sent
-with amount "0". Every subscriber of a stream shares one view, so ``U``/``u`` are the stream's
-and a push lost to a fault is a real gap. A Gate in-band ``full`` delta (``gate_full_every``)
-becomes a full push of the view.
+A stream ``ob.PAIR.N`` (N = 50 or 400 levels) is a top-N view of the venue's book, followed
+per subscription: its first push is ``full: true`` (the view now, ``u`` = the book's update
+id); after it every push carries the levels of the view that changed since that
+subscription's previous push, with ``U`` = previous ``u`` + 1 and ``u`` = the book's id now; a
+level that left the view is sent with amount "0". A push lost to a fault is a real gap for
+that subscription. A Gate in-band ``full`` delta (``gate_full_every``) becomes a full push.
 """
 
 from __future__ import annotations
@@ -34,39 +33,43 @@ def parse_stream(stream: object) -> tuple[str, int] | None:
 
 
 class ObuViews:
-    """The last-pushed top-N view per (symbol, N)."""
+    """The last-pushed top-N view of each subscription, by (its connection, symbol)."""
 
     def __init__(self, books: dict[str, VenueBook]) -> None:
         self.books = books
-        self._views: dict[tuple[str, int], tuple[int, Side, Side]] = {}  # -> (u, bids, asks)
+        self._views: dict[tuple[object, str], tuple[int, Side, Side]] = {}  # -> (u, bids, asks)
 
     def _top(self, symbol: str, n: int) -> tuple[Side, Side]:
         book = self.books[symbol]
         return dict(book.bids.items()[-n:]), dict(book.asks.items()[:n])
 
-    def first_push(self, symbol: str, n: int, stream: str) -> str:
-        """The full push a new subscription starts with: the view as last pushed."""
-        view = self._views.get((symbol, n))
-        if view is None:
-            view = self._views[(symbol, n)] = (self.books[symbol].seq, *self._top(symbol, n))
-        return self._frame(symbol, stream, view[0], None, view[1], view[2], full=True)
-
-    def push(self, symbol: str, n: int, stream: str, delta: Delta) -> str | None:
-        """The push after a book change: full when ``delta`` is, else the changed levels."""
+    def first_push(self, conn: object, symbol: str, n: int, stream: str) -> str:
+        """A new subscription's first push: the view now, in full."""
         seq = self.books[symbol].seq
         bids, asks = self._top(symbol, n)
-        old = self._views.get((symbol, n))
-        if old is None:  # nobody has a first push yet: this one is it
-            delta = Delta(delta.first, delta.last, {}, {}, full=True)
-        self._views[(symbol, n)] = (seq, bids, asks)
+        self._views[(conn, symbol)] = (seq, bids, asks)
+        return self._frame(symbol, stream, seq, None, bids, asks, full=True)
+
+    def drop(self, conn: object, symbol: str | None = None) -> None:
+        """Forget a subscription (``symbol``) or every one of a closed connection (None)."""
+        for key in [k for k in self._views if k[0] is conn and symbol in (None, k[1])]:
+            del self._views[key]
+
+    def push(self, conn: object, symbol: str, n: int, stream: str, delta: Delta) -> str | None:
+        """The push after a book change: full when ``delta`` is, else the changed levels."""
+        old = self._views.get((conn, symbol))
+        if old is None:  # a subscription without its first push cannot exist
+            raise KeyError(f"no spot.obu view for {symbol} on this connection")
+        seq = self.books[symbol].seq
+        bids, asks = self._top(symbol, n)
         if delta.full:
+            self._views[(conn, symbol)] = (seq, bids, asks)
             return self._frame(symbol, stream, seq, None, bids, asks, full=True)
-        u0, old_bids, old_asks = old  # type: ignore[misc]
-        changed_bids = _diff(old_bids, bids)
-        changed_asks = _diff(old_asks, asks)
+        u0, old_bids, old_asks = old
+        changed_bids, changed_asks = _diff(old_bids, bids), _diff(old_asks, asks)
         if not changed_bids and not changed_asks:
-            self._views[(symbol, n)] = old  # type: ignore[assignment]  # nothing to say: U stays
-            return None
+            return None  # nothing to say: the next push starts at U = u0 + 1 still
+        self._views[(conn, symbol)] = (seq, bids, asks)
         return self._frame(symbol, stream, seq, u0 + 1, changed_bids, changed_asks, full=False)
 
     def _frame(self, symbol: str, stream: str, u: int, first: int | None, bids: Side, asks: Side, *,

@@ -138,6 +138,7 @@ class GateServer(VenueServer):
             if conn.names.get(symbol) == stream:
                 conn.subs.discard(symbol)
                 del conn.names[symbol]
+                self.obu.drop(conn, symbol)
             self._reply(conn, req, channel=OBU, event=event, error=None, result={"status": "success"})
             return
         if symbol in conn.subs:  # gateio.md §4.2: subscribing twice on one connection
@@ -147,7 +148,7 @@ class GateServer(VenueServer):
         conn.subs.add(symbol)
         conn.names[symbol] = str(stream)
         self._reply(conn, req, channel=OBU, event=event, error=None, result={"status": "success"})
-        conn.send(self.obu.first_push(symbol, parsed[1], str(stream)))
+        conn.send(self.obu.first_push(conn, symbol, parsed[1], str(stream)))
 
     def prepare_delta(self, symbol: str, delta: Delta) -> Delta:
         n = self._pushes[symbol] = self._pushes.get(symbol, 0) + 1
@@ -156,10 +157,18 @@ class GateServer(VenueServer):
             return self.books[symbol].full_delta(delta)
         return delta
 
+    def frame_key(self, symbol: str, conn: Conn) -> tuple[object, ...]:
+        if conn.names.get(symbol, "").startswith("ob."):
+            return symbol, conn  # each spot.obu subscription follows its own view
+        return super().frame_key(symbol, conn)
+
+    def on_disconnect(self, conn: Conn) -> None:
+        self.obu.drop(conn)
+
     def encode(self, symbol: str, delta: Delta, conn: Conn) -> Frame | None:
         stream = conn.names.get(symbol, "")
         if stream.startswith("ob."):
-            return self.obu.push(symbol, parse_stream(stream)[1], stream, delta)  # type: ignore[index]
+            return self.obu.push(conn, symbol, parse_stream(stream)[1], stream, delta)  # type: ignore[index]
         spec = self.books[symbol].spec
         fp, fq = spec.fmt_price, spec.fmt_qty
         t = now_ms()
