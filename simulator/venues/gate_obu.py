@@ -58,11 +58,9 @@ class ObuViews:
     def push(self, conn: object, symbol: str, n: int, stream: str, delta: Delta) -> str | None:
         """The push after a book change: full when ``delta`` is, else the changed levels."""
         old = self._views.get((conn, symbol))
-        if old is None:  # a subscription without its first push cannot exist
-            raise KeyError(f"no spot.obu view for {symbol} on this connection")
         seq = self.books[symbol].seq
         bids, asks = self._top(symbol, n)
-        if delta.full:
+        if delta.full or old is None:  # (None: every subscription got its first push already)
             self._views[(conn, symbol)] = (seq, bids, asks)
             return self._frame(symbol, stream, seq, None, bids, asks, full=True)
         u0, old_bids, old_asks = old
