@@ -9,8 +9,6 @@ within recvWindow. Every response carries X-MBX-USED-WEIGHT-1M; over the limit -
 
 from __future__ import annotations
 
-import time
-
 import msgspec
 from aiohttp import web
 
@@ -30,6 +28,7 @@ from simulator.venues.base import (
     to_units,
 )
 from simulator.venues.reference import binance_routes
+from simulator.venues.rules import IpBan, too_many_messages
 
 _enc = msgspec.json.Encoder()
 STATUS = {"new": "NEW", "partially_filled": "PARTIALLY_FILLED", "filled": "FILLED", "canceled": "CANCELED", "expired": "EXPIRED"}
@@ -64,8 +63,7 @@ class BinanceServer(VenueServer):
         super().__init__(*args, **kwargs)
         self.heartbeat_s = self.cfg.ws_ping_interval_s
         self.weight = FixedWindow(self.cfg.binance_weight_per_min, 60.0)
-        self.banned_until = 0.0  # time.time() until which every request is answered 418
-        self._after_429 = 0  # requests made while rate limited, in this window
+        self.ban = IpBan(self.cfg.binance_requests_after_429, self.cfg.binance_ban_s)
 
     def venue_symbol(self, symbol: str) -> str:
         return venue_symbol(symbol)
@@ -115,12 +113,8 @@ class BinanceServer(VenueServer):
                 conn.names.pop(symbol, None)
 
     async def on_text(self, conn: Conn, text: str) -> None:
-        limit = self.cfg.binance_ws_msgs_per_s
-        if limit is not None:  # binance.md §3.1: 5 incoming messages/s, else disconnected
-            now = conn.last_in
-            conn.inbound = [t for t in conn.inbound if now - t < 1.0] + [now]
-            if len(conn.inbound) > limit:
-                return self.close_for(conn, "ws_messages_per_s")
+        if too_many_messages(conn, self.cfg.binance_ws_msgs_per_s):
+            return self.close_for(conn, "ws_messages_per_s")
         try:
             req = msgspec.json.decode(text)
         except msgspec.DecodeError:
@@ -175,23 +169,18 @@ class BinanceServer(VenueServer):
             w = 80
         else:
             w = WEIGHTS.get((request.method, path), WEIGHTS.get(path, 1))  # type: ignore[call-overload]
-        now = time.time()
-        if self.banned_until > now:
-            return {}, self.banned_until - now
+        banned = self.ban.banned_for()
+        if banned is not None:
+            return {}, banned
         used, reset = self.weight.hit("ip", w)
         headers = {"X-MBX-USED-WEIGHT-1M": str(used)}
         if used <= self.weight.limit:
-            self._after_429 = 0
+            self.ban.while_limited = 0
             return headers, None
-        self._after_429 += 1  # binance.md §3.3: 418 "IP auto-banned for continuing after 429s"
-        after = self.cfg.binance_requests_after_429
-        if after is not None and self._after_429 > after:
-            self.banned_until = now + self.cfg.binance_ban_s
-            return headers, self.cfg.binance_ban_s
-        return headers, reset
+        return headers, self.ban.over_limit(reset)  # binance.md §3.3: 418 after more requests
 
     def limited_status(self) -> int:
-        return 418 if self.banned_until > time.time() else 429
+        return 418 if self.ban.banned_for() is not None else 429
 
     def error(self, status: int, kind: str, headers: dict[str, str] | None = None) -> web.Response:
         code, msg = {
@@ -202,7 +191,7 @@ class BinanceServer(VenueServer):
                                "execution status unknown."),
         }[kind]
         if status == 418:  # private.md: the WS API's wording of the same ban
-            msg = (f"Way too much request weight used; IP banned until {int(self.banned_until * 1000)}. "
+            msg = (f"Way too much request weight used; IP banned until {int(self.ban.until * 1000)}. "
                    "Please use WebSocket Streams for live updates to avoid bans.")
         return web.json_response({"code": code, "msg": msg}, status=status, headers=headers)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import msgspec
 
 from simulator.market import Delta, VenueBook
-from simulator.venues.base import now_ms
+from simulator.venues.base import Conn, now_ms
 
 CHANNEL = "spot.obu"
 LEVELS = (50, 400)
@@ -42,6 +42,27 @@ class ObuViews:
     def _top(self, symbol: str, n: int) -> tuple[Side, Side]:
         book = self.books[symbol]
         return dict(book.bids.items()[-n:]), dict(book.asks.items()[:n])
+
+    def request(self, conn: Conn, event: str, payload: object, pairs: dict[str, str]
+                ) -> tuple[dict | None, dict | None, str | None]:
+        """A ``spot.obu`` subscribe/unsubscribe on ``conn``: (error, result) of the reply and,
+        for a new subscription, its first push (sent after the reply)."""
+        stream = payload[0] if isinstance(payload, list) and len(payload) == 1 else None
+        parsed = parse_stream(stream)
+        symbol = pairs.get(parsed[0]) if parsed else None
+        if parsed is None or symbol is None:
+            return {"code": 2, "message": f"Invalid argument provided: payload {payload}"}, None, None
+        if event == "unsubscribe":
+            if conn.names.get(symbol) == stream:
+                conn.subs.discard(symbol)
+                del conn.names[symbol]
+                self.drop(conn, symbol)
+            return None, {"status": "success"}, None
+        if symbol in conn.subs:  # gateio.md §4.2: subscribing twice on one connection
+            return {"code": 2, "message": f"Alert sub {stream}"}, None, None
+        conn.subs.add(symbol)
+        conn.names[symbol] = str(stream)
+        return None, {"status": "success"}, self.first_push(conn, symbol, parsed[1], str(stream))
 
     def first_push(self, conn: object, symbol: str, n: int, stream: str) -> str:
         """A new subscription's first push: the view now, in full."""

@@ -107,7 +107,10 @@ class GateServer(VenueServer):
                         error={"code": 2, "message": f"unknown channel {channel}"}, result=None)
             return
         if channel == OBU:
-            self._on_obu(conn, req, event, payload)
+            error, result, first = self.obu.request(conn, event, payload, self.by_venue_symbol)
+            self._reply(conn, req, channel=OBU, event=event, error=error, result=result)
+            if first is not None:
+                conn.send(first)
             return
         if not isinstance(payload, list) or len(payload) != 2 or payload[1] != "100ms":
             self._reply(conn, req, channel=channel, event=event,
@@ -125,30 +128,6 @@ class GateServer(VenueServer):
             conn.subs.discard(symbol)
             conn.names.pop(symbol, None)
         self._reply(conn, req, channel=channel, event=event, error=None, result={"status": "success"})
-
-    def _on_obu(self, conn: Conn, req: dict, event: str, payload: object) -> None:
-        stream = payload[0] if isinstance(payload, list) and len(payload) == 1 else None
-        parsed = parse_stream(stream)
-        symbol = self.by_venue_symbol.get(parsed[0]) if parsed else None
-        if parsed is None or symbol is None:
-            self._reply(conn, req, channel=OBU, event=event,
-                        error={"code": 2, "message": f"Invalid argument provided: payload {payload}"}, result=None)
-            return
-        if event == "unsubscribe":
-            if conn.names.get(symbol) == stream:
-                conn.subs.discard(symbol)
-                del conn.names[symbol]
-                self.obu.drop(conn, symbol)
-            self._reply(conn, req, channel=OBU, event=event, error=None, result={"status": "success"})
-            return
-        if symbol in conn.subs:  # gateio.md §4.2: subscribing twice on one connection
-            self._reply(conn, req, channel=OBU, event=event, error={"code": 2, "message": f"Alert sub {stream}"},
-                        result=None)
-            return
-        conn.subs.add(symbol)
-        conn.names[symbol] = str(stream)
-        self._reply(conn, req, channel=OBU, event=event, error=None, result={"status": "success"})
-        conn.send(self.obu.first_push(conn, symbol, parsed[1], str(stream)))
 
     def prepare_delta(self, symbol: str, delta: Delta) -> Delta:
         n = self._pushes[symbol] = self._pushes.get(symbol, 0) + 1

@@ -13,8 +13,6 @@ Rate limit: 500 requests / 10 s per endpoint, 429 with Retry-After.
 
 from __future__ import annotations
 
-import asyncio
-
 import msgspec
 from aiohttp import web
 
@@ -25,6 +23,7 @@ from simulator.market import Delta
 from simulator.matching import Order, Reject
 from simulator.venues.base import Conn, FixedWindow, Frame, VenueServer, now_ms, signed_params, to_float, to_units
 from simulator.venues.reference import mexc_routes
+from simulator.venues.rules import mexc_idle
 
 _enc = msgspec.json.Encoder()
 MAX_SUBS = 30
@@ -75,25 +74,8 @@ class MexcServer(VenueServer):
 
     # --- WebSocket ------------------------------------------------------------------------
     async def watchdog(self, conn: Conn) -> None:
-        """mexc.md §1.1: no valid subscription for 30 s -> closed; subscribed but nothing
-        flowing either way (push or PING) for 60 s -> closed (both ``SimConfig``, None: off)."""
-        unsubscribed_s, no_data_s = self.cfg.mexc_idle_unsubscribed_s, self.cfg.mexc_idle_no_data_s
-        limits = [t for t in (unsubscribed_s, no_data_s) if t is not None]
-        if not limits:
-            return await super().watchdog(conn)
-        loop = asyncio.get_running_loop()
-        since_unsubscribed: float | None = loop.time()
-        while True:
-            await asyncio.sleep(min(limits) / 10)
-            now = loop.time()
-            if conn.subs:
-                since_unsubscribed = None
-                if no_data_s is not None and now - max(conn.last_in, conn.last_out) > no_data_s:
-                    return self.close_for(conn, "idle_no_data")
-            else:
-                since_unsubscribed = now if since_unsubscribed is None else since_unsubscribed
-                if unsubscribed_s is not None and now - since_unsubscribed > unsubscribed_s:
-                    return self.close_for(conn, "idle_unsubscribed")
+        await mexc_idle(conn, self.cfg.mexc_idle_unsubscribed_s, self.cfg.mexc_idle_no_data_s,
+                        lambda rule: self.close_for(conn, rule))
 
     def _channel_symbol(self, channel: str) -> str | None:
         prefix, _, rest = channel.rpartition("@")

@@ -28,6 +28,6 @@ async def test_after_a_429_the_adapter_sends_nothing_more_until_retry_after_and_
             # one more request inside the window is banned (binance_requests_after_429=1); it waits
             with pytest.raises(TimeoutError):
                 await asyncio.wait_for(venue.depth_snapshot("BTC/USDT", limit=100), timeout=0.5)
-            assert server._after_429 == 1 and server.banned_until == 0.0  # nothing more was sent
+            assert server.ban.while_limited == 1 and server.ban.until == 0.0  # nothing more was sent
         finally:
             await venue.close()

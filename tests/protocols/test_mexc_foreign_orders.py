@@ -22,11 +22,11 @@ async def test_open_orders_and_cancel_all_handle_an_order_placed_without_a_clien
         bid = server.book(SYMBOL)[0][0][0]
         query = urlencode({"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.001",
                            "price": f"{bid * 0.9:.2f}", "timestamp": str(int(time.time() * 1000))})
-        async with aiohttp.ClientSession() as http:  # a manual order: no newClientOrderId
-            async with http.post(f"{server.rest_url}/api/v3/order?{query}&signature={sign(creds.secret, query)}",
-                                 headers={"X-MEXC-APIKEY": creds.api_key}) as r:
-                assert r.status == 200, await r.text()
-                foreign_id = (await r.json())["orderId"]
+        url = f"{server.rest_url}/api/v3/order?{query}&signature={sign(creds.secret, query)}"
+        async with aiohttp.ClientSession() as http, \
+                http.post(url, headers={"X-MEXC-APIKEY": creds.api_key}) as r:  # a manual order: no client id
+            assert r.status == 200, await r.text()
+            foreign_id = (await r.json())["orderId"]
         venue = MexcVenue(rest_url=server.rest_url, ws_url=server.ws_url, symbols=[SYMBOL], credentials=creds)
         try:
             (listed,) = await venue.open_orders(SYMBOL)
