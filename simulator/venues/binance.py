@@ -382,7 +382,7 @@ class BinanceServer(VenueServer):
                 raise BinanceError(-1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.")
             if otype == "LIMIT_MAKER" and tif is not None:
                 raise BinanceError(-1106, "Parameter 'timeInForce' sent when not required.")
-            kind = "post_only" if otype == "LIMIT_MAKER" else {"GTC": "limit", "IOC": "ioc", "FOK": "fok"}[tif]
+            kind = "post_only" if otype == "LIMIT_MAKER" else {"GTC": "limit", "IOC": "ioc", "FOK": "fok"}[tif or ""]
             price = to_units(params.get("price"), spec.price_decimals)
             qty = to_units(params.get("quantity"), spec.qty_decimals)
             if params.get("price") is None or params.get("quantity") is None:

@@ -22,7 +22,7 @@ from aiohttp import web
 from protocols.signing import gate_sign
 from protocols.venue import venue_symbol
 from simulator.market import Delta
-from simulator.matching import Order, Reject
+from simulator.matching import Kind, Order, Reject
 from simulator.venues.base import Conn, FixedWindow, Frame, VenueServer, now_ms, to_float, to_units
 from simulator.venues.gate_obu import CHANNEL as OBU, ObuViews, parse_stream
 from simulator.venues.reference import gate_routes
@@ -30,7 +30,7 @@ from simulator.venues.reference import gate_routes
 _enc = msgspec.json.Encoder()
 TEXT_RE = re.compile(r"^t-[0-9A-Za-z_.\-]{1,28}$")
 CHANNEL = "spot.order_book_update"
-TIME_IN_FORCE = {"gtc": "limit", "ioc": "ioc", "fok": "fok", "poc": "post_only"}  # -> the engine's kind
+TIME_IN_FORCE: dict[str, Kind] = {"gtc": "limit", "ioc": "ioc", "fok": "fok", "poc": "post_only"}  # -> engine kind
 ORDER_TIF = {**{kind: tif for tif, kind in TIME_IN_FORCE.items()}, "market": "ioc"}
 
 
@@ -330,6 +330,7 @@ class GateServer(VenueServer):
         price = qty = None
         quote = None
         amount = str(req.get("amount", ""))
+        kind: Kind
         if otype == "market":
             if tif != "ioc":
                 raise GateError("INVALID_PARAM_VALUE", "Invalid parameter `time_in_force` with value: gtc")

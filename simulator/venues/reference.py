@@ -198,9 +198,9 @@ def binance_routes(server: BinanceServer) -> list[web.RouteDef]:
 
     async def trade_fee(request: web.Request, params: dict[str, str]) -> web.Response:
         fee = f"{server.exchange.fee:g}"
-        wanted = [server._symbol(params)] if params.get("symbol") else list(server.books)
+        wanted = [server._symbol(params) or ""] if params.get("symbol") else list(server.books)
         return web.json_response([{"symbol": venue_symbol(s), "makerCommission": fee, "takerCommission": fee}
-                                  for s in wanted])  # type: ignore[arg-type]
+                                  for s in wanted])
 
     async def my_trades(request: web.Request, params: dict[str, str]) -> web.Response:
         symbol = server._symbol(params)
