@@ -109,6 +109,22 @@ async def test_watch_order_book_outlives_the_idle_timeouts_on_one_socket(sim: Si
         c.assert_loopback_only()
 
 
+async def test_ccxt_pro_keepalive_pings_are_answered_and_hold_a_silent_socket_open(sim: Simulator) -> None:
+    """The live rule (60 s silent) against ccxt.pro's keepalive (a lower-case ping every 8 s,
+    the socket dropped after two missed PONGs), both scaled by 1/100; the market is paused, so
+    only the pings and their PONGs flow."""
+    venue = sim.venues["mexc"]
+    async with ccxt_on(sim, "mexc") as c:
+        c.ex.streaming["keepAlive"] = 80  # ms, 8 s / 100
+        await watch_for(c, SYMBOL, 0.1)
+        (client,) = c.ex.clients.values()
+        sim.pause()
+        first_pong = client.lastPong
+        await asyncio.sleep(3 * FAST_RULES.mexc_idle_no_data_s)  # type: ignore[operator]  # the silence is the test
+        assert not client.closed() and client.lastPong > (first_pong or 0)
+        assert venue.ws_accepted == 1 and venue.rule_closes == {}
+
+
 async def test_the_venue_closes_a_socket_without_subscription_and_a_silent_subscribed_one(sim: Simulator) -> None:
     venue = sim.venues["mexc"]
     async with aiohttp.ClientSession() as http:
