@@ -78,13 +78,14 @@ class ConnectionStatus(msgspec.Struct, frozen=True, kw_only=True):
 class _Socket:
     """One WebSocket and the symbols subscribed on it."""
 
-    __slots__ = ("index", "ws", "symbols", "last_frame_ns", "last_pong_ns", "reader")
+    __slots__ = ("index", "ws", "symbols", "last_frame_ns", "last_pong_ns", "reader", "sent")
 
     def __init__(self, index: int, ws: aiohttp.ClientWebSocketResponse, symbols: list[str], now_ns: int) -> None:
         self.index, self.ws, self.symbols = index, ws, symbols
         self.last_frame_ns = now_ns
         self.last_pong_ns = now_ns  # a fresh socket gets one full pong_timeout before judging it
         self.reader: asyncio.Task[None] | None = None
+        self.sent: list[float] = []  # monotonic times of the frames sent in the last second
 
 
 class ConnectionActor(Actor[ConnectionInbox]):
@@ -209,6 +210,15 @@ class ConnectionActor(Actor[ConnectionInbox]):
                 raise NetworkError(venue.name, f"socket error (reader{sock.index}): {msg.data!r}")
 
     async def _send(self, sock: _Socket, frame: str) -> None:
+        """Send, paced to the venue's ``max_messages_per_s`` per socket when it has one (Binance
+        closes a socket that receives more than 5 messages a second)."""
+        limit = getattr(self.venue, "max_messages_per_s", None)
+        if limit:
+            now = time.monotonic()
+            sock.sent = [t for t in sock.sent if now - t < 1.0]
+            if len(sock.sent) >= limit:
+                await asyncio.sleep(sock.sent[-limit] + 1.0 - now)
+            sock.sent.append(time.monotonic())
         try:
             await sock.ws.send_str(frame)
         except (aiohttp.ClientError, ConnectionError) as exc:

@@ -170,6 +170,9 @@ def _validate(config: EngineConfig, source: str) -> None:
                 raise _error(f"{at}.symbols[{i}]", "a symbol not listed twice", _Shown(symbol), source)
         _check_url(venue.rest_url, ("http", "https"), f"{at}.rest_url", source, bare=True)
         _check_url(venue.ws_url, ("ws", "wss"), f"{at}.ws_url", source, bare=False)
+        if venue.book_channel is not None and venue.kind != "gateio":
+            raise _error(f"{at}.book_channel", "no book_channel (only a gateio venue has one)",
+                         _Shown(venue.book_channel), source)
         if bool(venue.api_key_env) != bool(venue.api_secret_env):
             missing = "api_secret_env" if venue.api_key_env else "api_key_env"
             raise _error(f"{at}.{missing}", "both api_key_env and api_secret_env, or neither", None, source)

@@ -55,6 +55,13 @@ class VenueConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True
     api_key_env: str | None = None  # the NAME of an environment variable, never the key
     api_secret_env: str | None = None
     enabled: bool = True
+    # gateio only: the depth channel. "spot.obu" (default: 50 levels every 20 ms, in-band full
+    # books, gateio.md §4.2) or "spot.order_book_update" (diffs every 100 ms + REST snapshots).
+    book_channel: Literal["spot.obu", "spot.order_book_update"] | None = None
+
+    def adapter_options(self) -> dict[str, str]:
+        """Venue-specific keyword arguments of the adapter."""
+        return {"book_channel": self.book_channel} if self.book_channel is not None else {}
 
     @property
     def effective_rest_url(self) -> str:

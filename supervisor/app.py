@@ -49,7 +49,8 @@ def build_adapters(cfg: EngineConfig, sim: Any, *, live: bool) -> tuple[dict[str
             if live and creds is None:
                 raise ConfigError(f"venues.{name}.api_key_env",
                                   "environment variables holding the key pair (required by --live)")
-        venues[name] = ADAPTERS[v.kind](rest_url=rest_url, ws_url=ws_url, symbols=v.symbols, credentials=creds)
+        venues[name] = ADAPTERS[v.kind](rest_url=rest_url, ws_url=ws_url, symbols=v.symbols, credentials=creds,
+                                        **v.adapter_options())
         # Against the simulator paper trading is real order flow; against a real venue it
         # means journaled and not sent, unless --live.
         dry_run[name] = not (v.simulated or live)

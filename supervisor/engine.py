@@ -175,7 +175,8 @@ class Engine:
         b = self.cfg.book
         return ChildSpec(path_symbol(symbol), lambda: BookActor(
             venue=self.venues[name], symbol=symbol, publish=self.root.lookup(f"detectors/{path_symbol(symbol)}"),
-            depth=b.depth, max_levels=b.max_levels, snapshot_limit=b.snapshot_limit),
+            depth=b.depth, max_levels=b.max_levels, snapshot_limit=b.snapshot_limit,
+            connection=lambda: self.lookup(f"venues/{name}/connection")),
             mailbox=MailboxSpec(self.cfg.mailboxes.book))
 
     # --- EngineHandle (the control endpoint) ------------------------------------------------

@@ -109,6 +109,9 @@ class BinanceVenue:
     # Binance pings *us* every 20 s and aiohttp's autoping answers; ping_frame() is None, so
     # the connection has nothing to send on this period.
     ping_interval_s = 20.0
+    # §3.1: 5 incoming messages/s per connection (pings, pongs and JSON control all count, else
+    # the socket is closed); 4 leaves room for aiohttp's automatic pong.
+    max_messages_per_s = 4
     sync = BinanceSync()
 
     def __init__(self, *, rest_url: str = "https://api.binance.com", ws_url: str = "wss://stream.binance.com:9443",

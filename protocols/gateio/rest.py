@@ -29,7 +29,7 @@ from protocols.errors import (
     excerpt,
 )
 from protocols.gateio import codec, wire
-from protocols.gateio.sync import GateSync
+from protocols.gateio.sync import GateObuSync, GateSync
 from protocols.messages import (
     Balance,
     Balances,
@@ -138,8 +138,13 @@ class GateVenue:
 
     def __init__(self, *, rest_url: str = "https://api.gateio.ws", ws_url: str = "wss://api.gateio.ws/ws/v4/",
                  symbols: Sequence[str] = (), credentials: Credentials | None = None, timeout_s: float = 10.0,
-                 clock: Callable[[], float] = time.time) -> None:
-        self.sync = GateSync()
+                 clock: Callable[[], float] = time.time, book_channel: str = codec.OBU_CHANNEL) -> None:
+        """``book_channel``: ``spot.obu`` (default: 50 levels every 20 ms, gateio.md §4.2) or
+        ``spot.order_book_update`` (diffs every 100 ms, synced against REST snapshots, §4.3)."""
+        if book_channel not in (codec.OBU_CHANNEL, codec.BOOK_CHANNEL):
+            raise ValueError(f"book_channel {book_channel!r}: expected {codec.OBU_CHANNEL} or {codec.BOOK_CHANNEL}")
+        self.book_channel = book_channel
+        self.sync: GateSync | GateObuSync = GateObuSync() if book_channel == codec.OBU_CHANNEL else GateSync()
         self._ws_url = ws_url
         self._clock = clock  # wall clock: WS "time" and the REST Timestamp header (seconds)
         self._credentials = credentials
@@ -162,8 +167,8 @@ class GateVenue:
     def _book_frame(self, event: str, symbol: str) -> str:
         pair = venue_symbol(symbol, "_")
         self._pairs[pair] = symbol
-        return _json({"time": int(self._clock()), "channel": codec.BOOK_CHANNEL, "event": event,
-                      "payload": [pair, "100ms"]})
+        payload = [codec.obu_stream(pair)] if self.book_channel == codec.OBU_CHANNEL else [pair, "100ms"]
+        return _json({"time": int(self._clock()), "channel": self.book_channel, "event": event, "payload": payload})
 
     def ping_frame(self) -> str:
         return _json({"time": int(self._clock()), "channel": "spot.ping"})

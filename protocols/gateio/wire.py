@@ -48,6 +48,19 @@ class BookUpdate(msgspec.Struct, frozen=True, gc=False):
     full: bool = False  # 2025: a full book that replaces the local one
 
 
+class ObuUpdate(msgspec.Struct, frozen=True, gc=False):
+    """``result`` of a ``spot.obu`` push (order book v2, gateio.md §4.2): ``s`` is the stream
+    name ``ob.BTC_USDT.50``; a ``full`` push has no ``U``; an incremental one has ``U``/``u``."""
+
+    s: str = ""
+    t: int = -1
+    first: int = msgspec.field(default=-1, name="U")
+    last: int = msgspec.field(default=-1, name="u")
+    bids: tuple[Level, ...] = msgspec.field(default=(), name="b")
+    asks: tuple[Level, ...] = msgspec.field(default=(), name="a")
+    full: bool = False
+
+
 class _Frame(msgspec.Struct, frozen=True, gc=False, tag_field="channel"):
     """The envelope ``{"time","time_ms","channel","event","error","result"}``; ``time`` and
     ``time_ms`` are not read (the book uses the result's ``t``)."""
@@ -73,7 +86,7 @@ class OrderBookFrame(_Frame, frozen=True, tag="spot.order_book"):
 
 
 class ObuFrame(_Frame, frozen=True, tag="spot.obu"):
-    pass
+    result: ObuUpdate | None = None
 
 
 class TradesFrame(_Frame, frozen=True, tag="spot.trades"):
@@ -81,7 +94,7 @@ class TradesFrame(_Frame, frozen=True, tag="spot.trades"):
 
 
 Frame = BookUpdateFrame | PongFrame | BookTickerFrame | OrderBookFrame | ObuFrame | TradesFrame
-IGNORED_FRAMES = (BookTickerFrame, OrderBookFrame, ObuFrame, TradesFrame)
+IGNORED_FRAMES = (BookTickerFrame, OrderBookFrame, TradesFrame)
 
 
 class ErrorOnly(msgspec.Struct, frozen=True):

@@ -41,7 +41,8 @@ from protocols.mexc.wire import control_decoder
 from protocols.venue import Control
 
 VENUE = "mexc"
-DEPTH_CHANNEL = "spot@public.aggre.depth.v3.api.pb@100ms@"  # + UPPERCASE venue symbol
+# the fastest documented diff-depth channel (mexc.md §1.3: @100ms or @10ms)
+DEPTH_CHANNEL = "spot@public.aggre.depth.v3.api.pb@10ms@"  # + UPPERCASE venue symbol
 _PONG = Control(kind="pong")
 _parse = push_pb2.PushDataV3ApiWrapper.FromString
 

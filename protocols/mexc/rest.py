@@ -195,9 +195,8 @@ class MexcVenue:
                                "depth", 1)
         recv_ns = time.monotonic_ns()
         reply = _decode(wire.depth_decoder, body)
-        # the reply has no timestamp: exchange_ts_ms stays 0 (unknown)
         return BookSnapshot(venue=VENUE, symbol=symbol, seq=reply.lastUpdateId, bids=tuple(reply.bids),
-                            asks=tuple(reply.asks), exchange_ts_ms=0, recv_ns=recv_ns)
+                            asks=tuple(reply.asks), exchange_ts_ms=reply.timestamp or 0, recv_ns=recv_ns)
 
     # --- REST, signed ----------------------------------------------------------------------------
     async def _signed(self, method: str, path: str, params: Sequence[tuple[str, str]], bucket: str,
@@ -289,10 +288,11 @@ class MexcVenue:
         return OrderUpdate(
             venue=VENUE, symbol=symbol, order_id=o.orderId,
             # a cancel's clientOrderId is the cancel's own id: the one we asked about wins
-            client_order_id=client_order_id or o.clientOrderId or o.origClientOrderId,
+            # "" for an order placed without a client id (MEXC sends null)
+            client_order_id=client_order_id or o.origClientOrderId or o.clientOrderId or "",
             side="buy" if o.side == "BUY" else "sell", order_type=order_type, status=status,
             price=_price(o.price), qty=o.origQty, filled_qty=o.executedQty,
-            filled_quote=o.cummulativeQuoteQty, ts_ms=o.updateTime or o.time or o.transactTime)
+            filled_quote=o.cummulativeQuoteQty, ts_ms=o.updateTime or o.time or o.transactTime or 0)
 
     async def close(self) -> None:
         await self._rest.close()

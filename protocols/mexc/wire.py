@@ -30,11 +30,14 @@ class ErrorReply(msgspec.Struct, frozen=True):
 
 
 class DepthReply(msgspec.Struct, frozen=True):
-    """``GET /api/v3/depth``: ``{"lastUpdateId":1112416,"bids":[["15.00000","49999.00000"]],...}``."""
+    """``GET /api/v3/depth``: ``{"lastUpdateId":1112416,"bids":[["15.00000","49999.00000"]],...}``.
+    The live venue adds ``"timestamp"`` (ms; recorded in shared/data/captures/MEXC.rest.json),
+    which the doc's example lacks: None when absent."""
 
     lastUpdateId: int
     bids: list[tuple[float, float]]
     asks: list[tuple[float, float]]
+    timestamp: int | None = None
 
 
 class SymbolRule(msgspec.Struct, frozen=True):
@@ -72,7 +75,11 @@ class AccountReply(msgspec.Struct, frozen=True):
 
 class OrderReply(msgspec.Struct, frozen=True):
     """Every order-shaped reply: POST (which has no status, no clientOrderId and no executed
-    fields), DELETE, GET /order and the items of /openOrders. ``orderId`` is a string at MEXC."""
+    fields), DELETE, GET /order and the items of /openOrders. ``orderId`` is a string at MEXC.
+
+    Null on the live venue (shared/data/captures/MEXC.rest.json, allOrders): ``clientOrderId`` of
+    an order placed without one (by hand, another bot), ``timeInForce``, ``stopPrice``,
+    ``icebergQty``; so every field not needed to identify an order is optional here."""
 
     symbol: str
     orderId: str
@@ -83,9 +90,9 @@ class OrderReply(msgspec.Struct, frozen=True):
     executedQty: float = 0.0
     cummulativeQuoteQty: float = 0.0  # sic: MEXC (like Binance) spells it with two m's
     status: str = "NEW"  # POST /order returns no status: the order was accepted
-    clientOrderId: str = ""
-    origClientOrderId: str = ""
-    transactTime: int = 0
+    clientOrderId: str | None = None
+    origClientOrderId: str | None = None
+    transactTime: int | None = None
     updateTime: int | None = None
     time: int | None = None
 

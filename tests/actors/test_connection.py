@@ -114,7 +114,8 @@ async def edge():
 
 
 def gate(edge: Edge, symbols=("BTC/USDT",)) -> GateVenue:
-    return GateVenue(rest_url="http://127.0.0.1:9", ws_url=edge.url, symbols=symbols)
+    return GateVenue(rest_url="http://127.0.0.1:9", ws_url=edge.url, symbols=symbols,
+                     book_channel="spot.order_book_update")  # the frames gate_update() writes
 
 
 # --- against a loopback edge ---------------------------------------------------------------------

@@ -3,7 +3,9 @@ deadline-bounded wait for socket-side state."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import msgspec
@@ -11,6 +13,8 @@ import pytest
 
 from simulator import SimConfig, Simulator
 from testkit import eventually
+
+sys.path.insert(0, str(Path(__file__).parent))  # `import ccxt_support` (no __init__.py here)
 
 FAST = SimConfig(seed=7, symbols=("BTC/USDT", "ETH/USDT"), push_interval_s=0.02, gate_full_every=0)
 
