@@ -486,7 +486,8 @@ async def test_a_leg_not_found_after_a_network_error_stays_open_and_is_settled_w
         status = ex.describe()
         assert (status.open_legs, status.exposure) == (1, {"mexc": pytest.approx(50.0)})
         await venues["mexc"].land()  # the slow venue executes it after all
-        await eventually(lambda: ex.describe().open_legs == 0)
+        # the leg settles first, then the opportunity: wait for both
+        await eventually(lambda: ex.describe().open_legs == 0 and ex.describe().executed == 1)
         await journal.ask(FlushJournal())
         assert rows(db, f"SELECT status, filled_qty FROM orders WHERE client_order_id='{b}'") == [("filled", 0.5)]
         assert rows(db, "SELECT status, realised_pnl FROM opportunities") == [("executed", pytest.approx(0.5))]
