@@ -48,7 +48,7 @@ class VenueConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True
     """One exchange. ``simulated`` venues get their URLs from the embedded simulator."""
 
     kind: VenueKind
-    symbols: tuple[str, ...]  # internal "BASE/QUOTE" form
+    symbols: tuple[str, ...] = ()  # internal "BASE/QUOTE" form; with [markets] symbols = "shared": pinned extras
     simulated: bool = False
     rest_url: str | None = None  # scheme://host[:port]; None → the venue's real endpoint
     ws_url: str | None = None
@@ -85,6 +85,9 @@ class DetectorConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=T
     hysteresis_bps: NonNegative = 1.0
     cooldown_ms: NonNegativeInt = 500
     ttl_ms: PositiveInt = 1000  # opportunity expiry
+    # Sanity bound: an edge above it means the venues' tickers name different tokens; the
+    # detector quarantines the market (logged, never traded) instead of reporting it.
+    max_edge_bps: Positive = 500.0
 
 
 class RiskConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -154,6 +157,22 @@ class SimulatorConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=
     updates_per_s: Positive = 50.0
 
 
+class MarketsConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Which markets run. ``"configured"``: each venue's own ``symbols``. ``"shared"`` (whole-
+    market mode): every market open on at least ``min_venues`` enabled venues (trading, API
+    orders accepted), quoted in ``quotes``, matching ``include`` globs (if any) and no
+    ``exclude`` glob, re-read from the venues every ``refresh_s``; books then keep
+    ``book_levels`` levels per side (snapshots of that many), not ``[book]``'s."""
+
+    symbols: Literal["configured", "shared"] = "configured"
+    quotes: tuple[str, ...] = ("USDT",)
+    min_venues: Annotated[int, msgspec.Meta(ge=2)] = 2
+    include: tuple[str, ...] = ()  # "BASE/QUOTE" globs, e.g. "*/USDT" or "DOGE/*"
+    exclude: tuple[str, ...] = ()
+    refresh_s: Positive = 300.0
+    book_levels: PositiveInt = 100
+
+
 class EngineConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
     venues: dict[str, VenueConfig]
     detector: DetectorConfig = msgspec.field(default_factory=DetectorConfig)
@@ -164,6 +183,7 @@ class EngineConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     control: ControlConfig = msgspec.field(default_factory=ControlConfig)
     book: BookConfig = msgspec.field(default_factory=BookConfig)
     simulator: SimulatorConfig = msgspec.field(default_factory=SimulatorConfig)
+    markets: MarketsConfig = msgspec.field(default_factory=MarketsConfig)
 
     @property
     def enabled_venues(self) -> dict[str, VenueConfig]:

@@ -34,6 +34,7 @@ from protocols.errors import (
     RateLimited,
     excerpt,
 )
+from protocols.markets import Listing, parse_binance
 from protocols.messages import (
     Balance,
     Balances,
@@ -197,6 +198,10 @@ class BinanceVenue:
                 maker_fee=maker, taker_fee=taker, trading=r.status == "TRADING",
             )
         return out
+
+    async def markets(self) -> list[Listing]:
+        """Every symbol of the whole ``exchangeInfo`` (for discovery, ``protocols.markets``)."""
+        return parse_binance(await self._get("/api/v3/exchangeInfo", "", weight=20))
 
     async def _fees(self, name: str) -> tuple[float, float]:
         """The account's commission (standard + tax) with credentials, else the VIP0 default."""

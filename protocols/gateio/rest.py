@@ -30,6 +30,7 @@ from protocols.errors import (
 )
 from protocols.gateio import codec, wire
 from protocols.gateio.sync import GateObuSync, GateSync
+from protocols.markets import Listing, parse_gateio
 from protocols.messages import (
     Balance,
     Balances,
@@ -191,6 +192,10 @@ class GateVenue:
         if unknown:
             raise ExchangeError(VENUE, "INVALID_CURRENCY_PAIR", f"not listed by the venue: {unknown}")
         return {s: self._info[s] for s in symbols}
+
+    async def markets(self) -> list[Listing]:
+        """Every currency pair (for discovery, ``protocols.markets``)."""
+        return parse_gateio(await self._call("GET", "/spot/currency_pairs", "currency_pairs"))
 
     async def depth_snapshot(self, symbol: str, limit: int = 1000) -> BookSnapshot:
         pair = venue_symbol(symbol, "_")

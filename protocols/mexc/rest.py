@@ -31,6 +31,7 @@ from protocols.errors import (
     RateLimited,
     excerpt,
 )
+from protocols.markets import Listing, parse_mexc
 from protocols.messages import (
     Balance,
     Balances,
@@ -189,6 +190,10 @@ class MexcVenue:
                 trading=str(rule.status) in ("1", "ENABLED") and rule.isSpotTradingAllowed)
         self._rules.update(found)
         return found
+
+    async def markets(self) -> list[Listing]:
+        """Every symbol of the whole ``exchangeInfo`` (for discovery, ``protocols.markets``)."""
+        return parse_mexc(await self._get("/api/v3/exchangeInfo", [], "exchangeInfo", 10))
 
     async def depth_snapshot(self, symbol: str, limit: int = 1000) -> BookSnapshot:
         body = await self._get("/api/v3/depth", [("symbol", venue_symbol(symbol)), ("limit", str(limit))],
