@@ -172,7 +172,7 @@ def test_an_edge_above_the_sanity_bound_quarantines_the_market_and_is_never_repo
     assert any("quarantined" in r.getMessage() for r in caplog.records)
     # an ordinary edge afterwards is not traded either: the market stays quarantined
     clock.now += MS
-    assert det.on_view(view("mexc", 2, [(99.0, 1.0)], asks_for_edge(20.0), clock.now)) == []
+    assert det.on_view(view("mexc", 2, [(90.0, 1.0)], asks_for_edge(20.0), clock.now)) == []
     assert rec.told == []
 
 
@@ -181,5 +181,5 @@ def test_an_edge_just_below_the_sanity_bound_is_reported_when_it_meets_min_edge(
     det, rec = make(clock, min_edge_bps=5.0, max_edge_bps=500.0)
     det.on_view(view("gateio", 1, [(100.0, 1.0)], [(100.5, 1.0)], clock.now))
     clock.now += MS
-    det.on_view(view("mexc", 1, [(99.0, 1.0)], asks_for_edge(450.0), clock.now))
+    det.on_view(view("mexc", 1, [(90.0, 1.0)], asks_for_edge(450.0), clock.now))
     assert len(rec.told) == 1 and det.describe().quarantined is None
