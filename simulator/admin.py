@@ -1,5 +1,7 @@
 """The simulator's admin API, served by every venue under ``/_sim``: inject and clear faults,
-read the venue's true book, pause and resume the market clock. JSON in and out."""
+read the venue's true book, pause and resume the market clock, list/delist/halt/resume a
+market on this venue (``POST /_sim/markets {"action": ..., "symbol": "BASE/QUOTE"}``). JSON in
+and out."""
 
 from __future__ import annotations
 
@@ -43,7 +45,16 @@ def admin_routes(server: VenueServer) -> list[web.RouteDef]:
         server.resume_market()
         return web.json_response({"paused": False})
 
+    async def markets(request: web.Request) -> web.Response:
+        body = await request.json()
+        try:
+            server.change_listing(str(body.get("action")), str(body.get("symbol")))
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"listed": sorted(server.books), "halted": sorted(server.halted)})
+
     return [
+        web.post("/_sim/markets", markets),
         web.get("/_sim/faults", faults),
         web.post("/_sim/faults", inject),
         web.delete("/_sim/faults", clear),

@@ -33,7 +33,9 @@ from config import EngineConfig
 from protocols.errors import ActorStopped, ExchangeError, MailboxFull
 from protocols.messages import BookView, RestartRecord, Subscribe, Unsubscribe
 from protocols.venue import Venue
+from protocols.markets import Selection
 from supervisor.control import ControlActor
+from supervisor.markets import MarketChanges, MarketsActor
 from supervisor.running import Tree, run
 from supervisor.spec import ChildSpec, Strategy, exponential_backoff
 from supervisor.tree import Supervisor
@@ -120,7 +122,9 @@ class Engine:
             return None
 
     def _root(self) -> Supervisor:
+        markets = [ChildSpec("markets", self._markets)] if self.cfg.markets.symbols == "shared" else []
         return self._sup([
+            *markets,
             ChildSpec("execution", lambda: self._sup([
                 ChildSpec("journal", self._journal, mailbox=MailboxSpec(self.cfg.mailboxes.journal)),
                 ChildSpec("executor", self._executor, shutdown_s=self.cfg.risk.leg_timeout_s + 1,
@@ -135,6 +139,44 @@ class Engine:
 
     def _symbols(self) -> list[str]:
         return sorted({s for symbols in self.markets.values() for s in symbols})
+
+    def _markets(self) -> Actor[Any]:
+        m = self.cfg.markets
+        return MarketsActor(
+            venues={name: self.venues[name] for name in self.markets},
+            selection=Selection(quotes=m.quotes, min_venues=m.min_venues, include=m.include, exclude=m.exclude),
+            pinned={name: self.cfg.venues[name].symbols for name in self.markets},
+            refresh_s=m.refresh_s, apply=self.apply_markets)
+
+    async def apply_markets(self, wanted: dict[str, list[str]]) -> MarketChanges:
+        """Make the running markets ``wanted`` (``{venue: [symbols]}``). Before the tree runs
+        (the markets actor's first start) this only records the set the tree is built from."""
+        if self._tree is None:
+            for name in self.markets:
+                self.markets[name] = list(wanted.get(name, ()))
+            return MarketChanges()
+        added: dict[str, tuple[str, ...]] = {}
+        removed: dict[str, tuple[str, ...]] = {}
+        for name in self.markets:
+            want = wanted.get(name, [])
+            gone = tuple(s for s in self.markets[name] if s not in want)
+            for symbol in gone:
+                await self.unsubscribe(name, symbol)
+            new = []
+            for symbol in want:
+                if symbol in self.markets[name]:
+                    continue
+                try:
+                    await self.subscribe(name, symbol)
+                except LookupError as exc:  # listed a moment ago, gone now: the next refresh retries
+                    log.warning("markets: cannot add %s on %s: %s", symbol, name, exc)
+                    continue
+                new.append(symbol)
+            if gone:
+                removed[name] = gone
+            if new:
+                added[name] = tuple(new)
+        return MarketChanges(added=added, removed=removed)
 
     def _journal(self) -> Actor[Any]:
         return JournalActor(path=self.cfg.journal.path)
@@ -173,9 +215,12 @@ class Engine:
 
     def _book_spec(self, name: str, symbol: str) -> ChildSpec:
         b = self.cfg.book
+        levels, limit = b.max_levels, b.snapshot_limit
+        if self.cfg.markets.symbols == "shared":  # whole-market mode: small books
+            levels = limit = max(self.cfg.markets.book_levels, b.depth)
         return ChildSpec(path_symbol(symbol), lambda: BookActor(
             venue=self.venues[name], symbol=symbol, publish=self.root.lookup(f"detectors/{path_symbol(symbol)}"),
-            depth=b.depth, max_levels=b.max_levels, snapshot_limit=b.snapshot_limit,
+            depth=b.depth, max_levels=levels, snapshot_limit=limit,
             connection=lambda: self.lookup(f"venues/{name}/connection")),
             mailbox=MailboxSpec(self.cfg.mailboxes.book))
 
@@ -208,6 +253,8 @@ class Engine:
         self.markets[venue].remove(symbol)
         await self.tree.lookup(f"venues/{venue}/connection").send(Unsubscribe(symbol=symbol))
         await self.tree.terminate_child(f"venues/{venue}/books/{path_symbol(symbol)}")
+        if not any(symbol in symbols for symbols in self.markets.values()):  # no venue left: no detector
+            await self.tree.terminate_child(f"detectors/{path_symbol(symbol)}")
 
     def request_stop(self) -> None:
         self._stop.set()

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from protocols.venue import Credentials
+from protocols.venue import Credentials, split_symbol
 from simulator.admin import admin_routes
 from simulator.config import SimConfig, fmt_units
 from simulator.faults import Faults
@@ -136,6 +136,9 @@ class VenueServer:
         self.credentials = Credentials(secrets.token_hex(16), secrets.token_hex(32))
         self.conns: set[Conn] = set()
         self.pause_market, self.resume_market = pause, resume  # the shared market clock (admin API)
+        # list(symbol) / delist(symbol) on this venue, wired by the Simulator (admin API)
+        self.list_market: Callable[[str], None] | None = None
+        self.delist_market: Callable[[str], None] | None = None
         self._held: dict[Conn, list[Frame]] = {}
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -144,6 +147,35 @@ class VenueServer:
         self.ws_accepted = 0  # WebSocket connections accepted, ever
         self.rule_closes: dict[str, int] = {}  # sockets closed for breaking a venue rule, by rule
         self.by_venue_symbol = {self.venue_symbol(s): s for s in books}
+        self.halted: set[str] = set()  # listed, not trading (Binance BREAK, MEXC status 2, Gate untradable)
+        self.api_closed: set[str] = set(cfg.api_closed.get(self.name, ()))  # trading, but not to API orders
+
+    def listing_changed(self) -> None:
+        """The market listed or delisted a symbol here: names resolve, and a delisted symbol's
+        subscriptions end (its sockets stay open, as a venue's do)."""
+        self.by_venue_symbol = {self.venue_symbol(s): s for s in self.books}
+        for conn in self.conns:
+            conn.subs.intersection_update(self.books)
+
+    def change_listing(self, action: str, symbol: str) -> None:
+        """``list`` / ``delist`` / ``halt`` / ``resume`` ``symbol`` here; ValueError when it cannot."""
+        if action == "list" and self.list_market is not None:
+            split_symbol(symbol)
+            self.list_market(symbol)
+        elif action in ("delist", "halt", "resume") and symbol not in self.books:
+            raise ValueError(f"{self.name} does not list {symbol!r}")
+        elif action == "delist" and self.delist_market is not None:
+            self.delist_market(symbol)
+        elif action == "halt":
+            self.halted.add(symbol)
+        elif action == "resume":
+            self.halted.discard(symbol)
+        else:
+            raise ValueError(f"unknown action {action!r}: expected list, delist, halt or resume")
+        self.listing_changed()
+
+    def open_to_api(self, symbol: str) -> bool:
+        return symbol not in self.halted and symbol not in self.api_closed
 
     # --- public API -------------------------------------------------------------------------
     @property
