@@ -155,6 +155,9 @@ class SimulatorConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=
 
     seed: int = 1
     updates_per_s: Positive = 50.0
+    # 0: list the venues' symbols; N: a universe of N shared markets shaped like the real
+    # listings (simulator.universe), for whole-market mode ([markets] symbols = "shared").
+    markets: NonNegativeInt = 0
 
 
 class MarketsConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):

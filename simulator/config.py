@@ -53,6 +53,8 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True):
     listings: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
     price_factor: dict[str, dict[str, float]] = msgspec.field(default_factory=dict)
     api_closed: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
+    activity: dict[str, float] = msgspec.field(default_factory=dict)  # updates_per_s multiplier per symbol
+    noise: dict[str, float] = msgspec.field(default_factory=dict)  # cross-venue dislocation multiplier
 
     def listed(self, venue: str) -> tuple[str, ...]:
         return self.listings.get(venue, self.symbols)

@@ -159,7 +159,7 @@ class MidModel:
     """Shared walk + per-venue lag and Ornstein-Uhlenbeck noise for one symbol."""
 
     def __init__(self, seed: int, symbol: str, venues: tuple[str, ...], price0: float, dt: float,
-                 factor: dict[str, float] | None = None) -> None:
+                 factor: dict[str, float] | None = None, noise: float = 1.0) -> None:
         self.dt = dt
         self._factor = {v: (factor or {}).get(v, 1.0) for v in venues}
         self._walk_rng = random.Random(f"{seed}:walk:{symbol}")
@@ -167,9 +167,9 @@ class MidModel:
         self._lag_steps = {v: round(LAG_S.get(v, 0.0) / dt) for v in venues}
         depth = max(self._lag_steps.values(), default=0) + 1
         self._walk: deque[float] = deque([math.log(price0)] * depth, maxlen=depth)
-        self._noise = {v: self._noise_rng[v].gauss(0.0, NOISE_STD) for v in venues}
-        self._decay = math.exp(-dt / NOISE_TAU_S)
-        self._shock = NOISE_STD * math.sqrt(1 - self._decay**2)
+        self._noise = {v: self._noise_rng[v].gauss(0.0, NOISE_STD * noise) for v in venues}
+        self._decay = math.exp(-dt / (NOISE_TAU_S * noise))  # thin markets dislocate further, for longer
+        self._shock = NOISE_STD * noise * math.sqrt(1 - self._decay**2)
 
     def step(self) -> None:
         self._walk.append(self._walk[-1] + self._walk_rng.gauss(0.0, WALK_VOL * math.sqrt(self.dt)))
@@ -200,7 +200,7 @@ class Market:
         if spec is None:
             spec = self.specs[symbol] = symbol_spec(symbol)
             self.mids[symbol] = MidModel(self.cfg.seed, symbol, self.cfg.venues, spec.price0, self.dt,
-                                         self.cfg.price_factor.get(symbol, {}))
+                                         self.cfg.price_factor.get(symbol, {}), self.cfg.noise.get(symbol, 1.0))
         for v in venues:
             if symbol not in self.books[v]:
                 book = VenueBook(spec, self.cfg.levels, random.Random(f"{self.cfg.seed}:book:{v}:{symbol}"))
@@ -213,12 +213,13 @@ class Market:
 
     def step(self) -> None:
         self.steps += 1
+        rate, activity = self.cfg.updates_per_s, self.cfg.activity
         for s, model in self.mids.items():
             model.step()
             for v in self.cfg.venues:
                 book = self.books[v].get(s)
                 if book is not None:
-                    book.step(model.mid(v), self.dt, self.cfg.updates_per_s)
+                    book.step(model.mid(v), self.dt, rate * activity.get(s, 1.0))
 
 
 def best_edge(market: Market, symbol: str, fees: dict[str, float]) -> float:
