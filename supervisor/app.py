@@ -61,7 +61,10 @@ async def fetch_taker_fees(venues: dict[str, Venue], cfg: EngineConfig) -> dict[
     """Static data: each venue's taker fee (the highest over its symbols, to stay safe)."""
     fees: dict[str, float] = {}
     for name, venue in venues.items():
-        info = await venue.symbol_info(cfg.venues[name].symbols)
+        symbols = cfg.venues[name].symbols  # whole-market mode may list none: one open market's fee
+        if not symbols:
+            symbols = tuple(m.symbol for m in await venue.markets() if m.open)[:1]
+        info = await venue.symbol_info(symbols) if symbols else {}
         fees[name] = max((i.taker_fee for i in info.values()), default=0.001)
     return fees
 
