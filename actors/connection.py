@@ -11,7 +11,9 @@ on_start opens one aiohttp session and ``ceil(n / venue.max_streams_per_connecti
 sockets to ``venue.ws_url(chunk)``, sends ``venue.subscribe_frames(chunk)`` on each, and starts
 one named reader task per socket with ``start_task``: the runtime owns it, so a reader that
 raises crashes the actor at once, and a stop or crash cancels the readers. There is no
-reconnect loop: reconnection *is* the restart.
+reconnect loop: reconnection *is* the restart. Every (re)start first tells each of its
+symbols' books that already runs ``Resync`` (frames were lost while it was down), so a venue's
+connections can be restarted one by one and each resyncs only its own books.
 The actor crashes (its ``rest_for_one`` supervisor restarts it, then the books after it resync)
 on: a closed or failed socket (``NetworkError``), a frame that does not decode
 (``DecodeError``, counted in ``counters.decode_errors`` first), a subscription the venue
@@ -30,6 +32,7 @@ import aiohttp
 import msgspec
 
 from actors import Actor, ActorRef
+from actors.book import Resync
 from protocols.errors import DecodeError, NetworkError, SubscriptionFailed
 from protocols.messages import BookDelta, Msg, Subscribe, Unsubscribe
 from protocols.venue import Control, Venue
@@ -110,6 +113,10 @@ class ConnectionActor(Actor[ConnectionInbox]):
     # --- lifecycle ----------------------------------------------------------------------------
 
     async def on_start(self) -> None:
+        for symbol in self._symbols:  # before any new frame: the mailbox keeps the order
+            ref = self.route(symbol)
+            if ref is not None and ref.alive:
+                ref.tell(Resync())
         started = False
         try:
             self._session = aiohttp.ClientSession()

@@ -174,6 +174,9 @@ class MarketsConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     exclude: tuple[str, ...] = ()
     refresh_s: Positive = 300.0
     book_levels: PositiveInt = 100
+    # Markets per WebSocket connection (each its own actor), at most the venue's own limit
+    # (MEXC 30): a dropped connection resyncs only its share of the books.
+    per_connection: PositiveInt = 50
 
 
 class EngineConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -87,6 +87,7 @@ class Engine:
         self.markets: dict[str, list[str]] = {name: list(v.symbols) for name, v in cfg.venues.items()
                                               if v.enabled}
         self.counters = {name: ConnectionCounters() for name in self.markets}
+        self.shards: dict[str, list[list[str]]] = {}  # venue -> symbols per connection actor
         # Symbol rules and fees: fetched once per venue when first needed, shared by every
         # executor this engine builds (a restart re-fetches nothing).
         self.static = StaticData(venues)
@@ -200,18 +201,44 @@ class Engine:
                                              key=detector_key))
 
     def _venue_factory(self, name: str) -> Callable[[], Actor[Any]]:
+        """``venues/<name>``: ``connections`` (one actor per WebSocket shard, ``0``, ``1``, ...:
+        a dropped shard reconnects and resyncs only its own books) then ``books``; rest_for_one,
+        so books are rebuilt only when the whole ``connections`` supervisor is."""
+
+        def connections() -> Actor[Any]:
+            per = self._per_connection(name)  # (re)built from the market set: reshard
+            symbols = self.markets[name]
+            self.shards[name] = [symbols[i:i + per] for i in range(0, len(symbols), per)] or [[]]
+            return self._sup([self._shard_spec(name, i) for i in range(len(self.shards[name]))], "one_for_one")
+
+        return lambda: self._sup([
+            ChildSpec("connections", connections),
+            ChildSpec("books", lambda: self._sup(
+                [self._book_spec(name, s) for s in self.markets[name]], "one_for_one")),
+        ], "rest_for_one")
+
+    def _per_connection(self, name: str) -> int:
+        return max(1, min(self.venues[name].max_streams_per_connection, self.cfg.markets.per_connection))
+
+    def _shard_spec(self, name: str, index: int) -> ChildSpec:
         venue = self.venues[name]
 
         def route(symbol: str) -> ActorRef | None:
             return self.lookup(f"venues/{name}/books/{path_symbol(symbol)}")
 
-        return lambda: self._sup([
-            ChildSpec("connection", lambda: ConnectionActor(
-                venue=venue, symbols=tuple(self.markets[name]), route=route, counters=self.counters[name]),
-                mailbox=MailboxSpec(self.cfg.mailboxes.connection)),
-            ChildSpec("books", lambda: self._sup(
-                [self._book_spec(name, s) for s in self.markets[name]], "one_for_one")),
-        ], "rest_for_one")
+        return ChildSpec(str(index), lambda: ConnectionActor(
+            venue=venue, symbols=tuple(self.shards[name][index]), route=route, counters=self.counters[name]),
+            mailbox=MailboxSpec(self.cfg.mailboxes.connection))
+
+    def _shard_path(self, name: str, symbol: str) -> str | None:
+        for index, symbols in enumerate(self.shards.get(name, ())):
+            if symbol in symbols:
+                return f"venues/{name}/connections/{index}"
+        return None
+
+    def _connection_of(self, name: str, symbol: str) -> ActorRef | None:
+        path = self._shard_path(name, symbol)
+        return self.lookup(path) if path is not None else None
 
     def _book_spec(self, name: str, symbol: str) -> ChildSpec:
         b = self.cfg.book
@@ -221,7 +248,7 @@ class Engine:
         return ChildSpec(path_symbol(symbol), lambda: BookActor(
             venue=self.venues[name], symbol=symbol, publish=self.root.lookup(f"detectors/{path_symbol(symbol)}"),
             depth=b.depth, max_levels=levels, snapshot_limit=limit,
-            connection=lambda: self.lookup(f"venues/{name}/connection")),
+            connection=lambda: self._connection_of(name, symbol)),
             mailbox=MailboxSpec(self.cfg.mailboxes.book))
 
     # --- EngineHandle (the control endpoint) ------------------------------------------------
@@ -245,13 +272,23 @@ class Engine:
         if self.lookup(f"detectors/{path_symbol(symbol)}") is None:
             await self.tree.start_child("detectors", self._detector_spec(symbol))
         await self.tree.start_child(f"venues/{venue}/books", self._book_spec(venue, symbol))
-        await self.tree.lookup(f"venues/{venue}/connection").send(Subscribe(symbol=symbol))
+        shards = self.shards[venue]
+        index = next((i for i, s in enumerate(shards) if len(s) < self._per_connection(venue)), None)
+        if index is None:  # every connection is full: one more, started with this symbol
+            shards.append([symbol])
+            await self.tree.start_child(f"venues/{venue}/connections", self._shard_spec(venue, len(shards) - 1))
+        else:
+            shards[index].append(symbol)
+            await self.tree.lookup(f"venues/{venue}/connections/{index}").send(Subscribe(symbol=symbol))
 
     async def unsubscribe(self, venue: str, symbol: str) -> None:
         if symbol not in self.markets.get(venue, ()):
             raise LookupError(f"{venue} is not subscribed to {symbol}")
         self.markets[venue].remove(symbol)
-        await self.tree.lookup(f"venues/{venue}/connection").send(Unsubscribe(symbol=symbol))
+        path = self._shard_path(venue, symbol)
+        if path is not None:
+            self.shards[venue][int(path.rsplit("/", 1)[1])].remove(symbol)
+            await self.tree.lookup(path).send(Unsubscribe(symbol=symbol))
         await self.tree.terminate_child(f"venues/{venue}/books/{path_symbol(symbol)}")
         if not any(symbol in symbols for symbols in self.markets.values()):  # no venue left: no detector
             await self.tree.terminate_child(f"detectors/{path_symbol(symbol)}")

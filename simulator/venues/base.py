@@ -157,6 +157,15 @@ class VenueServer:
         for conn in self.conns:
             conn.subs.intersection_update(self.books)
 
+    def drop_connections(self, symbol: str) -> int:
+        """Close every client socket subscribed to ``symbol`` (a network drop of one of a
+        client's connections); returns how many."""
+        dropped = [c for c in self.conns if symbol in c.subs]
+        for conn in dropped:
+            conn.send(_CLOSE)
+            self.conns.discard(conn)
+        return len(dropped)
+
     def change_listing(self, action: str, symbol: str) -> None:
         """``list`` / ``delist`` / ``halt`` / ``resume`` ``symbol`` here; ValueError when it cannot."""
         if action == "list" and self.list_market is not None:

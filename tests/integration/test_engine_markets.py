@@ -20,11 +20,12 @@ VENUES = ("mexc", "gateio", "binance")
 MARKETS = 24  # shared markets in the simulated universe (CI-sized; the benchmark runs 300/1000)
 
 
-def markets_toml(directory: Path, markets: int = MARKETS) -> str:
+def markets_toml(directory: Path, markets: int = MARKETS, per_connection: int = 50) -> str:
     venues = "".join(f'[venues.{v}]\nkind = "{v}"\nsimulated = true\n' for v in VENUES)
     kill = directory / "kill"
     kill.touch()  # no orders: these tests are about market data
     return (venues + '[markets]\nsymbols = "shared"\nquotes = ["USDT"]\nrefresh_s = 3600\n'
+            f"per_connection = {per_connection}\n"
             f'[simulator]\nseed = 7\nmarkets = {markets}\nupdates_per_s = 40\n'
             f'[risk]\nkill_switch_path = "{kill}"\n'
             "[restart]\nmax_restarts = 20\nwithin_s = 10.0\nbackoff_initial_s = 0.02\nbackoff_max_s = 0.5\n"
@@ -32,8 +33,8 @@ def markets_toml(directory: Path, markets: int = MARKETS) -> str:
 
 
 @contextlib.asynccontextmanager
-async def whole_market(directory: Path) -> AsyncIterator[tuple[Any, Engine]]:
-    cfg = config.loads(markets_toml(directory), source="test-markets")
+async def whole_market(directory: Path, **toml: Any) -> AsyncIterator[tuple[Any, Engine]]:
+    cfg = config.loads(markets_toml(directory, **toml), source="test-markets")
     async with app.assembled(cfg, live=False) as (sim, engine), engine.running():
         yield sim, engine
 
@@ -105,3 +106,31 @@ async def test_a_ticker_naming_different_tokens_on_two_venues_is_quarantined_and
             status = await wait_until(lambda: (d := engine.tree.describe(path)).quarantined and d,
                                       timeout=30, what=f"{symbol} quarantined")
             assert status.opportunities == 0 and "sanity bound" in status.quarantined
+
+
+async def test_a_dropped_connection_resyncs_only_its_own_books_while_the_other_shards_keep_streaming(
+        state_dir: Path) -> None:
+    async with whole_market(state_dir, per_connection=4) as (sim, engine):
+        await wait_until(lambda: books_in_sync(engine), timeout=45, what="every book in sync")
+        shards = [list(s) for s in engine.shards["mexc"]]
+        assert len(shards) >= 3 and all(len(s) <= 4 for s in shards)
+        dropped, kept = shards[1], [s for i, shard in enumerate(shards) if i != 1 for s in shard]
+
+        def book(symbol: str) -> Any:
+            return engine.tree.describe(f"venues/mexc/books/{path_symbol(symbol)}")
+
+        fetches = {s: book(s).resync_attempts for s in dropped + kept}
+        applied = {s: book(s).deltas_applied for s in kept}
+        assert sim.venues["mexc"].drop_connections(dropped[0]) == 1
+        stats = lambda: {r.path.strip("/"): r.restarts for r in engine.tree.stats()}  # noqa: E731
+        await wait_until(lambda: stats()["venues/mexc/connections/1"] == 1, what="shard 1 reconnected")
+        await wait_until(lambda: all(book(s).resync_attempts > fetches[s] for s in dropped),
+                         what="the dropped shard's books fetched fresh snapshots")
+        await wait_until(lambda: books_in_sync(engine), timeout=30, what="every book in sync again")
+        after = stats()
+        assert [after[f"venues/mexc/connections/{i}"] for i in range(len(shards))] == \
+            [1 if i == 1 else 0 for i in range(len(shards))]
+        assert all(after[f"venues/mexc/books/{path_symbol(s)}"] == 0 for s in dropped + kept)  # no restarts
+        assert all(book(s).resync_attempts == fetches[s] for s in kept), "another shard's book resynced"
+        await wait_until(lambda: sum(book(s).deltas_applied > applied[s] for s in kept) >= len(kept) // 2,
+                         what="the other shards' books kept applying deltas")

@@ -122,7 +122,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 def default_tree_paths() -> set[str]:
     paths = {"execution/journal", "execution/executor", "control"}
     for venue in VENUES:
-        paths.add(f"venues/{venue}/connection")
+        paths.add(f"venues/{venue}/connections/0")
         paths |= {f"venues/{venue}/books/{s}" for s in SYMBOLS}
     paths |= {f"detectors/{s}" for s in SYMBOLS}
     return paths
@@ -134,7 +134,7 @@ def default_tree_paths() -> set[str]:
 def test_ps_shows_every_actor_of_the_default_tree_running(engine: Engine) -> None:
     rows = {row["path"]: row for row in engine.json("ps")}
     supervisors = {"", "venues", "detectors", "execution"} | {f"venues/{v}" for v in VENUES} \
-        | {f"venues/{v}/books" for v in VENUES}
+        | {f"venues/{v}/books" for v in VENUES} | {f"venues/{v}/connections" for v in VENUES}
     assert set(rows) == default_tree_paths() | supervisors
     assert all(row["state"] == "running" for row in rows.values()), \
         {p: r["state"] for p, r in rows.items() if r["state"] != "running"}
@@ -166,7 +166,7 @@ def test_restart_of_a_book_brings_it_back_in_sync_with_its_restart_counter_incre
     assert after["describe"]["deltas_applied"] < before["describe"]["deltas_applied"] + 1000
     assert after["stats"]["last_failure"] is None  # a manual restart is not a crash of the actor
     siblings = {r["path"]: r["restarts"] for r in engine.json("ps")}
-    assert siblings["venues/mexc/books/ETHUSDT"] == 0 and siblings["venues/mexc/connection"] == 0
+    assert siblings["venues/mexc/books/ETHUSDT"] == 0 and siblings["venues/mexc/connections/0"] == 0
 
 
 def test_restart_or_inspect_of_a_path_that_does_not_exist_exits_1_naming_it(engine: Engine) -> None:
@@ -235,7 +235,7 @@ def test_tree_shows_the_supervision_tree_with_its_strategies(engine: Engine) -> 
 
 def test_unsubscribe_then_subscribe_removes_the_book_and_brings_a_fresh_one_back_in_sync(engine: Engine) -> None:
     # The simulator only lists the configured symbols, so the market re-added is an existing one.
-    path, connection = "venues/binance/books/SOLUSDT", "venues/binance/connection"
+    path, connection = "venues/binance/books/SOLUSDT", "venues/binance/connections/0"
     engine.wait_for(lambda: engine.in_sync(path), f"{path} in sync")
     assert engine.ok("unsubscribe", "binance", "SOL/USDT").strip() == "unsubscribed binance SOL/USDT"
     gone = engine.cli("inspect", path)
@@ -321,4 +321,4 @@ def test_subscribing_mexc_to_a_symbol_outside_its_config_brings_the_book_in_sync
     engine = mexc_without_sol
     assert "subscribed mexc SOL/USDT" in engine.ok("subscribe", "mexc", "SOL/USDT")
     engine.wait_for(lambda: engine.in_sync("venues/mexc/books/SOLUSDT"), "mexc SOL/USDT in sync", timeout_s=8)
-    assert engine.inspect("venues/mexc/connection")["stats"]["restarts"] == 0  # type: ignore[index]
+    assert engine.inspect("venues/mexc/connections/0")["stats"]["restarts"] == 0  # type: ignore[index]
