@@ -145,6 +145,7 @@ class VenueServer:
         self.port = 0
         self.pushes = 0
         self.ws_accepted = 0  # WebSocket connections accepted, ever
+        self.rate_limited = 0  # 429/418 answers for exceeding the request weight (not injected faults)
         self.rule_closes: dict[str, int] = {}  # sockets closed for breaking a venue rule, by rule
         self.by_venue_symbol = {self.venue_symbol(s): s for s in books}
         self.halted: set[str] = set()  # listed, not trading (Binance BREAK, MEXC status 2, Gate untradable)
@@ -397,6 +398,8 @@ class VenueServer:
         if request.path.startswith("/_sim") or request.headers.get("Upgrade", "").lower() == "websocket":
             return await handler(request)
         headers, retry_after = self.rate(request) if self.cfg.rate_limits else ({}, None)
+        if retry_after is not None:
+            self.rate_limited += 1  # a client that paces its requests never sees one
         if retry_after is not None or self.faults.take("http_429"):
             headers["Retry-After"] = str(max(1, int(retry_after or 1)))
             return self.error(self.limited_status(), "rate", headers)
