@@ -70,6 +70,9 @@ class EngineSummary(msgspec.Struct, frozen=True, kw_only=True):
     unhedged_alerts: int  # residuals left open for the operator (ERROR logged)
     restarts: int
     paper: bool
+    markets: int = 0  # symbols with a detector (whole-market mode: the shared set)
+    quarantined: int = 0  # markets whose detector quarantined them (never traded)
+    all_in_sync_s: float | None = None  # from start until every book was first in sync
 
 
 class Engine:
@@ -97,6 +100,7 @@ class Engine:
         self._stop = asyncio.Event()
         self._started = time.monotonic()
         self._last = (self._started, 0)
+        self._all_in_sync_s: float | None = None
 
     # --- the tree -----------------------------------------------------------------------------
 
@@ -307,15 +311,21 @@ class Engine:
                 status = self._describe(f"venues/{name}/books/{path_symbol(symbol)}")
                 books += 1
                 in_sync += bool(status is not None and status.in_sync)
+        quarantined = 0
         for symbol in self._symbols():
             status = self._describe(f"detectors/{path_symbol(symbol)}")
             opportunities += getattr(status, "opportunities", 0)
+            quarantined += getattr(status, "quarantined", None) is not None
         ex = self._describe("execution/executor")
         if ex is not None:
             executed, pnl = ex.executed, ex.realised_pnl
             positions, alerts = len(ex.open_positions), ex.unhedged_alerts
         frames = sum(c.frames for c in self.counters.values())
         now = time.monotonic()
+        if self._all_in_sync_s is None and books and in_sync == books:
+            self._all_in_sync_s = round(now - self._started, 2)
+            log.info("all %d books in sync %.2fs after start", books, self._all_in_sync_s,
+                     extra={"books": books, "all_in_sync_s": self._all_in_sync_s})
         then, then_frames = self._last
         self._last = (now, frames)
         return EngineSummary(
@@ -324,7 +334,8 @@ class Engine:
             decode_errors=sum(c.decode_errors for c in self.counters.values()),
             opportunities=opportunities, executed=executed, realised_pnl=round(pnl, 6),
             open_positions=positions, unhedged_alerts=alerts, restarts=restarts,
-            paper=not self.live)
+            paper=not self.live, markets=len(self._symbols()), quarantined=quarantined,
+            all_in_sync_s=self._all_in_sync_s)
 
     def _describe(self, path: str) -> Any:
         try:

@@ -131,6 +131,21 @@ def default_tree_paths() -> set[str]:
 # --- one engine, in file order ------------------------------------------------------------
 
 
+def test_ps_filters_by_path_glob_kind_and_state_and_keeps_the_top_n_when_asked(engine: Engine) -> None:
+    mexc = {r["path"] for r in engine.json("ps", "--path", "venues/mexc/books/*")}
+    assert mexc == {f"venues/mexc/books/{s}" for s in SYMBOLS}
+    assert {r["path"] for r in engine.json("ps", "--path", "venues/mexc/connections")} == \
+        {"venues/mexc/connections", "venues/mexc/connections/0"}  # a subtree without a glob
+    books = engine.json("ps", "--kind", "bookactor", "--state", "running")
+    assert len(books) == len(VENUES) * len(SYMBOLS) and {r["kind"] for r in books} == {"BookActor"}
+    top = engine.json("ps", "--sort", "rate", "--top", "2")
+    assert len(top) == 2 and top[0]["rate_per_s"] >= top[1]["rate_per_s"]
+    text = engine.ok("ps", "--kind", "DetectorActor")
+    header = text.splitlines()[0]
+    assert header.startswith("books ") and "in sync" in header and f"markets {len(SYMBOLS)}" in header
+    assert f"actors {len(SYMBOLS)}/" in header
+
+
 def test_ps_shows_every_actor_of_the_default_tree_running(engine: Engine) -> None:
     rows = {row["path"]: row for row in engine.json("ps")}
     supervisors = {"", "venues", "detectors", "execution"} | {f"venues/{v}" for v in VENUES} \
@@ -140,7 +155,7 @@ def test_ps_shows_every_actor_of_the_default_tree_running(engine: Engine) -> Non
         {p: r["state"] for p, r in rows.items() if r["state"] != "running"}
     assert {rows[f"venues/{v}/books/BTCUSDT"]["kind"] for v in VENUES} == {"BookActor"}
     assert rows["detectors/BTCUSDT"]["mailbox_policy"] == "conflate"
-    table = engine.ok("ps").splitlines()
+    table = engine.ok("ps").splitlines()[1:]  # under the summary header
     assert table[0].split()[:3] == ["PATH", "KIND", "STATE"]
     assert {line.split()[0] for line in table[1:]} == {p or "/" for p in rows}
 
