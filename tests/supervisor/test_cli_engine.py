@@ -232,6 +232,17 @@ def test_metrics_is_prometheus_text_with_every_actor_labelled_by_its_path(engine
     assert books == len(VENUES) * len(SYMBOLS)
 
 
+def test_metrics_follow_prometheus_naming_counters_total_durations_seconds_and_no_precomputed_rates(
+        engine: Engine) -> None:
+    text = engine.ok("metrics")
+    families = parse_prometheus(text)
+    types = dict(line.split(" ")[2:4] for line in text.splitlines() if line.startswith("# TYPE "))
+    assert all(name.endswith("_total") for name, kind in types.items() if kind == "counter")
+    assert {"arbor_engine_frames_total", "arbor_engine_opportunities_total", "arbor_engine_restarts_total",
+            "arbor_engine_uptime_seconds"} <= set(families)
+    assert not [n for n in families if n.endswith(("_per_s", "_per_second", "_s"))]
+
+
 def test_tree_shows_the_supervision_tree_with_its_strategies(engine: Engine) -> None:
     lines = engine.ok("tree").splitlines()
     assert lines[0].startswith("/") and "one_for_one" in lines[0]
