@@ -205,9 +205,12 @@ class Engine:
                                              key=detector_key))
 
     def _venue_factory(self, name: str) -> Callable[[], Actor[Any]]:
-        """``venues/<name>``: ``connections`` (one actor per WebSocket shard, ``0``, ``1``, ...:
-        a dropped shard reconnects and resyncs only its own books) then ``books``; rest_for_one,
-        so books are rebuilt only when the whole ``connections`` supervisor is."""
+        """``venues/<name>``: ``books`` then ``connections`` (one actor per WebSocket shard, ``0``,
+        ``1``, ...: a dropped shard reconnects and tells only its own books to resync). Books
+        start first, so no frame waits on a book that does not exist yet (with hundreds of
+        books, frames would fill their mailboxes and block the readers); rest_for_one, so a
+        failed books supervisor brings fresh subscriptions (Gate's obu then starts with a full
+        push), while a failed connections supervisor leaves the books to their Resync."""
 
         def connections() -> Actor[Any]:
             per = self._per_connection(name)  # (re)built from the market set: reshard
@@ -216,9 +219,9 @@ class Engine:
             return self._sup([self._shard_spec(name, i) for i in range(len(self.shards[name]))], "one_for_one")
 
         return lambda: self._sup([
-            ChildSpec("connections", connections),
             ChildSpec("books", lambda: self._sup(
                 [self._book_spec(name, s) for s in self.markets[name]], "one_for_one")),
+            ChildSpec("connections", connections),
         ], "rest_for_one")
 
     def _per_connection(self, name: str) -> int:

@@ -46,7 +46,7 @@ from protocols.messages import (
     OrderUpdate,
     SymbolInfo,
 )
-from protocols.ratelimit import RateLimits, TokenBucket
+from protocols.ratelimit import RateLimits, TokenBucket, window_bucket
 from protocols.rest import RestClient, retry_after
 from protocols.rounding import order_fields
 from protocols.signing import hmac_sha256_hex, total_params
@@ -124,7 +124,7 @@ class BinanceVenue:
         self._credentials = credentials
         self._ids = itertools.count(1)
         self._info: dict[str, SymbolInfo] = {}
-        limits = RateLimits({"weight": TokenBucket(6000, 60.0), "orders": TokenBucket(10, 1.0)})
+        limits = RateLimits({"weight": window_bucket(6000, 60.0), "orders": TokenBucket(10, 1.0)})
         self._rest = RestClient(VENUE, rest_url, limits=limits, map_error=map_error, timeout_s=timeout_s)
 
     # --- public, pure ----------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from protocols.messages import (
     OrderUpdate,
     SymbolInfo,
 )
-from protocols.ratelimit import RateLimits, TokenBucket
+from protocols.ratelimit import RateLimits, TokenBucket, window_bucket
 from protocols.rest import RestClient
 from protocols.rounding import order_fields
 from protocols.signing import gate_sign
@@ -99,7 +99,7 @@ def _limits() -> RateLimits:
     """Gate's documented limits (gateio.md §4.4): public 200/10 s per endpoint, order placement
     10/s, cancels 200/s, other private endpoints 200/10 s each."""
     per_10s = ("order_book", "currency_pairs", "fee", "accounts", "order", "orders")
-    buckets = {name: TokenBucket(200, 10.0) for name in per_10s}
+    buckets = {name: window_bucket(200, 10.0) for name in per_10s}
     buckets["place"] = TokenBucket(10, 1.0)
     buckets["cancel"] = TokenBucket(200, 1.0)
     return RateLimits(buckets)

@@ -46,7 +46,7 @@ from protocols.messages import (
 from protocols.mexc import wire
 from protocols.mexc.codec import VENUE, decode_frame, depth_channel
 from protocols.mexc.sync import MexcSync
-from protocols.ratelimit import RateLimits, TokenBucket
+from protocols.ratelimit import RateLimits, TokenBucket, window_bucket
 from protocols.rest import RestClient, retry_after
 from protocols.rounding import order_fields
 from protocols.signing import hmac_sha256_hex, total_params
@@ -114,7 +114,7 @@ def _buckets() -> RateLimits:
     """§2.4: each endpoint has its own 500 per 10 s, spent by the documented weights; the
     account endpoint is also "2 times/s"."""
     per_endpoint = ("exchangeInfo", "depth", "order", "cancel", "query", "openOrders", "cancelAll", "myTrades")
-    buckets = {name: TokenBucket(500, 10.0) for name in per_endpoint}
+    buckets = {name: window_bucket(500, 10.0) for name in per_endpoint}
     buckets["account"] = TokenBucket(2, 1.0)
     return RateLimits(buckets)
 
