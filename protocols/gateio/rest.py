@@ -40,6 +40,7 @@ from protocols.messages import (
     OrderUpdate,
     SymbolInfo,
 )
+from protocols.numbers import unusable_update_field
 from protocols.ratelimit import RateLimits, TokenBucket
 from protocols.rest import RestClient
 from protocols.rounding import order_fields
@@ -286,7 +287,7 @@ class GateVenue:
             filled = o.filled_total / o.avg_deal_price if o.avg_deal_price else 0.0
         else:
             filled = o.amount - o.left
-        return OrderUpdate(
+        update = OrderUpdate(
             venue=VENUE,
             symbol=self._pairs.get(o.currency_pair) or o.currency_pair.replace("_", "/"),
             client_order_id=o.text[2:] if o.text.startswith("t-") else o.text,
@@ -302,6 +303,9 @@ class GateVenue:
             fee_asset=o.fee_currency,
             ts_ms=int(o.update_time_ms),
         )
+        if (bad := unusable_update_field(update)) is not None:
+            raise DecodeError(VENUE, f"order reply gives {bad}", msgspec.json.encode(o))
+        return update
 
 
 def _symbol_info(symbol: str, pair: wire.CurrencyPair, fee: wire.Fee | None) -> SymbolInfo:
