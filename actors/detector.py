@@ -145,7 +145,7 @@ class DetectorActor(Actor):
         top = top_edge_bps(buy.asks, sell.bids, fee_buy, fee_sell)
         if top is None or top < p.min_edge_bps - p.hysteresis_bps:
             pair.armed = True
-        if top is None or top < p.min_edge_bps - EPS_BPS or buy.asks[0][0] <= 0.0:
+        if top is None or not (top >= p.min_edge_bps - EPS_BPS and buy.asks[0][0] > 0.0):  # NaN: skip
             # walk() would stop at the first level and find nothing: skip the call (the
             # common case: most views open no edge at the top of the books).
             return None

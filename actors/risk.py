@@ -7,6 +7,7 @@ Nothing here does I/O or keeps state; the executor passes in what it knows right
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections.abc import Mapping, Sequence
 from typing import Literal, Protocol
@@ -68,6 +69,8 @@ def reject_reason(
     daily_pnl: float,
 ) -> str | None:
     """Why this opportunity must not be taken, or None. Balances are checked separately."""
+    if not _usable_numbers(opp):
+        return "non_finite"
     if now_ns >= opp.expires_ns:
         return "expired"
     if kill_switch or kill_switch_file_present(params.kill_switch_path):
@@ -81,6 +84,13 @@ def reject_reason(
     if exposure.get(opp.sell_venue, 0.0) + opp.size * opp.sell_price > params.max_notional_per_venue:
         return "max_notional_per_venue"
     return None
+
+
+def _usable_numbers(opp: Opportunity) -> bool:
+    """Size and prices finite and > 0, expected PnL finite: the decoders refuse NaN and
+    infinity, and this refuses them again before money moves."""
+    return (0.0 < opp.size < math.inf and 0.0 < opp.buy_price < math.inf and 0.0 < opp.sell_price < math.inf
+            and math.isfinite(opp.expected_pnl) and math.isfinite(opp.edge_bps))
 
 
 def cap_by_balances(opp: Opportunity, *, quote_free_on_buy: float, base_free_on_sell: float,

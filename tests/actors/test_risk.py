@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -92,3 +93,18 @@ def update(side, qty, price, fee=0.0, fee_asset="USDT") -> OrderUpdate:
 def test_realised_pnl_counts_quote_flows_and_fees_in_quote_or_base():
     updates = [update("buy", 1.0, 100.0, fee=0.001, fee_asset="BTC"), update("sell", 1.0, 101.0, fee=0.101)]
     assert realised_pnl(updates, "BTC", "USDT") == pytest.approx(101.0 - 100.0 - 0.1 - 0.101)
+
+
+@pytest.mark.parametrize("field", ["size", "buy_price", "sell_price", "expected_pnl", "edge_bps"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_risk_refuses_an_opportunity_holding_a_non_finite_number(field, bad):
+    reason = reject_reason(msgspec.structs.replace(opp(), **{field: bad}), RiskParams(), now_ns=NOW,
+                           kill_switch=False, open_legs=0, exposure={}, daily_pnl=0.0)
+    assert reason == "non_finite"
+
+
+@pytest.mark.parametrize("field", ["size", "buy_price", "sell_price"])
+def test_risk_refuses_an_opportunity_with_a_zero_size_or_price(field):
+    reason = reject_reason(msgspec.structs.replace(opp(), **{field: 0.0}), RiskParams(), now_ns=NOW,
+                           kill_switch=False, open_legs=0, exposure={}, daily_pnl=0.0)
+    assert reason == "non_finite"
