@@ -1,0 +1,73 @@
+"""Start-up through the real entry point (``python -m supervisor``) against a simulator the test
+runs: a 429, a 503 and a held response from the venues during start-up are retried and the
+engine runs; credentials a venue refuses end the start with exit 4 and one line naming it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from engine_harness import engine_toml
+
+from simulator import SimConfig, Simulator
+
+ROOT = Path(__file__).resolve().parents[2]
+VENUES = ("mexc", "gateio", "binance")
+
+
+def config_for(sim: Simulator, directory: Path) -> Path:
+    """The three venues as *real* (non-simulated) venues at the simulator's URLs, keys from env."""
+    venues = {name: {"rest_url": sim.venues[name].rest_url, "ws_url": sim.venues[name].ws_url,
+                     "api_key_env": f"T_{name.upper()}_KEY", "api_secret_env": f"T_{name.upper()}_SECRET"}
+              for name in VENUES}
+    path = directory / "engine.toml"
+    path.write_text(engine_toml(directory, venues=venues))
+    return path
+
+
+def env_for(sim: Simulator, **secrets: str) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in VENUES:
+        creds = sim.venues[name].credentials
+        env[f"T_{name.upper()}_KEY"] = creds.api_key
+        env[f"T_{name.upper()}_SECRET"] = secrets.get(name, creds.secret)
+    return env
+
+
+async def run_engine(cfg: Path, env: dict[str, str], *args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "supervisor", "--config", str(cfg), *args, cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), 50)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    return proc.returncode or 0, out.decode()
+
+
+async def test_a_429_a_503_and_a_held_response_at_start_up_are_retried_and_the_engine_runs(state_dir: Path) -> None:
+    async with Simulator(SimConfig(seed=1, fault_timeout_s=0.5)) as sim:
+        sim.venues["binance"].faults.inject("http_429")
+        sim.venues["gateio"].faults.inject("http_5xx")
+        sim.venues["mexc"].faults.inject("timeout")
+        code, out = await run_engine(config_for(sim, state_dir), env_for(sim), "--duration", "2")
+        fired = {name: sim.venues[name].faults.counts for name in VENUES}
+    assert code == 0, out
+    assert (fired["binance"]["http_429"], fired["gateio"]["http_5xx"], fired["mexc"]["timeout"]) == (1, 1, 1)
+    assert "Traceback" not in out
+    retried = [line for line in out.splitlines() if "start-up:" in line and "retrying" in line]
+    assert len(retried) == 3 and {v for v in VENUES if any(line.count(v) for line in retried)} == set(VENUES), out
+
+
+async def test_credentials_a_venue_refuses_exit_4_with_one_line_naming_the_venue(state_dir: Path) -> None:
+    async with Simulator(SimConfig(seed=1)) as sim:
+        code, out = await run_engine(config_for(sim, state_dir), env_for(sim, binance="not-the-secret"),
+                                     "--duration", "5")
+    assert code == 4, out
+    assert "Traceback" not in out
+    [line] = [line for line in out.splitlines() if "CRITICAL" in line]
+    assert "credentials refused" in line and "binance" in line, out
