@@ -71,3 +71,33 @@ async def test_credentials_a_venue_refuses_exit_4_with_one_line_naming_the_venue
     assert "Traceback" not in out
     [line] = [line for line in out.splitlines() if "CRITICAL" in line]
     assert "credentials refused" in line and "binance" in line, out
+
+
+def embedded_config(directory: Path, journal: Path, state_dir: Path) -> Path:
+    path = directory / "engine.toml"
+    text = engine_toml(directory, venues={"binance": {}})
+    text = text.replace(f'path = "{directory / "journal.sqlite"}"', f'path = "{journal}"')
+    path.write_text(text + f'[control]\nstate_dir = "{state_dir}"\n')
+    return path
+
+
+async def test_journal_in_a_directory_that_does_not_exist_yet_starts_with_no_restart_and_no_warning(
+        state_dir: Path) -> None:
+    journal = state_dir / "fresh" / "deeper" / "journal.sqlite"
+    cfg = embedded_config(state_dir, journal, state_dir / "elsewhere")
+    code, out = await run_engine(cfg, dict(os.environ), "--duration", "2")
+    assert code == 0, out
+    assert journal.exists()
+    assert "WARNING" not in out and "restarting" not in out, out
+    assert '"restarts":0' in out, out  # the final summary
+
+
+async def test_journal_path_that_cannot_be_created_exits_3_with_one_line_naming_the_journal(state_dir: Path) -> None:
+    blocker = state_dir / "a-file"
+    blocker.write_text("not a directory")
+    cfg = embedded_config(state_dir, blocker / "journal.sqlite", state_dir / "ctl")
+    code, out = await run_engine(cfg, dict(os.environ), "--duration", "5")
+    assert code == 3, out
+    assert "Traceback" not in out and "WARNING" not in out, out  # no restart was tried
+    [line] = [line for line in out.splitlines() if "CRITICAL" in line]
+    assert "execution/journal" in line and "a-file" in line, out
