@@ -37,17 +37,9 @@ from actors import Actor, ActorRef
 from actors.edge import EPS_BPS, crossed, top_edge_bps, walk
 from protocols.errors import MailboxFull
 from protocols.messages import BookView, GetLastOpportunity, Opportunity, VenueStatus
+from protocols.params import DetectorParams  # the one definition, also the config's [detector]
 
 DetectorInbox = BookView | VenueStatus | GetLastOpportunity
-
-
-class DetectorParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    min_edge_bps: float = 5.0
-    max_notional: float = 1000.0  # quote currency per opportunity, before fees
-    max_book_age_ms: int = 1000
-    hysteresis_bps: float = 2.0
-    cooldown_ms: int = 500
-    ttl_ms: int = 500  # an Opportunity expires this long after it was created
 
 
 class DetectorStatus(msgspec.Struct, frozen=True, kw_only=True):

@@ -12,9 +12,9 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Literal, Protocol
 
-import msgspec
 
 from protocols.messages import JournalOpportunity, Opportunity
+from protocols.params import RiskParams  # the one definition, also the config's [risk]
 
 Leg = Literal["b", "s", "u"]  # buy leg, sell leg, unwind/hedge of the residual
 
@@ -32,15 +32,6 @@ class Executed(Protocol):
     def fee(self) -> float: ...
     @property
     def fee_asset(self) -> str: ...
-
-
-class RiskParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    max_notional_per_venue: float = 5_000.0  # quote committed to open orders on one venue
-    max_open_legs: int = 4  # orders sent and not yet final, across venues
-    daily_loss_limit: float = 100.0  # quote; no new opportunity once today's PnL <= -limit
-    kill_switch_path: str | None = None  # the file existing blocks every new opportunity
-    leg_timeout_s: float = 5.0  # bound on one leg's send + recovery, and on graceful stop
-    unwind_slippage_bps: float = 20.0  # how far past the leg's limit the hedge may go
 
 
 def client_order_id(opportunity_id: str, leg: Leg) -> str:
