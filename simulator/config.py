@@ -36,6 +36,9 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True):
     rate_limits: bool = True  # enforce the venues' request weights (429 when exceeded)
     binance_weight_per_min: int = 6000
     host: str = "127.0.0.1"
+    # Bearer token of the /_sim admin API (faults, the true book, the market clock): another
+    # local process must not inject faults into someone's run. None: a fresh one per run.
+    admin_token: str | None = None
 
 
 class SymbolSpec(msgspec.Struct, frozen=True, kw_only=True):

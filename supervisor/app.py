@@ -16,6 +16,7 @@ import contextlib
 import logging
 import signal
 import sys
+from pathlib import Path
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -31,6 +32,7 @@ from protocols.venue import Venue
 from supervisor.engine import Engine, EngineSummary
 from supervisor.logs import configure_logging
 from supervisor import startup
+from supervisor.private import private_dir, write_private
 
 log = logging.getLogger("arbor.engine")
 
@@ -38,6 +40,7 @@ ADAPTERS: dict[str, type] = {"mexc": MexcVenue, "binance": BinanceVenue, "gateio
 EXIT_OK, EXIT_ROOT_FAILED = 0, 1
 EXIT_PERMANENT = 3  # a component cannot work (unwritable journal, unlisted market, venue down past the retries)
 EXIT_AUTH = 4  # a venue refused the credentials
+SIM_TOKEN_FILE = "sim.token"  # the embedded simulator's admin token, beside control.token
 
 
 def build_adapters(cfg: EngineConfig, sim: Any, *, live: bool) -> tuple[dict[str, Venue], dict[str, bool]]:
@@ -84,7 +87,15 @@ async def embedded_simulator(cfg: EngineConfig) -> AsyncIterator[Any]:
     kinds = tuple(dict.fromkeys(v.kind for v in simulated))
     async with Simulator(SimConfig(seed=cfg.simulator.seed, symbols=symbols, venues=kinds,
                                    updates_per_s=cfg.simulator.updates_per_s)) as sim:
-        yield sim
+        # Its /_sim admin API takes the token the way the CLI takes the control endpoint's.
+        token_file = private_dir(Path(cfg.control.state_dir or Path(cfg.journal.path).parent)) / SIM_TOKEN_FILE
+        write_private(token_file, sim.admin_token.encode())
+        log.info("simulator admin API: %s (bearer token in %s)",
+                 " ".join(v.admin_url for v in sim.venues.values()), token_file)
+        try:
+            yield sim
+        finally:
+            token_file.unlink(missing_ok=True)
 
 
 @contextlib.asynccontextmanager

@@ -1,15 +1,19 @@
 """Start-up through the real entry point (``python -m supervisor``) against a simulator the test
 runs: a 429, a 503 and a held response from the venues during start-up are retried and the
-engine runs; credentials a venue refuses end the start with exit 4 and one line naming it."""
+engine runs; credentials a venue refuses end the start with exit 4 and one line naming it; the
+journal makes its own directory, and one it cannot make ends the start with exit 3; the
+embedded simulator's admin API needs the token the engine writes beside the control files."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import stat
 import sys
 from pathlib import Path
 
-from engine_harness import engine_toml
+import aiohttp
+from engine_harness import engine_running, engine_toml
 
 from simulator import SimConfig, Simulator
 
@@ -101,3 +105,18 @@ async def test_journal_path_that_cannot_be_created_exits_3_with_one_line_naming_
     assert "Traceback" not in out and "WARNING" not in out, out  # no restart was tried
     [line] = [line for line in out.splitlines() if "CRITICAL" in line]
     assert "execution/journal" in line and "a-file" in line, out
+
+
+async def test_the_embedded_simulators_admin_api_needs_the_token_the_engine_writes_0600(state_dir: Path) -> None:
+    async with engine_running(state_dir) as h:
+        token_file = state_dir / "sim.token"
+        assert stat.S_IMODE(os.lstat(token_file).st_mode) == 0o600
+        token = token_file.read_text()
+        assert token == h.sim.admin_token
+        url = h.sim.venues["binance"].admin_url + "/faults"
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url, json={"kind": "http_5xx"}) as r:
+                assert r.status == 401
+            async with http.post(url, json={"kind": "http_5xx"}, headers={"Authorization": f"Bearer {token}"}) as r:
+                assert r.status == 200 and (await r.json())["armed"] == {"http_5xx": 1}
+    assert not token_file.exists()
