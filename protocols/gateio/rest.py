@@ -8,6 +8,7 @@ errors, ``NetworkError`` from the shared client for transport errors, ``DecodeEr
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -89,6 +90,8 @@ def _reset_after(headers: Mapping[str, str], now_s: float, default_s: float = 1.
     try:
         reset = float(headers[RESET_HEADER])
     except (KeyError, ValueError):
+        return default_s
+    if not math.isfinite(reset):  # "inf" would pause every bucket forever
         return default_s
     if reset > 1e11:
         reset /= 1000.0

@@ -402,22 +402,45 @@ def test_depth_frame_removing_a_level_with_quantity_zero_still_decodes(venue: st
     assert isinstance(delta, BookDelta) and delta.bids == ((100.0, 0.0),)
 
 
+@pytest.mark.parametrize("value", ["inf", "Infinity", "nan", "-inf", "1e400"])
+@pytest.mark.parametrize("map_error", [binance_map_error, gate_map_error, mexc_map_error],
+                         ids=["binance", "gateio", "mexc"])
+def test_a_429_whose_retry_after_is_not_finite_waits_a_finite_default(map_error: Any, value: str) -> None:
+    headers = {"Retry-After": value, "X-Gate-RateLimit-Reset-Timestamp": value}
+    error = map_error(429, b"{}", headers)
+    assert math.isfinite(error.retry_after_s) and error.retry_after_s >= 0
+
+
 # --- fuzzing: any reply raises only the documented errors or decodes to usable values -------------
 
 NASTY = st.sampled_from(["nan", "NaN", "-nan", "inf", "-inf", "Infinity", "1e400", "-1e400", "1e308", "-1", "0",
                          "-0", "", " ", "abc", "1" * 40, "0x10", "1_000", "sNaN", "t-", "FILLED"])
+NUMBERISH = st.one_of(NASTY, st.floats(), st.floats().map(repr), st.integers(min_value=-(2**70), max_value=2**70))
 LEAF = st.one_of(NASTY, st.floats(), st.integers(min_value=-(2**70), max_value=2**70), st.text(max_size=6),
                  st.none(), st.booleans(), st.lists(st.integers(), max_size=2))
 
 
+def _numeric(value: Any) -> bool:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return True
+    try:
+        return isinstance(value, str) and math.isfinite(float(value))
+    except ValueError:
+        return False
+
+
 @st.composite
 def mutated(draw: st.DrawFn, value: Any) -> Any:
-    """``value`` with some leaves replaced by nasty ones, some keys dropped, some lists emptied."""
+    """``value`` with some leaves replaced: a number (or numeric string) often by another number
+    or a nasty one (NaN, inf, 1e400, -1...), anything else now and then by any leaf; some keys
+    dropped, some lists emptied."""
     if isinstance(value, dict):
         return {k: draw(mutated(v)) for k, v in value.items() if draw(st.integers(0, 12))}
     if isinstance(value, list):
         return [draw(mutated(v)) for v in value] if draw(st.integers(0, 8)) else []
-    return draw(LEAF) if draw(st.integers(0, 3)) == 0 else value
+    if _numeric(value):
+        return draw(NUMBERISH) if draw(st.integers(0, 2)) == 0 else value
+    return draw(LEAF) if draw(st.integers(0, 7)) == 0 else value
 
 
 def _body(draw: st.DrawFn, sample: Any) -> bytes:
@@ -443,9 +466,9 @@ def test_any_rest_reply_raises_only_documented_errors_or_decodes_to_usable_value
 
 
 @FUZZ
-@given(status=st.integers(400, 599), body=st.one_of(st.binary(max_size=60), st.builds(
+@given(status=st.sampled_from([418, 429, 429, 429, 503]) | st.integers(400, 599), body=st.one_of(st.binary(max_size=60), st.builds(
     lambda code, msg, label: json.dumps({"code": code, "msg": msg, "label": label, "message": msg}).encode(),
-    LEAF, LEAF, LEAF)), retry=st.one_of(NASTY, st.text(max_size=8)))
+    LEAF, LEAF, LEAF)), retry=NASTY | st.text(max_size=8))
 def test_any_error_reply_maps_to_an_exchange_error(status: int, body: bytes, retry: str) -> None:
     headers = {"Retry-After": retry, "X-Gate-RateLimit-Reset-Timestamp": retry}
     for map_error in (binance_map_error, gate_map_error, mexc_map_error):
