@@ -120,3 +120,16 @@ async def test_the_embedded_simulators_admin_api_needs_the_token_the_engine_writ
             async with http.post(url, json={"kind": "http_5xx"}, headers={"Authorization": f"Bearer {token}"}) as r:
                 assert r.status == 200 and (await r.json())["armed"] == {"http_5xx": 1}
     assert not token_file.exists()
+
+
+async def test_the_embedded_default_on_a_fresh_home_starts_with_no_restart_and_no_warning(state_dir: Path) -> None:
+    home = state_dir / "home"
+    home.mkdir()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "supervisor", "--duration", "3", cwd=ROOT, env={**os.environ, "HOME": str(home)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out = (await asyncio.wait_for(proc.communicate(), 50))[0].decode()
+    assert proc.returncode == 0, out
+    assert (home / ".arbor" / "journal.sqlite").exists()
+    assert stat.S_IMODE(os.stat(home / ".arbor").st_mode) == 0o700
+    assert "WARNING" not in out and '"restarts":0' in out, out
