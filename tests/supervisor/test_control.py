@@ -381,3 +381,15 @@ async def test_a_token_file_planted_as_a_symlink_is_replaced_not_written_through
         assert target.read_text() == "keep me"
     finally:
         await ref.stop()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory to another user needs root")
+async def test_a_state_directory_owned_by_another_user_is_refused() -> None:
+    theirs = Path(tempfile.mkdtemp(prefix="arb", dir="/tmp"))
+    try:
+        os.chown(theirs, 54321, -1)
+        with pytest.raises(PermanentFailure, match="belongs to uid 54321"):
+            await spawn(lambda: ControlActor(engine=TinyEngine(), config=control_config(theirs)), name="control")
+        assert not (theirs / "control.sock").exists()
+    finally:
+        shutil.rmtree(theirs, ignore_errors=True)

@@ -9,7 +9,14 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from protocols.errors import AuthError, DecodeError, ExchangeError, NetworkError, PermanentFailure, RateLimited
+from protocols.errors import (
+    AuthError,
+    DecodeError,
+    ExchangeError,
+    NetworkError,
+    PermanentFailure,
+    RateLimited,
+)
 from supervisor.startup import RetryPolicy, with_retries
 
 
