@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 from engine_harness import engine_running, engine_toml
 
 from simulator import SimConfig, Simulator
@@ -67,14 +68,15 @@ async def test_a_429_a_503_and_a_held_response_at_start_up_are_retried_and_the_e
     assert len(retried) == 3 and {v for v in VENUES if any(line.count(v) for line in retried)} == set(VENUES), out
 
 
-async def test_credentials_a_venue_refuses_exit_4_with_one_line_naming_the_venue(state_dir: Path) -> None:
+@pytest.mark.parametrize("venue", VENUES)
+async def test_credentials_a_venue_refuses_exit_4_with_one_line_naming_the_venue(state_dir: Path, venue: str) -> None:
     async with Simulator(SimConfig(seed=1)) as sim:
-        code, out = await run_engine(config_for(sim, state_dir), env_for(sim, binance="not-the-secret"),
+        code, out = await run_engine(config_for(sim, state_dir), env_for(sim, **{venue: "not-the-secret"}),
                                      "--duration", "5")
     assert code == 4, out
     assert "Traceback" not in out
     [line] = [line for line in out.splitlines() if "CRITICAL" in line]
-    assert "credentials refused" in line and "binance" in line, out
+    assert "credentials refused" in line and f"{venue}:" in line, out
 
 
 def embedded_config(directory: Path, journal: Path, state_dir: Path) -> Path:
