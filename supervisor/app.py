@@ -131,7 +131,8 @@ async def main_async(cfg: EngineConfig, *, duration_s: float | None, live: bool,
                     loop.remove_signal_handler(sig)
     except PermanentFailure as exc:  # during start-up or later: one line, no traceback
         auth = isinstance(exc.__cause__, AuthError)
-        log.critical("%s: %s", "credentials refused" if auth else "cannot run", exc)
+        one_line = " ".join(str(exc).split())  # a venue's reply excerpt may hold newlines
+        log.critical("%s: %s", "credentials refused" if auth else "cannot run", one_line)
         return EXIT_AUTH if auth else EXIT_PERMANENT
     return EXIT_OK
 
