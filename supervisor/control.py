@@ -4,7 +4,7 @@ Inbox: nothing (it is driven by HTTP requests). It listens on a unix socket by d
 a loopback TCP port with a bearer token generated at start; the token goes to a 0600
 ``control.token`` and the address to a 0600 ``control.json`` in ``ControlConfig.state_dir``
 (next to the journal) so the CLI can find the engine. The socket and those files live in
-directories that are ours and 0700 (``supervisor.private``: verified, tightened, never a
+directories that are ours and 0700 (``supervisor.private``: created so, or verified; never a
 symlink), the socket is created 0600 and the files with O_EXCL|O_NOFOLLOW, so no other local
 user can connect or read the token, not even while the endpoint starts. It refuses a non-loopback bind unless
 ``allow_non_loopback`` is set, and it never shows secrets: it serves stats and ``describe()``

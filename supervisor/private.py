@@ -2,15 +2,16 @@
 file, and the embedded simulator's admin token.
 
 Another local user must never reach the endpoint, not even for the instant between creating a
-socket and ``chmod``-ing it. So the socket lives in a directory that is ours and 0700 (checked:
-not a symlink, owned by us; group/other bits removed), it is bound under a 0177 umask (created
-0600), and files are created with ``O_EXCL | O_NOFOLLOW`` at 0600 (a planted file or symlink
-is replaced, never written through). What cannot be made private is a ``PermanentFailure``.
+socket and ``chmod``-ing it. So the socket lives in a directory that is ours and 0700 (created
+so, or checked: not a symlink, owned by us, no group/other bits), it is bound under a 0177
+umask (created 0600), and files are created with ``O_EXCL | O_NOFOLLOW`` at 0600 (a planted
+file or symlink is replaced, never written through). A directory that is not private is a
+``PermanentFailure``, never "fixed" by a chmod: it may be shared on purpose (``/tmp``, ``/run``,
+a home directory), and tightening it could break whatever else uses it.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import stat
@@ -18,13 +19,12 @@ from pathlib import Path
 
 from protocols.errors import PermanentFailure
 
-log = logging.getLogger("arbor.control")
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def private_dir(path: Path) -> Path:
     """``path`` as a directory only this user can enter: created 0700, or an existing one
-    verified (a real directory, ours) and tightened to 0700 if it was looser."""
+    verified (a real directory, ours, no group/other permission)."""
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -37,9 +37,9 @@ def private_dir(path: Path) -> Path:
                                    "the control endpoint needs a directory of its own")
         mode = stat.S_IMODE(st.st_mode)
         if mode & 0o077:
-            os.fchmod(fd, 0o700)  # through the fd we checked: no path race
-            log.warning("tightened %s from %03o to 0700: only this user may reach the control endpoint",
-                        path, mode)
+            raise PermanentFailure(f"{path} is mode {mode:03o}: the control endpoint needs a directory only "
+                                   f"this user can enter (chmod 700 it, or point control.state_dir / "
+                                   f"control.unix_path at a private one)")
     finally:
         os.close(fd)
     return path

@@ -338,20 +338,30 @@ async def test_restarting_the_endpoint_through_itself_answers_ok_and_the_endpoin
     assert not [r for r in caplog.records if "overran" in r.getMessage()]
 
 
-async def test_the_socket_sits_in_a_private_directory_and_a_looser_one_is_tightened(tmp_path: Path) -> None:
+async def test_under_umask_0_the_socket_and_files_are_private_from_creation_in_a_0700_directory() -> None:
+    parent = Path(tempfile.mkdtemp(prefix="arb", dir="/tmp"))
+    directory = parent / "state"  # created by the endpoint
+    old = os.umask(0)  # the bug: under umask 0 the socket was world-connectable until chmod
+    try:
+        handle = TinyEngine()
+        async with await start_tree(handle, control_config(directory)) as tree:
+            handle.tree = tree
+            assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
+            assert stat.S_IMODE(os.stat(directory / "control.sock").st_mode) == 0o600
+            assert stat.S_IMODE(os.stat(directory / "control.json").st_mode) == 0o600
+    finally:
+        os.umask(old)
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+@pytest.mark.parametrize("mode", [0o755, 0o750, 0o1777])
+async def test_a_state_directory_others_can_enter_is_refused_and_left_as_it_was(mode: int) -> None:
     directory = Path(tempfile.mkdtemp(prefix="arb", dir="/tmp"))
     try:
-        os.chmod(directory, 0o777)
-        old = os.umask(0)  # the bug: under umask 0 the socket was world-connectable until chmod
-        try:
-            handle = TinyEngine()
-            async with await start_tree(handle, control_config(directory)) as tree:
-                handle.tree = tree
-                assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
-                assert stat.S_IMODE(os.stat(directory / "control.sock").st_mode) == 0o600
-                assert stat.S_IMODE(os.stat(directory / "control.json").st_mode) == 0o600
-        finally:
-            os.umask(old)
+        os.chmod(directory, mode)
+        with pytest.raises(PermanentFailure, match=f"is mode {mode & 0o7777:03o}: .*chmod 700"):
+            await spawn(lambda: ControlActor(engine=TinyEngine(), config=control_config(directory)), name="control")
+        assert stat.S_IMODE(os.stat(directory).st_mode) == mode and not (directory / "control.sock").exists()
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
