@@ -12,7 +12,6 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Literal, Protocol
 
-
 from protocols.messages import JournalOpportunity, Opportunity
 from protocols.params import RiskParams  # the one definition, also the config's [risk]
 

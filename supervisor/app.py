@@ -16,8 +16,8 @@ import contextlib
 import logging
 import signal
 import sys
-from pathlib import Path
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -29,9 +29,9 @@ from protocols.errors import AuthError, ConfigError, PermanentFailure, RestartIn
 from protocols.gateio import GateVenue
 from protocols.mexc import MexcVenue
 from protocols.venue import Venue
+from supervisor import startup
 from supervisor.engine import Engine, EngineSummary
 from supervisor.logs import configure_logging
-from supervisor import startup
 from supervisor.private import private_dir, write_private
 
 log = logging.getLogger("arbor.engine")
