@@ -15,7 +15,8 @@ with one ``memmove`` of each array. At the bound, an insertion evicts index 0 (t
 level, maybe the one just added), exactly as the pure book's ``insort`` + ``pop(0)``.
 
 The book only holds tuples of numbers, so it cannot be part of a reference cycle: it is not
-GC-tracked (``no_gc``), and the references it holds keep their levels alive as roots.
+GC-tracked (``no_gc``), and the references it holds keep their levels alive as roots. The
+level tuples it reads are untracked as it reads them (see ``_unpack``).
 
 One difference from the pure book, on input no venue sends: a NaN price raises ``ValueError``
 (it cannot be ordered; the pure book's dict and sorted keys silently disagree on it).
@@ -32,6 +33,8 @@ from libc.string cimport memmove
 cdef extern from "Python.h":
     bint PyFloat_CheckExact(object)
     bint PyTuple_CheckExact(object)
+    bint PyObject_GC_IsTracked(object)
+    void PyObject_GC_UnTrack(void *)
 
 cdef enum:
     _HINT = 32  # keys from the top searched first (where almost all activity lands)
@@ -67,11 +70,17 @@ cdef inline double _as_double(object value) except? -1.0:
 
 
 cdef int _unpack(object level, double *price, double *qty) except -1:
-    """A level's price and quantity; ``price, qty = level`` for anything but a 2-tuple."""
+    """A level's price and quantity; ``price, qty = level`` for anything but a 2-tuple.
+
+    A 2-tuple of floats leaves the collector here: it cannot be part of a reference cycle, so
+    CPython untracks it anyway at the first collection that sees it. Doing it now spares the
+    young collections the levels the book keeps (most of what a frame allocates)."""
     cdef object p, q
     if PyTuple_CheckExact(level) and PyTuple_GET_SIZE(level) == 2:
         p = <object>PyTuple_GET_ITEM(level, 0)
         q = <object>PyTuple_GET_ITEM(level, 1)
+        if PyFloat_CheckExact(p) and PyFloat_CheckExact(q) and PyObject_GC_IsTracked(level):
+            PyObject_GC_UnTrack(<void *>level)
     else:
         p, q = level
     price[0] = _as_double(p)

@@ -27,6 +27,7 @@ from libc.stdint cimport uint64_t, int64_t
 from protocols.messages import BookDelta
 
 cdef extern from "Python.h":
+    void PyObject_GC_UnTrack(void *)
     double PyOS_string_to_double(const char *s, char **endptr, object overflow_exception) except? -1.0
 
 cdef enum:
@@ -147,6 +148,7 @@ cdef bint _levels(Span s, list into) except -1:
     cdef Reader r
     cdef uint64_t tag
     cdef Span price, quantity, field
+    cdef tuple level
     cdef bint has_price = False, has_quantity = False
     cdef double p, q
     r.p, r.end = s.p, s.p + s.n
@@ -161,7 +163,9 @@ cdef bint _levels(Span s, list into) except -1:
             return False
     if not (has_price and has_quantity) or not _number(price, &p) or not _number(quantity, &q):
         return False
-    into.append((p, q))
+    level = (p, q)
+    PyObject_GC_UnTrack(<void *>level)  # two floats: never in a cycle (the collector would untrack it too)
+    into.append(level)
     return True
 
 
@@ -174,6 +178,7 @@ def decode_depth(bytes frame, recv_ns, symbols):
     cdef int64_t first = 0, last = 0
     cdef int64_t send_time = 0
     cdef list bids = [], asks = []
+    cdef tuple bid_levels, ask_levels
     r.p = <const unsigned char *>PyBytes_AS_STRING(frame)
     channel.p, channel.n = r.p, 0
     symbol = channel
@@ -248,5 +253,8 @@ def decode_depth(bytes frame, recv_ns, symbols):
     internal = symbols.get(PyUnicode_DecodeASCII(<const char *>symbol.p, symbol.n, NULL))
     if internal is None:
         return None
-    return BookDelta(venue=_VENUE, symbol=internal, first_seq=first, last_seq=last, bids=tuple(bids),
-                     asks=tuple(asks), exchange_ts_ms=send_time, recv_ns=recv_ns)
+    bid_levels, ask_levels = tuple(bids), tuple(asks)
+    PyObject_GC_UnTrack(<void *>bid_levels)  # tuples of untracked tuples: the same
+    PyObject_GC_UnTrack(<void *>ask_levels)
+    return BookDelta(venue=_VENUE, symbol=internal, first_seq=first, last_seq=last, bids=bid_levels,
+                     asks=ask_levels, exchange_ts_ms=send_time, recv_ns=recv_ns)
