@@ -69,7 +69,7 @@ cdef inline double _as_double(object value) except? -1.0:
     return <double>value  # int, bool, float subclass; anything else raises TypeError
 
 
-cdef int _unpack(object level, double *price, double *qty) except -1:
+cdef inline int _unpack(object level, double *price, double *qty) except -1:
     """A level's price and quantity; ``price, qty = level`` for anything but a 2-tuple.
 
     A 2-tuple of floats leaves the collector here: it cannot be part of a reference cycle, so
@@ -118,17 +118,20 @@ cdef void _clear(Side *s) noexcept:
 
 
 cdef inline Py_ssize_t _search(const double *keys, Py_ssize_t n, double key) noexcept nogil:
-    """The first index whose key is >= ``key`` (``n`` if none); the best ``_HINT`` keys first."""
-    cdef Py_ssize_t lo = 0, hi = n, mid
+    """The first index whose key is >= ``key`` (``n`` if none); the best ``_HINT`` keys first.
+
+    Branch-free halving (the comparison feeds an add, not a jump): the searched key is as often
+    above as below the middle, so a branch would be mispredicted half the time."""
+    cdef Py_ssize_t base = 0, size = n, half
     if n > _HINT and keys[n - _HINT] < key:
-        lo = n - _HINT
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if keys[mid] < key:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+        base, size = n - _HINT, _HINT
+    while size > 1:
+        half = size >> 1
+        base += (keys[base + half - 1] < key) * half
+        size -= half
+    if size == 1 and keys[base] < key:
+        base += 1
+    return base
 
 
 cdef int _set(Side *s, Py_ssize_t max_levels, object level, double key, double qty) except -1:
