@@ -21,6 +21,7 @@ through ``PyOS_string_to_double``, the routine ``float()`` itself calls.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_DecodeASCII
 from libc.stdint cimport uint64_t, int64_t
 
@@ -28,7 +29,7 @@ from protocols.messages import BookDelta
 
 cdef extern from "Python.h":
     void PyObject_GC_UnTrack(void *)
-    double PyOS_string_to_double(const char *s, char **endptr, object overflow_exception) except? -1.0
+    double PyOS_string_to_double(const char *s, char **endptr, PyObject *overflow_exception) except? -1.0
 
 cdef enum:
     WT_VARINT = 0
@@ -139,7 +140,7 @@ cdef bint _number(Span s, double *out) except -1:
     for i in range(s.n):
         text[i] = <char>s.p[i]
     text[s.n] = 0
-    out[0] = PyOS_string_to_double(text, NULL, None)
+    out[0] = PyOS_string_to_double(text, NULL, NULL)  # <= 63 digits: it cannot overflow
     return True
 
 
