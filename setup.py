@@ -13,8 +13,18 @@ except ImportError:  # only without build isolation: pyproject's [build-system] 
     cythonize = None
 
 EXTENSIONS = [
-    Extension("actors._l2book", ["actors/_l2book.pyx"], optional=True),
-    Extension("protocols.mexc._depth", ["protocols/mexc/_depth.pyx"], optional=True),
+    Extension("actors._l2book", ["actors/_l2book.pyx"]),
+    Extension("protocols.mexc._depth", ["protocols/mexc/_depth.pyx"]),
 ]
 
-setup(ext_modules=cythonize(EXTENSIONS, language_level=3) if cythonize is not None else [])
+
+def ext_modules() -> list[Extension]:
+    if cythonize is None:
+        return []
+    built = cythonize(EXTENSIONS, language_level=3)
+    for ext in built:
+        ext.optional = True  # set after cythonize, which builds new Extensions without it
+    return built
+
+
+setup(ext_modules=ext_modules())
