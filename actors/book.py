@@ -49,6 +49,7 @@ from protocols.errors import RateLimited, SequenceGap
 from protocols.messages import BookDelta, BookSnapshot, BookView, GetView, Subscribe, Unsubscribe
 from protocols.venue import SyncAction, Venue
 
+
 class Resync(msgspec.Struct, frozen=True, kw_only=True):
     """From the book's connection after it reconnected: start over from a fresh snapshot."""
 

@@ -58,6 +58,9 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True):
 
     def listed(self, venue: str) -> tuple[str, ...]:
         return self.listings.get(venue, self.symbols)
+    # Bearer token of the /_sim admin API (faults, the true book, the market clock): another
+    # local process must not inject faults into someone's run. None: a fresh one per run.
+    admin_token: str | None = None
 
 
 class SymbolSpec(msgspec.Struct, frozen=True, kw_only=True):

@@ -50,7 +50,7 @@ def universe(n: int, venues: tuple[str, ...] = ("mexc", "binance", "gateio"), *,
     api_closed = {"mexc": tuple(s for s in listings.get("mexc", ()) if s in MAJORS[:2] or rng.random() < 1 / 6)} \
         if "mexc" in venues else {}
     price_factor: dict[str, dict[str, float]] = {}
-    tail = [s for s in shared[len(MAJORS):]]
+    tail = shared[len(MAJORS):]
     for symbol in rng.sample(tail, min(len(tail), max(1 if n >= 10 else 0, n // 100))):
         on = [v for v in venues if symbol in listings[v] and symbol not in api_closed.get(v, ())]
         price_factor[symbol] = {on[-1]: rng.uniform(2.0, 10.0)} if len(on) >= 2 else {}

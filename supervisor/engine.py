@@ -24,16 +24,15 @@ import msgspec
 from actors import Actor, ActorRef, MailboxSpec
 from actors.book import BookActor
 from actors.connection import ConnectionActor, ConnectionCounters
-from actors.detector import DetectorActor, DetectorParams
+from actors.detector import DetectorActor
 from actors.executor import ExecutorActor
 from actors.journal import JournalActor
-from actors.risk import RiskParams
 from actors.static import StaticData
 from config import EngineConfig
 from protocols.errors import ActorStopped, ExchangeError, MailboxFull
+from protocols.markets import Selection
 from protocols.messages import BookView, RestartRecord, Subscribe, Unsubscribe
 from protocols.venue import Venue
-from protocols.markets import Selection
 from supervisor.control import ControlActor
 from supervisor.markets import MarketChanges, MarketsActor
 from supervisor.running import Tree, run
@@ -190,14 +189,15 @@ class Engine:
         risk = self.cfg.risk
         return ExecutorActor(
             venues=self.venues, journal=self.root.lookup("execution/journal"),
-            risk=RiskParams(**msgspec.structs.asdict(risk)), dry_run=self.dry_run, static=self.static, books=lambda venue, symbol: self.lookup(f"venues/{venue}/books/{path_symbol(symbol)}"))
+            risk=risk, dry_run=self.dry_run, static=self.static,
+            books=lambda venue, symbol: self.lookup(f"venues/{venue}/books/{path_symbol(symbol)}"))
 
     def _detector_spec(self, symbol: str) -> ChildSpec:
         d = self.cfg.detector
 
         def factory() -> Actor[Any]:
             return DetectorActor(symbol=symbol, taker_fees=self.taker_fees,
-                                 params=DetectorParams(**msgspec.structs.asdict(d)),
+                                 params=d,
                                  executor=self.root.lookup("execution/executor"))
 
         return ChildSpec(path_symbol(symbol), factory,

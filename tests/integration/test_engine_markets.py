@@ -111,7 +111,7 @@ async def test_a_ticker_naming_different_tokens_on_two_venues_is_quarantined_and
         assert mismatched, "the universe has a same-ticker-other-token market"
         for symbol in mismatched:
             path = f"detectors/{path_symbol(symbol)}"
-            status = await wait_until(lambda: (d := engine.tree.describe(path)).quarantined and d,
+            status = await wait_until(lambda p=path: (d := engine.tree.describe(p)).quarantined and d,
                                       timeout=30, what=f"{symbol} quarantined")
             assert status.opportunities == 0 and "sanity bound" in status.quarantined
 

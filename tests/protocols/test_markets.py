@@ -6,8 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from protocols.markets import Listing, Selection, parse_binance, parse_gateio, parse_mexc, per_venue, \
-    price_mismatch, shared_markets
+from protocols.markets import (
+    Listing,
+    Selection,
+    parse_binance,
+    parse_gateio,
+    parse_mexc,
+    per_venue,
+    price_mismatch,
+    shared_markets,
+)
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "markets"
 FILES = {"mexc": ("mexc.exchangeInfo.2025-09-21.json", parse_mexc),
