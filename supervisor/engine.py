@@ -90,6 +90,7 @@ class Engine:
                                               if v.enabled}
         self.counters = {name: ConnectionCounters() for name in self.markets}
         self.shards: dict[str, list[list[str]]] = {}  # venue -> symbols per connection actor
+        self._shard_starts: dict[tuple[str, int], int] = {}
         # Symbol rules and fees: fetched once per venue when first needed, shared by every
         # executor this engine builds (a restart re-fetches nothing).
         self.static = StaticData(venues)
@@ -233,9 +234,14 @@ class Engine:
         def route(symbol: str) -> ActorRef | None:
             return self.lookup(f"venues/{name}/books/{path_symbol(symbol)}")
 
-        return ChildSpec(str(index), lambda: ConnectionActor(
-            venue=venue, symbols=tuple(self.shards[name][index]), route=route, counters=self.counters[name]),
-            mailbox=MailboxSpec(self.cfg.mailboxes.connection))
+        def factory() -> Actor[Any]:
+            # every start after this shard's first is a reconnect (also after its supervisor was
+            # rebuilt): the books it feeds may have missed frames meanwhile
+            starts = self._shard_starts[(name, index)] = self._shard_starts.get((name, index), 0) + 1
+            return ConnectionActor(venue=venue, symbols=tuple(self.shards[name][index]), route=route,
+                                   counters=self.counters[name], resync_books=starts > 1)
+
+        return ChildSpec(str(index), factory, mailbox=MailboxSpec(self.cfg.mailboxes.connection))
 
     def _shard_path(self, name: str, symbol: str) -> str | None:
         for index, symbols in enumerate(self.shards.get(name, ())):
