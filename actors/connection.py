@@ -106,8 +106,10 @@ class ConnectionActor(Actor[ConnectionInbox]):
 
     def __init__(self, *, venue: Venue, symbols: Sequence[str], route: Callable[[str], ActorRef | None],
                  pong_timeout_s: float = 30.0, idle_timeout_s: float = 30.0,
-                 counters: ConnectionCounters | None = None) -> None:
+                 counters: ConnectionCounters | None = None,
+                 capture: Callable[[str, int, int, bytes | str], None] | None = None) -> None:
         self.venue, self.route = venue, route
+        self.capture = capture  # records every frame as received: (venue, socket, recv_ns, data)
         self.pong_timeout_s, self.idle_timeout_s = pong_timeout_s, idle_timeout_s
         self.counters = counters if counters is not None else ConnectionCounters()
         self._symbols = list(dict.fromkeys(symbols))  # subscribed, in order, no duplicates
@@ -205,11 +207,13 @@ class ConnectionActor(Actor[ConnectionInbox]):
 
     async def _read(self, sock: _Socket) -> None:
         ws, venue, counters = sock.ws, self.venue, self.counters
-        decode, monotonic_ns, refs = venue.decode, time.monotonic_ns, self._refs
+        decode, monotonic_ns, refs, capture = venue.decode, time.monotonic_ns, self._refs, self.capture
         while True:
             msg = await ws.receive()
             if msg.type in _DATA:
                 now = monotonic_ns()
+                if capture is not None:
+                    capture(venue.name, sock.index, now, msg.data)
                 sock.last_frame_ns = now
                 self._frames += 1
                 counters.frames += 1

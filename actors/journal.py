@@ -25,6 +25,12 @@ WAL file with ``write()`` before returning; it is not fsynced until a checkpoint
 kernel's page cache, which survives the process; only an OS crash or power cut can lose the
 last commits (``synchronous=FULL`` would cover that at one fsync per group commit).
 
+Timestamps (``created_ms``/``updated_ms``) are the ``wall`` clock read on the event loop when
+a record is handed over, so a replay in virtual time journals identical rows every run.
+``activity`` (optional) is told ``+n`` on the loop when n items are handed to the writer and
+``-n`` (through the loop) once they are done: a virtual-time loop waits for it to reach 0
+before it advances the clock, so thread timing cannot change what a replay decides.
+
 Old files gain the columns added since (``migrate``) when opened.
 
 Failure: an ``sqlite3.Error`` in the writer fails the pending asks with it and crashes the
@@ -40,6 +46,7 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -307,19 +314,26 @@ _STOP = object()
 class _Writer(threading.Thread):
     """Owns the connection; group-commits what is queued; settles futures on the loop."""
 
-    def __init__(self, path: str, batch_max: int, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, path: str, batch_max: int, loop: asyncio.AbstractEventLoop,
+                 activity: Callable[[int], None] | None = None) -> None:
         super().__init__(name=f"journal-writer:{path}", daemon=True)
-        self.path, self.batch_max, self.loop = path, batch_max, loop
+        self.path, self.batch_max, self.loop, self.activity = path, batch_max, loop, activity
         self.inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.ready: asyncio.Future[None] = loop.create_future()
         self.failure: BaseException | None = None
         self.records_committed = self.commits = self.largest_batch = 0
 
-    def submit(self, records: tuple[Any, ...], fut: asyncio.Future[Any] | None) -> None:
-        self.inbox.put(("write", records, fut))
+    def submit(self, records: tuple[Any, ...], fut: asyncio.Future[Any] | None, now_ms: int) -> None:
+        self._handed_over(1)
+        self.inbox.put(("write", records, fut, now_ms))
 
     def query(self, fn: Any, fut: asyncio.Future[Any]) -> None:
-        self.inbox.put(("query", fn, fut))
+        self._handed_over(1)
+        self.inbox.put(("query", fn, fut, 0))
+
+    def _handed_over(self, n: int) -> None:
+        if self.activity is not None:
+            self.activity(n)
 
     def run(self) -> None:
         try:
@@ -348,10 +362,9 @@ class _Writer(threading.Thread):
             error: sqlite3.Error | None = None
             refused: dict[int, DuplicateId] = {}
             if writes:
-                now_ms = int(time.time() * 1000)
                 try:
                     conn.execute("BEGIN IMMEDIATE")
-                    for i, (_, records, _) in enumerate(writes):
+                    for i, (_, records, _, now_ms) in enumerate(writes):
                         # Each write is all-or-nothing on its own: a refused one rolls back alone.
                         conn.execute("SAVEPOINT write")
                         try:
@@ -371,19 +384,21 @@ class _Writer(threading.Thread):
                     self.records_committed += n
                     self.commits += 1
                     self.largest_batch = max(self.largest_batch, n)
-                for i, (_, records, fut) in enumerate(writes):
+                for i, (_, records, fut, _) in enumerate(writes):
                     no = refused.get(i)
                     if fut is not None:
                         reply = JournalAck(committed=n) if no is None else JournalRefused(id=no.id, kind=no.kind)
                         self._settle(fut, reply, error)
                     elif no is not None and error is None:  # e.g. a rejected duplicate opportunity
                         log.warning("journal refused a told write: %s", no)
-            for kind, fn, fut in items:
+            for kind, fn, fut, _ in items:
                 if kind == "query":
                     try:
                         self._settle(fut, fn(conn), None)
                     except sqlite3.Error as exc:
                         self._settle(fut, None, exc)
+            if self.activity is not None and items:
+                self.loop.call_soon_threadsafe(self.activity, -len(items))
             if stop or error is not None:
                 return
 
@@ -405,12 +420,13 @@ class _Writer(threading.Thread):
 class JournalActor(Actor):
     """SQLite journal actor; see the module docstring for the inbox and durability."""
 
-    def __init__(self, *, path: str, batch_max: int = 256) -> None:
-        self.path, self.batch_max = path, batch_max
+    def __init__(self, *, path: str, batch_max: int = 256, wall: Callable[[], float] = time.time,
+                 activity: Callable[[int], None] | None = None) -> None:
+        self.path, self.batch_max, self.wall, self.activity = path, batch_max, wall, activity
         self._writer: _Writer | None = None
 
     async def on_start(self) -> None:
-        self._writer = _Writer(self.path, self.batch_max, asyncio.get_running_loop())
+        self._writer = _Writer(self.path, self.batch_max, asyncio.get_running_loop(), self.activity)
         self._writer.start()
         await self._writer.ready  # raises sqlite3.Error if the file cannot be opened
 
@@ -423,11 +439,11 @@ class JournalActor(Actor):
         match msg:
             case JournalWrite(records=records):
                 fut = loop.create_future()
-                writer.submit(records, fut)
+                writer.submit(records, fut, int(self.wall() * 1000))
                 return await fut
             case FlushJournal():
                 fut = loop.create_future()
-                writer.submit((), fut)
+                writer.submit((), fut, 0)
                 return await fut
             case GetOpenOrders():
                 fut = loop.create_future()
@@ -450,7 +466,7 @@ class JournalActor(Actor):
                 writer.query(lambda conn: realised_since(conn, since_ms), fut)
                 return await fut
             case _ if isinstance(msg, RECORD_TYPES):
-                writer.submit((msg,), None)
+                writer.submit((msg,), None, int(self.wall() * 1000))
                 return None
             case _:
                 raise TypeError(f"journal: unexpected message {type(msg).__name__}")

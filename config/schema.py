@@ -147,6 +147,17 @@ class SimulatorConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=
     updates_per_s: Positive = 50.0
 
 
+class CaptureConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Recording of raw market data for replay (``protocols.capture``); off while ``dir`` is None."""
+
+    dir: str | None = None  # "~" is expanded; ``--capture DIR`` sets it
+    block_kib: PositiveInt = 256  # a compressed block is written once this much is pending ...
+    block_ms: PositiveInt = 200  # ... or this long after its first record (what kill -9 can lose)
+    segment_mib: PositiveInt = 64  # a new segment file after this many bytes ...
+    segment_s: PositiveInt = 3600  # ... or this many seconds
+    max_queued: PositiveInt = 200_000  # records waiting for the writer; beyond it they are dropped (counted)
+
+
 class EngineConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
     venues: dict[str, VenueConfig]
     detector: DetectorConfig = msgspec.field(default_factory=DetectorConfig)
@@ -157,6 +168,7 @@ class EngineConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     control: ControlConfig = msgspec.field(default_factory=ControlConfig)
     book: BookConfig = msgspec.field(default_factory=BookConfig)
     simulator: SimulatorConfig = msgspec.field(default_factory=SimulatorConfig)
+    capture: CaptureConfig = msgspec.field(default_factory=CaptureConfig)
 
     @property
     def enabled_venues(self) -> dict[str, VenueConfig]:

@@ -25,6 +25,7 @@ from protocols.errors import ConfigError, RestartIntensityExceeded
 from protocols.gateio import GateVenue
 from protocols.mexc import MexcVenue
 from protocols.venue import Venue
+from supervisor.capture import open_capture
 from supervisor.engine import Engine, EngineSummary
 from supervisor.logs import configure_logging
 
@@ -89,12 +90,19 @@ async def assembled(cfg: EngineConfig, *, live: bool) -> AsyncIterator[tuple[Any
     The venue adapters are closed on exit."""
     async with embedded_simulator(cfg) as sim:
         venues, dry_run = build_adapters(cfg, sim, live=live)
+        capture = open_capture(cfg, venues) if cfg.capture.dir else None
         try:
             fees = await fetch_taker_fees(venues, cfg)
-            yield sim, Engine(cfg, venues, dry_run=dry_run, taker_fees=fees, live=live)
+            if capture is not None:
+                capture.meta(taker_fees=fees)
+            yield sim, Engine(cfg, venues, dry_run=dry_run, taker_fees=fees, live=live,
+                              capture=capture.ws if capture is not None else None)
         finally:
             for venue in venues.values():
                 await venue.close()
+            if capture is not None:
+                capture.close()
+                log.info("capture: %s", capture.stats())
 
 
 async def main_async(cfg: EngineConfig, *, duration_s: float | None, live: bool,

@@ -180,6 +180,8 @@ async def _wait_gone(client: Client, timeout_s: float) -> None:
 
 def _run_engine(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
+    if getattr(args, "capture", None):
+        cfg = msgspec.structs.replace(cfg, capture=msgspec.structs.replace(cfg.capture, dir=args.capture))
     from supervisor.app import run_engine  # lazily: the engine assembly pulls in every actor
 
     return int(run_engine(cfg, duration_s=args.duration, log_format=args.log_format, live=args.live))
@@ -239,6 +241,8 @@ def _run_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     parser.add_argument("--log-format", choices=("text", "json"), default=default("text"))
     parser.add_argument("--live", action="store_true", default=default(False),
                         help="send real orders (also needs credentials in the environment)")
+    parser.add_argument("--capture", metavar="DIR", default=default(None),
+                        help="record raw frames and REST snapshots into DIR for replay ([capture] in the config)")
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     """The process entry point. Returns the exit code."""

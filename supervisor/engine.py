@@ -77,8 +77,10 @@ class Engine:
     subscription survives a restart of its venue's subtree."""
 
     def __init__(self, cfg: EngineConfig, venues: dict[str, Venue], *, dry_run: dict[str, bool],
-                 taker_fees: dict[str, float], live: bool = False) -> None:
+                 taker_fees: dict[str, float], live: bool = False,
+                 capture: Callable[[str, int, int, bytes | str], None] | None = None) -> None:
         self.cfg = cfg
+        self.capture = capture  # every connection records its raw frames through it
         self.live = live
         self.venues = venues
         self.dry_run = dry_run
@@ -167,7 +169,8 @@ class Engine:
 
         return lambda: self._sup([
             ChildSpec("connection", lambda: ConnectionActor(
-                venue=venue, symbols=tuple(self.markets[name]), route=route, counters=self.counters[name]),
+                venue=venue, symbols=tuple(self.markets[name]), route=route, counters=self.counters[name],
+                capture=self.capture),
                 mailbox=MailboxSpec(self.cfg.mailboxes.connection)),
             ChildSpec("books", lambda: self._sup(
                 [self._book_spec(name, s) for s in self.markets[name]], "one_for_one")),

@@ -106,7 +106,7 @@ async def test_queued_records_are_committed_in_batches_of_at_most_batch_max(tmp_
     futs = []
     for i in range(300):  # queued before the thread starts: the writer must drain them in groups
         fut = loop.create_future()
-        writer.submit((intent(f"c{i}"),), fut)
+        writer.submit((intent(f"c{i}"),), fut, 1_700_000_000_000)
         futs.append(fut)
     writer.start()
     await writer.ready
