@@ -7,7 +7,8 @@ One segment::
     block*      each: payload length u32 | crc32(payload) u32 | payload
                 payload = zlib(msgpack([record, ...])), record = (kind, venue, conn, recv_ns, key, data)
 
-``kind`` is ``WS`` (a WebSocket frame exactly as received; ``conn`` the socket index), ``REST``
+``kind`` is ``WS`` (a WebSocket frame exactly as received; ``conn`` the socket index; ``key``
+``"text"`` for a TEXT frame, ``""`` for a BINARY one, as decoders may tell them apart), ``REST``
 (a 2xx REST reply body; ``key`` is ``"GET /path?query"``), ``DROPPED`` (``conn`` records were
 dropped here because the writer's queue was full) or ``META`` (``data`` is a JSON object the
 engine noted, e.g. ``{"taker_fees": {venue: fee}}``). ``recv_ns`` is the receive clock
@@ -44,6 +45,7 @@ MAGIC = b"ARBORCAP"
 VERSION = 1
 SUFFIX = ".arbcap"
 WS, REST, DROPPED, META = 0, 1, 2, 3
+TEXT = "text"  # the key of a WS record that arrived as a TEXT frame (UTF-8 in ``data``)
 _PREFIX = struct.Struct("<8sHI")
 _BLOCK = struct.Struct("<II")
 MAX_BLOCK = 256 * 1024 * 1024  # a length above this is a torn/garbled header, not a block
@@ -85,7 +87,7 @@ class Segment(msgspec.Struct, kw_only=True):
     """What reading one segment found: its header, and whether it ended in a torn tail."""
 
     path: str
-    header: SegmentHeader
+    header: SegmentHeader | None = None
     records: int = 0
     torn: bool = False
     torn_at: int | None = None  # byte offset of the first unreadable block
@@ -188,8 +190,9 @@ class CaptureWriter:
 
     def ws(self, venue: str, conn: int, recv_ns: int, data: bytes | str) -> None:
         if isinstance(data, str):
-            data = data.encode()
-        self._put((WS, venue, conn, recv_ns, "", data))
+            self._put((WS, venue, conn, recv_ns, TEXT, data.encode()))
+        else:
+            self._put((WS, venue, conn, recv_ns, "", data))
 
     def rest(self, venue: str, key: str, recv_ns: int, body: bytes) -> None:
         self._put((REST, venue, 0, recv_ns, key, body))

@@ -68,7 +68,7 @@ class RestClient:
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise NetworkError(self.venue, f"{method} {path}: {type(exc).__name__}: {exc}") from exc
         if status < 400:
-            if self.tap is not None and method == "GET" and _public(query, headers):
+            if self.tap is not None and method == "GET" and is_public(query, headers):
                 self.tap(f"GET {path}?{query}", time.monotonic_ns(), payload)
             return Response(status, resp_headers, payload)
         error = self._map_error(status, payload, resp_headers)
@@ -82,7 +82,7 @@ class RestClient:
             self._session = None
 
 
-def _public(query: str, headers: Mapping[str, str] | None) -> bool:
+def is_public(query: str, headers: Mapping[str, str] | None) -> bool:
     """A request carrying nothing secret: no signature in the query, no key in the headers.
     Only these replies are ever recorded (a capture never holds account data or a signature)."""
     if "signature=" in query:

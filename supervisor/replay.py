@@ -1,0 +1,298 @@
+"""``python -m supervisor replay CAPTURE...``: a recorded market through the live engine's path.
+
+The recorded WebSocket frames are decoded by the venues' own decoders and sent to the real
+``BookActor``s (their sync rules; a gap resyncs from the next recorded snapshot, served by
+``paper.RecordedRest``), whose views go to the real ``DetectorActor``s, whose opportunities go
+to the real ``ExecutorActor`` and ``JournalActor``, the executor trading against ``PaperVenue``s
+that fill at the replayed books after ``latency_ms``, with the venues' taker fees. Only the
+sockets are gone: the frame source is the capture (``replay_input``), and the connection's
+per-frame work (decode, route, ``await book.send``) is done here by ``feed``.
+
+Time is virtual (``virtual_time``): a frame is delivered at its recorded receive time, and the
+clock moves only when the engine is idle, so ``--speed max`` and ``--speed 1`` decide the same,
+and two replays of one capture write identical journals (the executor's run id is derived from
+the inputs and settings, restart backoff has no jitter). The replay's journal is its own
+(``OUT/journal.sqlite``, recreated each run), never the live one.
+
+Frames the live engine would never have received (channels it does not subscribe to, symbols
+not in the capture's markets) fail to decode and are counted, not fatal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import tenacity
+
+from actors import Actor, ActorRef
+from actors.detector import DetectorActor
+from actors.journal import JournalActor
+from config import EngineConfig, VenueConfig
+from protocols.capture import DROPPED
+from protocols.errors import DecodeError
+from protocols.messages import BookDelta, FlushJournal, GetView, Opportunity
+from supervisor import virtual_time
+from supervisor.app import ADAPTERS
+from supervisor.capture import rest_client
+from supervisor.engine import Engine, path_symbol
+from supervisor.paper import DEFAULT_TAKER_FEES, PaperVenue, RecordedRest
+from supervisor.replay_input import ReplayInput
+from supervisor.spec import ChildSpec
+from supervisor.tree import Supervisor
+
+START_NS = 1_000_000_000  # the virtual clock at the first record (never 0: "no time" elsewhere)
+INVENTORY = 1e9  # every asset on every paper venue: the replay measures the strategy, not the float
+
+
+class BookSync(msgspec.Struct, kw_only=True):
+    first_ns: int = 0  # virtual: the book's first frame
+    last_ns: int = 0
+    synced_ns: int = 0  # accumulated time in sync
+    since_ns: int | None = None  # in sync since (None: out of sync at the last sample)
+    in_sync_at_end: bool = False
+
+
+class ReplayStats(msgspec.Struct, kw_only=True):
+    """What the feed and the detectors saw; the journal has the rest."""
+
+    frames: int = 0
+    frames_by_venue: dict[str, int] = msgspec.field(default_factory=dict)
+    decode_errors: dict[str, int] = msgspec.field(default_factory=dict)
+    dropped_in_capture: int = 0
+    unrouted: int = 0
+    books: dict[str, BookSync] = msgspec.field(default_factory=dict)
+    detections: list[tuple[int, str, str, str, float, float, int]] = msgspec.field(default_factory=list)
+    # (created_ns virtual, symbol, buy venue, sell venue, edge bps, expected pnl, detection latency ns)
+    span_ns: int = 0
+    wall_s: float = 0.0  # real seconds the replay took
+    end_views: dict[str, Any] = msgspec.field(default_factory=dict)  # book path -> BookView at the end
+    snapshots_unanswered: int = 0
+
+
+def recording_detector(stats: ReplayStats) -> type[DetectorActor]:
+    class ReplayDetector(DetectorActor):
+        def on_view(self, view: Any) -> list[Opportunity]:
+            fired = super().on_view(view)
+            for o in fired:
+                latency = o.created_ns - max(o.buy_recv_ns, o.sell_recv_ns)
+                stats.detections.append((o.created_ns, o.symbol, o.buy_venue, o.sell_venue, o.edge_bps,
+                                         o.expected_pnl, latency))
+            return fired
+    return ReplayDetector
+
+
+class ReplayEngine(Engine):
+    """The live ``Engine`` tree minus sockets and control: execution, detectors, and per venue
+    its books (``venues/NAME/books/SYM``, the live paths), all on the virtual clock."""
+
+    with_control = False
+
+    def __init__(self, cfg: EngineConfig, venues: dict[str, Any], *, taker_fees: dict[str, float],
+                 clock: Callable[[], int], wall: Callable[[], float], activity: Callable[[int], None],
+                 run_id: str, stats: ReplayStats) -> None:
+        self.activity, self.replay_run_id = activity, run_id
+        self.detector_class = recording_detector(stats)
+        super().__init__(cfg, venues, dry_run={name: False for name in venues}, taker_fees=taker_fees,
+                         clock=clock, wall=wall)
+
+    def _sup(self, children: list[ChildSpec], strategy: str) -> Supervisor:
+        r = self.cfg.restart  # no jitter: a replay's restarts happen at the same virtual times
+        return Supervisor(children, strategy=strategy, max_restarts=r.max_restarts, within_s=r.within_s,
+                          backoff=tenacity.wait_exponential(multiplier=r.backoff_initial_s, max=r.backoff_max_s),
+                          clock=lambda: self.clock() / 1e9, on_restart=self._journal_restart)
+
+    def _journal(self) -> Actor[Any]:
+        return JournalActor(path=self.cfg.journal.path, wall=self.wall, activity=self.activity)
+
+    def _executor(self) -> Actor[Any]:
+        executor = super()._executor()
+        executor.new_run_id = lambda: self.replay_run_id  # type: ignore[attr-defined]
+        return executor
+
+    def _venue_factory(self, name: str) -> Callable[[], Actor[Any]]:
+        return lambda: self._sup([ChildSpec("books", lambda: self._sup(
+            [self._book_spec(name, s) for s in self.markets[name]], "one_for_one"))], "one_for_one")
+
+
+class Progress:
+    """A progress bar on stderr (frames replayed / total, virtual time, real frames/s)."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total, self.enabled = max(total, 1), enabled
+        self._last = 0.0
+        self._t0 = time.monotonic()
+
+    def update(self, done: int, virtual_s: float, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (not force and now - self._last < 0.2):
+            return
+        self._last = now
+        frac = min(1.0, done / self.total)
+        bar = "#" * int(frac * 30)
+        rate = done / max(now - self._t0, 1e-9)
+        sys.stderr.write(f"\r[{bar:<30}] {frac:6.1%}  {done}/{self.total} frames  "
+                         f"t+{virtual_s:8.1f}s  {rate:9.0f} frames/s")
+        if force:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def replay_config(cfg: EngineConfig, inputs: ReplayInput, journal: Path) -> EngineConfig:
+    """``cfg`` with the capture's markets as its venues and the replay's own journal."""
+    venues = {name: VenueConfig(kind=m.kind, symbols=tuple(m.symbols)) for name, m in inputs.markets.items()}  # type: ignore[arg-type]
+    return msgspec.structs.replace(cfg, venues=venues,
+                                   journal=msgspec.structs.replace(cfg.journal, path=str(journal)))
+
+
+def derive_run_id(inputs: ReplayInput, cfg: EngineConfig, latency_ms: float) -> str:
+    h = hashlib.sha256(msgspec.json.encode([inputs.sources, cfg.detector, cfg.risk, latency_ms]))
+    return "replay-" + h.hexdigest()[:12]
+
+
+async def _replay(inputs: ReplayInput, cfg: EngineConfig, *, latency_ms: float, stats: ReplayStats,
+                  progress: Progress) -> None:
+    loop = asyncio.get_running_loop()
+    assert isinstance(loop, virtual_time.VirtualTimeLoop)
+    clock = loop.clock_ns
+    origin = inputs.first_ns - START_NS
+    wall0 = inputs.wall_at_first
+
+    def wall() -> float:
+        return wall0 + (clock() - START_NS) / 1e9
+
+    engine: ReplayEngine | None = None
+
+    def book_ref(venue: str, symbol: str) -> ActorRef | None:
+        return engine.lookup(f"venues/{venue}/books/{path_symbol(symbol)}") if engine is not None else None
+
+    venues: dict[str, PaperVenue] = {}
+    rests: list[RecordedRest] = []
+    for name, market in inputs.markets.items():
+        adapter = ADAPTERS[market.kind](rest_url="http://replay.invalid", ws_url="ws://replay.invalid",
+                                        symbols=list(market.symbols), credentials=None)
+        recorded = RecordedRest(name, [(r[3] - origin, r[4], r[5]) for r in inputs.rest if r[1] == name], clock)
+        adapter._rest = recorded  # the adapter's own parsing, over recorded replies
+        rests.append(recorded)
+        fee = inputs.taker_fees.get(name, DEFAULT_TAKER_FEES[market.kind])
+        venues[name] = PaperVenue(adapter, books=lambda s, n=name: book_ref(n, s), latency_s=latency_ms / 1000,
+                                  taker_fee=fee, balances={}, clock=clock, wall=wall)
+    for name, venue in venues.items():
+        assets = {a for s in inputs.markets[name].symbols for a in s.split("/")}
+        venue._balances = {a: INVENTORY for a in assets}
+    fees = {name: v.taker_fee for name, v in venues.items()}
+    engine = ReplayEngine(cfg, dict(venues), taker_fees=fees, clock=clock, wall=wall, activity=loop.external,
+                          run_id=derive_run_id(inputs, cfg, latency_ms), stats=stats)
+    async with engine.running() as tree:
+        waiter = asyncio.create_task(tree.wait(), name="replay:tree-wait")
+        try:
+            await feed(inputs, venues, book_ref, clock, origin, stats, progress, engine)
+            # Let what the last frames started finish: legs, hedges, journal writes (virtual time).
+            await asyncio.sleep(cfg.risk.leg_timeout_s + latency_ms / 1000 + 1.0)
+            if waiter.done():
+                waiter.result()
+            journal = engine.lookup("execution/journal")
+            if journal is not None:
+                await journal.ask(FlushJournal())
+            for name, market in inputs.markets.items():
+                for symbol in market.symbols:
+                    ref = book_ref(name, symbol)
+                    if ref is not None:
+                        stats.end_views[f"{name}/{symbol}"] = await ref.ask(GetView())
+        finally:
+            waiter.cancel()
+            await asyncio.gather(waiter, return_exceptions=True)
+    stats.snapshots_unanswered = sum(r.unanswered for r in rests)
+    for key, sync in stats.books.items():
+        view = stats.end_views.get(key)
+        sync.in_sync_at_end = bool(view is not None and view.in_sync)
+
+
+async def feed(inputs: ReplayInput, venues: dict[str, PaperVenue], book_ref: Callable[[str, str], ActorRef | None],
+               clock: Callable[[], int], origin: int, stats: ReplayStats, progress: Progress, engine: Engine) -> None:
+    """The connections' per-frame work over the recorded frames, each at its receive time."""
+    refs: dict[tuple[str, str], ActorRef] = {}
+    last: str | None = None
+    books = stats.books
+    by_venue, errors = stats.frames_by_venue, stats.decode_errors
+    now = clock()
+    for kind, venue_name, conn, recv_ns, text, data in inputs.frames():
+        t = recv_ns - origin
+        if t > now:
+            await asyncio.sleep((t - now) / 1e9)
+        now = clock()
+        if last is not None:
+            _sample(books[last], engine, last, now)
+        if kind == DROPPED:
+            stats.dropped_in_capture += conn
+            continue
+        venue = venues.get(venue_name)
+        if venue is None:
+            continue
+        stats.frames += 1
+        by_venue[venue_name] = by_venue.get(venue_name, 0) + 1
+        if stats.frames % 512 == 0:
+            progress.update(stats.frames, (now - START_NS) / 1e9)
+        try:
+            event = venue.decode(data.decode() if text else data, t)
+        except (DecodeError, UnicodeDecodeError):
+            errors[venue_name] = errors.get(venue_name, 0) + 1
+            continue
+        if type(event) is not BookDelta:
+            continue
+        key = (venue_name, event.symbol)
+        ref = refs.get(key)
+        if ref is None or not ref.alive:
+            ref = book_ref(venue_name, event.symbol)
+            if ref is None:
+                stats.unrouted += 1
+                continue
+            refs[key] = ref
+        last = f"{venue_name}/{event.symbol}"
+        if last not in books:
+            books[last] = BookSync(first_ns=now)
+        await ref.send(event)
+    await asyncio.sleep(0)
+    end = clock()
+    for path, sync in books.items():
+        _sample(sync, engine, path, end)
+        if sync.since_ns is not None:
+            sync.synced_ns += end - sync.since_ns
+            sync.since_ns = None
+        sync.last_ns = end
+    stats.span_ns = end - START_NS
+    progress.update(stats.frames, stats.span_ns / 1e9, force=True)
+
+
+def _sample(sync: BookSync, engine: Engine, key: str, now: int) -> None:
+    venue, symbol = key.split("/", 1)
+    status = engine._describe(f"venues/{venue}/books/{path_symbol(symbol)}")
+    in_sync = bool(status is not None and status.in_sync)
+    if in_sync and sync.since_ns is None:
+        sync.since_ns = now
+    elif not in_sync and sync.since_ns is not None:
+        sync.synced_ns += now - sync.since_ns
+        sync.since_ns = None
+
+
+def run_replay(inputs: ReplayInput, cfg: EngineConfig, out: Path, *, speed: float | None = None,
+               latency_ms: float = 50.0, progress: bool = False) -> tuple[ReplayStats, Path]:
+    """One replay into ``out`` (its journal is recreated); the stats and the journal's path."""
+    out.mkdir(parents=True, exist_ok=True)
+    journal = out / "journal.sqlite"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(journal) + suffix).unlink(missing_ok=True)
+    rcfg = replay_config(cfg, inputs, journal)
+    stats = ReplayStats()
+    started = time.monotonic()
+    virtual_time.run(_replay(inputs, rcfg, latency_ms=latency_ms, stats=stats,
+                             progress=Progress(inputs.frames_total, progress)),
+                     start_ns=START_NS, speed=speed)
+    stats.wall_s = time.monotonic() - started
+    return stats, journal
