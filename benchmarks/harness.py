@@ -74,8 +74,12 @@ CASES: tuple[Case, ...] = (
            prepare="prepare", args=(impl,))
       for impl in _BOOK_IMPLS),
     Case("pipeline", "pipeline", "benchmarks.pipeline", _rows(PIPELINE_ROWS, ("arbor",)), prepare="prepare"),
+    Case("pipeline-capture", "pipeline", "benchmarks.capture_replay",
+         _rows(("capture-cpu@20k",), ("arbor", "arbor+capture")), prepare="prepare_capture_cost"),
+    Case("replay", "replay", "benchmarks.capture_replay", _rows(("replay-frames-per-s",), ("arbor",)),
+         prepare="prepare_replay"),
 )
-GROUPS = ("runtime", "decode", "book", "pipeline")
+GROUPS = ("runtime", "decode", "book", "pipeline", "replay")
 
 # the reference each row's median is divided by: case -> (ref case, ref impl)
 REFS: dict[str, tuple[str, str]] = {
@@ -84,6 +88,7 @@ REFS: dict[str, tuple[str, str]] = {
     "decode-mexc": ("decode-mexc", "floor-protobuf"),
     "book-apply": ("book-apply", "sorteddict-pair"), "book-top": ("book-top", "sorteddict-pair"),
     "book-depth20": ("book-depth20", "sorteddict-pair"), "book-bookview20": ("book-depth20", "arbor"),
+    "capture-cpu@20k": ("capture-cpu@20k", "arbor"),
 }
 
 # impl -> peer (peers.PEERS name): its rows are skipped, not missing, when the peer is absent
@@ -113,6 +118,10 @@ TARGETS: tuple[Target, ...] = (
     Target("pipeline p99 <= 300 us at 20k frames/s", "pipeline-p99@20k", "arbor", None, "<=", 300.0),
     Target("pipeline >= 50k frames/s sustained", "pipeline-max-rate", "arbor", None, ">=", 50_000.0),
     Target("pipeline RSS <= 150 MB at 3 x 50", "pipeline-rss-3x50", "arbor", None, "<=", 150.0),
+    Target("capture <= 1.05x engine CPU per frame", "capture-cpu@20k", "arbor+capture",
+           ("capture-cpu@20k", "arbor"), "<=", 1.05),
+    Target("replay at max >= live sustained frame rate", "replay-frames-per-s", "arbor",
+           ("pipeline-max-rate", "arbor"), ">=", 1.0),
 )
 
 
