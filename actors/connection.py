@@ -16,6 +16,10 @@ on: a closed or failed socket (``NetworkError``), a frame that does not decode
 refused (``SubscriptionFailed``), no pong for ``pong_timeout_s`` (venues with app-level pings
 only) or no frame at all for ``idle_timeout_s`` (``NetworkError``).
 
+``capture`` (optional, ``supervisor.capture``) is called with every frame as received, before
+it is decoded: ``(venue, socket index, recv_ns, data)``. It must not block (the capture writer
+appends to a queue and counts what it cannot take).
+
 Reader failures: the runtime drives an actor only through its receive loop, so an exception in
 a reader task would otherwise die unseen. Readers catch nothing; each task's done-callback
 takes its exception and tells the actor ``ReaderFailed(error=exc, token=...)``, whose

@@ -76,7 +76,7 @@ CASES: tuple[Case, ...] = (
     Case("pipeline", "pipeline", "benchmarks.pipeline", _rows(PIPELINE_ROWS, ("arbor",)), prepare="prepare"),
     Case("pipeline-capture", "pipeline", "benchmarks.capture_replay",
          _rows(("capture-cpu@20k",), ("arbor", "arbor+capture")), prepare="prepare_capture_cost"),
-    Case("replay", "replay", "benchmarks.capture_replay", _rows(("replay-frames-per-s",), ("arbor",)),
+    Case("replay", "replay", "benchmarks.capture_replay", _rows(("replay-frames-per-s", "replay-cpu-per-frame"), ("arbor",)),
          prepare="prepare_replay"),
 )
 GROUPS = ("runtime", "decode", "book", "pipeline", "replay")
@@ -88,7 +88,7 @@ REFS: dict[str, tuple[str, str]] = {
     "decode-mexc": ("decode-mexc", "floor-protobuf"),
     "book-apply": ("book-apply", "sorteddict-pair"), "book-top": ("book-top", "sorteddict-pair"),
     "book-depth20": ("book-depth20", "sorteddict-pair"), "book-bookview20": ("book-depth20", "arbor"),
-    "capture-cpu@20k": ("capture-cpu@20k", "arbor"),
+    "capture-cpu@20k": ("capture-cpu@20k", "arbor"), "replay-cpu-per-frame": ("capture-cpu@20k", "arbor"),
 }
 
 # impl -> peer (peers.PEERS name): its rows are skipped, not missing, when the peer is absent

@@ -8,8 +8,8 @@ that fill at the replayed books after ``latency_ms``, with the venues' taker fee
 sockets are gone: the frame source is the capture (``replay_input``), and the connection's
 per-frame work (decode, route, ``await book.send``) is done here by ``feed``.
 
-Time is virtual (``virtual_time``): a frame is delivered at its recorded receive time, and the
-clock moves only when the engine is idle, so ``--speed max`` and ``--speed 1`` decide the same,
+Time is virtual (``virtual_time``): a frame is delivered at its recorded receive time (at the
+end of its ``batch_ms`` window: see ``feed``), and the clock moves only when the engine is idle, so ``--speed max`` and ``--speed 1`` decide the same,
 and two replays of one capture write identical journals (the executor's run id is derived from
 the inputs and settings, restart backoff has no jitter). The replay's journal is its own
 (``OUT/journal.sqlite``, recreated each run), never the live one.
@@ -21,7 +21,9 @@ not in the capture's markets) fail to decode and are counted, not fatal.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
+import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -36,18 +38,19 @@ from actors.detector import DetectorActor
 from actors.journal import JournalActor
 from config import EngineConfig, VenueConfig
 from protocols.capture import DROPPED
-from protocols.errors import DecodeError
+from protocols.errors import ConfigError, DecodeError
 from protocols.messages import BookDelta, FlushJournal, GetView, Opportunity
 from supervisor import virtual_time
 from supervisor.app import ADAPTERS
-from supervisor.capture import rest_client
 from supervisor.engine import Engine, path_symbol
 from supervisor.paper import DEFAULT_TAKER_FEES, PaperVenue, RecordedRest
 from supervisor.replay_input import ReplayInput
-from supervisor.spec import ChildSpec
+from supervisor.spec import ChildSpec, Strategy
 from supervisor.tree import Supervisor
 
 START_NS = 1_000_000_000  # the virtual clock at the first record (never 0: "no time" elsewhere)
+RUN_PREFIX = "replay-"  # every replay's executor run id: what marks a journal as a replay's
+BATCH_MS = 1.0  # frames received within one such window reach the books together (see feed)
 INVENTORY = 1e9  # every asset on every paper venue: the replay measures the strategy, not the float
 
 
@@ -95,21 +98,21 @@ class ReplayEngine(Engine):
     with_control = False
 
     def __init__(self, cfg: EngineConfig, venues: dict[str, Any], *, taker_fees: dict[str, float],
-                 clock: Callable[[], int], wall: Callable[[], float], activity: Callable[[int], None],
+                 clock: Callable[[], int], wall: Callable[[], float],
                  run_id: str, stats: ReplayStats) -> None:
-        self.activity, self.replay_run_id = activity, run_id
+        self.replay_run_id = run_id
         self.detector_class = recording_detector(stats)
         super().__init__(cfg, venues, dry_run={name: False for name in venues}, taker_fees=taker_fees,
                          clock=clock, wall=wall)
 
-    def _sup(self, children: list[ChildSpec], strategy: str) -> Supervisor:
+    def _sup(self, children: list[ChildSpec], strategy: Strategy) -> Supervisor:  # type: ignore[override]
         r = self.cfg.restart  # no jitter: a replay's restarts happen at the same virtual times
         return Supervisor(children, strategy=strategy, max_restarts=r.max_restarts, within_s=r.within_s,
                           backoff=tenacity.wait_exponential(multiplier=r.backoff_initial_s, max=r.backoff_max_s),
                           clock=lambda: self.clock() / 1e9, on_restart=self._journal_restart)
 
     def _journal(self) -> Actor[Any]:
-        return JournalActor(path=self.cfg.journal.path, wall=self.wall, activity=self.activity)
+        return JournalActor(path=self.cfg.journal.path, wall=self.wall, inline=True)
 
     def _executor(self) -> Actor[Any]:
         executor = super()._executor()
@@ -151,13 +154,13 @@ def replay_config(cfg: EngineConfig, inputs: ReplayInput, journal: Path) -> Engi
                                    journal=msgspec.structs.replace(cfg.journal, path=str(journal)))
 
 
-def derive_run_id(inputs: ReplayInput, cfg: EngineConfig, latency_ms: float) -> str:
-    h = hashlib.sha256(msgspec.json.encode([inputs.sources, cfg.detector, cfg.risk, latency_ms]))
-    return "replay-" + h.hexdigest()[:12]
+def derive_run_id(inputs: ReplayInput, cfg: EngineConfig, latency_ms: float, batch_ms: float) -> str:
+    h = hashlib.sha256(msgspec.json.encode([inputs.sources, cfg.detector, cfg.risk, latency_ms, batch_ms]))
+    return RUN_PREFIX + h.hexdigest()[:12]
 
 
-async def _replay(inputs: ReplayInput, cfg: EngineConfig, *, latency_ms: float, stats: ReplayStats,
-                  progress: Progress) -> None:
+async def _replay(inputs: ReplayInput, cfg: EngineConfig, *, latency_ms: float, batch_ms: float,
+                  stats: ReplayStats, progress: Progress) -> None:
     loop = asyncio.get_running_loop()
     assert isinstance(loop, virtual_time.VirtualTimeLoop)
     clock = loop.clock_ns
@@ -178,21 +181,19 @@ async def _replay(inputs: ReplayInput, cfg: EngineConfig, *, latency_ms: float, 
         adapter = ADAPTERS[market.kind](rest_url="http://replay.invalid", ws_url="ws://replay.invalid",
                                         symbols=list(market.symbols), credentials=None)
         recorded = RecordedRest(name, [(r[3] - origin, r[4], r[5]) for r in inputs.rest if r[1] == name], clock)
-        adapter._rest = recorded  # the adapter's own parsing, over recorded replies
+        adapter._rest = recorded  # type: ignore[attr-defined]  # its own parsing, over recorded replies (see rest_client)
         rests.append(recorded)
         fee = inputs.taker_fees.get(name, DEFAULT_TAKER_FEES[market.kind])
-        venues[name] = PaperVenue(adapter, books=lambda s, n=name: book_ref(n, s), latency_s=latency_ms / 1000,
-                                  taker_fee=fee, balances={}, clock=clock, wall=wall)
-    for name, venue in venues.items():
-        assets = {a for s in inputs.markets[name].symbols for a in s.split("/")}
-        venue._balances = {a: INVENTORY for a in assets}
+        assets = sorted({a for s in market.symbols for a in s.split("/")})
+        venues[name] = PaperVenue(adapter, books=functools.partial(book_ref, name), latency_s=latency_ms / 1000,
+                                  taker_fee=fee, balances={a: INVENTORY for a in assets}, clock=clock, wall=wall)
     fees = {name: v.taker_fee for name, v in venues.items()}
-    engine = ReplayEngine(cfg, dict(venues), taker_fees=fees, clock=clock, wall=wall, activity=loop.external,
-                          run_id=derive_run_id(inputs, cfg, latency_ms), stats=stats)
+    engine = ReplayEngine(cfg, dict(venues), taker_fees=fees, clock=clock, wall=wall,
+                          run_id=derive_run_id(inputs, cfg, latency_ms, batch_ms), stats=stats)
     async with engine.running() as tree:
         waiter = asyncio.create_task(tree.wait(), name="replay:tree-wait")
         try:
-            await feed(inputs, venues, book_ref, clock, origin, stats, progress, engine)
+            await feed(inputs, venues, book_ref, clock, origin, stats, progress, engine, int(batch_ms * 1e6))
             # Let what the last frames started finish: legs, hedges, journal writes (virtual time).
             await asyncio.sleep(cfg.risk.leg_timeout_s + latency_ms / 1000 + 1.0)
             if waiter.done():
@@ -215,20 +216,28 @@ async def _replay(inputs: ReplayInput, cfg: EngineConfig, *, latency_ms: float, 
 
 
 async def feed(inputs: ReplayInput, venues: dict[str, PaperVenue], book_ref: Callable[[str, str], ActorRef | None],
-               clock: Callable[[], int], origin: int, stats: ReplayStats, progress: Progress, engine: Engine) -> None:
-    """The connections' per-frame work over the recorded frames, each at its receive time."""
+               clock: Callable[[], int], origin: int, stats: ReplayStats, progress: Progress, engine: Engine,
+               batch_ns: int) -> None:
+    """The connections' per-frame work over the recorded frames, each at its receive time.
+
+    Frames are delivered in windows of ``batch_ns`` of recorded time: every frame received
+    within one window is decoded and queued to its book at the window's end, as a socket read
+    hands over whatever arrived meanwhile, so a book publishes one view per burst and the
+    detector's mailbox conflates, as live. ``batch_ns=0``: each frame alone, at its own time."""
     refs: dict[tuple[str, str], ActorRef] = {}
-    last: str | None = None
+    touched: set[str] = set()
     books = stats.books
     by_venue, errors = stats.frames_by_venue, stats.decode_errors
     now = clock()
     for kind, venue_name, conn, recv_ns, text, data in inputs.frames():
         t = recv_ns - origin
         if t > now:
-            await asyncio.sleep((t - now) / 1e9)
-        now = clock()
-        if last is not None:
-            _sample(books[last], engine, last, now)
+            due = t if batch_ns <= 0 else -(-t // batch_ns) * batch_ns  # the end of t's window
+            await asyncio.sleep((due - now) / 1e9)
+            now = clock()
+            for key in touched:  # everything queued before the sleep has been handled
+                _sample(books[key], engine, key, now)
+            touched.clear()
         if kind == DROPPED:
             stats.dropped_in_capture += conn
             continue
@@ -237,7 +246,7 @@ async def feed(inputs: ReplayInput, venues: dict[str, PaperVenue], book_ref: Cal
             continue
         stats.frames += 1
         by_venue[venue_name] = by_venue.get(venue_name, 0) + 1
-        if stats.frames % 512 == 0:
+        if stats.frames % 1024 == 0:
             progress.update(stats.frames, (now - START_NS) / 1e9)
         try:
             event = venue.decode(data.decode() if text else data, t)
@@ -254,11 +263,12 @@ async def feed(inputs: ReplayInput, venues: dict[str, PaperVenue], book_ref: Cal
                 stats.unrouted += 1
                 continue
             refs[key] = ref
-        last = f"{venue_name}/{event.symbol}"
-        if last not in books:
-            books[last] = BookSync(first_ns=now)
+        name = f"{venue_name}/{event.symbol}"
+        if name not in books:
+            books[name] = BookSync(first_ns=now)
+        touched.add(name)
         await ref.send(event)
-    await asyncio.sleep(0)
+    await asyncio.sleep(max(batch_ns, 1) / 1e9)
     end = clock()
     for path, sync in books.items():
         _sample(sync, engine, path, end)
@@ -281,17 +291,38 @@ def _sample(sync: BookSync, engine: Engine, key: str, now: int) -> None:
         sync.since_ns = None
 
 
+def refuse_live_journal(journal: Path, cfg: EngineConfig) -> None:
+    """A replay recreates its journal: never one the engine writes, nor any file holding a run
+    that is not a replay's."""
+    if journal.resolve() == Path(cfg.journal.path).expanduser().resolve():
+        raise ConfigError("--out", f"a directory other than the live journal's ({journal} is the engine's journal)")
+    if not journal.exists():
+        return
+    try:
+        conn = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+        try:
+            runs = [r for (r,) in conn.execute("SELECT run_id FROM restarts WHERE run_id != ''")]
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise ConfigError("--out", f"a replay's own directory: {journal} is not a replay journal ({exc})") from None
+    if any(not r.startswith(RUN_PREFIX) for r in runs):
+        raise ConfigError("--out", f"a replay's own directory: {journal} holds live runs, it is not replaced")
+
+
 def run_replay(inputs: ReplayInput, cfg: EngineConfig, out: Path, *, speed: float | None = None,
-               latency_ms: float = 50.0, progress: bool = False) -> tuple[ReplayStats, Path]:
+               latency_ms: float = 50.0, batch_ms: float = BATCH_MS,
+               progress: bool = False) -> tuple[ReplayStats, Path]:
     """One replay into ``out`` (its journal is recreated); the stats and the journal's path."""
     out.mkdir(parents=True, exist_ok=True)
     journal = out / "journal.sqlite"
+    refuse_live_journal(journal, cfg)
     for suffix in ("", "-wal", "-shm"):
         Path(str(journal) + suffix).unlink(missing_ok=True)
     rcfg = replay_config(cfg, inputs, journal)
     stats = ReplayStats()
     started = time.monotonic()
-    virtual_time.run(_replay(inputs, rcfg, latency_ms=latency_ms, stats=stats,
+    virtual_time.run(_replay(inputs, rcfg, latency_ms=latency_ms, batch_ms=batch_ms, stats=stats,
                              progress=Progress(inputs.frames_total, progress)),
                      start_ns=START_NS, speed=speed)
     stats.wall_s = time.monotonic() - started

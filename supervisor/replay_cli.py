@@ -31,6 +31,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--speed", default="max", metavar="N|max", help="virtual seconds per real second (default max)")
     p.add_argument("--latency-ms", type=float, default=50.0, metavar="MS",
                    help="order latency: fills at the books this long after the decision (default 50)")
+    p.add_argument("--batch-ms", type=float, default=1.0, metavar="MS",
+                   help="frames received within one such window reach the books together, as one socket read "
+                        "(default 1; 0: each frame alone)")
     p.add_argument("--out", default="arbor-replay", metavar="DIR", help="journal(s) and report.html (default ./arbor-replay)")
     p.add_argument("--sweep", metavar="SECTION.FIELD=V1,V2", help="one replay per value, e.g. detector.min_edge_bps=5,10,20")
     p.add_argument("--progress", action="store_true", help="progress bar on stderr even when it is not a terminal")
@@ -73,10 +76,12 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         speed = parse_speed(args.speed)
+        if not args.batch_ms >= 0:
+            raise ConfigError("--batch-ms", f"a number of milliseconds >= 0, got {args.batch_ms}")
         cfg = config.load(args.config)
         runs = sweep_configs(cfg, args.sweep) if args.sweep else [("replay", cfg)]
         inputs = open_inputs(args.captures)
-    except (CaptureFormatError, OSError, ValueError) as exc:
+    except (CaptureFormatError, ConfigError, OSError, ValueError) as exc:
         print(f"replay: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out)
@@ -84,8 +89,12 @@ def run(args: argparse.Namespace) -> int:
     reports = []
     for label, run_cfg in runs:
         where = out / label if args.sweep else out
-        stats, journal = run_replay(inputs, run_cfg, where, speed=speed, latency_ms=args.latency_ms,
-                                    progress=progress)
+        try:
+            stats, journal = run_replay(inputs, run_cfg, where, speed=speed, latency_ms=args.latency_ms,
+                                        batch_ms=args.batch_ms, progress=progress)
+        except ConfigError as exc:
+            print(f"replay: {exc}", file=sys.stderr)
+            return 2
         reports.append(report.build(label, inputs, stats, journal))
         print(report.text(reports[-1]) + f"\njournal: {journal}\n")
     if len(reports) > 1:

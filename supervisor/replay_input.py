@@ -20,7 +20,16 @@ from pathlib import Path
 import msgspec
 
 from protocols import capture, cryptofeed
-from protocols.capture import DROPPED, META, REST, WS, CaptureFormatError, Market, Record, Segment
+from protocols.capture import (
+    DROPPED,
+    META,
+    REST,
+    WS,
+    CaptureFormatError,
+    Market,
+    Record,
+    Segment,
+)
 
 
 class ReplayInput(msgspec.Struct, kw_only=True):

@@ -94,7 +94,7 @@ def build(label: str, inputs: ReplayInput, stats: ReplayStats, journal: Path) ->
     curve.append((stats.span_ns / 1e9, total))
     edges = [d[4] for d in stats.detections]
     latencies = [d[6] / 1e6 for d in stats.detections]
-    rows = lambda table: [Row(key=k, opportunities=int(v[0]), executed=int(v[1]), realised_pnl=v[2], fees=v[3])  # noqa: E731
+    rows = lambda table: [Row(key=k, opportunities=int(v[0]), executed=int(v[1]), realised_pnl=v[2], fees=v[3])
                           for k, v in sorted(table.items())]
     return Report(
         label=label, sources=inputs.sources, span_s=stats.span_ns / 1e9, frames=stats.frames,
@@ -115,20 +115,21 @@ def _bins(edges: list[float], n: int = 12) -> list[tuple[float, float, int]]:
     width = max(1.0, math.ceil((hi - lo) / n))
     counts: dict[int, int] = {}
     for e in edges:
-        counts[int((e - lo) // width)] = counts.get(int((e - lo) // width), 0) + 1
+        i = int((e - lo) // width)
+        counts[i] = counts.get(i, 0) + 1
     return [(lo + i * width, lo + (i + 1) * width, counts.get(i, 0)) for i in range(max(counts) + 1)]
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    line = lambda cells: "  ".join(str(c).rjust(w) if i else str(c).ljust(w)  # noqa: E731
+    line = lambda cells: "  ".join(str(c).rjust(w) if i else str(c).ljust(w)
                                    for i, (c, w) in enumerate(zip(cells, widths)))
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
 def text(r: Report) -> str:
-    out = [f"== replay {r.label}: {len(r.sources)} input(s), {r.span_s:.1f}s recorded, {r.frames} frames "
-           f"in {r.replay_s:.2f}s ({r.frames_per_s:,.0f} frames/s)"]
+    out = [(f"== replay {r.label}: {len(r.sources)} input(s), {r.span_s:.1f}s recorded, {r.frames} frames "
+            f"in {r.replay_s:.2f}s ({r.frames_per_s:,.0f} frames/s)")]
     if r.torn:
         out.append("torn segment tail (replayed up to it): " + "; ".join(r.torn))
     if r.decode_errors or r.dropped_in_capture:

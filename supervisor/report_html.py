@@ -97,8 +97,8 @@ def _rows(header: list[str], rows: list[list[object]]) -> str:
 
 def column(r: Report) -> str:
     out = [f"<h2>{_e(r.label)}</h2>",
-           f"<p>{r.span_s:.1f}s recorded, {r.frames} frames, replayed in {r.replay_s:.2f}s "
-           f"({r.frames_per_s:,.0f} frames/s)</p>"]
+           (f"<p>{r.span_s:.1f}s recorded, {r.frames} frames, replayed in {r.replay_s:.2f}s "
+            f"({r.frames_per_s:,.0f} frames/s)</p>")]
     if r.torn:
         out.append(f'<p class="bad">torn segment tail (replayed up to it): {_e("; ".join(r.torn))}</p>')
     out.append(_rows(["", "value"], [

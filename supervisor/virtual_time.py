@@ -9,9 +9,10 @@ journal) finishes at the frame's own virtual instant, before the next frame is d
 outcome of a replay does not depend on the machine's speed or load, nor on ``speed``.
 
 Work on other threads is waited for in real time, with the clock stopped: ``external(+n)``
-before handing n items to a thread and ``external(-n)`` (on the loop) when they are done (the
-journal's ``activity`` hook); ``run_in_executor`` counts itself. Anything the loop cannot see
-(a socket to the outside world) would break determinism: a replay opens none.
+before handing n items to a thread and ``external(-n)`` (on the loop) when they are done;
+``run_in_executor`` (``asyncio.to_thread``) counts itself. Anything else the loop cannot see (a
+socket to the outside world, a thread of its own: the journal runs ``inline`` in a replay)
+would break determinism: a replay opens none.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         self._now_ns = start_ns
         self.speed = speed  # None: as fast as possible; N: N virtual seconds per real second
         self.pending_external = 0
-        self._selector = _VirtualSelector(self._selector, self)  # type: ignore[has-type]
+        self._selector = _VirtualSelector(self._selector, self)  # type: ignore[has-type, arg-type, assignment]
         self._clock_resolution = 1e-9
 
     def time(self) -> float:
@@ -73,7 +74,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def external(self, n: int) -> None:
         self.pending_external += n
 
-    def run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+    def run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:  # type: ignore[override]
         fut = super().run_in_executor(executor, func, *args)
         self.external(1)
         fut.add_done_callback(lambda _: self.external(-1))

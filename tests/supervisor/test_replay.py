@@ -14,7 +14,14 @@ from protocols.capture import segments
 from supervisor import cli
 from supervisor.replay import run_replay
 from supervisor.replay_input import open_inputs
-from tests.integration.engine_harness import SYMBOLS, VENUES, book_equals_truth, engine_running, quiesce, wait_until
+from tests.integration.engine_harness import (
+    SYMBOLS,
+    VENUES,
+    book_equals_truth,
+    engine_running,
+    quiesce,
+    wait_until,
+)
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "captures"
 CAPTURE_FRAMES = 1_500  # ~5 s of the simulator at 300 updates/s over 9 books
@@ -39,7 +46,7 @@ def captured(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
             final = {}
             for venue in VENUES:
                 for symbol in SYMBOLS:
-                    await wait_until(lambda: book_equals_truth(h, venue, symbol), timeout=10,
+                    await wait_until(lambda v=venue, s=symbol: book_equals_truth(h, v, s), timeout=10,
                                      what=f"{venue} {symbol} at the simulator's state")
                     view = await h.view(venue, symbol)
                     final[f"{venue}/{symbol}"] = (view.bids, view.asks)
@@ -60,7 +67,7 @@ def dump(journal: Path) -> dict[str, list[tuple]]:
 
 def test_a_replay_at_max_speed_ends_with_every_book_at_the_captures_final_state(captured, tmp_path):
     capture, final, cfg = captured
-    stats, journal = run_replay(open_inputs([capture]), cfg, tmp_path / "a")
+    stats, _ = run_replay(open_inputs([capture]), cfg, tmp_path / "a")
     assert stats.frames >= CAPTURE_FRAMES and not stats.decode_errors
     assert set(stats.end_views) == set(final)
     for book, (bids, asks) in final.items():
