@@ -10,6 +10,8 @@ Binance / Gate.io / MEXC frames over real WebSockets, 3 venues x 50 symbols):
   (every thread: the capture writer's compression included) per frame over the timed segment
   and the ``CPU_TAIL_S`` after it (so the writer's last block is counted too); ``arbor`` without
   capture, ``arbor+capture`` with it. Its ratio is the capture's cost (target <= 1.05).
+  ``capture-loop-cpu@20k``: the same on the event loop's thread alone (``time.thread_time``):
+  what the capture takes from the engine's frame path; the rest is the writer thread.
 - ``replay`` (group ``replay``): prepares (untimed) a capture of that engine taking the stream
   at 20k frames/s, then each repetition replays it at ``--speed max`` through
   ``supervisor.replay`` (books, detectors, executor on paper venues, journal). Row
@@ -42,8 +44,9 @@ QUICK = Params(symbols=5, lat_rate=2_000.0, lat_s=0.5, warm_s=0.1, ladder=(), st
 
 
 async def engine_cpu_per_frame(info: dict[str, Any], p: Params, capture_dir: str | None,
-                               progress: Callable[[str], None]) -> float:
-    """One fresh engine over the stream from frame 0: CPU us per frame of the timed segment."""
+                               progress: Callable[[str], None]) -> tuple[float, float]:
+    """One fresh engine over the stream from frame 0: CPU us per frame of the timed segment,
+    of the whole process and of the event loop's thread alone."""
     import aiohttp
     import msgspec
 
@@ -72,11 +75,12 @@ async def engine_cpu_per_frame(info: dict[str, Any], p: Params, capture_dir: str
                     await driver.segment(int(p.lat_rate * p.warm_s), p.lat_rate)
                     await driver.drained()
                     count = int(p.lat_rate * p.lat_s)
-                    cpu0 = time.process_time()
+                    cpu0, loop0 = time.process_time(), time.thread_time()
                     await driver.segment(count, p.lat_rate)
                     await driver.drained()
                     await asyncio.sleep(CPU_TAIL_S)  # accounting window, the same for both variants
                     cpu_us = (time.process_time() - cpu0) * 1e6 / count
+                    loop_us = (time.thread_time() - loop0) * 1e6 / count
                 finally:
                     gc.unfreeze()
         finally:
@@ -86,8 +90,9 @@ async def engine_cpu_per_frame(info: dict[str, Any], p: Params, capture_dir: str
                 writer.close()
                 if writer.dropped:
                     raise RuntimeError(f"the capture dropped {writer.dropped} records")
-    progress(f"{'with' if capture_dir else 'without'} capture: {cpu_us:.1f} us CPU per frame")
-    return cpu_us
+    progress(f"{'with' if capture_dir else 'without'} capture: {cpu_us:.1f} us CPU per frame "
+             f"({loop_us:.1f} on the event loop's thread)")
+    return cpu_us, loop_us
 
 
 def prepare_capture_cost(quick: bool) -> Callable[[], list[dict]]:
@@ -97,11 +102,13 @@ def prepare_capture_cost(quick: bool) -> Callable[[], list[dict]]:
     _, info = start_replayer(p)
 
     def rep() -> list[dict]:
-        off = uvloop.run(engine_cpu_per_frame(info, p, None, _progress))
+        off, off_loop = uvloop.run(engine_cpu_per_frame(info, p, None, _progress))
         with tempfile.TemporaryDirectory(prefix="arbor-capture-") as cap:
-            on = uvloop.run(engine_cpu_per_frame(info, p, cap, _progress))
+            on, on_loop = uvloop.run(engine_cpu_per_frame(info, p, cap, _progress))
         return [{"case": "capture-cpu@20k", "impl": "arbor", "value": off, "unit": "us/frame"},
-                {"case": "capture-cpu@20k", "impl": "arbor+capture", "value": on, "unit": "us/frame"}]
+                {"case": "capture-cpu@20k", "impl": "arbor+capture", "value": on, "unit": "us/frame"},
+                {"case": "capture-loop-cpu@20k", "impl": "arbor", "value": off_loop, "unit": "us/frame"},
+                {"case": "capture-loop-cpu@20k", "impl": "arbor+capture", "value": on_loop, "unit": "us/frame"}]
 
     return rep
 

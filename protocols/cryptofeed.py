@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from protocols.capture import REST, TEXT, WS, Market, Record
+from protocols.capture import REST, WS, Market, Record
 
 KINDS = {"BINANCE": "binance", "GATEIO": "gateio"}
 NAME = re.compile(r"^(?P<exchange>[A-Z]+)\.(?P<kind>ws|http)\.\d+\.\d+$")
@@ -81,7 +81,7 @@ def read(path: str | Path) -> Iterator[Record]:
                 if " -> " in head:
                     continue  # a frame we sent (a subscription): not market data
                 ts = head.rsplit(" <- ", 1)[-1]
-                yield (WS, venue, max(conn, 0), int(float(ts) * 1e9), TEXT, payload.encode())
+                yield (WS, venue, max(conn, 0), int(float(ts) * 1e9), "", payload)
             except ValueError as exc:
                 raise ValueError(f"{path}:{number}: {exc}: {line[:120]!r}") from None
 

@@ -229,7 +229,7 @@ async def feed(inputs: ReplayInput, venues: dict[str, PaperVenue], book_ref: Cal
     books = stats.books
     by_venue, errors = stats.frames_by_venue, stats.decode_errors
     now = clock()
-    for kind, venue_name, conn, recv_ns, text, data in inputs.frames():
+    for kind, venue_name, conn, recv_ns, _, data in inputs.frames():
         t = recv_ns - origin
         if t > now:
             due = t if batch_ns <= 0 else -(-t // batch_ns) * batch_ns  # the end of t's window
@@ -249,8 +249,8 @@ async def feed(inputs: ReplayInput, venues: dict[str, PaperVenue], book_ref: Cal
         if stats.frames % 1024 == 0:
             progress.update(stats.frames, (now - START_NS) / 1e9)
         try:
-            event = venue.decode(data.decode() if text else data, t)
-        except (DecodeError, UnicodeDecodeError):
+            event = venue.decode(data, t)
+        except DecodeError:
             errors[venue_name] = errors.get(venue_name, 0) + 1
             continue
         if type(event) is not BookDelta:

@@ -12,6 +12,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,7 +21,6 @@ from protocols.capture import (
     DROPPED,
     MAGIC,
     REST,
-    TEXT,
     WS,
     CaptureFormatError,
     CaptureWriter,
@@ -41,18 +41,21 @@ def header(version: int = 1) -> SegmentHeader:
     return SegmentHeader(version=version, index=0, wall_s=1.0, mono_ns=2, markets=MARKETS)
 
 
-def frames(n: int, size: int = 40) -> list[tuple[int, str, int, int, str, bytes]]:
+def frames(n: int, size: int = 40) -> list[tuple[int, str, int, int, str, str | bytes]]:
+    """Binary frames, and every third one a TEXT frame (a str)."""
     rng = random.Random(n)
-    return [(WS, "binance", i % 2, 1_000 + i, TEXT if i % 3 else "", rng.randbytes(size)) for i in range(n)]
+    return [(WS, "binance", i % 2, 1_000 + i, "", rng.randbytes(size).hex() if i % 3 == 0 else rng.randbytes(size))
+            for i in range(n)]
 
 
-def write_segment(path: Path, blocks: list[list[tuple[int, str, int, int, str, bytes]]], version: int = 1) -> None:
+def write_segment(path: Path, blocks: list[list[tuple[int, str, int, int, str, str | bytes]]],
+                  version: int = 1) -> None:
     path.write_bytes(encode_header(header(version)) + b"".join(encode_block(b) for b in blocks))
 
 
 record = st.tuples(st.sampled_from([WS, REST, DROPPED]), st.sampled_from(["mexc", "gateio", "binance"]),
-                   st.integers(0, 1000), st.integers(0, 2**63 - 1), st.sampled_from(["", TEXT, "GET /x?y=1"]),
-                   st.binary(max_size=200))
+                   st.integers(0, 1000), st.integers(0, 2**63 - 1), st.sampled_from(["", "GET /x?y=1"]),
+                   st.one_of(st.binary(max_size=200), st.text(max_size=200)))
 
 
 @settings(max_examples=50, deadline=None)
@@ -114,15 +117,15 @@ def test_a_file_that_is_not_a_segment_is_refused(tmp_path):
 def test_the_writer_rotates_segments_and_they_read_back_in_order(tmp_path):
     writer = CaptureWriter(tmp_path, MARKETS, block_bytes=2_000, segment_bytes=5_000)
     written = frames(300, size=60)
-    for kind, venue, conn, recv_ns, key, data in written:
-        writer.ws(venue, conn, recv_ns, data.decode("latin-1") if key else data)
+    for _, venue, conn, recv_ns, _, data in written:
+        writer.ws(venue, conn, recv_ns, data)
     writer.rest("binance", "GET /api/v3/depth?symbol=BTCUSDT", 5_000, b"{}")
     writer.close()
     files = segments(tmp_path)
     assert len(files) > 2 and writer.stats().segments == len(files)
     got = [r for f in files for r in read_segment(f)]
-    expected = [(k, v, c, t, key, d.decode("latin-1").encode() if key else d) for k, v, c, t, key, d in written]
-    assert got == [*expected, (REST, "binance", 0, 5_000, "GET /api/v3/depth?symbol=BTCUSDT", b"{}")]
+    assert got == [*written, (REST, "binance", 0, 5_000, "GET /api/v3/depth?symbol=BTCUSDT", b"{}")]
+    assert {type(r[5]) for r in got[:-1]} == {str, bytes}  # TEXT and BINARY frames stay apart
     assert writer.stats().dropped == 0
 
 
@@ -177,6 +180,13 @@ def test_a_kill_9_loses_at_most_the_unwritten_block_and_leaves_a_readable_captur
     records = [r for f in segments(tmp_path) for r in read_segment(f)]
     assert len(records) >= written >= 2_000
     assert [r[5] for r in records] == [b"frame-%d" % i for i in range(len(records))]
+
+
+def test_a_zlib_segment_reads_like_an_lz4_one(tmp_path):
+    path = tmp_path / "000000.arbcap"
+    head = msgspec.structs.replace(header(), codec="zlib")
+    path.write_bytes(encode_header(head) + encode_block(frames(5), "zlib"))
+    assert list(read_segment(path)) == frames(5)
 
 
 def test_the_header_is_magic_version_length_then_json():
