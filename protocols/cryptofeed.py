@@ -11,7 +11,7 @@ received on the last connection). ``EXCHANGE.http.N.M`` holds one REST reply per
 
     https://api.binance.com/api/v3/depth?symbol=NKNUSDT&limit=1000 -> 1633998512.320639: {...}
 
-Times are wall-clock seconds; records get ``recv_ns = int(seconds * 1e9)``. The markets are
+Times are wall-clock seconds; records get them in ns, exactly (``to_ns``). The markets are
 read from what was subscribed: Binance's stream names in the URL (``nknusdt@depth`` →
 ``NKN/USDT``, split on a known quote asset), Gate's ``spot.order_book_update`` subscribe
 frames (``INK_USDT`` → ``INK/USDT``). A line that does not parse raises ``ValueError`` naming
@@ -56,6 +56,14 @@ def split_binance(name: str) -> str:
     raise ValueError(f"cannot split the Binance symbol {name!r} into BASE/QUOTE")
 
 
+def to_ns(seconds: str) -> int:
+    """``"1633998512.0633569"`` → ns, exactly (no float rounding)."""
+    whole, _, frac = seconds.strip().partition(".")
+    if not whole.isdigit() or (frac and not frac.isdigit()):
+        raise ValueError(f"not a time in seconds: {seconds!r}")
+    return int(whole) * 1_000_000_000 + int((frac + "000000000")[:9])
+
+
 def read(path: str | Path) -> Iterator[Record]:
     """The file's frames (``WS``) or replies (``REST``) as capture records, in file order."""
     venue, kind = kind_of(path)
@@ -70,7 +78,7 @@ def read(path: str | Path) -> Iterator[Record]:
                     url, _, rest = line.partition(" -> ")
                     ts, _, body = rest.partition(": ")
                     parts = urlsplit(url)
-                    yield (REST, venue, 0, int(float(ts) * 1e9), f"GET {parts.path}?{parts.query}", body.encode())
+                    yield (REST, venue, 0, to_ns(ts), f"GET {parts.path}?{parts.query}", body.encode())
                     continue
                 if " <-> " in line.split(": ", 1)[0]:
                     conn += 1
@@ -81,7 +89,7 @@ def read(path: str | Path) -> Iterator[Record]:
                 if " -> " in head:
                     continue  # a frame we sent (a subscription): not market data
                 ts = head.rsplit(" <- ", 1)[-1]
-                yield (WS, venue, max(conn, 0), int(float(ts) * 1e9), "", payload)
+                yield (WS, venue, max(conn, 0), to_ns(ts), "", payload)
             except ValueError as exc:
                 raise ValueError(f"{path}:{number}: {exc}: {line[:120]!r}") from None
 
