@@ -75,7 +75,7 @@ class SegmentHeader(msgspec.Struct, frozen=True, kw_only=True):
     wall_s: float  # time.time() when the segment was opened ...
     mono_ns: int  # ... and time.monotonic_ns() at the same instant: recv_ns -> wall time
     markets: dict[str, Market]  # venue name -> what was subscribed at start
-    codec: str = CODEC  # how each block's payload is compressed (``CODECS``)
+    codec: str  # how each block's payload is compressed (``CODECS``)
 
 
 Record = tuple[int, str, int, int, str, str | bytes]  # kind, venue, conn, recv_ns, key, data
@@ -279,7 +279,7 @@ class CaptureWriter:
             os.close(self._fd)
         path = self.directory / f"{self._next_index:06d}{SUFFIX}"
         header = SegmentHeader(version=VERSION, index=self._next_index, wall_s=time.time(),
-                               mono_ns=time.monotonic_ns(), markets=self.markets)
+                               mono_ns=time.monotonic_ns(), markets=self.markets, codec=CODEC)
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
         head = encode_header(header)
         os.write(self._fd, head)

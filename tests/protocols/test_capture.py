@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def header(version: int = 1) -> SegmentHeader:
-    return SegmentHeader(version=version, index=0, wall_s=1.0, mono_ns=2, markets=MARKETS)
+    return SegmentHeader(version=version, index=0, wall_s=1.0, mono_ns=2, markets=MARKETS, codec="lz4")
 
 
 def frames(n: int, size: int = 40) -> list[tuple[int, str, int, int, str, str | bytes]]:
