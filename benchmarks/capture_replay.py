@@ -11,7 +11,9 @@ Binance / Gate.io / MEXC frames over real WebSockets, 3 venues x 50 symbols):
   and the ``CPU_TAIL_S`` after it (so the writer's last block is counted too); ``arbor`` without
   capture, ``arbor+capture`` with it. Its ratio is the capture's cost (target <= 1.05).
   ``capture-loop-cpu@20k``: the same on the event loop's thread alone (``time.thread_time``):
-  what the capture takes from the engine's frame path; the rest is the writer thread.
+  what the capture takes from the engine's frame path. ``capture-writer-cpu@20k``: the writer
+  thread's own CPU per frame (its clock, so other load on the machine does not blur it), as a
+  fraction of the engine's CPU per frame without capture (the ratio column).
 - ``replay`` (group ``replay``): prepares (untimed) a capture of that engine taking the stream
   at 20k frames/s, then each repetition replays it at ``--speed max`` through
   ``supervisor.replay`` (books, detectors, executor on paper venues, journal). Row
@@ -44,9 +46,9 @@ QUICK = Params(symbols=5, lat_rate=2_000.0, lat_s=0.5, warm_s=0.1, ladder=(), st
 
 
 async def engine_cpu_per_frame(info: dict[str, Any], p: Params, capture_dir: str | None,
-                               progress: Callable[[str], None]) -> tuple[float, float]:
+                               progress: Callable[[str], None]) -> tuple[float, float, float]:
     """One fresh engine over the stream from frame 0: CPU us per frame of the timed segment,
-    of the whole process and of the event loop's thread alone."""
+    of the whole process, of the event loop's thread alone, and of the capture writer's thread."""
     import aiohttp
     import msgspec
 
@@ -76,11 +78,13 @@ async def engine_cpu_per_frame(info: dict[str, Any], p: Params, capture_dir: str
                     await driver.drained()
                     count = int(p.lat_rate * p.lat_s)
                     cpu0, loop0 = time.process_time(), time.thread_time()
+                    writer0 = writer.thread_cpu_s() if writer is not None else 0.0
                     await driver.segment(count, p.lat_rate)
                     await driver.drained()
                     await asyncio.sleep(CPU_TAIL_S)  # accounting window, the same for both variants
                     cpu_us = (time.process_time() - cpu0) * 1e6 / count
                     loop_us = (time.thread_time() - loop0) * 1e6 / count
+                    writer_us = ((writer.thread_cpu_s() - writer0) * 1e6 / count) if writer is not None else 0.0
                 finally:
                     gc.unfreeze()
         finally:
@@ -91,8 +95,8 @@ async def engine_cpu_per_frame(info: dict[str, Any], p: Params, capture_dir: str
                 if writer.dropped:
                     raise RuntimeError(f"the capture dropped {writer.dropped} records")
     progress(f"{'with' if capture_dir else 'without'} capture: {cpu_us:.1f} us CPU per frame "
-             f"({loop_us:.1f} on the event loop's thread)")
-    return cpu_us, loop_us
+             f"({loop_us:.1f} on the event loop's thread, {writer_us:.2f} on the capture writer's)")
+    return cpu_us, loop_us, writer_us
 
 
 def prepare_capture_cost(quick: bool) -> Callable[[], list[dict]]:
@@ -102,13 +106,14 @@ def prepare_capture_cost(quick: bool) -> Callable[[], list[dict]]:
     _, info = start_replayer(p)
 
     def rep() -> list[dict]:
-        off, off_loop = uvloop.run(engine_cpu_per_frame(info, p, None, _progress))
+        off, off_loop, _ = uvloop.run(engine_cpu_per_frame(info, p, None, _progress))
         with tempfile.TemporaryDirectory(prefix="arbor-capture-") as cap:
-            on, on_loop = uvloop.run(engine_cpu_per_frame(info, p, cap, _progress))
+            on, on_loop, writer = uvloop.run(engine_cpu_per_frame(info, p, cap, _progress))
         return [{"case": "capture-cpu@20k", "impl": "arbor", "value": off, "unit": "us/frame"},
                 {"case": "capture-cpu@20k", "impl": "arbor+capture", "value": on, "unit": "us/frame"},
                 {"case": "capture-loop-cpu@20k", "impl": "arbor", "value": off_loop, "unit": "us/frame"},
-                {"case": "capture-loop-cpu@20k", "impl": "arbor+capture", "value": on_loop, "unit": "us/frame"}]
+                {"case": "capture-loop-cpu@20k", "impl": "arbor+capture", "value": on_loop, "unit": "us/frame"},
+                {"case": "capture-writer-cpu@20k", "impl": "arbor+capture", "value": writer, "unit": "us/frame"}]
 
     return rep
 

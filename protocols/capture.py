@@ -221,6 +221,13 @@ class CaptureWriter:
             self._dropped_run = 0
         queue.append(record)
 
+    def thread_cpu_s(self) -> float:
+        """CPU seconds the writer thread has used (what the capture costs off the loop)."""
+        ident = self._thread.ident
+        if ident is None or not self._thread.is_alive():
+            return 0.0
+        return time.clock_gettime(time.pthread_getcpuclockid(ident))
+
     def stats(self) -> WriterStats:
         return WriterStats(records=self._records, dropped=self.dropped, blocks=self._blocks,
                            bytes_written=self._bytes, segments=self._segments, queued=len(self._queue))
