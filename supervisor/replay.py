@@ -70,7 +70,7 @@ class ReplayStats(msgspec.Struct, kw_only=True):
     decode_errors: dict[str, int] = msgspec.field(default_factory=dict)
     dropped_in_capture: int = 0
     unrouted: int = 0
-    books: dict[str, BookSync] = msgspec.field(default_factory=dict)
+    sync: dict[tuple[str, str], BookSync] = msgspec.field(default_factory=dict)  # (venue, symbol)
     detections: list[tuple[int, str, str, str, float, float, int]] = msgspec.field(default_factory=list)
     # (created_ns virtual, symbol, buy venue, sell venue, edge bps, expected pnl, detection latency ns)
     span_ns: int = 0
@@ -80,8 +80,19 @@ class ReplayStats(msgspec.Struct, kw_only=True):
 
 
 def recording_detector(stats: ReplayStats) -> type[DetectorActor]:
+    """The real detector, noting what it fires and, from the views it is given, when each book
+    went in and out of sync (a view is published on every change of a book's state)."""
+    books = stats.sync
+
     class ReplayDetector(DetectorActor):
         def on_view(self, view: Any) -> list[Opportunity]:
+            sync = books.get((view.venue, view.symbol))
+            if sync is not None:
+                if view.in_sync and sync.since_ns is None:
+                    sync.since_ns = self.clock()
+                elif not view.in_sync and sync.since_ns is not None:
+                    sync.synced_ns += self.clock() - sync.since_ns
+                    sync.since_ns = None
             fired = super().on_view(view)
             for o in fired:
                 latency = o.created_ns - max(o.buy_recv_ns, o.sell_recv_ns)
@@ -210,8 +221,8 @@ async def _replay(inputs: ReplayInput, cfg: EngineConfig, *, latency_ms: float, 
             waiter.cancel()
             await asyncio.gather(waiter, return_exceptions=True)
     stats.snapshots_unanswered = sum(r.unanswered for r in rests)
-    for key, sync in stats.books.items():
-        view = stats.end_views.get(key)
+    for (venue, symbol), sync in stats.sync.items():
+        view = stats.end_views.get(f"{venue}/{symbol}")
         sync.in_sync_at_end = bool(view is not None and view.in_sync)
 
 
@@ -225,8 +236,7 @@ async def feed(inputs: ReplayInput, venues: dict[str, PaperVenue], book_ref: Cal
     hands over whatever arrived meanwhile, so a book publishes one view per burst and the
     detector's mailbox conflates, as live. ``batch_ns=0``: each frame alone, at its own time."""
     refs: dict[tuple[str, str], ActorRef] = {}
-    touched: set[str] = set()
-    books = stats.books
+    books = stats.sync
     by_venue, errors = stats.frames_by_venue, stats.decode_errors
     now = clock()
     for kind, venue_name, conn, recv_ns, _, data in inputs.frames():
@@ -235,9 +245,6 @@ async def feed(inputs: ReplayInput, venues: dict[str, PaperVenue], book_ref: Cal
             due = t if batch_ns <= 0 else -(-t // batch_ns) * batch_ns  # the end of t's window
             await asyncio.sleep((due - now) / 1e9)
             now = clock()
-            for key in touched:  # everything queued before the sleep has been handled
-                _sample(books[key], engine, key, now)
-            touched.clear()
         if kind == DROPPED:
             stats.dropped_in_capture += conn
             continue
@@ -263,32 +270,18 @@ async def feed(inputs: ReplayInput, venues: dict[str, PaperVenue], book_ref: Cal
                 stats.unrouted += 1
                 continue
             refs[key] = ref
-        name = f"{venue_name}/{event.symbol}"
-        if name not in books:
-            books[name] = BookSync(first_ns=now)
-        touched.add(name)
+        if key not in books:
+            books[key] = BookSync(first_ns=now)
         await ref.send(event)
     await asyncio.sleep(max(batch_ns, 1) / 1e9)
     end = clock()
-    for path, sync in books.items():
-        _sample(sync, engine, path, end)
+    for sync in books.values():
         if sync.since_ns is not None:
             sync.synced_ns += end - sync.since_ns
             sync.since_ns = None
         sync.last_ns = end
     stats.span_ns = end - START_NS
     progress.update(stats.frames, stats.span_ns / 1e9, force=True)
-
-
-def _sample(sync: BookSync, engine: Engine, key: str, now: int) -> None:
-    venue, symbol = key.split("/", 1)
-    status = engine._describe(f"venues/{venue}/books/{path_symbol(symbol)}")
-    in_sync = bool(status is not None and status.in_sync)
-    if in_sync and sync.since_ns is None:
-        sync.since_ns = now
-    elif not in_sync and sync.since_ns is not None:
-        sync.synced_ns += now - sync.since_ns
-        sync.since_ns = None
 
 
 def refuse_live_journal(journal: Path, cfg: EngineConfig) -> None:

@@ -64,7 +64,7 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
 
 def _pct(values: list[float], q: float) -> float:
     s = sorted(values)
-    return s[min(len(s) - 1, int(math.ceil(q * len(s))) - 1)] if s else 0.0
+    return s[min(len(s) - 1, math.ceil(q * len(s)) - 1)] if s else 0.0
 
 
 def build(label: str, inputs: ReplayInput, stats: ReplayStats, journal: Path) -> Report:
@@ -103,8 +103,8 @@ def build(label: str, inputs: ReplayInput, stats: ReplayStats, journal: Path) ->
         torn=inputs.torn, opportunities=len(opps), statuses=statuses, orders_filled=filled, realised_pnl=total,
         fees=fees, by_market=rows(markets), by_pair=rows(pairs), edge_bins=_bins(edges),
         edge_p50=_pct(edges, 0.5) if edges else None, edge_max=max(edges) if edges else None, pnl_curve=curve,
-        books=[BookRow(book=k, frames_span_s=(b.last_ns - b.first_ns) / 1e9, in_sync_s=b.synced_ns / 1e9,
-                       in_sync_at_end=b.in_sync_at_end) for k, b in sorted(stats.books.items())],
+        books=[BookRow(book=f"{v}/{s}", frames_span_s=(b.last_ns - b.first_ns) / 1e9, in_sync_s=b.synced_ns / 1e9,
+                       in_sync_at_end=b.in_sync_at_end) for (v, s), b in sorted(stats.sync.items())],
         detection_latency_ms=(_pct(latencies, 0.5), _pct(latencies, 0.99), max(latencies)) if latencies else None)
 
 

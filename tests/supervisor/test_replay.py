@@ -150,5 +150,5 @@ def test_cryptofeeds_recorded_2021_traffic_replays_and_syncs_books(exchange, tmp
     out = capsys.readouterr().out
     assert "in sync" in out and (tmp_path / "report.html").exists()
     stats, _ = run_replay(open_inputs([ws, http]), config.load(None), tmp_path / "again")
-    synced = [b for b, s in stats.books.items() if s.synced_ns > 0]
-    assert stats.frames > 200 and len(synced) >= 3, stats.books
+    synced = [b for b, s in stats.sync.items() if s.synced_ns > 0]
+    assert stats.frames > 200 and len(synced) >= 3, stats.sync
