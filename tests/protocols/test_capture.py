@@ -114,11 +114,21 @@ def test_a_file_that_is_not_a_segment_is_refused(tmp_path):
         list(read_segment(path))
 
 
+def drained(writer: CaptureWriter) -> None:
+    """Wait (bounded) until the writer thread has taken everything queued."""
+    deadline = time.monotonic() + 10
+    while writer.stats().queued and time.monotonic() < deadline:
+        time.sleep(0.002)
+    assert not writer.stats().queued
+
+
 def test_the_writer_rotates_segments_and_they_read_back_in_order(tmp_path):
-    writer = CaptureWriter(tmp_path, MARKETS, block_bytes=2_000, segment_bytes=5_000)
+    writer = CaptureWriter(tmp_path, MARKETS, block_bytes=1_000, segment_bytes=3_000)
     written = frames(300, size=60)
-    for _, venue, conn, recv_ns, _, data in written:
+    for i, (_, venue, conn, recv_ns, _, data) in enumerate(written):
         writer.ws(venue, conn, recv_ns, data)
+        if i % 20 == 19:  # bursts: the thread takes each as a chunk of its own, a block each
+            drained(writer)
     writer.rest("binance", "GET /api/v3/depth?symbol=BTCUSDT", 5_000, b"{}")
     writer.close()
     files = segments(tmp_path)
@@ -134,9 +144,7 @@ def test_a_full_queue_drops_records_counts_them_and_marks_the_place(tmp_path):
     for i in range(5_000):  # far faster than the thread's 20 ms polls: the queue overflows
         writer.ws("binance", 0, i, b"x")
     dropped_so_far = writer.dropped
-    deadline = time.monotonic() + 10
-    while writer.stats().queued and time.monotonic() < deadline:  # the thread drains the queue
-        time.sleep(0.005)
+    drained(writer)
     writer.ws("binance", 0, 10_000, b"after")  # the drop run ends: a DROPPED marker precedes it
     writer.close()
     records = [r for f in segments(tmp_path) for r in read_segment(f)]
