@@ -166,7 +166,9 @@ def replay_config(cfg: EngineConfig, inputs: ReplayInput, journal: Path) -> Engi
 
 
 def derive_run_id(inputs: ReplayInput, cfg: EngineConfig, latency_ms: float, batch_ms: float) -> str:
-    h = hashlib.sha256(msgspec.json.encode([inputs.sources, cfg.detector, cfg.risk, latency_ms, batch_ms]))
+    """The same capture (wherever it lies) and settings: the same id, so journals compare equal."""
+    identity = [inputs.first_ns, inputs.frames_total, inputs.markets, len(inputs.rest)]
+    h = hashlib.sha256(msgspec.json.encode([identity, cfg.detector, cfg.risk, latency_ms, batch_ms]))
     return RUN_PREFIX + h.hexdigest()[:12]
 
 
@@ -204,7 +206,7 @@ async def _replay(inputs: ReplayInput, cfg: EngineConfig, *, latency_ms: float, 
     async with engine.running() as tree:
         waiter = asyncio.create_task(tree.wait(), name="replay:tree-wait")
         try:
-            await feed(inputs, venues, book_ref, clock, origin, stats, progress, engine, int(batch_ms * 1e6))
+            await feed(inputs, venues, book_ref, clock, origin, stats, progress, int(batch_ms * 1e6))
             # Let what the last frames started finish: legs, hedges, journal writes (virtual time).
             await asyncio.sleep(cfg.risk.leg_timeout_s + latency_ms / 1000 + 1.0)
             if waiter.done():
@@ -227,7 +229,7 @@ async def _replay(inputs: ReplayInput, cfg: EngineConfig, *, latency_ms: float, 
 
 
 async def feed(inputs: ReplayInput, venues: dict[str, PaperVenue], book_ref: Callable[[str, str], ActorRef | None],
-               clock: Callable[[], int], origin: int, stats: ReplayStats, progress: Progress, engine: Engine,
+               clock: Callable[[], int], origin: int, stats: ReplayStats, progress: Progress,
                batch_ns: int) -> None:
     """The connections' per-frame work over the recorded frames, each at its receive time.
 

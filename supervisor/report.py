@@ -46,6 +46,7 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     frames_per_s: float
     decode_errors: int
     dropped_in_capture: int
+    snapshots_unanswered: int  # snapshot requests no recorded reply answered (the book stayed out of sync)
     torn: list[str]
     opportunities: int
     statuses: dict[str, int]
@@ -100,7 +101,7 @@ def build(label: str, inputs: ReplayInput, stats: ReplayStats, journal: Path) ->
         label=label, sources=inputs.sources, span_s=stats.span_ns / 1e9, frames=stats.frames,
         replay_s=stats.wall_s, frames_per_s=stats.frames / stats.wall_s if stats.wall_s else 0.0,
         decode_errors=sum(stats.decode_errors.values()), dropped_in_capture=stats.dropped_in_capture,
-        torn=inputs.torn, opportunities=len(opps), statuses=statuses, orders_filled=filled, realised_pnl=total,
+        snapshots_unanswered=stats.snapshots_unanswered, torn=inputs.torn, opportunities=len(opps), statuses=statuses, orders_filled=filled, realised_pnl=total,
         fees=fees, by_market=rows(markets), by_pair=rows(pairs), edge_bins=_bins(edges),
         edge_p50=_pct(edges, 0.5) if edges else None, edge_max=max(edges) if edges else None, pnl_curve=curve,
         books=[BookRow(book=f"{v}/{s}", frames_span_s=(b.last_ns - b.first_ns) / 1e9, in_sync_s=b.synced_ns / 1e9,
@@ -135,6 +136,9 @@ def text(r: Report) -> str:
     if r.decode_errors or r.dropped_in_capture:
         out.append(f"frames not decoded (channels/symbols the engine does not subscribe): {r.decode_errors}; "
                    f"dropped while capturing: {r.dropped_in_capture}")
+    if r.snapshots_unanswered:
+        out.append(f"snapshot requests the capture holds no later reply for: {r.snapshots_unanswered} "
+                   "(those books stayed out of sync from there)")
     status = ", ".join(f"{k} {v}" for k, v in sorted(r.statuses.items())) or "none"
     out.append(f"opportunities {r.opportunities} ({status}); orders filled {r.orders_filled}; "
                f"realised PnL {r.realised_pnl:+.6f} (net of {r.fees:.6f} fees)")

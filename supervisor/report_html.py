@@ -106,6 +106,7 @@ def column(r: Report) -> str:
         ["orders filled", r.orders_filled], ["realised PnL (net of fees)", f"{r.realised_pnl:+.6f}"],
         ["fees", f"{r.fees:.6f}"], ["frames not decoded", r.decode_errors],
         ["dropped while capturing", r.dropped_in_capture],
+        ["snapshot requests unanswered by the capture", r.snapshots_unanswered],
         ["detection latency p50/p99/max ms (virtual)",
          " / ".join(f"{x:.3f}" for x in r.detection_latency_ms) if r.detection_latency_ms else "-"]]))
     out.append(line_plot(r.pnl_curve, "realised PnL over time", "seconds into the capture", "PnL (quote)"))
