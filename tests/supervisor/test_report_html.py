@@ -67,3 +67,21 @@ def test_the_browser_check_sees_a_console_error_and_a_missing_plot(tmp_path):
     dom, console = browse(page, tmp_path)
     assert 'data-plots="missing"' in dom
     assert "undefinedFunction" in console
+
+
+def test_the_report_of_a_real_replay_renders_with_every_plot(tmp_path):
+    """End to end: cryptofeed's recorded Binance session replayed, reported, drawn by Chromium."""
+    import config
+    from supervisor import report as report_mod
+    from supervisor.replay import run_replay
+    from supervisor.replay_input import open_inputs
+
+    data = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "captures"
+    if not (data / "BINANCE.ws.1.0").exists():
+        pytest.skip(f"{data} is absent (../shared/data is not beside the checkout)")
+    inputs = open_inputs([data / "BINANCE.ws.1.0", data / "BINANCE.http.0.0"])
+    stats, journal = run_replay(inputs, config.load(None), tmp_path / "out")
+    page = render([report_mod.build("binance 2021", inputs, stats, journal)])
+    dom, console = browse(page, tmp_path)
+    assert 'data-plots="ok"' in dom and "binance/NKN/USDT" in dom
+    assert console == "", console
