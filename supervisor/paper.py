@@ -3,8 +3,11 @@
 ``RecordedRest`` stands in for an adapter's ``RestClient``: a GET is answered with the first
 recorded reply to the same request (same path and parameters, ``limit`` aside) received at or
 after the virtual now, not served before, after sleeping until its recorded receive time, as
-the live fetch took that long. A request nothing recorded answers waits forever (the book stays
-out of sync; the report shows it); a signed request raises ``ExchangeError``.
+the live fetch took that long; when none was received after now, the newest unserved one
+before it, at once (a restart's backoff may make the replay ask a little later than the live
+engine did; the book's sync rule decides whether it still continues the stream). A request
+nothing recorded answers waits forever (the book stays out of sync; the report counts it); a
+signed request raises ``ExchangeError``.
 
 ``PaperVenue`` wraps the real adapter: the public side (decoder, sync rule, snapshots through
 ``RecordedRest``) is the adapter's own; orders fill against the replayed book. An order waits
@@ -75,10 +78,16 @@ class RecordedRest:
         key = request_key(f"{path}?{query}")
         entries = self._replies.get(key, [])
         now = self.clock()
-        i = max(self._served.get(key, 0), bisect.bisect_left(entries, now, key=lambda e: e[0]))
+        served = self._served.get(key, 0)
+        i = max(served, bisect.bisect_left(entries, now, key=lambda e: e[0]))
         if i >= len(entries):
-            self.unanswered += 1
-            await asyncio.Event().wait()  # never answered: the capture holds no later reply
+            # Nothing recorded after now: the newest unserved reply before it, if any (the replay
+            # asked a little later than the live engine did; the sync rule judges whether it
+            # still fits the stream). Else never answered: the book stays out of sync.
+            if served >= len(entries):
+                self.unanswered += 1
+                await asyncio.Event().wait()
+            i = len(entries) - 1
         recv_ns, reply = entries[i]
         self._served[key] = i + 1
         if recv_ns > now:

@@ -18,7 +18,9 @@ from tests.integration.engine_harness import (
     SYMBOLS,
     VENUES,
     book_equals_truth,
+    book_paths,
     engine_running,
+    fire,
     quiesce,
     wait_until,
 )
@@ -39,6 +41,11 @@ def captured(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     async def record() -> tuple[dict[str, tuple], config.EngineConfig]:
         async with engine_running(base, extra=f'[capture]\ndir = "{capture}"\n') as h:
             await wait_until(h.all_in_sync, timeout=20, what="every book in sync")
+            # A sequence gap: the live book resyncs from a fresh snapshot, which the capture holds.
+            await fire(h, "gateio", "gap")
+            await wait_until(lambda: any(h.restarts(p) for p in book_paths("gateio")), timeout=20,
+                             what="a gateio book restarted on the gap")
+            await wait_until(h.all_in_sync, timeout=20, what="every book in sync again")
             await wait_until(lambda: sum(c.frames for c in h.engine.counters.values()) >= CAPTURE_FRAMES,
                              timeout=40, what=f"{CAPTURE_FRAMES} frames captured")
             await quiesce(h)  # no more orders: nothing moves the simulator's books but the walk
@@ -73,6 +80,15 @@ def test_a_replay_at_max_speed_ends_with_every_book_at_the_captures_final_state(
     for book, (bids, asks) in final.items():
         view = stats.end_views[book]
         assert view.in_sync and (view.bids, view.asks) == (bids, asks), book
+
+
+def test_a_gap_in_the_capture_resyncs_the_book_from_the_next_recorded_snapshot(captured, tmp_path):
+    capture, _, cfg = captured
+    stats, journal = run_replay(open_inputs([capture]), cfg, tmp_path / "gap")
+    restarts = [path for (path,) in sqlite3.connect(journal).execute("SELECT path FROM restarts WHERE reason LIKE '%Gap%'")]
+    assert any(p.startswith("venues/gateio/books/") for p in restarts), restarts
+    assert stats.snapshots_unanswered == 0
+    assert all(view.in_sync for view in stats.end_views.values())
 
 
 def test_two_replays_of_one_capture_write_identical_journals_and_trade(captured, tmp_path):
