@@ -1,5 +1,6 @@
 """The actor runtime: actors, refs, mailboxes, timers, stats (and, in sibling modules, the
-engine's actor kinds).
+engine's actor kinds). Everything a library user needs is importable from here: the message
+base class ``Msg`` and the runtime's errors included.
 
 Standalone use, inside your own asyncio program::
 
@@ -9,10 +10,15 @@ Standalone use, inside your own asyncio program::
     await ref.stop()
 """
 
+from actors.cell import ActorCell, Registry, spawn
+from actors.lifecycle import Restart, State
 from actors.mailbox import MailboxSpec
 from actors.ref import ActorRef
-from actors.runtime import Actor, ActorCell, Registry, Timer, spawn
+from actors.runtime import Actor, Timer
 from actors.stats import ActorStats, Failure
+from protocols.errors import ActorStopped, AskTimeout, MailboxFull, RestartIntensityExceeded, RuntimeFault
+from protocols.messages import Msg
 
-__all__ = ["Actor", "ActorCell", "ActorRef", "ActorStats", "Failure", "MailboxSpec", "Registry",
-           "Timer", "spawn"]
+__all__ = ["Actor", "ActorCell", "ActorRef", "ActorStats", "ActorStopped", "AskTimeout", "Failure", "MailboxFull",
+           "MailboxSpec", "Msg", "Registry", "Restart", "RestartIntensityExceeded", "RuntimeFault", "State", "Timer",
+           "spawn"]

@@ -27,7 +27,8 @@ On start, and whenever it is out of sync (before a gap is raised, too), it publi
 After applied deltas it publishes the top-``depth`` view, stamped with the last delta's seq,
 exchange time and receive time: once per burst, when no further message is queued behind the
 one just handled (``_publish_if_drained``: every view but the newest would be conflated away
-by the detector's mailbox anyway, so building it is wasted work on the hot path). ``publish=None`` publishes nothing (library use: ``ask(GetView())``).
+by the detector's mailbox anyway, so building it is wasted work on the hot path).
+``publish=None`` publishes nothing (library use: ``ask(GetView())``).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ import msgspec
 from actors import Actor, ActorRef
 from actors.l2book import DEFAULT_MAX_LEVELS, L2Book
 from protocols.errors import RateLimited, SequenceGap
-from protocols.messages import BookDelta, BookSnapshot, BookView, GetView
+from protocols.messages import BookDelta, BookSnapshot, BookView, GetView, Subscribe, Unsubscribe
 from protocols.venue import SyncAction, Venue
 
 BookInbox = BookDelta | GetView
@@ -76,8 +77,12 @@ class BookActor(Actor[BookInbox]):
     def __init__(self, *, venue: Venue, symbol: str, publish: ActorRef | None, depth: int = 20,
                  max_levels: int = DEFAULT_MAX_LEVELS, snapshot_limit: int = 1000,
                  clock: Callable[[], int] = time.monotonic_ns,
-                 max_snapshot_attempts: int = MAX_SNAPSHOT_ATTEMPTS) -> None:
+                 max_snapshot_attempts: int = MAX_SNAPSHOT_ATTEMPTS,
+                 connection: Callable[[], ActorRef | None] | None = None) -> None:
+        """``connection``: looks up the venue's connection, for sync rules that resync by
+        resubscribing (``SyncRule.resubscribe_to_resync``)."""
         self.venue, self.symbol, self.publish = venue, symbol, publish
+        self.connection = connection
         self.depth, self.snapshot_limit, self.clock = depth, snapshot_limit, clock
         self.max_snapshot_attempts = max_snapshot_attempts
         self.book = L2Book(max_levels)
@@ -96,6 +101,11 @@ class BookActor(Actor[BookInbox]):
 
     async def on_start(self) -> None:
         self._publish_out_of_sync()
+        conn = self.connection() if self.connection is not None else None
+        if conn is not None and getattr(self.venue.sync, "resubscribe_to_resync", False):
+            # e.g. Gate spot.obu: only a subscription's first (full) push starts a book
+            conn.tell(Unsubscribe(symbol=self.symbol))
+            conn.tell(Subscribe(symbol=self.symbol))
 
     async def receive(self, msg: BookInbox) -> BookView | None:
         match msg:

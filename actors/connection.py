@@ -1,7 +1,7 @@
 """One venue's public market-data connection: WebSockets, subscriptions, keep-alive, routing.
 
 Inbox (``ConnectionInbox``): ``Subscribe`` | ``Unsubscribe`` (run-time subscription changes),
-``Tick`` (its own keep-alive timer), ``ReaderFailed`` (a reader task died; see below).
+``Tick`` (its own keep-alive timer).
 Routes every decoded ``BookDelta`` to ``route(delta.symbol)`` (a book actor) with ``await
 ref.send(delta)``, so a slow book pushes back onto the socket instead of growing a queue. The
 ref is looked up once per symbol and cached (refs are stable across restarts); Subscribe /
@@ -9,7 +9,9 @@ Unsubscribe drop the symbol's entry and a ref stopped for good is looked up agai
 
 on_start opens one aiohttp session and ``ceil(n / venue.max_streams_per_connection)``
 sockets to ``venue.ws_url(chunk)``, sends ``venue.subscribe_frames(chunk)`` on each, and starts
-one named reader task per socket. There is no reconnect loop: reconnection *is* the restart.
+one named reader task per socket with ``start_task``: the runtime owns it, so a reader that
+raises crashes the actor at once, and a stop or crash cancels the readers. There is no
+reconnect loop: reconnection *is* the restart.
 The actor crashes (its ``rest_for_one`` supervisor restarts it, then the books after it resync)
 on: a closed or failed socket (``NetworkError``), a frame that does not decode
 (``DecodeError``, counted in ``counters.decode_errors`` first), a subscription the venue
@@ -19,13 +21,6 @@ only) or no frame at all for ``idle_timeout_s`` (``NetworkError``).
 ``capture`` (optional, ``supervisor.capture``) is called with every frame as received, before
 it is decoded: ``(venue, socket index, recv_ns, data)``. It must not block (the capture writer
 appends to a queue and counts what it cannot take).
-
-Reader failures: the runtime drives an actor only through its receive loop, so an exception in
-a reader task would otherwise die unseen. Readers catch nothing; each task's done-callback
-takes its exception and tells the actor ``ReaderFailed(error=exc, token=...)``, whose
-``receive`` re-raises it, crashing the actor like any receive error. The token names the
-actor *instance*: refs are stable across restarts, so a failure report from a previous
-incarnation's reader, arriving after the restart, is recognised and ignored.
 """
 
 from __future__ import annotations
@@ -33,14 +28,13 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-import uuid
 from collections.abc import Callable, Sequence
 
 import aiohttp
 import msgspec
 
 from actors import Actor, ActorRef
-from protocols.errors import ActorStopped, DecodeError, NetworkError, SubscriptionFailed
+from protocols.errors import DecodeError, NetworkError, SubscriptionFailed
 from protocols.messages import BookDelta, Msg, Subscribe, Unsubscribe
 from protocols.venue import Control, Venue
 
@@ -48,19 +42,11 @@ _CLOSED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType
 _DATA = (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY)
 
 
-class Tick(Msg, kw_only=True):
+class Tick(Msg, frozen=True, kw_only=True):
     """The connection's own timer: send pings when due, check pong and idle deadlines."""
 
 
-class ReaderFailed(Msg, kw_only=True):
-    """A reader task of instance ``token`` raised ``error``; receive re-raises it. Local only:
-    an exception is not encodable, this message never crosses a process boundary."""
-
-    error: BaseException
-    token: str
-
-
-ConnectionInbox = Subscribe | Unsubscribe | Tick | ReaderFailed
+ConnectionInbox = Subscribe | Unsubscribe | Tick
 
 
 class ConnectionCounters:
@@ -96,13 +82,14 @@ class ConnectionStatus(msgspec.Struct, frozen=True, kw_only=True):
 class _Socket:
     """One WebSocket and the symbols subscribed on it."""
 
-    __slots__ = ("index", "ws", "symbols", "last_frame_ns", "last_pong_ns", "reader")
+    __slots__ = ("index", "ws", "symbols", "last_frame_ns", "last_pong_ns", "reader", "sent")
 
     def __init__(self, index: int, ws: aiohttp.ClientWebSocketResponse, symbols: list[str], now_ns: int) -> None:
         self.index, self.ws, self.symbols = index, ws, symbols
         self.last_frame_ns = now_ns
         self.last_pong_ns = now_ns  # a fresh socket gets one full pong_timeout before judging it
         self.reader: asyncio.Task[None] | None = None
+        self.sent: list[float] = []  # monotonic times of the frames sent in the last second
 
 
 class ConnectionActor(Actor[ConnectionInbox]):
@@ -119,10 +106,8 @@ class ConnectionActor(Actor[ConnectionInbox]):
         self._symbols = list(dict.fromkeys(symbols))  # subscribed, in order, no duplicates
         self._subscribed = set(self._symbols)
         self._refs: dict[str, ActorRef] = {}  # subscribed symbol -> its book (see _resolve)
-        self._token = uuid.uuid4().hex
         self._session: aiohttp.ClientSession | None = None
         self._sockets: list[_Socket] = []
-        self._stopping = False
         self._connected_ns: int | None = None
         self._connected_wall: float | None = None
         self._last_ping_ns = 0
@@ -168,33 +153,20 @@ class ConnectionActor(Actor[ConnectionInbox]):
         self._sockets.append(sock)
         for frame in self.venue.subscribe_frames(symbols) if symbols else ():
             await self._send(sock, frame)
-        sock.reader = asyncio.create_task(self._read(sock),
-                                          name=f"connection:{self.venue.name}:reader{sock.index}")
-        sock.reader.add_done_callback(self._reader_done)
+        sock.reader = self.start_task(self._read(sock), name=f"connection:{self.venue.name}:reader{sock.index}")
         return sock
 
     async def _close(self) -> None:
-        self._stopping = True
         readers = [s.reader for s in self._sockets if s.reader is not None]
-        for task in readers:
+        for task in readers:  # stop reading before the sockets close under the readers
             task.cancel()
         if readers:
-            await asyncio.wait(readers)  # exceptions were taken by _reader_done
+            await asyncio.wait(readers)
         for sock in self._sockets:
             await sock.ws.close()
         if self._session is not None:
             await self._session.close()
         self._sockets, self._session = [], None
-
-    def _reader_done(self, task: asyncio.Task[None]) -> None:
-        if task.cancelled():
-            return
-        error = task.exception()  # also marks it retrieved
-        if error is not None and not self._stopping:
-            try:
-                self.ref.tell(ReaderFailed(error=error, token=self._token))
-            except ActorStopped:
-                pass  # stopped for good meanwhile: nobody is left to crash, the socket is closed
 
     # --- the readers (one task per socket; they catch nothing) --------------------------------
 
@@ -246,6 +218,15 @@ class ConnectionActor(Actor[ConnectionInbox]):
                 raise NetworkError(venue.name, f"socket error (reader{sock.index}): {msg.data!r}")
 
     async def _send(self, sock: _Socket, frame: str) -> None:
+        """Send, paced to the venue's ``max_messages_per_s`` per socket when it has one (Binance
+        closes a socket that receives more than 5 messages a second)."""
+        limit = getattr(self.venue, "max_messages_per_s", None)
+        if limit:
+            now = time.monotonic()
+            sock.sent = [t for t in sock.sent if now - t < 1.0]
+            if len(sock.sent) >= limit:
+                await asyncio.sleep(sock.sent[-limit] + 1.0 - now)
+            sock.sent.append(time.monotonic())
         try:
             await sock.ws.send_str(frame)
         except (aiohttp.ClientError, ConnectionError) as exc:
@@ -257,9 +238,6 @@ class ConnectionActor(Actor[ConnectionInbox]):
         match msg:
             case Tick():
                 await self._tick()
-            case ReaderFailed(error=error, token=token):
-                if token == self._token:
-                    raise error
             case Subscribe(symbol=symbol):
                 await self._subscribe(symbol)
             case Unsubscribe(symbol=symbol):

@@ -114,8 +114,7 @@ from protocols.venue import Venue, split_symbol
 
 log = logging.getLogger("arbor.executor")
 
-
-class SettleUnknown(Msg, kw_only=True):
+class SettleUnknown(Msg, frozen=True, kw_only=True):
     """Timer message to ourselves: reconcile again (a leg's outcome was unknown)."""
 
 
@@ -260,9 +259,10 @@ class ExecutorActor(Actor):
             case Opportunity():
                 self.seen += 1
                 opp = msgspec.structs.replace(msg, id=f"{msg.id}-{self.run_id}")
-                # Owned by the actor and shielded: a stop lets the legs finish (on_stop waits).
-                self._inflight = asyncio.get_running_loop().create_task(self._take(opp), name=f"execute:{opp.id}")
-                await asyncio.shield(self._inflight)
+                # A task the runtime owns (its error crashes us): a stop that cancels this receive
+                # does not cancel the legs, which on_stop waits for; what is left is cancelled after.
+                self._inflight = self.start_task(self._take(opp), name=f"execute:{opp.id}")
+                await asyncio.wait((self._inflight,))
             case KillSwitch(on=on):
                 self.kill_switch = on
             case SettleUnknown():

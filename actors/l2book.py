@@ -144,7 +144,7 @@ class L2Book:
 
     # --- incremental updates ------------------------------------------------------------------
 
-    def apply(self, delta: BookDelta) -> int:
+    def apply(self, delta: BookDelta | _Load) -> int:
         """Apply a delta's levels (absolute quantities; 0 removes); ``seq`` = ``last_seq``.
 
         Returns the number of level updates applied (for rate accounting).

@@ -73,11 +73,13 @@ class LegSender:
                 if found is not None:
                     return found
                 if time.monotonic() >= deadline:
-                    return self._give_up(intent, "rate limited until the leg timeout")
+                    self._give_up(intent, "rate limited until the leg timeout")
+                    return None
             except NetworkError:  # outcome unknown: the named recovery is a query, never a resend
                 found = await self._query(venue, intent, deadline)
                 if found is None:
-                    return self._unknown(intent, "not found after a network error: may still land")
+                    self._unknown(intent, "not found after a network error: may still land")
+                    return None
                 return found
             except OrderRejected as exc:
                 self.open.pop(intent.client_order_id, None)

@@ -7,16 +7,18 @@ has no policy dispatch on the hot path.
 =============  ===========================================================================
 policy         when full
 =============  ===========================================================================
-block          ``tell`` raises MailboxFull; ``send`` awaits room
-drop_oldest    the oldest envelope is dropped (counted); the new one is queued
-conflate       a message whose key is already queued replaces it in place (counted);
-               a new key on a full mailbox evicts the oldest (counted)
-fail           ``tell`` and ``send`` raise MailboxFull in the caller
+block          ``tell`` raises MailboxFull; ``send`` and ``ask`` await room
+drop_oldest    a told message drops the oldest envelope (counted) and is queued; an
+               ``ask`` awaits room instead of evicting
+conflate       a told message whose key is already queued replaces it in place (counted);
+               a new key on a full mailbox evicts the oldest (counted); an ``ask`` awaits
+               room and is never conflated (it has a key of its own, whatever ``key`` says)
+fail           ``tell``, ``send`` and ``ask`` raise MailboxFull in the caller
 =============  ===========================================================================
 
-A dropped or replaced ``ask`` fails its asker with MailboxFull at once instead of letting it
-time out. ``force`` ignores capacity: the runtime's own system messages (child exits, timer
-ticks of supervisors) must never be lost.
+A queued ``ask`` that a later ``tell`` evicts fails its asker with MailboxFull at once instead
+of letting it time out. ``force`` ignores capacity: the runtime's own system messages (child
+exits, timer ticks of supervisors) must never be lost.
 """
 
 from __future__ import annotations
@@ -109,6 +111,10 @@ class Mailbox:
     def _append_forced(self, env: Envelope) -> None:
         self._q.append(env)
         self.high_water = max(self.high_water, len(self._q))
+
+    async def ask_room(self) -> None:
+        """What an ``ask`` does on a full mailbox: wait for room (``fail``: raise at ``put``)."""
+        await Mailbox.room(self)
 
     async def room(self) -> None:
         """Wait until one envelope fits (the ``block`` policy's ``send``); FIFO among senders."""
@@ -219,13 +225,16 @@ class DropOldestMailbox(Mailbox):
 
 
 class FailMailbox(Mailbox):
-    """Same ``put`` as block (raise when full); ``send`` never waits, it raises too."""
+    """Same ``put`` as block (raise when full); ``send`` and ``ask`` never wait, they raise too."""
 
     __slots__ = ()
 
     async def room(self) -> None:
         if self.closed:
             raise ActorStopped(f"{self.path or '/'} is stopped")
+
+    async def ask_room(self) -> None:
+        await self.room()
 
 
 class ConflateMailbox(Mailbox):
@@ -243,7 +252,7 @@ class ConflateMailbox(Mailbox):
     def put(self, env: Envelope) -> None:
         if self.closed:
             raise ActorStopped(f"{self.path or '/'} is stopped")
-        key = self._key(env[0])
+        key = self._key(env[0]) if env[2] is None else object()  # an ask is never conflated
         slots = self._slots
         old = slots.get(key)
         if old is not None:
@@ -273,7 +282,10 @@ class ConflateMailbox(Mailbox):
         q = self._q
         if not q:
             return None
-        return self._slots.pop(q.popleft())
+        env = self._slots.pop(q.popleft())
+        if self._putters:  # an ask waiting for room
+            self._wake_putter()
+        return env
 
     async def room(self) -> None:
         if self.closed:

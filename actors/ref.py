@@ -17,7 +17,7 @@ import msgspec
 from protocols.errors import ActorStopped, AskTimeout
 
 if TYPE_CHECKING:
-    from actors.runtime import ActorCell
+    from actors.cell import ActorCell
     from actors.stats import ActorStats
 
 _Struct = msgspec.Struct
@@ -124,8 +124,9 @@ class ActorRef:
         AskTimeout after ``timeout`` seconds (the late reply is dropped: every ask has its own
         future). ActorStopped at once if the actor is permanently stopped, and also if
         ``receive`` raised while handling this very message (the error is its ``__cause__``;
-        the actor crashes and its supervisor handles that). Waits for room under ``block``
-        (within the timeout); MailboxFull at once under ``fail``.
+        the actor crashes and its supervisor handles that). On a full mailbox it waits for
+        room (within the timeout) under ``block``, ``drop_oldest`` and ``conflate``, never
+        evicting or replacing anything; MailboxFull at once under ``fail``.
         """
         if not isinstance(msg, _Struct):
             raise _not_a_message(msg)
@@ -135,16 +136,18 @@ class ActorRef:
         loop = mb._loop
         fut = loop.create_future()
         self._deadlines.add(timeout, fut)
-        if len(mb._q) >= mb.capacity:
+        while len(mb._q) >= mb.capacity:  # re-checked: a tell may take the room first
             await self._await_room(fut)
             if fut.done():  # timed out while waiting for room
                 return fut.result()
+            if mb.policy == "fail":
+                break  # put raises MailboxFull
         mb.put((msg, _now_ns(), fut))
         return await fut
 
     async def _await_room(self, fut: asyncio.Future[Any]) -> None:
         mb = self._mailbox
-        room = mb._loop.create_task(mb.room(), name=f"ask-room:{self.path or '/'}")
+        room = mb._loop.create_task(mb.ask_room(), name=f"ask-room:{self.path or '/'}")
         try:
             await asyncio.wait((room, fut), return_when=asyncio.FIRST_COMPLETED)
         finally:

@@ -10,6 +10,8 @@ import time
 
 import msgspec
 
+from actors.lifecycle import State
+
 RING_SIZE = 1024  # queue-wait samples kept: the window p50/p99 are taken over
 RATE_WINDOW_S = 1.0  # msgs/s is measured over at least this long between two stats() calls
 
@@ -31,7 +33,7 @@ class ActorStats(msgspec.Struct, frozen=True, kw_only=True):
 
     path: str
     kind: str
-    state: str  # starting | running | restarting | stopping | stopped | crashed
+    state: State  # see actors.lifecycle
     mailbox_depth: int
     mailbox_capacity: int
     mailbox_high_water: int
@@ -85,7 +87,7 @@ class RateMeter:
     def sample(self, processed: int) -> float:
         now = time.monotonic()
         elapsed = now - self._t0
-        if elapsed >= RATE_WINDOW_S or self._rate == 0.0 and elapsed > 0:
+        if elapsed >= RATE_WINDOW_S or (self._rate == 0.0 and elapsed > 0):
             self._rate = (processed - self._n0) / elapsed
             if elapsed >= RATE_WINDOW_S:
                 self._t0, self._n0 = now, processed

@@ -19,7 +19,12 @@ import msgspec
 
 
 class Msg(msgspec.Struct, frozen=True, kw_only=True, tag=True):
-    """Base of every message between actors."""
+    """Base of every message between actors.
+
+    Subclass as ``class Ping(Msg, frozen=True, kw_only=True)``: msgspec inherits ``frozen`` and
+    ``tag`` (not ``kw_only``), but type checkers (mypy, pyright) only know a subclass is frozen
+    when it says so, and reject a non-frozen subclass of a frozen one.
+    """
 
 
 Level = tuple[float, float]  # (price, quantity); quantity 0.0 in a delta removes the level
@@ -32,7 +37,7 @@ FINAL_STATUSES: frozenset[str] = frozenset({"filled", "canceled", "rejected", "e
 # --- market data ------------------------------------------------------------------------------
 
 
-class BookSnapshot(Msg, kw_only=True):
+class BookSnapshot(Msg, frozen=True, kw_only=True):
     """A full depth snapshot (REST, or a venue push that replaces the book)."""
 
     venue: str
@@ -44,7 +49,7 @@ class BookSnapshot(Msg, kw_only=True):
     recv_ns: int
 
 
-class BookDelta(Msg, kw_only=True, gc=False):  # hot path; holds no cycles, so not GC-tracked
+class BookDelta(Msg, frozen=True, kw_only=True, gc=False):  # hot path; holds no cycles, so not GC-tracked
     """Changed levels with absolute quantities, covering sequence numbers first_seq..last_seq.
 
     ``full`` is Gate.io's ``full: true`` push: the levels are the whole book and replace it.
@@ -61,7 +66,7 @@ class BookDelta(Msg, kw_only=True, gc=False):  # hot path; holds no cycles, so n
     full: bool = False
 
 
-class BookView(Msg, kw_only=True, gc=False):  # hot path; holds no cycles, so not GC-tracked
+class BookView(Msg, frozen=True, kw_only=True, gc=False):  # hot path; holds no cycles, so not GC-tracked
     """A bounded read of one book (top K levels per side), published to its detector."""
 
     venue: str
@@ -74,7 +79,7 @@ class BookView(Msg, kw_only=True, gc=False):  # hot path; holds no cycles, so no
     in_sync: bool = True
 
 
-class VenueStatus(Msg, kw_only=True):
+class VenueStatus(Msg, frozen=True, kw_only=True):
     """A venue's (or one of its books') health changed: the detector stops using it when not ok."""
 
     venue: str
@@ -87,7 +92,7 @@ class VenueStatus(Msg, kw_only=True):
 # --- decisions and orders ---------------------------------------------------------------------
 
 
-class Opportunity(Msg, kw_only=True):
+class Opportunity(Msg, frozen=True, kw_only=True):
     """Buy ``size`` on ``buy_venue`` at up to ``buy_price``, sell it on ``sell_venue`` at down to
     ``sell_price``; ``edge_bps`` is after both taker fees."""
 
@@ -108,7 +113,7 @@ class Opportunity(Msg, kw_only=True):
     sell_recv_ns: int
 
 
-class OrderIntent(Msg, kw_only=True):
+class OrderIntent(Msg, frozen=True, kw_only=True):
     """One order as the executor means it, before rounding to the venue's filters.
 
     ``client_order_id`` is derived from the opportunity id and the leg, so a retried send can
@@ -126,7 +131,7 @@ class OrderIntent(Msg, kw_only=True):
     quote_qty: float | None = None
 
 
-class Fill(Msg, kw_only=True):
+class Fill(Msg, frozen=True, kw_only=True):
     venue: str
     symbol: str
     client_order_id: str
@@ -138,7 +143,7 @@ class Fill(Msg, kw_only=True):
     ts_ms: int
 
 
-class OrderUpdate(Msg, kw_only=True):
+class OrderUpdate(Msg, frozen=True, kw_only=True):
     """The venue's view of one order (a place/cancel/query response)."""
 
     venue: str
@@ -165,14 +170,14 @@ class OrderUpdate(Msg, kw_only=True):
         return self.filled_quote / self.filled_qty if self.filled_qty else 0.0
 
 
-class Balance(Msg, kw_only=True):
+class Balance(Msg, frozen=True, kw_only=True):
     venue: str
     asset: str
     free: float
     locked: float
 
 
-class Balances(Msg, kw_only=True):
+class Balances(Msg, frozen=True, kw_only=True):
     """One venue's balances at one instant: used for one decision, never cached."""
 
     venue: str
@@ -208,18 +213,18 @@ class SymbolInfo(msgspec.Struct, frozen=True, kw_only=True):
 # --- decision-side commands, journal records and queries (detector / executor / journal) ------
 
 
-class GetLastOpportunity(Msg, kw_only=True):
+class GetLastOpportunity(Msg, frozen=True, kw_only=True):
     """Ask a detector for its newest Opportunity (reply: Opportunity, or None before the first)."""
 
 
-class KillSwitch(Msg, kw_only=True):
+class KillSwitch(Msg, frozen=True, kw_only=True):
     """Turn the executor's kill switch on (no new opportunity is taken) or off."""
 
     on: bool
     reason: str = ""
 
 
-class OrderRejectedRecord(Msg, kw_only=True):
+class OrderRejectedRecord(Msg, frozen=True, kw_only=True):
     """Journal record: an order refused by its venue (or never sent: paper mode, not found on
     reconciliation). ``status`` is the final journal status written for it."""
 
@@ -230,7 +235,7 @@ class OrderRejectedRecord(Msg, kw_only=True):
     status: str = "rejected"  # "rejected" | "paper" | "unknown" (not final: sent, not found yet)
 
 
-class OpportunityResult(Msg, kw_only=True):
+class OpportunityResult(Msg, frozen=True, kw_only=True):
     """Journal record: what became of one opportunity once its legs are final."""
 
     opportunity_id: str
@@ -247,7 +252,7 @@ class OpportunityResult(Msg, kw_only=True):
     open_price: float = 0.0  # average price of the unmatched side
 
 
-class RestartRecord(Msg, kw_only=True):
+class RestartRecord(Msg, frozen=True, kw_only=True):
     """Journal record: an actor (re)started, e.g. the executor before reconciling. The
     executor's ``run_id`` is part of every opportunity id it journals in that run."""
 
@@ -257,21 +262,22 @@ class RestartRecord(Msg, kw_only=True):
     run_id: str = ""
 
 
-JournalRecord = Opportunity | OrderIntent | OrderUpdate | Fill | Balances | OrderRejectedRecord | OpportunityResult | RestartRecord
+JournalRecord = (Opportunity | OrderIntent | OrderUpdate | Fill | Balances | OrderRejectedRecord | OpportunityResult
+                 | RestartRecord)
 
 
-class JournalWrite(Msg, kw_only=True):
+class JournalWrite(Msg, frozen=True, kw_only=True):
     """Ask the journal to make ``records`` durable: the reply (JournalAck) comes only after the
     transaction holding them committed. Telling a bare record queues it without an ack."""
 
     records: tuple[JournalRecord, ...]
 
 
-class JournalAck(Msg, kw_only=True):
+class JournalAck(Msg, frozen=True, kw_only=True):
     committed: int  # records in the group commit that held this write
 
 
-class JournalRefused(Msg, kw_only=True):
+class JournalRefused(Msg, frozen=True, kw_only=True):
     """Reply to a ``JournalWrite`` the journal refused as a whole (nothing of it written): it
     reused an id the journal holds. ``actors.journal.write`` raises it as a ``DuplicateId``."""
 
@@ -279,15 +285,15 @@ class JournalRefused(Msg, kw_only=True):
     kind: Literal["client_order_id", "opportunity_id"]
 
 
-class FlushJournal(Msg, kw_only=True):
+class FlushJournal(Msg, frozen=True, kw_only=True):
     """Ask: reply (JournalAck) once every record queued before it is committed."""
 
 
-class GetOpenOrders(Msg, kw_only=True):
+class GetOpenOrders(Msg, frozen=True, kw_only=True):
     """Ask the journal for every order without a final status (reconciliation)."""
 
 
-class JournalOrder(Msg, kw_only=True):
+class JournalOrder(Msg, frozen=True, kw_only=True):
     client_order_id: str
     opportunity_id: str
     venue: str
@@ -302,15 +308,15 @@ class JournalOrder(Msg, kw_only=True):
     fee_asset: str = ""
 
 
-class OpenOrders(Msg, kw_only=True):
+class OpenOrders(Msg, frozen=True, kw_only=True):
     orders: tuple[JournalOrder, ...]
 
 
-class GetJournalSummary(Msg, kw_only=True):
+class GetJournalSummary(Msg, frozen=True, kw_only=True):
     """Ask the journal for counts and realised PnL."""
 
 
-class JournalSummary(Msg, kw_only=True):
+class JournalSummary(Msg, frozen=True, kw_only=True):
     opportunities: int
     orders: int
     fills: int
@@ -322,17 +328,17 @@ class JournalSummary(Msg, kw_only=True):
 # --- market-data actors (book and connection) ----------------------------------------------------
 
 
-class GetView(Msg, kw_only=True):
+class GetView(Msg, frozen=True, kw_only=True):
     """Ask a book actor for its current ``BookView`` (top ``depth`` levels; in_sync=False if not)."""
 
 
-class Subscribe(Msg, kw_only=True):
+class Subscribe(Msg, frozen=True, kw_only=True):
     """Tell a connection actor to subscribe ``symbol`` (internal BASE/QUOTE) at run time."""
 
     symbol: str
 
 
-class Unsubscribe(Msg, kw_only=True):
+class Unsubscribe(Msg, frozen=True, kw_only=True):
     """Tell a connection actor to drop ``symbol``; its deltas stop being routed."""
 
     symbol: str
@@ -341,12 +347,12 @@ class Unsubscribe(Msg, kw_only=True):
 # --- executor reconciliation (journal queries) -------------------------------------------------
 
 
-class GetUnsettledOpportunities(Msg, kw_only=True):
+class GetUnsettledOpportunities(Msg, frozen=True, kw_only=True):
     """Ask the journal for every opportunity that has orders but no final result: status
     ``detected`` (the process died mid-way) or ``pending`` (a leg's outcome was unknown)."""
 
 
-class JournalOpportunity(Msg, kw_only=True):
+class JournalOpportunity(Msg, frozen=True, kw_only=True):
     """An opportunity as journaled, with every order of it (legs and hedges)."""
 
     id: str
@@ -360,32 +366,32 @@ class JournalOpportunity(Msg, kw_only=True):
     orders: tuple[JournalOrder, ...]
 
 
-class UnsettledOpportunities(Msg, kw_only=True):
+class UnsettledOpportunities(Msg, frozen=True, kw_only=True):
     opportunities: tuple[JournalOpportunity, ...]
 
 
-class GetRealisedPnl(Msg, kw_only=True):
+class GetRealisedPnl(Msg, frozen=True, kw_only=True):
     """Ask the journal for the realised PnL of opportunities settled at or after ``since_ms``
     (wall clock): the executor restores today's figure for its daily loss limit on start."""
 
     since_ms: int
 
 
-class RealisedPnl(Msg, kw_only=True):
+class RealisedPnl(Msg, frozen=True, kw_only=True):
     realised_pnl: float
 
 
-class GetOpenPositions(Msg, kw_only=True):
+class GetOpenPositions(Msg, frozen=True, kw_only=True):
     """Ask the journal for the open positions: the unmatched base of every settled
     opportunity, summed per (venue, symbol). The executor restores them on start."""
 
 
-class JournalPosition(Msg, kw_only=True):
+class JournalPosition(Msg, frozen=True, kw_only=True):
     venue: str
     symbol: str
     qty: float  # signed base: > 0 long
     cost: float  # signed quote at entry
 
 
-class OpenPositions(Msg, kw_only=True):
+class OpenPositions(Msg, frozen=True, kw_only=True):
     positions: tuple[JournalPosition, ...]

@@ -43,7 +43,9 @@ class SyncAction(enum.Enum):
 
 
 class SyncRule(Protocol):
-    """A venue's documented local-order-book procedure, as two pure functions."""
+    """A venue's documented local-order-book procedure, as two pure functions. A rule whose
+    books start only from a subscription's first (full) push, not from a REST snapshot, sets
+    ``resubscribe_to_resync = True``: a (re)started book then has its connection resubscribe."""
 
     def start(self, snapshot_seq: int, buffered: Sequence[BookDelta]) -> int | None:
         """After fetching a snapshot while deltas were buffered: the index of the first buffered
@@ -80,6 +82,7 @@ class Venue(Protocol):
     name: str
     max_streams_per_connection: int  # MEXC 30, Binance 1024, Gate: no documented limit
     ping_interval_s: float  # how often the connection sends ping_frame()
+    # optional: max_messages_per_s, frames the connection may send per socket per second
     sync: SyncRule
 
     # --- public, pure -------------------------------------------------------------------------

@@ -35,7 +35,20 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True):
     fault_order_latency_s: float | None = None  # "order_latency" answer delay (None: fault_latency_s)
     rate_limits: bool = True  # enforce the venues' request weights (429 when exceeded)
     binance_weight_per_min: int = 6000
+    # Venue rules a client must live with (None: not enforced); tests shorten them.
+    # MEXC (mexc.md §1.1): no valid subscription for 30 s, or subscribed with nothing flowing
+    # (no push, no PING) for 60 s -> the server closes the socket.
+    mexc_idle_unsubscribed_s: float | None = 30.0
+    mexc_idle_no_data_s: float | None = 60.0
+    # Binance (binance.md §3.1): at most 5 incoming messages/s per WebSocket, else disconnected;
+    # (§3.3) requests sent while rate limited (429) end in a 418 IP ban for binance_ban_s.
+    binance_ws_msgs_per_s: int | None = 5
+    binance_requests_after_429: int | None = 5  # requests within a 429 window before the ban
+    binance_ban_s: float = 120.0  # "from 2 minutes to 3 days"
     host: str = "127.0.0.1"
+    # Bearer token of the /_sim admin API (faults, the true book, the market clock): another
+    # local process must not inject faults into someone's run. None: a fresh one per run.
+    admin_token: str | None = None
 
 
 class SymbolSpec(msgspec.Struct, frozen=True, kw_only=True):

@@ -28,6 +28,7 @@ NOISE_TAU_S = 1.5  # how fast a venue's deviation reverts
 LAG_S = {"mexc": 0.0, "binance": 0.2, "gateio": 0.5}
 TOP_PICK_SHARE = 0.5  # half the churn lands near the top of the book
 TOP_SCALE = 20.0  # mean distance (in levels) of a near-top update
+SEQ0 = 1_000_000  # a book's update id before its first change
 DELETE_P = 0.5  # chance an update to a present level removes it: 1/(1+p) of levels present
 
 
@@ -96,6 +97,7 @@ class VenueBook:
                 if k == 0 or self.rng.random() < 1 / (1 + DELETE_P):
                     if price > 0:
                         (self.bids if is_bid else self.asks)[price] = self._random_qty(price)
+        self.seq = SEQ0  # a book's update id is never 0 at a live venue (nor "none yet" to a client)
         self._p_first = self.seq + 1
 
     def _bounds(self, mid: float) -> None:

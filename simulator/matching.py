@@ -16,8 +16,12 @@ from typing import Literal
 from simulator.market import VenueBook
 
 RejectReason = Literal[
-    "min_notional", "insufficient_balance", "duplicate_client_id", "unknown_order", "order_closed", "no_liquidity"
+    "min_notional", "insufficient_balance", "duplicate_client_id", "unknown_order", "order_closed", "no_liquidity",
+    "would_take",  # a post-only order that would match at once
 ]
+# limit: rests (GTC); ioc: takes what it can, the rest expires; fok: fills whole at once or
+# expires untouched; post_only: rests, refused if it would take; market: takes, never rests.
+Kind = Literal["limit", "ioc", "fok", "post_only", "market"]
 OPEN = ("new", "partially_filled")
 
 
@@ -35,10 +39,10 @@ class Order:
     """The venue's record of one order. Prices in ticks, sizes in steps, values in quote."""
 
     order_id: str
-    client_id: str
+    client_id: str | None  # None: placed without one (the venue reports null / its own marker)
     symbol: str
     side: Literal["buy", "sell"]
-    kind: Literal["limit", "ioc", "market"]
+    kind: Kind
     price: int | None  # ticks; None for market
     qty: int | None  # steps; None for a market buy by quote amount
     quote_qty: float | None
@@ -58,7 +62,8 @@ class Order:
 
 
 class Exchange:
-    """Balances, orders (by client id) and matching for one venue."""
+    """Balances, orders (``by_id``: all; ``orders``: those with a client id, by it) and matching
+    for one venue."""
 
     def __init__(
         self,
@@ -90,18 +95,20 @@ class Exchange:
         *,
         symbol: str,
         side: Literal["buy", "sell"],
-        kind: Literal["limit", "ioc", "market"],
-        client_id: str,
+        kind: Kind,
+        client_id: str | None,
         now_ms: int,
         price: int | None = None,
         qty: int | None = None,
         quote_qty: float | None = None,
     ) -> Order:
         """Validate, reserve, match. Raises ``Reject``; the order is recorded only if accepted."""
-        if client_id in self.orders:
+        if client_id is not None and client_id in self.orders:
             raise Reject("duplicate_client_id", client_id)
         book = self.books[symbol]
         spec = book.spec
+        if kind == "post_only" and self._crosses(book, side, price or 0):
+            raise Reject("would_take", f"{side} at {price} crosses the book")
         base, quote = spec.base, spec.quote
         if side == "buy":
             if kind == "market" and qty is None:
@@ -140,14 +147,29 @@ class Exchange:
             fee_asset=base if side == "buy" else quote,
             locked=need,
         )
-        self.orders[client_id] = order
+        if client_id is not None:
+            self.orders[client_id] = order
         self.by_id[order.order_id] = order
-        self._take(book, order, now_ms)
-        if kind != "limit" and order.is_open:
-            order.status = "expired"  # IOC / market remainder is killed, never rests
+        if kind != "fok" or self._available(book, order) >= (qty or 0):
+            self._take(book, order, now_ms)
+        if kind not in ("limit", "post_only") and order.is_open:
+            order.status = "expired"  # IOC / FOK / market remainder is killed, never rests
         if not order.is_open:
             self._release(order)
         return order
+
+    @staticmethod
+    def _crosses(book: VenueBook, side: str, price: int) -> bool:
+        if side == "buy":
+            return bool(book.asks) and book.asks.peekitem(0)[0] <= price
+        return bool(book.bids) and book.bids.peekitem(-1)[0] >= price
+
+    @staticmethod
+    def _available(book: VenueBook, order: Order) -> int:
+        """Steps the book offers at ``order.price`` or better (FOK's all-or-nothing test)."""
+        if order.side == "buy":
+            return sum(book.asks[p] for p in book.asks.irange(maximum=order.price))
+        return sum(book.bids[p] for p in book.bids.irange(minimum=order.price))
 
     @staticmethod
     def _cost(book: VenueBook, steps: int) -> float:
@@ -211,14 +233,14 @@ class Exchange:
 
     def cancel(self, order: Order, now_ms: int) -> Order:
         if not order.is_open:
-            raise Reject("order_closed", order.client_id)
+            raise Reject("order_closed", order.client_id or order.order_id)
         order.status = "canceled"
         order.updated_ms = now_ms
         self._release(order)
         return order
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
-        return [o for o in self.orders.values() if o.is_open and (symbol is None or o.symbol == symbol)]
+        return [o for o in self.by_id.values() if o.is_open and (symbol is None or o.symbol == symbol)]
 
     def sweep(self, now_ms: int) -> None:
         """Resting limit orders the moving book now crosses are filled against it."""

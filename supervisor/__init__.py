@@ -6,7 +6,7 @@ imported here.
 """
 
 from supervisor.running import Tree, run
-from supervisor.spec import ChildInfo, ChildSpec
+from supervisor.spec import Backoff, ChildInfo, ChildSpec, exponential_backoff
 from supervisor.tree import Supervisor
 
-__all__ = ["ChildInfo", "ChildSpec", "Supervisor", "Tree", "run"]
+__all__ = ["Backoff", "ChildInfo", "ChildSpec", "Supervisor", "Tree", "exponential_backoff", "run"]

@@ -6,7 +6,8 @@ engine's control endpoint, found through its config (``control.json`` / ``contro
 next to the journal) or given with ``--socket`` / ``--url --token-file``.
 
 Exit codes: 0 done; 1 no engine running, unknown path, refused request, or the engine failed;
-2 bad config or bad usage.
+2 bad config or bad usage; the engine also exits 3 when a component cannot work for a reason
+a restart will not fix (``PermanentFailure``) and 4 when a venue refuses the credentials.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import config
 from protocols.errors import ConfigError
 from supervisor import cli_render as render
 from supervisor import replay_cli
-
 from supervisor.control_api import ADDRESS_FILE, ControlAddress, ErrorReply, InspectReply, OkReply, PsReply, TreeReply
 
 T = TypeVar("T")
@@ -77,7 +77,8 @@ class Client:
             try:
                 headers["Authorization"] = "Bearer " + Path(ep.token_file).read_text().strip()
             except OSError as exc:
-                raise CliFailure(f"no engine running: cannot read token file {ep.token_file} ({exc.strerror})") from None
+                raise CliFailure(
+                    f"no engine running: cannot read token file {ep.token_file} ({exc.strerror})") from None
         if ep.unix_path is not None:
             if not Path(ep.unix_path).exists():
                 raise CliFailure(f"no engine running: no control socket at {ep.unix_path} "
@@ -95,7 +96,8 @@ class Client:
         if self._session is not None:
             await self._session.close()
 
-    async def request(self, method: str, route: str, *, body: Any = None, params: dict[str, str] | None = None) -> bytes:
+    async def request(self, method: str, route: str, *, body: Any = None,
+                      params: dict[str, str] | None = None) -> bytes:
         assert self._session is not None
         data = msgspec.json.encode(body) if body is not None else None
         try:
@@ -105,7 +107,7 @@ class Client:
                 status = resp.status
         except aiohttp.ClientConnectionError as exc:  # refused, reset, socket gone
             raise CliFailure(f"no engine running at {self.endpoint.where} ({exc})") from None
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise CliFailure(f"the engine at {self.endpoint.where} did not answer in time") from None
         if status == 401:
             raise CliFailure(f"refused by {self.endpoint.where}: wrong or missing token (HTTP 401)")
@@ -196,7 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m supervisor",
         description="Run the Arbor engine (no COMMAND, or `run`), or drive a running one.",
         epilog="Exit codes: 0 ok; 1 no engine running / unknown path / refused / engine failed; "
-               "2 bad config or usage.")
+               "2 bad config or usage; 3 the engine cannot work (permanent failure, reason logged); "
+               "4 a venue refused the credentials.")
     _run_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _run_options(sub.add_parser("run", help="run the engine (the default)"), suppress=True)

@@ -20,15 +20,13 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import msgspec
-import tenacity
 
 from actors import Actor, ActorRef, MailboxSpec
 from actors.book import BookActor
 from actors.connection import ConnectionActor, ConnectionCounters
-from actors.detector import DetectorActor, DetectorParams
+from actors.detector import DetectorActor
 from actors.executor import ExecutorActor
 from actors.journal import JournalActor
-from actors.risk import RiskParams
 from actors.static import StaticData
 from config import EngineConfig
 from protocols.errors import ActorStopped, ExchangeError, MailboxFull
@@ -36,7 +34,7 @@ from protocols.messages import BookView, RestartRecord, Subscribe, Unsubscribe
 from protocols.venue import Venue
 from supervisor.control import ControlActor
 from supervisor.running import Tree, run
-from supervisor.spec import ChildSpec
+from supervisor.spec import ChildSpec, Strategy, exponential_backoff
 from supervisor.tree import Supervisor
 
 log = logging.getLogger("arbor.engine")
@@ -105,11 +103,10 @@ class Engine:
 
     # --- the tree -----------------------------------------------------------------------------
 
-    def _sup(self, children: list[ChildSpec], strategy: str) -> Supervisor:
+    def _sup(self, children: list[ChildSpec], strategy: Strategy) -> Supervisor:
         r = self.cfg.restart
         return Supervisor(children, strategy=strategy, max_restarts=r.max_restarts, within_s=r.within_s,
-                          backoff=tenacity.wait_exponential_jitter(multiplier=r.backoff_initial_s,
-                                                                   max=r.backoff_max_s, jitter=r.backoff_initial_s),
+                          backoff=exponential_backoff(r.backoff_initial_s, r.backoff_max_s),
                           on_restart=self._journal_restart)
 
     def _journal_restart(self, path: str, reason: str, restarts_in_window: int) -> None:
@@ -153,15 +150,15 @@ class Engine:
         risk = self.cfg.risk
         return ExecutorActor(
             venues=self.venues, journal=self.root.lookup("execution/journal"),
-            risk=RiskParams(**msgspec.structs.asdict(risk)), dry_run=self.dry_run, static=self.static,
-            clock=self.clock, wall=self.wall, books=lambda venue, symbol: self.lookup(f"venues/{venue}/books/{path_symbol(symbol)}"))
+            risk=risk, dry_run=self.dry_run, static=self.static, clock=self.clock, wall=self.wall,
+            books=lambda venue, symbol: self.lookup(f"venues/{venue}/books/{path_symbol(symbol)}"))
 
     def _detector_spec(self, symbol: str) -> ChildSpec:
         d = self.cfg.detector
 
         def factory() -> Actor[Any]:
             return (self.detector_class or DetectorActor)(symbol=symbol, taker_fees=self.taker_fees,
-                                                          params=DetectorParams(**msgspec.structs.asdict(d)),
+                                                          params=d,
                                                           executor=self.root.lookup("execution/executor"),
                                                           clock=self.clock)
 
@@ -188,7 +185,8 @@ class Engine:
         b = self.cfg.book
         return ChildSpec(path_symbol(symbol), lambda: BookActor(
             venue=self.venues[name], symbol=symbol, publish=self.root.lookup(f"detectors/{path_symbol(symbol)}"),
-            depth=b.depth, max_levels=b.max_levels, snapshot_limit=b.snapshot_limit, clock=self.clock),
+            depth=b.depth, max_levels=b.max_levels, snapshot_limit=b.snapshot_limit, clock=self.clock,
+            connection=lambda: self.lookup(f"venues/{name}/connection")),
             mailbox=MailboxSpec(self.cfg.mailboxes.book))
 
     # --- EngineHandle (the control endpoint) ------------------------------------------------

@@ -77,7 +77,8 @@ def render(stats: Iterable[ActorStats], summary: msgspec.Struct | None = None) -
     if waits:
         lines += ["# HELP arbor_queue_wait_seconds Time a message waited in the mailbox (recent window)",
                   "# TYPE arbor_queue_wait_seconds gauge"]
-        lines += [_sample("arbor_queue_wait_seconds", {"path": s.path or "/", "quantile": q}, v / 1e6) for s, q, v in waits]
+        lines += [_sample("arbor_queue_wait_seconds", {"path": s.path or "/", "quantile": q}, v / 1e6)
+                  for s, q, v in waits]
     if summary is not None:
         for field in msgspec.structs.fields(summary):
             value = getattr(summary, field.name)

@@ -10,7 +10,7 @@ child whose factory or ``on_start`` raises has *crashed* (it counts like any cra
 When a child exits without having been asked to, its **restart type** decides:
 
 ==========  =====================================================================
-permanent   always restarted (even after a normal exit, i.e. ``self.stop()``)
+permanent   always restarted (even after a normal exit, i.e. ``self.exit_after_message()``)
 transient   restarted only after an abnormal exit (an exception); a normal exit
             leaves it stopped (listed by ``which_children`` as ``stopped``)
 temporary   never restarted; removed from the children when it exits
@@ -36,9 +36,17 @@ supervisor does not restart: it *fails* with ``RestartIntensityExceeded``. Faili
 children in reverse start order and is, to its own parent, an ordinary abnormal exit of a
 child (escalation). The root failing ends the tree: ``Tree.wait()`` raises the error.
 
-**Backoff**: before a restart the supervisor waits ``backoff(retry_state)`` seconds, a tenacity
-wait strategy called with ``attempt_number`` = restarts in the window (default: exponential
-with jitter, 50 ms doubling, capped at 2 s). It stays responsive meanwhile: the restart is a
+**Permanent failures**: a permanent or transient child that exits (or fails to start) with
+``protocols.errors.PermanentFailure`` is not restarted and uses no intensity: the supervisor
+fails at once with that same error (its ``path`` set to the child's), so it climbs to the root
+and ends the tree (``run()`` or ``Tree.wait()`` raises it; the engine process exits 3, or 4
+when an ``AuthError`` caused it). Raise it only for what no restart can fix (an unwritable
+journal path, refused credentials); a temporary child is removed as usual.
+
+**Backoff**: before a restart the supervisor waits ``backoff(n)`` seconds, ``n`` = restarts in
+the window including this one (a plain function of the attempt number; a tenacity wait
+strategy works too; default ``exponential_backoff()``: 50 ms doubling, capped at 2 s, plus up
+to 50 ms of jitter). It stays responsive meanwhile: the restart is a
 timer that posts ``RestartDue`` to its own mailbox. A manual restart is not delayed.
 
 **Refs and mailboxes** belong to tree positions, not incarnations: a restarted child keeps its
@@ -46,8 +54,11 @@ ref and its queued messages (also when its parent supervisor is restarted). Only
 will not be restarted closes its mailbox; then ``tell``/``ask`` raise ``ActorStopped``.
 
 **Shutdown**: children are stopped in reverse start order, one at a time; each finishes its
-current message and runs ``on_stop`` within its ``shutdown_s``, after which its task is
-cancelled. A supervisor whose own stop overruns is cancelled, and cancels what it still had.
+current message, runs ``on_stop`` and ends the tasks it owns, all within its ``shutdown_s``;
+past that, whatever it still runs (``on_stop`` included) is cancelled. A supervisor whose own
+stop overruns is cancelled the same way, and ends the children it had not stopped yet with no
+time left, waiting for them: a tree's stop takes at most the sum of the ``shutdown_s`` along
+the path, and leaves no task behind.
 
 **Dynamic children** (``start_child``, ``terminate_child``, ``restart_child``) are handled
 inside the supervisor's task, in mailbox order with exits. ``start_child`` of a child whose
@@ -68,13 +79,24 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import tenacity
-
 from actors import Actor, ActorCell, ActorRef, Registry
-from protocols.errors import ActorStopped, RestartIntensityExceeded
+from actors.lifecycle import restart_decision
+from protocols.errors import ActorStopped, PermanentFailure, RestartIntensityExceeded
 from supervisor.spec import (
-    STRATEGIES, ChildExited, ChildInfo, ChildSpec, Reply, RestartChild, RestartDue, StartChild,
-    Strategy, SupervisorInbox, TerminateChild, default_backoff,
+    STRATEGIES,
+    Backoff,
+    ChildExited,
+    ChildInfo,
+    ChildSpec,
+    Reply,
+    RestartChild,
+    RestartDue,
+    StartChild,
+    Strategy,
+    SupervisorInbox,
+    TerminateChild,
+    backoff_delay,
+    default_backoff,
 )
 
 log = logging.getLogger("arbor.supervisor")
@@ -103,7 +125,7 @@ class Supervisor(Actor[SupervisorInbox]):
 
     def __init__(self, children: Iterable[ChildSpec] = (), strategy: Strategy = "one_for_one",
                  max_restarts: int = 3, within_s: float = 5.0,
-                 backoff: tenacity.wait.wait_base | Callable[[tenacity.RetryCallState], float] | None = None,
+                 backoff: Backoff | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  on_restart: Callable[[str, str, int], None] | None = None) -> None:
         if strategy not in STRATEGIES:
@@ -117,13 +139,14 @@ class Supervisor(Actor[SupervisorInbox]):
         self.strategy: Strategy = strategy
         self.max_restarts = max_restarts
         self.within_s = within_s
-        self._backoff = backoff if backoff is not None else default_backoff()
+        self._backoff: Backoff = backoff if backoff is not None else default_backoff()
         self._clock = clock
         self._on_restart = on_restart  # (path, reason, restarts_in_window), e.g. to journal it
         self._children: dict[str, _Child] = {}  # insertion order is start order
         self._window: deque[float] = deque()
         self._epoch = 0
         self._timers: set[asyncio.TimerHandle] = set()
+        self._registry: Registry | None = None  # set by on_start (the tree's, or our own)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -131,7 +154,7 @@ class Supervisor(Actor[SupervisorInbox]):
         cell = self.ref._cell
         if cell.registry is None:  # spawned standalone: it roots its own registry
             cell.registry = Registry()
-        self._registry: Registry = cell.registry
+        self._registry = cell.registry
         for spec in self._specs:
             self._add(spec)
         self._close_orphans()
@@ -148,13 +171,14 @@ class Supervisor(Actor[SupervisorInbox]):
                 await child.cell.stop(final=False)  # the mailbox survives if we are restarted
                 stopped += 1
         finally:
-            # Cancelled mid-way (our own shutdown overran): cancel the rest at once.
-            rest = [c.cell.task for c in children[: len(children) - stopped]
+            # Cancelled mid-way (our own shutdown overran): the rest end now, with no time left.
+            rest = [c.cell for c in children[: len(children) - stopped]
                     if c.cell.task is not None and not c.cell.task.done()]
-            for task in rest:
-                task.cancel()
-            if rest:
-                await asyncio.wait(rest)
+            for cell in rest:
+                cell.cancel_now()
+            await _all_ended([cell.task for cell in rest if cell.task is not None])
+            for cell in rest:
+                cell.set_state("restarting")  # the mailbox survives, as in a normal stop
 
     async def receive(self, msg: SupervisorInbox) -> Reply | None:
         match msg:
@@ -203,11 +227,18 @@ class Supervisor(Actor[SupervisorInbox]):
     def lookup(self, path: str) -> ActorRef:
         """The ref at an absolute path anywhere in this supervisor's tree. Usable from a child
         factory while the tree starts (children are registered before any of them starts), so
-        an engine can wire a later sibling to an earlier one. KeyError when absent."""
+        an engine can wire a later sibling to an earlier one. LookupError (a KeyError) when
+        nothing is there, also before this supervisor started."""
+        if self._registry is None:
+            raise KeyError(f"no actor at path {path.strip('/')!r}: the supervisor has not started")
         cell = self._registry.cells.get(path.strip("/"))
         if cell is None:
             raise KeyError(f"no actor at path {path.strip('/')!r}")
         return cell.ref
+
+    def _cells(self) -> dict[str, ActorCell]:
+        assert self._registry is not None, "used only once started"
+        return self._registry.cells
 
     def restarts_in_window(self) -> int:
         self._prune(self._clock())
@@ -224,11 +255,11 @@ class Supervisor(Actor[SupervisorInbox]):
 
     def _add(self, spec: ChildSpec) -> _Child:
         path = self._path(spec.name)
-        cell = self._registry.cells.get(path)
+        cell = self._cells().get(path)
         if cell is None or cell.mailbox.closed:
             cell = ActorCell(spec.factory, path=path, mailbox=spec.mailbox, restart=spec.restart,
                              shutdown_s=spec.shutdown_s, registry=self._registry)
-            self._registry.cells[path] = cell
+            self._cells()[path] = cell
         else:  # our previous incarnation's child: same ref, same queued messages
             cell.factory, cell.restart, cell.shutdown_s = spec.factory, spec.restart, spec.shutdown_s
         post = self.ref._cell.post
@@ -250,21 +281,21 @@ class Supervisor(Actor[SupervisorInbox]):
 
     def _remove(self, name: str) -> None:
         child = self._children.pop(name)
-        self._registry.cells.pop(child.cell.path, None)
+        self._cells().pop(child.cell.path, None)
         child.cell.on_exit = None
         child.cell.terminate_hook = None
 
     def _close_orphans(self) -> None:
         """Cells under our path left by a previous incarnation's dynamic children."""
         prefix = self.ref.path + "/" if self.ref.path else ""
-        for path in list(self._registry.cells):
+        for path in list(self._cells()):
             if path.startswith(prefix) and path != self.ref.path:
                 top = path[len(prefix):].partition("/")[0]
                 if top not in self._children:
-                    self._registry.cells.pop(path).close()
+                    self._cells().pop(path).close()
 
     async def _start_in_order(self, names: list[str]) -> None:
-        for i, name in enumerate(names):
+        for name in names:
             child = self._children.get(name)
             if child is None:
                 continue
@@ -290,13 +321,18 @@ class Supervisor(Actor[SupervisorInbox]):
 
     async def _crashed(self, name: str, reason: BaseException | None, prefix: str) -> None:
         child = self._children[name]
-        restart = child.spec.restart
-        if restart == "temporary":
+        decision = restart_decision(child.spec.restart, reason)
+        if decision == "remove":
             child.cell.close()
             self._remove(name)
             return
-        if restart == "transient" and reason is None:
+        if decision == "stop":
             return
+        if isinstance(reason, PermanentFailure):  # no restart can fix it: escalate at once
+            reason.path = reason.path or child.cell.path
+            log.error("supervisor %s fails: %s cannot work, not restarting it", self.ref.path or "/",
+                      reason.path, extra={"path": child.cell.path, "child": name, "reason": str(reason)})
+            raise reason
         text = prefix + _reason_text(reason)
         n = self._count_restart(name, text, reason)
         targets = self._targets(name)
@@ -305,10 +341,8 @@ class Supervisor(Actor[SupervisorInbox]):
         self._epoch += 1
         for t in targets:
             self._children[t].pending = self._epoch
-            self._children[t].cell.state = "restarting"
-        state = tenacity.RetryCallState(None, None, (), {})
-        state.attempt_number = n
-        delay = float(self._backoff(state))
+            self._children[t].cell.set_state("restarting")
+        delay = backoff_delay(self._backoff, n)
         self._report_restart(child.cell.path, text, n, f" in {delay:.3f}s")
         due = RestartDue(epoch=self._epoch, names=tuple(targets))
         if delay <= 0:
@@ -318,7 +352,8 @@ class Supervisor(Actor[SupervisorInbox]):
         handle: asyncio.TimerHandle | None = None
 
         def fire() -> None:
-            self._timers.discard(handle)  # type: ignore[arg-type]
+            assert handle is not None
+            self._timers.discard(handle)
             self.ref._cell.post(due)
 
         handle = loop.call_later(delay, fire)
@@ -406,6 +441,20 @@ class Supervisor(Actor[SupervisorInbox]):
             self._children[t].cell.restarts += 1
         await self._start_in_order(targets)
         return Reply()
+
+
+async def _all_ended(tasks: list[asyncio.Task[None]]) -> None:
+    """Wait for tasks cancelled with no time left; a cancel of ours meanwhile does not cut
+    the wait short (it is re-raised once they have ended), so no child outlives its parent."""
+    cancelled: asyncio.CancelledError | None = None
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        try:
+            _, pending = await asyncio.wait(pending)
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+    if cancelled is not None:
+        raise cancelled
 
 
 def _unwrap(reply: Reply) -> Reply:

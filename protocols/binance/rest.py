@@ -26,6 +26,7 @@ from protocols.binance import codec, wire
 from protocols.binance.sync import BinanceSync
 from protocols.errors import (
     AuthError,
+    DecodeError,
     ExchangeError,
     InsufficientBalance,
     NetworkError,
@@ -45,6 +46,7 @@ from protocols.messages import (
     OrderUpdate,
     SymbolInfo,
 )
+from protocols.numbers import unusable_update_field
 from protocols.ratelimit import RateLimits, TokenBucket
 from protocols.rest import RestClient, retry_after
 from protocols.rounding import order_fields
@@ -109,6 +111,9 @@ class BinanceVenue:
     # Binance pings *us* every 20 s and aiohttp's autoping answers; ping_frame() is None, so
     # the connection has nothing to send on this period.
     ping_interval_s = 20.0
+    # §3.1: 5 incoming messages/s per connection (pings, pongs and JSON control all count, else
+    # the socket is closed); 4 leaves room for aiohttp's automatic pong.
+    max_messages_per_s = 4
     sync = BinanceSync()
 
     def __init__(self, *, rest_url: str = "https://api.binance.com", ws_url: str = "wss://stream.binance.com:9443",
@@ -281,10 +286,13 @@ def to_update(o: wire.Order, symbol: str) -> OrderUpdate:
     order_type: OrderType = (
         "market" if o.type == "MARKET" else "ioc" if o.time_in_force == "IOC" else "limit"
     )
-    return OrderUpdate(
+    update = OrderUpdate(
         venue=VENUE, symbol=symbol, client_order_id=o.orig_client_order_id or o.client_order_id,
         order_id=str(o.order_id), side="buy" if o.side == "BUY" else "sell", order_type=order_type,
         status=status, price=o.price or None, qty=o.orig_qty, filled_qty=o.executed_qty,
         filled_quote=o.quote_qty, fee=sum(f.commission for f in o.fills),
         fee_asset=o.fills[0].commission_asset if o.fills else "", ts_ms=o.transact_time or o.update_time,
     )
+    if (bad := unusable_update_field(update)) is not None:
+        raise DecodeError(VENUE, f"order reply gives {bad}", msgspec.json.encode(o))
+    return update

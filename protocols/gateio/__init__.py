@@ -1,4 +1,5 @@
-"""Gate.io spot v4: WebSocket ``spot.order_book_update`` codec, the §4.3 sync rule, signed REST."""
+"""Gate.io spot v4: WebSocket codec (``spot.obu`` by default, or ``spot.order_book_update``),
+their sync rules, signed REST."""
 
 from protocols.gateio.rest import GateVenue
 

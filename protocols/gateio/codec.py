@@ -17,12 +17,20 @@ A ``spot.order_book_update`` push (gateio.md §4.2)::
         "a": [["19137.75", "0.6135"]],
         "full": true}}                   # only on a full-book push (2025): replaces the book
 
+A ``spot.obu`` push (order book v2, gateio.md §4.2; ``ob.PAIR.50`` every 20 ms) carries the
+stream name in ``s`` (``"ob.BTC_USDT.50"`` → ``BTC/USDT``), ``U``/``u`` on incremental pushes
+and ``full: true`` (no ``U``) on the first push and on in-band full books::
+
+    {"channel": "spot.obu", "event": "update", "result": {"t": 1748572394325, "full": true,
+     "s": "ob.BTC_USDT.50", "u": 28606981, "b": [["105000.1", "0.5"]], "a": [...]}}
+
 Replies: ``{"channel": "spot.order_book_update", "event": "subscribe", "error": null,
 "result": {"status": "success"}}`` → ``Control("ack")``; the same with ``"error": {"code": 2,
 "message": "..."}`` → ``Control("error")``; ``{"channel": "spot.pong", ...}`` →
 ``Control("pong")``. Pushes on channels Arbor knows but does not consume (book_ticker,
-order_book, obu, trades) → ``None``. Anything else (truncated JSON, wrong types, an unknown
-channel, an update without ids) raises ``DecodeError`` with an excerpt of the frame.
+order_book, trades) → ``None``. Anything else (truncated JSON, wrong types, an unknown
+channel, an update without ids or with ``u < U``, a NaN/infinite number, a price <= 0 or a
+negative amount) raises ``DecodeError`` with an excerpt of the frame.
 """
 
 from __future__ import annotations
@@ -38,6 +46,12 @@ from protocols.venue import Control
 
 VENUE = "gateio"
 BOOK_CHANNEL = "spot.order_book_update"
+OBU_CHANNEL = "spot.obu"
+OBU_LEVELS = 50  # ob.PAIR.50: 50 levels every 20 ms (ob.PAIR.400: 400 levels every 100 ms)
+
+
+def obu_stream(pair: str) -> str:
+    return f"ob.{pair}.{OBU_LEVELS}"
 
 
 def decode(frame: bytes | str, recv_ns: int, symbols: Mapping[str, str]) -> BookDelta | Control | None:
@@ -51,6 +65,8 @@ def decode(frame: bytes | str, recv_ns: int, symbols: Mapping[str, str]) -> Book
         r = msg.result
         if r is None or r.last < 0 or r.t < 0 or not r.s or (r.first < 0 and not r.full):
             raise DecodeError(VENUE, "order_book_update without s/t/U/u", frame)
+        if r.last < r.first:
+            raise DecodeError(VENUE, f"last update id u={r.last} < first U={r.first}", frame)
         return BookDelta(
             venue=VENUE,
             symbol=symbols.get(r.s) or r.s.replace("_", "/"),
@@ -62,7 +78,19 @@ def decode(frame: bytes | str, recv_ns: int, symbols: Mapping[str, str]) -> Book
             recv_ns=recv_ns,
             full=r.full,
         )
+    if type(msg) is wire.ObuFrame and msg.event == "update":
+        return _obu(msg.result, recv_ns, symbols, frame)
     return _control(msg)
+
+
+def _obu(r: wire.ObuUpdate | None, recv_ns: int, symbols: Mapping[str, str], frame: bytes | str) -> BookDelta:
+    prefix, _, rest = r.s.partition(".") if r is not None else ("", "", "")
+    pair = rest.rpartition(".")[0]
+    if r is None or prefix != "ob" or not pair or r.last < 0 or r.t < 0 or (r.first < 0 and not r.full):
+        raise DecodeError(VENUE, "spot.obu update without s=ob.PAIR.N/t/U/u", frame)
+    return BookDelta(venue=VENUE, symbol=symbols.get(pair) or pair.replace("_", "/"),
+                     first_seq=r.first if r.first >= 0 else r.last, last_seq=r.last, bids=r.bids, asks=r.asks,
+                     exchange_ts_ms=r.t, recv_ns=recv_ns, full=r.full)
 
 
 def _control(msg: wire.Frame) -> Control | None:

@@ -8,6 +8,7 @@ errors, ``NetworkError`` from the shared client for transport errors, ``DecodeEr
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,7 +30,7 @@ from protocols.errors import (
     excerpt,
 )
 from protocols.gateio import codec, wire
-from protocols.gateio.sync import GateSync
+from protocols.gateio.sync import GateObuSync, GateSync
 from protocols.messages import (
     Balance,
     Balances,
@@ -40,6 +41,7 @@ from protocols.messages import (
     OrderUpdate,
     SymbolInfo,
 )
+from protocols.numbers import unusable_update_field
 from protocols.ratelimit import RateLimits, TokenBucket
 from protocols.rest import RestClient
 from protocols.rounding import order_fields
@@ -88,6 +90,8 @@ def _reset_after(headers: Mapping[str, str], now_s: float, default_s: float = 1.
     try:
         reset = float(headers[RESET_HEADER])
     except (KeyError, ValueError):
+        return default_s
+    if not math.isfinite(reset):  # "inf" would pause every bucket forever
         return default_s
     if reset > 1e11:
         reset /= 1000.0
@@ -138,8 +142,13 @@ class GateVenue:
 
     def __init__(self, *, rest_url: str = "https://api.gateio.ws", ws_url: str = "wss://api.gateio.ws/ws/v4/",
                  symbols: Sequence[str] = (), credentials: Credentials | None = None, timeout_s: float = 10.0,
-                 clock: Callable[[], float] = time.time) -> None:
-        self.sync = GateSync()
+                 clock: Callable[[], float] = time.time, book_channel: str = codec.OBU_CHANNEL) -> None:
+        """``book_channel``: ``spot.obu`` (default: 50 levels every 20 ms, gateio.md §4.2) or
+        ``spot.order_book_update`` (diffs every 100 ms, synced against REST snapshots, §4.3)."""
+        if book_channel not in (codec.OBU_CHANNEL, codec.BOOK_CHANNEL):
+            raise ValueError(f"book_channel {book_channel!r}: expected {codec.OBU_CHANNEL} or {codec.BOOK_CHANNEL}")
+        self.book_channel = book_channel
+        self.sync: GateSync | GateObuSync = GateObuSync() if book_channel == codec.OBU_CHANNEL else GateSync()
         self._ws_url = ws_url
         self._clock = clock  # wall clock: WS "time" and the REST Timestamp header (seconds)
         self._credentials = credentials
@@ -162,8 +171,8 @@ class GateVenue:
     def _book_frame(self, event: str, symbol: str) -> str:
         pair = venue_symbol(symbol, "_")
         self._pairs[pair] = symbol
-        return _json({"time": int(self._clock()), "channel": codec.BOOK_CHANNEL, "event": event,
-                      "payload": [pair, "100ms"]})
+        payload = [codec.obu_stream(pair)] if self.book_channel == codec.OBU_CHANNEL else [pair, "100ms"]
+        return _json({"time": int(self._clock()), "channel": self.book_channel, "event": event, "payload": payload})
 
     def ping_frame(self) -> str:
         return _json({"time": int(self._clock()), "channel": "spot.ping"})
@@ -286,7 +295,7 @@ class GateVenue:
             filled = o.filled_total / o.avg_deal_price if o.avg_deal_price else 0.0
         else:
             filled = o.amount - o.left
-        return OrderUpdate(
+        update = OrderUpdate(
             venue=VENUE,
             symbol=self._pairs.get(o.currency_pair) or o.currency_pair.replace("_", "/"),
             client_order_id=o.text[2:] if o.text.startswith("t-") else o.text,
@@ -302,6 +311,9 @@ class GateVenue:
             fee_asset=o.fee_currency,
             ts_ms=int(o.update_time_ms),
         )
+        if (bad := unusable_update_field(update)) is not None:
+            raise DecodeError(VENUE, f"order reply gives {bad}", msgspec.json.encode(o))
+        return update
 
 
 def _symbol_info(symbol: str, pair: wire.CurrencyPair, fee: wire.Fee | None) -> SymbolInfo:

@@ -69,7 +69,7 @@ def pad8(units: int, decimals: int) -> str:
 class Conn:
     """One client WebSocket: its subscriptions (internal symbols) and its outgoing queue."""
 
-    __slots__ = ("ws", "subs", "style", "queue", "names")
+    __slots__ = ("ws", "subs", "style", "queue", "names", "last_in", "last_out", "inbound")
 
     def __init__(self, ws: web.WebSocketResponse, style: str = "") -> None:
         self.ws = ws
@@ -77,6 +77,8 @@ class Conn:
         self.style = style
         self.queue: asyncio.Queue[tuple[float, Any]] = asyncio.Queue()
         self.names: dict[str, str] = {}  # symbol -> the stream/channel name the client used
+        self.last_in = self.last_out = asyncio.get_running_loop().time()  # last frame each way
+        self.inbound: list[float] = []  # receive times of recent client messages (rate rules)
 
     def send(self, frame: Frame | object, at: float = 0.0) -> None:
         if self.queue.qsize() >= MAX_QUEUE:
@@ -139,6 +141,8 @@ class VenueServer:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.pushes = 0
+        self.ws_accepted = 0  # WebSocket connections accepted, ever
+        self.rule_closes: dict[str, int] = {}  # sockets closed for breaking a venue rule, by rule
         self.by_venue_symbol = {self.venue_symbol(s): s for s in books}
 
     # --- public API -------------------------------------------------------------------------
@@ -176,9 +180,14 @@ class VenueServer:
     def routes(self) -> list[web.RouteDef]:
         raise NotImplementedError
 
-    def encode(self, symbol: str, delta: Delta, conn: Conn) -> Frame:
-        """One push frame; cached per (symbol, conn.style, conn.names[symbol]) within a push."""
+    def encode(self, symbol: str, delta: Delta, conn: Conn) -> Frame | None:
+        """One push frame, or None when this stream has nothing to say (a top-N view the change
+        did not touch); cached per ``frame_key`` within a push."""
         raise NotImplementedError
+
+    def frame_key(self, symbol: str, conn: Conn) -> tuple[object, ...]:
+        """Connections with equal keys get the same frame for ``symbol`` in one push."""
+        return symbol, conn.style, conn.names.get(symbol, "")
 
     def malformed(self, conn: Conn) -> Frame:
         raise NotImplementedError
@@ -188,6 +197,18 @@ class VenueServer:
 
     def on_connect(self, conn: Conn, request: web.Request) -> None:
         """Subscriptions given in the URL (Binance), before any frame."""
+
+    def on_disconnect(self, conn: Conn) -> None:
+        """The connection is gone: forget what the venue kept for it."""
+
+    async def watchdog(self, conn: Conn) -> None:
+        """Runs beside each connection: enforce the venue's idle rules (``close_for``)."""
+        await self._closing.wait()
+
+    def close_for(self, conn: Conn, rule: str) -> None:
+        """Close ``conn`` for breaking ``rule`` (counted in ``rule_closes``)."""
+        self.rule_closes[rule] = self.rule_closes.get(rule, 0) + 1
+        conn.send(_CLOSE)
 
     def prepare_delta(self, symbol: str, delta: Delta) -> Delta:
         """Last chance to reshape a push (Gate turns some into ``full: true``)."""
@@ -200,6 +221,10 @@ class VenueServer:
     def error(self, status: int, kind: str, headers: dict[str, str] | None = None) -> web.Response:
         """The venue's error body for ``kind`` in ("rate", "server", "timeout")."""
         raise NotImplementedError
+
+    def limited_status(self) -> int:
+        """HTTP status of a rate-limited answer: 429, or 418 for a venue that bans the IP."""
+        return 429
 
     # --- server lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -224,11 +249,14 @@ class VenueServer:
         ws = web.WebSocketResponse(heartbeat=self.heartbeat_s)
         await ws.prepare(request)
         conn = Conn(ws, style)
+        self.ws_accepted += 1
         self.on_connect(conn, request)
         self.conns.add(conn)
         writer = asyncio.create_task(self._writer(conn), name=f"sim-{self.name}-ws-writer")
+        watchdog = asyncio.create_task(self.watchdog(conn), name=f"sim-{self.name}-ws-watchdog")
         try:
             async for msg in ws:
+                conn.last_in = asyncio.get_running_loop().time()
                 if msg.type == WSMsgType.TEXT:
                     await self.on_text(conn, msg.data)
                 elif msg.type == WSMsgType.BINARY:
@@ -236,8 +264,10 @@ class VenueServer:
         finally:
             self.conns.discard(conn)
             self._held.pop(conn, None)
+            self.on_disconnect(conn)
             writer.cancel()
-            await asyncio.wait([writer])
+            watchdog.cancel()
+            await asyncio.wait([writer, watchdog])
         return ws
 
     async def _writer(self, conn: Conn) -> None:
@@ -256,6 +286,7 @@ class VenueServer:
                 await ws.send_bytes(frame)
             else:
                 await ws.send_str(frame)
+            conn.last_out = loop.time()
 
     def push(self) -> None:
         """Drain every book's pending delta and fan it out, applying armed push faults."""
@@ -273,18 +304,19 @@ class VenueServer:
                 deltas[symbol] = self.prepare_delta(symbol, d)
         self.pushes += 1
         out: dict[Conn, list[Frame]] = {}
-        cache: dict[tuple[str, str, str], Frame] = {}
+        cache: dict[tuple[object, ...], Frame | None] = {}
         for conn in self.conns:
             frames = []
             for symbol in conn.subs:
                 d = deltas.get(symbol)
                 if d is None:
                     continue
-                key = (symbol, conn.style, conn.names.get(symbol, ""))
-                frame = cache.get(key)
-                if frame is None:
-                    frame = cache[key] = self.encode(symbol, d, conn)
-                frames.append(frame)
+                key = self.frame_key(symbol, conn)
+                if key not in cache:
+                    cache[key] = self.encode(symbol, d, conn)
+                frame = cache[key]
+                if frame is not None:
+                    frames.append(frame)
             if frames or conn in self._held:
                 out[conn] = frames
         if not any(out.values()):
@@ -326,7 +358,7 @@ class VenueServer:
         headers, retry_after = self.rate(request) if self.cfg.rate_limits else ({}, None)
         if retry_after is not None or self.faults.take("http_429"):
             headers["Retry-After"] = str(max(1, int(retry_after or 1)))
-            return self.error(429, "rate", headers)
+            return self.error(self.limited_status(), "rate", headers)
         if self.faults.take("http_5xx"):
             return self.error(503, "server", headers)
         placing = request.method == "POST" and request.path == self.order_path

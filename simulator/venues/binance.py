@@ -27,6 +27,8 @@ from simulator.venues.base import (
     to_float,
     to_units,
 )
+from simulator.venues.reference import binance_routes
+from simulator.venues.rules import IpBan, too_many_messages
 
 _enc = msgspec.json.Encoder()
 STATUS = {"new": "NEW", "partially_filled": "PARTIALLY_FILLED", "filled": "FILLED", "canceled": "CANCELED", "expired": "EXPIRED"}
@@ -36,6 +38,9 @@ WEIGHTS = {
     "/api/v3/account/commission": 20,
     ("GET", "/api/v3/order"): 4,
     ("GET", "/api/v3/openOrders"): 6,
+    "/api/v3/myTrades": 20,
+    "/api/v3/ticker/24hr": 2,
+    "/sapi/v1/capital/config/getall": 10,
 }
 
 
@@ -58,6 +63,7 @@ class BinanceServer(VenueServer):
         super().__init__(*args, **kwargs)
         self.heartbeat_s = self.cfg.ws_ping_interval_s
         self.weight = FixedWindow(self.cfg.binance_weight_per_min, 60.0)
+        self.ban = IpBan(self.cfg.binance_requests_after_429, self.cfg.binance_ban_s)
 
     def venue_symbol(self, symbol: str) -> str:
         return venue_symbol(symbol)
@@ -80,6 +86,7 @@ class BinanceServer(VenueServer):
             web.delete(f"{a}/order", self._signed(self._cancel_order)),
             web.get(f"{a}/openOrders", self._signed(self._open_orders)),
             web.delete(f"{a}/openOrders", self._signed(self._cancel_all)),
+            *binance_routes(self),
         ]
 
     async def _ws_raw(self, request: web.Request) -> web.StreamResponse:
@@ -106,6 +113,8 @@ class BinanceServer(VenueServer):
                 conn.names.pop(symbol, None)
 
     async def on_text(self, conn: Conn, text: str) -> None:
+        if too_many_messages(conn, self.cfg.binance_ws_msgs_per_s):
+            return self.close_for(conn, "ws_messages_per_s")
         try:
             req = msgspec.json.decode(text)
         except msgspec.DecodeError:
@@ -160,9 +169,18 @@ class BinanceServer(VenueServer):
             w = 80
         else:
             w = WEIGHTS.get((request.method, path), WEIGHTS.get(path, 1))  # type: ignore[call-overload]
+        banned = self.ban.banned_for()
+        if banned is not None:
+            return {}, banned
         used, reset = self.weight.hit("ip", w)
         headers = {"X-MBX-USED-WEIGHT-1M": str(used)}
-        return headers, (reset if used > self.weight.limit else None)
+        if used <= self.weight.limit:
+            self.ban.while_limited = 0
+            return headers, None
+        return headers, self.ban.over_limit(reset)  # binance.md §3.3: 418 after more requests
+
+    def limited_status(self) -> int:
+        return 418 if self.ban.banned_for() is not None else 429
 
     def error(self, status: int, kind: str, headers: dict[str, str] | None = None) -> web.Response:
         code, msg = {
@@ -172,6 +190,9 @@ class BinanceServer(VenueServer):
             "timeout": (-1007, "Timeout waiting for response from backend server. Send status unknown; "
                                "execution status unknown."),
         }[kind]
+        if status == 418:  # private.md: the WS API's wording of the same ban
+            msg = (f"Way too much request weight used; IP banned until {int(self.ban.until * 1000)}. "
+                   "Please use WebSocket Streams for live updates to avoid bans.")
         return web.json_response({"code": code, "msg": msg}, status=status, headers=headers)
 
     @staticmethod
@@ -325,13 +346,13 @@ class BinanceServer(VenueServer):
     def _order_json(self, o: Order, *, full: bool = False) -> dict:
         spec = self.books[o.symbol].spec
         pd, qd = spec.price_decimals, spec.qty_decimals
-        tif = "GTC" if o.kind == "limit" else "IOC" if o.kind == "ioc" else "GTC"
+        tif = {"ioc": "IOC", "fok": "FOK"}.get(o.kind, "GTC")
         out = {
             "symbol": venue_symbol(o.symbol), "orderId": int(o.order_id), "orderListId": -1,
             "clientOrderId": o.client_id,
             "price": pad8(o.price or 0, pd), "origQty": pad8(o.qty or 0, qd), "executedQty": pad8(o.filled, qd),
             "cummulativeQuoteQty": f"{o.filled_quote:.8f}", "status": STATUS[o.status], "timeInForce": tif,
-            "type": "MARKET" if o.kind == "market" else "LIMIT", "side": o.side.upper(),
+            "type": {"market": "MARKET", "post_only": "LIMIT_MAKER"}.get(o.kind, "LIMIT"), "side": o.side.upper(),
             "origQuoteOrderQty": f"{o.quote_qty or 0:.8f}", "workingTime": o.created_ms,
             "selfTradePreventionMode": "EXPIRE_MAKER",
         }
@@ -345,7 +366,7 @@ class BinanceServer(VenueServer):
             ]
         else:
             out.update({"stopPrice": "0.00000000", "icebergQty": "0.00000000", "time": o.created_ms,
-                        "updateTime": o.updated_ms, "isWorking": o.kind == "limit"})
+                        "updateTime": o.updated_ms, "isWorking": o.kind in ("limit", "post_only")})
         return out
 
     async def _new_order(self, request: web.Request, params: dict[str, str]) -> web.Response:
@@ -356,10 +377,12 @@ class BinanceServer(VenueServer):
             raise BinanceError(-1102, "Mandatory parameter 'side' was not sent, was empty/null, or malformed.")
         price = qty = None
         quote = None
-        if otype == "LIMIT":
-            if tif not in ("GTC", "IOC"):
+        if otype in ("LIMIT", "LIMIT_MAKER"):
+            if otype == "LIMIT" and tif not in ("GTC", "IOC", "FOK"):
                 raise BinanceError(-1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.")
-            kind = "limit" if tif == "GTC" else "ioc"
+            if otype == "LIMIT_MAKER" and tif is not None:
+                raise BinanceError(-1106, "Parameter 'timeInForce' sent when not required.")
+            kind = "post_only" if otype == "LIMIT_MAKER" else {"GTC": "limit", "IOC": "ioc", "FOK": "fok"}[tif or ""]
             price = to_units(params.get("price"), spec.price_decimals)
             qty = to_units(params.get("quantity"), spec.qty_decimals)
             if params.get("price") is None or params.get("quantity") is None:
@@ -393,6 +416,7 @@ class BinanceServer(VenueServer):
                 "duplicate_client_id": (-2010, "Duplicate order sent."),
                 "insufficient_balance": (-2010, "Account has insufficient balance for requested action."),
                 "min_notional": (-1013, "Filter failure: NOTIONAL"),
+                "would_take": (-2010, "Order would immediately match and take."),
             }.get(rej.reason, (-2010, rej.reason))) from None
         lost = await self.after_execution()
         if lost is not None:

@@ -1,7 +1,7 @@
 """Simulated Gate.io spot v4 (shared/venues/gateio.md): WebSocket ``/ws/v4/`` with
 ``{"time","channel","event","payload"}`` requests, ``spot.ping`` -> ``spot.pong``,
 ``spot.order_book_update`` pushes with U/u and, every ``gate_full_every`` pushes, a
-``full: true`` push holding the whole book; REST ``/api/v4/spot`` order_book (``with_id``),
+``full: true`` push holding the whole book; ``spot.obu`` ``ob.PAIR.50|400`` (gate_obu.py); REST ``/api/v4/spot`` order_book (``with_id``),
 currency_pairs, fee, accounts, orders (POST/GET/DELETE, by id or ``t-`` text), open_orders.
 
 Signed requests: KEY / Timestamp (seconds, within 60 s) / SIGN = HMAC-SHA512 per §4.5 (path with
@@ -22,12 +22,16 @@ from aiohttp import web
 from protocols.signing import gate_sign
 from protocols.venue import venue_symbol
 from simulator.market import Delta
-from simulator.matching import Order, Reject
+from simulator.matching import Kind, Order, Reject
 from simulator.venues.base import Conn, FixedWindow, Frame, VenueServer, now_ms, to_float, to_units
+from simulator.venues.gate_obu import CHANNEL as OBU, ObuViews, parse_stream
+from simulator.venues.reference import gate_routes
 
 _enc = msgspec.json.Encoder()
 TEXT_RE = re.compile(r"^t-[0-9A-Za-z_.\-]{1,28}$")
 CHANNEL = "spot.order_book_update"
+TIME_IN_FORCE: dict[str, Kind] = {"gtc": "limit", "ioc": "ioc", "fok": "fok", "poc": "post_only"}  # -> engine kind
+ORDER_TIF = {**{kind: tif for tif, kind in TIME_IN_FORCE.items()}, "market": "ioc"}
 
 
 class GateError(Exception):
@@ -47,6 +51,7 @@ class GateServer(VenueServer):
         self.window = FixedWindow(200, 10.0)
         self.order_window = FixedWindow(10, 1.0)
         self._pushes: dict[str, int] = {}
+        self.obu = ObuViews(self.books)
 
     def venue_symbol(self, symbol: str) -> str:
         return venue_symbol(symbol, "_")
@@ -60,6 +65,7 @@ class GateServer(VenueServer):
             web.get(f"{a}/currency_pairs", self._pairs),
             web.get(f"{a}/currency_pairs/{{pair}}", self._pairs),
             web.get(f"{a}/fee", self._signed(self._fee)),
+            web.get("/api/v4/wallet/fee", self._signed(self._fee)),  # the same TradeFee model
             web.get(f"{a}/accounts", self._signed(self._accounts)),
             web.post(f"{a}/orders", self._signed(self._new_order)),
             web.get(f"{a}/orders", self._signed(self._list_orders)),
@@ -67,6 +73,7 @@ class GateServer(VenueServer):
             web.delete(f"{a}/orders/{{order_id}}", self._signed(self._cancel_order)),
             web.delete(f"{a}/orders", self._signed(self._cancel_all)),
             web.get(f"{a}/open_orders", self._signed(self._open_orders)),
+            *gate_routes(self),
         ]
 
     # --- WebSocket ------------------------------------------------------------------------
@@ -95,9 +102,15 @@ class GateServer(VenueServer):
             self._reply(conn, req, channel=channel, event=event,
                         error={"code": 2, "message": "Invalid argument provided: time"}, result=None)
             return
-        if channel != CHANNEL or event not in ("subscribe", "unsubscribe"):
+        if channel not in (CHANNEL, OBU) or event not in ("subscribe", "unsubscribe"):
             self._reply(conn, req, channel=channel, event=event,
                         error={"code": 2, "message": f"unknown channel {channel}"}, result=None)
+            return
+        if channel == OBU:
+            error, result, first = self.obu.request(conn, event, payload, self.by_venue_symbol)
+            self._reply(conn, req, channel=OBU, event=event, error=error, result=result)
+            if first is not None:
+                conn.send(first)
             return
         if not isinstance(payload, list) or len(payload) != 2 or payload[1] != "100ms":
             self._reply(conn, req, channel=channel, event=event,
@@ -110,8 +123,10 @@ class GateServer(VenueServer):
             return
         if event == "subscribe":
             conn.subs.add(symbol)
+            conn.names[symbol] = CHANNEL
         else:
             conn.subs.discard(symbol)
+            conn.names.pop(symbol, None)
         self._reply(conn, req, channel=channel, event=event, error=None, result={"status": "success"})
 
     def prepare_delta(self, symbol: str, delta: Delta) -> Delta:
@@ -121,7 +136,18 @@ class GateServer(VenueServer):
             return self.books[symbol].full_delta(delta)
         return delta
 
-    def encode(self, symbol: str, delta: Delta, conn: Conn) -> Frame:
+    def frame_key(self, symbol: str, conn: Conn) -> tuple[object, ...]:
+        if conn.names.get(symbol, "").startswith("ob."):
+            return symbol, conn  # each spot.obu subscription follows its own view
+        return super().frame_key(symbol, conn)
+
+    def on_disconnect(self, conn: Conn) -> None:
+        self.obu.drop(conn)
+
+    def encode(self, symbol: str, delta: Delta, conn: Conn) -> Frame | None:
+        stream = conn.names.get(symbol, "")
+        if stream.startswith("ob."):
+            return self.obu.push(conn, symbol, parse_stream(stream)[1], stream, delta)  # type: ignore[index]
         spec = self.books[symbol].spec
         fp, fq = spec.fmt_price, spec.fmt_qty
         t = now_ms()
@@ -265,18 +291,18 @@ class GateServer(VenueServer):
         elif o.status == "filled":
             status, finish = "closed", "filled"
         else:
-            status, finish = "cancelled", "ioc" if o.status == "expired" else "cancelled"
+            status, finish = "cancelled", ("fok" if o.kind == "fok" else "ioc") if o.status == "expired" else "cancelled"
         amount = spec.fmt_qty(o.qty) if o.qty is not None else f"{o.quote_qty:g}"
         left = spec.fmt_qty(o.qty - o.filled) if o.qty is not None else f"{max(0.0, (o.quote_qty or 0) - o.filled_quote):.8f}"
         avg = o.filled_quote / (o.filled * spec.step) if o.filled else 0.0
         return {
-            "id": o.order_id, "text": o.client_id, "amend_text": "-",
+            "id": o.order_id, "text": o.client_id or "apiv4", "amend_text": "-",
             "create_time": str(o.created_ms // 1000), "update_time": str(o.updated_ms // 1000),
             "create_time_ms": o.created_ms, "update_time_ms": o.updated_ms, "status": status,
             "currency_pair": venue_symbol(o.symbol, "_"), "type": "market" if o.kind == "market" else "limit",
             "account": "spot", "side": o.side, "amount": amount,
             "price": spec.fmt_price(o.price) if o.price is not None else "0",
-            "time_in_force": "gtc" if o.kind == "limit" else "ioc", "iceberg": "0", "left": left,
+            "time_in_force": ORDER_TIF[o.kind], "iceberg": "0", "left": left,
             "filled_amount": spec.fmt_qty(o.filled), "fill_price": f"{o.filled_quote:.8f}",
             "filled_total": f"{o.filled_quote:.8f}", "avg_deal_price": f"{avg:.8f}",
             "fee": f"{o.fee:.8f}", "fee_currency": o.fee_asset, "point_fee": "0", "gt_fee": "0",
@@ -294,16 +320,17 @@ class GateServer(VenueServer):
         symbol = self._pair(req.get("currency_pair"))
         spec = self.books[symbol].spec
         side, otype, tif = req.get("side"), req.get("type", "limit"), req.get("time_in_force", "gtc")
-        text = req.get("text") or f"t-sim{len(self.orders)}"
-        if not isinstance(text, str) or not TEXT_RE.match(text):
+        text = req.get("text") or None  # none given: the venue reports "apiv4" (GATEIO.rest.ccxt.json)
+        if text is not None and (not isinstance(text, str) or not TEXT_RE.match(text)):
             raise GateError("INVALID_PARAM_VALUE", f"Invalid parameter `text` with value: {text}")
         if side not in ("buy", "sell"):
             raise GateError("INVALID_PARAM_VALUE", f"Invalid parameter `side` with value: {side}")
-        if otype not in ("limit", "market") or tif not in ("gtc", "ioc"):
+        if otype not in ("limit", "market") or tif not in TIME_IN_FORCE:
             raise GateError("INVALID_PARAM_VALUE", f"Invalid parameter `time_in_force` with value: {tif}")
         price = qty = None
         quote = None
         amount = str(req.get("amount", ""))
+        kind: Kind
         if otype == "market":
             if tif != "ioc":
                 raise GateError("INVALID_PARAM_VALUE", "Invalid parameter `time_in_force` with value: gtc")
@@ -319,7 +346,7 @@ class GateServer(VenueServer):
             qty = to_units(amount, spec.qty_decimals)
             if price is None or price <= 0:
                 raise GateError("INVALID_PRECISION", f"Invalid price precision: {req.get('price')}")
-            kind = "limit" if tif == "gtc" else "ioc"
+            kind = TIME_IN_FORCE[tif]
         if quote is None and (qty is None or qty <= 0):
             raise GateError("INVALID_PRECISION", f"Invalid amount precision: {amount}")
         try:
@@ -329,6 +356,8 @@ class GateServer(VenueServer):
             raise GateError(*{
                 "duplicate_client_id": ("INVALID_PARAM_VALUE", f"Invalid parameter `text` with value: {text} (duplicate)"),
                 "insufficient_balance": ("BALANCE_NOT_ENOUGH", "Not enough balance"),
+                # the label is gateio.md §4.4's; the message text is an assumption
+                "would_take": ("POC_FILL_IMMEDIATELY", "Order would match and take immediately so it's cancelled"),
                 "min_notional": ("INVALID_PARAM_VALUE",
                                  f"Your order size is too small. The minimum is {self.exchange.min_notional:g} {spec.quote}"),
             }.get(rej.reason, ("INVALID_PARAM_VALUE", rej.reason))) from None
@@ -359,7 +388,7 @@ class GateServer(VenueServer):
     async def _list_orders(self, request: web.Request, body: str) -> web.Response:
         symbol = self._pair(request.query.get("currency_pair"))
         status = request.query.get("status", "open")
-        orders = [o for o in self.exchange.orders.values() if o.symbol == symbol and (o.is_open == (status == "open"))]
+        orders = [o for o in self.exchange.by_id.values() if o.symbol == symbol and (o.is_open == (status == "open"))]
         return web.json_response([self._order_json(o) for o in orders])
 
     async def _cancel_all(self, request: web.Request, body: str) -> web.Response:

@@ -1,10 +1,11 @@
 """Simulated MEXC spot v3 (shared/venues/mexc.md): WebSocket ``/ws`` with JSON text control
 frames (SUBSCRIPTION / UNSUBSCRIPTION / PING, max 30 subscriptions a connection) and binary
-protobuf ``PushDataV3ApiWrapper`` pushes on ``spot@public.aggre.depth.v3.api.pb@100ms@SYM``
+protobuf ``PushDataV3ApiWrapper`` pushes on ``spot@public.aggre.depth.v3.api.pb@(100ms|10ms)@SYM``
 (fromVersion/toVersion as strings); REST ``/api/v3`` depth, exchangeInfo (precision fields, no
 filters), account, tradeFee, order (POST/GET/DELETE; LIMIT, IMMEDIATE_OR_CANCEL, MARKET with
-quantity or quoteOrderQty; string orderId), openOrders (GET/DELETE), myTrades (an order's fills
-with the commission the matching engine charged: the only place MEXC reports fees).
+quantity or quoteOrderQty, LIMIT_MAKER, FILL_OR_KILL; string orderId; no client id -> null),
+openOrders (GET/DELETE), myTrades (an order's fills with the commission the matching engine
+charged: the only place MEXC reports fees); tickers and the coin list (reference.py).
 
 Signed requests: X-MEXC-APIKEY, lowercase hex HMAC-SHA256 over query + body, timestamp rule
 ``ts < server + 1000 and server - ts <= recvWindow``; errors ``{"code": 700002, "msg": ...}``.
@@ -22,10 +23,18 @@ from protocols.venue import venue_symbol
 from simulator.market import Delta
 from simulator.matching import Order, Reject
 from simulator.venues.base import Conn, FixedWindow, Frame, VenueServer, now_ms, signed_params, to_float, to_units
+from simulator.venues.reference import mexc_routes
+from simulator.venues.rules import mexc_idle
 
 _enc = msgspec.json.Encoder()
 MAX_SUBS = 30
 DEPTH = "spot@public.aggre.depth.v3.api.pb"
+
+
+# wire order type <-> the matching engine's kind (mexc.md §2.5: IOC/FOK are types, no timeInForce)
+KINDS = {"LIMIT": "limit", "IMMEDIATE_OR_CANCEL": "ioc", "FILL_OR_KILL": "fok", "LIMIT_MAKER": "post_only",
+         "MARKET": "market"}
+ORDER_TYPES = {kind: otype for otype, kind in KINDS.items()}
 
 
 class MexcError(Exception):
@@ -62,9 +71,14 @@ class MexcServer(VenueServer):
             web.get(f"{a}/openOrders", self._signed(self._open_orders)),
             web.delete(f"{a}/openOrders", self._signed(self._cancel_all)),
             web.get(f"{a}/myTrades", self._signed(self._my_trades)),
+            *mexc_routes(self),
         ]
 
     # --- WebSocket ------------------------------------------------------------------------
+    async def watchdog(self, conn: Conn) -> None:
+        await mexc_idle(conn, self.cfg.mexc_idle_unsubscribed_s, self.cfg.mexc_idle_no_data_s,
+                        lambda rule: self.close_for(conn, rule))
+
     def _channel_symbol(self, channel: str) -> str | None:
         prefix, _, rest = channel.rpartition("@")
         if prefix not in (f"{DEPTH}@100ms", f"{DEPTH}@10ms"):
@@ -81,7 +95,7 @@ class MexcServer(VenueServer):
             req = {}
         rid = req.get("id", 0) if isinstance(req.get("id", 0), int) else 0
         method, params = req.get("method"), req.get("params") or []
-        if method == "PING":
+        if isinstance(method, str) and method.upper() == "PING":  # ccxt.pro sends "ping": PONG all the same
             conn.send(_enc.encode({"id": rid, "code": 0, "msg": "PONG"}).decode())
             return
         if method not in ("SUBSCRIPTION", "UNSUBSCRIPTION") or not isinstance(params, list):
@@ -138,6 +152,15 @@ class MexcServer(VenueServer):
         code, msg = {"rate": (429, "Too Many Requests"), "server": (500, "Internal Server Error"),
                      "timeout": (504, "Gateway Timeout")}[kind]
         return web.json_response({"code": code, "msg": msg}, status=status, headers=headers)
+
+    def _public(self, handler):
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            try:
+                return await handler(request)
+            except MexcError as err:
+                return web.json_response({"code": err.code, "msg": err.msg}, status=err.status)
+
+        return wrapped
 
     def _signed(self, handler):
         async def wrapped(request: web.Request) -> web.StreamResponse:
@@ -202,7 +225,7 @@ class MexcServer(VenueServer):
                 "baseAssetPrecision": spec.qty_decimals, "quoteAsset": spec.quote,
                 "quotePrecision": spec.price_decimals, "quoteAssetPrecision": spec.price_decimals,
                 "baseCommissionPrecision": spec.qty_decimals, "quoteCommissionPrecision": spec.price_decimals,
-                "orderTypes": ["LIMIT", "MARKET", "LIMIT_MAKER", "IMMEDIATE_OR_CANCEL"],
+                "orderTypes": ["LIMIT", "MARKET", "LIMIT_MAKER"],  # as the live listing; IOC/FOK are accepted too
                 "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
                 "quoteAmountPrecision": f"{self.exchange.min_notional:g}",
                 "baseSizePrecision": spec.fmt_qty(1), "permissions": ["SPOT"], "filters": [],
@@ -228,6 +251,7 @@ class MexcServer(VenueServer):
             "lastUpdateId": seq,
             "bids": [[fp(p), fq(q)] for p, q in sorted(bids.items(), reverse=True)[:limit]],
             "asks": [[fp(p), fq(q)] for p, q in sorted(asks.items())[:limit]],
+            "timestamp": now_ms(),  # the live venue adds it (shared/data/captures/MEXC.rest.json)
         })
 
     # --- private REST ---------------------------------------------------------------------
@@ -253,7 +277,7 @@ class MexcServer(VenueServer):
 
     def _order_json(self, o: Order) -> dict:
         spec = self.books[o.symbol].spec
-        otype = {"limit": "LIMIT", "ioc": "IMMEDIATE_OR_CANCEL", "market": "MARKET"}[o.kind]
+        otype = ORDER_TYPES[o.kind]
         return {
             "symbol": venue_symbol(o.symbol), "orderId": o.order_id, "orderListId": -1, "clientOrderId": o.client_id,
             "price": spec.fmt_price(o.price or 0), "origQty": spec.fmt_qty(o.qty or 0),
@@ -267,7 +291,7 @@ class MexcServer(VenueServer):
         symbol = self._symbol(params.get("symbol"))
         spec = self.books[symbol].spec
         side, otype = params.get("side"), params.get("type")
-        if side not in ("BUY", "SELL") or otype not in ("LIMIT", "IMMEDIATE_OR_CANCEL", "MARKET"):
+        if side not in ("BUY", "SELL") or otype not in KINDS:
             raise MexcError(33333, "param is error")
         price = qty = None
         quote = None
@@ -289,8 +313,8 @@ class MexcServer(VenueServer):
                 raise MexcError(33333, "param is error")
         if quote is None and (qty is None or qty <= 0):
             raise MexcError(33333, "param is error")
-        kind = {"LIMIT": "limit", "IMMEDIATE_OR_CANCEL": "ioc", "MARKET": "market"}[otype]
-        client_id = params.get("newClientOrderId") or f"sim{now_ms()}{len(self.orders)}"
+        kind = KINDS[otype]
+        client_id = params.get("newClientOrderId") or None  # the venue reports null, invents none
         try:
             order = self.exchange.place(
                 symbol=symbol, side="buy" if side == "BUY" else "sell", kind=kind,  # type: ignore[arg-type]
@@ -304,6 +328,9 @@ class MexcServer(VenueServer):
                 "insufficient_balance": (10101, "Insufficient balance"),
                 "min_notional": (30002, f"The minimum transaction volume cannot be less than:"
                                         f"{self.exchange.min_notional:g}{spec.quote}"),
+                # Assumption: MEXC documents no code for a LIMIT_MAKER that would take; its v3
+                # API follows Binance's codes (-2011, -2013), so Binance's -2010 and text.
+                "would_take": (-2010, "Order would immediately match and take."),
             }.get(rej.reason, (33333, rej.reason))) from None
         lost = await self.after_execution()
         if lost is not None:
@@ -326,7 +353,7 @@ class MexcServer(VenueServer):
         spec = self.books[symbol].spec
         order_id = params.get("orderId")
         rows = []
-        for o in self.exchange.orders.values():
+        for o in self.exchange.by_id.values():
             if o.symbol != symbol or (order_id and o.order_id != order_id):
                 continue
             for i, (p, q) in enumerate(o.fills):
@@ -348,8 +375,8 @@ class MexcServer(VenueServer):
             order = self.exchange.by_id.get(params["orderId"])
         else:
             raise MexcError(700004, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null")
-        if order is None or order.symbol != symbol:
-            raise MexcError(-2011, "Unknown order sent.")
+        if order is None or order.symbol != symbol:  # the live venue's answer, shared/data/captures/MEXC.rest.json
+            raise MexcError(-2013, "Order does not exist.")
         return order
 
     async def _get_order(self, request: web.Request, params: dict[str, str]) -> web.Response:

@@ -21,6 +21,7 @@ from protocols.messages import BookDelta, BookSnapshot, BookView, GetView, Msg
 from protocols.mexc import MexcVenue
 from simulator import SimConfig, Simulator
 from supervisor import ChildSpec, Supervisor, run
+from testkit import eventually, until
 
 SYMBOL = "BTC/USDT"
 
@@ -37,10 +38,7 @@ class Collector(Actor[BookView]):
         self.changed.set()
 
     async def until(self, predicate: Callable[[list[BookView]], bool], timeout: float = 10.0) -> None:
-        async with asyncio.timeout(timeout):
-            while not predicate(self.views):
-                self.changed.clear()
-                await self.changed.wait()
+        await until(lambda: predicate(self.views), self.changed, timeout=timeout)
 
 
 async def collector() -> tuple[Collector, ActorRef]:
@@ -277,24 +275,18 @@ async def test_an_unknown_message_crashes_the_book():
 
 ADAPTERS = {"mexc": MexcVenue, "binance": BinanceVenue, "gateio": GateVenue}
 FAST = dict(push_interval_s=0.02, updates_per_s=600.0)
+OLD_GATE_CHANNEL = {"book_channel": "spot.order_book_update"}
 
 
-async def eventually(predicate: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    """Poll socket-side state with a deadline (the simulator and the actors talk over TCP)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        await asyncio.sleep(0.01)
 
 
 @asynccontextmanager
-async def market(venue: str, **cfg) -> AsyncIterator[tuple[Simulator, object, object]]:
+async def market(venue: str, adapter_kw: dict | None = None, **cfg) -> AsyncIterator[tuple[Simulator, object, object]]:
     """A one-venue, one-symbol simulator and the real adapter pointed at it."""
     async with Simulator(SimConfig(seed=3, symbols=(SYMBOL,), venues=(venue,), **(FAST | cfg))) as sim:
         server = sim.venues[venue]
-        adapter = ADAPTERS[venue](rest_url=server.rest_url, ws_url=server.ws_url, symbols=[SYMBOL])
+        adapter = ADAPTERS[venue](rest_url=server.rest_url, ws_url=server.ws_url, symbols=[SYMBOL],
+                                  **(adapter_kw or {}))
         try:
             yield sim, server, adapter
         finally:
@@ -350,7 +342,7 @@ async def test_gap_restarts_the_book_under_its_supervisor_and_it_resyncs_from_a_
             await eventually(in_sync(book))
             synced_views = len(col.views)
             server.faults.inject("gap")
-            await eventually(lambda: _true(book.stats().restarts == 1))
+            await tree.restarted("book", after=0)
             await eventually(in_sync(book))
             sim.pause()
             await eventually(equals_truth(book, server))
@@ -362,7 +354,7 @@ async def test_gap_restarts_the_book_under_its_supervisor_and_it_resyncs_from_a_
 
 
 async def test_stale_snapshot_is_fetched_again_and_the_book_syncs():
-    async with market("gateio", gate_full_every=0) as (sim, server, adapter):
+    async with market("gateio", OLD_GATE_CHANNEL, gate_full_every=0) as (sim, server, adapter):
         armed_at = server.seq(SYMBOL)
         server.faults.inject("stale_snapshot")
         await eventually(lambda: _true(server.seq(SYMBOL) > armed_at + 5))  # the armed book ages
@@ -377,8 +369,9 @@ async def test_stale_snapshot_is_fetched_again_and_the_book_syncs():
         await book.stop()
 
 
-async def test_gate_full_push_replaces_the_book_and_it_still_equals_the_truth():
-    async with market("gateio", gate_full_every=3) as (sim, server, adapter):
+@pytest.mark.parametrize("adapter_kw", [None, OLD_GATE_CHANNEL], ids=["obu", "order_book_update"])
+async def test_gate_full_push_replaces_the_book_and_it_still_equals_the_truth(adapter_kw):
+    async with market("gateio", adapter_kw, gate_full_every=3) as (sim, server, adapter):
         book = await start_book(adapter, None)
         conn = await feed(adapter, book)
         await eventually(in_sync(book))
@@ -387,6 +380,34 @@ async def test_gate_full_push_replaces_the_book_and_it_still_equals_the_truth():
         await eventually(equals_truth(book, server))
         await conn.stop()
         await book.stop()
+
+
+async def test_gate_obu_book_restarted_after_a_gap_resubscribes_and_resyncs_from_the_new_full_push():
+    """spot.obu has no REST sync: a restarted book has the connection resubscribe, and the
+    subscription's first push (full) starts it again (gateio.md §4.2)."""
+    async with market("gateio", gate_full_every=0) as (sim, server, adapter):
+        trees: list = []  # the tree, once run() has returned it (the first start needs no lookup)
+
+        def lookup(path: str) -> ActorRef | None:
+            return trees[0].lookup(path) if trees else None
+
+        sup = Supervisor([
+            ChildSpec("connection", lambda: ConnectionActor(venue=adapter, symbols=[SYMBOL],
+                                                            route=lambda s: lookup("book"))),
+            ChildSpec("book", lambda: BookActor(venue=adapter, symbol=SYMBOL, publish=None,
+                                                connection=lambda: lookup("connection"))),
+        ], strategy="one_for_one", max_restarts=5, within_s=10.0)
+        async with run(sup) as tree:
+            trees.append(tree)
+            book = tree.lookup("book")
+            await eventually(in_sync(book))
+            server.faults.inject("gap")
+            await eventually(lambda: _true(book.stats().restarts == 1))
+            await eventually(in_sync(book))
+            assert book.stats().last_failure.type == "SequenceGap"
+            assert tree.lookup("connection").stats().restarts == 0  # only the subscription was renewed
+            sim.pause()
+            await eventually(equals_truth(book, server))
 
 
 async def _true(value: bool) -> bool:

@@ -23,13 +23,9 @@ from protocols.messages import BookDelta, GetView, Subscribe, Unsubscribe
 from protocols.mexc import MexcVenue
 from simulator import SimConfig, Simulator
 from supervisor import ChildSpec, Supervisor, Tree, run
+from testkit import eventually, until
 
 
-async def until(predicate: Callable[[], bool], changed: asyncio.Event, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            changed.clear()
-            await changed.wait()
 
 
 class Edge:
@@ -118,7 +114,8 @@ async def edge():
 
 
 def gate(edge: Edge, symbols=("BTC/USDT",)) -> GateVenue:
-    return GateVenue(rest_url="http://127.0.0.1:9", ws_url=edge.url, symbols=symbols)
+    return GateVenue(rest_url="http://127.0.0.1:9", ws_url=edge.url, symbols=symbols,
+                     book_channel="spot.order_book_update")  # the frames gate_update() writes
 
 
 # --- against a loopback edge ---------------------------------------------------------------------
@@ -248,19 +245,6 @@ SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
 ADAPTERS = {"mexc": MexcVenue, "binance": BinanceVenue, "gateio": GateVenue}
 
 
-async def eventually(predicate: Callable[[], Awaitable[bool] | bool], timeout: float = 10.0) -> None:
-    """Poll socket-side state with a deadline (the simulator and the actors talk over TCP)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        ok = predicate()
-        if not isinstance(ok, bool):
-            ok = await ok
-        if ok:
-            return
-        if loop.time() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        await asyncio.sleep(0.01)
 
 
 @asynccontextmanager
@@ -330,8 +314,8 @@ async def test_a_disconnect_restarts_the_connection_and_the_books_resync(venue):
     async with venue_tree(venue) as (sim, server, tree, counters):
         await eventually(all_books_in_sync(tree))
         server.faults.inject("disconnect")
-        await eventually(lambda: counters.reconnects == 1)
-        conn = tree.lookup("connection")
+        conn = await tree.restarted("connection", after=0)
+        assert counters.reconnects == 1
         assert conn.stats().restarts == 1 and conn.stats().last_failure.type == "NetworkError"
         assert tree.lookup("books").stats().restarts == 1  # rest_for_one: the books after it too
         await eventually(all_books_in_sync(tree))
@@ -345,8 +329,8 @@ async def test_a_malformed_frame_restarts_the_connection_counts_a_decode_error_a
     async with venue_tree(venue) as (sim, server, tree, counters):
         await eventually(all_books_in_sync(tree))
         server.faults.inject("malformed")
-        await eventually(lambda: counters.reconnects == 1)
-        assert counters.decode_errors == 1
+        await tree.restarted("connection", after=0)
+        assert counters.reconnects == 1 and counters.decode_errors == 1
         assert tree.lookup("connection").stats().last_failure.type == "DecodeError"
         await eventually(all_books_in_sync(tree))
         sim.pause()

@@ -4,7 +4,6 @@ against the simulator over real sockets with the real adapters."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from decimal import Decimal
 
@@ -28,6 +27,7 @@ from protocols.messages import (
     OrderUpdate,
     SymbolInfo,
 )
+from testkit import eventually
 
 NOW = 1_000_000_000_000
 
@@ -468,11 +468,6 @@ async def test_today_s_realised_loss_from_before_a_restart_still_counts_for_the_
         await ex.stop()
 
 
-async def wait_for(predicate, timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met before the deadline"
-        await asyncio.sleep(0.01)
 
 
 async def test_a_leg_not_found_after_a_network_error_stays_open_and_is_settled_when_it_lands_late(journal, db):
@@ -491,7 +486,8 @@ async def test_a_leg_not_found_after_a_network_error_stays_open_and_is_settled_w
         status = ex.describe()
         assert (status.open_legs, status.exposure) == (1, {"mexc": pytest.approx(50.0)})
         await venues["mexc"].land()  # the slow venue executes it after all
-        await wait_for(lambda: ex.describe().open_legs == 0)
+        # the leg settles first, then the opportunity: wait for both
+        await eventually(lambda: ex.describe().open_legs == 0 and ex.describe().executed == 1)
         await journal.ask(FlushJournal())
         assert rows(db, f"SELECT status, filled_qty FROM orders WHERE client_order_id='{b}'") == [("filled", 0.5)]
         assert rows(db, "SELECT status, realised_pnl FROM opportunities") == [("executed", pytest.approx(0.5))]
@@ -512,7 +508,7 @@ async def test_a_leg_still_not_found_a_leg_timeout_later_is_rejected_and_the_oth
         s, u = cid(db, opp.id, "s"), cid(db, opp.id, "u")
         await ex.ask(opp)
         assert ex.describe().open_legs == 1
-        await wait_for(lambda: ex.describe().open_legs == 0)
+        await eventually(lambda: ex.describe().open_legs == 0)
         await journal.ask(FlushJournal())
         assert dict(rows(db, "SELECT client_order_id, status FROM orders")) == {
             cid(db, opp.id, "b"): "filled", s: "rejected", u: "filled"}

@@ -145,6 +145,52 @@ async def test_an_ask_dropped_by_drop_oldest_fails_at_once_with_mailbox_full() -
     await ref.stop()
 
 
+async def test_an_ask_on_a_full_drop_oldest_mailbox_waits_for_room_and_evicts_nothing() -> None:
+    actor, ref = await gated(MailboxSpec(capacity=2, policy="drop_oldest"))
+    ref.tell(Quote(n=1))
+    ref.tell(Quote(n=2))
+    asked = asyncio.ensure_future(ref.ask(Quote(n=3), timeout=60))
+    for _ in range(5):  # the asker runs as far as it can; the actor is still held
+        await asyncio.sleep(0)
+    assert not asked.done() and ref.stats().mailbox_depth == 2 and ref.stats().dropped == 0
+    actor.expect = 3
+    actor.gate.set()
+    assert await asked == Quote(n=3)
+    assert actor.seen == [("mexc", 1), ("mexc", 2), ("mexc", 3)] and ref.stats().dropped == 0
+    await ref.stop()
+
+
+async def test_an_ask_on_a_full_conflate_mailbox_waits_for_room_and_evicts_nothing() -> None:
+    actor, ref = await gated(MailboxSpec(capacity=2, policy="conflate", key=lambda m: getattr(m, "venue", None)))
+    ref.tell(Quote(venue="mexc", n=1))
+    ref.tell(Quote(venue="binance", n=2))
+    asked = asyncio.ensure_future(ref.ask(Quote(venue="gateio", n=3), timeout=60))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not asked.done() and ref.stats().dropped == 0
+    actor.gate.set()
+    assert await asked == Quote(venue="gateio", n=3)
+    assert actor.seen == [("mexc", 1), ("binance", 2), ("gateio", 3)]
+    await ref.stop()
+
+
+async def test_conflate_never_replaces_an_ask_nor_lets_an_ask_replace_anything() -> None:
+    # Every message has the same key: tells conflate with each other, asks never take part.
+    actor, ref = await gated(MailboxSpec(capacity=8, policy="conflate", key=lambda m: "same"))
+    first = asyncio.ensure_future(ref.ask(Quote(n=1), timeout=60))
+    second = asyncio.ensure_future(ref.ask(Quote(n=2), timeout=60))
+    await asyncio.sleep(0)
+    ref.tell(Quote(n=3))
+    ref.tell(Quote(n=4))  # replaces n=3 only
+    actor.expect = 3
+    actor.gate.set()
+    assert (await first, await second) == (Quote(n=1), Quote(n=2))
+    await actor.done.wait()
+    assert actor.seen == [("mexc", 1), ("mexc", 2), ("mexc", 4)]
+    assert (ref.stats().conflated, ref.stats().dropped) == (1, 1)
+    await ref.stop()
+
+
 # --- the pure mailboxes against naive models ----------------------------------------------------
 
 ops = st.lists(st.one_of(st.tuples(st.just("put"), st.integers(0, 4)), st.just(("get", 0))), max_size=60)

@@ -10,6 +10,7 @@ import pytest
 from actors import Actor, MailboxSpec, spawn
 from protocols.errors import ActorStopped, AskTimeout
 from protocols.messages import Msg
+from testkit import eventually
 
 
 class Ping(Msg, kw_only=True):
@@ -52,18 +53,11 @@ class Probe(Actor[Ping | Boom | Hold | Quit]):
                 self.entered.set()
                 await self.gate.wait()
             case Quit():
-                self.stop()
+                self.exit_after_message()
         return None
 
     async def on_stop(self) -> None:
         self.stopped.set()
-
-
-async def until(pred, what: str = "condition") -> None:
-    """Wait for ``pred()`` by yielding to the loop (no fixed sleeps), failing after 5s."""
-    async with asyncio.timeout(5):
-        while not pred():
-            await asyncio.sleep(0)
 
 
 async def test_each_actor_runs_in_one_task_named_with_its_path() -> None:
@@ -81,7 +75,7 @@ async def test_tell_never_awaits_and_messages_arrive_in_order() -> None:
     for n in range(5):
         assert ref.tell(Ping(n=n)) is None  # sync: returns before the actor runs
     assert probe.seen == []
-    await until(lambda: len(probe.seen) == 5)
+    await eventually(lambda: len(probe.seen) == 5, every=0)
     assert probe.seen == [0, 1, 2, 3, 4]
     await ref.stop()
 
@@ -135,7 +129,7 @@ async def test_an_error_in_receive_during_ask_gives_the_asker_actor_stopped_caus
     with pytest.raises(ActorStopped) as info:
         await ref.ask(Boom())
     assert isinstance(info.value.__cause__, ValueError)
-    await until(lambda: not ref.alive)
+    await eventually(lambda: not ref.alive, every=0)
     assert ref.stats().state == "crashed"
     assert ref.stats().last_failure is not None and ref.stats().last_failure.type == "ValueError"
 
@@ -146,7 +140,7 @@ async def test_cancelling_an_asker_leaves_the_actor_healthy() -> None:
     ref.tell(Hold())
     await probe.entered.wait()
     asker = asyncio.ensure_future(ref.ask(Ping(n=1), timeout=5))
-    await until(lambda: ref.stats().mailbox_depth == 1)
+    await eventually(lambda: ref.stats().mailbox_depth == 1, every=0)
     asker.cancel()
     with pytest.raises(asyncio.CancelledError):
         await asker
@@ -162,7 +156,7 @@ async def test_an_actor_that_stops_itself_exits_normally_after_the_current_messa
     ref.tell(Quit())
     ref.tell(Ping(n=1))
     await probe.stopped.wait()
-    await until(lambda: not ref.alive)
+    await eventually(lambda: not ref.alive, every=0)
     assert probe.seen == [] and ref.stats().state == "stopped" and ref.stats().last_failure is None
 
 
@@ -199,7 +193,7 @@ async def test_timers_are_cancelled_when_the_actor_crashes() -> None:
     ref = await spawn(ticker, name="t")
     await ticker.ticked.wait()
     ref.tell(Ping(n=3))
-    await until(lambda: not ref.alive)
+    await eventually(lambda: not ref.alive, every=0)
     assert all(t.handle.cancelled() for t in ticker.timers)
 
 
@@ -214,7 +208,7 @@ async def test_stats_report_mailbox_processed_queue_wait_and_uptime() -> None:
     assert (s.mailbox_depth, s.mailbox_capacity, s.mailbox_high_water) == (3, 8, 3)
     assert s.kind == "Probe" and s.state == "running" and s.restarts == 0 and s.uptime_s >= 0
     probe.gate.set()
-    await until(lambda: ref.stats().processed == 4)
+    await eventually(lambda: ref.stats().processed == 4, every=0)
     s = ref.stats()
     assert s.mailbox_depth == 0 and s.mailbox_high_water == 3 and s.dropped == 0
     assert s.queue_wait_p50_us is not None and 0 <= s.queue_wait_p50_us <= s.queue_wait_p99_us
@@ -245,7 +239,7 @@ async def test_a_crash_of_a_standalone_actor_fails_its_queued_asks() -> None:
     await probe.entered.wait()
     ref.tell(Boom())
     queued = asyncio.ensure_future(ref.ask(Ping(n=1), timeout=5))
-    await until(lambda: ref.stats().mailbox_depth == 2)
+    await eventually(lambda: ref.stats().mailbox_depth == 2, every=0)
     probe.gate.set()
     with pytest.raises(ActorStopped):
         await queued

@@ -125,3 +125,22 @@ def test_non_loopback_control_host_is_accepted_only_when_explicitly_allowed() ->
     assert cfg.control.host == "0.0.0.0"
     assert config.is_loopback("127.0.0.2") and config.is_loopback("::1") and config.is_loopback("localhost")
     assert not config.is_loopback("10.0.0.1") and not config.is_loopback("example.com")
+
+
+def test_gateio_book_channel_defaults_to_obu_and_order_book_update_is_a_choice() -> None:
+    from supervisor.app import build_adapters
+
+    cfg = config.loads(MINIMAL.replace("mexc", "gateio") + 'rest_url = "http://127.0.0.1:9"\n')
+    venues, _ = build_adapters(cfg, None, live=False)
+    assert venues["gateio"].book_channel == "spot.obu"
+    cfg = config.loads(MINIMAL.replace("mexc", "gateio") + 'book_channel = "spot.order_book_update"\n')
+    assert build_adapters(cfg, None, live=False)[0]["gateio"].book_channel == "spot.order_book_update"
+
+
+@pytest.mark.parametrize("toml, path", [
+    (MINIMAL + 'book_channel = "spot.order_book_update"\n', "venues.mexc.book_channel"),
+    (MINIMAL.replace("mexc", "gateio") + 'book_channel = "spot.order_book"\n', "venues.gateio.book_channel"),
+])
+def test_book_channel_is_refused_on_other_venues_and_when_not_a_gate_depth_channel(toml: str, path: str) -> None:
+    with pytest.raises(ConfigError, match=path.replace(".", r"\.")):
+        config.loads(toml)

@@ -7,20 +7,18 @@ config whose journal and control socket live in ``dir``. Every detector is a
 arrival order, each view it was given and each opportunity it fired, so a test can check every
 decision against the views it was taken on.
 
-Also: ``wait_until`` (poll a predicate with a deadline; never a fixed sleep for a condition),
+Also: ``wait_until`` (``testkit.eventually``: poll a predicate with a deadline, never a fixed sleep),
 read-only journal queries, the venue-side client id, and the config text builder shared with
 the subprocess tests.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
-import inspect
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from actors.detector import DetectorActor
 import pytest
 
 from protocols.messages import BookView, FlushJournal, GetView, KillSwitch, Opportunity
+from testkit import eventually as wait_until
 
 VENUES = ("mexc", "gateio", "binance")
 SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
@@ -58,20 +57,6 @@ def engine_toml(directory: Path, *, venues: dict[str, dict[str, Any]] | None = N
     return "".join(out)
 
 
-async def wait_until(predicate: Callable[[], Any], *, timeout: float = 10.0, what: str = "condition",
-                     every: float = 0.02) -> Any:
-    """Poll ``predicate`` (sync, or returning an awaitable) until it gives something truthy (returned); AssertionError at the
-    deadline, naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if inspect.isawaitable(value):
-            value = await value
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for: {what}")
-        await asyncio.sleep(every)
 
 
 def venue_client_id(venue: str, client_id: str) -> str:

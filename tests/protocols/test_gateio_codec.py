@@ -116,8 +116,31 @@ def test_decode_error_excerpt_is_bounded_for_a_huge_frame(venue):
     assert len(info.value.excerpt) < 300 and info.value.excerpt.endswith(f"({len(frame)} bytes)")
 
 
-def test_subscribe_frames_are_one_order_book_update_per_symbol_with_100ms_and_seconds():
+def test_subscribe_frames_are_one_obu_stream_of_50_levels_per_symbol_by_default():
     venue = GateVenue(symbols=(), clock=lambda: 1606292218.9)
+    frames = [json.loads(f) for f in venue.subscribe_frames(["BTC/USDT", "ETH/USDT"])]
+    assert frames == [{"time": 1606292218, "channel": "spot.obu", "event": "subscribe", "payload": [f"ob.{pair}.50"]}
+                      for pair in ("BTC_USDT", "ETH_USDT")]
+    assert [json.loads(f)["event"] for f in venue.unsubscribe_frames(["BTC/USDT"])] == ["unsubscribe"]
+    assert type(venue.sync).__name__ == "GateObuSync"
+
+
+def test_obu_push_decodes_full_and_incremental_with_the_pair_from_the_stream_name(venue):
+    full = (b'{"time":1748572394,"time_ms":1748572394330,"channel":"spot.obu","event":"update","result":'
+            b'{"t":1748572394325,"full":true,"s":"ob.BTC_USDT.50","u":28606981,"b":[["105000.1","0.5"]],'
+            b'"a":[["105000.2","1"]]}}')
+    delta = venue.decode(full, recv_ns=3)
+    assert (delta.symbol, delta.first_seq, delta.last_seq, delta.full, delta.bids, delta.asks, delta.exchange_ts_ms) \
+        == ("BTC/USDT", 28606981, 28606981, True, ((105000.1, 0.5),), ((105000.2, 1.0),), 1748572394325)
+    inc = full.replace(b'"full":true,', b'"U":28606982,').replace(b'"u":28606981', b'"u":28606990')
+    delta = venue.decode(inc, recv_ns=3)
+    assert (delta.first_seq, delta.last_seq, delta.full) == (28606982, 28606990, False)
+    with pytest.raises(DecodeError, match="spot.obu"):
+        venue.decode(inc.replace(b'"U":28606982,', b''), recv_ns=3)
+
+
+def test_subscribe_frames_are_one_order_book_update_per_symbol_with_100ms_and_seconds_when_configured():
+    venue = GateVenue(symbols=(), clock=lambda: 1606292218.9, book_channel="spot.order_book_update")
     frames = [json.loads(f) for f in venue.subscribe_frames(["BTC/USDT", "ETH/USDT"])]
     assert frames == [
         {"time": 1606292218, "channel": "spot.order_book_update", "event": "subscribe", "payload": [pair, "100ms"]}

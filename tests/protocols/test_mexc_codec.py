@@ -21,7 +21,7 @@ FIXTURE_BOOK_TICKER = bytes.fromhex(
     "4042544355534454da13270a0839333338372e32381207332e37333438351a0839333338372e32392208372e3636"
     "393837351a07425443555344543091b0e7d1c432"
 )
-CHANNEL = "spot@public.aggre.depth.v3.api.pb@100ms@BTCUSDT"
+CHANNEL = "spot@public.aggre.depth.v3.api.pb@10ms@BTCUSDT"
 
 
 @pytest.fixture
@@ -37,6 +37,8 @@ def _push(symbol: str | None = "BTCUSDT", channel: str = CHANNEL, **body: object
     depth.fromVersion, depth.toVersion = str(body.get("first", "5")), str(body.get("last", "6"))
     for price, qty in body.get("bids", [("1", "2")]):  # type: ignore[union-attr]
         depth.bids.add(price=price, quantity=qty)
+    for price, qty in body.get("asks", []):  # type: ignore[union-attr]
+        depth.asks.add(price=price, quantity=qty)
     return wrapper.SerializeToString()
 
 
@@ -54,7 +56,7 @@ def test_book_ticker_fixture_is_a_channel_arbor_ignores(venue: MexcVenue) -> Non
 
 
 def test_symbol_is_read_from_the_channel_when_the_optional_field_is_absent(venue: MexcVenue) -> None:
-    delta = venue.decode(_push(symbol=None, channel="spot@public.aggre.depth.v3.api.pb@100ms@ETHUSDT"), 1)
+    delta = venue.decode(_push(symbol=None, channel="spot@public.aggre.depth.v3.api.pb@10ms@ETHUSDT"), 1)
     assert isinstance(delta, BookDelta) and delta.symbol == "ETH/USDT"
 
 
@@ -79,14 +81,14 @@ def test_limit_depth_push_is_a_full_book_with_one_version(venue: MexcVenue) -> N
      'Reason\uff1a Blocked!"}',
      Control(kind="error", detail="code=0 msg=Not Subscribed successfully! [spot@public.miniTicker.v3.api@BTCUSDT@UTC+0]."
              "  Reason\uff1a Blocked!")),
-    ('{"id":0,"code":0,"msg":"spot@public.aggre.depth.v3.api.pb@100ms@SOLUSDT"}',
-     Control(kind="error", detail="code=0 msg=spot@public.aggre.depth.v3.api.pb@100ms@SOLUSDT")),
+    ('{"id":0,"code":0,"msg":"spot@public.aggre.depth.v3.api.pb@10ms@SOLUSDT"}',
+     Control(kind="error", detail="code=0 msg=spot@public.aggre.depth.v3.api.pb@10ms@SOLUSDT")),
     (f'{{"id":0,"code":1,"msg":"{CHANNEL}"}}', Control(kind="error", detail=f"code=1 msg={CHANNEL}")),
     # several params in one SUBSCRIPTION are acknowledged together, joined by commas
     (f'{{"id":0,"code":0,"msg":"{CHANNEL},{CHANNEL.replace("BTCUSDT", "ETHUSDT")}"}}',
      Control(kind="ack", detail=f'{CHANNEL},{CHANNEL.replace("BTCUSDT", "ETHUSDT")}')),
-    (f'{{"id":0,"code":0,"msg":"{CHANNEL},spot@public.aggre.depth.v3.api.pb@100ms@SOLUSDT"}}',
-     Control(kind="error", detail=f"code=0 msg={CHANNEL},spot@public.aggre.depth.v3.api.pb@100ms@SOLUSDT")),
+    (f'{{"id":0,"code":0,"msg":"{CHANNEL},spot@public.aggre.depth.v3.api.pb@10ms@SOLUSDT"}}',
+     Control(kind="error", detail=f"code=0 msg={CHANNEL},spot@public.aggre.depth.v3.api.pb@10ms@SOLUSDT")),
 ])
 def test_control_replies_are_acks_pongs_or_errors(venue: MexcVenue, text: str, expected: Control) -> None:
     assert venue.decode(text, 1) == expected
@@ -102,7 +104,16 @@ def test_control_replies_are_acks_pongs_or_errors(venue: MexcVenue, text: str, e
     (bytes.fromhex("0a0141ea12020801"), "without a known body"),  # publicDeals (301): not ours
     (_push(first="ten"), "ValueError"),  # version string that is not a number
     (_push(first=""), "ValueError"),  # missing version
-    (_push(bids=[("abc", "1")]), "ValueError"),  # price that is not a number
+    (_push(bids=[("abc", "1")]), "Expected `float`"),  # price that is not a number
+    (_push(bids=[("nan", "1")]), "Expected `float` > 0.0"),  # never a NaN price
+    (_push(asks=[("100", "nan")]), "Expected `float` >= 0.0"),
+    (_push(bids=[("inf", "1")]), "Expected `float` <="),  # nor an infinite one
+    (_push(asks=[("100", "Infinity")]), "Expected `float` <="),
+    (_push(bids=[("0", "1")]), "Expected `float` > 0.0"),  # a price is > 0
+    (_push(bids=[("-5", "1")]), "Expected `float` > 0.0"),
+    (_push(asks=[("100", "-1")]), "Expected `float` >= 0.0"),  # a quantity >= 0 (0 removes)
+    (_push(bids=[("1e400", "1")]), "out of range"),
+    (_push(first="-3", last="2"), "negative version"),
     (_push(first="9", last="8"), "toVersion 8 < fromVersion 9"),
     (_push(symbol="DOGEUSDT"), "unsubscribed symbol"),  # unknown channel/symbol
     ('{"id":0,"code":0,"msg":', "control reply"),  # truncated JSON
@@ -125,10 +136,10 @@ def test_a_frame_that_is_neither_text_nor_bytes_is_a_decode_error(venue: MexcVen
 
 def test_subscribe_frame_carries_every_uppercase_channel_of_one_connection(venue: MexcVenue) -> None:
     assert venue.subscribe_frames(["BTC/USDT", "eth/usdt"]) == [
-        '{"method":"SUBSCRIPTION","params":["spot@public.aggre.depth.v3.api.pb@100ms@BTCUSDT",'
-        '"spot@public.aggre.depth.v3.api.pb@100ms@ETHUSDT"]}']
+        '{"method":"SUBSCRIPTION","params":["spot@public.aggre.depth.v3.api.pb@10ms@BTCUSDT",'
+        '"spot@public.aggre.depth.v3.api.pb@10ms@ETHUSDT"]}']
     assert venue.unsubscribe_frames(["BTC/USDT"]) == [
-        '{"method":"UNSUBSCRIPTION","params":["spot@public.aggre.depth.v3.api.pb@100ms@BTCUSDT"]}']
+        '{"method":"UNSUBSCRIPTION","params":["spot@public.aggre.depth.v3.api.pb@10ms@BTCUSDT"]}']
     assert venue.ping_frame() == '{"method":"PING"}'
 
 

@@ -7,19 +7,19 @@ import asyncio
 import pytest
 
 from protocols.ratelimit import RateLimits, TokenBucket
+from testkit import FakeClock
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
+Clock = FakeClock[float]
 
-    def __call__(self) -> float:
-        return self.now
+
+def _clock() -> Clock:
+    return FakeClock(100.0)
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return _clock()
 
 
 @pytest.mark.parametrize(("capacity", "per_s"), [(0, 1), (-1, 1), (1, 0), (1, -5)])

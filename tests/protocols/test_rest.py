@@ -13,6 +13,7 @@ from aiohttp import web
 from protocols.errors import ExchangeError, NetworkError, RateLimited
 from protocols.ratelimit import RateLimits, TokenBucket
 from protocols.rest import RestClient, retry_after
+from testkit import FakeClock
 
 
 class Server:
@@ -46,11 +47,8 @@ async def server() -> AsyncIterator[tuple[Server, str]]:
         await runner.cleanup()
 
 
-class Clock:
-    now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+def Clock() -> FakeClock[float]:  # noqa: N802 - stands where a class stood
+    return FakeClock(0.0)
 
 
 def limits() -> RateLimits:

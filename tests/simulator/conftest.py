@@ -3,14 +3,18 @@ deadline-bounded wait for socket-side state."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import msgspec
 import pytest
 
 from simulator import SimConfig, Simulator
+from testkit import eventually
+
+sys.path.insert(0, str(Path(__file__).parent))  # `import ccxt_support` (no __init__.py here)
 
 FAST = SimConfig(seed=7, symbols=("BTC/USDT", "ETH/USDT"), push_interval_s=0.02, gate_full_every=0)
 
@@ -36,15 +40,8 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-async def _wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture
 def wait_until():
-    return _wait_until
+    return eventually

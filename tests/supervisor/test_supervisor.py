@@ -10,9 +10,10 @@ import pytest
 import tenacity
 
 from actors import Actor
-from protocols.errors import ActorStopped, RestartIntensityExceeded
+from protocols.errors import ActorStopped, PermanentFailure, RestartIntensityExceeded
 from protocols.messages import Msg
-from supervisor import ChildSpec, Supervisor, run
+from supervisor import ChildSpec, Supervisor, exponential_backoff, run
+from testkit import FakeClock, until
 
 NO_WAIT = tenacity.wait_none()
 
@@ -50,10 +51,7 @@ class Journal:
         return self.items.count((what, name))
 
     async def until(self, pred: Callable[[], bool]) -> None:
-        async with asyncio.timeout(5):
-            while not pred():
-                self.changed.clear()
-                await self.changed.wait()
+        await until(pred, self.changed, timeout=5)
 
 
 class Worker(Actor[Ping | Boom | Quit]):
@@ -77,7 +75,7 @@ class Worker(Actor[Ping | Boom | Quit]):
             case Boom():
                 raise ValueError(f"{self.name} boom")
             case Quit():
-                self.stop()
+                self.exit_after_message()
         return None
 
     async def on_stop(self) -> None:
@@ -159,11 +157,11 @@ async def test_more_than_max_restarts_within_the_window_escalates_to_the_parent(
 
 async def test_the_same_number_of_restarts_spread_wider_than_the_window_does_not_escalate() -> None:
     j = Journal()
-    now = [0.0]
-    async with run(nested(j, clock=lambda: now[0], max_restarts=2)) as tree:
+    clock = FakeClock(0.0)
+    async with run(nested(j, clock=clock, max_restarts=2)) as tree:
         for _ in range(3):
             await crash(tree, "sub/w", j, ["w"])
-            now[0] += 6.0  # within_s is 10: at most two restarts ever share the window
+            clock.advance(6.0)  # within_s is 10: at most two restarts ever share the window
         sub = next(s for s in tree.stats() if s.path == "sub")
         assert sub.restarts == 0 and sub.restarts_in_window == 1
         assert j.incarnations["w"] == 4
@@ -375,18 +373,30 @@ async def test_every_restart_is_reported_to_the_on_restart_listener_including_ma
     assert seen == [("a", "ValueError: a boom", 1), ("a", "manual", 2)]
 
 
-async def test_backoff_before_each_restart_comes_from_the_wait_strategy() -> None:
+async def test_backoff_is_a_plain_function_of_the_attempt_number_called_before_each_restart() -> None:
     j = Journal()
     attempts: list[int] = []
 
-    def backoff(state: tenacity.RetryCallState) -> float:
-        attempts.append(state.attempt_number)
+    def backoff(attempt: int) -> float:
+        attempts.append(attempt)
         return 0.0
 
     async with run(Supervisor([worker("a", j)], backoff=backoff)) as tree:
         await crash(tree, "a", j, ["a"])
         await crash(tree, "a", j, ["a"])
     assert attempts == [1, 2]
+
+
+async def test_backoff_also_accepts_a_tenacity_wait_strategy() -> None:
+    j = Journal()
+    async with run(Supervisor([worker("a", j)], backoff=tenacity.wait_fixed(0))) as tree:
+        await crash(tree, "a", j, ["a"])
+        assert tree.which_children()[0].restarts == 1
+
+
+def test_exponential_backoff_doubles_from_its_initial_delay_up_to_its_cap() -> None:
+    backoff = exponential_backoff(0.05, 0.3, jitter_s=0)
+    assert [backoff(n) for n in range(1, 6)] == pytest.approx([0.05, 0.1, 0.2, 0.3, 0.3])
 
 
 async def test_stats_list_every_actor_with_kind_and_supervisor_strategy_and_intensity() -> None:
@@ -401,3 +411,72 @@ async def test_stats_list_every_actor_with_kind_and_supervisor_strategy_and_inte
         assert tree.describe("sub/w") is None
         with pytest.raises(KeyError):
             tree.lookup("nope")
+
+
+async def test_a_start_failure_under_rest_for_one_restarts_it_and_then_starts_the_children_after_it() -> None:
+    j = Journal()
+    fails = [True]
+
+    class FirstStartFails(Worker):
+        async def on_start(self) -> None:
+            if fails.pop() if fails else False:
+                raise ValueError("first start fails")
+            await super().on_start()
+
+    root = Supervisor([ChildSpec("a", lambda: FirstStartFails("a", j)), worker("b", j)],
+                      strategy="rest_for_one", backoff=NO_WAIT)
+    async with run(root) as tree:
+        await j.until(lambda: j.count("start", "b") == 1)
+        assert [(c.name, c.state, c.restarts) for c in tree.which_children()] == [
+            ("a", "running", 1), ("b", "running", 1)]
+        assert j.items == [("stop", "a"), ("start", "a"), ("start", "b")]
+
+
+# --- permanent failures ---------------------------------------------------------------------
+
+
+class Unstartable(Actor[Ping]):
+    """Cannot start, and no restart will change that."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+
+    async def on_start(self) -> None:
+        self.journal.add("start", "unstartable")
+        raise PermanentFailure("its directory is not writable")
+
+    async def receive(self, msg: Ping) -> None:
+        return None
+
+
+class GivesUp(Worker):
+    """Starts; a Boom makes it fail permanently."""
+
+    async def receive(self, msg: Ping | Boom | Quit) -> Count | None:
+        if isinstance(msg, Boom):
+            raise PermanentFailure("the venue refused our key")
+        return await super().receive(msg)
+
+
+async def test_a_child_that_cannot_start_for_a_permanent_reason_is_not_restarted_and_fails_the_whole_tree() -> None:
+    j = Journal()
+    inner = lambda: Supervisor([worker("a", j), ChildSpec("u", lambda: Unstartable(j)), worker("b", j)],  # noqa: E731
+                               backoff=NO_WAIT, max_restarts=100)
+    root = Supervisor([ChildSpec("inner", inner)], backoff=NO_WAIT, max_restarts=100)
+    with pytest.raises(PermanentFailure) as info:
+        async with run(root):
+            pass
+    assert info.value.path == "inner/u" and str(info.value) == "inner/u: its directory is not writable"
+    assert j.count("start", "unstartable") == 1  # never retried
+    assert j.count("start", "b") == 0  # nothing is started after it
+    assert j.count("stop", "a") == 1  # what had started is stopped
+
+
+async def test_a_running_child_failing_permanently_ends_the_tree_and_wait_raises_it() -> None:
+    j = Journal()
+    inner = lambda: Supervisor([ChildSpec("g", lambda: GivesUp("g", j))], backoff=NO_WAIT)  # noqa: E731
+    with pytest.raises(PermanentFailure, match="inner/g: the venue refused our key"):
+        async with run(Supervisor([worker("a", j), ChildSpec("inner", inner)], backoff=NO_WAIT)) as tree:
+            tree.lookup("inner/g").tell(Boom())
+            await tree.wait()  # raises the failure here, and so does the block
+    assert j.count("start", "g") == 1 and j.count("stop", "a") == 1
