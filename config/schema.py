@@ -144,11 +144,12 @@ class CaptureConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     """Recording of raw market data for replay (``protocols.capture``); off while ``dir`` is None."""
 
     dir: str | None = None  # "~" is expanded; ``--capture DIR`` sets it
-    block_kib: PositiveInt = 256  # a compressed block is written once this much is pending ...
-    block_ms: PositiveInt = 200  # ... or this long after its first record (what kill -9 can lose)
-    segment_mib: PositiveInt = 64  # a new segment file after this many bytes ...
-    segment_s: PositiveInt = 3600  # ... or this many seconds
-    max_queued: PositiveInt = 200_000  # records waiting for the writer; beyond it they are dropped (counted)
+    block_kib: Annotated[int, msgspec.Meta(ge=1, le=65_536)] = 256  # a block is written once this much is pending ...
+    # ... or this long after its first record: what a kill -9 can lose
+    block_ms: Annotated[int, msgspec.Meta(ge=1, le=60_000)] = 200
+    segment_mib: Annotated[int, msgspec.Meta(ge=1, le=65_536)] = 64  # a new segment file after this many MiB ...
+    segment_s: Annotated[int, msgspec.Meta(ge=1, le=86_400 * 7)] = 3600  # ... or this many seconds
+    max_queued: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)] = 200_000  # beyond it records are dropped (counted)
 
 
 class EngineConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):

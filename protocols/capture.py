@@ -68,6 +68,7 @@ class CaptureFormatError(Exception):
 class Market(msgspec.Struct, frozen=True, kw_only=True):
     kind: str  # the adapter: mexc | binance | gateio
     symbols: tuple[str, ...]
+    options: dict[str, str] = {}  # the adapter's options, e.g. Gate's book_channel: what the frames are
 
 
 class SegmentHeader(msgspec.Struct, frozen=True, kw_only=True):

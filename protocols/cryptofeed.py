@@ -13,8 +13,9 @@ received on the last connection). ``EXCHANGE.http.N.M`` holds one REST reply per
 
 Times are wall-clock seconds; records get them in ns, exactly (``to_ns``). The markets are
 read from what was subscribed: Binance's stream names in the URL (``nknusdt@depth`` →
-``NKN/USDT``, split on a known quote asset), Gate's ``spot.order_book_update`` subscribe
-frames (``INK_USDT`` → ``INK/USDT``). A line that does not parse raises ``ValueError`` naming
+``NKN/USDT``, split on a known quote asset), Gate's ``spot.order_book_update`` or ``spot.obu``
+subscribe replies (``INK_USDT`` → ``INK/USDT``; the channel becomes the adapter's
+``book_channel``, so the replay applies that channel's sync rule). A line that does not parse raises ``ValueError`` naming
 the file, the line number and an excerpt.
 """
 
@@ -100,6 +101,7 @@ def markets(path: str | Path) -> dict[str, Market]:
     if kind != "ws":
         return {}
     symbols: dict[str, None] = {}
+    options: dict[str, str] = {}
     with open(path, encoding="utf-8") as f:
         for line in f:
             head = line.split(": ", 1)[0]
@@ -109,8 +111,14 @@ def markets(path: str | Path) -> dict[str, Market]:
                     name, _, channel = stream.partition("@")
                     if channel.startswith("depth"):
                         symbols[split_binance(name)] = None
-            elif venue == "gateio" and '"event":"subscribe"' in line and "order_book" in line:
-                payload = json.loads(line.split(": ", 1)[1]).get("payload") or []
-                if payload:
+            elif venue == "gateio" and '"event":"subscribe"' in line:
+                reply = json.loads(line.split(": ", 1)[1])
+                channel, payload = reply.get("channel"), reply.get("payload") or []
+                if channel == "spot.order_book_update" and payload:
                     symbols[payload[0].replace("_", "/")] = None
-    return {venue: Market(kind=venue, symbols=tuple(symbols))}
+                elif channel == "spot.obu" and payload:  # "ob.BTC_USDT.50"
+                    symbols[payload[0].split(".")[1].replace("_", "/")] = None
+                else:
+                    continue
+                options["book_channel"] = channel  # the sync rule follows the channel recorded
+    return {venue: Market(kind=venue, symbols=tuple(symbols), options=options)}

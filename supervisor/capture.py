@@ -32,7 +32,8 @@ def open_capture(cfg: EngineConfig, venues: Mapping[str, Venue]) -> CaptureWrite
     """The writer for ``cfg.capture.dir``, tapped into every adapter's REST client."""
     c = cfg.capture
     assert c.dir is not None
-    markets = {name: Market(kind=cfg.venues[name].kind, symbols=tuple(cfg.venues[name].symbols)) for name in venues}
+    markets = {name: Market(kind=cfg.venues[name].kind, symbols=tuple(cfg.venues[name].symbols),
+                            options=cfg.venues[name].adapter_options()) for name in venues}
     writer = CaptureWriter(Path(c.dir).expanduser(), markets, block_bytes=c.block_kib * 1024,
                            block_s=c.block_ms / 1000, segment_bytes=c.segment_mib * 1024 * 1024,
                            segment_s=c.segment_s, max_queued=c.max_queued)

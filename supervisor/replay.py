@@ -160,7 +160,8 @@ class Progress:
 
 def replay_config(cfg: EngineConfig, inputs: ReplayInput, journal: Path) -> EngineConfig:
     """``cfg`` with the capture's markets as its venues and the replay's own journal."""
-    venues = {name: VenueConfig(kind=m.kind, symbols=tuple(m.symbols)) for name, m in inputs.markets.items()}  # type: ignore[arg-type]
+    venues = {name: VenueConfig(kind=m.kind, symbols=tuple(m.symbols), **m.options)  # type: ignore[arg-type]
+              for name, m in inputs.markets.items()}
     return msgspec.structs.replace(cfg, venues=venues,
                                    journal=msgspec.structs.replace(cfg.journal, path=str(journal)))
 
@@ -192,7 +193,7 @@ async def _replay(inputs: ReplayInput, cfg: EngineConfig, *, latency_ms: float, 
     rests: list[RecordedRest] = []
     for name, market in inputs.markets.items():
         adapter = ADAPTERS[market.kind](rest_url="http://replay.invalid", ws_url="ws://replay.invalid",
-                                        symbols=list(market.symbols), credentials=None)
+                                        symbols=list(market.symbols), credentials=None, **market.options)
         recorded = RecordedRest(name, [(r[3] - origin, r[4], r[5]) for r in inputs.rest if r[1] == name], clock)
         adapter._rest = recorded  # type: ignore[attr-defined]  # its own parsing, over recorded replies (see rest_client)
         rests.append(recorded)

@@ -54,4 +54,5 @@ def test_the_recorded_gate_session_subscribed_ten_order_books():
         pytest.skip(f"{path} is absent (../shared/data is not beside the checkout)")
     market = cryptofeed.markets(path)["gateio"]
     assert len(market.symbols) == 10 and "BTC/USDC" in market.symbols
+    assert market.options == {"book_channel": "spot.order_book_update"}  # 2021: the v4 diff channel
     assert sum(1 for r in cryptofeed.read(path) if r[0] == WS) > 250
