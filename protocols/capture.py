@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import lz4.frame
+import lz4.frame  # type: ignore[import-untyped]
 import msgspec
 
 MAGIC = b"ARBORCAP"
@@ -57,8 +57,8 @@ CODECS: dict[str, tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]]] = {
     "zlib": (lambda data: zlib.compress(data, 1), zlib.decompress),
 }
 CODEC = "lz4"
-MAX_BLOCK = 256 * 1024 * 1024
-CHUNK = 512  # records the writer thread takes off the queue at a time  # a length above this is a torn/garbled header, not a block
+MAX_BLOCK = 256 * 1024 * 1024  # a length above this is a torn/garbled header, not a block
+CHUNK = 512  # records the writer thread takes off the queue at a time
 
 
 class CaptureFormatError(Exception):

@@ -15,7 +15,8 @@ Times are wall-clock seconds; records get them in ns, exactly (``to_ns``). The m
 read from what was subscribed: Binance's stream names in the URL (``nknusdt@depth`` →
 ``NKN/USDT``, split on a known quote asset), Gate's ``spot.order_book_update`` or ``spot.obu``
 subscribe replies (``INK_USDT`` → ``INK/USDT``; the channel becomes the adapter's
-``book_channel``, so the replay applies that channel's sync rule). A line that does not parse raises ``ValueError`` naming
+``book_channel``, so the replay applies that channel's sync rule). A line that does not parse
+raises ``ValueError`` naming
 the file, the line number and an excerpt.
 """
 

@@ -9,9 +9,10 @@ sockets are gone: the frame source is the capture (``replay_input``), and the co
 per-frame work (decode, route, ``await book.send``) is done here by ``feed``.
 
 Time is virtual (``virtual_time``): a frame is delivered at its recorded receive time (at the
-end of its ``batch_ms`` window: see ``feed``), and the clock moves only when the engine is idle, so ``--speed max`` and ``--speed 1`` decide the same,
-and two replays of one capture write identical journals (the executor's run id is derived from
-the inputs and settings, restart backoff has no jitter). The replay's journal is its own
+end of its ``batch_ms`` window: see ``feed``), and the clock moves only when the engine is
+idle, so ``--speed max`` and ``--speed 1`` decide the same, and two replays of one capture
+write identical journals (the executor's run id is derived from the inputs and settings,
+restart backoff has no jitter). The replay's journal is its own
 (``OUT/journal.sqlite``, recreated each run), never the live one.
 
 Frames the live engine would never have received (channels it does not subscribe to, symbols
@@ -31,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-import tenacity
 
 from actors import Actor, ActorRef
 from actors.detector import DetectorActor
@@ -45,7 +45,7 @@ from supervisor.app import ADAPTERS
 from supervisor.engine import Engine, path_symbol
 from supervisor.paper import DEFAULT_TAKER_FEES, PaperVenue, RecordedRest
 from supervisor.replay_input import ReplayInput
-from supervisor.spec import ChildSpec, Strategy
+from supervisor.spec import ChildSpec, Strategy, exponential_backoff
 from supervisor.tree import Supervisor
 
 START_NS = 1_000_000_000  # the virtual clock at the first record (never 0: "no time" elsewhere)
@@ -113,13 +113,13 @@ class ReplayEngine(Engine):
                  run_id: str, stats: ReplayStats) -> None:
         self.replay_run_id = run_id
         self.detector_class = recording_detector(stats)
-        super().__init__(cfg, venues, dry_run={name: False for name in venues}, taker_fees=taker_fees,
+        super().__init__(cfg, venues, dry_run=dict.fromkeys(venues, False), taker_fees=taker_fees,
                          clock=clock, wall=wall)
 
-    def _sup(self, children: list[ChildSpec], strategy: Strategy) -> Supervisor:  # type: ignore[override]
+    def _sup(self, children: list[ChildSpec], strategy: Strategy) -> Supervisor:
         r = self.cfg.restart  # no jitter: a replay's restarts happen at the same virtual times
         return Supervisor(children, strategy=strategy, max_restarts=r.max_restarts, within_s=r.within_s,
-                          backoff=tenacity.wait_exponential(multiplier=r.backoff_initial_s, max=r.backoff_max_s),
+                          backoff=exponential_backoff(r.backoff_initial_s, r.backoff_max_s, jitter_s=0.0),
                           clock=lambda: self.clock() / 1e9, on_restart=self._journal_restart)
 
     def _journal(self) -> Actor[Any]:
@@ -194,13 +194,14 @@ async def _replay(inputs: ReplayInput, cfg: EngineConfig, *, latency_ms: float, 
     for name, market in inputs.markets.items():
         adapter = ADAPTERS[market.kind](rest_url="http://replay.invalid", ws_url="ws://replay.invalid",
                                         symbols=list(market.symbols), credentials=None, **market.options)
-        recorded = RecordedRest(name, [(r[3] - origin, r[4], r[5]) for r in inputs.rest if r[1] == name], clock)
-        adapter._rest = recorded  # type: ignore[attr-defined]  # its own parsing, over recorded replies (see rest_client)
+        replies = [(r[3] - origin, r[4], r[5]) for r in inputs.rest if r[1] == name and isinstance(r[5], bytes)]
+        recorded = RecordedRest(name, replies, clock)
+        adapter._rest = recorded  # its own parsing, over recorded replies (see supervisor.capture.rest_client)
         rests.append(recorded)
         fee = inputs.taker_fees.get(name, DEFAULT_TAKER_FEES[market.kind])
         assets = sorted({a for s in market.symbols for a in s.split("/")})
         venues[name] = PaperVenue(adapter, books=functools.partial(book_ref, name), latency_s=latency_ms / 1000,
-                                  taker_fee=fee, balances={a: INVENTORY for a in assets}, clock=clock, wall=wall)
+                                  taker_fee=fee, balances=dict.fromkeys(assets, INVENTORY), clock=clock, wall=wall)
     fees = {name: v.taker_fee for name, v in venues.items()}
     engine = ReplayEngine(cfg, dict(venues), taker_fees=fees, clock=clock, wall=wall,
                           run_id=derive_run_id(inputs, cfg, latency_ms, batch_ms), stats=stats)

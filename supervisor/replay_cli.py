@@ -34,8 +34,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--batch-ms", type=float, default=1.0, metavar="MS",
                    help="frames received within one such window reach the books together, as one socket read "
                         "(default 1; 0: each frame alone)")
-    p.add_argument("--out", default="arbor-replay", metavar="DIR", help="journal(s) and report.html (default ./arbor-replay)")
-    p.add_argument("--sweep", metavar="SECTION.FIELD=V1,V2", help="one replay per value, e.g. detector.min_edge_bps=5,10,20")
+    p.add_argument("--out", default="arbor-replay", metavar="DIR",
+                   help="journal(s) and report.html (default ./arbor-replay)")
+    p.add_argument("--sweep", metavar="SECTION.FIELD=V1,V2",
+                   help="one replay per value, e.g. detector.min_edge_bps=5,10,20")
     p.add_argument("--progress", action="store_true", help="progress bar on stderr even when it is not a terminal")
 
 

@@ -81,7 +81,7 @@ def build(label: str, inputs: ReplayInput, stats: ReplayStats, journal: Path) ->
     pairs: dict[str, list[float]] = {}
     curve: list[tuple[float, float]] = [(0.0, 0.0)]
     total = fees = 0.0
-    for symbol, buy, sell, edge, status, pnl, fee, created_ns in opps:
+    for symbol, buy, sell, _edge, status, pnl, fee, created_ns in opps:
         statuses[status] = statuses.get(status, 0) + 1
         for table, key in ((markets, symbol), (pairs, f"{buy}->{sell}")):
             row = table.setdefault(key, [0, 0, 0.0, 0.0])
@@ -95,13 +95,17 @@ def build(label: str, inputs: ReplayInput, stats: ReplayStats, journal: Path) ->
     curve.append((stats.span_ns / 1e9, total))
     edges = [d[4] for d in stats.detections]
     latencies = [d[6] / 1e6 for d in stats.detections]
-    rows = lambda table: [Row(key=k, opportunities=int(v[0]), executed=int(v[1]), realised_pnl=v[2], fees=v[3])
-                          for k, v in sorted(table.items())]
+
+    def rows(table: dict[str, list[float]]) -> list[Row]:
+        return [Row(key=k, opportunities=int(v[0]), executed=int(v[1]), realised_pnl=v[2], fees=v[3])
+                for k, v in sorted(table.items())]
+
     return Report(
         label=label, sources=inputs.sources, span_s=stats.span_ns / 1e9, frames=stats.frames,
         replay_s=stats.wall_s, frames_per_s=stats.frames / stats.wall_s if stats.wall_s else 0.0,
         decode_errors=sum(stats.decode_errors.values()), dropped_in_capture=stats.dropped_in_capture,
-        snapshots_unanswered=stats.snapshots_unanswered, torn=inputs.torn, opportunities=len(opps), statuses=statuses, orders_filled=filled, realised_pnl=total,
+        snapshots_unanswered=stats.snapshots_unanswered, torn=inputs.torn, opportunities=len(opps),
+        statuses=statuses, orders_filled=filled, realised_pnl=total,
         fees=fees, by_market=rows(markets), by_pair=rows(pairs), edge_bins=_bins(edges),
         edge_p50=_pct(edges, 0.5) if edges else None, edge_max=max(edges) if edges else None, pnl_curve=curve,
         books=[BookRow(book=f"{v}/{s}", frames_span_s=(b.last_ns - b.first_ns) / 1e9, in_sync_s=b.synced_ns / 1e9,
@@ -123,8 +127,10 @@ def _bins(edges: list[float], n: int = 12) -> list[tuple[float, float, int]]:
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    line = lambda cells: "  ".join(str(c).rjust(w) if i else str(c).ljust(w)
-                                   for i, (c, w) in enumerate(zip(cells, widths)))
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
@@ -145,7 +151,8 @@ def text(r: Report) -> str:
     for title, rows in (("per market", r.by_market), ("per venue pair (buy->sell)", r.by_pair)):
         if rows:
             out.append(f"\n{title}:\n" + _table(["", "opportunities", "executed", "PnL", "fees"], [
-                [x.key, str(x.opportunities), str(x.executed), f"{x.realised_pnl:+.6f}", f"{x.fees:.6f}"] for x in rows]))
+                [x.key, str(x.opportunities), str(x.executed), f"{x.realised_pnl:+.6f}", f"{x.fees:.6f}"]
+                for x in rows]))
     if r.edge_bins:
         peak = max(c for _, _, c in r.edge_bins)
         out.append(f"\nedge after fees (bps): median {r.edge_p50:.2f}, max {r.edge_max:.2f}")

@@ -66,7 +66,8 @@ def line_plot(points: list[tuple[float, float]], title: str, x_label: str, y_lab
 
     path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in points)
     parts = _axes(title, x_label, y_label, y0, y1)
-    parts.append(f'<line x1="{PAD}" y1="{sy(0):.1f}" x2="{W - 8}" y2="{sy(0):.1f}" stroke="#ccc" stroke-dasharray="3"/>')
+    parts.append(f'<line x1="{PAD}" y1="{sy(0):.1f}" x2="{W - 8}" y2="{sy(0):.1f}" stroke="#ccc" '
+                 'stroke-dasharray="3"/>')
     parts.append(f'<polyline class="data" fill="none" stroke="#1565c0" stroke-width="1.5" points="{path}"/>')
     return _svg(parts)
 

@@ -58,7 +58,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         self._now_ns = start_ns
         self.speed = speed  # None: as fast as possible; N: N virtual seconds per real second
         self.pending_external = 0
-        self._selector = _VirtualSelector(self._selector, self)  # type: ignore[has-type, arg-type, assignment]
+        self._selector = _VirtualSelector(self._selector, self)  # type: ignore[has-type, arg-type]
         self._clock_resolution = 1e-9
 
     def time(self) -> float:

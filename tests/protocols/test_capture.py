@@ -103,7 +103,8 @@ def test_a_corrupted_block_ends_the_segment_there(tmp_path):
 def test_a_segment_of_an_older_format_version_is_refused_naming_both_versions(tmp_path):
     path = tmp_path / "000000.arbcap"
     write_segment(path, [frames(3)], version=0)
-    with pytest.raises(CaptureFormatError, match=r"capture format version 0, this Arbor reads version 1 only; re-record"):
+    with pytest.raises(CaptureFormatError,
+                       match=r"capture format version 0, this Arbor reads version 1 only; re-record"):
         list(read_segment(path))
 
 

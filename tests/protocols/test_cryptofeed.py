@@ -20,7 +20,8 @@ def test_binance_stream_names_split_on_their_quote_asset(name, expected):
 
 def test_a_binance_session_yields_text_frames_with_wall_clock_receive_times(tmp_path):
     path = tmp_path / "BINANCE.ws.1.0"
-    path.write_text("wss://stream.binance.com:9443/stream?streams=nknusdt@depth@100ms/nknusdt@kline_1m <-> 1633998511.1\n"
+    path.write_text("wss://stream.binance.com:9443/stream?streams=nknusdt@depth@100ms/nknusdt@kline_1m"
+                    " <-> 1633998511.1\n"
                     '1633998512.5: {"stream":"nknusdt@depth@100ms","data":{}}\n')
     assert list(cryptofeed.read(path)) == [
         (WS, "binance", 0, 1633998512_500000000, "", '{"stream":"nknusdt@depth@100ms","data":{}}')]
@@ -32,8 +33,8 @@ def test_an_http_file_yields_each_reply_keyed_by_its_request(tmp_path):
     path.write_text("https://api.gateio.ws/api/v4/spot/order_book?currency_pair=HAI_ETH&limit=100&with_id=true"
                     ' -> 1619093533.25: {"id":1}\n')
     assert list(cryptofeed.read(path)) == [
-        (REST, "gateio", 0, 1619093533_250000000, "GET /api/v4/spot/order_book?currency_pair=HAI_ETH&limit=100&with_id=true",
-         b'{"id":1}')]
+        (REST, "gateio", 0, 1619093533_250000000,
+         "GET /api/v4/spot/order_book?currency_pair=HAI_ETH&limit=100&with_id=true", b'{"id":1}')]
 
 
 def test_a_line_that_does_not_parse_names_the_file_and_line(tmp_path):

@@ -85,7 +85,11 @@ def test_a_replay_at_max_speed_ends_with_every_book_at_the_captures_final_state(
 def test_a_gap_in_the_capture_resyncs_the_book_from_the_next_recorded_snapshot(captured, tmp_path):
     capture, _, cfg = captured
     stats, journal = run_replay(open_inputs([capture]), cfg, tmp_path / "gap")
-    restarts = [path for (path,) in sqlite3.connect(journal).execute("SELECT path FROM restarts WHERE reason LIKE '%Gap%'")]
+    conn = sqlite3.connect(journal)
+    try:
+        restarts = [path for (path,) in conn.execute("SELECT path FROM restarts WHERE reason LIKE '%Gap%'")]
+    finally:
+        conn.close()
     assert any(p.startswith("venues/gateio/books/") for p in restarts), restarts
     assert stats.snapshots_unanswered == 0
     assert all(view.in_sync for view in stats.end_views.values())

@@ -19,7 +19,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 def report(label: str = "min_edge_bps=5") -> Report:
     return Report(
         label=label, sources=["cap/000000.arbcap"], span_s=20.0, frames=6000, replay_s=0.5, frames_per_s=12000.0,
-        decode_errors=1, dropped_in_capture=0, snapshots_unanswered=0, torn=[], opportunities=3, statuses={"executed": 2, "rejected_by_risk": 1},
+        decode_errors=1, dropped_in_capture=0, snapshots_unanswered=0, torn=[], opportunities=3,
+        statuses={"executed": 2, "rejected_by_risk": 1},
         orders_filled=4, realised_pnl=1.25, fees=0.5,
         by_market=[Row(key="BTC/USDT", opportunities=2, executed=2, realised_pnl=1.0, fees=0.4),
                    Row(key="SOL/USDT", opportunities=1, executed=0, realised_pnl=0.25, fees=0.1)],
