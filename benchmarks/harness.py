@@ -80,8 +80,8 @@ CASES: tuple[Case, ...] = (
     Case("pipeline-python", "pipeline", "benchmarks.pipeline", _rows(PIPELINE_ROWS, ("arbor-python",)),
          prepare="prepare", args=("arbor-python",), env=(("ARBOR_PURE_PYTHON", "1"),)),
     Case("pipeline-capture", "pipeline", "benchmarks.capture_replay",
-         _rows(("capture-cpu@20k", "capture-loop-cpu@20k"), ("arbor", "arbor+capture"))
-         + (("capture-writer-cpu@20k", "arbor+capture"),),
+         (*_rows(("capture-cpu@20k", "capture-loop-cpu@20k"), ("arbor", "arbor+capture")),
+          ("capture-writer-cpu@20k", "arbor+capture")),
          prepare="prepare_capture_cost"),
     Case("replay", "replay", "benchmarks.capture_replay",
          _rows(("replay-frames-per-s", "replay-cpu-per-frame"), ("arbor",)), prepare="prepare_replay"),
