@@ -168,6 +168,7 @@ class WriterStats(msgspec.Struct, frozen=True, kw_only=True):
     bytes_written: int
     segments: int
     queued: int
+    error: str | None  # why the writer stopped writing (disk full, directory gone), if it did
 
 
 class CaptureWriter:
@@ -232,7 +233,8 @@ class CaptureWriter:
 
     def stats(self) -> WriterStats:
         return WriterStats(records=self._records, dropped=self.dropped, blocks=self._blocks,
-                           bytes_written=self._bytes, segments=self._segments, queued=len(self._queue))
+                           bytes_written=self._bytes, segments=self._segments, queued=len(self._queue),
+                           error=None if self.error is None else repr(self.error))
 
     def close(self) -> None:
         """Write everything queued, close the segment, join the thread."""

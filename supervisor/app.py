@@ -122,7 +122,8 @@ async def assembled(cfg: EngineConfig, *, live: bool) -> AsyncIterator[tuple[Any
                 await venue.close()
             if capture is not None:
                 capture.close()
-                log.info("capture: %s", capture.stats())
+                stats = capture.stats()
+                (log.error if stats.error or stats.dropped else log.info)("capture: %s", stats)
 
 
 async def main_async(cfg: EngineConfig, *, duration_s: float | None, live: bool,

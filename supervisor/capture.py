@@ -15,6 +15,7 @@ from pathlib import Path
 
 from config import EngineConfig
 from protocols.capture import CaptureWriter, Market
+from protocols.errors import ConfigError
 from protocols.rest import RestClient
 from protocols.venue import Venue
 
@@ -32,9 +33,15 @@ def open_capture(cfg: EngineConfig, venues: Mapping[str, Venue]) -> CaptureWrite
     """The writer for ``cfg.capture.dir``, tapped into every adapter's REST client."""
     c = cfg.capture
     assert c.dir is not None
+    directory = Path(c.dir).expanduser()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError("capture.dir", f"a directory the engine can create and write ({exc.strerror})",
+                          c.dir) from None
     markets = {name: Market(kind=cfg.venues[name].kind, symbols=tuple(cfg.venues[name].symbols),
                             options=cfg.venues[name].adapter_options()) for name in venues}
-    writer = CaptureWriter(Path(c.dir).expanduser(), markets, block_bytes=c.block_kib * 1024,
+    writer = CaptureWriter(directory, markets, block_bytes=c.block_kib * 1024,
                            block_s=c.block_ms / 1000, segment_bytes=c.segment_mib * 1024 * 1024,
                            segment_s=c.segment_s, max_queued=c.max_queued)
     for name, venue in venues.items():
