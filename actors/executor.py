@@ -161,6 +161,7 @@ class ExecutorActor(Actor):
         wall: Callable[[], float] = time.time,
         static: StaticData | None = None,
         books: BookLookup | None = None,
+        run_id: Callable[[], str] = lambda: secrets.token_hex(8),
     ) -> None:
         self.venues, self.journal, self.risk = venues, journal, risk
         self.dry_run, self.clock, self.wall = dict(dry_run), clock, wall
@@ -169,6 +170,7 @@ class ExecutorActor(Actor):
                            max_age_ms=risk.max_mark_age_ms)
         self._legs = LegSender(journal=journal, dry_run=self.dry_run, leg_timeout_s=risk.leg_timeout_s)
         self._inflight: asyncio.Task[None] | None = None
+        self.new_run_id = run_id  # a replay derives it, so two replays journal the same ids
         self.run_id = ""
         self.kill_switch = False
         self.realised = self.daily = 0.0
@@ -183,7 +185,7 @@ class ExecutorActor(Actor):
 
     async def on_start(self) -> None:
         # Part of every opportunity id of this run: two runs on one journal never share an id.
-        self.run_id = secrets.token_hex(8)
+        self.run_id = self.new_run_id()
         await write(self.journal, RestartRecord(path=self.ref.path, reason="start", ts_ms=int(self.wall() * 1000),
                                                 run_id=self.run_id))
         await self._reconcile()

@@ -79,9 +79,16 @@ class Engine:
     subscriptions). Factories read the market set when they (re)start, so a run-time
     subscription survives a restart of its venue's subtree."""
 
+    detector_class: type[DetectorActor] | None = None  # None: DetectorActor (a replay's records what it fires)
+    with_control = True  # a replay has no control endpoint
+
     def __init__(self, cfg: EngineConfig, venues: dict[str, Venue], *, dry_run: dict[str, bool],
-                 taker_fees: dict[str, float], live: bool = False) -> None:
+                 taker_fees: dict[str, float], live: bool = False,
+                 capture: Callable[[str, int, int, bytes | str], None] | None = None,
+                 clock: Callable[[], int] = time.monotonic_ns, wall: Callable[[], float] = time.time) -> None:
         self.cfg = cfg
+        self.clock, self.wall = clock, wall  # every actor's clocks (a replay's are virtual)
+        self.capture = capture  # every connection records its raw frames through it
         self.live = live
         self.venues = venues
         self.dry_run = dry_run
@@ -116,7 +123,7 @@ class Engine:
         if journal is None:
             return
         try:
-            journal.tell(RestartRecord(path=path, reason=reason, ts_ms=int(time.time() * 1000)))
+            journal.tell(RestartRecord(path=path, reason=reason, ts_ms=int(self.wall() * 1000)))
         except (MailboxFull, ActorStopped):
             self.restarts_unjournaled += 1  # the journal is full or gone; the log has the record
 
@@ -139,7 +146,8 @@ class Engine:
                 [self._detector_spec(s) for s in self._symbols()], "one_for_one")),
             ChildSpec("venues", lambda: self._sup(
                 [ChildSpec(name, self._venue_factory(name)) for name in self.markets], "one_for_one")),
-            ChildSpec("control", lambda: ControlActor(engine=self, config=self.cfg.control)),
+            *([ChildSpec("control", lambda: ControlActor(engine=self, config=self.cfg.control))]
+              if self.with_control else []),
         ], "one_for_one")
 
     def _symbols(self) -> list[str]:
@@ -190,16 +198,17 @@ class Engine:
         risk = self.cfg.risk
         return ExecutorActor(
             venues=self.venues, journal=self.root.lookup("execution/journal"),
-            risk=risk, dry_run=self.dry_run, static=self.static,
+            risk=risk, dry_run=self.dry_run, static=self.static, clock=self.clock, wall=self.wall,
             books=lambda venue, symbol: self.lookup(f"venues/{venue}/books/{path_symbol(symbol)}"))
 
     def _detector_spec(self, symbol: str) -> ChildSpec:
         d = self.cfg.detector
 
         def factory() -> Actor[Any]:
-            return DetectorActor(symbol=symbol, taker_fees=self.taker_fees,
-                                 params=d,
-                                 executor=self.root.lookup("execution/executor"))
+            return (self.detector_class or DetectorActor)(symbol=symbol, taker_fees=self.taker_fees,
+                                                          params=d,
+                                                          executor=self.root.lookup("execution/executor"),
+                                                          clock=self.clock)
 
         return ChildSpec(path_symbol(symbol), factory,
                          mailbox=MailboxSpec(self.cfg.mailboxes.detector, policy="conflate",
@@ -239,7 +248,8 @@ class Engine:
             # rebuilt): the books it feeds may have missed frames meanwhile
             starts = self._shard_starts[(name, index)] = self._shard_starts.get((name, index), 0) + 1
             return ConnectionActor(venue=venue, symbols=tuple(self.shards[name][index]), route=route,
-                                   counters=self.counters[name], resync_books=starts > 1)
+                                   counters=self.counters[name], resync_books=starts > 1,
+                                   capture=self.capture)
 
         return ChildSpec(str(index), factory, mailbox=MailboxSpec(self.cfg.mailboxes.connection))
 
@@ -260,7 +270,7 @@ class Engine:
             levels = limit = max(self.cfg.markets.book_levels, b.depth)
         return ChildSpec(path_symbol(symbol), lambda: BookActor(
             venue=self.venues[name], symbol=symbol, publish=self.root.lookup(f"detectors/{path_symbol(symbol)}"),
-            depth=b.depth, max_levels=levels, snapshot_limit=limit,
+            depth=b.depth, max_levels=levels, snapshot_limit=limit, clock=self.clock,
             connection=lambda: self._connection_of(name, symbol)),
             mailbox=MailboxSpec(self.cfg.mailboxes.book))
 
