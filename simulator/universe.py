@@ -23,6 +23,8 @@ import random
 import string
 from typing import Any
 
+from simulator.config import DEFAULT_BALANCES
+
 MAJORS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
 
 
@@ -36,7 +38,7 @@ def _ticker(rng: random.Random, taken: set[str]) -> str:
 
 def universe(n: int, venues: tuple[str, ...] = ("mexc", "binance", "gateio"), *, seed: int = 1) -> dict[str, Any]:
     """``SimConfig`` keyword arguments (symbols, listings, api_closed, price_factor, activity,
-    noise) for ``n`` shared markets (``n >= 3``) over ``venues``."""
+    noise, balances) for ``n`` shared markets (``n >= 3``) over ``venues``."""
     rng = random.Random(f"{seed}:universe")
     taken: set[str] = set()
     listings: dict[str, list[str]] = {v: [] for v in venues}
@@ -59,6 +61,9 @@ def universe(n: int, venues: tuple[str, ...] = ("mexc", "binance", "gateio"), *,
     for s in MAJORS:
         activity[s] = 5.0
     noise = {s: min(3.0, max(1.0, (1 / a) ** 0.5)) for s, a in activity.items()}
+    # the paper account holds some of every base (unknown bases start near 100 USDT), so both
+    # legs of an opportunity can fill, not only those of the majors
+    balances = {s.partition("/")[0]: 1000.0 for s in activity} | dict(DEFAULT_BALANCES)
     return {"symbols": tuple(dict.fromkeys(everything)), "listings": {v: tuple(s) for v, s in listings.items()},
             "api_closed": api_closed, "price_factor": {s: f for s, f in price_factor.items() if f},
-            "activity": activity, "noise": noise}
+            "activity": activity, "noise": noise, "balances": balances}
