@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 
 from actors import Actor, ActorRef, MailboxSpec
+from actors.account import AccountActor, AccountBoard
 from actors.book import BookActor
 from actors.connection import ConnectionActor, ConnectionCounters
 from actors.detector import DetectorActor, DetectorParams
@@ -88,6 +89,8 @@ class Engine:
         # Symbol rules and fees: fetched once per venue when first needed, shared by every
         # executor this engine builds (a restart re-fetches nothing).
         self.static = StaticData(venues)
+        # Live account views from the venues' private streams, read by the executor.
+        self.accounts = AccountBoard()
         self.restarts_unjournaled = 0
         self.root = self._root()
         self._tree: Tree | None = None
@@ -143,7 +146,8 @@ class Engine:
         risk = self.cfg.risk
         return ExecutorActor(
             venues=self.venues, journal=self.root.lookup("execution/journal"),
-            risk=RiskParams(**msgspec.structs.asdict(risk)), dry_run=self.dry_run, static=self.static, books=lambda venue, symbol: self.lookup(f"venues/{venue}/books/{path_symbol(symbol)}"))
+            risk=RiskParams(**msgspec.structs.asdict(risk)), dry_run=self.dry_run, static=self.static, books=lambda venue, symbol: self.lookup(f"venues/{venue}/books/{path_symbol(symbol)}"),
+            accounts=self.accounts, warm=self.markets)
 
     def _detector_spec(self, symbol: str) -> ChildSpec:
         d = self.cfg.detector
@@ -163,13 +167,26 @@ class Engine:
         def route(symbol: str) -> ActorRef | None:
             return self.lookup(f"venues/{name}/books/{path_symbol(symbol)}")
 
-        return lambda: self._sup([
-            ChildSpec("connection", lambda: ConnectionActor(
-                venue=venue, symbols=tuple(self.markets[name]), route=route, counters=self.counters[name]),
-                mailbox=MailboxSpec(self.cfg.mailboxes.connection)),
-            ChildSpec("books", lambda: self._sup(
-                [self._book_spec(name, s) for s in self.markets[name]], "one_for_one")),
-        ], "rest_for_one")
+        # The account's live view (last: its restarts touch no market data). Not in paper mode
+        # against a real venue (never sent, so no account to follow), nor for a venue without
+        # a private stream codec or credentials: the executor asks REST there.
+        private = getattr(venue, "private_stream", None)
+        codec = private() if private is not None and not self.dry_run.get(name, True) else None
+
+        def build() -> Actor[Any]:
+            children = [
+                ChildSpec("connection", lambda: ConnectionActor(
+                    venue=venue, symbols=tuple(self.markets[name]), route=route, counters=self.counters[name]),
+                    mailbox=MailboxSpec(self.cfg.mailboxes.connection)),
+                ChildSpec("books", lambda: self._sup(
+                    [self._book_spec(name, s) for s in self.markets[name]], "one_for_one")),
+            ]
+            if codec is not None:
+                children.append(ChildSpec("account", lambda: AccountActor(venue=venue, codec=codec,
+                                                                          board=self.accounts)))
+            return self._sup(children, "rest_for_one")
+
+        return build
 
     def _book_spec(self, name: str, symbol: str) -> ChildSpec:
         b = self.cfg.book

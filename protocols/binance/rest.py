@@ -18,6 +18,7 @@ import itertools
 import time
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import msgspec
@@ -140,6 +141,15 @@ class BinanceVenue:
         initial set needs no SUBSCRIBE frame."""
         streams = self._streams(symbols)
         return f"{self._ws_base}/stream" + (f"?streams={'/'.join(streams)}" if streams else "")
+
+    def private_stream(self) -> Any:
+        """The user data stream's codec (``protocols.private.PrivateCodec``, read by
+        ``actors.account``); None without credentials."""
+        from protocols.binance.private import BinancePrivate  # it reads this module's tables
+
+        if self._credentials is None:
+            return None
+        return BinancePrivate(ws_url=self._ws_base, credentials=self._credentials, symbols=self._symbols)
 
     def _method(self, method: str, symbols: Sequence[str]) -> list[str]:
         if not symbols:

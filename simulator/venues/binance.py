@@ -12,11 +12,12 @@ from __future__ import annotations
 import msgspec
 from aiohttp import web
 
-from protocols.signing import hmac_sha256_hex
+from protocols.signing import binance_ws_payload, hmac_sha256_hex
 from protocols.venue import venue_symbol
 from simulator.market import Delta
 from simulator.matching import Order, Reject
 from simulator.venues.base import (
+    ARRIVAL_NS,
     Conn,
     FixedWindow,
     Frame,
@@ -75,6 +76,7 @@ class BinanceServer(VenueServer):
             web.get("/ws", self._ws_raw),
             web.get("/ws/{streams:.*}", self._ws_raw),
             web.get("/stream", self._ws_combined),
+            web.get("/ws-api/v3", self._ws_api),
             web.get(f"{a}/ping", self._ping),
             web.get(f"{a}/time", self._time),
             web.get(f"{a}/exchangeInfo", self._exchange_info),
@@ -95,7 +97,12 @@ class BinanceServer(VenueServer):
     async def _ws_combined(self, request: web.Request) -> web.StreamResponse:
         return await self.ws_handler(request, "combined")
 
+    async def _ws_api(self, request: web.Request) -> web.StreamResponse:
+        return await self.ws_handler(request, "wsapi")
+
     def on_connect(self, conn: Conn, request: web.Request) -> None:
+        if conn.style == "wsapi":
+            return
         streams = request.match_info.get("streams") or request.query.get("streams", "")
         self._subscribe(conn, [s for s in streams.split("/") if s])
 
@@ -113,6 +120,8 @@ class BinanceServer(VenueServer):
                 conn.names.pop(symbol, None)
 
     async def on_text(self, conn: Conn, text: str) -> None:
+        if conn.style == "wsapi":
+            return await self._ws_api_request(conn, text)
         if too_many_messages(conn, self.cfg.binance_ws_msgs_per_s):
             return self.close_for(conn, "ws_messages_per_s")
         try:
@@ -133,6 +142,74 @@ class BinanceServer(VenueServer):
         else:
             reply = {"code": 2, "msg": "Invalid request: unknown method", "id": rid}
         conn.send(_enc.encode(reply).decode())
+
+    # --- WebSocket API (private.md §1.1, §1.4) ---------------------------------------------
+    async def _ws_api_request(self, conn: Conn, text: str) -> None:
+        try:
+            req = msgspec.json.decode(text)
+            if not isinstance(req, dict) or not isinstance(req.get("params", {}), dict):
+                raise msgspec.DecodeError("not an object")
+        except msgspec.DecodeError:
+            conn.send(_enc.encode({"id": None, "status": 400, "error": {
+                "code": -1102, "msg": "Mandatory parameter was not sent, was empty/null, or malformed."}}).decode())
+            return
+        rid, method, params = req.get("id"), str(req.get("method", "")), req.get("params", {})
+        arrival_ns = self.log_request("WS", method)
+        params = {k: v if isinstance(v, str) else _enc.encode(v).decode() for k, v in params.items()}
+        try:
+            if method == "userDataStream.subscribe.signature":
+                self._ws_authenticate(params)
+                if conn in self.private:
+                    raise BinanceError(-2035, "User Data Stream subscription already active.")
+                self.private[conn] = 0
+                result: object = {"subscriptionId": 0}
+            elif method == "order.place":
+                self._ws_authenticate(params)
+                response = await self._new_order({ARRIVAL_NS: arrival_ns}, params)  # type: ignore[arg-type]
+                body = msgspec.json.decode(response.body)  # type: ignore[arg-type]
+                if response.status != 200:
+                    conn.send(_enc.encode({"id": rid, "status": response.status, "error": body}).decode())
+                    return
+                result = body
+            else:
+                raise BinanceError(-1020, "This operation is not supported.")
+        except BinanceError as err:
+            conn.send(_enc.encode({"id": rid, "status": err.status, "error": {"code": err.code, "msg": err.msg}}).decode())
+            return
+        conn.send(_enc.encode({"id": rid, "status": 200, "result": result}).decode())
+
+    def _ws_authenticate(self, params: dict[str, str]) -> None:
+        """A SIGNED WS API request: apiKey + HMAC over the sorted, unencoded params."""
+        if params.get("apiKey") != self.credentials.api_key:
+            raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+        signature = params.pop("signature", "")
+        if signature.lower() != hmac_sha256_hex(self.credentials.secret, binance_ws_payload(params)):
+            raise BinanceError(-1022, "Signature for this request is not valid.")
+        ts, window = to_float(params.get("timestamp")), to_float(params.get("recvWindow", "5000"))
+        if ts is None or window is None or not 0 <= now_ms() - ts <= window:
+            raise BinanceError(-1021, "Timestamp for this request is outside of the recvWindow.")
+
+    def account_frames(self, conn: Conn, assets: list[str], order: Order | None) -> list[Frame]:
+        t = now_ms()
+        events: list[dict] = []
+        if order is not None:
+            spec = self.books[order.symbol].spec
+            qd = spec.qty_decimals
+            avg = order.filled_quote / (order.filled * spec.step) if order.filled else 0.0
+            events.append({
+                "e": "executionReport", "E": t, "s": venue_symbol(order.symbol), "c": order.client_id,
+                "S": order.side.upper(), "o": "LIMIT", "f": {"ioc": "IOC", "fok": "FOK"}.get(order.kind, "GTC"),
+                "q": pad8(order.qty or 0, qd), "p": pad8(order.price or 0, spec.price_decimals), "C": "",
+                "x": "TRADE" if order.filled else STATUS[order.status], "X": STATUS[order.status], "r": "NONE",
+                "i": int(order.order_id), "l": pad8(order.filled, qd), "z": pad8(order.filled, qd),
+                "L": f"{avg:.8f}", "n": f"{order.fee:.8f}", "N": order.fee_asset if order.fee else None,
+                "T": order.updated_ms, "t": int(order.order_id) if order.filled else -1, "w": order.is_open,
+                "m": False, "O": order.created_ms, "Z": f"{order.filled_quote:.8f}"})
+        bal = self.exchange.balances
+        events.append({"e": "outboundAccountPosition", "E": t, "u": t, "B": [
+            {"a": a, "f": f"{bal[a][0]:.8f}", "l": f"{bal[a][1]:.8f}"} for a in assets if a in bal]})
+        sid = self.private.get(conn, 0)
+        return [_enc.encode({"subscriptionId": sid, "event": e}).decode() for e in events]
 
     def encode(self, symbol: str, delta: Delta, conn: Conn) -> Frame:
         spec = self.books[symbol].spec
@@ -418,6 +495,8 @@ class BinanceServer(VenueServer):
                 "min_notional": (-1013, "Filter failure: NOTIONAL"),
                 "would_take": (-2010, "Order would immediately match and take."),
             }.get(rej.reason, (-2010, rej.reason))) from None
+        order.arrival_ns = request[ARRIVAL_NS]
+        self.account_changed(self.order_assets(order), order)
         lost = await self.after_execution()
         if lost is not None:
             return lost
@@ -445,6 +524,7 @@ class BinanceServer(VenueServer):
             self.exchange.cancel(order, now_ms())
         except (BinanceError, Reject):
             raise BinanceError(-2011, "Unknown order sent.") from None
+        self.account_changed(self.order_assets(order), order)
         body = self._order_json(order)
         body["origClientOrderId"] = order.client_id
         body["clientOrderId"] = params.get("newClientOrderId") or f"cancel{order.order_id}"

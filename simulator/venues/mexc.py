@@ -22,7 +22,7 @@ from protocols.signing import hmac_sha256_hex
 from protocols.venue import venue_symbol
 from simulator.market import Delta
 from simulator.matching import Order, Reject
-from simulator.venues.base import Conn, FixedWindow, Frame, VenueServer, now_ms, signed_params, to_float, to_units
+from simulator.venues.base import ARRIVAL_NS, Conn, FixedWindow, Frame, VenueServer, now_ms, signed_params, to_float, to_units
 from simulator.venues.reference import mexc_routes
 from simulator.venues.rules import mexc_idle
 
@@ -332,6 +332,7 @@ class MexcServer(VenueServer):
                 # API follows Binance's codes (-2011, -2013), so Binance's -2010 and text.
                 "would_take": (-2010, "Order would immediately match and take."),
             }.get(rej.reason, (33333, rej.reason))) from None
+        order.arrival_ns = request[ARRIVAL_NS]
         lost = await self.after_execution()
         if lost is not None:
             return lost
