@@ -169,7 +169,7 @@ class AccountActor(Actor):
             raise
         if isinstance(out, StreamReply):
             if not out.ok:
-                raise AuthError(self.codec.venue, f"private stream subscription refused: {out.message}")
+                raise AuthError(self.codec.venue, None, f"private stream subscription refused: {out.message}")
             self._replies += 1
             return
         if not out:

@@ -147,7 +147,7 @@ class Engine:
         return ExecutorActor(
             venues=self.venues, journal=self.root.lookup("execution/journal"),
             risk=RiskParams(**msgspec.structs.asdict(risk)), dry_run=self.dry_run, static=self.static, books=lambda venue, symbol: self.lookup(f"venues/{venue}/books/{path_symbol(symbol)}"),
-            accounts=self.accounts, warm=self.markets)
+            accounts=self.accounts, warm=self.markets)  # noqa: E501
 
     def _detector_spec(self, symbol: str) -> ChildSpec:
         d = self.cfg.detector

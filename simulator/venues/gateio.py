@@ -135,8 +135,9 @@ class GateServer(VenueServer):
 
     def _private_subscribe(self, conn: Conn, req: dict, channel: str, event: str, ts: int) -> None:
         auth = req.get("auth")
+        sign = gate_ws_channel_sign(self.credentials.secret, channel, event, ts)
         if (not isinstance(auth, dict) or auth.get("method") != "api_key" or auth.get("KEY") != self.credentials.api_key
-                or str(auth.get("SIGN", "")).lower() != gate_ws_channel_sign(self.credentials.secret, channel, event, ts)):
+                or str(auth.get("SIGN", "")).lower() != sign):
             self._reply(conn, req, channel=channel, event=event,
                         error={"code": 4, "message": "Authentication failed"}, result=None)
             return

@@ -1,0 +1,88 @@
+"""AccountActor against the simulator: the live view is usable only once rebuilt, follows the
+venue's pushes (orders and changes made outside Arbor), and is unusable the moment the private
+stream is lost; a refused subscription is an AuthError."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+
+from actors import spawn
+from actors.account import AccountActor, AccountBoard
+from protocols.binance import BinanceVenue
+from protocols.errors import AuthError
+from protocols.gateio import GateVenue
+from protocols.messages import OrderIntent
+from protocols.venue import Credentials
+from simulator import SimConfig, Simulator
+from testkit import eventually
+
+ADAPTERS = {"binance": BinanceVenue, "gateio": GateVenue}
+
+
+@asynccontextmanager
+async def account(venue: str, *, credentials: Credentials | None = None) -> AsyncIterator[tuple]:
+    async with Simulator(SimConfig(seed=3, symbols=("BTC/USDT",), venues=(venue,))) as sim:
+        server = sim.venues[venue]
+        adapter = ADAPTERS[venue](rest_url=server.rest_url, ws_url=server.ws_url, symbols=("BTC/USDT",),
+                                  credentials=credentials or server.credentials)
+        board = AccountBoard()
+        try:
+            ref = await spawn(lambda: AccountActor(venue=adapter, codec=adapter.private_stream(), board=board),
+                              name=f"{venue}/account")
+            yield server, adapter, board, ref
+            if ref.alive:
+                await ref.stop()
+        finally:
+            await adapter.close()
+
+
+def matches(board: AccountBoard, server, venue: str) -> bool:
+    view = board.usable(venue)
+    return view is not None and all(view.balances.get(a) == pytest.approx(fl) for a, fl in server.balances.items())
+
+
+@pytest.mark.parametrize("venue", ["binance", "gateio"])
+async def test_the_view_is_usable_once_rebuilt_and_equals_the_venue(venue: str) -> None:
+    async with account(venue) as (server, _, board, _):
+        assert matches(board, server, venue)  # spawn returned: on_start subscribed and rebuilt
+        rest = [w for _, k, w in server.requests if k == "REST"]
+        assert rest[-1] in ("GET /api/v3/account", "GET /api/v4/spot/accounts")
+
+
+@pytest.mark.parametrize("venue", ["binance", "gateio"])
+async def test_a_change_made_outside_arbor_reaches_the_view_through_the_stream(venue: str) -> None:
+    async with account(venue) as (server, _, board, _):
+        rest_before = sum(k == "REST" for _, k, _ in server.requests)
+        server.set_balance("USDT", 1234.5)
+        await eventually(lambda: (v := board.usable(venue)) is not None and v.balances["USDT"][0] == 1234.5,
+                         timeout=5, what="the deposit in the view")
+        assert sum(k == "REST" for _, k, _ in server.requests) == rest_before  # pushed, not polled
+
+
+async def test_an_order_reaches_the_view_with_its_cumulative_fill_and_the_new_balances() -> None:
+    async with account("binance") as (server, adapter, board, _):
+        _, asks = server.book("BTC/USDT")
+        intent = OrderIntent(client_order_id="acct-1", opportunity_id="o", venue="binance", symbol="BTC/USDT",
+                             side="buy", order_type="ioc", qty=0.001, price=asks[0][0])
+        placed = await adapter.place_order(intent)
+        await eventually(lambda: "acct-1" in board.get("binance").orders and matches(board, server, "binance"),
+                         timeout=5, what="the order and its balances pushed")
+        assert board.get("binance").orders["acct-1"].filled_qty == pytest.approx(placed.filled_qty)
+
+
+async def test_the_view_is_unusable_the_moment_the_private_stream_drops() -> None:
+    async with account("binance") as (server, _, board, ref):
+        server.faults.inject("private_drop")
+        server.set_balance("USDT", 1.0)  # the change that would have been pushed is lost with the stream
+        await eventually(lambda: not ref.alive, timeout=5, what="the account actor crashed (NetworkError)")
+        view = board.get("binance")
+        assert board.usable("binance") is None and view is not None and view.balances["USDT"][0] != 1.0
+
+
+async def test_a_refused_subscription_is_an_auth_error() -> None:
+    with pytest.raises(AuthError, match="refused"):
+        async with account("binance", credentials=Credentials("wrong", "wrong")):
+            pass
