@@ -23,6 +23,8 @@ Kinds (``count`` = how many times it fires):
                   which is lost with it
   private_miss    lose the next account event (no venue replays them)
   private_delay   hold the next account event's frames for ``fault_latency_s`` (a late fill push)
+  ws_api_drop     execute the next WebSocket API order, then close its connection before the
+                  reply (the outcome is unknown to the client)
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ KINDS = (
     "private_drop",
     "private_miss",
     "private_delay",
+    "ws_api_drop",
 )
 
 

@@ -27,6 +27,7 @@ from actors.book import BookActor
 from actors.connection import ConnectionActor, ConnectionCounters
 from actors.detector import DetectorActor, DetectorParams
 from actors.executor import ExecutorActor
+from actors.order_gateway import OrderGatewayActor, OrderGateways, WsFirstVenue
 from actors.journal import JournalActor
 from actors.risk import RiskParams
 from actors.static import StaticData
@@ -91,6 +92,11 @@ class Engine:
         self.static = StaticData(venues)
         # Live account views from the venues' private streams, read by the executor.
         self.accounts = AccountBoard()
+        # Order entry over the venues' WebSocket APIs where they have one (REST otherwise).
+        self.gateways = OrderGateways()
+        self.order_venues: dict[str, Venue] = {
+            name: WsFirstVenue(v, self.gateways.channel(name)) if self._ws_orders(name) is not None else v
+            for name, v in venues.items()}
         self.restarts_unjournaled = 0
         self.root = self._root()
         self._tree: Tree | None = None
@@ -145,9 +151,9 @@ class Engine:
     def _executor(self) -> Actor[Any]:
         risk = self.cfg.risk
         return ExecutorActor(
-            venues=self.venues, journal=self.root.lookup("execution/journal"),
+            venues=self.order_venues, journal=self.root.lookup("execution/journal"),
             risk=RiskParams(**msgspec.structs.asdict(risk)), dry_run=self.dry_run, static=self.static, books=lambda venue, symbol: self.lookup(f"venues/{venue}/books/{path_symbol(symbol)}"),
-            accounts=self.accounts, warm=self.markets)  # noqa: E501
+            accounts=self.accounts, warm=self.markets)
 
     def _detector_spec(self, symbol: str) -> ChildSpec:
         d = self.cfg.detector
@@ -161,6 +167,13 @@ class Engine:
                          mailbox=MailboxSpec(self.cfg.mailboxes.detector, policy="conflate",
                                              key=detector_key))
 
+    def _ws_orders(self, name: str) -> Any:
+        """The venue's WebSocket order entry codec, or None (paper mode, no API, no credentials)."""
+        if self.dry_run.get(name, True) or not self.cfg.venues[name].ws_order_entry:
+            return None
+        make = getattr(self.venues[name], "ws_orders", None)
+        return make() if make is not None else None
+
     def _venue_factory(self, name: str) -> Callable[[], Actor[Any]]:
         venue = self.venues[name]
 
@@ -172,6 +185,7 @@ class Engine:
         # a private stream codec or credentials: the executor asks REST there.
         private = getattr(venue, "private_stream", None)
         codec = private() if private is not None and not self.dry_run.get(name, True) else None
+        orders = self._ws_orders(name)
 
         def build() -> Actor[Any]:
             children = [
@@ -184,6 +198,9 @@ class Engine:
             if codec is not None:
                 children.append(ChildSpec("account", lambda: AccountActor(venue=venue, codec=codec,
                                                                           board=self.accounts)))
+            if orders is not None:
+                children.append(ChildSpec("orders", lambda: OrderGatewayActor(
+                    venue=venue, codec=orders, channel=self.gateways.channel(name))))
             return self._sup(children, "rest_for_one")
 
         return build

@@ -216,6 +216,10 @@ class VenueServer:
         """Runs beside each connection: enforce the venue's idle rules (``close_for``)."""
         await self._closing.wait()
 
+    def drop(self, conn: Conn) -> None:
+        """Close ``conn`` as a fault does (after what is already queued for it)."""
+        conn.send(_CLOSE)
+
     def close_for(self, conn: Conn, rule: str) -> None:
         """Close ``conn`` for breaking ``rule`` (counted in ``rule_closes``)."""
         self.rule_closes[rule] = self.rule_closes.get(rule, 0) + 1

@@ -166,6 +166,9 @@ class BinanceServer(VenueServer):
             elif method == "order.place":
                 self._ws_authenticate(params)
                 response = await self._new_order({ARRIVAL_NS: arrival_ns}, params)  # type: ignore[arg-type]
+                if self.faults.take("ws_api_drop"):
+                    self.drop(conn)  # executed; the reply is lost with the connection
+                    return
                 body = msgspec.json.decode(response.body)  # type: ignore[arg-type]
                 if response.status != 200:
                     conn.send(_enc.encode({"id": rid, "status": response.status, "error": body}).decode())

@@ -106,3 +106,34 @@ async def test_a_private_stream_dropped_mid_trade_is_rebuilt_and_reconciled_with
         await quiesce(h)
         await wait_until(lambda: views_equal_venues(h), timeout=5, what="the views equal the venues' balances")
         assert_journal_matches_venues(h.journal, h.sim)  # every order once, as journaled
+
+
+async def test_binance_legs_go_over_the_websocket_api_and_reach_the_venue_once(state_dir: Path) -> None:
+    async with engine_running(state_dir, venues=TWO) as h:
+        await wait_until(lambda: views_usable(h) and h.all_in_sync(TWO)
+                         and h.engine.gateways.channel("binance").connected, timeout=10,
+                         what="account views, books and the binance order gateway up")
+        await wait_until(lambda: h.rows("SELECT 1 FROM opportunities WHERE status = 'executed'"), timeout=12,
+                         what="an opportunity executed")
+        await quiesce(h)
+        binance = h.sim.venues["binance"]
+        assert [w for _, k, w in binance.requests if w == "POST /api/v3/order"] == []
+        assert sum(w == "order.place" for _, k, w in binance.requests) == len(binance.orders) > 0
+        assert_journal_matches_venues(h.journal, h.sim)
+
+
+async def test_a_websocket_api_lost_mid_order_is_resolved_by_client_id_without_a_second_order(
+        state_dir: Path) -> None:
+    async with engine_running(state_dir, venues=TWO) as h:
+        await wait_until(lambda: views_usable(h) and h.all_in_sync(TWO)
+                         and h.engine.gateways.channel("binance").connected, timeout=10,
+                         what="account views, books and the binance order gateway up")
+        binance = h.sim.venues["binance"]
+        binance.faults.inject("ws_api_drop")  # the next order executes, its reply never comes
+        await wait_until(lambda: binance.faults.counts["ws_api_drop"] == 1, timeout=12,
+                         what="a binance order whose WebSocket API reply was lost")
+        await wait_until(lambda: h.restarts("venues/binance/orders") >= 1
+                         and h.engine.gateways.channel("binance").connected, timeout=10,
+                         what="the order gateway reconnected")
+        await quiesce(h)
+        assert_journal_matches_venues(h.journal, h.sim)  # the lost-reply order: journaled once, as on the venue
