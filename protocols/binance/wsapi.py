@@ -23,8 +23,8 @@ VENUE = "binance"
 class _Reply(msgspec.Struct, frozen=True):
     id: str | int | None = None
     status: int = 0
-    result: msgspec.Raw | None = None
-    error: msgspec.Raw | None = None
+    result: msgspec.Raw = msgspec.Raw(b"")  # empty: absent
+    error: msgspec.Raw = msgspec.Raw(b"")
 
 
 _reply = msgspec.json.Decoder(_Reply)
@@ -53,7 +53,7 @@ class BinanceWsOrders:
             raise DecodeError(VENUE, f"WS API reply: {exc}", frame) from None
         if r.id is None or not isinstance(r.id, str) or r.id not in symbol_of:
             return None
-        if r.status == 200 and r.result is not None:
+        if r.status == 200 and len(r.result):
             raw = bytes(r.result)
             return r.id, to_update(codec.parse(wire.ORDER, raw, raw), symbol_of[r.id])
-        return r.id, map_error(r.status, bytes(r.error) if r.error is not None else b"", {})
+        return r.id, map_error(r.status, bytes(r.error), {})

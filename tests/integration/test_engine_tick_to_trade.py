@@ -119,6 +119,7 @@ async def test_binance_legs_go_over_the_websocket_api_and_reach_the_venue_once(s
         binance = h.sim.venues["binance"]
         assert [w for _, k, w in binance.requests if w == "POST /api/v3/order"] == []
         assert sum(w == "order.place" for _, k, w in binance.requests) == len(binance.orders) > 0
+        assert h.restarts("venues/binance/orders") == 0  # every reply read (none resolved by a query)
         assert_journal_matches_venues(h.journal, h.sim)
 
 
