@@ -60,6 +60,9 @@ PIPELINE_ROWS = ("pipeline-p50@20k", "pipeline-p99@20k", "pipeline-tick-p50@20k"
                  "pipeline-recv-p50@20k", "pipeline-recv-p99@20k", "pipeline-view-p50@20k", "pipeline-view-p99@20k",
                  "pipeline-opps@20k", "pipeline-max-rate", "pipeline-rss-3x50")
 
+T2T_ROWS = tuple(f"t2t-{leg}-{q}@{rate}" for rate in ("light", "heavy") for leg in ("first", "second-gap")
+                 for q in ("p50", "p99"))
+
 CASES: tuple[Case, ...] = (
     Case("runtime", "runtime", "benchmarks.runtime",
          _rows(("tell", "ask_p50", "ask_p99"), ("floor", "arbor", "pykka"))),
@@ -74,8 +77,9 @@ CASES: tuple[Case, ...] = (
            prepare="prepare", args=(impl,))
       for impl in _BOOK_IMPLS),
     Case("pipeline", "pipeline", "benchmarks.pipeline", _rows(PIPELINE_ROWS, ("arbor",)), prepare="prepare"),
+    Case("tick-to-trade", "tick-to-trade", "benchmarks.tick_to_trade", _rows(T2T_ROWS, ("rest", "ws"))),
 )
-GROUPS = ("runtime", "decode", "book", "pipeline")
+GROUPS = ("runtime", "decode", "book", "pipeline", "tick-to-trade")
 
 # the reference each row's median is divided by: case -> (ref case, ref impl)
 REFS: dict[str, tuple[str, str]] = {
@@ -113,6 +117,10 @@ TARGETS: tuple[Target, ...] = (
     Target("pipeline p99 <= 300 us at 20k frames/s", "pipeline-p99@20k", "arbor", None, "<=", 300.0),
     Target("pipeline >= 50k frames/s sustained", "pipeline-max-rate", "arbor", None, ">=", 50_000.0),
     Target("pipeline RSS <= 150 MB at 3 x 50", "pipeline-rss-3x50", "arbor", None, "<=", 150.0),
+    Target("tick-to-trade first leg p50 <= 1 ms (WS entry, light)", "t2t-first-p50@light", "ws", None, "<=", 1000.0),
+    Target("tick-to-trade first leg p50 <= 1 ms (WS entry, heavy)", "t2t-first-p50@heavy", "ws", None, "<=", 1000.0),
+    Target("tick-to-trade second leg <= 200 us after the first (WS, light)", "t2t-second-gap-p50@light", "ws", None,
+           "<=", 200.0),
 )
 
 

@@ -1,24 +1,28 @@
 """Tick to trade: from the simulator writing the frame that creates an opportunity to the
-arrival of each leg's order at the simulator, on the real engine in this process.
+arrival of each leg's order at the simulator.
 
-Role: ``run(quick)`` starts the production engine (``supervisor.app.assembled``) on the
-embedded simulator with Binance and Gate.io, BTC/USDT, and for each entry mode (``rest``:
-both legs over REST; ``ws``: Binance over its WebSocket API, Gate over REST) and each frame
-rate (``light``: the market's default churn; ``heavy``: 2,000 book updates/s per venue),
-repeats: the market paused, a Binance ask is set ``DIP`` under Gate's best bid and the Binance
-bids above it removed (``VenueBook.set_level``: a dip, not a crossed book), ``t0 = time.monotonic_ns()`` and the venue's ``push()`` enqueues the
-frame (its writer writes it at once); then both legs are awaited at the simulator, whose
-request handlers stamp arrival with ``time.monotonic_ns()`` (the same clock). The executor's
-balance check reads the live account views (no REST before the legs).
+Role: ``run(quick)`` starts the simulator (Binance and Gate.io, BTC/USDT) in its OWN process
+(``benchmarks.tick_to_trade_sim``: its work does not share the engine's event loop) and the
+production engine (``supervisor.app.assembled``, live against it) in this one, for each entry
+mode (``rest``: both legs over REST; ``ws``: Binance over its WebSocket API, Gate over REST)
+and each frame rate (``light``: 50 book updates/s per venue; ``heavy``: 2,000). Each sample:
+the simulator makes a dip (a Binance ask under Gate's best bid), stamps
+``t0 = time.monotonic_ns()`` as it enqueues that frame, and answers with the arrival times of
+the first order each venue gets after it (stamped by its request handlers with the same
+system-wide monotonic clock). The executor's balance check reads the live account views (no
+REST before the legs); the detector's cooldown keeps it to one opportunity per dip.
 
 Rows: ``t2t-first-p50|p99@<rate>`` (first leg), ``t2t-second-gap-p50|p99@<rate>`` (second
-leg after the first), unit us, impl ``rest`` or ``ws``. Failure: a leg that does not arrive
-within ``LEG_TIMEOUT_S`` raises ``RuntimeError`` (the case is reported as an error).
+leg after the first), unit us, impl ``rest`` or ``ws``. Failure: no legs within the
+simulator's ``LEG_TIMEOUT_S`` raises ``RuntimeError`` (the case is reported as an error).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,16 +36,16 @@ RATES = {"light": 50.0, "heavy": 2000.0}
 MODES = ("rest", "ws")
 LEG_TIMEOUT_S = 5.0
 SYMBOL = "BTC/USDT"
-DIP = 0.004  # the Binance ask under Gate's bid: beats both fees (20 bp) and the edge, stays in the model's bounds
+COOLDOWN_MS = 100  # one opportunity per dip: the next sample waits past it
 
 
-def _toml(directory: Path, ws: bool, updates_per_s: float) -> str:
+def _toml(directory: Path, ws: bool, urls: dict[str, Any]) -> str:
     venues = "".join(
-        f'[venues.{v}]\nkind = "{v}"\nsymbols = ["{SYMBOL}"]\nsimulated = true\n'
-        f"ws_order_entry = {'true' if ws else 'false'}\n" for v in ("binance", "gateio"))
-    return (venues + "[detector]\nmin_edge_bps = 5.0\ncooldown_ms = 0\nmax_notional = 100.0\n"
-            f'[journal]\npath = "{directory / "journal.sqlite"}"\n'
-            f"[simulator]\nseed = 1\nupdates_per_s = {updates_per_s}\n")
+        f'[venues.{v}]\nkind = "{v}"\nsymbols = ["{SYMBOL}"]\nrest_url = "{u["rest"]}"\nws_url = "{u["ws"]}"\n'
+        f'api_key_env = "ARBOR_T2T_{v.upper()}_KEY"\napi_secret_env = "ARBOR_T2T_{v.upper()}_SECRET"\n'
+        f"ws_order_entry = {'true' if ws else 'false'}\n" for v, u in urls.items())
+    return (venues + f"[detector]\nmin_edge_bps = 5.0\ncooldown_ms = {COOLDOWN_MS}\nmax_notional = 100.0\n"
+            f'[journal]\npath = "{directory / "journal.sqlite"}"\n')
 
 
 async def _until(predicate: Any, timeout: float, what: str) -> None:
@@ -55,49 +59,55 @@ async def _until(predicate: Any, timeout: float, what: str) -> None:
 async def _measure(ws: bool, rate: float, samples: int) -> tuple[list[int], list[int]]:
     firsts: list[int] = []
     gaps: list[int] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = config.loads(_toml(Path(tmp), ws, rate), source="tick-to-trade")
-        async with assembled(cfg, live=False) as (sim, engine), engine.running() as tree:
-            binance, gate = sim.venues["binance"], sim.venues["gateio"]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "benchmarks.tick_to_trade_sim", str(rate),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    stdin, stdout = proc.stdin, proc.stdout
 
-            def ready() -> bool:
-                books = all(getattr(tree.describe(f"venues/{v}/books/BTCUSDT"), "in_sync", False)
-                            for v in ("binance", "gateio"))
-                views = all(engine.accounts.usable(v) is not None for v in ("binance", "gateio"))
-                return books and views and (not ws or engine.gateways.channel("binance").connected)
+    async def ask(command: str) -> dict[str, Any]:
+        stdin.write(command.encode() + b"\n")
+        await stdin.drain()
+        answer: dict[str, Any] = json.loads(await stdout.readline())
+        if "error" in answer:
+            raise RuntimeError(f"tick-to-trade simulator: {answer['error']}")
+        return answer
 
-            await _until(ready, 15, "books in sync, account views and gateways up")
-            executor = tree.lookup("execution/executor")
-            for _ in range(samples):
-                sim.pause()
-                await asyncio.sleep(0.02)  # background frames of the light/heavy market drain
-                book = binance.books[SYMBOL]
-                gate_bid = gate.books[SYMBOL].bids.peekitem(-1)[0]
-                price = int(gate_bid * (1 - DIP))
-                before_b, before_g = len(binance.orders), len(gate.orders)
-                executed = tree.describe("execution/executor").executed
-                sim.resume()
-                for bid in [b for b in book.bids if b >= price]:  # no crossed book: the dip takes the bids
-                    book.set_level(True, bid, 0)
-                book.set_level(False, price, round(0.001 * 10**book.spec.qty_decimals))
-                t0 = time.monotonic_ns()
-                binance.push()
-                await _until(lambda: len(binance.orders) > before_b and len(gate.orders) > before_g,
-                             LEG_TIMEOUT_S, "both legs at the simulator")
-                arrivals = sorted([list(binance.orders.values())[-1].arrival_ns,
-                                   list(gate.orders.values())[-1].arrival_ns])
-                firsts.append(arrivals[0] - t0)
-                gaps.append(arrivals[1] - arrivals[0])
-                await _until(lambda: tree.describe("execution/executor").executed > executed
-                             or tree.describe("execution/executor").open_legs == 0, LEG_TIMEOUT_S, "settled")
-                book.set_level(False, price, 0)  # whatever the buy left of the injected ask
-                binance.push()
-            del executor
+    try:
+        urls = json.loads(await stdout.readline())
+        for v, u in urls.items():
+            os.environ[f"ARBOR_T2T_{v.upper()}_KEY"] = u["key"]
+            os.environ[f"ARBOR_T2T_{v.upper()}_SECRET"] = u["secret"]
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = config.loads(_toml(Path(tmp), ws, urls), source="tick-to-trade")
+            async with assembled(cfg, live=True) as (_, engine), engine.running() as tree:
+                def ready() -> bool:
+                    books = all(getattr(tree.describe(f"venues/{v}/books/BTCUSDT"), "in_sync", False)
+                                for v in urls)
+                    views = all(engine.accounts.usable(v) is not None for v in urls)
+                    return books and views and (not ws or engine.gateways.channel("binance").connected)
+
+                await _until(ready, 15, "books in sync, account views and gateways up")
+                for _ in range(samples):
+                    executed = tree.describe("execution/executor").executed
+                    got = await ask("dip")
+                    first, second = sorted((got["binance"], got["gateio"]))
+                    firsts.append(first - got["t0"])
+                    gaps.append(second - first)
+                    await _until(lambda n=executed: tree.describe("execution/executor").executed > n
+                                 or tree.describe("execution/executor").open_legs == 0, LEG_TIMEOUT_S, "settled")
+                    await ask("undip")
+                    await asyncio.sleep(COOLDOWN_MS / 1000 * 1.5)
+    finally:
+        if proc.returncode is None:
+            stdin.write(b"quit\n")
+            await stdin.drain()
+            await proc.wait()
     return firsts, gaps
 
 
 def run(quick: bool) -> list[dict[str, Any]]:
-    samples = 10 if quick else 40
+    samples = 5 if quick else 60
     rows: list[dict[str, Any]] = []
     for label, rate in RATES.items():
         for mode in MODES:
