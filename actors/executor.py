@@ -150,6 +150,7 @@ class ExecutorStatus(msgspec.Struct, frozen=True, kw_only=True):
     last_alert: str
     balances_from_stream: int = 0  # venue balance checks read from a live account view
     balances_from_rest: int = 0  # ... fetched over REST (no usable view)
+    legs_from_stream: int = 0  # leg outcomes taken from the private stream's push, not a query
 
 
 class ExecutorActor(Actor):
@@ -174,7 +175,8 @@ class ExecutorActor(Actor):
         self.static = static if static is not None else StaticData(venues)
         self.marks = Marks(books if books is not None else (lambda venue, symbol: None), clock=clock,
                            max_age_ms=risk.max_mark_age_ms)
-        self._legs = LegSender(journal=journal, dry_run=self.dry_run, leg_timeout_s=risk.leg_timeout_s)
+        self._legs = LegSender(journal=journal, dry_run=self.dry_run, leg_timeout_s=risk.leg_timeout_s,
+                               stream=self._pushed)
         self._inflight: asyncio.Task[None] | None = None
         self.run_id = ""
         self.kill_switch = False
@@ -474,6 +476,11 @@ class ExecutorActor(Actor):
     def exposure(self) -> dict[str, float]:
         return self._legs.exposure()
 
+    def _pushed(self, venue: str, client_order_id: str) -> OrderUpdate | None:
+        """The order's state as pushed on the venue's live private stream (None: no usable view)."""
+        view = self.accounts.usable(venue)
+        return view.orders.get(client_order_id) if view is not None else None
+
     def describe(self) -> ExecutorStatus:
         return ExecutorStatus(
             run_id=self.run_id, open_legs=len(self._legs.open), exposure=self.exposure(),
@@ -484,5 +491,6 @@ class ExecutorActor(Actor):
             open_positions=[PositionStatus(venue=p.venue, symbol=p.symbol, qty=p.qty, entry_price=p.entry_price)
                             for p in self.positions.values()],
             open_position_quote=self._marked, unhedged_alerts=self.unhedged_alerts, last_alert=self.last_alert,
-            balances_from_stream=self.from_stream, balances_from_rest=self.from_rest)
+            balances_from_stream=self.from_stream, balances_from_rest=self.from_rest,
+            legs_from_stream=self._legs.from_stream)
 

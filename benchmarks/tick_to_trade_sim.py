@@ -2,7 +2,8 @@
 not share the engine's event loop): ``python -m benchmarks.tick_to_trade_sim RATE``.
 
 Prints one JSON line (each venue's URLs and credentials), then answers commands on stdin, one
-JSON line each: ``dip`` -- with the market paused, Binance's bids at or above ``DIP`` under
+JSON line each: ``dip`` -- the market paused (until both legs are in, so the market's churn
+cannot take the dip away under the buy; frames already queued still flow), Binance's bids at or above ``DIP`` under
 Gate's best bid removed and an ask put there, ``t0 = time.monotonic_ns()`` and the push
 enqueued (the frame that creates the opportunity), the market resumed; then waits for one new
 order on each venue and answers ``{"t0", "binance", "gateio"}`` (their arrival times, the same
@@ -44,6 +45,7 @@ async def main(rate: float) -> None:
                 print("{}", flush=True)
                 continue
             before = (len(binance.orders), len(gate.orders))
+            sim.pause()  # the market holds still from the dip until both legs are in: the buy finds it
             price = int(gate.books[SYMBOL].bids.peekitem(-1)[0] * (1 - DIP))
             for bid in [b for b in book.bids if b >= price]:
                 book.set_level(True, bid, 0)
@@ -54,9 +56,11 @@ async def main(rate: float) -> None:
             while len(binance.orders) == before[0] or len(gate.orders) == before[1]:
                 if time.monotonic() > deadline:
                     print(json.dumps({"error": "no legs"}), flush=True)
+                    sim.resume()
                     break
                 await asyncio.sleep(0.001)
             else:
+                sim.resume()
                 # the first order each venue got after the dip: the opportunity's legs
                 print(json.dumps({"t0": t0, "binance": list(binance.orders.values())[before[0]].arrival_ns,
                                   "gateio": list(gate.orders.values())[before[1]].arrival_ns}), flush=True)

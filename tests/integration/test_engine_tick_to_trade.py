@@ -138,3 +138,19 @@ async def test_a_websocket_api_lost_mid_order_is_resolved_by_client_id_without_a
                          what="the order gateway reconnected")
         await quiesce(h)
         assert_journal_matches_venues(h.journal, h.sim)  # the lost-reply order: journaled once, as on the venue
+
+
+async def test_a_leg_whose_reply_is_lost_is_settled_from_the_private_stream_without_a_query(
+        state_dir: Path) -> None:
+    async with engine_running(state_dir, venues=TWO) as h:
+        await wait_until(lambda: views_usable(h) and h.all_in_sync(TWO)
+                         and h.engine.gateways.channel("binance").connected, timeout=10,
+                         what="account views, books and the binance order gateway up")
+        binance = h.sim.venues["binance"]
+        binance.faults.inject("order_unknown")  # executed and pushed, then answered 503 (outcome unknown)
+        await wait_until(lambda: binance.faults.counts["order_unknown"] == 1, timeout=12,
+                         what="a binance order whose answer was lost")
+        await quiesce(h)
+        assert [w for _, _, w in binance.requests if w == "GET /api/v3/order"] == []  # no query by client id
+        assert h.tree.describe("execution/executor").legs_from_stream >= 1
+        assert_journal_matches_venues(h.journal, h.sim)
