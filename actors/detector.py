@@ -37,17 +37,9 @@ from actors import Actor, ActorRef
 from actors.edge import EPS_BPS, crossed, top_edge_bps, walk
 from protocols.errors import MailboxFull
 from protocols.messages import BookView, GetLastOpportunity, Opportunity, VenueStatus
+from protocols.params import DetectorParams  # the one definition, also the config's [detector]
 
 DetectorInbox = BookView | VenueStatus | GetLastOpportunity
-
-
-class DetectorParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    min_edge_bps: float = 5.0
-    max_notional: float = 1000.0  # quote currency per opportunity, before fees
-    max_book_age_ms: int = 1000
-    hysteresis_bps: float = 2.0
-    cooldown_ms: int = 500
-    ttl_ms: int = 500  # an Opportunity expires this long after it was created
 
 
 class DetectorStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -145,7 +137,7 @@ class DetectorActor(Actor):
         top = top_edge_bps(buy.asks, sell.bids, fee_buy, fee_sell)
         if top is None or top < p.min_edge_bps - p.hysteresis_bps:
             pair.armed = True
-        if top is None or top < p.min_edge_bps - EPS_BPS or buy.asks[0][0] <= 0.0:
+        if top is None or not (top >= p.min_edge_bps - EPS_BPS and buy.asks[0][0] > 0.0):  # NaN: skip
             # walk() would stop at the first level and find nothing: skip the call (the
             # common case: most views open no edge at the top of the books).
             return None

@@ -72,7 +72,9 @@ def walk(
     buy_price = sell_price = 0.0
     while i < len(asks) and j < len(bids) and size < max_qty and notional < max_notional:
         ask, bid = asks[i][0], bids[j][0]
-        if ask <= 0.0 or marginal_edge_bps(ask, bid, fee_buy, fee_sell) < min_edge_bps - EPS_BPS:
+        # written so that a NaN anywhere stops the walk (every comparison with NaN is False)
+        if not (ask > 0.0 and bid > 0.0
+                and marginal_edge_bps(ask, bid, fee_buy, fee_sell) >= min_edge_bps - EPS_BPS):
             break
         take = min(ask_left, bid_left, max_qty - size, (max_notional - notional) / ask)
         if take > 0.0:
@@ -83,16 +85,17 @@ def walk(
             buy_price, sell_price = ask, bid
         ask_left -= take
         bid_left -= take
-        # Exhausted levels advance; a level left with float dust is treated as exhausted.
-        if ask_left <= 1e-12 * max(1.0, asks[i][1]):
+        # Exhausted levels advance; a level left with float dust is treated as exhausted (and
+        # a NaN quantity too: `not >` so that the loop always advances).
+        if not ask_left > 1e-12 * max(1.0, asks[i][1]):
             i += 1
             ask_left = asks[i][1] if i < len(asks) else 0.0
-        if bid_left <= 1e-12 * max(1.0, bids[j][1]):
+        if not bid_left > 1e-12 * max(1.0, bids[j][1]):
             j += 1
             bid_left = bids[j][1] if j < len(bids) else 0.0
-    if size <= 0.0:
-        return None
     pnl = proceeds - cost
+    if not (size > 0.0 and math.isfinite(size) and math.isfinite(pnl) and cost > 0.0 and math.isfinite(cost)):
+        return None  # nothing to take, or a non-finite number in the books: never an edge
     return Edge(
         size=size,
         buy_price=buy_price,
@@ -104,5 +107,6 @@ def walk(
 
 
 def crossed(bids: Sequence[Level], asks: Sequence[Level]) -> bool:
-    """A single venue's book whose best bid is at or above its best ask cannot be trusted."""
-    return bool(bids and asks and bids[0][0] >= asks[0][0])
+    """A single venue's book whose best bid is at or above its best ask cannot be trusted (nor
+    one whose best bid or ask is NaN: ``not <`` is True for it)."""
+    return bool(bids and asks and not bids[0][0] < asks[0][0])

@@ -28,7 +28,10 @@ last commits (``synchronous=FULL`` would cover that at one fsync per group commi
 Old files gain the columns added since (``migrate``) when opened.
 
 Failure: an ``sqlite3.Error`` in the writer fails the pending asks with it and crashes the
-actor on its next message; the supervisor restarts it (the database file is the state).
+actor on its next message; the supervisor restarts it (the database file is the state). At
+start the actor creates the file's directory (0700); a directory it cannot create or a file
+it cannot open (read-only, not a database) is a ``PermanentFailure``: the process exits with
+the reason instead of restarting the journal forever.
 Queries run on the writer thread too, so they see every write queued before them.
 """
 
@@ -40,12 +43,13 @@ import queue
 import sqlite3
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from actors import Actor, ActorRef
-from protocols.errors import DuplicateClientOrderId, DuplicateId, DuplicateOpportunityId
+from protocols.errors import DuplicateClientOrderId, DuplicateId, DuplicateOpportunityId, PermanentFailure
 from protocols.messages import (
     FINAL_STATUSES,
     Balances,
@@ -402,6 +406,9 @@ class _Writer(threading.Thread):
         self.inbox.put(_STOP)
 
 
+_TRANSIENT_OPEN_ERRORS = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
+
+
 class JournalActor(Actor):
     """SQLite journal actor; see the module docstring for the inbox and durability."""
 
@@ -410,9 +417,19 @@ class JournalActor(Actor):
         self._writer: _Writer | None = None
 
     async def on_start(self) -> None:
+        directory = Path(self.path).parent
+        try:  # our own directory: nobody else's actor has to have created it first
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise PermanentFailure(f"cannot create the journal's directory {directory}: {exc}") from exc
         self._writer = _Writer(self.path, self.batch_max, asyncio.get_running_loop())
         self._writer.start()
-        await self._writer.ready  # raises sqlite3.Error if the file cannot be opened
+        try:
+            await self._writer.ready
+        except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorname", "") in _TRANSIENT_OPEN_ERRORS:
+                raise  # another process holds a lock: a restart may well succeed
+            raise PermanentFailure(f"cannot open the journal {self.path}: {exc}") from exc
 
     async def receive(self, msg: Any) -> Any:
         writer = self._writer

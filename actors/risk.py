@@ -7,27 +7,17 @@ Nothing here does I/O or keeps state; the executor passes in what it knows right
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections.abc import Mapping
 from typing import Literal
 
-import msgspec
-
 from protocols.messages import JournalOpportunity, Opportunity
+from protocols.params import RiskParams  # the one definition, also the config's [risk]
 
 Leg = Literal["b", "s", "u"]  # buy leg, sell leg, unwind/hedge of the residual
 
 
-class RiskParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    max_notional_per_venue: float = 5_000.0  # quote committed to open orders on one venue
-    max_open_legs: int = 4  # orders sent and not yet final, across venues
-    daily_loss_limit: float = 100.0  # quote; no new opportunity once today's PnL <= -limit
-    kill_switch_path: str | None = None  # the file existing blocks every new opportunity
-    leg_timeout_s: float = 5.0  # bound on one leg's send + recovery, and on graceful stop
-    unwind_slippage_bps: float = 20.0  # how far past the leg's limit the hedge may go
-    hedge_attempts: int = 3  # bounded-price IOCs tried on a residual before it is left open (alert)
-    max_open_position_quote: float = 1_000.0  # unhedged base, marked to the live books; no new risk above
-    max_mark_age_ms: int = 2_000  # an older (or out-of-sync) book cannot mark a position
 
 
 def client_order_id(opportunity_id: str, leg: Leg) -> str:
@@ -57,6 +47,8 @@ def reject_reason(
     open_position_quote: float = 0.0,
 ) -> str | None:
     """Why this opportunity must not be taken, or None. Balances are checked separately."""
+    if not _usable_numbers(opp):
+        return "non_finite"
     if now_ns >= opp.expires_ns:
         return "expired"
     if kill_switch or kill_switch_file_present(params.kill_switch_path):
@@ -73,6 +65,13 @@ def reject_reason(
     if exposure.get(opp.sell_venue, 0.0) + opp.size * opp.sell_price > params.max_notional_per_venue:
         return "max_notional_per_venue"
     return None
+
+
+def _usable_numbers(opp: Opportunity) -> bool:
+    """Size and prices finite and > 0, expected PnL finite: the decoders refuse NaN and
+    infinity, and this refuses them again before money moves."""
+    return (0.0 < opp.size < math.inf and 0.0 < opp.buy_price < math.inf and 0.0 < opp.sell_price < math.inf
+            and math.isfinite(opp.expected_pnl) and math.isfinite(opp.edge_bps))
 
 
 def cap_by_balances(opp: Opportunity, *, quote_free_on_buy: float, base_free_on_sell: float,

@@ -3,13 +3,16 @@
 This module is the one boundary where tomllib's and msgspec's errors are translated: a
 ``TOMLDecodeError`` keeps its line and column, a ``msgspec.ValidationError``'s
 "at `$.venues[...].symbols[2]`" becomes the dotted field path (``venues.mexc.symbols[2]``)
-with what was expected and the value found. Semantics msgspec cannot check (symbol format,
-URLs, loopback-only control) are checked by ``_validate`` after decoding.
+with what was expected and the value found. A NaN or infinity anywhere is refused before
+decoding. Semantics msgspec cannot check (symbols in capitals, URLs, loopback-only control, the
+control socket's path length) are checked by ``_validate`` after decoding.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
+import os
 import re
 import tomllib
 from importlib import resources
@@ -19,7 +22,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from config.schema import EngineConfig, VenueConfig
+from config.schema import UNIX_PATH_MAX, EngineConfig, VenueConfig
 from protocols.errors import ConfigError
 from protocols.venue import split_symbol
 
@@ -28,6 +31,7 @@ DEFAULT_SOURCE = "config/default.toml"
 _AT = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 _TOML_POS = re.compile(r"^(?P<msg>.*) \(at line (?P<line>\d+), column (?P<col>\d+)\)$", re.S)
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_SYMBOL = re.compile(r"^[A-Z0-9]+/[A-Z0-9]+$")
 _BACKTICKS = re.compile(r"`([^`]*)`")
 
 
@@ -66,6 +70,7 @@ def loads(text: str, *, source: str = "<string>") -> EngineConfig:
         where = f"line {m['line']}, column {m['col']}" if m else "TOML"
         reason = m["msg"] if m else str(exc)
         raise _error(where, f"valid TOML ({reason})", None, source) from None
+    _check_finite(raw, "", source)
     venues = raw.get("venues")
     if not isinstance(venues, dict):
         raise _error("venues", "a table of venues ([venues.NAME])", _Shown(venues) if venues is not None else None, source)
@@ -73,9 +78,24 @@ def loads(text: str, *, source: str = "<string>") -> EngineConfig:
     for name, table in venues.items():
         _convert(table, VenueConfig, raw, f"venues.{name}", source)
     config = _convert(raw, EngineConfig, raw, "", source)
+    given = config.control
     config = _fill_paths(config)
-    _validate(config, source)
+    _validate(config, source, unix_path_given=given.unix_path is not None,
+              state_dir_given=given.state_dir is not None)
     return config
+
+
+def _check_finite(node: Any, path: str, source: str) -> None:
+    """TOML has ``inf`` and ``nan``: no knob of ours means either (an infinite loss limit is a
+    typo, not a setting), so any of them anywhere in the file is an error naming its path."""
+    if isinstance(node, float) and not math.isfinite(node):
+        raise _error(path or "(top level)", "a finite number", node, source)
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _check_finite(value, f"{path}.{key}" if path else str(key), source)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _check_finite(value, f"{path}[{i}]", source)
 
 
 def _convert(value: Any, type_: type, raw: dict[str, Any], prefix: str, source: str) -> Any:
@@ -152,7 +172,7 @@ def _fill_paths(config: EngineConfig) -> EngineConfig:
                                    control=control, risk=risk)
 
 
-def _validate(config: EngineConfig, source: str) -> None:
+def _validate(config: EngineConfig, source: str, *, unix_path_given: bool, state_dir_given: bool) -> None:
     if not config.venues:
         raise _error("venues", "at least one venue", None, source)
     for name, venue in config.venues.items():
@@ -162,10 +182,13 @@ def _validate(config: EngineConfig, source: str) -> None:
         if not venue.symbols:
             raise _error(f"{at}.symbols", "at least one symbol", None, source)
         for i, symbol in enumerate(venue.symbols):
-            try:
-                split_symbol(symbol)
-            except ValueError:
-                raise _error(f"{at}.symbols[{i}]", '"BASE/QUOTE"', _Shown(symbol), source) from None
+            if not _SYMBOL.match(symbol):
+                try:
+                    split_symbol(symbol)
+                except ValueError:
+                    raise _error(f"{at}.symbols[{i}]", '"BASE/QUOTE"', _Shown(symbol), source) from None
+                raise _error(f"{at}.symbols[{i}]", f'"BASE/QUOTE" in capitals ("{symbol.upper()}")',
+                             _Shown(symbol), source)
             if symbol in venue.symbols[:i]:
                 raise _error(f"{at}.symbols[{i}]", "a symbol not listed twice", _Shown(symbol), source)
         _check_url(venue.rest_url, ("http", "https"), f"{at}.rest_url", source, bare=True)
@@ -185,6 +208,14 @@ def _validate(config: EngineConfig, source: str) -> None:
     if control.transport == "tcp" and not control.allow_non_loopback and not is_loopback(control.host):
         raise _error("control.host", "a loopback address (set control.allow_non_loopback = true to expose it)",
                      _Shown(control.host), source)
+    if control.transport == "unix" and control.unix_path is not None:
+        size = len(os.fsencode(control.unix_path))
+        if size > UNIX_PATH_MAX:
+            # the socket's path was given, or made from state_dir (or the journal's directory)
+            field = ("control.unix_path" if unix_path_given else
+                     "control.state_dir" if state_dir_given else "journal.path")
+            raise _error(field, f"a control socket path of at most {UNIX_PATH_MAX} bytes (the AF_UNIX limit); "
+                         f"{control.unix_path!r} is {size}", None, source)
 
 
 def _check_url(url: str | None, schemes: tuple[str, ...], at: str, source: str, *, bare: bool) -> None:

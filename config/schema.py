@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from protocols.params import DetectorParams, Positive, RiskParams
 from protocols.venue import Credentials
 
 VenueKind = Literal["mexc", "binance", "gateio"]
@@ -32,12 +33,12 @@ DEFAULT_WS_URL: dict[str, str] = {
 
 DEFAULT_JOURNAL = "~/.arbor/journal.sqlite"
 
-# Numeric constraints are declared here and checked by msgspec while decoding.
-Positive = Annotated[float, msgspec.Meta(gt=0)]
-NonNegative = Annotated[float, msgspec.Meta(ge=0)]
-PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
-NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
+# Numeric constraints are declared here and checked by msgspec while decoding (a NaN or an
+# infinity anywhere in the file is refused by the loader before that). Integer knobs have sane
+# upper bounds: a mailbox of 10^18 slots, or a 10^9-level book, is a typo, not a setting.
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+Capacity = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]  # mailbox slots
+UNIX_PATH_MAX = 107  # AF_UNIX sun_path is 108 bytes on Linux, with the terminating NUL
 
 
 class _Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -81,50 +82,35 @@ class VenueConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True
         return Credentials.from_env(self.api_key_env, self.api_secret_env)
 
 
-class DetectorConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    min_edge_bps: NonNegative = 5.0  # after both taker fees
-    max_notional: Positive = 1000.0  # quote currency per opportunity
-    max_book_age_ms: PositiveInt = 2000  # older books are never used for a decision
-    hysteresis_bps: NonNegative = 1.0
-    cooldown_ms: NonNegativeInt = 500
-    ttl_ms: PositiveInt = 1000  # opportunity expiry
-
-
-class RiskConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    max_notional_per_venue: Positive = 10_000.0
-    max_open_legs: PositiveInt = 4
-    daily_loss_limit: Positive = 100.0
-    kill_switch_path: str | None = None  # trading stops while this file exists
-    leg_timeout_s: Positive = 5.0
-    unwind_slippage_bps: NonNegative = 20.0
-    hedge_attempts: PositiveInt = 3  # bounded-price IOCs on a residual before it is left open (alert)
-    max_open_position_quote: Positive = 1_000.0  # unhedged base at the live books; no new risk above
-    max_mark_age_ms: PositiveInt = 2000  # an older or out-of-sync book cannot mark a position
+# [detector] and [risk] are the actors' own parameter Structs: one definition, one set of
+# defaults (protocols/params.py says why each default is what it is).
+DetectorConfig = DetectorParams
+RiskConfig = RiskParams
 
 
 class MailboxConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Mailbox capacities per actor kind."""
 
-    book: PositiveInt = 4096
-    detector: PositiveInt = 64  # conflating: one slot per venue is what matters
-    executor: PositiveInt = 256
-    journal: PositiveInt = 8192
-    connection: PositiveInt = 256
+    book: Capacity = 4096
+    detector: Capacity = 64  # conflating: one slot per venue is what matters
+    executor: Capacity = 256
+    journal: Capacity = 8192
+    connection: Capacity = 256
 
 
 class RestartConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Restart intensity and backoff for every supervisor of the engine."""
 
-    max_restarts: NonNegativeInt = 5
+    max_restarts: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 5
     within_s: Positive = 10.0
     backoff_initial_s: Positive = 0.05
     backoff_max_s: Positive = 5.0
 
 
 class BookConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    depth: PositiveInt = 20  # K levels per side in a BookView
-    max_levels: PositiveInt = 1000  # levels kept per side
-    snapshot_limit: PositiveInt = 1000
+    depth: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 20  # K levels per side in a BookView
+    max_levels: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1000  # levels kept per side
+    snapshot_limit: Annotated[int, msgspec.Meta(ge=1, le=5000)] = 1000  # the venues' largest
 
 
 class JournalConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -19,6 +19,7 @@
     ├─ DuplicateId                  the journal refuses a second row under an id it holds
     │   ├─ DuplicateClientOrderId   an order intent
     │   └─ DuplicateOpportunityId   an opportunity
+    ├─ PermanentFailure             a component cannot work, and a restart will not change that
     └─ RuntimeFault                 the actor runtime's own faults
         ├─ MailboxFull
         ├─ AskTimeout
@@ -170,6 +171,27 @@ class DuplicateOpportunityId(DuplicateId):
 
 class StaleData(ArborError):
     """A decision would use a book that is out of sync or older than ``max_book_age_ms``."""
+
+
+class PermanentFailure(ArborError):
+    """A component cannot start (or go on) for a reason no restart will fix: the journal's path
+    is not writable, a venue refuses our credentials, a configured market is not listed.
+
+    Raised by an actor's ``on_start``/``receive`` (or by the engine's start-up calls). A
+    supervisor never restarts a child that exits with it: it fails at once with this same error,
+    and so on up to the root, so the process exits with a distinct code and this one-line reason
+    instead of crash-looping. ``path`` is the tree path where it was first raised (set by the
+    supervisor). Chain the cause (``raise PermanentFailure(...) from exc``): an ``AuthError``
+    cause gives the process its own exit code.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.path: str | None = None
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f"{self.path}: {text}" if self.path else text
 
 
 class RuntimeFault(ArborError):

@@ -10,6 +10,7 @@ protocols (shared/venues), over one shared, seeded market.
         v.seq("BTC/USDT"); v.orders; v.balances
         v.faults.inject("gap", count=1); v.faults.counts; v.faults.clear()
         sim.pause(); sim.resume()
+        sim.admin_token                      # bearer token of every venue's /_sim admin API
 
 Imports ``protocols`` only.
 """

@@ -1,6 +1,6 @@
 """``python -m simulator [--seed N] [--symbols BTC/USDT ...] [--rate N]``: start the three
-simulated venues on loopback, print their URLs and (simulator-only, not secret) credentials,
-and run until Ctrl-C."""
+simulated venues on loopback, print their URLs, (simulator-only, not secret) credentials and
+the admin API's bearer token (fresh per run), and run until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ async def serve(cfg: SimConfig) -> None:
             # Simulator credentials are generated per run and only valid against it.
             print(f"{name:8} rest {v.rest_url}  ws {v.ws_url}  admin {v.admin_url}")
             print(f"{'':8} api_key {v.credentials.api_key}  secret {v.credentials.secret}")
+        print(f"admin token {sim.admin_token}  (every /_sim request: Authorization: Bearer <token>)")
         print("faults: POST {admin}/faults {\"kind\": ..., \"count\": 1}; Ctrl-C to stop", flush=True)
         await asyncio.Event().wait()
 

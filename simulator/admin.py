@@ -1,9 +1,15 @@
 """The simulator's admin API, served by every venue under ``/_sim``: inject and clear faults,
 read the venue's true book, pause and resume the market clock, set a balance as a change made
-outside Arbor (pushed on the private stream). JSON in and out."""
+outside Arbor (pushed on the private stream). JSON in and out.
+
+Every request needs ``Authorization: Bearer <SimConfig.admin_token>`` (the control endpoint's
+scheme; ``python -m simulator`` prints the token): on loopback, any local process could
+otherwise inject faults into someone's run. A missing or wrong token is a 401."""
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -12,7 +18,20 @@ if TYPE_CHECKING:
     from simulator.venues.base import VenueServer
 
 
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
 def admin_routes(server: VenueServer) -> list[web.RouteDef]:
+    expected = f"Bearer {server.cfg.admin_token}".encode()
+
+    def authorized(handler: Handler) -> Handler:
+        async def checked(request: web.Request) -> web.Response:
+            given = request.headers.get("Authorization", "").encode()
+            if server.cfg.admin_token is None or not hmac.compare_digest(given, expected):
+                return web.json_response({"error": "missing or wrong bearer token"}, status=401)
+            return await handler(request)
+        return checked
+
     async def faults(request: web.Request) -> web.Response:
         return web.json_response(server.faults.describe())
 
@@ -53,11 +72,11 @@ def admin_routes(server: VenueServer) -> list[web.RouteDef]:
         return web.json_response({"asset": asset, "free": float(free)})
 
     return [
-        web.post("/_sim/balance", balance),
-        web.get("/_sim/faults", faults),
-        web.post("/_sim/faults", inject),
-        web.delete("/_sim/faults", clear),
-        web.get("/_sim/book", book),
-        web.post("/_sim/pause", pause),
-        web.post("/_sim/resume", resume),
+        web.post("/_sim/balance", authorized(balance)),
+        web.get("/_sim/faults", authorized(faults)),
+        web.post("/_sim/faults", authorized(inject)),
+        web.delete("/_sim/faults", authorized(clear)),
+        web.get("/_sim/book", authorized(book)),
+        web.post("/_sim/pause", authorized(pause)),
+        web.post("/_sim/resume", authorized(resume)),
     ]

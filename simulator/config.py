@@ -46,6 +46,9 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True):
     binance_requests_after_429: int | None = 5  # requests within a 429 window before the ban
     binance_ban_s: float = 120.0  # "from 2 minutes to 3 days"
     host: str = "127.0.0.1"
+    # Bearer token of the /_sim admin API (faults, the true book, the market clock): another
+    # local process must not inject faults into someone's run. None: a fresh one per run.
+    admin_token: str | None = None
 
 
 class SymbolSpec(msgspec.Struct, frozen=True, kw_only=True):

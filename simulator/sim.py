@@ -11,7 +11,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import secrets
 from types import TracebackType
+
+import msgspec
 
 from simulator.config import SimConfig
 from simulator.market import Market
@@ -27,7 +30,10 @@ class Simulator:
     """Three simulated venues sharing one market. See ``simulator/__init__.py`` for the API."""
 
     def __init__(self, cfg: SimConfig | None = None) -> None:
-        self.cfg = cfg or SimConfig()
+        cfg = cfg or SimConfig()
+        if cfg.admin_token is None:
+            cfg = msgspec.structs.replace(cfg, admin_token=secrets.token_urlsafe(32))
+        self.cfg = cfg
         unknown = [v for v in self.cfg.venues if v not in SERVERS]
         if unknown:
             raise ValueError(f"unknown venues {unknown}; expected some of {sorted(SERVERS)}")
@@ -44,6 +50,12 @@ class Simulator:
                 resume=self.resume,
                 new_order_id=_id_factory(name, self.cfg.seed),
             )
+
+    @property
+    def admin_token(self) -> str:
+        """The bearer token every venue's ``/_sim`` admin API requires."""
+        assert self.cfg.admin_token is not None
+        return self.cfg.admin_token
 
     @property
     def paused(self) -> bool:

@@ -3,7 +3,10 @@ venues, the venue adapters, signals, the status line and the exit code. The tree
 ``supervisor.engine.Engine``.
 
 Exit codes: 0 clean stop (duration elapsed, SIGINT/SIGTERM, ``stop`` command); 2 config error
-(``supervisor.cli``); 1 the root supervisor failed (restart intensity exceeded at the top).
+(``supervisor.cli``); 1 the root supervisor failed (restart intensity exceeded at the top); 3 a
+``PermanentFailure`` (a component that cannot work: an unwritable journal path, a market the
+venue does not list, a venue still failing after the start-up retries); 4 a venue refused the
+credentials. 3 and 4 log one line with the reason, no traceback.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import logging
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -21,17 +25,22 @@ import uvloop
 
 from config import EngineConfig
 from protocols.binance import BinanceVenue
-from protocols.errors import ConfigError, RestartIntensityExceeded
+from protocols.errors import AuthError, ConfigError, PermanentFailure, RestartIntensityExceeded
 from protocols.gateio import GateVenue
 from protocols.mexc import MexcVenue
 from protocols.venue import Venue
+from supervisor import startup
 from supervisor.engine import Engine, EngineSummary
 from supervisor.logs import configure_logging
+from supervisor.private import private_dir, write_private
 
 log = logging.getLogger("arbor.engine")
 
 ADAPTERS: dict[str, type] = {"mexc": MexcVenue, "binance": BinanceVenue, "gateio": GateVenue}
 EXIT_OK, EXIT_ROOT_FAILED = 0, 1
+EXIT_PERMANENT = 3  # a component cannot work (unwritable journal, unlisted market, venue down past the retries)
+EXIT_AUTH = 4  # a venue refused the credentials
+SIM_TOKEN_FILE = "sim.token"  # the embedded simulator's admin token, beside control.token
 
 
 def build_adapters(cfg: EngineConfig, sim: Any, *, live: bool) -> tuple[dict[str, Venue], dict[str, bool]]:
@@ -58,12 +67,12 @@ def build_adapters(cfg: EngineConfig, sim: Any, *, live: bool) -> tuple[dict[str
 
 
 async def fetch_taker_fees(venues: dict[str, Venue], cfg: EngineConfig) -> dict[str, float]:
-    """Static data: each venue's taker fee (the highest over its symbols, to stay safe)."""
-    fees: dict[str, float] = {}
-    for name, venue in venues.items():
-        info = await venue.symbol_info(cfg.venues[name].symbols)
-        fees[name] = max((i.taker_fee for i in info.values()), default=0.001)
-    return fees
+    """Static data for the detectors (each venue's taker fee), and a check of every configured
+    key pair, retrying transient errors (``supervisor.startup``); PermanentFailure otherwise."""
+    return await startup.fetch_taker_fees(
+        venues, {name: cfg.venues[name].symbols for name in venues},
+        check_credentials={name: cfg.venues[name].simulated or cfg.venues[name].credentials() is not None
+                           for name in venues})
 
 
 @contextlib.asynccontextmanager
@@ -79,7 +88,15 @@ async def embedded_simulator(cfg: EngineConfig) -> AsyncIterator[Any]:
     kinds = tuple(dict.fromkeys(v.kind for v in simulated))
     async with Simulator(SimConfig(seed=cfg.simulator.seed, symbols=symbols, venues=kinds,
                                    updates_per_s=cfg.simulator.updates_per_s)) as sim:
-        yield sim
+        # Its /_sim admin API takes the token the way the CLI takes the control endpoint's.
+        token_file = private_dir(Path(cfg.control.state_dir or Path(cfg.journal.path).parent)) / SIM_TOKEN_FILE
+        write_private(token_file, sim.admin_token.encode())
+        log.info("simulator admin API: %s (bearer token in %s)",
+                 " ".join(v.admin_url for v in sim.venues.values()), token_file)
+        try:
+            yield sim
+        finally:
+            token_file.unlink(missing_ok=True)
 
 
 @contextlib.asynccontextmanager
@@ -101,17 +118,23 @@ async def assembled(cfg: EngineConfig, *, live: bool) -> AsyncIterator[tuple[Any
 async def main_async(cfg: EngineConfig, *, duration_s: float | None, live: bool,
                      status: Callable[[EngineSummary], None] | None) -> int:
     loop = asyncio.get_running_loop()
-    async with assembled(cfg, live=live) as (_, engine):
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, engine.request_stop)
-        try:
-            await engine.serve(duration_s, status)
-        except RestartIntensityExceeded as exc:
-            log.critical("root supervisor failed: %s", exc)
-            return EXIT_ROOT_FAILED
-        finally:
+    try:
+        async with assembled(cfg, live=live) as (_, engine):
             for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+                loop.add_signal_handler(sig, engine.request_stop)
+            try:
+                await engine.serve(duration_s, status)
+            except RestartIntensityExceeded as exc:
+                log.critical("root supervisor failed: %s", exc)
+                return EXIT_ROOT_FAILED
+            finally:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+    except PermanentFailure as exc:  # during start-up or later: one line, no traceback
+        auth = isinstance(exc.__cause__, AuthError)
+        one_line = " ".join(str(exc).split())  # a venue's reply excerpt may hold newlines
+        log.critical("%s: %s", "credentials refused" if auth else "cannot run", one_line)
+        return EXIT_AUTH if auth else EXIT_PERMANENT
     return EXIT_OK
 
 

@@ -6,7 +6,8 @@ engine's control endpoint, found through its config (``control.json`` / ``contro
 next to the journal) or given with ``--socket`` / ``--url --token-file``.
 
 Exit codes: 0 done; 1 no engine running, unknown path, refused request, or the engine failed;
-2 bad config or bad usage.
+2 bad config or bad usage; the engine also exits 3 when a component cannot work for a reason
+a restart will not fix (``PermanentFailure``) and 4 when a venue refuses the credentials.
 """
 
 from __future__ import annotations
@@ -194,7 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m supervisor",
         description="Run the Arbor engine (no COMMAND, or `run`), or drive a running one.",
         epilog="Exit codes: 0 ok; 1 no engine running / unknown path / refused / engine failed; "
-               "2 bad config or usage.")
+               "2 bad config or usage; 3 the engine cannot work (permanent failure, reason logged); "
+               "4 a venue refused the credentials.")
     _run_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _run_options(sub.add_parser("run", help="run the engine (the default)"), suppress=True)

@@ -1,14 +1,19 @@
 """The control endpoint: an actor in the tree (path ``control``) serving JSON over HTTP.
 
-Inbox: nothing (it is driven by HTTP requests). It listens on a unix socket (0600) by default,
-or on a loopback TCP port with a bearer token generated at start; the token goes to a 0600
+Inbox: nothing (it is driven by HTTP requests). It listens on a unix socket by default, or on
+a loopback TCP port with a bearer token generated at start; the token goes to a 0600
 ``control.token`` and the address to a 0600 ``control.json`` in ``ControlConfig.state_dir``
-(next to the journal) so the CLI can find the engine. It refuses a non-loopback bind unless
+(next to the journal) so the CLI can find the engine. The socket and those files live in
+directories that are ours and 0700 (``supervisor.private``: created so, or verified; never a
+symlink), the socket is created 0600 and the files with O_EXCL|O_NOFOLLOW, so no other local
+user can connect or read the token, not even while the endpoint starts. It refuses a non-loopback bind unless
 ``allow_non_loopback`` is set, and it never shows secrets: it serves stats and ``describe()``
 structs only, and redacts any describe field whose name looks like a credential.
 
-Failure mode: a bind error or a socket another live engine is using crashes ``on_start``; its
-supervisor decides. A request for a path not in the tree is a 404, never a crash.
+Failure mode: a directory that cannot be made private, a socket path over the AF_UNIX limit,
+a non-loopback host not allowed, or a socket another live engine is using is a
+``PermanentFailure`` (the engine exits 3 with the reason); other bind errors crash
+``on_start`` and its supervisor decides. A request for a path not in the tree is a 404, never a crash.
 
 Endpoints (all JSON except /metrics; bodies are the Structs below)::
 
@@ -45,9 +50,12 @@ from aiohttp import web
 from actors import Actor
 from actors.stats import ActorStats
 from config import ControlConfig, is_loopback
-from protocols.errors import ConfigError
+from config.schema import UNIX_PATH_MAX
+from protocols.errors import ConfigError, PermanentFailure
 from protocols.venue import split_symbol
 from supervisor import prom
+from supervisor.private import bind_private_socket, private_dir, write_private
+from supervisor.spec import RestartChild
 from supervisor.control_api import (
     ADDRESS_FILE,
     TOKEN_FILE,
@@ -63,7 +71,6 @@ from supervisor.control_api import (
     TreeReply,
 )
 
-_UNIX_PATH_MAX = 107  # sun_path is 108 bytes with the terminating NUL
 _SECRET_NAME = re.compile(r"secret|token|passw|api_?key|credential", re.I)
 
 
@@ -116,8 +123,9 @@ class ControlActor(Actor[msgspec.Struct]):
     async def on_start(self) -> None:
         cfg = self._config
         if cfg.transport == "tcp" and not cfg.allow_non_loopback and not is_loopback(cfg.host):
-            raise ConfigError("control.host", "a loopback address (or control.allow_non_loopback = true)", cfg.host)
-        self._state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            raise _permanent(ConfigError("control.host", "a loopback address (or control.allow_non_loopback = true)",
+                                         cfg.host))
+        private_dir(self._state_dir)
         app = web.Application(middlewares=[self._errors_and_auth])
         app.router.add_get("/v1/ps", self._ps)
         app.router.add_get("/v1/tree", self._tree)
@@ -137,7 +145,7 @@ class ControlActor(Actor[msgspec.Struct]):
         finally:
             if not bound:  # a failed start leaves no socket, token or runner behind
                 await self._close()
-        _write_private(self._state_dir / ADDRESS_FILE, msgspec.json.encode(address))
+        write_private(self._state_dir / ADDRESS_FILE, msgspec.json.encode(address))
         self._files.append(self._state_dir / ADDRESS_FILE)
         self._since = time.time()
 
@@ -154,13 +162,13 @@ class ControlActor(Actor[msgspec.Struct]):
     async def _bind_unix(self) -> ControlAddress:
         assert self._runner is not None
         path = Path(self._config.unix_path or self._state_dir / "control.sock").expanduser()
-        if len(os.fsencode(path)) > _UNIX_PATH_MAX:
-            raise ConfigError("control.unix_path", f"a path of at most {_UNIX_PATH_MAX} bytes", str(path))
+        if len(os.fsencode(path)) > UNIX_PATH_MAX:
+            raise _permanent(ConfigError("control.unix_path", f"a path of at most {UNIX_PATH_MAX} bytes", str(path)))
+        private_dir(path.parent)  # nobody else can even reach the socket, whatever its mode
         await _remove_stale_socket(path)
-        site = web.UnixSite(self._runner, str(path))
-        await site.start()
+        site = web.SockSite(self._runner, bind_private_socket(path))  # created 0600, never chmod'ed later
         self._files.append(path)
-        os.chmod(path, 0o600)  # only this user may drive the engine
+        await site.start()
         self._address = f"unix:{path}"
         return ControlAddress(transport="unix", pid=os.getpid(), unix_path=str(path))
 
@@ -168,7 +176,7 @@ class ControlActor(Actor[msgspec.Struct]):
         assert self._runner is not None
         self._token = secrets.token_urlsafe(32)
         token_file = self._state_dir / TOKEN_FILE
-        _write_private(token_file, self._token.encode())
+        write_private(token_file, self._token.encode())
         self._files.append(token_file)
         site = web.TCPSite(self._runner, self._config.host, self._config.port)
         await site.start()
@@ -238,6 +246,14 @@ class ControlActor(Actor[msgspec.Struct]):
         body = msgspec.json.decode(await request.read(), type=PathRequest)
         path = _norm(body.path)
         _stats_of(self._engine.tree, path)  # 404 before asking the supervisor
+        own = self.ref.path
+        if own == path or own.startswith(path + "/"):
+            # Restarting this endpoint (or its parent): awaiting the restart would wait for our own
+            # shutdown, which waits for this very request to finish. Post the restart to the
+            # supervisor and answer now; the endpoint is back once the restart completes.
+            parent, _, name = path.rpartition("/")
+            self._engine.tree.lookup(parent).tell(RestartChild(name=name, reason="manual"))
+            return self._json(OkReply(detail=f"restarting {path} (this endpoint): back in a moment"))
         await self._engine.tree.restart(path, reason="manual")
         return self._json(OkReply(detail=f"restarted {path}"))
 
@@ -327,16 +343,6 @@ def redact(value: Any) -> Any:
     return value
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Write a file only this user can read (0600 from creation, not chmod'ed afterwards)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # an older file may have had wider permissions
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-
-
 async def _remove_stale_socket(path: Path) -> None:
     """A socket file left by a dead engine is removed; one a live engine answers on is an error."""
     if not path.exists():
@@ -349,4 +355,11 @@ async def _remove_stale_socket(path: Path) -> None:
     writer.close()
     with contextlib.suppress(ConnectionError):
         await writer.wait_closed()
-    raise ConfigError("control.unix_path", "a socket no running engine is using", str(path))
+    raise _permanent(ConfigError("control.unix_path", "a socket no running engine is using", str(path)))
+
+
+def _permanent(exc: ConfigError) -> PermanentFailure:
+    """A control endpoint that cannot be set up as configured will not be by a restart either."""
+    failure = PermanentFailure(str(exc))
+    failure.__cause__ = exc
+    return failure

@@ -25,11 +25,10 @@ from actors import Actor, ActorRef, MailboxSpec
 from actors.account import AccountActor, AccountBoard
 from actors.book import BookActor
 from actors.connection import ConnectionActor, ConnectionCounters
-from actors.detector import DetectorActor, DetectorParams
+from actors.detector import DetectorActor
 from actors.executor import ExecutorActor
-from actors.order_gateway import OrderGatewayActor, OrderGateways, WsFirstVenue
 from actors.journal import JournalActor
-from actors.risk import RiskParams
+from actors.order_gateway import OrderGatewayActor, OrderGateways, WsFirstVenue
 from actors.static import StaticData
 from config import EngineConfig
 from protocols.errors import ActorStopped, ExchangeError, MailboxFull
@@ -152,7 +151,8 @@ class Engine:
         risk = self.cfg.risk
         return ExecutorActor(
             venues=self.order_venues, journal=self.root.lookup("execution/journal"),
-            risk=RiskParams(**msgspec.structs.asdict(risk)), dry_run=self.dry_run, static=self.static, books=lambda venue, symbol: self.lookup(f"venues/{venue}/books/{path_symbol(symbol)}"),
+            risk=risk, dry_run=self.dry_run, static=self.static,
+            books=lambda venue, symbol: self.lookup(f"venues/{venue}/books/{path_symbol(symbol)}"),
             accounts=self.accounts, warm=self.markets)
 
     def _detector_spec(self, symbol: str) -> ChildSpec:
@@ -160,7 +160,7 @@ class Engine:
 
         def factory() -> Actor[Any]:
             return DetectorActor(symbol=symbol, taker_fees=self.taker_fees,
-                                 params=DetectorParams(**msgspec.structs.asdict(d)),
+                                 params=d,
                                  executor=self.root.lookup("execution/executor"))
 
         return ChildSpec(path_symbol(symbol), factory,

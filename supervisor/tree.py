@@ -36,6 +36,13 @@ supervisor does not restart: it *fails* with ``RestartIntensityExceeded``. Faili
 children in reverse start order and is, to its own parent, an ordinary abnormal exit of a
 child (escalation). The root failing ends the tree: ``Tree.wait()`` raises the error.
 
+**Permanent failures**: a permanent or transient child that exits (or fails to start) with
+``protocols.errors.PermanentFailure`` is not restarted and uses no intensity: the supervisor
+fails at once with that same error (its ``path`` set to the child's), so it climbs to the root
+and ends the tree (``run()`` or ``Tree.wait()`` raises it; the engine process exits 3, or 4
+when an ``AuthError`` caused it). Raise it only for what no restart can fix (an unwritable
+journal path, refused credentials); a temporary child is removed as usual.
+
 **Backoff**: before a restart the supervisor waits ``backoff(n)`` seconds, ``n`` = restarts in
 the window including this one (a plain function of the attempt number; a tenacity wait
 strategy works too; default ``exponential_backoff()``: 50 ms doubling, capped at 2 s, plus up
@@ -74,7 +81,7 @@ from typing import Any
 
 from actors import Actor, ActorCell, ActorRef, Registry
 from actors.lifecycle import restart_decision
-from protocols.errors import ActorStopped, RestartIntensityExceeded
+from protocols.errors import ActorStopped, PermanentFailure, RestartIntensityExceeded
 from supervisor.spec import (
     STRATEGIES,
     Backoff,
@@ -321,6 +328,11 @@ class Supervisor(Actor[SupervisorInbox]):
             return
         if decision == "stop":
             return
+        if isinstance(reason, PermanentFailure):  # no restart can fix it: escalate at once
+            reason.path = reason.path or child.cell.path
+            log.error("supervisor %s fails: %s cannot work, not restarting it", self.ref.path or "/",
+                      reason.path, extra={"path": child.cell.path, "child": name, "reason": str(reason)})
+            raise reason
         text = prefix + _reason_text(reason)
         n = self._count_restart(name, text, reason)
         targets = self._targets(name)

@@ -14,8 +14,9 @@ A combined-stream diff-depth frame (binance.md §3.1), the only one on the hot p
 Everything else is rare and goes through the slow path: ``{"result":null,"id":1}`` → ack,
 ``{"code":2,"msg":"..."}`` → error, ``serverShutdown`` → info (the connection reconnects),
 bookTicker / partial-depth streams → None (subscribed by nobody here, ignored), anything else
-→ ``DecodeError`` with an excerpt. msgspec's errors become ``DecodeError`` in ``parse`` only
-(the REST adapter uses it too).
+→ ``DecodeError`` with an excerpt, and so does a depth frame with a NaN/infinite number, a
+price <= 0, a negative quantity (``wire``'s constraints) or ``u < U``. msgspec's errors become
+``DecodeError`` in ``parse`` only (the REST adapter uses it too).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def decode(frame: bytes | str, recv_ns: int, symbols: Mapping[str, str]) -> Book
     symbol = symbols.get(data.symbol)
     if symbol is None or data.event != "depthUpdate":
         return _decode_other(frame, recv_ns, symbols)
+    if data.last < data.first:
+        raise DecodeError(VENUE, f"final update id u={data.last} < first U={data.first}", frame)
     return BookDelta(
         venue=VENUE, symbol=symbol, first_seq=data.first, last_seq=data.last, bids=data.bids,
         asks=data.asks, exchange_ts_ms=data.event_ms, recv_ns=recv_ns,
@@ -89,6 +92,8 @@ def _depth(data: wire.DepthUpdate, recv_ns: int, symbols: Mapping[str, str], fra
         raise DecodeError(VENUE, f"depth for unknown symbol {data.symbol!r}", frame)
     if data.event != "depthUpdate":
         raise DecodeError(VENUE, f"depth stream carries event {data.event!r}", frame)
+    if data.last < data.first:
+        raise DecodeError(VENUE, f"final update id u={data.last} < first U={data.first}", frame)
     return BookDelta(
         venue=VENUE, symbol=symbol, first_seq=data.first, last_seq=data.last, bids=data.bids,
         asks=data.asks, exchange_ts_ms=data.event_ms, recv_ns=recv_ns,

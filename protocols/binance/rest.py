@@ -27,6 +27,7 @@ from protocols.binance import codec, wire
 from protocols.binance.sync import BinanceSync
 from protocols.errors import (
     AuthError,
+    DecodeError,
     ExchangeError,
     InsufficientBalance,
     NetworkError,
@@ -46,6 +47,7 @@ from protocols.messages import (
     OrderUpdate,
     SymbolInfo,
 )
+from protocols.numbers import unusable_update_field
 from protocols.ratelimit import RateLimits, TokenBucket
 from protocols.rest import RestClient, retry_after
 from protocols.rounding import order_fields
@@ -308,10 +310,13 @@ def to_update(o: wire.Order, symbol: str) -> OrderUpdate:
     order_type: OrderType = (
         "market" if o.type == "MARKET" else "ioc" if o.time_in_force == "IOC" else "limit"
     )
-    return OrderUpdate(
+    update = OrderUpdate(
         venue=VENUE, symbol=symbol, client_order_id=o.orig_client_order_id or o.client_order_id,
         order_id=str(o.order_id), side="buy" if o.side == "BUY" else "sell", order_type=order_type,
         status=status, price=o.price or None, qty=o.orig_qty, filled_qty=o.executed_qty,
         filled_quote=o.quote_qty, fee=sum(f.commission for f in o.fills),
         fee_asset=o.fills[0].commission_asset if o.fills else "", ts_ms=o.transact_time or o.update_time,
     )
+    if (bad := unusable_update_field(update)) is not None:
+        raise DecodeError(VENUE, f"order reply gives {bad}", msgspec.json.encode(o))
+    return update

@@ -3,7 +3,9 @@ and the decoders for them, made once at module level.
 
 Field names are Binance's own (``msgspec.field(name="U")``). Decoders are ``strict=False`` so
 the venue's price/quantity strings ("0.0024") become floats inside the decoder (market data)
-or ``Decimal`` where a field is typed so (symbol filters, which round order fields).
+or ``Decimal`` where a field is typed so (symbol filters, which round order fields). Numbers
+carry the constraints of ``protocols.numbers``: a NaN, an infinity, a price <= 0 or a
+negative quantity fails the decode.
 Facts: shared/venues/binance.md §3.1 (streams), §3.3 (REST), §3.5 (filters).
 """
 
@@ -13,7 +15,16 @@ from decimal import Decimal
 
 import msgspec
 
-Level = tuple[float, float]
+from protocols.numbers import (
+    FeeRate,
+    Finite,
+    Level,
+    Price,
+    Qty,
+    SeqId,
+    TsMs,
+    finite_decimal,
+)
 
 # --- WebSocket ---------------------------------------------------------------------------------
 
@@ -22,10 +33,10 @@ class DepthUpdate(msgspec.Struct, frozen=True):
     """``<symbol>@depth[@100ms]`` payload. U/u: first/final update ID in the event."""
 
     event: str = msgspec.field(name="e")
-    event_ms: int = msgspec.field(name="E")
+    event_ms: TsMs = msgspec.field(name="E")
     symbol: str = msgspec.field(name="s")
-    first: int = msgspec.field(name="U")
-    last: int = msgspec.field(name="u")
+    first: SeqId = msgspec.field(name="U")
+    last: SeqId = msgspec.field(name="u")
     bids: tuple[Level, ...] = msgspec.field(name="b")
     asks: tuple[Level, ...] = msgspec.field(name="a")
 
@@ -76,7 +87,7 @@ class ApiError(msgspec.Struct, frozen=True):
 class DepthSnapshot(msgspec.Struct, frozen=True):
     """``GET /api/v3/depth``."""
 
-    last_update_id: int = msgspec.field(name="lastUpdateId")
+    last_update_id: SeqId = msgspec.field(name="lastUpdateId")
     bids: tuple[Level, ...] = ()
     asks: tuple[Level, ...] = ()
 
@@ -89,6 +100,10 @@ class Filter(msgspec.Struct, frozen=True):
     step_size: Decimal | None = msgspec.field(default=None, name="stepSize")
     min_qty: Decimal | None = msgspec.field(default=None, name="minQty")
     min_notional: Decimal | None = msgspec.field(default=None, name="minNotional")
+
+    def __post_init__(self) -> None:  # msgspec turns the ValueError into a ValidationError
+        for name in ("tick_size", "step_size", "min_qty", "min_notional"):
+            finite_decimal(getattr(self, name), name)
 
 
 class SymbolRules(msgspec.Struct, frozen=True):
@@ -106,8 +121,8 @@ class ExchangeInfo(msgspec.Struct, frozen=True):
 
 
 class CommissionRates(msgspec.Struct, frozen=True):
-    maker: float = 0.0
-    taker: float = 0.0
+    maker: FeeRate = 0.0
+    taker: FeeRate = 0.0
 
 
 class Commission(msgspec.Struct, frozen=True):
@@ -119,8 +134,8 @@ class Commission(msgspec.Struct, frozen=True):
 
 class AssetBalance(msgspec.Struct, frozen=True):
     asset: str
-    free: float
-    locked: float
+    free: Qty
+    locked: Qty
 
 
 class Account(msgspec.Struct, frozen=True):
@@ -130,9 +145,9 @@ class Account(msgspec.Struct, frozen=True):
 
 
 class OrderFill(msgspec.Struct, frozen=True):
-    price: float
-    qty: float
-    commission: float = 0.0
+    price: Price
+    qty: Qty
+    commission: Finite = 0.0
     commission_asset: str = msgspec.field(default="", name="commissionAsset")
 
 
@@ -144,19 +159,19 @@ class Order(msgspec.Struct, frozen=True):
     """
 
     symbol: str
-    order_id: int = msgspec.field(name="orderId")
+    order_id: SeqId = msgspec.field(name="orderId")
     client_order_id: str = msgspec.field(name="clientOrderId")
     status: str
     type: str
     side: str
-    price: float = 0.0
-    orig_qty: float = msgspec.field(default=0.0, name="origQty")
-    executed_qty: float = msgspec.field(default=0.0, name="executedQty")
-    quote_qty: float = msgspec.field(default=0.0, name="cummulativeQuoteQty")  # sic, Binance's spelling
+    price: Qty = 0.0  # 0 for a market order
+    orig_qty: Qty = msgspec.field(default=0.0, name="origQty")
+    executed_qty: Qty = msgspec.field(default=0.0, name="executedQty")
+    quote_qty: Qty = msgspec.field(default=0.0, name="cummulativeQuoteQty")  # sic, Binance's spelling
     time_in_force: str = msgspec.field(default="GTC", name="timeInForce")
     orig_client_order_id: str | None = msgspec.field(default=None, name="origClientOrderId")
-    transact_time: int = msgspec.field(default=0, name="transactTime")
-    update_time: int = msgspec.field(default=0, name="updateTime")
+    transact_time: TsMs = msgspec.field(default=0, name="transactTime")
+    update_time: TsMs = msgspec.field(default=0, name="updateTime")
     fills: tuple[OrderFill, ...] = ()
 
 
@@ -164,7 +179,7 @@ class CancelAllEntry(msgspec.Struct, frozen=True):
     """``DELETE /api/v3/openOrders`` returns orders and OCO lists mixed; lists have no orderId
     and are skipped (their legs are reported by their own entries)."""
 
-    order_id: int | None = msgspec.field(default=None, name="orderId")
+    order_id: SeqId | None = msgspec.field(default=None, name="orderId")
 
 
 API_ERROR = msgspec.json.Decoder(ApiError, strict=False)

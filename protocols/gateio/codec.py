@@ -29,7 +29,8 @@ Replies: ``{"channel": "spot.order_book_update", "event": "subscribe", "error": 
 "message": "..."}`` → ``Control("error")``; ``{"channel": "spot.pong", ...}`` →
 ``Control("pong")``. Pushes on channels Arbor knows but does not consume (book_ticker,
 order_book, trades) → ``None``. Anything else (truncated JSON, wrong types, an unknown
-channel, an update without ids) raises ``DecodeError`` with an excerpt of the frame.
+channel, an update without ids or with ``u < U``, a NaN/infinite number, a price <= 0 or a
+negative amount) raises ``DecodeError`` with an excerpt of the frame.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ def decode(frame: bytes | str, recv_ns: int, symbols: Mapping[str, str]) -> Book
         r = msg.result
         if r is None or r.last < 0 or r.t < 0 or not r.s or (r.first < 0 and not r.full):
             raise DecodeError(VENUE, "order_book_update without s/t/U/u", frame)
+        if r.last < r.first:
+            raise DecodeError(VENUE, f"last update id u={r.last} < first U={r.first}", frame)
         return BookDelta(
             venue=VENUE,
             symbol=symbols.get(r.s) or r.s.replace("_", "/"),

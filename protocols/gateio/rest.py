@@ -8,6 +8,7 @@ errors, ``NetworkError`` from the shared client for transport errors, ``DecodeEr
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -40,6 +41,7 @@ from protocols.messages import (
     OrderUpdate,
     SymbolInfo,
 )
+from protocols.numbers import unusable_update_field
 from protocols.ratelimit import RateLimits, TokenBucket
 from protocols.rest import RestClient
 from protocols.rounding import order_fields
@@ -88,6 +90,8 @@ def _reset_after(headers: Mapping[str, str], now_s: float, default_s: float = 1.
     try:
         reset = float(headers[RESET_HEADER])
     except (KeyError, ValueError):
+        return default_s
+    if not math.isfinite(reset):  # "inf" would pause every bucket forever
         return default_s
     if reset > 1e11:
         reset /= 1000.0
@@ -300,7 +304,7 @@ class GateVenue:
             filled = o.filled_total / o.avg_deal_price if o.avg_deal_price else 0.0
         else:
             filled = o.amount - o.left
-        return OrderUpdate(
+        update = OrderUpdate(
             venue=VENUE,
             symbol=self._pairs.get(o.currency_pair) or o.currency_pair.replace("_", "/"),
             client_order_id=o.text[2:] if o.text.startswith("t-") else o.text,
@@ -316,6 +320,9 @@ class GateVenue:
             fee_asset=o.fee_currency,
             ts_ms=int(o.update_time_ms),
         )
+        if (bad := unusable_update_field(update)) is not None:
+            raise DecodeError(VENUE, f"order reply gives {bad}", msgspec.json.encode(o))
+        return update
 
 
 def _symbol_info(symbol: str, pair: wire.CurrencyPair, fee: wire.Fee | None) -> SymbolInfo:

@@ -2,7 +2,9 @@
 what Arbor reads, and the decoders for them, made once at module level.
 
 Every decoder is ``strict=False`` so Gate's price/amount strings (``"19137.74"``) become floats
-(or Decimals, where a struct says so) inside the decoder, with no intermediate dict.
+(or Decimals, where a struct says so) inside the decoder, with no intermediate dict. Numbers
+carry the constraints of ``protocols.numbers``: a NaN, an infinity, a price <= 0 or a
+negative amount fails the decode.
 
 WebSocket frames are one tagged union keyed on the envelope's ``channel`` field, so a frame is
 decoded in ONE pass into the struct for its channel; a channel that is not in the union is a
@@ -13,12 +15,21 @@ does not consume are members without a ``result`` field, so their bodies are ski
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
-Level = tuple[float, float]
-
+from protocols.numbers import (
+    MAX_TS_MS,
+    Decimals,
+    FeeRate,
+    Finite,
+    Level,
+    Qty,
+    TsMs,
+    TsMsFloat,
+    finite_decimal,
+)
 
 # --- WebSocket ----------------------------------------------------------------------------------
 
@@ -28,6 +39,11 @@ class WsError(msgspec.Struct, frozen=True):
 
     code: int = 0
     message: str = ""
+
+
+# -1 = absent (the subscribe reply shares the struct); anything below is garbage.
+_IdOrAbsent = Annotated[int, msgspec.Meta(ge=-1)]
+_TsOrAbsent = Annotated[int, msgspec.Meta(ge=-1, le=MAX_TS_MS)]
 
 
 # gc=False on the hot-path structs: a decoded frame holds only str/int/float/tuples, so it can
@@ -40,9 +56,9 @@ class BookUpdate(msgspec.Struct, frozen=True, gc=False):
     """
 
     s: str = ""
-    t: int = -1  # update time, ms
-    first: int = msgspec.field(default=-1, name="U")
-    last: int = msgspec.field(default=-1, name="u")
+    t: _TsOrAbsent = -1  # update time, ms
+    first: _IdOrAbsent = msgspec.field(default=-1, name="U")
+    last: _IdOrAbsent = msgspec.field(default=-1, name="u")
     bids: tuple[Level, ...] = msgspec.field(default=(), name="b")
     asks: tuple[Level, ...] = msgspec.field(default=(), name="a")
     full: bool = False  # 2025: a full book that replaces the local one
@@ -113,9 +129,9 @@ ERROR_ONLY = msgspec.json.Decoder(ErrorOnly, strict=False)
 class OrderBook(msgspec.Struct, frozen=True):
     """``GET /spot/order_book?with_id=true``; ``update``/``current`` are ms timestamps."""
 
-    id: int = -1  # only present with with_id=true
-    current: int = 0
-    update: int = 0
+    id: Annotated[int, msgspec.Meta(ge=-1)] = -1  # only present with with_id=true
+    current: TsMs = 0
+    update: TsMs = 0
     asks: tuple[Level, ...] = ()
     bids: tuple[Level, ...] = ()
 
@@ -126,25 +142,29 @@ class CurrencyPair(msgspec.Struct, frozen=True):
     id: str
     base: str = ""
     quote: str = ""
-    fee: float = 0.0
+    fee: Annotated[float, msgspec.Meta(ge=0.0, le=10.0)] = 0.0  # percent
     min_base_amount: Decimal | None = None
     min_quote_amount: Decimal | None = None
-    amount_precision: int = 8
-    precision: int = 8
+    amount_precision: Decimals = 8
+    precision: Decimals = 8
     trade_status: str = "tradable"
+
+    def __post_init__(self) -> None:  # msgspec turns the ValueError into a ValidationError
+        finite_decimal(self.min_base_amount, "min_base_amount")
+        finite_decimal(self.min_quote_amount, "min_quote_amount")
 
 
 class Fee(msgspec.Struct, frozen=True):
     """``GET /spot/fee``: fractions (``"0.002"`` = 0.2 %)."""
 
-    taker_fee: float
-    maker_fee: float
+    taker_fee: FeeRate
+    maker_fee: FeeRate
 
 
 class Account(msgspec.Struct, frozen=True):
     currency: str
-    available: float = 0.0
-    locked: float = 0.0
+    available: Qty = 0.0
+    locked: Qty = 0.0
 
 
 class Order(msgspec.Struct, frozen=True):
@@ -157,16 +177,16 @@ class Order(msgspec.Struct, frozen=True):
     text: str = ""
     type: str = "limit"
     time_in_force: str = "gtc"
-    amount: float = 0.0  # base; quote currency for a market buy
-    price: float = 0.0
-    left: float = 0.0
-    filled_amount: float | None = None  # base filled (newer API); else amount - left
-    filled_total: float = 0.0  # quote filled
-    avg_deal_price: float = 0.0
-    fee: float = 0.0
+    amount: Qty = 0.0  # base; quote currency for a market buy
+    price: Qty = 0.0  # 0 for a market order
+    left: Qty = 0.0
+    filled_amount: Qty | None = None  # base filled (newer API); else amount - left
+    filled_total: Qty = 0.0  # quote filled
+    avg_deal_price: Qty = 0.0
+    fee: Finite = 0.0  # negative: a rebate
     fee_currency: str = ""
     finish_as: str = ""
-    update_time_ms: float = 0.0
+    update_time_ms: TsMsFloat = 0.0
     succeeded: bool = True  # only in cancel-all replies: False when that order was not cancelled
 
 

@@ -23,7 +23,8 @@ Other bodies: ``publicLimitDepths`` (a top-N book, one ``version``) becomes a ``
 with first_seq = last_seq = version, which ``MexcSync.check`` answers with REPLACE;
 ``publicAggreBookTicker`` and ``publicAggreDeals`` are channels Arbor does not use -> ``None``.
 A push with no body we know, a truncated/garbled protobuf, a non-numeric version or price, a
-symbol we did not subscribe, or a text frame that is not a control reply -> ``DecodeError``
+NaN/infinite number, a price <= 0, a negative quantity, toVersion < fromVersion, a symbol we
+did not subscribe, or a text frame that is not a control reply -> ``DecodeError``
 with a bounded excerpt. protobuf's and msgspec's errors are translated here and only here.
 """
 
@@ -38,6 +39,7 @@ from protocols.errors import DecodeError
 from protocols.messages import BookDelta
 from protocols.mexc import push_pb2
 from protocols.mexc.wire import control_decoder
+from protocols.numbers import MAX_TS_MS, Level
 from protocols.venue import Control
 
 VENUE = "mexc"
@@ -45,6 +47,11 @@ VENUE = "mexc"
 DEPTH_CHANNEL = "spot@public.aggre.depth.v3.api.pb@10ms@"  # + UPPERCASE venue symbol
 _PONG = Control(kind="pong")
 _parse = push_pb2.PushDataV3ApiWrapper.FromString
+_LEVELS = tuple[Level, ...]
+
+
+def _levels(pairs: list[tuple[str, str]]) -> tuple[Level, ...]:
+    return msgspec.convert(pairs, _LEVELS, strict=False)
 
 
 def depth_channel(venue_symbol: str) -> str:
@@ -80,13 +87,20 @@ def _decode_push(frame: bytes, recv_ns: int, symbols: Mapping[str, str]) -> Book
             return None
         else:
             raise DecodeError(VENUE, "push without a known body", frame)
-        bids = tuple([(float(lv.price), float(lv.quantity)) for lv in body.bids])
-        asks = tuple([(float(lv.price), float(lv.quantity)) for lv in body.asks])
-    except (_PbDecodeError, ValueError) as exc:  # ValueError: int("")/float("x") of a field
+        # msgspec parses the strings and checks protocols.numbers' constraints in C (faster
+        # than float() per string in Python): a NaN, an infinity, a price <= 0 or a negative
+        # quantity raises ValidationError
+        bids = _levels([(lv.price, lv.quantity) for lv in body.bids])
+        asks = _levels([(lv.price, lv.quantity) for lv in body.asks])
+    except (_PbDecodeError, ValueError, msgspec.ValidationError) as exc:  # ValueError: int("") of a version
         raise DecodeError(VENUE, f"{type(exc).__name__}: {exc}", frame) from exc
     # the wrapper's symbol is optional on the wire; the channel always ends with it
     if last < first:
         raise DecodeError(VENUE, f"toVersion {last} < fromVersion {first}", frame)
+    if first < 0:
+        raise DecodeError(VENUE, f"negative version {first}", frame)
+    if not 0 <= push.sendTime <= MAX_TS_MS:
+        raise DecodeError(VENUE, f"sendTime {push.sendTime}", frame)
     venue_sym = push.symbol if push.HasField("symbol") else push.channel.rpartition("@")[2]
     symbol = symbols.get(venue_sym)
     if symbol is None:

@@ -45,6 +45,7 @@ from protocols.messages import (
 from protocols.mexc import wire
 from protocols.mexc.codec import VENUE, decode_frame, depth_channel
 from protocols.mexc.sync import MexcSync
+from protocols.numbers import MAX_FLOAT, unusable_update_field
 from protocols.ratelimit import RateLimits, TokenBucket
 from protocols.rest import RestClient, retry_after
 from protocols.rounding import order_fields
@@ -285,7 +286,7 @@ class MexcVenue:
         if status is None or order_type is None or o.side not in ("BUY", "SELL"):
             raise DecodeError(VENUE, f"order status/type/side {o.status}/{o.type}/{o.side}",
                               msgspec.json.encode(o))
-        return OrderUpdate(
+        update = OrderUpdate(
             venue=VENUE, symbol=symbol, order_id=o.orderId,
             # a cancel's clientOrderId is the cancel's own id: the one we asked about wins
             # "" for an order placed without a client id (MEXC sends null)
@@ -293,6 +294,9 @@ class MexcVenue:
             side="buy" if o.side == "BUY" else "sell", order_type=order_type, status=status,
             price=_price(o.price), qty=o.origQty, filled_qty=o.executedQty,
             filled_quote=o.cummulativeQuoteQty, ts_ms=o.updateTime or o.time or o.transactTime or 0)
+        if (bad := unusable_update_field(update)) is not None:
+            raise DecodeError(VENUE, f"order reply gives {bad}", msgspec.json.encode(o))
+        return update
 
     async def close(self) -> None:
         await self._rest.close()
@@ -321,9 +325,12 @@ def _price(raw: str | float | None) -> float | None:
     if raw is None or raw == "":
         return None
     try:
-        return float(raw) or None
+        price = float(raw)
     except ValueError as exc:
         raise DecodeError(VENUE, f"order price {raw!r}", str(raw)) from exc
+    if not 0.0 <= price <= MAX_FLOAT:  # NaN fails too
+        raise DecodeError(VENUE, f"order price {raw!r} is not a finite number >= 0", str(raw))
+    return price or None
 
 
 def _pow10(decimals: int) -> Decimal:

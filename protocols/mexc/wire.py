@@ -3,7 +3,8 @@ replies, and the decoders for them, made once at module level.
 
 Each struct names MEXC's own fields and holds only what Arbor reads. The decoders run with
 ``strict=False`` so MEXC's price/quantity strings become floats (or Decimals, for filters)
-inside the decoder. Market data is not here: it is protobuf (``push_pb2``, see codec.py).
+inside the decoder; numbers carry the constraints of ``protocols.numbers`` (no NaN, no
+infinity, no negative quantity). Market data is not here: it is protobuf (``push_pb2``, see codec.py).
 Facts: shared/venues/mexc.md §1.2 (control replies), §2.3 (errors), §2.5 (endpoints).
 """
 
@@ -12,6 +13,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import msgspec
+
+from protocols.numbers import Decimals, FeeRate, Finite, Level, Price, Qty, SeqId, TsMs, finite_decimal
 
 
 class ControlReply(msgspec.Struct, frozen=True):
@@ -34,10 +37,10 @@ class DepthReply(msgspec.Struct, frozen=True):
     The live venue adds ``"timestamp"`` (ms; recorded in shared/data/captures/MEXC.rest.json),
     which the doc's example lacks: None when absent."""
 
-    lastUpdateId: int
-    bids: list[tuple[float, float]]
-    asks: list[tuple[float, float]]
-    timestamp: int | None = None
+    lastUpdateId: SeqId
+    bids: list[Level]
+    asks: list[Level]
+    timestamp: TsMs | None = None
 
 
 class SymbolRule(msgspec.Struct, frozen=True):
@@ -47,14 +50,18 @@ class SymbolRule(msgspec.Struct, frozen=True):
     symbol: str
     baseAsset: str
     quoteAsset: str
-    baseAssetPrecision: int  # qty decimals -> step 10^-n
-    quotePrecision: int  # price decimals -> tick 10^-n
+    baseAssetPrecision: Decimals  # qty decimals -> step 10^-n
+    quotePrecision: Decimals  # price decimals -> tick 10^-n
     status: str | int = "1"  # doc: "1" online / "2" pause / "3" offline; example shows "ENABLED"
     isSpotTradingAllowed: bool = True
     baseSizePrecision: Decimal = Decimal(0)  # doc: "min order quantity"
     quoteAmountPrecision: Decimal = Decimal(0)  # doc: "min order amount" (min notional)
-    makerCommission: float = 0.0
-    takerCommission: float = 0.0
+    makerCommission: FeeRate = 0.0
+    takerCommission: FeeRate = 0.0
+
+    def __post_init__(self) -> None:  # msgspec turns the ValueError into a ValidationError
+        finite_decimal(self.baseSizePrecision, "baseSizePrecision")
+        finite_decimal(self.quoteAmountPrecision, "quoteAmountPrecision")
 
 
 class ExchangeInfo(msgspec.Struct, frozen=True):
@@ -63,8 +70,8 @@ class ExchangeInfo(msgspec.Struct, frozen=True):
 
 class BalanceRow(msgspec.Struct, frozen=True):
     asset: str
-    free: float
-    locked: float
+    free: Qty
+    locked: Qty
 
 
 class AccountReply(msgspec.Struct, frozen=True):
@@ -86,15 +93,15 @@ class OrderReply(msgspec.Struct, frozen=True):
     side: str
     type: str
     price: str | float | None = None  # "" or "0" for a market order
-    origQty: float = 0.0
-    executedQty: float = 0.0
-    cummulativeQuoteQty: float = 0.0  # sic: MEXC (like Binance) spells it with two m's
+    origQty: Qty = 0.0
+    executedQty: Qty = 0.0
+    cummulativeQuoteQty: Qty = 0.0  # sic: MEXC (like Binance) spells it with two m's
     status: str = "NEW"  # POST /order returns no status: the order was accepted
-    clientOrderId: str | None = None
+    clientOrderId: str | None = None  # null for an order placed without a client id
     origClientOrderId: str | None = None
-    transactTime: int | None = None
-    updateTime: int | None = None
-    time: int | None = None
+    transactTime: TsMs | None = None
+    updateTime: TsMs | None = None
+    time: TsMs | None = None
 
 
 class Trade(msgspec.Struct, frozen=True):
@@ -105,9 +112,9 @@ class Trade(msgspec.Struct, frozen=True):
     "isBestMatch":true,"isSelfTrade":false,"clientOrderId":null}``."""
 
     orderId: str
-    price: float
-    qty: float
-    commission: float = 0.0
+    price: Price
+    qty: Qty
+    commission: Finite = 0.0  # a rebate may be negative
     commissionAsset: str = ""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
 import pytest
 
@@ -123,6 +124,24 @@ def test_a_crossed_view_is_rejected_and_removes_its_venue():
     det.on_view(view("mexc", 1, [(99.0, 1.0)], asks_for_edge(20.0), clock.now))
     assert rec.told == []
     assert det.describe().rejected_crossed == 1
+
+
+def test_a_view_with_a_nan_best_bid_is_rejected_as_crossed_and_never_fires():
+    clock = Clock()
+    det, rec = make(clock)
+    det.on_view(view("gateio", 1, [(float("nan"), 1.0)], [(100.5, 1.0)], clock.now))
+    det.on_view(view("mexc", 1, [(99.0, 1.0)], asks_for_edge(20.0), clock.now))
+    assert rec.told == []
+    assert det.describe().rejected_crossed == 1
+
+
+def test_a_nan_deeper_in_a_book_never_becomes_an_opportunity_price():
+    clock = Clock()
+    det, rec = make(clock, max_notional=1e9)
+    det.on_view(view("gateio", 1, [(100.0, 1.0), (float("nan"), 5.0)], [(100.5, 1.0)], clock.now))
+    det.on_view(view("mexc", 1, [(99.0, 1.0)], [(99.5, 1.0), (99.6, float("nan"))], clock.now))
+    assert all(math.isfinite(o.buy_price) and math.isfinite(o.sell_price) and math.isfinite(o.size)
+               for o in rec.told)
 
 
 def test_the_opportunity_carries_the_worst_levels_touched_as_limit_prices():

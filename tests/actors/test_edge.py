@@ -144,3 +144,28 @@ def test_walk_takes_exactly_the_units_a_brute_force_model_takes(book, fb, fs, mi
     # the limits are levels of the books and no unit is bought above / sold below them
     assert edge.buy_price in [p for p, _ in asks] and edge.sell_price in [p for p, _ in bids]
     assert marginal_edge_bps(edge.buy_price, edge.sell_price, fb, fs) >= min_edge - 1e-6
+
+
+NAN, INF = math.nan, math.inf
+
+
+@pytest.mark.parametrize(("asks", "bids"), [
+    ([(NAN, 1.0)], [(101.0, 1.0)]),
+    ([(100.0, 1.0)], [(NAN, 1.0)]),
+    ([(100.0, NAN)], [(101.0, 1.0)]),
+    ([(100.0, 1.0)], [(101.0, NAN)]),
+    ([(100.0, 1.0), (NAN, 1.0)], [(101.0, 5.0)]),  # deeper than the top
+    ([(100.0, 1.0), (100.1, NAN)], [(101.0, 5.0)]),
+    ([(100.0, INF)], [(101.0, INF)]),
+    ([(100.0, 1.0)], [(INF, 1.0)]),
+])
+def test_walk_finds_no_edge_and_terminates_when_a_book_holds_a_nan_or_infinite_number(asks, bids):
+    edge = walk(asks, bids, fee_buy=0.0, fee_sell=0.0, min_edge_bps=5.0)
+    assert edge is None or all(math.isfinite(x) for x in (edge.size, edge.buy_price, edge.sell_price,
+                                                          edge.expected_pnl, edge.edge_bps, edge.cost))
+
+
+def test_a_nan_best_bid_or_ask_counts_as_crossed():
+    assert crossed([(NAN, 1.0)], [(100.0, 1.0)])
+    assert crossed([(100.0, 1.0)], [(NAN, 1.0)])
+    assert not crossed([(99.0, 1.0)], [(100.0, 1.0)])

@@ -14,7 +14,7 @@ import pytest
 
 from actors import spawn
 from actors.journal import JournalActor, _Writer, write
-from protocols.errors import DuplicateClientOrderId, DuplicateOpportunityId
+from protocols.errors import DuplicateClientOrderId, DuplicateOpportunityId, PermanentFailure
 from protocols.messages import (
     Fill,
     FlushJournal,
@@ -299,3 +299,27 @@ async def test_an_old_journal_file_gains_the_new_columns_and_keeps_its_rows(tmp_
         assert (await ref.ask(GetOpenPositions())).positions == ()
     finally:
         await ref.stop()
+
+
+async def test_journal_creates_its_missing_directory_with_mode_0700(tmp_path):
+    path = tmp_path / "fresh" / "home" / ".arbor" / "journal.sqlite"
+    ref = await spawn(lambda: JournalActor(path=str(path)), name="journal")
+    try:
+        await ref.ask(FlushJournal())
+        assert path.exists() and (path.parent.stat().st_mode & 0o777) == 0o700
+    finally:
+        await ref.stop()
+
+
+async def test_journal_whose_directory_cannot_be_created_fails_permanently_naming_it(tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the directory should be")
+    with pytest.raises(PermanentFailure, match="journal's directory .*not-a-dir"):
+        await spawn(lambda: JournalActor(path=str(blocker / "sub" / "journal.sqlite")), name="journal")
+
+
+async def test_journal_file_that_is_not_a_database_fails_permanently(tmp_path):
+    path = tmp_path / "journal.sqlite"
+    path.write_bytes(b"this is not an SQLite database, it is much longer than a header " * 10)
+    with pytest.raises(PermanentFailure, match="cannot open the journal"):
+        await spawn(lambda: JournalActor(path=str(path)), name="journal")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -84,3 +85,18 @@ def test_residual_hedge_completes_the_short_leg_at_a_bounded_price():
                                                              pytest.approx(100.0 * 1.002))
     assert residual_hedge(opp(), 0.5, 0.5, 20.0, 0.0001) is None
     assert residual_hedge(opp(), 0.50001, 0.5, 20.0, 0.0001) is None  # below one lot: dust
+
+
+@pytest.mark.parametrize("field", ["size", "buy_price", "sell_price", "expected_pnl", "edge_bps"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_risk_refuses_an_opportunity_holding_a_non_finite_number(field, bad):
+    reason = reject_reason(msgspec.structs.replace(opp(), **{field: bad}), RiskParams(), now_ns=NOW,
+                           kill_switch=False, open_legs=0, exposure={}, daily_pnl=0.0)
+    assert reason == "non_finite"
+
+
+@pytest.mark.parametrize("field", ["size", "buy_price", "sell_price"])
+def test_risk_refuses_an_opportunity_with_a_zero_size_or_price(field):
+    reason = reject_reason(msgspec.structs.replace(opp(), **{field: 0.0}), RiskParams(), now_ns=NOW,
+                           kill_switch=False, open_legs=0, exposure={}, daily_pnl=0.0)
+    assert reason == "non_finite"

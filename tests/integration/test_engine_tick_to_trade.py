@@ -75,7 +75,8 @@ async def test_a_balance_changed_outside_arbor_is_seen_by_the_executor_before_it
         binance = h.sim.venues["binance"]
         async with aiohttp.ClientSession() as s:  # a withdrawal of everything, made outside Arbor
             for asset in list(binance.balances):
-                async with s.post(f"{binance.admin_url}/balance", json={"asset": asset, "free": 0}) as r:
+                async with s.post(f"{binance.admin_url}/balance", json={"asset": asset, "free": 0},
+                                  headers={"Authorization": f"Bearer {h.sim.admin_token}"}) as r:
                     assert r.status == 200
         await wait_until(lambda: (v := h.engine.accounts.usable("binance")) is not None
                          and all(f == 0 for f, _ in v.balances.values()), timeout=5,

@@ -37,6 +37,8 @@ def _push(symbol: str | None = "BTCUSDT", channel: str = CHANNEL, **body: object
     depth.fromVersion, depth.toVersion = str(body.get("first", "5")), str(body.get("last", "6"))
     for price, qty in body.get("bids", [("1", "2")]):  # type: ignore[union-attr]
         depth.bids.add(price=price, quantity=qty)
+    for price, qty in body.get("asks", []):  # type: ignore[union-attr]
+        depth.asks.add(price=price, quantity=qty)
     return wrapper.SerializeToString()
 
 
@@ -102,7 +104,16 @@ def test_control_replies_are_acks_pongs_or_errors(venue: MexcVenue, text: str, e
     (bytes.fromhex("0a0141ea12020801"), "without a known body"),  # publicDeals (301): not ours
     (_push(first="ten"), "ValueError"),  # version string that is not a number
     (_push(first=""), "ValueError"),  # missing version
-    (_push(bids=[("abc", "1")]), "ValueError"),  # price that is not a number
+    (_push(bids=[("abc", "1")]), "Expected `float`"),  # price that is not a number
+    (_push(bids=[("nan", "1")]), "Expected `float` > 0.0"),  # never a NaN price
+    (_push(asks=[("100", "nan")]), "Expected `float` >= 0.0"),
+    (_push(bids=[("inf", "1")]), "Expected `float` <="),  # nor an infinite one
+    (_push(asks=[("100", "Infinity")]), "Expected `float` <="),
+    (_push(bids=[("0", "1")]), "Expected `float` > 0.0"),  # a price is > 0
+    (_push(bids=[("-5", "1")]), "Expected `float` > 0.0"),
+    (_push(asks=[("100", "-1")]), "Expected `float` >= 0.0"),  # a quantity >= 0 (0 removes)
+    (_push(bids=[("1e400", "1")]), "out of range"),
+    (_push(first="-3", last="2"), "negative version"),
     (_push(first="9", last="8"), "toVersion 8 < fromVersion 9"),
     (_push(symbol="DOGEUSDT"), "unsubscribed symbol"),  # unknown channel/symbol
     ('{"id":0,"code":0,"msg":', "control reply"),  # truncated JSON

@@ -179,19 +179,30 @@ async def test_malformed_frame_has_wrong_field_types_and_429_has_gate_headers(si
 
 async def test_admin_api_injects_faults_and_serves_the_truth(sim, http):
     v = sim.venues["gateio"]
-    async with http.post(f"{v.admin_url}/faults", json={"kind": "http_5xx", "count": 2}) as r:
+    auth = {"Authorization": f"Bearer {sim.admin_token}"}
+    async with http.post(f"{v.admin_url}/faults", json={"kind": "http_5xx", "count": 2}, headers=auth) as r:
         assert (await r.json())["armed"] == {"http_5xx": 2}
     for _ in range(2):
         async with http.get(f"{v.rest_url}/api/v4/spot/currency_pairs") as r:
             assert r.status == 503 and (await r.json())["label"] == "SERVER_ERROR"
-    async with http.get(f"{v.admin_url}/faults") as r:
+    async with http.get(f"{v.admin_url}/faults", headers=auth) as r:
         assert (await r.json())["counts"]["http_5xx"] == 2
-    async with http.post(f"{v.admin_url}/faults", json={"kind": "bogus"}) as r:
+    async with http.post(f"{v.admin_url}/faults", json={"kind": "bogus"}, headers=auth) as r:
         assert r.status == 400
     sim.pause()
-    async with http.get(f"{v.admin_url}/book", params={"symbol": "BTC_USDT"}) as r:
+    async with http.get(f"{v.admin_url}/book", params={"symbol": "BTC_USDT"}, headers=auth) as r:
         truth = await r.json()
     assert truth["seq"] == v.seq("BTC/USDT") and [tuple(x) for x in truth["bids"]] == list(v.book("BTC/USDT")[0])
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}])
+async def test_admin_api_without_the_bearer_token_is_refused_and_injects_nothing(sim, http, headers):
+    v = sim.venues["gateio"]
+    for method, path in (("POST", "/faults"), ("GET", "/faults"), ("DELETE", "/faults"), ("GET", "/book"),
+                         ("POST", "/pause"), ("POST", "/resume")):
+        async with http.request(method, f"{v.admin_url}{path}", json={"kind": "http_5xx"}, headers=headers) as r:
+            assert r.status == 401, (method, path)
+    assert v.faults.armed == {} and not sim.paused
 
 
 async def test_order_latency_executes_at_once_and_the_order_is_found_by_text_before_its_answer(

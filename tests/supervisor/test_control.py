@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import os
 import re
+import shutil
 import stat
 import sys
 import tempfile
@@ -23,7 +25,7 @@ import pytest
 import config
 from actors import Actor, ActorStats, spawn
 from config import ControlConfig
-from protocols.errors import ConfigError
+from protocols.errors import ConfigError, PermanentFailure
 from protocols.messages import Msg
 from supervisor import ChildSpec, Supervisor, cli, run
 from supervisor.control import ControlActor, ErrorReply
@@ -237,14 +239,15 @@ async def test_the_socket_is_private_and_removed_when_the_tree_stops(state_dir: 
 
 
 async def test_a_second_endpoint_does_not_take_over_a_live_engines_socket(engine: TinyEngine, state_dir: Path) -> None:
-    with pytest.raises(ConfigError, match="control.unix_path"):
+    with pytest.raises(PermanentFailure, match="control.unix_path") as info:
         await spawn(lambda: ControlActor(engine=engine, config=control_config(state_dir)), name="control2")
+    assert isinstance(info.value.__cause__, ConfigError)
     assert (await cli_run("ps", *sock(state_dir)))[0] == 0  # the first one still answers
 
 
 async def test_a_non_loopback_tcp_bind_is_refused_unless_allowed(state_dir: Path) -> None:
     cfg = ControlConfig(transport="tcp", host="0.0.0.0", state_dir=str(state_dir))
-    with pytest.raises(ConfigError, match="control.host: expected a loopback address"):
+    with pytest.raises(PermanentFailure, match="control.host: expected a loopback address"):
         await spawn(lambda: ControlActor(engine=TinyEngine(), config=cfg), name="control")
     assert not (state_dir / "control.token").exists()
 
@@ -319,3 +322,84 @@ async def test_inspect_of_a_supervisor_lists_its_children_and_strategy(engine: T
     lines = out.splitlines()
     assert "children: workers/echo, workers/idle" in lines
     assert "strategy: one_for_one, intensity 0/3 in 5s" in lines
+
+
+async def test_restarting_the_endpoint_through_itself_answers_ok_and_the_endpoint_comes_back(
+        engine: TinyEngine, state_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    control = engine.tree.lookup("control")
+    with caplog.at_level(logging.WARNING):
+        code, out = await cli_run("restart", "control", *sock(state_dir))
+        assert code == 0 and "restarting control" in out
+        async with asyncio.timeout(10):  # the restart is posted: wait for it to complete
+            while not (control.stats().restarts == 1 and control.stats().state == "running"):
+                await asyncio.sleep(0.01)
+        code, out = await cli_run("ps", *sock(state_dir))
+    assert code == 0 and "control" in out
+    assert not [r for r in caplog.records if "overran" in r.getMessage()]
+
+
+async def test_under_umask_0_the_socket_and_files_are_private_from_creation_in_a_0700_directory() -> None:
+    parent = Path(tempfile.mkdtemp(prefix="arb", dir="/tmp"))
+    directory = parent / "state"  # created by the endpoint
+    old = os.umask(0)  # the bug: under umask 0 the socket was world-connectable until chmod
+    try:
+        handle = TinyEngine()
+        async with await start_tree(handle, control_config(directory)) as tree:
+            handle.tree = tree
+            assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
+            assert stat.S_IMODE(os.stat(directory / "control.sock").st_mode) == 0o600
+            assert stat.S_IMODE(os.stat(directory / "control.json").st_mode) == 0o600
+    finally:
+        os.umask(old)
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+@pytest.mark.parametrize("mode", [0o755, 0o750, 0o1777])
+async def test_a_state_directory_others_can_enter_is_refused_and_left_as_it_was(mode: int) -> None:
+    directory = Path(tempfile.mkdtemp(prefix="arb", dir="/tmp"))
+    try:
+        os.chmod(directory, mode)
+        with pytest.raises(PermanentFailure, match=f"is mode {mode & 0o7777:03o}: .*chmod 700"):
+            await spawn(lambda: ControlActor(engine=TinyEngine(), config=control_config(directory)), name="control")
+        assert stat.S_IMODE(os.stat(directory).st_mode) == mode and not (directory / "control.sock").exists()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+async def test_a_symlinked_state_directory_is_refused(tmp_path: Path) -> None:
+    real = Path(tempfile.mkdtemp(prefix="arb", dir="/tmp"))
+    link = real.with_name(real.name + "-link")
+    try:
+        link.symlink_to(real)
+        with pytest.raises(PermanentFailure, match="not a usable private directory"):
+            await spawn(lambda: ControlActor(engine=TinyEngine(), config=control_config(link)), name="control")
+        assert not (real / "control.sock").exists()
+    finally:
+        link.unlink(missing_ok=True)
+        shutil.rmtree(real, ignore_errors=True)
+
+
+async def test_a_token_file_planted_as_a_symlink_is_replaced_not_written_through(state_dir: Path) -> None:
+    target = state_dir / "elsewhere.txt"
+    target.write_text("keep me")
+    (state_dir / "control.token").symlink_to(target)
+    cfg = ControlConfig(transport="tcp", state_dir=str(state_dir))
+    ref = await spawn(lambda: ControlActor(engine=TinyEngine(), config=cfg), name="control")
+    try:
+        token = state_dir / "control.token"
+        assert not token.is_symlink() and stat.S_IMODE(os.lstat(token).st_mode) == 0o600
+        assert target.read_text() == "keep me"
+    finally:
+        await ref.stop()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory to another user needs root")
+async def test_a_state_directory_owned_by_another_user_is_refused() -> None:
+    theirs = Path(tempfile.mkdtemp(prefix="arb", dir="/tmp"))
+    try:
+        os.chown(theirs, 54321, -1)
+        with pytest.raises(PermanentFailure, match="belongs to uid 54321"):
+            await spawn(lambda: ControlActor(engine=TinyEngine(), config=control_config(theirs)), name="control")
+        assert not (theirs / "control.sock").exists()
+    finally:
+        shutil.rmtree(theirs, ignore_errors=True)

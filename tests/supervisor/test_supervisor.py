@@ -10,7 +10,7 @@ import pytest
 import tenacity
 
 from actors import Actor
-from protocols.errors import ActorStopped, RestartIntensityExceeded
+from protocols.errors import ActorStopped, PermanentFailure, RestartIntensityExceeded
 from protocols.messages import Msg
 from supervisor import ChildSpec, Supervisor, exponential_backoff, run
 from testkit import FakeClock, until
@@ -430,3 +430,53 @@ async def test_a_start_failure_under_rest_for_one_restarts_it_and_then_starts_th
         assert [(c.name, c.state, c.restarts) for c in tree.which_children()] == [
             ("a", "running", 1), ("b", "running", 1)]
         assert j.items == [("stop", "a"), ("start", "a"), ("start", "b")]
+
+
+# --- permanent failures ---------------------------------------------------------------------
+
+
+class Unstartable(Actor[Ping]):
+    """Cannot start, and no restart will change that."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+
+    async def on_start(self) -> None:
+        self.journal.add("start", "unstartable")
+        raise PermanentFailure("its directory is not writable")
+
+    async def receive(self, msg: Ping) -> None:
+        return None
+
+
+class GivesUp(Worker):
+    """Starts; a Boom makes it fail permanently."""
+
+    async def receive(self, msg: Ping | Boom | Quit) -> Count | None:
+        if isinstance(msg, Boom):
+            raise PermanentFailure("the venue refused our key")
+        return await super().receive(msg)
+
+
+async def test_a_child_that_cannot_start_for_a_permanent_reason_is_not_restarted_and_fails_the_whole_tree() -> None:
+    j = Journal()
+    inner = lambda: Supervisor([worker("a", j), ChildSpec("u", lambda: Unstartable(j)), worker("b", j)],  # noqa: E731
+                               backoff=NO_WAIT, max_restarts=100)
+    root = Supervisor([ChildSpec("inner", inner)], backoff=NO_WAIT, max_restarts=100)
+    with pytest.raises(PermanentFailure) as info:
+        async with run(root):
+            pass
+    assert info.value.path == "inner/u" and str(info.value) == "inner/u: its directory is not writable"
+    assert j.count("start", "unstartable") == 1  # never retried
+    assert j.count("start", "b") == 0  # nothing is started after it
+    assert j.count("stop", "a") == 1  # what had started is stopped
+
+
+async def test_a_running_child_failing_permanently_ends_the_tree_and_wait_raises_it() -> None:
+    j = Journal()
+    inner = lambda: Supervisor([ChildSpec("g", lambda: GivesUp("g", j))], backoff=NO_WAIT)  # noqa: E731
+    with pytest.raises(PermanentFailure, match="inner/g: the venue refused our key"):
+        async with run(Supervisor([worker("a", j), ChildSpec("inner", inner)], backoff=NO_WAIT)) as tree:
+            tree.lookup("inner/g").tell(Boom())
+            await tree.wait()  # raises the failure here, and so does the block
+    assert j.count("start", "g") == 1 and j.count("stop", "a") == 1
