@@ -12,10 +12,11 @@ from __future__ import annotations
 import msgspec
 from aiohttp import web
 
-from protocols.signing import binance_ws_payload, hmac_sha256_hex
+from protocols.signing import hmac_sha256_hex
 from protocols.venue import venue_symbol
 from simulator.market import Delta
 from simulator.matching import Order, Reject
+from simulator.venues import binance_wsapi
 from simulator.venues.base import (
     ARRIVAL_NS,
     Conn,
@@ -143,76 +144,12 @@ class BinanceServer(VenueServer):
             reply = {"code": 2, "msg": "Invalid request: unknown method", "id": rid}
         conn.send(_enc.encode(reply).decode())
 
-    # --- WebSocket API (private.md §1.1, §1.4) ---------------------------------------------
+    # --- WebSocket API (private.md §1.1, §1.4): binance_wsapi.py ------------------------------
     async def _ws_api_request(self, conn: Conn, text: str) -> None:
-        try:
-            req = msgspec.json.decode(text)
-            if not isinstance(req, dict) or not isinstance(req.get("params", {}), dict):
-                raise msgspec.DecodeError("not an object")
-        except msgspec.DecodeError:
-            conn.send(_enc.encode({"id": None, "status": 400, "error": {
-                "code": -1102, "msg": "Mandatory parameter was not sent, was empty/null, or malformed."}}).decode())
-            return
-        rid, method, params = req.get("id"), str(req.get("method", "")), req.get("params", {})
-        arrival_ns = self.log_request("WS", method)
-        params = {k: v if isinstance(v, str) else _enc.encode(v).decode() for k, v in params.items()}
-        try:
-            if method == "userDataStream.subscribe.signature":
-                self._ws_authenticate(params)
-                if conn in self.private:
-                    raise BinanceError(-2035, "User Data Stream subscription already active.")
-                self.private[conn] = 0
-                result: object = {"subscriptionId": 0}
-            elif method == "order.place":
-                self._ws_authenticate(params)
-                response = await self._new_order({ARRIVAL_NS: arrival_ns}, params)  # type: ignore[arg-type]
-                if self.faults.take("ws_api_drop"):
-                    self.drop(conn)  # executed; the reply is lost with the connection
-                    return
-                body = msgspec.json.decode(response.body)  # type: ignore[arg-type]
-                if response.status != 200:
-                    conn.send(_enc.encode({"id": rid, "status": response.status, "error": body}).decode())
-                    return
-                result = body
-            else:
-                raise BinanceError(-1020, "This operation is not supported.")
-        except BinanceError as err:
-            conn.send(_enc.encode({"id": rid, "status": err.status, "error": {"code": err.code, "msg": err.msg}}).decode())
-            return
-        conn.send(_enc.encode({"id": rid, "status": 200, "result": result}).decode())
-
-    def _ws_authenticate(self, params: dict[str, str]) -> None:
-        """A SIGNED WS API request: apiKey + HMAC over the sorted, unencoded params."""
-        if params.get("apiKey") != self.credentials.api_key:
-            raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
-        signature = params.pop("signature", "")
-        if signature.lower() != hmac_sha256_hex(self.credentials.secret, binance_ws_payload(params)):
-            raise BinanceError(-1022, "Signature for this request is not valid.")
-        ts, window = to_float(params.get("timestamp")), to_float(params.get("recvWindow", "5000"))
-        if ts is None or window is None or not 0 <= now_ms() - ts <= window:
-            raise BinanceError(-1021, "Timestamp for this request is outside of the recvWindow.")
+        await binance_wsapi.request(self, conn, text)
 
     def account_frames(self, conn: Conn, assets: list[str], order: Order | None) -> list[Frame]:
-        t = now_ms()
-        events: list[dict] = []
-        if order is not None:
-            spec = self.books[order.symbol].spec
-            qd = spec.qty_decimals
-            avg = order.filled_quote / (order.filled * spec.step) if order.filled else 0.0
-            events.append({
-                "e": "executionReport", "E": t, "s": venue_symbol(order.symbol), "c": order.client_id,
-                "S": order.side.upper(), "o": "LIMIT", "f": {"ioc": "IOC", "fok": "FOK"}.get(order.kind, "GTC"),
-                "q": pad8(order.qty or 0, qd), "p": pad8(order.price or 0, spec.price_decimals), "C": "",
-                "x": "TRADE" if order.filled else STATUS[order.status], "X": STATUS[order.status], "r": "NONE",
-                "i": int(order.order_id), "l": pad8(order.filled, qd), "z": pad8(order.filled, qd),
-                "L": f"{avg:.8f}", "n": f"{order.fee:.8f}", "N": order.fee_asset if order.fee else None,
-                "T": order.updated_ms, "t": int(order.order_id) if order.filled else -1, "w": order.is_open,
-                "m": False, "O": order.created_ms, "Z": f"{order.filled_quote:.8f}"})
-        bal = self.exchange.balances
-        events.append({"e": "outboundAccountPosition", "E": t, "u": t, "B": [
-            {"a": a, "f": f"{bal[a][0]:.8f}", "l": f"{bal[a][1]:.8f}"} for a in assets if a in bal]})
-        sid = self.private.get(conn, 0)
-        return [_enc.encode({"subscriptionId": sid, "event": e}).decode() for e in events]
+        return binance_wsapi.account_frames(self, conn, assets, order)
 
     def encode(self, symbol: str, delta: Delta, conn: Conn) -> Frame:
         spec = self.books[symbol].spec
