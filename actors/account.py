@@ -4,8 +4,10 @@ held to the same rule as a book -- used only while in sync.
 
 ``AccountActor`` (path ``venues/<venue>/account``) connects the venue's private stream
 (``protocols/<venue>/private.py``: Binance ``userDataStream.subscribe.signature`` on the
-WebSocket API, Gate.io signed ``spot.balances``), waits for every subscription's answer, then
-REBUILDS from REST (``venue.balances()``) and only then publishes a usable view. The rebuild is
+WebSocket API, Gate.io signed ``spot.balances``, MEXC listenKey and
+``spot@private.account.v3.api.pb``), waits for every subscription's answer, then
+REBUILDS from REST (``venue.balances()``) and only then publishes a usable view. MEXC's codec first takes a
+listenKey over REST (``prepare``), and the actor keeps it alive (``keepalive`` every 30 min). The rebuild is
 taken in a window in which no push arrived (a push during the fetch means the snapshot may be
 older than the push: fetch again), and pushes are absolute values applied in stream order, so
 the view equals the venue's account once every push sent before a moment has arrived.
@@ -109,6 +111,9 @@ class AccountActor(Actor):
 
     async def on_start(self) -> None:
         self._publish(usable=False)  # whatever an earlier incarnation left is not usable
+        prepare = getattr(self.codec, "prepare", None)
+        if prepare is not None:  # MEXC: a fresh listenKey over REST, part of the URL
+            await prepare()
         self._session = aiohttp.ClientSession()
         try:
             self._ws = await self._session.ws_connect(self.codec.url, heartbeat=self.heartbeat_s, autoping=True)
@@ -128,6 +133,15 @@ class AccountActor(Actor):
                                                  f"{SUBSCRIBE_TIMEOUT_S:g} s") from None
         self.start_task(self._read(), name=f"account:{self.codec.venue}:reader")
         await self._rebuild()
+        if getattr(self.codec, "keepalive_s", None):
+            self.start_task(self._keepalive(), name=f"account:{self.codec.venue}:keepalive")
+
+    async def _keepalive(self) -> None:
+        """MEXC's listenKey lapses 60 min after its last keepalive: one every ``keepalive_s``.
+        A failed keepalive raises (crash): the restart takes a new key and rebuilds."""
+        while True:
+            await asyncio.sleep(self.codec.keepalive_s)  # type: ignore[attr-defined]
+            await self.codec.keepalive()  # type: ignore[attr-defined]
 
     async def on_stop(self) -> None:
         self._publish(usable=False)

@@ -12,9 +12,10 @@ import pytest
 from actors import spawn
 from actors.account import AccountActor, AccountBoard
 from protocols.binance import BinanceVenue
-from protocols.errors import AuthError
+from protocols.errors import AuthError, ExchangeError
 from protocols.gateio import GateVenue
 from protocols.messages import OrderIntent
+from protocols.mexc import MexcVenue
 from protocols.venue import Credentials
 from simulator import SimConfig, Simulator
 from testkit import eventually
@@ -86,3 +87,39 @@ async def test_a_refused_subscription_is_an_auth_error() -> None:
     with pytest.raises(AuthError, match="refused"):
         async with account("binance", credentials=Credentials("wrong", "wrong")):
             pass
+
+
+async def test_mexc_takes_a_listen_key_subscribes_and_follows_protobuf_account_pushes() -> None:
+    async with Simulator(SimConfig(seed=3, symbols=("BTC/USDT",), venues=("mexc",))) as sim:
+        server = sim.venues["mexc"]
+        adapter = MexcVenue(rest_url=server.rest_url, ws_url=server.ws_url, symbols=("BTC/USDT",),
+                            credentials=server.credentials)
+        board = AccountBoard()
+        try:
+            codec = adapter.private_stream()
+            ref = await spawn(lambda: AccountActor(venue=adapter, codec=codec, board=board), name="mexc/account")
+            assert codec.listen_key in server.listen_keys and matches(board, server, "mexc")
+            server.set_balance("USDT", 42.0)
+            await eventually(lambda: (v := board.usable("mexc")) is not None and v.balances["USDT"][0] == 42.0,
+                             timeout=5, what="the protobuf account push in the view")
+            before = server.listen_keys[codec.listen_key]
+            await codec.keepalive()  # what the actor does every 30 min
+            assert server.listen_keys[codec.listen_key] > before
+            await ref.stop()
+        finally:
+            await adapter.close()
+
+
+async def test_mexc_private_stream_with_a_lapsed_listen_key_is_refused() -> None:
+    async with Simulator(SimConfig(seed=3, symbols=("BTC/USDT",), venues=("mexc",))) as sim:
+        server = sim.venues["mexc"]
+        adapter = MexcVenue(rest_url=server.rest_url, ws_url=server.ws_url, symbols=("BTC/USDT",),
+                            credentials=server.credentials)
+        try:
+            codec = adapter.private_stream()
+            await codec.prepare()
+            server.listen_keys[codec.listen_key] = 0.0  # lapsed: no keepalive for 60 min
+            with pytest.raises(ExchangeError):
+                await codec.keepalive()
+        finally:
+            await adapter.close()

@@ -10,6 +10,7 @@ from protocols.binance.private import WS_API_URL, BinancePrivate, ws_api_url
 from protocols.errors import DecodeError
 from protocols.gateio.private import GatePrivate
 from protocols.messages import Balance, OrderUpdate
+from protocols.mexc.private import MexcPrivate
 from protocols.private import StreamReply
 from protocols.signing import binance_ws_payload, gate_ws_channel_sign, hmac_sha256_hex
 from protocols.venue import Credentials
@@ -87,3 +88,18 @@ def test_gate_balances_push_decodes_available_and_freeze_for_every_row() -> None
     assert codec.decode(frame) == [Balance(venue="gateio", asset="USDT", free=222244.3827, locked=5.0)]
     refused = codec.decode('{"time":1,"channel":"spot.balances","event":"subscribe","error":{"code":4,"message":"x"}}')
     assert refused == StreamReply(ok=False, message="4: x")
+
+
+ACCOUNT_FIXTURE = (  # private.md §3.4 (e): the doc's account push, protobuf
+    "0a1e73706f7440707269766174652e6163636f756e742e76332e6170692e706228c18095d4c43230c38095d4c4329a135f0a0455534454"
+    "122031323866353839323731636234393531623033653731653633323365623762651a1132312e3934323130333536303034333834"
+    "220231302a01303201303a11434f4e54524143545f5452414e5346455240b0b58dd4c432")
+
+
+def test_mexc_account_push_decodes_the_documented_fixture_to_an_absolute_balance() -> None:
+    codec = MexcPrivate(venue=None, ws_url="wss://wbs-api.mexc.com/ws")
+    assert codec.decode(bytes.fromhex(ACCOUNT_FIXTURE)) == [
+        Balance(venue="mexc", asset="USDT", free=21.94210356004384, locked=0.0)]
+    assert codec.decode('{"id":0,"code":0,"msg":"spot@private.account.v3.api.pb"}') == StreamReply(ok=True)
+    with pytest.raises(DecodeError):
+        codec.decode(b"\x0a\xff\xff")
