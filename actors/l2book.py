@@ -1,9 +1,14 @@
-"""The pure L2 order book: price levels per side, sorted, no event loop, no I/O.
+"""The L2 order book: price levels per side, sorted, no event loop, no I/O.
 
-``L2Book`` holds one venue/symbol book. Levels are ``(price, quantity)`` with absolute
-quantities (a delta's 0.0 removes the level). It sits on the hottest path of the engine: every
-delta of every venue goes through ``apply`` and is followed by a ``top(depth)`` read for the
-``BookView`` (``actors.book``), so both are written for CPython's speed, not for elegance.
+``L2Book`` holds one venue/symbol book: the compiled ``actors._l2book.L2Book`` where it is
+built, else ``PyL2Book``, the pure-Python book below (``protocols.compiled`` chooses; ``CORE``
+says which). Both have the same contract and the same results; this docstring describes the
+pure one, whose design the compiled one keeps in C arrays (see ``actors/_l2book.pyx``).
+
+Levels are ``(price, quantity)`` with absolute quantities (a delta's 0.0 removes the level).
+It sits on the hottest path of the engine: every delta of every venue goes through ``apply``
+and is followed by a ``top(depth)`` read for the ``BookView`` (``actors.book``), so both are
+written for CPython's speed, not for elegance.
 
 Layout, per side: a plain ``dict`` from key to the ``(price, quantity)`` level, beside a plain
 ``list`` of the same keys in ascending order, maintained with ``bisect`` (C). Bids are keyed by
@@ -58,6 +63,7 @@ from bisect import bisect_left, insort
 from collections.abc import Sequence
 from operator import itemgetter
 
+from protocols import compiled
 from protocols.messages import BookDelta, BookSnapshot, Level
 
 DEFAULT_MAX_LEVELS = 1000
@@ -76,7 +82,7 @@ class _Load:
         self.bids, self.asks, self.last_seq = bids, asks, last_seq
 
 
-class L2Book:
+class PyL2Book:
     """One side-bounded L2 book. Not thread-safe; owned by exactly one actor."""
 
     __slots__ = ("max_levels", "seq", "_bid_levels", "_bid_keys", "_bid_get",
@@ -247,3 +253,7 @@ class L2Book:
     def __repr__(self) -> str:
         return (f"L2Book(seq={self.seq}, best_bid={self.best_bid()}, best_ask={self.best_ask()}, "
                 f"levels={self.levels()})")
+
+
+_compiled, CORE = compiled.load("actors._l2book")
+L2Book: type[PyL2Book] = PyL2Book if _compiled is None else _compiled.L2Book

@@ -1,13 +1,15 @@
 """µs per MEXC aggregated-depth frame (10 bids + 10 asks, one binary ``PushDataV3ApiWrapper``):
-the adapter's ``decode`` (frame → ``BookDelta``) against the floor measured in the same run, a
-bare protobuf ``ParseFromString`` plus reading every level's price and quantity as floats."""
+the adapter's ``decode`` (frame → ``BookDelta``; the compiled reader where it is built) and the
+pure-Python core's protobuf path (``mexc-python``: the codec's ``_decode_push``, what ``decode``
+runs with ``ARBOR_PURE_PYTHON=1``) against the floor measured in the same run, a bare protobuf
+``ParseFromString`` plus reading every level's price and quantity as floats."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from benchmarks.timing import best_us
-from protocols.mexc import MexcVenue, push_pb2
+from protocols.mexc import MexcVenue, codec, push_pb2
 
 
 def frame() -> bytes:
@@ -36,6 +38,9 @@ def run(quick: bool) -> list[dict]:
     venue = MexcVenue(symbols=("BTC/USDT",))
     delta = venue.decode(payload, 0)
     assert list(delta.bids) == _floor(payload)[0]  # type: ignore[union-attr]
+    symbols = {"BTCUSDT": "BTC/USDT"}
+    assert codec._decode_push(payload, 0, symbols) == delta
     cases: list[tuple[str, Callable[[bytes], object]]] = [
-        ("floor-protobuf", _floor), ("mexc", lambda p: venue.decode(p, 0))]
+        ("floor-protobuf", _floor), ("mexc", lambda p: venue.decode(p, 0)),
+        ("mexc-python", lambda p: codec._decode_push(p, 0, symbols))]
     return best_us(cases, payload, case="decode", quick=quick)

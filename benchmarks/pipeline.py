@@ -30,7 +30,10 @@ WebSockets on 127.0.0.1. Each repetition builds a fresh engine in THIS process a
   last one being written, and no book's mailbox high-water grew past ``HW_FLAT``. The ladder
   stops at the first rate not sustained; the row is the highest one sustained.
 
-Rows (impl ``arbor``): ``harness.PIPELINE_ROWS``. ``--quick`` uses 3 venues x 5 symbols and low
+Rows: ``harness.PIPELINE_ROWS``, impl ``arbor`` (the core ``protocols.compiled`` selects: the
+compiled one where it is built) or ``arbor-python`` (the harness runs that case with
+``ARBOR_PURE_PYTHON=1``). ``pipeline-cpu@20k`` is this process's CPU time per frame over the
+Poisson latency segment (the engine's work; the driver only polls counters meanwhile). ``--quick`` uses 3 venues x 5 symbols and low
 rates (a smoke run: the figures mean nothing, the rows keep their full-run names).
 
 Failure modes: ``Skip`` when ``supervisor.engine`` is absent; a replayer that does not start, a
@@ -120,7 +123,7 @@ def start_replayer(params: Params) -> tuple[subprocess.Popen[str], dict[str, Any
     return proc, json.loads(line)
 
 
-def prepare(quick: bool) -> Callable[[], list[dict]]:
+def prepare(quick: bool, impl: str = "arbor") -> Callable[[], list[dict]]:
     if not _engine_available():
         raise Skip("engine not available (supervisor.engine not in the tree yet)")
     import uvloop
@@ -130,7 +133,10 @@ def prepare(quick: bool) -> Callable[[], list[dict]]:
     params = QUICK if quick else FULL
     _progress(f"generating {3 * params.symbols} books of frames in the replayer process")
     _, info = start_replayer(params)
-    return lambda: uvloop.run(pipeline_engine.run_once(info, params, _progress))
+    from actors import l2book
+    from protocols.mexc import codec
+    _progress(f"core: book {l2book.CORE}, MEXC decode {codec.CORE}")
+    return lambda: uvloop.run(pipeline_engine.run_once(info, params, _progress, impl))
 
 
 def vm_kib(field_name: str) -> int:
@@ -163,6 +169,7 @@ class Outcome:
     tick_us: list[int] = field(default_factory=list)  # the same, 1 ms tick bursts
     opp_us: list[int] = field(default_factory=list)  # frame receive -> Opportunity, poisson
     view_us: list[int] = field(default_factory=list)  # frame receive -> detector, poisson
+    cpu_us: float = 0.0  # engine process CPU per frame over the Poisson latency segment
     rss_mb: float = 0.0
     steps: list[Step] = field(default_factory=list)
 
@@ -170,11 +177,11 @@ class Outcome:
         sustained = [s.rate for s in self.steps if s.sustained]
         return max(sustained, default=0.0)
 
-    def rows(self) -> list[dict]:
+    def rows(self, impl: str = "arbor") -> list[dict]:
         wire, tick, opp, view = sorted(self.wire_us), sorted(self.tick_us), sorted(self.opp_us), sorted(self.view_us)
 
         def row(case: str, value: float, unit: str) -> dict:
-            return {"case": case, "impl": "arbor", "value": value, "unit": unit}
+            return {"case": case, "impl": impl, "value": value, "unit": unit}
 
         return [
             row("pipeline-p50@20k", percentile(wire, 0.50) / 1000, "us"),
@@ -186,6 +193,7 @@ class Outcome:
             row("pipeline-view-p50@20k", percentile(view, 0.50) / 1000, "us"),
             row("pipeline-view-p99@20k", percentile(view, 0.99) / 1000, "us"),
             row("pipeline-opps@20k", float(len(wire)), "opps"),
+            row("pipeline-cpu@20k", self.cpu_us, "us/frame"),
             row("pipeline-max-rate", self.max_rate(), "frames/s"),
             row("pipeline-rss-3x50", self.rss_mb, "MB"),
         ]

@@ -212,6 +212,7 @@ class Driver:
         await self.sync()
         self.progress(f"{len(self.books)} books in sync after {time.monotonic() - t0:.1f}s")
         out.wire_us, out.opp_us, out.view_us, _ = await self.latency(p, "poisson")
+        out.cpu_us = self.cpu_us_per_frame
         out.rss_mb = vm_kib("VmRSS") / 1024
         out.tick_us, *_ = await self.latency(p, "tick")
         self.progress(f"RSS {out.rss_mb:.1f} MB")
@@ -264,7 +265,8 @@ def _p(ns: list[int]) -> str:
     return f"{percentile(ns, 0.5) / 1000:.0f}/{percentile(ns, 0.99) / 1000:.0f}"
 
 
-async def run_once(info: dict[str, Any], params: Params, progress: Callable[[str], None]) -> list[dict]:
+async def run_once(info: dict[str, Any], params: Params, progress: Callable[[str], None],
+                   impl: str = "arbor") -> list[dict]:
     """One repetition: a fresh engine against the replayer, from frame 0."""
     with tempfile.TemporaryDirectory(prefix="arbor-pipeline-") as tmp:
         cfg = engine_config(info, tmp)
@@ -281,4 +283,4 @@ async def run_once(info: dict[str, Any], params: Params, progress: Callable[[str
         finally:
             for venue in venues.values():
                 await venue.close()
-    return outcome.rows()
+    return outcome.rows(impl)

@@ -26,6 +26,11 @@ A push with no body we know, a truncated/garbled protobuf, a non-numeric version
 NaN/infinite number, a price <= 0, a negative quantity, toVersion < fromVersion, a symbol we
 did not subscribe, or a text frame that is not a control reply -> ``DecodeError``
 with a bounded excerpt. protobuf's and msgspec's errors are translated here and only here.
+
+Where the compiled core is built (``protocols.compiled``; ``CORE`` says which runs), an
+aggregated-depth push is first read straight from the wire by ``protocols.mexc._depth``, which
+gives the same ``BookDelta`` or, for anything but the plain case, ``None``: that frame then
+takes the protobuf path below, so every error is still reported from here.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from collections.abc import Container, Mapping
 import msgspec
 from google.protobuf.message import DecodeError as _PbDecodeError
 
+from protocols import compiled
 from protocols.errors import DecodeError
 from protocols.messages import BookDelta
 from protocols.mexc import push_pb2
@@ -54,6 +60,10 @@ def _levels(pairs: list[tuple[str, str]]) -> tuple[Level, ...]:
     return msgspec.convert(pairs, _LEVELS, strict=False)
 
 
+_compiled, CORE = compiled.load("protocols.mexc._depth")
+_decode_depth = None if _compiled is None else _compiled.decode_depth
+
+
 def depth_channel(venue_symbol: str) -> str:
     return DEPTH_CHANNEL + venue_symbol.upper()
 
@@ -66,6 +76,10 @@ def decode_frame(frame: bytes | str, recv_ns: int, symbols: Mapping[str, str],
     holds the channel strings this connection may have requested, to tell an ack from a
     refusal (MEXC refuses by answering with a ``msg`` that is not the channel).
     """
+    if type(frame) is bytes and _decode_depth is not None:
+        delta = _decode_depth(frame, recv_ns, symbols)
+        if delta is not None:
+            return delta
     if isinstance(frame, (bytes, bytearray, memoryview)):
         return _decode_push(bytes(frame), recv_ns, symbols)
     if isinstance(frame, str):

@@ -404,6 +404,7 @@ class MexcServer(VenueServer):
             self.exchange.cancel(order, now_ms())
         except Reject:
             raise MexcError(-2011, "Unknown order sent.") from None
+        self.account_changed(self.order_assets(order), order)
         body = self._order_json(order)
         body["origClientOrderId"] = order.client_id
         return web.json_response(body)

@@ -109,6 +109,24 @@ def test_bad_config_file_exits_2_and_names_the_field_path(tmp_path: Path, toml: 
     assert "Traceback" not in done.stderr.decode()
 
 
+# --- the per-frame core --------------------------------------------------------------------
+
+@pytest.mark.parametrize("pure", ["1", ""], ids=["pure-selected", "default"])
+def test_the_engine_logs_which_per_frame_core_it_runs(state_dir: Path, pure: str) -> None:
+    cfg = state_dir / "engine.toml"
+    cfg.write_text(engine_toml(state_dir))
+    done = subprocess.run([sys.executable, "-m", "supervisor", "--config", str(cfg), "--duration", "0.5"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=45,
+                          env={**os.environ, "ARBOR_PURE_PYTHON": pure})
+    assert done.returncode == 0, done.stderr
+    line = next(ln for ln in done.stderr.splitlines() if "per-frame core:" in ln)
+    if pure:
+        assert "book python (ARBOR_PURE_PYTHON=1), MEXC decode python (ARBOR_PURE_PYTHON=1)" in line
+    else:
+        from actors import l2book  # this checkout's choice, made the same way
+        assert f"book {l2book.CORE}" in line
+
+
 # --- SIGTERM -------------------------------------------------------------------------------
 
 def test_sigterm_exits_0_with_the_journal_flushed_and_the_control_socket_removed(

@@ -1,13 +1,20 @@
-"""MEXC frames: the verified protobuf fixtures of mexc.md §1.6, control replies, and every kind
-of malformed frame."""
+"""MEXC frames: the verified protobuf fixtures of mexc.md §1.6, the recorded live frames,
+control replies, and every kind of malformed frame; on both cores (``core``:
+tests/conftest.py), and the compiled reader against the protobuf path on generated frames."""
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from protocols.errors import EXCERPT_BYTES, DecodeError
 from protocols.messages import BookDelta
-from protocols.mexc import MexcVenue, push_pb2
+from protocols.mexc import MexcVenue, codec, push_pb2
 from protocols.venue import Control
 
 FIXTURE_AGGRE_DEPTH = bytes.fromhex(
@@ -24,8 +31,19 @@ FIXTURE_BOOK_TICKER = bytes.fromhex(
 CHANNEL = "spot@public.aggre.depth.v3.api.pb@10ms@BTCUSDT"
 
 
+CAPTURES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "captures" / "MEXC.ws.pb.json"
+SYMBOLS = {"BTCUSDT": "BTC/USDT", "ETHUSDT": "ETH/USDT"}
+
+
+def compiled_decode():  # type: ignore[no-untyped-def]
+    from protocols.mexc._depth import decode_depth  # skipped before here when not built
+    return decode_depth
+
+
 @pytest.fixture
-def venue() -> MexcVenue:
+def venue(core: str, monkeypatch: pytest.MonkeyPatch) -> MexcVenue:
+    """The adapter on the given core, whatever ARBOR_PURE_PYTHON chose at import."""
+    monkeypatch.setattr(codec, "_decode_depth", None if core == "python" else compiled_decode())
     return MexcVenue(symbols=("BTC/USDT", "ETH/USDT"))
 
 
@@ -148,3 +166,106 @@ def test_more_than_thirty_symbols_on_one_connection_is_refused(venue: MexcVenue)
     assert len(venue.subscribe_frames(symbols[:30])) == 1
     with pytest.raises(ValueError, match="31 symbols"):
         venue.subscribe_frames(symbols)
+
+
+# --- recorded live frames -------------------------------------------------------------------------
+
+
+def test_every_recorded_live_frame_decodes_as_the_official_classes_read_it(venue: MexcVenue) -> None:
+    if not CAPTURES.exists():
+        pytest.skip(f"{CAPTURES} is absent (the shared data sits beside the checkout)")
+    for frame in json.loads(CAPTURES.read_text())["frames"]:
+        decoded, body = frame["decoded"], None
+        if "publicAggreDepths" in decoded:
+            body = decoded["publicAggreDepths"]
+        elif "publicLimitDepths" in decoded:
+            body = decoded["publicLimitDepths"]
+        try:
+            event = venue.decode(bytes.fromhex(frame["hex"]), 7)
+        except DecodeError as exc:  # a channel push.proto does not carry (kline): refused, named
+            assert body is None and "without a known body" in exc.reason, frame["id"]
+            continue
+        if body is None:
+            assert event is None, frame["id"]
+            continue
+        assert isinstance(event, BookDelta), frame["id"]
+        assert event.bids == tuple((float(lv["price"]), float(lv["quantity"])) for lv in body.get("bids", ()))
+        assert event.asks == tuple((float(lv["price"]), float(lv["quantity"])) for lv in body.get("asks", ()))
+        assert event.exchange_ts_ms == int(decoded.get("sendTime", 0)) and event.symbol == "BTC/USDT"
+        versions = (body["fromVersion"], body["toVersion"]) if "fromVersion" in body else (body["version"],) * 2
+        assert (event.first_seq, event.last_seq) == tuple(map(int, versions))
+
+
+# --- the compiled reader against the protobuf path --------------------------------------------------
+
+plain_numbers = st.from_regex(r"\A[0-9]{1,25}(\.[0-9]{0,30})?\Z|\A\.[0-9]{1,30}\Z")
+odd_numbers = st.sampled_from(["", ".", "-1", "+1", " 1", "1 ", "1e5", "1E-3", "1_0", "nan", "inf", "0x10",
+                               "1..2", "\u0661", "9" * 70, "0." + "0" * 70 + "1"])
+numbers = st.one_of(plain_numbers, plain_numbers, odd_numbers)
+versions = st.one_of(st.integers(min_value=0, max_value=10**19).map(str), st.sampled_from(["", "-1", "1 ", "0x1"]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(price=numbers, quantity=numbers)
+def test_the_compiled_reader_reads_a_number_exactly_as_float_does_or_leaves_it_to_the_protobuf_path(
+        core: str, price: str, quantity: str) -> None:
+    if core == "python":
+        pytest.skip("the compiled reader only")
+    frame = _push(bids=[(price, quantity)])
+    delta = compiled_decode()(frame, 1, SYMBOLS)
+    try:
+        expected = ((float(price), float(quantity)),)
+    except ValueError:
+        assert delta is None
+        return
+    # JSON's number grammar (what the protobuf path's msgspec accepts), and a price > 0
+    plain = all(re.fullmatch(r"(0|[1-9][0-9]*)(\.[0-9]+)?", x) and len(x) <= 63 for x in (price, quantity)) \
+        and expected[0][0] > 0
+    assert (delta is not None) == plain  # anything else is left to the protobuf path
+    if delta is not None:
+        assert delta.bids == expected
+        assert [str(x) for x in delta.bids[0]] == [str(x) for x in expected[0]]  # the same doubles, -0.0 too
+
+
+@settings(max_examples=300, deadline=None)
+@given(first=versions, last=versions, symbol=st.sampled_from([None, "BTCUSDT", "ETHUSDT", "DOGEUSDT", ""]),
+       bids=st.lists(st.tuples(numbers, numbers), max_size=6), asks=st.lists(st.tuples(numbers, numbers), max_size=6),
+       send_time=st.integers(min_value=-(2**63), max_value=2**63 - 1), extra=st.sampled_from(
+           [b"", b"\x28\x05", b"\x22\x03abc", b"\x2a\x01X", b"\x99\x13\x00", b"\xea\x12\x02\x08\x01"]),
+       cut=st.one_of(st.none(), st.integers(min_value=0, max_value=200)))
+def test_the_compiled_reader_gives_the_protobuf_paths_delta_or_defers_to_it(
+        core: str, first: str, last: str, symbol: str | None, bids: list[tuple[str, str]],
+        asks: list[tuple[str, str]], send_time: int, extra: bytes, cut: int | None) -> None:
+    # Generated pushes, odd fields appended (createTime, symbolId, a bad channel byte, a second
+    # body, a deals body) and some truncated: wherever the compiled reader answers, its answer
+    # is the protobuf path's; where the protobuf path raises, the compiled reader defers.
+    if core == "python":
+        pytest.skip("the compiled reader only")
+    wrapper = push_pb2.PushDataV3ApiWrapper(channel=CHANNEL.replace("BTCUSDT", symbol or "ETHUSDT"), sendTime=send_time)
+    if symbol is not None:
+        wrapper.symbol = symbol
+    depth = wrapper.publicAggreDepths
+    depth.fromVersion, depth.toVersion = first, last
+    for price, qty in bids:
+        depth.bids.add(price=price, quantity=qty)
+    for price, qty in asks:
+        depth.asks.add(price=price, quantity=qty)
+    frame = wrapper.SerializeToString() + extra
+    frame = frame if cut is None else frame[:cut]
+    got = compiled_decode()(frame, 3, SYMBOLS)
+    try:
+        want = codec._decode_push(frame, 3, SYMBOLS)
+    except DecodeError:
+        assert got is None
+        return
+    assert got is None or got == want
+
+
+def test_the_compiled_reader_answers_the_plain_push_itself(core: str) -> None:
+    if core == "python":
+        pytest.skip("the compiled reader only")
+    assert compiled_decode()(FIXTURE_AGGRE_DEPTH, 42, SYMBOLS) == BookDelta(
+        venue="mexc", symbol="BTC/USDT", first_seq=10023, last_seq=10023, bids=((100.0, 4.0),),
+        asks=(), exchange_ts_ms=1778075380657, recv_ns=42)
+    assert compiled_decode()(_push(symbol=None, channel=CHANNEL.replace("BTC", "ETH")), 1, SYMBOLS).symbol == "ETH/USDT"
+    assert compiled_decode()(FIXTURE_BOOK_TICKER, 1, SYMBOLS) is None  # not ours: the protobuf path says
