@@ -14,8 +14,8 @@ REST before the legs); the detector's cooldown keeps it to one opportunity per d
 
 Rows: ``t2t-first-p50|p99@<rate>`` (first leg), ``t2t-second-gap-p50|p99@<rate>`` (second
 leg after the first), unit us, impl ``rest`` or ``ws``. A dip that brings no legs within the
-simulator's ``LEG_TIMEOUT_S`` (the market moved it away) is logged and retried; more than a
-quarter of ``samples`` raises ``RuntimeError`` (the case is reported as an error).
+simulator's ``LEG_TIMEOUT_S`` (the market moved it away) is logged and retried; more than
+five, or a quarter of ``samples``, raises ``RuntimeError`` (the case is reported as an error).
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ async def _measure(ws: bool, rate: float, samples: int) -> tuple[list[int], list
                         misses += 1
                         sys.stderr.write(f"tick-to-trade: a dip without legs ({got['error']}; executor: "
                                          f"{tree.describe('execution/executor').last_result})\n")
-                        if misses > samples // 4:
+                        if misses > max(5, samples // 4):
                             raise RuntimeError(f"tick-to-trade: {misses} dips without legs")
                         await ask("undip")
                         continue
