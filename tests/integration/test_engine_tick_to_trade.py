@@ -15,6 +15,7 @@ import pytest
 
 import simulator.config
 from engine_harness import Harness, assert_journal_matches_venues, engine_running, quiesce, venue_client_id, wait_until
+from protocols.messages import KillSwitch
 
 TWO = {"binance": {}, "gateio": {}}
 MARKET_DATA = ("GET /api/v3/depth", "GET /api/v4/spot/order_book")  # book snapshots, not the executor's
@@ -73,6 +74,10 @@ async def test_a_balance_changed_outside_arbor_is_seen_by_the_executor_before_it
         await wait_until(lambda: views_usable(h) and h.all_in_sync(TWO), timeout=10,
                          what="both account views live and every book in sync")
         binance = h.sim.venues["binance"]
+        executor = h.tree.lookup("execution/executor")
+        # Held between two decisions (the ask returns once every earlier one finished), so no
+        # decision straddles the change: each one after the release is a "next decision".
+        await executor.ask(KillSwitch(on=True, reason="test: hold"), timeout=15)
         async with aiohttp.ClientSession() as s:  # a withdrawal of everything, made outside Arbor
             for asset in list(binance.balances):
                 async with s.post(f"{binance.admin_url}/balance", json={"asset": asset, "free": 0},
@@ -81,6 +86,7 @@ async def test_a_balance_changed_outside_arbor_is_seen_by_the_executor_before_it
         await wait_until(lambda: (v := h.engine.accounts.usable("binance")) is not None
                          and all(f == 0 for f, _ in v.balances.values()), timeout=5,
                          what="the binance view shows the withdrawal")
+        await executor.ask(KillSwitch(on=False, reason="test: release"), timeout=15)
         before = {i for (i,) in h.rows("SELECT id FROM opportunities")}
         await wait_until(lambda: len(h.rows("SELECT 1 FROM opportunities")) > len(before) + 2, timeout=12,
                          what="three more decisions")
