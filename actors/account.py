@@ -18,8 +18,11 @@ check (no venue round trip, no ask). It is marked unusable the moment the stream
 socket closes, a heartbeat goes unanswered, a frame cannot be decoded, the actor stops or
 crashes) and stays so until the next rebuild; while it is unusable the executor asks REST, as
 before. None of the venues replays private events (private.md §4.2), so every reconnect
-rebuilds. Reconnecting is the supervisor's: a lost stream raises ``NetworkError`` and the
-restart (with backoff) connects and rebuilds again. A refused subscription is ``AuthError``.
+rebuilds; and, since none numbers its events either, an AUDIT compares the view with REST every
+``audit_s`` (30 s) and corrects a push the venue never sent (until then the view can be wrong
+by that push: the residual risk of a venue without event numbers). Reconnecting is the
+supervisor's: a lost stream raises ``NetworkError`` and the restart (with backoff) connects and
+rebuilds again. A refused subscription is ``AuthError``.
 """
 
 from __future__ import annotations
@@ -43,6 +46,10 @@ log = logging.getLogger("arbor.account")
 
 SUBSCRIBE_TIMEOUT_S = 10.0
 REBUILD_ATTEMPTS = 20  # fetches in a row spoiled by a push before giving up (crash, restart)
+
+
+def _close(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return all(abs(x - y) <= 1e-9 * max(1.0, abs(x), abs(y)) for x, y in zip(a, b, strict=True))
 
 
 class AccountView(msgspec.Struct, frozen=True, kw_only=True):
@@ -86,6 +93,7 @@ class AccountStatus(msgspec.Struct, frozen=True, kw_only=True):
     assets: int
     events: int
     rebuilds: int
+    mismatches: int
     decode_errors: int
     last_event_age_ms: float | None
 
@@ -94,9 +102,11 @@ class AccountActor(Actor):
     """See the module docstring. Inbox: nothing (it reads its socket)."""
 
     def __init__(self, *, venue: Venue, codec: PrivateCodec, board: AccountBoard, heartbeat_s: float = 5.0,
-                 clock: Callable[[], int] = time.monotonic_ns, wall_ms: Callable[[], int] | None = None) -> None:
+                 audit_s: float | None = 30.0, clock: Callable[[], int] = time.monotonic_ns,
+                 wall_ms: Callable[[], int] | None = None) -> None:
         self.venue, self.codec, self.board = venue, codec, board
-        self.heartbeat_s, self.clock = heartbeat_s, clock
+        self.heartbeat_s, self.audit_s, self.clock = heartbeat_s, audit_s, clock
+        self.mismatches = 0  # audits that found the view wrong (a push the venue never sent)
         self.wall_ms = wall_ms if wall_ms is not None else (lambda: int(time.time() * 1000))
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -135,6 +145,29 @@ class AccountActor(Actor):
         await self._rebuild()
         if getattr(self.codec, "keepalive_s", None):
             self.start_task(self._keepalive(), name=f"account:{self.codec.venue}:keepalive")
+        if self.audit_s:
+            self.start_task(self._audit(), name=f"account:{self.codec.venue}:audit")
+
+    async def _audit(self) -> None:
+        """No venue numbers its private events, so a push it never sent is invisible in the
+        stream. Every ``audit_s`` the view is compared with REST in a push-free window (as the
+        rebuild is taken); a difference is logged, counted, and the REST balances replace it."""
+        assert self.audit_s is not None
+        while True:
+            await asyncio.sleep(self.audit_s)
+            before = self._events
+            snap = await self.venue.balances()
+            if self._events != before:
+                continue  # a push during the fetch: not comparable, next time
+            truth = {b.asset: (b.free, b.locked) for b in snap.balances}
+            wrong = {a for a in truth.keys() | self._balances.keys()
+                     if not _close(truth.get(a, (0.0, 0.0)), self._balances.get(a, (0.0, 0.0)))}
+            if wrong:
+                self.mismatches += 1
+                log.warning("account %s: live view differed from REST on %s (a missed push): corrected",
+                            self.codec.venue, ", ".join(sorted(wrong)))
+                self._balances = truth
+                self._publish(usable=self._usable)
 
     async def _keepalive(self) -> None:
         """MEXC's listenKey lapses 60 min after its last keepalive: one every ``keepalive_s``.
@@ -211,7 +244,8 @@ class AccountActor(Actor):
     def describe(self) -> AccountStatus:
         age = (self.clock() - self._last_event_ns) / 1e6 if self._last_event_ns else None
         return AccountStatus(venue=self.codec.venue, usable=self._usable, assets=len(self._balances),
-                             events=self._events, rebuilds=self._rebuilds, decode_errors=self._decode_errors,
+                             events=self._events, rebuilds=self._rebuilds, mismatches=self.mismatches,
+                             decode_errors=self._decode_errors,
                              last_event_age_ms=age)
 
     async def receive(self, msg: Any) -> Any:

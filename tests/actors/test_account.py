@@ -123,3 +123,22 @@ async def test_mexc_private_stream_with_a_lapsed_listen_key_is_refused() -> None
                 await codec.keepalive()
         finally:
             await adapter.close()
+
+
+async def test_a_push_the_venue_never_sent_is_found_and_corrected_by_the_audit() -> None:
+    async with Simulator(SimConfig(seed=3, symbols=("BTC/USDT",), venues=("binance",))) as sim:
+        server = sim.venues["binance"]
+        adapter = BinanceVenue(rest_url=server.rest_url, ws_url=server.ws_url, symbols=("BTC/USDT",),
+                               credentials=server.credentials)
+        board = AccountBoard()
+        actor = AccountActor(venue=adapter, codec=adapter.private_stream(), board=board, audit_s=0.05)
+        try:
+            ref = await spawn(actor, name="binance/account")
+            server.faults.inject("private_miss")
+            server.set_balance("USDT", 7.0)  # the push is lost: the stream alone would never know
+            await eventually(lambda: server.faults.counts["private_miss"] == 1, timeout=5, what="the lost push")
+            await eventually(lambda: matches(board, server, "binance"), timeout=5, what="the audit's correction")
+            assert actor.mismatches == 1
+            await ref.stop()
+        finally:
+            await adapter.close()
