@@ -86,15 +86,18 @@ async def _measure(ws: bool, rate: float, samples: int) -> tuple[list[int], list
                     views = all(engine.accounts.usable(v) is not None for v in urls)
                     return books and views and (not ws or engine.gateways.channel("binance").connected)
 
+                def status() -> Any:  # the executor's ExecutorStatus
+                    return tree.describe("execution/executor")
+
                 await _until(ready, 15, "books in sync, account views and gateways up")
                 misses = 0
                 while len(firsts) < samples:
-                    executed = tree.describe("execution/executor").executed
+                    executed = status().executed
                     got = await ask("dip")
                     if "error" in got:  # the dip did not become an opportunity: say why, go on
                         misses += 1
                         sys.stderr.write(f"tick-to-trade: a dip without legs ({got['error']}; executor: "
-                                         f"{tree.describe('execution/executor').last_result})\n")
+                                         f"{status().last_result})\n")
                         if misses > max(5, samples // 4):
                             raise RuntimeError(f"tick-to-trade: {misses} dips without legs")
                         await ask("undip")
@@ -102,8 +105,8 @@ async def _measure(ws: bool, rate: float, samples: int) -> tuple[list[int], list
                     first, second = sorted((got["binance"], got["gateio"]))
                     firsts.append(first - got["t0"])
                     gaps.append(second - first)
-                    await _until(lambda n=executed: tree.describe("execution/executor").executed > n
-                                 or tree.describe("execution/executor").open_legs == 0, LEG_TIMEOUT_S, "settled")
+                    await _until(lambda n=executed: status().executed > n
+                                 or status().open_legs == 0, LEG_TIMEOUT_S, "settled")
                     await ask("undip")
                     await asyncio.sleep(COOLDOWN_MS / 1000 * 1.5)
     finally:

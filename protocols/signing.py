@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 
 
 def hmac_sha256_hex(secret: str, payload: str) -> str:
@@ -25,7 +26,7 @@ def gate_sign(secret: str, method: str, path: str, query: str, body: str, timest
     return hmac.new(secret.encode(), message.encode(), hashlib.sha512).hexdigest()
 
 
-def binance_ws_payload(params: dict[str, object]) -> str:
+def binance_ws_payload(params: Mapping[str, object]) -> str:
     """Binance WebSocket API signed payload (private.md §1.4): every param but ``signature``,
     sorted by name, ``k=v`` joined by ``&``, NOT percent-encoded."""
     return "&".join(f"{k}={params[k]}" for k in sorted(params) if k != "signature")

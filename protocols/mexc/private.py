@@ -20,7 +20,8 @@ from protocols.private import StreamEvent, StreamReply
 VENUE = "mexc"
 ACCOUNT = "spot@private.account.v3.api.pb"
 KEEPALIVE_S = 30 * 60.0  # the doc's advice; the key lapses after 60 min without one
-_parse = push_pb2.PushDataV3ApiWrapper.FromString
+_pb: Any = push_pb2  # generated at run time: no static attributes
+_parse = _pb.PushDataV3ApiWrapper.FromString
 
 
 class MexcPrivate:

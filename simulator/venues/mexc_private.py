@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from aiohttp import web
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 ACCOUNT = "spot@private.account.v3.api.pb"
 LIFETIME_S = 3600.0
 _enc = msgspec.json.Encoder()
+_pb: Any = push_pb2  # generated at run time: no static attributes
 
 
 def routes(server: MexcServer) -> list[web.RouteDef]:
@@ -81,9 +82,9 @@ def account_frames(server: MexcServer, conn: Conn, assets: list[str]) -> list[Fr
         if asset not in bal:
             continue
         free, frozen = bal[asset]
-        body = push_pb2.PrivateAccountV3Api(vcoinName=asset, coinId=asset.lower(), balanceAmount=f"{free:.8f}",
+        body = _pb.PrivateAccountV3Api(vcoinName=asset, coinId=asset.lower(), balanceAmount=f"{free:.8f}",
                                             balanceAmountChange="0", frozenAmount=f"{frozen:.8f}",
                                             frozenAmountChange="0", type="ENTRUST", time=t)
-        out.append(push_pb2.PushDataV3ApiWrapper(channel=ACCOUNT, privateAccount=body, createTime=t,
+        out.append(_pb.PushDataV3ApiWrapper(channel=ACCOUNT, privateAccount=body, createTime=t,
                                                  sendTime=t).SerializeToString())
     return out
