@@ -17,6 +17,10 @@ on: a closed or failed socket (``NetworkError``), a frame that does not decode
 (``DecodeError``, counted in ``counters.decode_errors`` first), a subscription the venue
 refused (``SubscriptionFailed``), no pong for ``pong_timeout_s`` (venues with app-level pings
 only) or no frame at all for ``idle_timeout_s`` (``NetworkError``).
+
+``capture`` (optional, ``supervisor.capture``) is called with every frame as received, before
+it is decoded: ``(venue, socket index, recv_ns, data)``. It must not block (the capture writer
+appends to a queue and counts what it cannot take).
 """
 
 from __future__ import annotations
@@ -93,8 +97,10 @@ class ConnectionActor(Actor[ConnectionInbox]):
 
     def __init__(self, *, venue: Venue, symbols: Sequence[str], route: Callable[[str], ActorRef | None],
                  pong_timeout_s: float = 30.0, idle_timeout_s: float = 30.0,
-                 counters: ConnectionCounters | None = None) -> None:
+                 counters: ConnectionCounters | None = None,
+                 capture: Callable[[str, int, int, bytes | str], None] | None = None) -> None:
         self.venue, self.route = venue, route
+        self.capture = capture  # records every frame as received: (venue, socket, recv_ns, data)
         self.pong_timeout_s, self.idle_timeout_s = pong_timeout_s, idle_timeout_s
         self.counters = counters if counters is not None else ConnectionCounters()
         self._symbols = list(dict.fromkeys(symbols))  # subscribed, in order, no duplicates
@@ -177,11 +183,13 @@ class ConnectionActor(Actor[ConnectionInbox]):
 
     async def _read(self, sock: _Socket) -> None:
         ws, venue, counters = sock.ws, self.venue, self.counters
-        decode, monotonic_ns, refs = venue.decode, time.monotonic_ns, self._refs
+        decode, monotonic_ns, refs, capture = venue.decode, time.monotonic_ns, self._refs, self.capture
         while True:
             msg = await ws.receive()
             if msg.type in _DATA:
                 now = monotonic_ns()
+                if capture is not None:
+                    capture(venue.name, sock.index, now, msg.data)
                 sock.last_frame_ns = now
                 self._frames += 1
                 counters.frames += 1

@@ -169,6 +169,7 @@ class ExecutorActor(Actor):
         books: BookLookup | None = None,
         accounts: AccountBoard | None = None,
         warm: Mapping[str, Sequence[str]] | None = None,
+        run_id: Callable[[], str] = lambda: secrets.token_hex(8),
     ) -> None:
         self.venues, self.journal, self.risk = venues, journal, risk
         self.dry_run, self.clock, self.wall = dict(dry_run), clock, wall
@@ -178,6 +179,7 @@ class ExecutorActor(Actor):
         self._legs = LegSender(journal=journal, dry_run=self.dry_run, leg_timeout_s=risk.leg_timeout_s,
                                stream=self._pushed)
         self._inflight: asyncio.Task[None] | None = None
+        self.new_run_id = run_id  # a replay derives it, so two replays journal the same ids
         self.run_id = ""
         self.kill_switch = False
         self.realised = self.daily = 0.0
@@ -195,7 +197,7 @@ class ExecutorActor(Actor):
 
     async def on_start(self) -> None:
         # Part of every opportunity id of this run: two runs on one journal never share an id.
-        self.run_id = secrets.token_hex(8)
+        self.run_id = self.new_run_id()
         if self._warm:  # symbol rules before the first opportunity needs them (not awaited here)
             self.start_task(self._warm_static(), name="executor:warm-static")
         await write(self.journal, RestartRecord(path=self.ref.path, reason="start", ts_ms=int(self.wall() * 1000),

@@ -25,6 +25,12 @@ WAL file with ``write()`` before returning; it is not fsynced until a checkpoint
 kernel's page cache, which survives the process; only an OS crash or power cut can lose the
 last commits (``synchronous=FULL`` would cover that at one fsync per group commit).
 
+Timestamps (``created_ms``/``updated_ms``) are the ``wall`` clock read on the event loop when
+a record is handed over, so a replay in virtual time journals identical rows every run.
+``inline=True`` (a replay) applies each item on the loop's thread when it is handed over, with
+no writer thread: in virtual time the loop would wait for every write anyway, and a thread's
+timing must not change what a replay decides.
+
 Old files gain the columns added since (``migrate``) when opened.
 
 Failure: an ``sqlite3.Error`` in the writer fails the pending asks with it and crashes the
@@ -43,6 +49,7 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -311,19 +318,46 @@ _STOP = object()
 class _Writer(threading.Thread):
     """Owns the connection; group-commits what is queued; settles futures on the loop."""
 
-    def __init__(self, path: str, batch_max: int, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, path: str, batch_max: int, loop: asyncio.AbstractEventLoop, inline: bool = False) -> None:
         super().__init__(name=f"journal-writer:{path}", daemon=True)
-        self.path, self.batch_max, self.loop = path, batch_max, loop
+        self.path, self.batch_max, self.loop, self.inline = path, batch_max, loop, inline
         self.inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.ready: asyncio.Future[None] = loop.create_future()
         self.failure: BaseException | None = None
         self.records_committed = self.commits = self.largest_batch = 0
+        self._conn: sqlite3.Connection | None = None  # inline mode only
 
-    def submit(self, records: tuple[Any, ...], fut: asyncio.Future[Any] | None) -> None:
-        self.inbox.put(("write", records, fut))
+    def submit(self, records: tuple[Any, ...], fut: asyncio.Future[Any] | None, now_ms: int) -> None:
+        self.inbox.put(("write", records, fut, now_ms))
+        if self.inline:
+            self._pump()
 
     def query(self, fn: Any, fut: asyncio.Future[Any]) -> None:
-        self.inbox.put(("query", fn, fut))
+        self.inbox.put(("query", fn, fut, 0))
+        if self.inline:
+            self._pump()
+
+    def open_inline(self) -> None:
+        """Inline mode: the connection lives on the loop's thread, each item is applied when
+        handed over (no thread, no handoff: a replay in virtual time, where the loop waits for
+        every write anyway, and thread timing must not matter)."""
+        self._conn = connect(self.path)
+        self._settle(self.ready, None, None)
+
+    def close_inline(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _pump(self) -> None:
+        assert self._conn is not None
+        batch = []
+        while True:
+            try:
+                batch.append(self.inbox.get_nowait())
+            except queue.Empty:
+                break
+        self._process(self._conn, batch)
 
     def run(self) -> None:
         try:
@@ -345,51 +379,54 @@ class _Writer(threading.Thread):
                     batch.append(self.inbox.get_nowait())
                 except queue.Empty:
                     break
-            stop = any(item is _STOP for item in batch)
-            items = [item for item in batch if item is not _STOP]
-            writes = [item for item in items if item[0] == "write"]
-            n = sum(len(item[1]) for item in writes)
-            error: sqlite3.Error | None = None
-            refused: dict[int, DuplicateId] = {}
-            if writes:
-                now_ms = int(time.time() * 1000)
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                    for i, (_, records, _) in enumerate(writes):
-                        # Each write is all-or-nothing on its own: a refused one rolls back alone.
-                        conn.execute("SAVEPOINT write")
-                        try:
-                            for rec in records:
-                                apply(conn, rec, now_ms)
-                        except DuplicateId as exc:
-                            conn.execute("ROLLBACK TO write")
-                            refused[i] = exc
-                            n -= len(records)
-                        conn.execute("RELEASE write")
-                    conn.execute("COMMIT")
-                except sqlite3.Error as exc:  # named recovery: fail the waiters, crash the actor
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    error = self.failure = exc
-                else:
-                    self.records_committed += n
-                    self.commits += 1
-                    self.largest_batch = max(self.largest_batch, n)
-                for i, (_, records, fut) in enumerate(writes):
-                    no = refused.get(i)
-                    if fut is not None:
-                        reply = JournalAck(committed=n) if no is None else JournalRefused(id=no.id, kind=no.kind)
-                        self._settle(fut, reply, error)
-                    elif no is not None and error is None:  # e.g. a rejected duplicate opportunity
-                        log.warning("journal refused a told write: %s", no)
-            for kind, fn, fut in items:
-                if kind == "query":
-                    try:
-                        self._settle(fut, fn(conn), None)
-                    except sqlite3.Error as exc:
-                        self._settle(fut, None, exc)
-            if stop or error is not None:
+            if self._process(conn, batch):
                 return
+
+    def _process(self, conn: sqlite3.Connection, batch: list[Any]) -> bool:
+        """Apply one batch in one transaction, settle its waiters; True: stop (or failed)."""
+        stop = any(item is _STOP for item in batch)
+        items = [item for item in batch if item is not _STOP]
+        writes = [item for item in items if item[0] == "write"]
+        n = sum(len(item[1]) for item in writes)
+        error: sqlite3.Error | None = None
+        refused: dict[int, DuplicateId] = {}
+        if writes:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                for i, (_, records, _, now_ms) in enumerate(writes):
+                    # Each write is all-or-nothing on its own: a refused one rolls back alone.
+                    conn.execute("SAVEPOINT write")
+                    try:
+                        for rec in records:
+                            apply(conn, rec, now_ms)
+                    except DuplicateId as exc:
+                        conn.execute("ROLLBACK TO write")
+                        refused[i] = exc
+                        n -= len(records)
+                    conn.execute("RELEASE write")
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:  # named recovery: fail the waiters, crash the actor
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                error = self.failure = exc
+            else:
+                self.records_committed += n
+                self.commits += 1
+                self.largest_batch = max(self.largest_batch, n)
+            for i, (_, records, fut, _) in enumerate(writes):
+                no = refused.get(i)
+                if fut is not None:
+                    reply = JournalAck(committed=n) if no is None else JournalRefused(id=no.id, kind=no.kind)
+                    self._settle(fut, reply, error)
+                elif no is not None and error is None:  # e.g. a rejected duplicate opportunity
+                    log.warning("journal refused a told write: %s", no)
+        for kind, fn, fut, _ in items:
+            if kind == "query":
+                try:
+                    self._settle(fut, fn(conn), None)
+                except sqlite3.Error as exc:
+                    self._settle(fut, None, exc)
+        return stop or error is not None
 
     def _settle(self, fut: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
         def settle() -> None:
@@ -400,7 +437,10 @@ class _Writer(threading.Thread):
             else:
                 fut.set_result(result)
 
-        self.loop.call_soon_threadsafe(settle)
+        if self.inline:
+            self.loop.call_soon(settle)
+        else:
+            self.loop.call_soon_threadsafe(settle)
 
     def stop(self) -> None:
         self.inbox.put(_STOP)
@@ -412,8 +452,9 @@ _TRANSIENT_OPEN_ERRORS = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
 class JournalActor(Actor):
     """SQLite journal actor; see the module docstring for the inbox and durability."""
 
-    def __init__(self, *, path: str, batch_max: int = 256) -> None:
-        self.path, self.batch_max = path, batch_max
+    def __init__(self, *, path: str, batch_max: int = 256, wall: Callable[[], float] = time.time,
+                 inline: bool = False) -> None:
+        self.path, self.batch_max, self.wall, self.inline = path, batch_max, wall, inline
         self._writer: _Writer | None = None
 
     async def on_start(self) -> None:
@@ -422,9 +463,12 @@ class JournalActor(Actor):
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             raise PermanentFailure(f"cannot create the journal's directory {directory}: {exc}") from exc
-        self._writer = _Writer(self.path, self.batch_max, asyncio.get_running_loop())
-        self._writer.start()
+        self._writer = _Writer(self.path, self.batch_max, asyncio.get_running_loop(), self.inline)
         try:
+            if self.inline:
+                self._writer.open_inline()
+            else:
+                self._writer.start()
             await self._writer.ready
         except sqlite3.Error as exc:
             if getattr(exc, "sqlite_errorname", "") in _TRANSIENT_OPEN_ERRORS:
@@ -440,11 +484,11 @@ class JournalActor(Actor):
         match msg:
             case JournalWrite(records=records):
                 fut = loop.create_future()
-                writer.submit(records, fut)
+                writer.submit(records, fut, int(self.wall() * 1000))
                 return await fut
             case FlushJournal():
                 fut = loop.create_future()
-                writer.submit((), fut)
+                writer.submit((), fut, 0)
                 return await fut
             case GetOpenOrders():
                 fut = loop.create_future()
@@ -467,12 +511,15 @@ class JournalActor(Actor):
                 writer.query(lambda conn: realised_since(conn, since_ms), fut)
                 return await fut
             case _ if isinstance(msg, RECORD_TYPES):
-                writer.submit((msg,), None)
+                writer.submit((msg,), None, int(self.wall() * 1000))
                 return None
             case _:
                 raise TypeError(f"journal: unexpected message {type(msg).__name__}")
 
     async def on_stop(self) -> None:
+        if self._writer is not None and self._writer.inline:
+            self._writer.close_inline()  # nothing is ever queued: each item was applied when handed over
+            return
         # Everything queued is committed before the thread exits (the stop marker is last).
         if self._writer is not None and self._writer.is_alive():
             self._writer.stop()

@@ -1,4 +1,4 @@
-"""``python -m benchmarks [runtime|decode|book|pipeline|all] [--quick] [--json FILE] [--markdown] [--repeat N]``
+"""``python -m benchmarks [runtime|decode|book|pipeline|replay|all] [--quick] [--json FILE] [--markdown] [--repeat N]``
 
 Runs the selected groups (default ``all``), one subprocess per case, prints one table with
 every row's median/min/max and its ratio against the floor or peer measured in the same run,
@@ -20,7 +20,7 @@ from benchmarks import book_stream, harness, report
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[1])
     parser.add_argument("groups", nargs="*", default=["all"], choices=[*harness.GROUPS, "all"], metavar="GROUP",
-                        help="runtime | decode | book | pipeline | all (default all)")
+                        help="runtime | decode | book | pipeline | replay | all (default all)")
     parser.add_argument("--quick", action="store_true", help="smoke run: small inputs, 1 repetition, no warm-up")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--markdown", action="store_true", help="regenerate benchmarks/RESULTS.md")

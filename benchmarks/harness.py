@@ -82,9 +82,15 @@ CASES: tuple[Case, ...] = (
          args=("arbor",)),
     Case("pipeline-python", "pipeline", "benchmarks.pipeline", _rows(PIPELINE_ROWS, ("arbor-python",)),
          prepare="prepare", args=("arbor-python",), env=(("ARBOR_PURE_PYTHON", "1"),)),
+    Case("pipeline-capture", "pipeline", "benchmarks.capture_replay",
+         (*_rows(("capture-cpu@20k", "capture-loop-cpu@20k"), ("arbor", "arbor+capture")),
+          ("capture-writer-cpu@20k", "arbor+capture")),
+         prepare="prepare_capture_cost"),
+    Case("replay", "replay", "benchmarks.capture_replay",
+         _rows(("replay-frames-per-s", "replay-cpu-per-frame"), ("arbor",)), prepare="prepare_replay"),
     Case("tick-to-trade", "tick-to-trade", "benchmarks.tick_to_trade", _rows(T2T_ROWS, ("rest", "ws"))),
 )
-GROUPS = ("runtime", "decode", "book", "pipeline", "tick-to-trade")
+GROUPS = ("runtime", "decode", "book", "pipeline", "replay", "tick-to-trade")
 
 # the reference each row's median is divided by: case -> (ref case, ref impl)
 REFS: dict[str, tuple[str, str]] = {
@@ -93,6 +99,8 @@ REFS: dict[str, tuple[str, str]] = {
     "decode-mexc": ("decode-mexc", "floor-protobuf"),
     "book-apply": ("book-apply", "sorteddict-pair"), "book-top": ("book-top", "sorteddict-pair"),
     "book-depth20": ("book-depth20", "sorteddict-pair"), "book-bookview20": ("book-depth20", "arbor"),
+    "capture-cpu@20k": ("capture-cpu@20k", "arbor"), "capture-loop-cpu@20k": ("capture-loop-cpu@20k", "arbor"),
+    "capture-writer-cpu@20k": ("capture-loop-cpu@20k", "arbor"), "replay-cpu-per-frame": ("capture-cpu@20k", "arbor"),
 }
 
 # impl -> peer (peers.PEERS name): its rows are skipped, not missing, when the peer is absent
@@ -129,6 +137,14 @@ TARGETS: tuple[Target, ...] = (
     Target("pure core: book apply >= 2x ccxt", "book-apply", "arbor-python", ("book-apply", "ccxt"), ">=", 2.0),
     Target("pure core: decode MEXC <= 1.3x protobuf floor", "decode-mexc", "mexc-python", REFS["decode-mexc"],
            "<=", 1.3),
+    Target("capture <= 1.05x engine CPU per frame", "capture-cpu@20k", "arbor+capture",
+           ("capture-cpu@20k", "arbor"), "<=", 1.05),
+    Target("capture <= 1.05x event-loop CPU per frame", "capture-loop-cpu@20k", "arbor+capture",
+           ("capture-loop-cpu@20k", "arbor"), "<=", 1.05),
+    Target("capture writer thread <= 5% of engine CPU per frame", "capture-writer-cpu@20k", "arbor+capture",
+           ("capture-loop-cpu@20k", "arbor"), "<=", 0.05),
+    Target("replay at max >= live sustained frame rate", "replay-frames-per-s", "arbor",
+           ("pipeline-max-rate", "arbor"), ">=", 1.0),
     Target("tick-to-trade first leg p50 <= 1 ms (WS entry, light)", "t2t-first-p50@light", "ws", None, "<=", 1000.0),
     Target("tick-to-trade first leg p50 <= 1 ms (WS entry, heavy)", "t2t-first-p50@heavy", "ws", None, "<=", 1000.0),
     Target("tick-to-trade second leg <= 200 us after the first (WS, light)", "t2t-second-gap-p50@light", "ws", None,

@@ -124,7 +124,10 @@ class BenchEngine(Engine):
 
 def engine_config(info: dict[str, Any], tmp: str) -> EngineConfig:
     symbols = tuple(info["symbols"])
-    venues = {name: VenueConfig(kind=name, symbols=symbols, rest_url=v["rest_url"], ws_url=v["ws_url"])
+    # The replayer writes Gate's spot.order_book_update frames: the engine must subscribe to (and
+    # sync by the rule of) that channel, not the adapter's default spot.obu.
+    venues = {name: VenueConfig(kind=name, symbols=symbols, rest_url=v["rest_url"], ws_url=v["ws_url"],
+                                book_channel="spot.order_book_update" if name == "gateio" else None)
               for name, v in info["venues"].items()}
     return EngineConfig(venues=venues, journal=JournalConfig(path=f"{tmp}/journal.sqlite"),
                         control=ControlConfig(unix_path=f"{tmp}/control.sock", state_dir=tmp))

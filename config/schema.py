@@ -143,6 +143,18 @@ class SimulatorConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=
     updates_per_s: Positive = 50.0
 
 
+class CaptureConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Recording of raw market data for replay (``protocols.capture``); off while ``dir`` is None."""
+
+    dir: str | None = None  # "~" is expanded; ``--capture DIR`` sets it
+    block_kib: Annotated[int, msgspec.Meta(ge=1, le=65_536)] = 256  # a block is written once this much is pending ...
+    # ... or this long after its first record: what a kill -9 can lose
+    block_ms: Annotated[int, msgspec.Meta(ge=1, le=60_000)] = 200
+    segment_mib: Annotated[int, msgspec.Meta(ge=1, le=65_536)] = 64  # a new segment file after this many MiB ...
+    segment_s: Annotated[int, msgspec.Meta(ge=1, le=86_400 * 7)] = 3600  # ... or this many seconds
+    max_queued: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)] = 200_000  # beyond it records are dropped (counted)
+
+
 class EngineConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
     venues: dict[str, VenueConfig]
     detector: DetectorConfig = msgspec.field(default_factory=DetectorConfig)
@@ -153,6 +165,7 @@ class EngineConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     control: ControlConfig = msgspec.field(default_factory=ControlConfig)
     book: BookConfig = msgspec.field(default_factory=BookConfig)
     simulator: SimulatorConfig = msgspec.field(default_factory=SimulatorConfig)
+    capture: CaptureConfig = msgspec.field(default_factory=CaptureConfig)
 
     @property
     def enabled_venues(self) -> dict[str, VenueConfig]:

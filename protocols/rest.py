@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import Callable, Mapping
 
 import aiohttp
@@ -16,6 +17,9 @@ from protocols.ratelimit import RateLimits
 
 # venue-specific: (HTTP status, body, headers) -> the error to raise
 ErrorMapper = Callable[[int, bytes, Mapping[str, str]], ExchangeError]
+# a recorder of public replies: ("GET /path?query", receive time ns, body)
+RestTap = Callable[[str, int, bytes], None]
+_SECRET_HINTS = ("key", "sign", "token", "auth")
 
 
 class Response:
@@ -39,6 +43,7 @@ class RestClient:
         self._map_error = map_error
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
+        self.tap: RestTap | None = None  # set by a capture: public GET replies are recorded
 
     def _session_or_new(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -63,6 +68,8 @@ class RestClient:
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise NetworkError(self.venue, f"{method} {path}: {type(exc).__name__}: {exc}") from exc
         if status < 400:
+            if self.tap is not None and method == "GET" and is_public(query, headers):
+                self.tap(f"GET {path}?{query}", time.monotonic_ns(), payload)
             return Response(status, resp_headers, payload)
         error = self._map_error(status, payload, resp_headers)
         if isinstance(error, RateLimited):
@@ -73,6 +80,14 @@ class RestClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def is_public(query: str, headers: Mapping[str, str] | None) -> bool:
+    """A request carrying nothing secret: no signature in the query, no key in the headers.
+    Only these replies are ever recorded (a capture never holds account data or a signature)."""
+    if "signature=" in query:
+        return False
+    return not any(hint in name.lower() for name in (headers or {}) for hint in _SECRET_HINTS)
 
 
 def retry_after(headers: Mapping[str, str], default_s: float = 1.0) -> float:

@@ -7,10 +7,16 @@ tick, a sell's up, and quantities always round down to the step.
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal, localcontext
 
 from protocols.errors import OrderRejected
 from protocols.messages import OrderIntent, Side, SymbolInfo
+
+
+# Enough digits for any finite float over any positive grid a venue could publish (a float has
+# at most 17 significant digits and exponents within +-324): the division and quantize are
+# exact, never decimal.InvalidOperation (the default 28 digits fail on a tick of 1e-157).
+_EXACT = Context(prec=1000)
 
 
 def _to_grid(value: float, grid: Decimal, rounding: str) -> Decimal:
@@ -19,7 +25,8 @@ def _to_grid(value: float, grid: Decimal, rounding: str) -> Decimal:
     exact = Decimal(repr(value))
     if grid <= 0:  # no filter published: send what was asked
         return exact
-    return ((exact / grid).to_integral_value(rounding=rounding) * grid).quantize(grid)
+    with localcontext(_EXACT):
+        return ((exact / grid).to_integral_value(rounding=rounding) * grid).quantize(grid)
 
 
 def round_price(price: float, tick: Decimal, side: Side) -> Decimal:

@@ -32,6 +32,7 @@ from protocols.mexc import MexcVenue
 from protocols.mexc import codec as mexc_codec
 from protocols.venue import Venue
 from supervisor import startup
+from supervisor.capture import open_capture
 from supervisor.engine import Engine, EngineSummary
 from supervisor.logs import configure_logging
 from supervisor.private import private_dir, write_private
@@ -109,12 +110,20 @@ async def assembled(cfg: EngineConfig, *, live: bool) -> AsyncIterator[tuple[Any
     The venue adapters are closed on exit."""
     async with embedded_simulator(cfg) as sim:
         venues, dry_run = build_adapters(cfg, sim, live=live)
+        capture = open_capture(cfg, venues) if cfg.capture.dir else None
         try:
             fees = await fetch_taker_fees(venues, cfg)
-            yield sim, Engine(cfg, venues, dry_run=dry_run, taker_fees=fees, live=live)
+            if capture is not None:
+                capture.meta(taker_fees=fees)
+            yield sim, Engine(cfg, venues, dry_run=dry_run, taker_fees=fees, live=live,
+                              capture=capture.ws if capture is not None else None)
         finally:
             for venue in venues.values():
                 await venue.close()
+            if capture is not None:
+                capture.close()
+                stats = capture.stats()
+                (log.error if stats.error or stats.dropped else log.info)("capture: %s", stats)
 
 
 async def main_async(cfg: EngineConfig, *, duration_s: float | None, live: bool,

@@ -25,6 +25,7 @@ import msgspec
 import config
 from protocols.errors import ConfigError
 from supervisor import cli_render as render
+from supervisor import replay_cli
 from supervisor.control_api import ADDRESS_FILE, ControlAddress, ErrorReply, InspectReply, OkReply, PsReply, TreeReply
 
 T = TypeVar("T")
@@ -182,6 +183,8 @@ async def _wait_gone(client: Client, timeout_s: float) -> None:
 
 def _run_engine(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
+    if getattr(args, "capture", None):
+        cfg = msgspec.structs.replace(cfg, capture=msgspec.structs.replace(cfg.capture, dir=args.capture))
     from supervisor.app import run_engine  # lazily: the engine assembly pulls in every actor
 
     return int(run_engine(cfg, duration_s=args.duration, log_format=args.log_format, live=args.live))
@@ -232,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("venue", help="venue name from the config, e.g. mexc")
         p.add_argument("symbol", help='"BASE/QUOTE", e.g. BTC/USDT')
     sub.add_parser("metrics", parents=[endpoint], help="Prometheus text (also served at /metrics)")
+    replay_cli.add_parser(sub)
     return parser
 
 def _run_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -242,6 +246,8 @@ def _run_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     parser.add_argument("--log-format", choices=("text", "json"), default=default("text"))
     parser.add_argument("--live", action="store_true", default=default(False),
                         help="send real orders (also needs credentials in the environment)")
+    parser.add_argument("--capture", metavar="DIR", default=default(None),
+                        help="record raw frames and REST snapshots into DIR for replay ([capture] in the config)")
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     """The process entry point. Returns the exit code."""
@@ -249,6 +255,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     try:
         if args.command in (None, "run"):
             return _run_engine(args)
+        if args.command == "replay":
+            return replay_cli.run(args)
         return asyncio.run(_client_command(args, out or sys.stdout))
     except (ConfigError, CliFailure) as exc:
         return _report(exc)

@@ -76,9 +76,16 @@ class Engine:
     subscriptions). Factories read the market set when they (re)start, so a run-time
     subscription survives a restart of its venue's subtree."""
 
+    detector_class: type[DetectorActor] | None = None  # None: DetectorActor (a replay's records what it fires)
+    with_control = True  # a replay has no control endpoint
+
     def __init__(self, cfg: EngineConfig, venues: dict[str, Venue], *, dry_run: dict[str, bool],
-                 taker_fees: dict[str, float], live: bool = False) -> None:
+                 taker_fees: dict[str, float], live: bool = False,
+                 capture: Callable[[str, int, int, bytes | str], None] | None = None,
+                 clock: Callable[[], int] = time.monotonic_ns, wall: Callable[[], float] = time.time) -> None:
         self.cfg = cfg
+        self.clock, self.wall = clock, wall  # every actor's clocks (a replay's are virtual)
+        self.capture = capture  # every connection records its raw frames through it
         self.live = live
         self.venues = venues
         self.dry_run = dry_run
@@ -117,7 +124,7 @@ class Engine:
         if journal is None:
             return
         try:
-            journal.tell(RestartRecord(path=path, reason=reason, ts_ms=int(time.time() * 1000)))
+            journal.tell(RestartRecord(path=path, reason=reason, ts_ms=int(self.wall() * 1000)))
         except (MailboxFull, ActorStopped):
             self.restarts_unjournaled += 1  # the journal is full or gone; the log has the record
 
@@ -138,7 +145,8 @@ class Engine:
                 [self._detector_spec(s) for s in self._symbols()], "one_for_one")),
             ChildSpec("venues", lambda: self._sup(
                 [ChildSpec(name, self._venue_factory(name)) for name in self.markets], "one_for_one")),
-            ChildSpec("control", lambda: ControlActor(engine=self, config=self.cfg.control)),
+            *([ChildSpec("control", lambda: ControlActor(engine=self, config=self.cfg.control))]
+              if self.with_control else []),
         ], "one_for_one")
 
     def _symbols(self) -> list[str]:
@@ -151,7 +159,7 @@ class Engine:
         risk = self.cfg.risk
         return ExecutorActor(
             venues=self.order_venues, journal=self.root.lookup("execution/journal"),
-            risk=risk, dry_run=self.dry_run, static=self.static,
+            risk=risk, dry_run=self.dry_run, static=self.static, clock=self.clock, wall=self.wall,
             books=lambda venue, symbol: self.lookup(f"venues/{venue}/books/{path_symbol(symbol)}"),
             accounts=self.accounts, warm=self.markets)
 
@@ -159,9 +167,10 @@ class Engine:
         d = self.cfg.detector
 
         def factory() -> Actor[Any]:
-            return DetectorActor(symbol=symbol, taker_fees=self.taker_fees,
-                                 params=d,
-                                 executor=self.root.lookup("execution/executor"))
+            return (self.detector_class or DetectorActor)(symbol=symbol, taker_fees=self.taker_fees,
+                                                          params=d,
+                                                          executor=self.root.lookup("execution/executor"),
+                                                          clock=self.clock)
 
         return ChildSpec(path_symbol(symbol), factory,
                          mailbox=MailboxSpec(self.cfg.mailboxes.detector, policy="conflate",
@@ -190,7 +199,8 @@ class Engine:
         def build() -> Actor[Any]:
             children = [
                 ChildSpec("connection", lambda: ConnectionActor(
-                    venue=venue, symbols=tuple(self.markets[name]), route=route, counters=self.counters[name]),
+                    venue=venue, symbols=tuple(self.markets[name]), route=route, counters=self.counters[name],
+                    capture=self.capture),
                     mailbox=MailboxSpec(self.cfg.mailboxes.connection)),
                 ChildSpec("books", lambda: self._sup(
                     [self._book_spec(name, s) for s in self.markets[name]], "one_for_one")),
@@ -209,7 +219,7 @@ class Engine:
         b = self.cfg.book
         return ChildSpec(path_symbol(symbol), lambda: BookActor(
             venue=self.venues[name], symbol=symbol, publish=self.root.lookup(f"detectors/{path_symbol(symbol)}"),
-            depth=b.depth, max_levels=b.max_levels, snapshot_limit=b.snapshot_limit,
+            depth=b.depth, max_levels=b.max_levels, snapshot_limit=b.snapshot_limit, clock=self.clock,
             connection=lambda: self.lookup(f"venues/{name}/connection")),
             mailbox=MailboxSpec(self.cfg.mailboxes.book))
 

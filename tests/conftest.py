@@ -1,5 +1,4 @@
-"""The shared test kit is importable by name (``from testkit import ...``), and both per-frame
-cores run under one suite: a test that takes ``core`` runs once per core.
+"""Both per-frame cores under one suite: a test that takes ``core`` runs once per core.
 
 ``core`` is ``"python"`` or ``"compiled"`` (``protocols.compiled``). The compiled run is
 skipped, with the reason, only where its extension is not built in the tree being tested (a
@@ -10,12 +9,8 @@ builds it in place). It is a parameter, not a fixture, so hypothesis tests take 
 from __future__ import annotations
 
 import importlib
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))  # the shared test kit: ``from testkit import ...``
 
 EXTENSIONS = ("actors._l2book", "protocols.mexc._depth")
 

@@ -6,8 +6,8 @@ that names what it was waiting for.
 - ``eventually(predicate)``: poll, for state changed where no event can be awaited (across a
   socket, in the simulator, in another process); ``every=0`` only yields to the loop.
 
-Import as ``from testkit import FakeClock, eventually, until`` (``tests/conftest.py`` puts
-this directory on ``sys.path``).
+Import as ``from testkit import FakeClock, eventually, until`` (pytest's ``pythonpath`` in
+pyproject.toml puts this directory on ``sys.path``, after the checkout).
 """
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ async def test_queued_records_are_committed_in_batches_of_at_most_batch_max(tmp_
     futs = []
     for i in range(300):  # queued before the thread starts: the writer must drain them in groups
         fut = loop.create_future()
-        writer.submit((intent(f"c{i}"),), fut)
+        writer.submit((intent(f"c{i}"),), fut, 1_700_000_000_000)
         futs.append(fut)
     writer.start()
     await writer.ready
@@ -323,3 +323,23 @@ async def test_journal_file_that_is_not_a_database_fails_permanently(tmp_path):
     path.write_bytes(b"this is not an SQLite database, it is much longer than a header " * 10)
     with pytest.raises(PermanentFailure, match="cannot open the journal"):
         await spawn(lambda: JournalActor(path=str(path)), name="journal")
+
+
+async def test_an_inline_journal_commits_on_the_loop_stamps_its_wall_clock_and_refuses_duplicates(tmp_path):
+    """A replay's journal: no writer thread, timestamps from the injected clock."""
+    ref = await spawn(lambda: JournalActor(path=str(tmp_path / "j.db"), inline=True, wall=lambda: 1_700_000_000.25),
+                      name="execution/journal")
+    try:
+        assert isinstance(await ref.ask(JournalWrite(records=(opportunity("o1"), intent("c1", opp="o1")))), JournalAck)
+        with pytest.raises(DuplicateClientOrderId):
+            await write(ref, intent("c1", opp="o2"))
+        ref.tell(intent("c2", opp="o1"))  # a told record, then a flush: committed in order
+        await ref.ask(FlushJournal())
+    finally:
+        await ref.stop()
+    conn = sqlite3.connect(tmp_path / "j.db")
+    try:
+        assert conn.execute("SELECT client_order_id, created_ms FROM orders ORDER BY 1").fetchall() == [
+            ("c1", 1_700_000_000_250), ("c2", 1_700_000_000_250)]
+    finally:
+        conn.close()

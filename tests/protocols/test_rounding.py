@@ -1,4 +1,4 @@
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 
 import pytest
 from hypothesis import given
@@ -76,3 +76,11 @@ def test_rounded_price_is_on_the_tick_and_never_worse_than_the_limit(price, side
     exact = Decimal(repr(price))
     assert rounded <= exact if side == "buy" else rounded >= exact
     assert abs(rounded - exact) < tick
+
+
+@pytest.mark.parametrize(("value", "grid"), [(50_000.0, "5e-157"), (1.7976931348623157e308, "1e-300"),
+                                             (5e-324, "1e10")])
+def test_any_finite_value_on_any_positive_grid_rounds_exactly_and_never_raises_invalid_operation(value, grid):
+    got = round_qty(value, Decimal(grid))
+    with localcontext(Context(prec=1000)):  # the check itself needs the digits
+        assert got <= Decimal(repr(value)) and got % Decimal(grid) == 0

@@ -1,0 +1,301 @@
+"""Capture segments: the on-disk format of recorded market data, its writer and its reader.
+
+A capture is a directory of segment files ``NNNNNN.arbcap``, written in order, append-only.
+One segment::
+
+    b"ARBORCAP" | version u16 | header length u32 | header (JSON, ``SegmentHeader``)
+    block*      each: payload length u32 | crc32(payload) u32 | payload
+                payload = codec(msgpack([record, ...])), record = (kind, venue, conn, recv_ns, key, data)
+
+``codec`` is the header's: ``lz4`` (an LZ4 frame; what the writer uses: a quarter of zlib's
+CPU per frame, see the capture benchmark) or ``zlib``. ``kind`` is ``WS`` (a WebSocket frame
+exactly as received: ``data`` is ``str`` for a TEXT frame and ``bytes`` for a BINARY one, as
+decoders tell them apart; ``conn`` the socket index), ``REST``
+(a 2xx REST reply body; ``key`` is ``"GET /path?query"``), ``DROPPED`` (``conn`` records were
+dropped here because the writer's queue was full) or ``META`` (``data`` is a JSON object the
+engine noted, e.g. ``{"taker_fees": {venue: fee}}``). ``recv_ns`` is the receive clock
+(``time.monotonic_ns``, the same clock as ``BookDelta.recv_ns``); the header maps it to wall time.
+
+Durability: a block is written with one ``os.write`` on an ``O_APPEND`` descriptor, so once
+written it is in the kernel's page cache and survives ``kill -9`` of the process; what is lost
+is the block still being filled (at most ``block_s`` or ``block_bytes`` of frames). A torn
+tail (a partial block, a bad checksum) ends a segment: ``read_segment`` yields everything before
+it and reports ``torn``; it never raises on a torn tail. A segment of another format version is
+refused with ``CaptureFormatError`` naming both versions.
+
+The writer (``CaptureWriter``) never blocks the event loop: ``ws``/``rest`` append to a deque
+(one ``len`` and one ``append``; a TEXT frame's ``str`` is kept as is, UTF-8 encoding happens on
+the thread); a thread drains it, compresses and writes. When more than
+``max_queued`` records are waiting (the disk cannot keep up), new records are dropped and
+counted (``dropped``), and a ``DROPPED`` record marks the place in the stream, so a replay
+knows the book there has a hole (its sync rule then resyncs it from a later snapshot).
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import lz4.frame  # type: ignore[import-untyped]
+import msgspec
+
+MAGIC = b"ARBORCAP"
+VERSION = 1
+SUFFIX = ".arbcap"
+WS, REST, DROPPED, META = 0, 1, 2, 3
+_PREFIX = struct.Struct("<8sHI")
+_BLOCK = struct.Struct("<II")
+CODECS: dict[str, tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]]] = {
+    "lz4": (lz4.frame.compress, lz4.frame.decompress),
+    "zlib": (lambda data: zlib.compress(data, 1), zlib.decompress),
+}
+CODEC = "lz4"
+MAX_BLOCK = 256 * 1024 * 1024  # a length above this is a torn/garbled header, not a block
+CHUNK = 512  # records the writer thread takes off the queue at a time
+
+
+class CaptureFormatError(Exception):
+    """A file that is not a capture segment, or one of a format version this reader refuses."""
+
+
+class Market(msgspec.Struct, frozen=True, kw_only=True):
+    kind: str  # the adapter: mexc | binance | gateio
+    symbols: tuple[str, ...]
+    options: dict[str, str] = {}  # the adapter's options, e.g. Gate's book_channel: what the frames are
+
+
+class SegmentHeader(msgspec.Struct, frozen=True, kw_only=True):
+    version: int
+    index: int  # segment number within the capture, from 0
+    wall_s: float  # time.time() when the segment was opened ...
+    mono_ns: int  # ... and time.monotonic_ns() at the same instant: recv_ns -> wall time
+    markets: dict[str, Market]  # venue name -> what was subscribed at start
+    codec: str  # how each block's payload is compressed (``CODECS``)
+
+
+Record = tuple[int, str, int, int, str, str | bytes]  # kind, venue, conn, recv_ns, key, data
+_encode = msgspec.msgpack.Encoder().encode
+_decode = msgspec.msgpack.Decoder(list[tuple[int, str, int, int, str, Any]]).decode  # Any: str or bytes
+
+
+def encode_header(header: SegmentHeader) -> bytes:
+    body = msgspec.json.encode(header)
+    return _PREFIX.pack(MAGIC, header.version, len(body)) + body
+
+
+def encode_block(records: Sequence[Record], codec: str = CODEC) -> bytes:
+    payload = CODECS[codec][0](_encode(records))
+    return _BLOCK.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+class Segment(msgspec.Struct, kw_only=True):
+    """What reading one segment found: its header, and whether it ended in a torn tail."""
+
+    path: str
+    header: SegmentHeader | None = None
+    records: int = 0
+    torn: bool = False
+    torn_at: int | None = None  # byte offset of the first unreadable block
+
+
+def read_header(data: bytes, path: str) -> tuple[SegmentHeader, int]:
+    if len(data) < _PREFIX.size or data[:8] != MAGIC:
+        raise CaptureFormatError(f"{path}: not an Arbor capture segment (no {MAGIC!r} header)")
+    _, version, size = _PREFIX.unpack_from(data)
+    if version != VERSION:
+        raise CaptureFormatError(
+            f"{path}: capture format version {version}, this Arbor reads version {VERSION} only; "
+            f"{'re-record it' if version < VERSION else 'upgrade Arbor'} to replay it")
+    end = _PREFIX.size + size
+    try:
+        header = msgspec.json.decode(data[_PREFIX.size:end], type=SegmentHeader)
+    except msgspec.DecodeError as exc:
+        raise CaptureFormatError(f"{path}: unreadable segment header: {exc}") from exc
+    if header.codec not in CODECS:
+        raise CaptureFormatError(f"{path}: unknown block codec {header.codec!r} (this Arbor reads {', '.join(CODECS)})")
+    return header, end
+
+
+def read_segment(path: str | Path, into: Segment | None = None) -> Iterator[Record]:
+    """Every record of one segment, in order, up to a torn tail (noted in ``into``)."""
+    data = Path(path).read_bytes()
+    header, pos = read_header(data, str(path))
+    seg = into if into is not None else Segment(path=str(path), header=header)
+    seg.header = header
+    decompress = CODECS[header.codec][1]
+    while pos < len(data):
+        if pos + _BLOCK.size > len(data):
+            break
+        size, crc = _BLOCK.unpack_from(data, pos)
+        start, end = pos + _BLOCK.size, pos + _BLOCK.size + size
+        if size > MAX_BLOCK or end > len(data) or zlib.crc32(data[start:end]) != crc:
+            break
+        try:
+            records = _decode(decompress(data[start:end]))
+        except (zlib.error, RuntimeError, msgspec.DecodeError):  # lz4 raises RuntimeError
+            break
+        seg.records += len(records)
+        yield from records
+        pos = end
+    if pos < len(data):
+        seg.torn, seg.torn_at = True, pos
+
+
+def segments(directory: str | Path) -> list[Path]:
+    """The segment files of a capture directory, in write order."""
+    return sorted(Path(directory).glob(f"*{SUFFIX}"))
+
+
+def is_capture(path: str | Path) -> bool:
+    p = Path(path)
+    if p.is_dir():
+        return bool(segments(p))
+    with open(p, "rb") as f:
+        return f.read(8) == MAGIC
+
+
+class WriterStats(msgspec.Struct, frozen=True, kw_only=True):
+    records: int
+    dropped: int
+    blocks: int
+    bytes_written: int
+    segments: int
+    queued: int
+    error: str | None  # why the writer stopped writing (disk full, directory gone), if it did
+
+
+class CaptureWriter:
+    """Rotating, compressed, append-only segments written by one thread. ``ws``/``rest`` are
+    called on the event loop and never block; ``close`` writes what is queued and stops.
+
+    Failure: an ``OSError`` on the writer thread (disk full, directory gone) stops the capture
+    (``error`` holds it; later records are counted as dropped): losing the recording must not
+    stop the trading engine it observes."""
+
+    def __init__(self, directory: str | Path, markets: Mapping[str, Market], *,
+                 block_bytes: int = 256 * 1024, block_s: float = 0.2,
+                 segment_bytes: int = 64 * 1024 * 1024, segment_s: float = 3600.0,
+                 max_queued: int = 200_000) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.markets = dict(markets)
+        self.block_bytes, self.block_s = block_bytes, block_s
+        self.segment_bytes, self.segment_s = segment_bytes, segment_s
+        self.max_queued = max_queued
+        self._queue: collections.deque[Record] = collections.deque()
+        self._dropped_run = 0  # dropped since the last record that made it (loop thread only)
+        self.dropped = 0
+        self.error: OSError | None = None
+        self._records = self._blocks = self._bytes = self._segments = 0
+        self._next_index = len(segments(self.directory))  # appending to a capture never overwrites
+        self._fd: int | None = None
+        self._seg_bytes = 0
+        self._seg_opened = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"capture-writer:{self.directory}", daemon=True)
+        self._thread.start()
+
+    # --- the event loop's side (never blocks) -------------------------------------------------
+
+    def ws(self, venue: str, conn: int, recv_ns: int, data: bytes | str) -> None:
+        self._put((WS, venue, conn, recv_ns, "", data))
+
+    def rest(self, venue: str, key: str, recv_ns: int, body: bytes) -> None:
+        self._put((REST, venue, 0, recv_ns, key, body))
+
+    def meta(self, **fields: object) -> None:
+        self._put((META, "", 0, time.monotonic_ns(), "", msgspec.json.encode(fields)))
+
+    def _put(self, record: Record) -> None:
+        queue = self._queue
+        if len(queue) >= self.max_queued or self.error is not None:
+            self._dropped_run += 1
+            self.dropped += 1
+            return
+        if self._dropped_run:
+            queue.append((DROPPED, record[1], self._dropped_run, record[3], "", b""))
+            self._dropped_run = 0
+        queue.append(record)
+
+    def thread_cpu_s(self) -> float:
+        """CPU seconds the writer thread has used (what the capture costs off the loop)."""
+        ident = self._thread.ident
+        if ident is None or not self._thread.is_alive():
+            return 0.0
+        return time.clock_gettime(time.pthread_getcpuclockid(ident))
+
+    def stats(self) -> WriterStats:
+        return WriterStats(records=self._records, dropped=self.dropped, blocks=self._blocks,
+                           bytes_written=self._bytes, segments=self._segments, queued=len(self._queue),
+                           error=None if self.error is None else repr(self.error))
+
+    def close(self) -> None:
+        """Write everything queued, close the segment, join the thread."""
+        self._stop.set()
+        self._thread.join()
+
+    # --- the writer thread --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        pending: list[Record] = []
+        size = 0
+        first = 0.0
+        queue = self._queue
+        popleft = queue.popleft
+        try:
+            while True:
+                stopping = self._stop.is_set()
+                while queue:
+                    # In chunks: per-record Python work here is CPU the engine's process pays.
+                    chunk = [popleft() for _ in range(min(len(queue), CHUNK))]
+                    if not pending:
+                        first = time.monotonic()
+                    pending += chunk
+                    size += sum([len(rec[5]) for rec in chunk]) + 32 * len(chunk)  # str: chars ~ bytes
+                    if size >= self.block_bytes:
+                        self._write(pending)
+                        pending, size = [], 0
+                if pending and (stopping or time.monotonic() - first >= self.block_s):
+                    self._write(pending)
+                    pending, size = [], 0
+                if stopping:
+                    return
+                self._stop.wait(min(0.02, self.block_s))
+        except OSError as exc:
+            self.error = exc
+        finally:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def _write(self, records: list[Record]) -> None:
+        now = time.monotonic()
+        if self._fd is None or self._seg_bytes >= self.segment_bytes or now - self._seg_opened >= self.segment_s:
+            self._rotate(now)
+        block = encode_block(records)
+        assert self._fd is not None
+        os.write(self._fd, block)
+        self._records += len(records)
+        self._blocks += 1
+        self._bytes += len(block)
+        self._seg_bytes += len(block)
+
+    def _rotate(self, now: float) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+        path = self.directory / f"{self._next_index:06d}{SUFFIX}"
+        header = SegmentHeader(version=VERSION, index=self._next_index, wall_s=time.time(),
+                               mono_ns=time.monotonic_ns(), markets=self.markets, codec=CODEC)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        head = encode_header(header)
+        os.write(self._fd, head)
+        self._next_index += 1
+        self._segments += 1
+        self._seg_bytes, self._seg_opened = len(head), now

@@ -1,0 +1,209 @@
+"""The venues of a replay: recorded REST replies, and a paper venue filling against replayed books.
+
+``RecordedRest`` stands in for an adapter's ``RestClient``: a GET is answered with the first
+recorded reply to the same request (same path and parameters, ``limit`` aside) received at or
+after the virtual now, not served before, after sleeping until its recorded receive time, as
+the live fetch took that long; when none was received after now, the newest unserved one
+before it, at once (a restart's backoff may make the replay ask a little later than the live
+engine did; the book's sync rule decides whether it still continues the stream). A request
+nothing recorded answers waits forever (the book stays out of sync; the report counts it); a
+signed request raises ``ExchangeError``.
+
+``PaperVenue`` wraps the real adapter: the public side (decoder, sync rule, snapshots through
+``RecordedRest``) is the adapter's own; orders fill against the replayed book. An order waits
+``latency_s`` (virtual), asks the symbol's book actor for its view, and walks it: an IOC/market
+order takes every level its limit allows, up to its quantity, at the levels' prices; the
+venue's taker fee is charged in the quote asset; balances move accordingly. Liquidity taken
+is not removed from the book (the next recorded update is the venue's truth): two orders on
+one book within one update see the same levels. An order on a book out of sync expires
+unfilled. Symbol rules are permissive (tick/step 1e-12, no minimums): the replay answers
+"what would the detector have made", not the venues' lot filters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from urllib.parse import parse_qsl
+
+from actors import ActorRef
+from protocols.errors import ExchangeError, OrderNotFound
+from protocols.messages import (
+    Balance,
+    Balances,
+    BookDelta,
+    BookSnapshot,
+    BookView,
+    GetView,
+    OrderIntent,
+    OrderUpdate,
+    SymbolInfo,
+)
+from protocols.rest import Response, is_public
+from protocols.venue import Control, Venue, split_symbol, venue_symbol
+
+# Base taker fees of the venues' lowest tier, for captures that carry none (cryptofeed's).
+DEFAULT_TAKER_FEES = {"binance": 0.001, "gateio": 0.002, "mexc": 0.0005}
+_TINY = Decimal("1e-12")
+
+
+def request_key(path_query: str) -> tuple[str, frozenset[tuple[str, str]]]:
+    """``/api/v3/depth?symbol=X&limit=1000`` → (path, params without ``limit``)."""
+    path, _, query = path_query.partition("?")
+    return path, frozenset((k, v) for k, v in parse_qsl(query) if k != "limit")
+
+
+class RecordedRest:
+    """Duck-types ``protocols.rest.RestClient.request`` from recorded replies (see module doc)."""
+
+    def __init__(self, venue: str, replies: Sequence[tuple[int, str, bytes]], clock: Callable[[], int]) -> None:
+        self.venue, self.clock = venue, clock
+        self._replies: dict[tuple[str, frozenset[tuple[str, str]]], list[tuple[int, bytes]]] = {}
+        for recv_ns, key, body in replies:
+            self._replies.setdefault(request_key(key.removeprefix("GET ")), []).append((recv_ns, body))
+        for entries in self._replies.values():
+            entries.sort(key=lambda e: e[0])
+        self._served: dict[tuple[str, frozenset[tuple[str, str]]], int] = {}
+        self.tap = None
+        self.unanswered = 0
+
+    async def request(self, method: str, path: str, *, query: str = "", body: bytes | None = None,
+                      headers: Mapping[str, str] | None = None, bucket: str = "default",
+                      weight: float = 1.0) -> Response:
+        if method != "GET" or not is_public(query, headers):
+            raise ExchangeError(self.venue, "replay", f"{method} {path}: not recorded (a replay sends nothing)")
+        key = request_key(f"{path}?{query}")
+        entries = self._replies.get(key, [])
+        now = self.clock()
+        served = self._served.get(key, 0)
+        i = max(served, bisect.bisect_left(entries, now, key=lambda e: e[0]))
+        if i >= len(entries):
+            # Nothing recorded after now: the newest unserved reply before it, if any (the replay
+            # asked a little later than the live engine did; the sync rule judges whether it
+            # still fits the stream). Else never answered: the book stays out of sync.
+            if served >= len(entries):
+                self.unanswered += 1
+                await asyncio.Event().wait()
+            i = len(entries) - 1
+        recv_ns, reply = entries[i]
+        self._served[key] = i + 1
+        if recv_ns > now:
+            await asyncio.sleep((recv_ns - now) / 1e9)
+        return Response(200, None, reply)  # type: ignore[arg-type]
+
+    async def close(self) -> None:
+        return None
+
+
+class PaperVenue:
+    """A replay's venue: the adapter's public side, orders filled against the replayed books."""
+
+    def __init__(self, inner: Venue, *, books: Callable[[str], ActorRef | None], latency_s: float,
+                 taker_fee: float, balances: Mapping[str, float], clock: Callable[[], int],
+                 wall: Callable[[], float]) -> None:
+        self.inner, self.books, self.latency_s, self.taker_fee = inner, books, latency_s, taker_fee
+        self.name = inner.name
+        self.max_streams_per_connection = inner.max_streams_per_connection
+        self.ping_interval_s = inner.ping_interval_s
+        self.sync = inner.sync
+        self.clock, self.wall = clock, wall
+        self._balances = dict(balances)
+        self._orders: dict[tuple[str, str], OrderUpdate] = {}
+        self._ids = itertools.count(1)
+
+    # --- public side: the adapter's own -------------------------------------------------------
+    def ws_url(self, symbols: Sequence[str]) -> str:
+        return self.inner.ws_url(symbols)
+
+    def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:
+        return self.inner.subscribe_frames(symbols)
+
+    def unsubscribe_frames(self, symbols: Sequence[str]) -> list[str]:
+        return self.inner.unsubscribe_frames(symbols)
+
+    def ping_frame(self) -> str | None:
+        return self.inner.ping_frame()
+
+    def decode(self, frame: bytes | str, recv_ns: int) -> BookDelta | Control | None:
+        return self.inner.decode(frame, recv_ns)
+
+    async def depth_snapshot(self, symbol: str, limit: int = 1000) -> BookSnapshot:
+        return await self.inner.depth_snapshot(symbol, limit)
+
+    async def symbol_info(self, symbols: Sequence[str]) -> dict[str, SymbolInfo]:
+        out = {}
+        for s in symbols:
+            base, quote = split_symbol(s)
+            out[s] = SymbolInfo(symbol=s, venue_symbol=venue_symbol(s), base=base, quote=quote, tick_size=_TINY,
+                                step_size=_TINY, min_qty=Decimal(0), min_notional=Decimal(0),
+                                maker_fee=self.taker_fee, taker_fee=self.taker_fee)
+        return out
+
+    # --- account side: paper ------------------------------------------------------------------
+    async def balances(self) -> Balances:
+        return Balances(venue=self.name, ts_ns=self.clock(), balances=tuple(
+            Balance(venue=self.name, asset=a, free=q, locked=0.0) for a, q in sorted(self._balances.items())))
+
+    async def place_order(self, intent: OrderIntent) -> OrderUpdate:
+        if self.latency_s > 0:
+            await asyncio.sleep(self.latency_s)
+        ref = self.books(intent.symbol)
+        view = await ref.ask(GetView()) if ref is not None else None
+        filled, quote_total = self._walk(intent, view)
+        base, quote = split_symbol(intent.symbol)
+        fee = quote_total * self.taker_fee
+        sign = 1.0 if intent.side == "buy" else -1.0
+        self._balances[base] = self._balances.get(base, 0.0) + sign * filled
+        self._balances[quote] = self._balances.get(quote, 0.0) - sign * quote_total - fee
+        want = intent.qty if intent.qty is not None else filled
+        update = OrderUpdate(
+            venue=self.name, symbol=intent.symbol, client_order_id=intent.client_order_id,
+            order_id=f"paper-{next(self._ids)}", side=intent.side, order_type=intent.order_type,
+            status="filled" if filled > 0 and filled >= (want or 0) * (1 - 1e-12) else "expired",
+            price=intent.price, qty=want or 0.0, filled_qty=filled, filled_quote=quote_total, fee=fee,
+            fee_asset=quote, ts_ms=int(self.wall() * 1000))
+        self._orders[(intent.symbol, intent.client_order_id)] = update
+        return update
+
+    @staticmethod
+    def _walk(intent: OrderIntent, view: BookView | None) -> tuple[float, float]:
+        """Base filled and quote paid/received when taking ``view``'s levels for ``intent``."""
+        if view is None or not view.in_sync:
+            return 0.0, 0.0
+        levels = view.asks if intent.side == "buy" else view.bids
+        limit = intent.price if intent.order_type != "market" else None
+        left_base = intent.qty if intent.qty is not None else float("inf")
+        left_quote = intent.quote_qty if intent.quote_qty is not None else float("inf")
+        filled = quote_total = 0.0
+        for price, qty in levels:
+            if limit is not None and (price > limit if intent.side == "buy" else price < limit):
+                break
+            take = min(qty, left_base, left_quote / price)
+            if take <= 0:
+                break
+            filled += take
+            quote_total += take * price
+            left_base -= take
+            left_quote -= take * price
+        return filled, quote_total
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
+        return await self.order_by_client_id(symbol, client_order_id)  # IOC: already final
+
+    async def cancel_all(self, symbol: str) -> list[OrderUpdate]:
+        return []
+
+    async def order_by_client_id(self, symbol: str, client_order_id: str) -> OrderUpdate:
+        try:
+            return self._orders[(symbol, client_order_id)]
+        except KeyError:
+            raise OrderNotFound(self.name, None, f"no paper order {client_order_id}") from None
+
+    async def open_orders(self, symbol: str) -> list[OrderUpdate]:
+        return []
+
+    async def close(self) -> None:
+        await self.inner.close()

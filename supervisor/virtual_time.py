@@ -1,0 +1,108 @@
+"""An asyncio loop on a virtual clock, for replays: time moves only when nothing can run.
+
+``VirtualTimeLoop`` is a ``SelectorEventLoop`` whose ``time()`` is a virtual clock in integer
+nanoseconds. When the loop would block waiting for its next timer and no I/O is ready, it
+jumps the clock to that timer instead of sleeping (``speed=None``, as fast as possible) or
+sleeps ``dt / speed`` of real time first (``speed=N``). Since the clock advances only when
+every ready callback has run, everything a recorded frame triggers (book, detector, executor,
+journal) finishes at the frame's own virtual instant, before the next frame is due: the
+outcome of a replay does not depend on the machine's speed or load, nor on ``speed``.
+
+Work on other threads is waited for in real time, with the clock stopped: ``external(+n)``
+before handing n items to a thread and ``external(-n)`` (on the loop) when they are done;
+``run_in_executor`` (``asyncio.to_thread``) counts itself. Anything else the loop cannot see (a
+socket to the outside world, a thread of its own: the journal runs ``inline`` in a replay)
+would break determinism: a replay opens none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import selectors
+from collections.abc import Callable
+from typing import Any
+
+REAL_POLL_S = 0.05  # while a thread works, how often the loop re-checks (real seconds)
+
+
+class _VirtualSelector:
+    """Wraps the loop's selector: ``select(timeout)`` jumps the clock instead of sleeping."""
+
+    def __init__(self, inner: selectors.BaseSelector, loop: VirtualTimeLoop) -> None:
+        self._inner, self._loop = inner, loop
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        loop = self._loop
+        events = self._inner.select(0)
+        if events or timeout == 0:
+            return events
+        if loop.pending_external > 0 or timeout is None:
+            # A thread is working (its completion wakes the selector), or nothing is scheduled
+            # at all: only an outside event can come, wait for it with the clock stopped.
+            return self._inner.select(REAL_POLL_S if timeout is None else min(timeout, REAL_POLL_S))
+        if loop.speed is not None:
+            events = self._inner.select(timeout / loop.speed)
+            if events:
+                return events
+        loop.advance(math.ceil(timeout * 1e9))
+        return []
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    def __init__(self, start_ns: int = 0, *, speed: float | None = None) -> None:
+        super().__init__()
+        self._now_ns = start_ns
+        self.speed = speed  # None: as fast as possible; N: N virtual seconds per real second
+        self.pending_external = 0
+        self._selector = _VirtualSelector(self._selector, self)  # type: ignore[has-type, arg-type]
+        self._clock_resolution = 1e-9
+
+    def time(self) -> float:
+        return self._now_ns / 1e9
+
+    def clock_ns(self) -> int:
+        """The virtual clock in ns: what a replay injects as every actor's ``clock``."""
+        return self._now_ns
+
+    def advance(self, ns: int) -> None:
+        self._now_ns += ns
+
+    def external(self, n: int) -> None:
+        self.pending_external += n
+
+    def run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:  # type: ignore[override]
+        fut = super().run_in_executor(executor, func, *args)
+        self.external(1)
+        fut.add_done_callback(lambda _: self.external(-1))
+        return fut
+
+
+def run(main: Any, *, start_ns: int = 0, speed: float | None = None) -> Any:
+    """``asyncio.run`` on a fresh ``VirtualTimeLoop``."""
+    loop = VirtualTimeLoop(start_ns, speed=speed)
+    try:
+        asyncio.set_event_loop(loop)
+        return loop.run_until_complete(main)
+    finally:
+        try:
+            _cancel_all(loop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
+def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+
+
+__all__ = ["VirtualTimeLoop", "run"]
