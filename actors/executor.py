@@ -20,8 +20,10 @@ and open positions are read back from the journal.
 Per opportunity: risk checks (expiry, kill switch file or command, open legs, per-venue
 exposure, today's realised loss, open positions marked to FRESH books: a position no in-sync
 book younger than ``max_mark_age_ms`` can mark counts as over ``max_open_position_quote``),
-symbol rules from the engine's shared ``StaticData`` and balances fetched NOW from both venues
-(never cached) to cap the size -- a transient error there (``RateLimited``, ``NetworkError``:
+symbol rules from the engine's shared ``StaticData`` (pre-fetched at start for the configured
+markets) and balances to cap the size: read synchronously from the venue's LIVE account view
+(``actors.account``: the private stream, connected and rebuilt since) when it is usable, else
+fetched NOW over REST (never cached) -- a transient error there (``RateLimited``, ``NetworkError``:
 timeouts, 5xx) rejects THIS opportunity as ``venue_unavailable`` (journaled with the reason)
 and nothing crashes -- then opportunity + both intents journaled durably (the journal refuses
 a client id it holds: the opportunity is dropped), then both legs sent concurrently as IOC
@@ -65,6 +67,7 @@ from typing import Any
 import msgspec
 
 from actors import Actor, ActorRef
+from actors.account import AccountBoard
 from actors.journal import JOURNAL_FINAL, write
 from actors.legs import LegSender, update_records
 from actors.marks import BookLookup, Marks
@@ -145,6 +148,9 @@ class ExecutorStatus(msgspec.Struct, frozen=True, kw_only=True):
     open_position_quote: float | None  # as marked at the last decision (None: a position no fresh book marks)
     unhedged_alerts: int  # residuals left open after the bounded hedges (ERROR logged), ever
     last_alert: str
+    balances_from_stream: int = 0  # venue balance checks read from a live account view
+    balances_from_rest: int = 0  # ... fetched over REST (no usable view)
+    legs_from_stream: int = 0  # leg outcomes taken from the private stream's push, not a query
 
 
 class ExecutorActor(Actor):
@@ -161,6 +167,8 @@ class ExecutorActor(Actor):
         wall: Callable[[], float] = time.time,
         static: StaticData | None = None,
         books: BookLookup | None = None,
+        accounts: AccountBoard | None = None,
+        warm: Mapping[str, Sequence[str]] | None = None,
         run_id: Callable[[], str] = lambda: secrets.token_hex(8),
     ) -> None:
         self.venues, self.journal, self.risk = venues, journal, risk
@@ -168,7 +176,8 @@ class ExecutorActor(Actor):
         self.static = static if static is not None else StaticData(venues)
         self.marks = Marks(books if books is not None else (lambda venue, symbol: None), clock=clock,
                            max_age_ms=risk.max_mark_age_ms)
-        self._legs = LegSender(journal=journal, dry_run=self.dry_run, leg_timeout_s=risk.leg_timeout_s)
+        self._legs = LegSender(journal=journal, dry_run=self.dry_run, leg_timeout_s=risk.leg_timeout_s,
+                               stream=self._pushed)
         self._inflight: asyncio.Task[None] | None = None
         self.new_run_id = run_id  # a replay derives it, so two replays journal the same ids
         self.run_id = ""
@@ -180,12 +189,17 @@ class ExecutorActor(Actor):
         self.unhedged_alerts = 0
         self.positions: dict[tuple[str, str], Position] = {}
         self._marked: float | None = 0.0
+        self.accounts = accounts if accounts is not None else AccountBoard()
+        self._warm = {v: list(s) for v, s in (warm or {}).items()}
+        self.from_stream = self.from_rest = 0
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def on_start(self) -> None:
         # Part of every opportunity id of this run: two runs on one journal never share an id.
         self.run_id = self.new_run_id()
+        if self._warm:  # symbol rules before the first opportunity needs them (not awaited here)
+            self.start_task(self._warm_static(), name="executor:warm-static")
         await write(self.journal, RestartRecord(path=self.ref.path, reason="start", ts_ms=int(self.wall() * 1000),
                                                 run_id=self.run_id))
         await self._reconcile()
@@ -201,6 +215,14 @@ class ExecutorActor(Actor):
         self.positions = {}  # the journal's, which include what was just settled
         for p in (await self.journal.ask(GetOpenPositions())).positions:
             self.positions[(p.venue, p.symbol)] = Position(venue=p.venue, symbol=p.symbol, qty=p.qty, cost=p.cost)
+
+    async def _warm_static(self) -> None:
+        for venue, symbols in self._warm.items():
+            for symbol in symbols:
+                try:
+                    await self.static.info(venue, symbol)
+                except (RateLimited, NetworkError, OrderRejected) as exc:  # fetched again on first use
+                    log.warning("executor: symbol rules of %s %s not pre-fetched: %s", venue, symbol, exc)
 
     async def _reconcile(self) -> None:
         """Settle every open journaled order from its venue, then every unsettled opportunity."""
@@ -346,17 +368,31 @@ class ExecutorActor(Actor):
                     self.journal.tell(b)
 
     async def _size(self, opp: Opportunity, live: list[str]) -> tuple[float, SymbolInfo, SymbolInfo]:
-        """The size both legs can fund, from balances fetched NOW; the symbol rules of both."""
+        """The size both legs can fund, from the live account views or balances fetched NOW;
+        the symbol rules of both."""
         buy_info = await self.static.info(opp.buy_venue, opp.symbol)
         sell_info = await self.static.info(opp.sell_venue, opp.symbol)
         if not live:
             return opp.size, buy_info, sell_info
         base, quote = split_symbol(opp.symbol)
-        got = await asyncio.gather(*(self.venues[v].balances() for v in live), return_exceptions=True)
-        for b in got:
-            if isinstance(b, BaseException):
-                raise b
-        by_venue = {b.venue: b for b in got if not isinstance(b, BaseException)}
+        # A venue whose account view is live (private stream connected, rebuilt since) is read
+        # here, synchronously: no round trip between detection and the legs. Any other is asked
+        # over REST now, as it always was.
+        now = self.clock()
+        by_venue = {}
+        for v in live:
+            view = self.accounts.usable(v)
+            if view is not None:
+                by_venue[v] = view.snapshot(now)
+        rest = [v for v in live if v not in by_venue]
+        self.from_stream += len(by_venue)
+        self.from_rest += len(rest)
+        if rest:
+            got = await asyncio.gather(*(self.venues[v].balances() for v in rest), return_exceptions=True)
+            for b in got:
+                if isinstance(b, BaseException):
+                    raise b
+            by_venue.update({b.venue: b for b in got if not isinstance(b, BaseException)})
         for b in by_venue.values():
             self.journal.tell(b)
         size = cap_by_balances(
@@ -442,6 +478,11 @@ class ExecutorActor(Actor):
     def exposure(self) -> dict[str, float]:
         return self._legs.exposure()
 
+    def _pushed(self, venue: str, client_order_id: str) -> OrderUpdate | None:
+        """The order's state as pushed on the venue's live private stream (None: no usable view)."""
+        view = self.accounts.usable(venue)
+        return view.orders.get(client_order_id) if view is not None else None
+
     def describe(self) -> ExecutorStatus:
         return ExecutorStatus(
             run_id=self.run_id, open_legs=len(self._legs.open), exposure=self.exposure(),
@@ -451,5 +492,7 @@ class ExecutorActor(Actor):
             reconciled=self.reconciled, last_result=self.last_result,
             open_positions=[PositionStatus(venue=p.venue, symbol=p.symbol, qty=p.qty, entry_price=p.entry_price)
                             for p in self.positions.values()],
-            open_position_quote=self._marked, unhedged_alerts=self.unhedged_alerts, last_alert=self.last_alert)
+            open_position_quote=self._marked, unhedged_alerts=self.unhedged_alerts, last_alert=self.last_alert,
+            balances_from_stream=self.from_stream, balances_from_rest=self.from_rest,
+            legs_from_stream=self._legs.from_stream)
 

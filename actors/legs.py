@@ -1,7 +1,8 @@
 """One order leg: an IOC sent with its derived client id, the named recoveries around it, and
 every state change journaled. Used by the executor; owns the table of open legs.
 
-Recoveries, exactly: ``NetworkError`` (outcome unknown) -> query by client id, never resend;
+Recoveries, exactly: ``NetworkError`` (outcome unknown) -> query by client id (the private
+stream's pushed final state first, when the venue's account view is live), never resend;
 not found yet -> journaled as the non-final ``unknown`` and kept open (exposure) until the
 executor reconciles it. ``RateLimited`` -> wait ``retry_after_s``, query, resend with the SAME
 id only if absent. ``OrderRejected`` -> journaled with the venue's code. An IOC acknowledged
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from actors import ActorRef
@@ -27,9 +28,14 @@ QUERY_PACE_S = 0.05  # between two queries of one order whose state is not final
 class LegSender:
     """Sends legs and remembers which are open: client id -> (venue, notional)."""
 
-    def __init__(self, *, journal: ActorRef, dry_run: Mapping[str, bool], leg_timeout_s: float) -> None:
+    def __init__(self, *, journal: ActorRef, dry_run: Mapping[str, bool], leg_timeout_s: float,
+                 stream: Callable[[str, str], OrderUpdate | None] | None = None) -> None:
         self.journal, self.dry_run, self.leg_timeout_s = journal, dry_run, leg_timeout_s
+        # (venue, client id) -> the order's state as last pushed on a LIVE private stream, or
+        # None: a final state there answers a query without a venue round trip.
+        self.stream = stream
         self.open: dict[str, tuple[str, float]] = {}
+        self.from_stream = 0  # queries answered by the private stream
 
     def settled(self, client_order_id: str) -> None:
         self.open.pop(client_order_id, None)
@@ -90,8 +96,13 @@ class LegSender:
     async def _query(self, venue: Venue, intent: OrderIntent, deadline: float) -> OrderUpdate | None:
         """The order by client id; None when the venue does not know it. Retries transient
         errors until the deadline, then raises the last one (outcome still unknown: crash,
-        and reconciliation on restart settles it)."""
+        and reconciliation on restart settles it). A final state already pushed on the venue's
+        live private stream is taken first: whichever of push and reply comes first wins."""
         while True:
+            pushed = self.stream(intent.venue, intent.client_order_id) if self.stream is not None else None
+            if pushed is not None and pushed.final:
+                self.from_stream += 1
+                return pushed
             try:
                 return await venue.order_by_client_id(intent.symbol, intent.client_order_id)
             except OrderNotFound:

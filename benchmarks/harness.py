@@ -61,6 +61,9 @@ PIPELINE_ROWS = ("pipeline-p50@20k", "pipeline-p99@20k", "pipeline-tick-p50@20k"
                  "pipeline-recv-p50@20k", "pipeline-recv-p99@20k", "pipeline-view-p50@20k", "pipeline-view-p99@20k",
                  "pipeline-opps@20k", "pipeline-cpu@20k", "pipeline-max-rate", "pipeline-rss-3x50")
 
+T2T_ROWS = tuple(f"t2t-{leg}-{q}@{rate}" for rate in ("light", "heavy") for leg in ("first", "second-gap")
+                 for q in ("p50", "p99"))
+
 CASES: tuple[Case, ...] = (
     Case("runtime", "runtime", "benchmarks.runtime",
          _rows(("tell", "ask_p50", "ask_p99"), ("floor", "arbor", "pykka"))),
@@ -85,8 +88,9 @@ CASES: tuple[Case, ...] = (
          prepare="prepare_capture_cost"),
     Case("replay", "replay", "benchmarks.capture_replay",
          _rows(("replay-frames-per-s", "replay-cpu-per-frame"), ("arbor",)), prepare="prepare_replay"),
+    Case("tick-to-trade", "tick-to-trade", "benchmarks.tick_to_trade", _rows(T2T_ROWS, ("rest", "ws"))),
 )
-GROUPS = ("runtime", "decode", "book", "pipeline", "replay")
+GROUPS = ("runtime", "decode", "book", "pipeline", "replay", "tick-to-trade")
 
 # the reference each row's median is divided by: case -> (ref case, ref impl)
 REFS: dict[str, tuple[str, str]] = {
@@ -141,6 +145,10 @@ TARGETS: tuple[Target, ...] = (
            ("capture-loop-cpu@20k", "arbor"), "<=", 0.05),
     Target("replay at max >= live sustained frame rate", "replay-frames-per-s", "arbor",
            ("pipeline-max-rate", "arbor"), ">=", 1.0),
+    Target("tick-to-trade first leg p50 <= 1 ms (WS entry, light)", "t2t-first-p50@light", "ws", None, "<=", 1000.0),
+    Target("tick-to-trade first leg p50 <= 1 ms (WS entry, heavy)", "t2t-first-p50@heavy", "ws", None, "<=", 1000.0),
+    Target("tick-to-trade second leg <= 200 us after the first (WS, light)", "t2t-second-gap-p50@light", "ws", None,
+           "<=", 200.0),
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 
 
 def hmac_sha256_hex(secret: str, payload: str) -> str:
@@ -22,4 +23,17 @@ def gate_sign(secret: str, method: str, path: str, query: str, body: str, timest
     body and the timestamp in seconds, joined by newlines."""
     body_hash = hashlib.sha512(body.encode()).hexdigest()
     message = "\n".join((method.upper(), path, query, body_hash, timestamp_s))
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha512).hexdigest()
+
+
+def binance_ws_payload(params: Mapping[str, object]) -> str:
+    """Binance WebSocket API signed payload (private.md §1.4): every param but ``signature``,
+    sorted by name, ``k=v`` joined by ``&``, NOT percent-encoded."""
+    return "&".join(f"{k}={params[k]}" for k in sorted(params) if k != "signature")
+
+
+def gate_ws_channel_sign(secret: str, channel: str, event: str, time_s: int) -> str:
+    """Gate.io private channel ``auth.SIGN`` (private.md §2.1): hex HMAC-SHA512 of
+    ``channel=<channel>&event=<event>&time=<time>``."""
+    message = f"channel={channel}&event={event}&time={time_s}"
     return hmac.new(secret.encode(), message.encode(), hashlib.sha512).hexdigest()

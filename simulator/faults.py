@@ -19,6 +19,12 @@ Kinds (``count`` = how many times it fires):
   order_latency   execute the next order at once, then hold its HTTP answer for
                   ``SimConfig.fault_order_latency_s`` (default: ``fault_latency_s``); meanwhile a
                   query by client id finds it (a slow venue, or a kill with a leg in flight)
+  private_drop    close every private-stream (user data) connection at the next account event,
+                  which is lost with it
+  private_miss    lose the next account event (no venue replays them)
+  private_delay   hold the next account event's frames for ``fault_latency_s`` (a late fill push)
+  ws_api_drop     execute the next WebSocket API order, then close its connection before the
+                  reply (the outcome is unknown to the client)
 """
 
 from __future__ import annotations
@@ -40,6 +46,10 @@ KINDS = (
     "order_unknown",
     "order_timeout",
     "order_latency",
+    "private_drop",
+    "private_miss",
+    "private_delay",
+    "ws_api_drop",
 )
 
 

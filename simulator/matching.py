@@ -55,6 +55,7 @@ class Order:
     status: Literal["new", "partially_filled", "filled", "canceled", "expired"] = "new"
     locked: float = 0.0  # still reserved: quote for a buy, base for a sell
     fills: list[tuple[int, int]] = field(default_factory=list)  # (ticks, steps)
+    arrival_ns: int = 0  # time.monotonic_ns() when its request reached the venue (tick-to-trade)
 
     @property
     def is_open(self) -> bool:

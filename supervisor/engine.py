@@ -22,11 +22,13 @@ from typing import Any
 import msgspec
 
 from actors import Actor, ActorRef, MailboxSpec
+from actors.account import AccountActor, AccountBoard
 from actors.book import BookActor
 from actors.connection import ConnectionActor, ConnectionCounters
 from actors.detector import DetectorActor
 from actors.executor import ExecutorActor
 from actors.journal import JournalActor
+from actors.order_gateway import OrderGatewayActor, OrderGateways, WsFirstVenue
 from actors.static import StaticData
 from config import EngineConfig
 from protocols.errors import ActorStopped, ExchangeError, MailboxFull
@@ -101,6 +103,13 @@ class Engine:
         # Symbol rules and fees: fetched once per venue when first needed, shared by every
         # executor this engine builds (a restart re-fetches nothing).
         self.static = StaticData(venues)
+        # Live account views from the venues' private streams, read by the executor.
+        self.accounts = AccountBoard()
+        # Order entry over the venues' WebSocket APIs where they have one (REST otherwise).
+        self.gateways = OrderGateways()
+        self.order_venues: dict[str, Venue] = {
+            name: WsFirstVenue(v, self.gateways.channel(name)) if self._ws_orders(name) is not None else v
+            for name, v in venues.items()}
         self.restarts_unjournaled = 0
         self.root = self._root()
         self._tree: Tree | None = None
@@ -197,9 +206,10 @@ class Engine:
     def _executor(self) -> Actor[Any]:
         risk = self.cfg.risk
         return ExecutorActor(
-            venues=self.venues, journal=self.root.lookup("execution/journal"),
+            venues=self.order_venues, journal=self.root.lookup("execution/journal"),
             risk=risk, dry_run=self.dry_run, static=self.static, clock=self.clock, wall=self.wall,
-            books=lambda venue, symbol: self.lookup(f"venues/{venue}/books/{path_symbol(symbol)}"))
+            books=lambda venue, symbol: self.lookup(f"venues/{venue}/books/{path_symbol(symbol)}"),
+            accounts=self.accounts, warm=self.markets)
 
     def _detector_spec(self, symbol: str) -> ChildSpec:
         d = self.cfg.detector
@@ -213,6 +223,13 @@ class Engine:
         return ChildSpec(path_symbol(symbol), factory,
                          mailbox=MailboxSpec(self.cfg.mailboxes.detector, policy="conflate",
                                              key=detector_key))
+
+    def _ws_orders(self, name: str) -> Any:
+        """The venue's WebSocket order entry codec, or None (paper mode, no API, no credentials)."""
+        if self.dry_run.get(name, True) or not self.cfg.venues[name].ws_order_entry:
+            return None
+        make = getattr(self.venues[name], "ws_orders", None)
+        return make() if make is not None else None
 
     def _venue_factory(self, name: str) -> Callable[[], Actor[Any]]:
         """``venues/<name>``: ``books`` then ``connections`` (one actor per WebSocket shard, ``0``,
@@ -228,11 +245,29 @@ class Engine:
             self.shards[name] = [symbols[i:i + per] for i in range(0, len(symbols), per)] or [[]]
             return self._sup([self._shard_spec(name, i) for i in range(len(self.shards[name]))], "one_for_one")
 
-        return lambda: self._sup([
-            ChildSpec("books", lambda: self._sup(
-                [self._book_spec(name, s) for s in self.markets[name]], "one_for_one")),
-            ChildSpec("connections", connections),
-        ], "rest_for_one")
+        # The account's live view (last: its restarts touch no market data). Not in paper mode
+        # against a real venue (never sent, so no account to follow), nor for a venue without
+        # a private stream codec or credentials: the executor asks REST there.
+        venue = self.venues[name]
+        private = getattr(venue, "private_stream", None)
+        codec = private() if private is not None and not self.dry_run.get(name, True) else None
+        orders = self._ws_orders(name)
+
+        def build() -> Actor[Any]:
+            children = [
+                ChildSpec("books", lambda: self._sup(
+                    [self._book_spec(name, s) for s in self.markets[name]], "one_for_one")),
+                ChildSpec("connections", connections),
+            ]
+            if codec is not None:
+                children.append(ChildSpec("account", lambda: AccountActor(venue=venue, codec=codec,
+                                                                          board=self.accounts)))
+            if orders is not None:
+                children.append(ChildSpec("orders", lambda: OrderGatewayActor(
+                    venue=venue, codec=orders, channel=self.gateways.channel(name))))
+            return self._sup(children, "rest_for_one")
+
+        return build
 
     def _per_connection(self, name: str) -> int:
         return max(1, min(self.venues[name].max_streams_per_connection, self.cfg.markets.per_connection))

@@ -18,6 +18,7 @@ import itertools
 import time
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import msgspec
@@ -144,6 +145,23 @@ class BinanceVenue:
         streams = self._streams(symbols)
         return f"{self._ws_base}/stream" + (f"?streams={'/'.join(streams)}" if streams else "")
 
+    def private_stream(self) -> Any:
+        """The user data stream's codec (``protocols.private.PrivateCodec``, read by
+        ``actors.account``); None without credentials."""
+        from protocols.binance.private import BinancePrivate  # it reads this module's tables
+
+        if self._credentials is None:
+            return None
+        return BinancePrivate(ws_url=self._ws_base, credentials=self._credentials, symbols=self._symbols)
+
+    def ws_orders(self) -> Any:
+        """The WebSocket API order entry codec (``actors.order_gateway``); None without credentials."""
+        from protocols.binance.wsapi import BinanceWsOrders
+
+        if self._credentials is None:
+            return None
+        return BinanceWsOrders(ws_url=self._ws_base, credentials=self._credentials)
+
     def _method(self, method: str, symbols: Sequence[str]) -> list[str]:
         if not symbols:
             return []
@@ -234,6 +252,14 @@ class BinanceVenue:
             Balance(venue=VENUE, asset=b.asset, free=b.free, locked=b.locked) for b in account.balances))
 
     async def place_order(self, intent: OrderIntent) -> OrderUpdate:
+        params = await self.order_params(intent)
+        await self._rest.limits.acquire("orders", 1)
+        body = await self._signed("POST", "/api/v3/order", params, weight=1)
+        return to_update(codec.parse(wire.ORDER, body, body), intent.symbol)
+
+    async def order_params(self, intent: OrderIntent) -> dict[str, str]:
+        """The new-order params of ``intent`` (REST and WebSocket API alike), rounded to the
+        symbol's filters; raises ``OrderRejected("local")`` before anything is sent."""
         info = await self._symbol_rules(intent.symbol)
         price, qty = order_fields(info, intent, VENUE)  # raises OrderRejected("local") first
         params = {"symbol": info.venue_symbol, "side": intent.side.upper()}
@@ -245,9 +271,7 @@ class BinanceVenue:
             params["timeInForce"] = "IOC" if intent.order_type == "ioc" else "GTC"
             params["quantity"], params["price"] = qty or "", price or ""
         params["newClientOrderId"] = intent.client_order_id
-        await self._rest.limits.acquire("orders", 1)
-        body = await self._signed("POST", "/api/v3/order", params, weight=1)
-        return to_update(codec.parse(wire.ORDER, body, body), intent.symbol)
+        return params
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
         params = {"symbol": venue_symbol(symbol), "origClientOrderId": client_order_id}

@@ -163,6 +163,15 @@ class GateVenue:
     def ws_url(self, symbols: Sequence[str]) -> str:
         return self._ws_url
 
+    def private_stream(self) -> Any:
+        """The private channels' codec (``protocols.private.PrivateCodec``, read by
+        ``actors.account``); None without credentials."""
+        from protocols.gateio.private import GatePrivate
+
+        if self._credentials is None:
+            return None
+        return GatePrivate(ws_url=self._ws_url, credentials=self._credentials)
+
     def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:
         return [self._book_frame("subscribe", s) for s in symbols]
 

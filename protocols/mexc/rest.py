@@ -13,8 +13,8 @@ an order's outcome is unknown: timeout, reset, 5xx); a reply that does not parse
 from __future__ import annotations
 
 import time
-from decimal import Decimal
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -114,7 +114,8 @@ def _decode(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
 def _buckets() -> RateLimits:
     """§2.4: each endpoint has its own 500 per 10 s, spent by the documented weights; the
     account endpoint is also "2 times/s"."""
-    per_endpoint = ("exchangeInfo", "depth", "order", "cancel", "query", "openOrders", "cancelAll", "myTrades")
+    per_endpoint = ("exchangeInfo", "depth", "order", "cancel", "query", "openOrders", "cancelAll", "myTrades",
+                    "userDataStream")
     buckets = {name: window_bucket(500, 10.0) for name in per_endpoint}
     buckets["account"] = TokenBucket(2, 1.0)
     return RateLimits(buckets)
@@ -216,6 +217,24 @@ class MexcVenue:
         response = await self._rest.request(method, path, query=query, headers=headers, bucket=bucket,
                                             weight=weight)
         return response.body
+
+    def private_stream(self) -> Any:
+        """The private stream's codec (``protocols.private.PrivateCodec``, read by
+        ``actors.account``); None without credentials."""
+        from protocols.mexc.private import MexcPrivate
+
+        return MexcPrivate(venue=self, ws_url=self._ws_url) if self._credentials is not None else None
+
+    async def listen_key(self, keepalive: str | None = None) -> str:
+        """private.md §3.1: ``POST /api/v3/userDataStream`` (a new key, valid 60 min) or, with
+        ``keepalive``, ``PUT`` (that key extended 60 min). Signed, as ccxt does (the doc is silent)."""
+        params = () if keepalive is None else (("listenKey", keepalive),)
+        body = await self._signed("POST" if keepalive is None else "PUT", "/api/v3/userDataStream", params,
+                                  "userDataStream", 1)
+        key = msgspec.json.decode(body).get("listenKey")
+        if not isinstance(key, str) or not key:
+            raise DecodeError(VENUE, "userDataStream reply without a listenKey", body)
+        return key
 
     async def balances(self) -> Balances:
         body = await self._signed("GET", "/api/v3/account", (), "account", 1)

@@ -27,6 +27,7 @@ from simulator.market import Delta, VenueBook
 from simulator.matching import Exchange
 
 MAX_QUEUE = 20_000
+ARRIVAL_NS = web.RequestKey("arrival_ns", int)  # when a REST request reached the venue (monotonic)
 Frame = str | bytes
 _CLOSE = object()
 
@@ -151,6 +152,12 @@ class VenueServer:
         self.halted: set[str] = set()  # listed, not trading (Binance BREAK, MEXC status 2, Gate untradable)
         self.api_closed: set[str] = set(cfg.api_closed.get(self.name, ()))  # trading, but not to API orders
 
+        # Every request as it arrives: (time.monotonic_ns(), kind, what): kind "REST" (what =
+        # "METHOD path") or "WS" (what = the WS API method or channel). The tests read it to
+        # prove what was (not) asked between two instants; benchmarks read arrival times.
+        self.requests: list[tuple[int, str, str]] = []
+        self.private: dict[Conn, object] = {}  # connections subscribed to the user data stream
+
     def listing_changed(self) -> None:
         """The market listed or delisted a symbol here: names resolve, and a delisted symbol's
         subscriptions end (its sockets stay open, as a venue's do)."""
@@ -234,6 +241,11 @@ class VenueServer:
     def malformed(self, conn: Conn) -> Frame:
         raise NotImplementedError
 
+    def account_frames(self, conn: Conn, assets: list[str], order: Any | None) -> list[Frame]:
+        """The private-stream frames for a change of ``assets`` (and ``order``'s state, if
+        any) on one subscribed connection. Venues without a private stream push nothing."""
+        return []
+
     async def on_text(self, conn: Conn, text: str) -> None:
         raise NotImplementedError
 
@@ -246,6 +258,10 @@ class VenueServer:
     async def watchdog(self, conn: Conn) -> None:
         """Runs beside each connection: enforce the venue's idle rules (``close_for``)."""
         await self._closing.wait()
+
+    def drop(self, conn: Conn) -> None:
+        """Close ``conn`` as a fault does (after what is already queued for it)."""
+        conn.send(_CLOSE)
 
     def close_for(self, conn: Conn, rule: str) -> None:
         """Close ``conn`` for breaking ``rule`` (counted in ``rule_closes``)."""
@@ -305,6 +321,7 @@ class VenueServer:
                     await self.on_text(conn, msg.data.decode("utf-8", "replace"))
         finally:
             self.conns.discard(conn)
+            self.private.pop(conn, None)
             self._held.pop(conn, None)
             self.on_disconnect(conn)
             writer.cancel()
@@ -390,6 +407,43 @@ class VenueServer:
                 for frame in frames:
                     conn.send(frame)
 
+    # --- private stream ---------------------------------------------------------------------
+    def log_request(self, kind: str, what: str) -> int:
+        """Log one arriving request; returns its arrival time (``time.monotonic_ns``)."""
+        at = time.monotonic_ns()
+        self.requests.append((at, kind, what))
+        return at
+
+    def account_changed(self, assets: list[str], order: Any | None = None) -> None:
+        """Push the account change to every private subscriber, honouring the private faults:
+        ``private_drop`` closes those connections instead (events are lost, as on a real drop),
+        ``private_miss`` loses this one event, ``private_delay`` holds it ``fault_latency_s``."""
+        if not self.private:
+            return
+        if self.faults.take("private_drop"):
+            for conn in list(self.private):
+                conn.send(_CLOSE)
+            self.private.clear()
+            return
+        if self.faults.take("private_miss"):
+            return
+        at = 0.0
+        if self.faults.take("private_delay"):
+            at = asyncio.get_running_loop().time() + self.cfg.fault_latency_s
+        for conn in list(self.private):
+            for frame in self.account_frames(conn, assets, order):
+                conn.send(frame, at)
+
+    def set_balance(self, asset: str, free: float) -> None:
+        """A change made outside Arbor (a deposit, a withdrawal): pushed like any other."""
+        row = self.exchange.balances.setdefault(asset, [0.0, 0.0])
+        row[0] = free
+        self.account_changed([asset])
+
+    def order_assets(self, order: Any) -> list[str]:
+        spec = self.books[order.symbol].spec
+        return [spec.base, spec.quote]
+
     # --- REST plumbing ----------------------------------------------------------------------
     @web.middleware
     async def _middleware(
@@ -397,6 +451,7 @@ class VenueServer:
     ) -> web.StreamResponse:
         if request.path.startswith("/_sim") or request.headers.get("Upgrade", "").lower() == "websocket":
             return await handler(request)
+        request[ARRIVAL_NS] = self.log_request("REST", f"{request.method} {request.path}")
         headers, retry_after = self.rate(request) if self.cfg.rate_limits else ({}, None)
         if retry_after is not None:
             self.rate_limited += 1  # a client that paces its requests never sees one

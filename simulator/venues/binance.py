@@ -16,7 +16,9 @@ from protocols.signing import hmac_sha256_hex
 from protocols.venue import venue_symbol
 from simulator.market import Delta
 from simulator.matching import Order, Reject
+from simulator.venues import binance_wsapi
 from simulator.venues.base import (
+    ARRIVAL_NS,
     Conn,
     FixedWindow,
     Frame,
@@ -75,6 +77,7 @@ class BinanceServer(VenueServer):
             web.get("/ws", self._ws_raw),
             web.get("/ws/{streams:.*}", self._ws_raw),
             web.get("/stream", self._ws_combined),
+            web.get("/ws-api/v3", self._ws_api),
             web.get(f"{a}/ping", self._ping),
             web.get(f"{a}/time", self._time),
             web.get(f"{a}/exchangeInfo", self._exchange_info),
@@ -95,7 +98,12 @@ class BinanceServer(VenueServer):
     async def _ws_combined(self, request: web.Request) -> web.StreamResponse:
         return await self.ws_handler(request, "combined")
 
+    async def _ws_api(self, request: web.Request) -> web.StreamResponse:
+        return await self.ws_handler(request, "wsapi")
+
     def on_connect(self, conn: Conn, request: web.Request) -> None:
+        if conn.style == "wsapi":
+            return
         streams = request.match_info.get("streams") or request.query.get("streams", "")
         self._subscribe(conn, [s for s in streams.split("/") if s])
 
@@ -113,6 +121,8 @@ class BinanceServer(VenueServer):
                 conn.names.pop(symbol, None)
 
     async def on_text(self, conn: Conn, text: str) -> None:
+        if conn.style == "wsapi":
+            return await self._ws_api_request(conn, text)
         if too_many_messages(conn, self.cfg.binance_ws_msgs_per_s):
             return self.close_for(conn, "ws_messages_per_s")
         try:
@@ -133,6 +143,13 @@ class BinanceServer(VenueServer):
         else:
             reply = {"code": 2, "msg": "Invalid request: unknown method", "id": rid}
         conn.send(_enc.encode(reply).decode())
+
+    # --- WebSocket API (private.md §1.1, §1.4): binance_wsapi.py ------------------------------
+    async def _ws_api_request(self, conn: Conn, text: str) -> None:
+        await binance_wsapi.request(self, conn, text)
+
+    def account_frames(self, conn: Conn, assets: list[str], order: Order | None) -> list[Frame]:
+        return binance_wsapi.account_frames(self, conn, assets, order)
 
     def encode(self, symbol: str, delta: Delta, conn: Conn) -> Frame:
         spec = self.books[symbol].spec
@@ -418,6 +435,8 @@ class BinanceServer(VenueServer):
                 "min_notional": (-1013, "Filter failure: NOTIONAL"),
                 "would_take": (-2010, "Order would immediately match and take."),
             }.get(rej.reason, (-2010, rej.reason))) from None
+        order.arrival_ns = request[ARRIVAL_NS]
+        self.account_changed(self.order_assets(order), order)
         lost = await self.after_execution()
         if lost is not None:
             return lost
@@ -445,6 +464,7 @@ class BinanceServer(VenueServer):
             self.exchange.cancel(order, now_ms())
         except (BinanceError, Reject):
             raise BinanceError(-2011, "Unknown order sent.") from None
+        self.account_changed(self.order_assets(order), order)
         body = self._order_json(order)
         body["origClientOrderId"] = order.client_id
         body["clientOrderId"] = params.get("newClientOrderId") or f"cancel{order.order_id}"

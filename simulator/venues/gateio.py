@@ -19,17 +19,18 @@ import time
 import msgspec
 from aiohttp import web
 
-from protocols.signing import gate_sign
+from protocols.signing import gate_sign, gate_ws_channel_sign
 from protocols.venue import venue_symbol
 from simulator.market import Delta
 from simulator.matching import Kind, Order, Reject
-from simulator.venues.base import Conn, FixedWindow, Frame, VenueServer, now_ms, to_float, to_units
+from simulator.venues.base import ARRIVAL_NS, Conn, FixedWindow, Frame, VenueServer, now_ms, to_float, to_units
 from simulator.venues.gate_obu import CHANNEL as OBU, ObuViews, parse_stream
 from simulator.venues.reference import gate_routes
 
 _enc = msgspec.json.Encoder()
 TEXT_RE = re.compile(r"^t-[0-9A-Za-z_.\-]{1,28}$")
 CHANNEL = "spot.order_book_update"
+PRIVATE = ("spot.balances", "spot.orders", "spot.usertrades")  # private.md §2.1-2.4; balances pushed here
 TIME_IN_FORCE: dict[str, Kind] = {"gtc": "limit", "ioc": "ioc", "fok": "fok", "poc": "post_only"}  # -> engine kind
 ORDER_TIF = {**{kind: tif for tif, kind in TIME_IN_FORCE.items()}, "market": "ioc"}
 
@@ -102,6 +103,9 @@ class GateServer(VenueServer):
             self._reply(conn, req, channel=channel, event=event,
                         error={"code": 2, "message": "Invalid argument provided: time"}, result=None)
             return
+        if channel in PRIVATE and event in ("subscribe", "unsubscribe"):
+            self.log_request("WS", f"{event} {channel}")
+            return self._private_subscribe(conn, req, channel, event, ts)
         if channel not in (CHANNEL, OBU) or event not in ("subscribe", "unsubscribe"):
             self._reply(conn, req, channel=channel, event=event,
                         error={"code": 2, "message": f"unknown channel {channel}"}, result=None)
@@ -128,6 +132,33 @@ class GateServer(VenueServer):
             conn.subs.discard(symbol)
             conn.names.pop(symbol, None)
         self._reply(conn, req, channel=channel, event=event, error=None, result={"status": "success"})
+
+    def _private_subscribe(self, conn: Conn, req: dict, channel: str, event: str, ts: int) -> None:
+        auth = req.get("auth")
+        sign = gate_ws_channel_sign(self.credentials.secret, channel, event, ts)
+        if (not isinstance(auth, dict) or auth.get("method") != "api_key" or auth.get("KEY") != self.credentials.api_key
+                or str(auth.get("SIGN", "")).lower() != sign):
+            self._reply(conn, req, channel=channel, event=event,
+                        error={"code": 4, "message": "Authentication failed"}, result=None)
+            return
+        channels: set[str] = self.private.setdefault(conn, set())  # type: ignore[assignment]
+        if event == "subscribe":
+            channels.add(channel)
+        else:
+            channels.discard(channel)
+        self._reply(conn, req, channel=channel, event=event, error=None, result={"status": "success"})
+
+    def account_frames(self, conn: Conn, assets: list[str], order: Order | None) -> list[Frame]:
+        if "spot.balances" not in self.private.get(conn, ()):  # type: ignore[operator]
+            return []
+        t = now_ms()
+        bal = self.exchange.balances
+        rows = [{"timestamp": str(t // 1000), "timestamp_ms": str(t), "user": "1000001", "currency": a,
+                 "change": "0", "total": f"{bal[a][0] + bal[a][1]:.8f}", "available": f"{bal[a][0]:.8f}",
+                 "freeze": f"{bal[a][1]:.8f}", "freeze_change": "0",
+                 "change_type": "other" if order is None else "order-match"} for a in assets if a in bal]
+        return [_enc.encode({"time": t // 1000, "time_ms": t, "channel": "spot.balances", "event": "update",
+                             "result": rows}).decode()]
 
     def prepare_delta(self, symbol: str, delta: Delta) -> Delta:
         n = self._pushes[symbol] = self._pushes.get(symbol, 0) + 1
@@ -362,6 +393,8 @@ class GateServer(VenueServer):
                 "min_notional": ("INVALID_PARAM_VALUE",
                                  f"Your order size is too small. The minimum is {self.exchange.min_notional:g} {spec.quote}"),
             }.get(rej.reason, ("INVALID_PARAM_VALUE", rej.reason))) from None
+        order.arrival_ns = request[ARRIVAL_NS]
+        self.account_changed(self.order_assets(order), order)
         lost = await self.after_execution()
         if lost is not None:
             return lost
@@ -384,6 +417,7 @@ class GateServer(VenueServer):
             label = "ORDER_CLOSED" if order.status == "filled" else "ORDER_CANCELLED"
             raise GateError(label, "Order closed" if label == "ORDER_CLOSED" else "Order cancelled")
         self.exchange.cancel(order, now_ms())
+        self.account_changed(self.order_assets(order), order)
         return web.json_response(self._order_json(order))
 
     async def _list_orders(self, request: web.Request, body: str) -> web.Response:

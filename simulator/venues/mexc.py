@@ -22,7 +22,8 @@ from protocols.signing import hmac_sha256_hex
 from protocols.venue import venue_symbol
 from simulator.market import Delta
 from simulator.matching import Order, Reject
-from simulator.venues.base import Conn, FixedWindow, Frame, VenueServer, now_ms, signed_params, to_float, to_units
+from simulator.venues.base import ARRIVAL_NS, Conn, FixedWindow, Frame, VenueServer, now_ms, signed_params, to_float, to_units
+from simulator.venues import mexc_private
 from simulator.venues.reference import mexc_routes
 from simulator.venues.rules import mexc_idle
 
@@ -51,6 +52,7 @@ class MexcServer(VenueServer):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.window = FixedWindow(500, 10.0)
+        self.listen_keys: dict[str, float] = {}  # listenKey -> monotonic expiry (mexc_private.py)
 
     def venue_symbol(self, symbol: str) -> str:
         return venue_symbol(symbol)
@@ -71,11 +73,14 @@ class MexcServer(VenueServer):
             web.get(f"{a}/openOrders", self._signed(self._open_orders)),
             web.delete(f"{a}/openOrders", self._signed(self._cancel_all)),
             web.get(f"{a}/myTrades", self._signed(self._my_trades)),
+            *mexc_private.routes(self),
             *mexc_routes(self),
         ]
 
     # --- WebSocket ------------------------------------------------------------------------
     async def watchdog(self, conn: Conn) -> None:
+        if conn.style == "private":  # the idle rules of private connections are undocumented (private.md §5)
+            return await super().watchdog(conn)
         await mexc_idle(conn, self.cfg.mexc_idle_unsubscribed_s, self.cfg.mexc_idle_no_data_s,
                         lambda rule: self.close_for(conn, rule))
 
@@ -97,6 +102,9 @@ class MexcServer(VenueServer):
         method, params = req.get("method"), req.get("params") or []
         if isinstance(method, str) and method.upper() == "PING":  # ccxt.pro sends "ping": PONG all the same
             conn.send(_enc.encode({"id": rid, "code": 0, "msg": "PONG"}).decode())
+            return
+        if method == "SUBSCRIPTION" and isinstance(params, list) and mexc_private.subscribe(self, conn, rid, params):
+            self.log_request("WS", f"SUBSCRIPTION {params[0]}")
             return
         if method not in ("SUBSCRIPTION", "UNSUBSCRIPTION") or not isinstance(params, list):
             conn.send(_enc.encode({"id": rid, "code": 0, "msg": "wrong format"}).decode())
@@ -120,6 +128,12 @@ class MexcServer(VenueServer):
         if failed:
             msg = f"Not Subscribed successfully! [{','.join(failed)}].  Reason\uff1a Blocked!"
             conn.send(_enc.encode({"id": rid, "code": 0, "msg": msg}).decode())
+
+    def on_connect(self, conn: Conn, request: web.Request) -> None:
+        mexc_private.connect(self, conn, request)
+
+    def account_frames(self, conn: Conn, assets: list[str], order: Order | None) -> list[Frame]:
+        return mexc_private.account_frames(self, conn, assets)
 
     def encode(self, symbol: str, delta: Delta, conn: Conn) -> Frame:
         spec = self.books[symbol].spec
@@ -332,6 +346,8 @@ class MexcServer(VenueServer):
                 # API follows Binance's codes (-2011, -2013), so Binance's -2010 and text.
                 "would_take": (-2010, "Order would immediately match and take."),
             }.get(rej.reason, (33333, rej.reason))) from None
+        order.arrival_ns = request[ARRIVAL_NS]
+        self.account_changed(self.order_assets(order), order)
         lost = await self.after_execution()
         if lost is not None:
             return lost
@@ -388,6 +404,7 @@ class MexcServer(VenueServer):
             self.exchange.cancel(order, now_ms())
         except Reject:
             raise MexcError(-2011, "Unknown order sent.") from None
+        self.account_changed(self.order_assets(order), order)
         body = self._order_json(order)
         body["origClientOrderId"] = order.client_id
         return web.json_response(body)

@@ -1,0 +1,70 @@
+"""The tick-to-trade case's simulator half, in its own process (so the simulator's work does
+not share the engine's event loop): ``python -m benchmarks.tick_to_trade_sim RATE``.
+
+Prints one JSON line (each venue's URLs and credentials), then answers commands on stdin, one
+JSON line each: ``dip`` -- the market paused (until both legs are in, so the market's churn
+cannot take the dip away under the buy; frames already queued still flow), Binance's bids at or above ``DIP`` under
+Gate's best bid removed and an ask put there, ``t0 = time.monotonic_ns()`` and the push
+enqueued (the frame that creates the opportunity), the market resumed; then waits for one new
+order on each venue and answers ``{"t0", "binance", "gateio"}`` (their arrival times, the same
+system-wide monotonic clock as the engine's process) or ``{"error"}`` after ``LEG_TIMEOUT_S``;
+``undip`` -- the injected ask removed; ``quit``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+
+from simulator import SimConfig, Simulator
+
+SYMBOL = "BTC/USDT"
+DIP = 0.004  # under Gate's bid: beats both taker fees (20 bp) and the edge, inside the model's bounds
+LEG_TIMEOUT_S = 5.0
+
+
+async def main(rate: float) -> None:
+    async with Simulator(SimConfig(seed=1, symbols=(SYMBOL,), venues=("binance", "gateio"),
+                                   updates_per_s=rate)) as sim:
+        print(json.dumps({name: {"rest": v.rest_url, "ws": v.ws_url, "key": v.credentials.api_key,
+                                 "secret": v.credentials.secret} for name, v in sim.venues.items()}), flush=True)
+        binance, gate = sim.venues["binance"], sim.venues["gateio"]
+        book = binance.books[SYMBOL]
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        price = 0
+        while line := (await reader.readline()).decode().strip():
+            if line == "quit":
+                break
+            if line == "undip":
+                book.set_level(False, price, 0)
+                binance.push()
+                print("{}", flush=True)
+                continue
+            before = (len(binance.orders), len(gate.orders))
+            sim.pause()  # the market holds still from the dip until both legs are in: the buy finds it
+            price = int(gate.books[SYMBOL].bids.peekitem(-1)[0] * (1 - DIP))
+            for bid in [b for b in book.bids if b >= price]:
+                book.set_level(True, bid, 0)
+            book.set_level(False, price, round(0.001 * 10**book.spec.qty_decimals))
+            t0 = time.monotonic_ns()
+            binance.push()
+            deadline = time.monotonic() + LEG_TIMEOUT_S
+            while len(binance.orders) == before[0] or len(gate.orders) == before[1]:
+                if time.monotonic() > deadline:
+                    print(json.dumps({"error": "no legs"}), flush=True)
+                    sim.resume()
+                    break
+                await asyncio.sleep(0.001)
+            else:
+                sim.resume()
+                # the first order each venue got after the dip: the opportunity's legs
+                print(json.dumps({"t0": t0, "binance": list(binance.orders.values())[before[0]].arrival_ns,
+                                  "gateio": list(gate.orders.values())[before[1]].arrival_ns}), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(float(sys.argv[1])))

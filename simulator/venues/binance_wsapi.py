@@ -1,0 +1,98 @@
+"""Simulated Binance WebSocket API on ``/ws-api/v3`` (shared/venues/private.md §1.1-1.4): the
+user data stream subscribed with ``userDataStream.subscribe.signature`` (HMAC over the sorted,
+unencoded params; events wrapped as ``{"subscriptionId":N,"event":{...}}``), and ``order.place``
+(the REST order handler's checks and body, as ``{"id","status","result"|"error"}``). Faults:
+``ws_api_drop`` executes the order and closes the connection before its reply.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from protocols.signing import binance_ws_payload, hmac_sha256_hex
+from protocols.venue import venue_symbol
+from simulator.matching import Order
+from simulator.venues import binance  # partly initialised when binance.py imports us: used at call time
+from simulator.venues.base import ARRIVAL_NS, Conn, Frame, now_ms, pad8, to_float
+
+if TYPE_CHECKING:
+    from simulator.venues.binance import BinanceServer
+
+_enc = msgspec.json.Encoder()
+
+
+async def request(self: BinanceServer, conn: Conn, text: str) -> None:
+    """One WebSocket API request: ``userDataStream.subscribe.signature`` or ``order.place``."""
+    try:
+        req = msgspec.json.decode(text)
+        if not isinstance(req, dict) or not isinstance(req.get("params", {}), dict):
+            raise msgspec.DecodeError("not an object")
+    except msgspec.DecodeError:
+        conn.send(_enc.encode({"id": None, "status": 400, "error": {
+            "code": -1102, "msg": "Mandatory parameter was not sent, was empty/null, or malformed."}}).decode())
+        return
+    rid, method, params = req.get("id"), str(req.get("method", "")), req.get("params", {})
+    arrival_ns = self.log_request("WS", method)
+    params = {k: v if isinstance(v, str) else _enc.encode(v).decode() for k, v in params.items()}
+    try:
+        if method == "userDataStream.subscribe.signature":
+            _authenticate(self, params)
+            if conn in self.private:
+                raise binance.BinanceError(-2035, "User Data Stream subscription already active.")
+            self.private[conn] = 0
+            result: object = {"subscriptionId": 0}
+        elif method == "order.place":
+            _authenticate(self, params)
+            response = await self._new_order({ARRIVAL_NS: arrival_ns}, params)  # type: ignore[arg-type]
+            if self.faults.take("ws_api_drop"):
+                self.drop(conn)  # executed; the reply is lost with the connection
+                return
+            body = msgspec.json.decode(response.body)  # type: ignore[arg-type]
+            if response.status != 200:
+                conn.send(_enc.encode({"id": rid, "status": response.status, "error": body}).decode())
+                return
+            result = body
+        else:
+            raise binance.BinanceError(-1020, "This operation is not supported.")
+    except binance.BinanceError as err:
+        conn.send(_enc.encode({"id": rid, "status": err.status, "error": {"code": err.code, "msg": err.msg}}).decode())
+        return
+    conn.send(_enc.encode({"id": rid, "status": 200, "result": result}).decode())
+
+def _authenticate(self: BinanceServer, params: dict[str, str]) -> None:
+    """A SIGNED WS API request: apiKey + HMAC over the sorted, unencoded params."""
+    if params.get("apiKey") != self.credentials.api_key:
+        raise binance.BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+    signature = params.pop("signature", "")
+    if signature.lower() != hmac_sha256_hex(self.credentials.secret, binance_ws_payload(params)):
+        raise binance.BinanceError(-1022, "Signature for this request is not valid.")
+    ts, window = to_float(params.get("timestamp")), to_float(params.get("recvWindow", "5000"))
+    if ts is None or window is None or not 0 <= now_ms() - ts <= window:
+        raise binance.BinanceError(-1021, "Timestamp for this request is outside of the recvWindow.")
+
+def account_frames(self: BinanceServer, conn: Conn, assets: list[str], order: Order | None) -> list[Frame]:
+    """``executionReport`` (if ``order``) and ``outboundAccountPosition``, each wrapped as
+    ``{"subscriptionId":N,"event":...}``."""
+    t = now_ms()
+    events: list[dict] = []
+    if order is not None:
+        spec = self.books[order.symbol].spec
+        qd = spec.qty_decimals
+        avg = order.filled_quote / (order.filled * spec.step) if order.filled else 0.0
+        events.append({
+            "e": "executionReport", "E": t, "s": venue_symbol(order.symbol), "c": order.client_id,
+            "S": order.side.upper(), "o": "LIMIT", "f": {"ioc": "IOC", "fok": "FOK"}.get(order.kind, "GTC"),
+            "q": pad8(order.qty or 0, qd), "p": pad8(order.price or 0, spec.price_decimals), "C": "",
+            "x": "TRADE" if order.filled else binance.STATUS[order.status], "X": binance.STATUS[order.status],
+            "r": "NONE",
+            "i": int(order.order_id), "l": pad8(order.filled, qd), "z": pad8(order.filled, qd),
+            "L": f"{avg:.8f}", "n": f"{order.fee:.8f}", "N": order.fee_asset if order.fee else None,
+            "T": order.updated_ms, "t": int(order.order_id) if order.filled else -1, "w": order.is_open,
+            "m": False, "O": order.created_ms, "Z": f"{order.filled_quote:.8f}"})
+    bal = self.exchange.balances
+    events.append({"e": "outboundAccountPosition", "E": t, "u": t, "B": [
+        {"a": a, "f": f"{bal[a][0]:.8f}", "l": f"{bal[a][1]:.8f}"} for a in assets if a in bal]})
+    sid = self.private.get(conn, 0)
+    return [_enc.encode({"subscriptionId": sid, "event": e}).decode() for e in events]
