@@ -1,6 +1,7 @@
 """One venue/symbol L2 book actor: snapshot + buffered deltas, the venue's sync rule, BookViews.
 
-Inbox (``BookInbox``): ``BookDelta`` (from the connection actor) | ``GetView`` (ask → BookView).
+Inbox (``BookInbox``): ``BookDelta`` (from the connection actor) | ``GetView`` (ask → BookView) |
+``Resync`` (from its connection when that reconnected: frames may have been lost meanwhile).
 Publishes ``BookView`` to ``publish`` (its detector, whose mailbox conflates per venue).
 
 Sync, following each venue's documented procedure through ``venue.sync`` (a ``SyncRule``):
@@ -19,7 +20,10 @@ Sync, following each venue's documented procedure through ``venue.sync`` (a ``Sy
 
 Failure mode: a gap, a broken stream or any REST error other than ``RateLimited`` crashes the
 actor; its supervisor restarts it and the fresh instance resyncs from a new snapshot. State is
-never patched in place. ``RateLimited`` from the snapshot fetch is the one named recovery:
+never patched in place. ``Resync`` starts the book over the same way without a restart (a
+dropped connection resyncs all its books at once, which as restarts would exceed the books
+supervisor's intensity): a fresh ``L2Book``, out of sync, the next delta fetches a snapshot.
+``RateLimited`` from the snapshot fetch is the one named recovery:
 wait ``retry_after_s``, fetch again.
 
 On start, and whenever it is out of sync (before a gap is raised, too), it publishes
@@ -45,7 +49,12 @@ from protocols.errors import RateLimited, SequenceGap
 from protocols.messages import BookDelta, BookSnapshot, BookView, GetView, Subscribe, Unsubscribe
 from protocols.venue import SyncAction, Venue
 
-BookInbox = BookDelta | GetView
+
+class Resync(msgspec.Struct, frozen=True, kw_only=True):
+    """From the book's connection after it reconnected: start over from a fresh snapshot."""
+
+
+BookInbox = BookDelta | GetView | Resync
 
 MAX_SNAPSHOT_ATTEMPTS = 5  # unusable snapshots in a row before the sync is declared broken
 MAX_BUFFERED = 100_000  # deltas held while syncing; beyond it the stream outruns the REST fetch
@@ -86,6 +95,7 @@ class BookActor(Actor[BookInbox]):
         self.depth, self.snapshot_limit, self.clock = depth, snapshot_limit, clock
         self.max_snapshot_attempts = max_snapshot_attempts
         self.book = L2Book(max_levels)
+        self._max_levels = max_levels
         self.in_sync = False
         self._buffer: list[BookDelta] = []
         self._snapshot: BookSnapshot | None = None
@@ -119,6 +129,8 @@ class BookActor(Actor[BookInbox]):
                 view = self.view()
                 self._publish_if_drained()
                 return view
+            case Resync():
+                self._start_over()
             case _:
                 raise TypeError(f"BookActor cannot handle {type(msg).__name__}")
         self._publish_if_drained()
@@ -159,6 +171,12 @@ class BookActor(Actor[BookInbox]):
         self._unpublished, self._deferred = False, 0
         if self.in_sync:
             self.publish.tell(self.view())
+
+    def _start_over(self) -> None:
+        self.book = L2Book(self._max_levels)
+        self.in_sync, self._unpublished = False, False
+        self._buffer, self._snapshot, self._unusable = [], None, 0
+        self._publish_out_of_sync()
 
     def _gap(self, *, expected: int, got: int) -> None:
         self.in_sync = False

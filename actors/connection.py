@@ -11,7 +11,10 @@ on_start opens one aiohttp session and ``ceil(n / venue.max_streams_per_connecti
 sockets to ``venue.ws_url(chunk)``, sends ``venue.subscribe_frames(chunk)`` on each, and starts
 one named reader task per socket with ``start_task``: the runtime owns it, so a reader that
 raises crashes the actor at once, and a stop or crash cancels the readers. There is no
-reconnect loop: reconnection *is* the restart.
+reconnect loop: reconnection *is* the restart. With ``resync_books`` (the engine sets it on
+every incarnation after a shard's first) on_start first tells each of its symbols' running
+books ``Resync`` (frames were lost while it was down), so a venue's connections can be
+restarted one by one and each resyncs only its own books.
 The actor crashes (its ``rest_for_one`` supervisor restarts it, then the books after it resync)
 on: a closed or failed socket (``NetworkError``), a frame that does not decode
 (``DecodeError``, counted in ``counters.decode_errors`` first), a subscription the venue
@@ -34,6 +37,7 @@ import aiohttp
 import msgspec
 
 from actors import Actor, ActorRef
+from actors.book import Resync
 from protocols.errors import DecodeError, NetworkError, SubscriptionFailed
 from protocols.messages import BookDelta, Msg, Subscribe, Unsubscribe
 from protocols.venue import Control, Venue
@@ -98,8 +102,9 @@ class ConnectionActor(Actor[ConnectionInbox]):
     def __init__(self, *, venue: Venue, symbols: Sequence[str], route: Callable[[str], ActorRef | None],
                  pong_timeout_s: float = 30.0, idle_timeout_s: float = 30.0,
                  counters: ConnectionCounters | None = None,
-                 capture: Callable[[str, int, int, bytes | str], None] | None = None) -> None:
-        self.venue, self.route = venue, route
+                 capture: Callable[[str, int, int, bytes | str], None] | None = None,
+                 resync_books: bool = False) -> None:
+        self.venue, self.route, self.resync_books = venue, route, resync_books
         self.capture = capture  # records every frame as received: (venue, socket, recv_ns, data)
         self.pong_timeout_s, self.idle_timeout_s = pong_timeout_s, idle_timeout_s
         self.counters = counters if counters is not None else ConnectionCounters()
@@ -116,6 +121,10 @@ class ConnectionActor(Actor[ConnectionInbox]):
     # --- lifecycle ----------------------------------------------------------------------------
 
     async def on_start(self) -> None:
+        for symbol in self._symbols if self.resync_books else ():  # before any new frame (FIFO)
+            ref = self.route(symbol)
+            if ref is not None and ref.alive:
+                ref.tell(Resync())
         started = False
         try:
             self._session = aiohttp.ClientSession()

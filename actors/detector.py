@@ -11,6 +11,12 @@ ordered venue pair touched by a new view it skips views older than ``max_book_ag
 both taker fees (``actors.edge.walk``, capped by ``max_notional``) and fires when the edge meets
 ``min_edge_bps``.
 
+Quarantine: a top-of-book edge above ``max_edge_bps`` (a sanity bound, default 500 bp = 5 %)
+is not an opportunity but two venues whose ticker names different tokens (or one venue's
+broken book). The detector then quarantines its market for good (this incarnation): it logs
+the reason at WARNING, reports it in ``describe().quarantined`` and never fires again, so no
+edge above the bound is ever reported.
+
 Hysteresis, per (buy, sell) pair: after firing, the pair is disarmed; it fires again only once
 it is re-armed (its top-of-book edge fell below ``min_edge_bps - hysteresis_bps``) or
 ``cooldown_ms`` has passed since it last fired. The same pair of sequence numbers never fires
@@ -27,6 +33,7 @@ backlog drained).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -39,6 +46,8 @@ from protocols.errors import MailboxFull
 from protocols.messages import BookView, GetLastOpportunity, Opportunity, VenueStatus
 from protocols.params import DetectorParams  # the one definition, also the config's [detector]
 
+log = logging.getLogger("arbor.detector")
+
 DetectorInbox = BookView | VenueStatus | GetLastOpportunity
 
 
@@ -50,6 +59,7 @@ class DetectorStatus(msgspec.Struct, frozen=True, kw_only=True):
     rejected_stale: int
     rejected_crossed: int
     dropped_executor_full: int
+    quarantined: str | None = None  # why the market is never traded, or None
 
 
 class _Pair:
@@ -83,6 +93,7 @@ class DetectorActor(Actor):
         self._max_age_ns = params.max_book_age_ms * 1_000_000
         self.last_opportunity: Opportunity | None = None
         self.opportunities = self.rejected_stale = self.rejected_crossed = self.dropped = 0
+        self.quarantined: str | None = None
 
     async def receive(self, msg: DetectorInbox) -> Any:
         match msg:
@@ -106,6 +117,8 @@ class DetectorActor(Actor):
         if not view.in_sync:
             self._views.pop(view.venue, None)
             return []
+        if self.quarantined is not None:
+            return []
         if crossed(view.bids, view.asks):
             self.rejected_crossed += 1
             self._views.pop(view.venue, None)
@@ -126,6 +139,8 @@ class DetectorActor(Actor):
                 opp = self._evaluate(buy, sell, now)
                 if opp is not None:
                     fired.append(opp)
+                if self.quarantined is not None:
+                    return fired
         return fired
 
     def _evaluate(self, buy: BookView, sell: BookView, now: int) -> Opportunity | None:
@@ -135,6 +150,9 @@ class DetectorActor(Actor):
         if pair is None:
             pair = self._pairs[(buy.venue, sell.venue)] = _Pair()
         top = top_edge_bps(buy.asks, sell.bids, fee_buy, fee_sell)
+        if top is not None and top > p.max_edge_bps:
+            self._quarantine(buy, sell, top)
+            return None
         if top is None or top < p.min_edge_bps - p.hysteresis_bps:
             pair.armed = True
         if top is None or not (top >= p.min_edge_bps - EPS_BPS and buy.asks[0][0] > 0.0):  # NaN: skip
@@ -175,6 +193,13 @@ class DetectorActor(Actor):
                 self.dropped += 1
         return opp
 
+    def _quarantine(self, buy: BookView, sell: BookView, top: float) -> None:
+        self.quarantined = (f"buy {buy.venue} at {buy.asks[0][0]:.8g}, sell {sell.venue} at {sell.bids[0][0]:.8g}: "
+                            f"{top:.0f} bp after fees is above the {self.params.max_edge_bps:.0f} bp sanity bound "
+                            f"(different tokens under one ticker?)")
+        log.warning("detector %s: quarantined, never traded: %s", self.symbol, self.quarantined,
+                    extra={"symbol": self.symbol, "reason": self.quarantined})
+
     def describe(self) -> DetectorStatus:
         return DetectorStatus(
             symbol=self.symbol,
@@ -184,4 +209,5 @@ class DetectorActor(Actor):
             rejected_stale=self.rejected_stale,
             rejected_crossed=self.rejected_crossed,
             dropped_executor_full=self.dropped,
+            quarantined=self.quarantined,
         )

@@ -13,6 +13,7 @@ from config.schema import (
     EngineConfig,
     JournalConfig,
     MailboxConfig,
+    MarketsConfig,
     RestartConfig,
     RiskConfig,
     SimulatorConfig,
@@ -20,6 +21,6 @@ from config.schema import (
 )
 
 __all__ = [
-    "BookConfig", "ControlConfig", "DetectorConfig", "EngineConfig", "JournalConfig", "MailboxConfig",
+    "BookConfig", "ControlConfig", "DetectorConfig", "EngineConfig", "JournalConfig", "MailboxConfig", "MarketsConfig",
     "RestartConfig", "RiskConfig", "SimulatorConfig", "VenueConfig", "is_loopback", "load", "loads",
 ]

@@ -179,8 +179,8 @@ def _validate(config: EngineConfig, source: str, *, unix_path_given: bool, state
         at = f"venues.{name}"
         if not _NAME.match(name):
             raise _error(at, "a venue name of letters, digits, '_' or '-'", _Shown(name), source)
-        if not venue.symbols:
-            raise _error(f"{at}.symbols", "at least one symbol", None, source)
+        if not venue.symbols and config.markets.symbols == "configured":
+            raise _error(f"{at}.symbols", 'at least one symbol (or [markets] symbols = "shared")', None, source)
         for i, symbol in enumerate(venue.symbols):
             if not _SYMBOL.match(symbol):
                 try:
@@ -204,6 +204,7 @@ def _validate(config: EngineConfig, source: str, *, unix_path_given: bool, state
                      _Shown(config.restart.backoff_max_s), source)
     if config.book.max_levels < config.book.depth:
         raise _error("book.max_levels", f">= book.depth ({config.book.depth})", _Shown(config.book.max_levels), source)
+    _validate_markets(config, source)
     control = config.control
     if control.transport == "tcp" and not control.allow_non_loopback and not is_loopback(control.host):
         raise _error("control.host", "a loopback address (set control.allow_non_loopback = true to expose it)",
@@ -216,6 +217,16 @@ def _validate(config: EngineConfig, source: str, *, unix_path_given: bool, state
                      "control.state_dir" if state_dir_given else "journal.path")
             raise _error(field, f"a control socket path of at most {UNIX_PATH_MAX} bytes (the AF_UNIX limit); "
                          f"{control.unix_path!r} is {size}", None, source)
+
+
+def _validate_markets(config: EngineConfig, source: str) -> None:
+    markets = config.markets
+    for i, quote in enumerate(markets.quotes):
+        if not (quote.isalnum() and quote.isascii()):
+            raise _error(f"markets.quotes[{i}]", "an asset name of letters and digits", _Shown(quote), source)
+    if markets.symbols == "shared" and len(config.enabled_venues) < markets.min_venues:
+        raise _error("markets.min_venues", f"<= the enabled venues ({len(config.enabled_venues)})",
+                     _Shown(markets.min_venues), source)
 
 
 def _check_url(url: str | None, schemes: tuple[str, ...], at: str, source: str, *, bare: bool) -> None:

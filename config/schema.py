@@ -49,7 +49,7 @@ class VenueConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True
     """One exchange. ``simulated`` venues get their URLs from the embedded simulator."""
 
     kind: VenueKind
-    symbols: tuple[str, ...]  # internal "BASE/QUOTE" form
+    symbols: tuple[str, ...] = ()  # internal "BASE/QUOTE" form; with [markets] symbols = "shared": pinned extras
     simulated: bool = False
     rest_url: str | None = None  # scheme://host[:port]; None → the venue's real endpoint
     ws_url: str | None = None
@@ -141,6 +141,28 @@ class SimulatorConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=
 
     seed: int = 1
     updates_per_s: Positive = 50.0
+    # 0: list the venues' symbols; N: a universe of N shared markets shaped like the real
+    # listings (simulator.universe), for whole-market mode ([markets] symbols = "shared").
+    markets: Annotated[int, msgspec.Meta(ge=0, le=5000)] = 0
+
+
+class MarketsConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Which markets run. ``"configured"``: each venue's own ``symbols``. ``"shared"`` (whole-
+    market mode): every market open on at least ``min_venues`` enabled venues (trading, API
+    orders accepted), quoted in ``quotes``, matching ``include`` globs (if any) and no
+    ``exclude`` glob, re-read from the venues every ``refresh_s``; books then keep
+    ``book_levels`` levels per side (snapshots of that many), not ``[book]``'s."""
+
+    symbols: Literal["configured", "shared"] = "configured"
+    quotes: tuple[str, ...] = ("USDT",)
+    min_venues: Annotated[int, msgspec.Meta(ge=2, le=10)] = 2
+    include: tuple[str, ...] = ()  # "BASE/QUOTE" globs, e.g. "*/USDT" or "DOGE/*"
+    exclude: tuple[str, ...] = ()
+    refresh_s: Annotated[float, msgspec.Meta(ge=1, le=86_400)] = 300.0
+    book_levels: Annotated[int, msgspec.Meta(ge=1, le=5000)] = 100
+    # Markets per WebSocket connection (each its own actor), at most the venue's own limit
+    # (MEXC 30): a dropped connection resyncs only its share of the books.
+    per_connection: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 50
 
 
 class CaptureConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -165,6 +187,7 @@ class EngineConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     control: ControlConfig = msgspec.field(default_factory=ControlConfig)
     book: BookConfig = msgspec.field(default_factory=BookConfig)
     simulator: SimulatorConfig = msgspec.field(default_factory=SimulatorConfig)
+    markets: MarketsConfig = msgspec.field(default_factory=MarketsConfig)
     capture: CaptureConfig = msgspec.field(default_factory=CaptureConfig)
 
     @property

@@ -36,6 +36,10 @@ class DetectorParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     # An opportunity expires this long after it was created: its legs are IOC at prices seen
     # then, so a late send mostly buys partial fills and hedges.
     ttl_ms: Millis = 500
+    # Sanity bound: a top-of-book edge above it means the venues' tickers name different
+    # tokens (or one book is broken): the detector quarantines the market (logged, never
+    # traded) instead of reporting it. 5 % is far beyond any real cross-venue edge after fees.
+    max_edge_bps: Annotated[float, msgspec.Meta(gt=0, le=10_000)] = 500.0
 
 
 class RiskParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -49,6 +49,16 @@ class TokenBucket:
         self._stamp = self._clock()
 
 
+def window_bucket(limit: float, window_s: float, **kwargs: object) -> TokenBucket:
+    """A bucket that never spends more than ``limit`` in any ``window_s`` span, the way a
+    venue counts (a fixed or sliding window). A bucket of capacity C refilled at r per second
+    can spend C + r * window_s within one window: a full ``TokenBucket(limit, window_s)``
+    bursts ``limit`` and then refills another ``limit`` before the window ends, up to twice the
+    venue's limit, which is a 429 (Binance: then a 418 ban) when hundreds of books start at
+    once. Half the limit as the burst and half as the refill keeps C + r * window_s = limit."""
+    return TokenBucket(limit / 2, window_s, **kwargs)  # type: ignore[arg-type]
+
+
 class RateLimits:
     """Named buckets for one venue; an endpoint names its bucket and weight."""
 

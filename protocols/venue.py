@@ -17,6 +17,7 @@ from typing import Literal, Protocol
 
 import msgspec
 
+from protocols.markets import Listing
 from protocols.messages import (
     Balances,
     BookDelta,
@@ -98,6 +99,9 @@ class Venue(Protocol):
 
     # --- REST ---------------------------------------------------------------------------------
     async def symbol_info(self, symbols: Sequence[str]) -> dict[str, SymbolInfo]: ...
+    async def markets(self) -> list[Listing]:
+        """Every market the venue lists, open or not (``protocols.markets``)."""
+        ...
     async def depth_snapshot(self, symbol: str, limit: int = 1000) -> BookSnapshot: ...
     async def balances(self) -> Balances: ...
     async def place_order(self, intent: OrderIntent) -> OrderUpdate:

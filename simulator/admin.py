@@ -1,6 +1,7 @@
 """The simulator's admin API, served by every venue under ``/_sim``: inject and clear faults,
 read the venue's true book, pause and resume the market clock, set a balance as a change made
-outside Arbor (pushed on the private stream). JSON in and out.
+outside Arbor (pushed on the private stream), list/delist/halt/resume a market on this venue
+(``POST /_sim/markets {"action": ..., "symbol": "BASE/QUOTE"}``). JSON in and out.
 
 Every request needs ``Authorization: Bearer <SimConfig.admin_token>`` (the control endpoint's
 scheme; ``python -m simulator`` prints the token): on loopback, any local process could
@@ -63,6 +64,14 @@ def admin_routes(server: VenueServer) -> list[web.RouteDef]:
         server.resume_market()
         return web.json_response({"paused": False})
 
+    async def markets(request: web.Request) -> web.Response:
+        body = await request.json()
+        try:
+            server.change_listing(str(body.get("action")), str(body.get("symbol")))
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"listed": sorted(server.books), "halted": sorted(server.halted)})
+
     async def balance(request: web.Request) -> web.Response:
         body = await request.json()
         asset, free = body.get("asset"), body.get("free")
@@ -73,6 +82,7 @@ def admin_routes(server: VenueServer) -> list[web.RouteDef]:
 
     return [
         web.post("/_sim/balance", authorized(balance)),
+        web.post("/_sim/markets", authorized(markets)),
         web.get("/_sim/faults", authorized(faults)),
         web.post("/_sim/faults", authorized(inject)),
         web.delete("/_sim/faults", authorized(clear)),

@@ -46,6 +46,18 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True):
     binance_requests_after_429: int | None = 5  # requests within a 429 window before the ban
     binance_ban_s: float = 120.0  # "from 2 minutes to 3 days"
     host: str = "127.0.0.1"
+    # The listed universe (simulator.universe builds a realistic one). A venue missing from
+    # ``listings`` lists every one of ``symbols``; ``price_factor[symbol][venue]`` scales that
+    # venue's prices (the same ticker naming another token); ``api_closed[venue]`` lists
+    # markets the venue trades but closes to API orders (MEXC ``isSpotTradingAllowed`` false).
+    listings: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
+    price_factor: dict[str, dict[str, float]] = msgspec.field(default_factory=dict)
+    api_closed: dict[str, tuple[str, ...]] = msgspec.field(default_factory=dict)
+    activity: dict[str, float] = msgspec.field(default_factory=dict)  # updates_per_s multiplier per symbol
+    noise: dict[str, float] = msgspec.field(default_factory=dict)  # cross-venue dislocation multiplier
+
+    def listed(self, venue: str) -> tuple[str, ...]:
+        return self.listings.get(venue, self.symbols)
     # Bearer token of the /_sim admin API (faults, the true book, the market clock): another
     # local process must not inject faults into someone's run. None: a fresh one per run.
     admin_token: str | None = None

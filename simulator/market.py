@@ -158,16 +158,18 @@ class VenueBook:
 class MidModel:
     """Shared walk + per-venue lag and Ornstein-Uhlenbeck noise for one symbol."""
 
-    def __init__(self, seed: int, symbol: str, venues: tuple[str, ...], price0: float, dt: float) -> None:
+    def __init__(self, seed: int, symbol: str, venues: tuple[str, ...], price0: float, dt: float,
+                 factor: dict[str, float] | None = None, noise: float = 1.0) -> None:
         self.dt = dt
+        self._factor = {v: (factor or {}).get(v, 1.0) for v in venues}
         self._walk_rng = random.Random(f"{seed}:walk:{symbol}")
         self._noise_rng = {v: random.Random(f"{seed}:noise:{v}:{symbol}") for v in venues}
         self._lag_steps = {v: round(LAG_S.get(v, 0.0) / dt) for v in venues}
         depth = max(self._lag_steps.values(), default=0) + 1
         self._walk: deque[float] = deque([math.log(price0)] * depth, maxlen=depth)
-        self._noise = {v: self._noise_rng[v].gauss(0.0, NOISE_STD) for v in venues}
-        self._decay = math.exp(-dt / NOISE_TAU_S)
-        self._shock = NOISE_STD * math.sqrt(1 - self._decay**2)
+        self._noise = {v: self._noise_rng[v].gauss(0.0, NOISE_STD * noise) for v in venues}
+        self._decay = math.exp(-dt / (NOISE_TAU_S * noise))  # thin markets dislocate further, for longer
+        self._shock = NOISE_STD * noise * math.sqrt(1 - self._decay**2)
 
     def step(self) -> None:
         self._walk.append(self._walk[-1] + self._walk_rng.gauss(0.0, WALK_VOL * math.sqrt(self.dt)))
@@ -175,7 +177,7 @@ class MidModel:
             self._noise[v] = self._noise[v] * self._decay + rng.gauss(0.0, self._shock)
 
     def mid(self, venue: str) -> float:
-        return math.exp(self._walk[-1 - self._lag_steps[venue]] + self._noise[venue])
+        return self._factor[venue] * math.exp(self._walk[-1 - self._lag_steps[venue]] + self._noise[venue])
 
 
 class Market:
@@ -184,25 +186,40 @@ class Market:
     def __init__(self, cfg: SimConfig) -> None:
         self.cfg = cfg
         self.dt = cfg.push_interval_s
-        self.specs = {s: symbol_spec(s) for s in cfg.symbols}
-        self.mids = {
-            s: MidModel(cfg.seed, s, cfg.venues, spec.price0, self.dt) for s, spec in self.specs.items()
-        }
-        self.books: dict[str, dict[str, VenueBook]] = {}
-        for v in cfg.venues:
-            self.books[v] = {}
-            for s, spec in self.specs.items():
-                book = VenueBook(spec, cfg.levels, random.Random(f"{cfg.seed}:book:{v}:{s}"))
-                book.seed_levels(self.mids[s].mid(v))
-                self.books[v][s] = book
+        self.specs: dict[str, SymbolSpec] = {}
+        self.mids: dict[str, MidModel] = {}
+        self.books: dict[str, dict[str, VenueBook]] = {v: {} for v in cfg.venues}
+        universe = dict.fromkeys(s for v in cfg.venues for s in cfg.listed(v))
+        for s in universe:
+            self.list(s, [v for v in cfg.venues if s in cfg.listed(v)])
         self.steps = 0
+
+    def list(self, symbol: str, venues: list[str]) -> None:
+        """List ``symbol`` on ``venues`` (at run time too): its books start around the mid."""
+        spec = self.specs.get(symbol)
+        if spec is None:
+            spec = self.specs[symbol] = symbol_spec(symbol)
+            self.mids[symbol] = MidModel(self.cfg.seed, symbol, self.cfg.venues, spec.price0, self.dt,
+                                         self.cfg.price_factor.get(symbol, {}), self.cfg.noise.get(symbol, 1.0))
+        for v in venues:
+            if symbol not in self.books[v]:
+                book = VenueBook(spec, self.cfg.levels, random.Random(f"{self.cfg.seed}:book:{v}:{symbol}"))
+                book.seed_levels(self.mids[symbol].mid(v))
+                self.books[v][symbol] = book
+
+    def delist(self, symbol: str, venue: str) -> None:
+        """Take ``symbol`` off ``venue``: no more pushes, absent from its listing."""
+        self.books[venue].pop(symbol, None)
 
     def step(self) -> None:
         self.steps += 1
+        rate, activity = self.cfg.updates_per_s, self.cfg.activity
         for s, model in self.mids.items():
             model.step()
             for v in self.cfg.venues:
-                self.books[v][s].step(model.mid(v), self.dt, self.cfg.updates_per_s)
+                book = self.books[v].get(s)
+                if book is not None:
+                    book.step(model.mid(v), self.dt, rate * activity.get(s, 1.0))
 
 
 def best_edge(market: Market, symbol: str, fees: dict[str, float]) -> float:
@@ -210,8 +227,8 @@ def best_edge(market: Market, symbol: str, fees: dict[str, float]) -> float:
     ``bid_b / ask_a - 1 - fee_a - fee_b`` at the touch. Positive = an opportunity."""
     tops = {}
     for v, books in market.books.items():
-        b = books[symbol]
-        if b.bids and b.asks:
+        b = books.get(symbol)
+        if b is not None and b.bids and b.asks:
             tops[v] = (b.bids.peekitem(-1)[0], b.asks.peekitem(0)[0])
     best = -math.inf
     for a, (_, ask) in tops.items():

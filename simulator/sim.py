@@ -9,6 +9,7 @@ pushes go on while paused, so changes made by orders still reach the clients.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import random
 import secrets
@@ -50,6 +51,19 @@ class Simulator:
                 resume=self.resume,
                 new_order_id=_id_factory(name, self.cfg.seed),
             )
+            self.venues[name].list_market = functools.partial(self.list_market, venues=(name,))
+            self.venues[name].delist_market = functools.partial(self.delist_market, venues=(name,))
+
+    def list_market(self, symbol: str, venues: tuple[str, ...] | None = None) -> None:
+        """List ``symbol`` on ``venues`` (default: all) at run time: it trades from the next step."""
+        self.market.list(symbol, list(venues or self.cfg.venues))
+        for name in venues or self.cfg.venues:
+            self.venues[name].listing_changed()
+
+    def delist_market(self, symbol: str, venues: tuple[str, ...] | None = None) -> None:
+        for name in venues or self.cfg.venues:
+            self.market.delist(symbol, name)
+            self.venues[name].listing_changed()
 
     @property
     def admin_token(self) -> str:

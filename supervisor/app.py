@@ -89,7 +89,11 @@ async def embedded_simulator(cfg: EngineConfig) -> AsyncIterator[Any]:
 
     symbols = tuple(sorted({s for v in simulated for s in v.symbols}))
     kinds = tuple(dict.fromkeys(v.kind for v in simulated))
-    async with Simulator(SimConfig(seed=cfg.simulator.seed, symbols=symbols, venues=kinds,
+    listed: dict[str, Any] = {"symbols": symbols}
+    if cfg.simulator.markets:  # whole-market mode: a universe shaped like the real listings
+        from simulator.universe import universe
+        listed = universe(cfg.simulator.markets, kinds, seed=cfg.simulator.seed)
+    async with Simulator(SimConfig(seed=cfg.simulator.seed, venues=kinds, **listed,
                                    updates_per_s=cfg.simulator.updates_per_s)) as sim:
         # Its /_sim admin API takes the token the way the CLI takes the control endpoint's.
         token_file = private_dir(Path(cfg.control.state_dir or Path(cfg.journal.path).parent)) / SIM_TOKEN_FILE

@@ -132,15 +132,19 @@ async def _client_command(args: argparse.Namespace, out: TextIO) -> int:
         match args.command:
             case "ps":
                 reply = await client.get("/v1/ps", PsReply)
+                rows = render.select(reply.actors, path=args.path, state=args.state, kind=args.kind,
+                                     top=args.top, sort=args.sort)
                 if args.json:
-                    out.write(msgspec.json.format(msgspec.json.encode(reply.actors)).decode() + "\n")
+                    out.write(msgspec.json.format(msgspec.json.encode(rows)).decode() + "\n")
                 else:
-                    out.write(render.ps_table(reply.actors, sort=args.sort) + "\n")
+                    out.write(await _ps_text(client, rows, len(reply.actors), args) + "\n")
             case "watch":
                 count = 0
                 while True:
                     reply = await client.get("/v1/ps", PsReply)
-                    out.write("\x1b[H\x1b[2J" + render.ps_table(reply.actors, sort=args.sort) + "\n")
+                    rows = render.select(reply.actors, path=args.path, state=args.state, kind=args.kind,
+                                         top=args.top, sort=args.sort)
+                    out.write("\x1b[H\x1b[2J" + await _ps_text(client, rows, len(reply.actors), args) + "\n")
                     out.flush()
                     count += 1
                     if args.count and count >= args.count:
@@ -168,6 +172,11 @@ async def _client_command(args: argparse.Namespace, out: TextIO) -> int:
                     await _wait_gone(client, args.timeout)
                     out.write("stopped\n")
     return 0
+
+async def _ps_text(client: Client, rows: list[Any], total: int, args: argparse.Namespace) -> str:
+    summary = msgspec.json.decode(await client.request("GET", "/v1/summary"))
+    return render.summary_header(summary, len(rows), total) + "\n" + render.ps_table(rows, sort=args.sort)
+
 
 async def _wait_gone(client: Client, timeout_s: float) -> None:
     """Poll until the endpoint stops answering (the engine has exited), with a deadline."""
@@ -216,8 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ps", parents=[endpoint], help="one row per actor")
     p.add_argument("--sort", **sort)  # type: ignore[arg-type]
     p.add_argument("--json", action="store_true", help="the raw stats as JSON")
+    _filters(p)
     p = sub.add_parser("watch", parents=[endpoint], help="ps refreshed in place until Ctrl-C")
     p.add_argument("--sort", **sort)  # type: ignore[arg-type]
+    _filters(p)
     p.add_argument("--interval", type=float, default=1.0, metavar="S", help="seconds between refreshes")
     p.add_argument("--count", type=int, default=0, metavar="N", help="stop after N refreshes (0: never)")
     sub.add_parser("tree", parents=[endpoint], help="the supervision tree: strategies, intensity, states")
@@ -237,6 +248,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("metrics", parents=[endpoint], help="Prometheus text (also served at /metrics)")
     replay_cli.add_parser(sub)
     return parser
+
+def _filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--path", metavar="GLOB", help="tree path glob, e.g. 'venues/mexc/*' (or a subtree)")
+    p.add_argument("--state", help="running, restarting, stopped, ...")
+    p.add_argument("--kind", help="actor class, e.g. BookActor")
+    p.add_argument("--top", type=int, metavar="N", help="only the first N rows after sorting (--sort rate|depth)")
+
 
 def _run_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     default = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)

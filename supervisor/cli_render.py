@@ -5,6 +5,7 @@ Pure functions over the control endpoint's reply Structs; no I/O.
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
 from typing import Any
 
 import msgspec
@@ -137,3 +138,32 @@ def inspect_text(reply: InspectReply) -> str:
         else:
             lines.append(f"describe ({reply.describe_type}): {_scalar(described)}")
     return "\n".join(lines)
+
+
+def select(stats: list[ActorStats], *, path: str | None = None, state: str | None = None,
+           kind: str | None = None, top: int | None = None, sort: str = "path") -> list[ActorStats]:
+    """The rows ``ps``/``watch`` show: matching the ``path`` glob (``venues/mexc/*``; a pattern
+    without ``*`` also matches the subtree under it), ``state`` and ``kind`` (class name, case
+    ignored), sorted by ``sort``; ``top`` keeps the first N (``--sort rate --top 20``)."""
+    def wanted(s: ActorStats) -> bool:
+        p = s.path.strip("/")
+        if path is not None and not (fnmatchcase(p, path.strip("/")) or
+                                     ("*" not in path and p.startswith(path.strip("/") + "/"))):
+            return False
+        if state is not None and s.state != state:
+            return False
+        return kind is None or s.kind.lower() == kind.lower()
+
+    key, descending = _SORTS[sort]
+    rows = sorted((s for s in stats if wanted(s)), key=key, reverse=descending)
+    return rows[:top] if top else rows
+
+
+def summary_header(summary: dict[str, Any], shown: int, total: int) -> str:
+    """One line over the ps table: what the operator looks at first with thousands of actors."""
+    g = summary.get
+    quarantined = f" ({g('quarantined')} quarantined)" if g("quarantined") else ""
+    synced = f", all in sync after {g('all_in_sync_s')}s" if g("all_in_sync_s") is not None else ""
+    return (f"books {g('books_in_sync')}/{g('books')} in sync{synced} | markets {g('markets', 0)}{quarantined} | "
+            f"frames {g('frames')} | opportunities {g('opportunities')} | restarts {g('restarts')} | "
+            f"actors {shown}/{total} shown")

@@ -32,9 +32,11 @@ from actors.order_gateway import OrderGatewayActor, OrderGateways, WsFirstVenue
 from actors.static import StaticData
 from config import EngineConfig
 from protocols.errors import ActorStopped, ExchangeError, MailboxFull
+from protocols.markets import Selection
 from protocols.messages import BookView, RestartRecord, Subscribe, Unsubscribe
 from protocols.venue import Venue
 from supervisor.control import ControlActor
+from supervisor.markets import MarketChanges, MarketsActor
 from supervisor.running import Tree, run
 from supervisor.spec import ChildSpec, Strategy, exponential_backoff
 from supervisor.tree import Supervisor
@@ -69,6 +71,9 @@ class EngineSummary(msgspec.Struct, frozen=True, kw_only=True):
     unhedged_alerts: int  # residuals left open for the operator (ERROR logged)
     restarts: int
     paper: bool
+    markets: int = 0  # symbols with a detector (whole-market mode: the shared set)
+    quarantined: int = 0  # markets whose detector quarantined them (never traded)
+    all_in_sync_s: float | None = None  # from start until every book was first in sync
 
 
 class Engine:
@@ -93,6 +98,8 @@ class Engine:
         self.markets: dict[str, list[str]] = {name: list(v.symbols) for name, v in cfg.venues.items()
                                               if v.enabled}
         self.counters = {name: ConnectionCounters() for name in self.markets}
+        self.shards: dict[str, list[list[str]]] = {}  # venue -> symbols per connection actor
+        self._shard_starts: dict[tuple[str, int], int] = {}
         # Symbol rules and fees: fetched once per venue when first needed, shared by every
         # executor this engine builds (a restart re-fetches nothing).
         self.static = StaticData(venues)
@@ -109,6 +116,7 @@ class Engine:
         self._stop = asyncio.Event()
         self._started = time.monotonic()
         self._last = (self._started, 0)
+        self._all_in_sync_s: float | None = None
 
     # --- the tree -----------------------------------------------------------------------------
 
@@ -135,7 +143,9 @@ class Engine:
             return None
 
     def _root(self) -> Supervisor:
+        markets = [ChildSpec("markets", self._markets)] if self.cfg.markets.symbols == "shared" else []
         return self._sup([
+            *markets,
             ChildSpec("execution", lambda: self._sup([
                 ChildSpec("journal", self._journal, mailbox=MailboxSpec(self.cfg.mailboxes.journal)),
                 ChildSpec("executor", self._executor, shutdown_s=self.cfg.risk.leg_timeout_s + 1,
@@ -151,6 +161,44 @@ class Engine:
 
     def _symbols(self) -> list[str]:
         return sorted({s for symbols in self.markets.values() for s in symbols})
+
+    def _markets(self) -> Actor[Any]:
+        m = self.cfg.markets
+        return MarketsActor(
+            venues={name: self.venues[name] for name in self.markets},
+            selection=Selection(quotes=m.quotes, min_venues=m.min_venues, include=m.include, exclude=m.exclude),
+            pinned={name: self.cfg.venues[name].symbols for name in self.markets},
+            refresh_s=m.refresh_s, apply=self.apply_markets)
+
+    async def apply_markets(self, wanted: dict[str, list[str]]) -> MarketChanges:
+        """Make the running markets ``wanted`` (``{venue: [symbols]}``). Before the tree runs
+        (the markets actor's first start) this only records the set the tree is built from."""
+        if self._tree is None:
+            for name in self.markets:
+                self.markets[name] = list(wanted.get(name, ()))
+            return MarketChanges()
+        added: dict[str, tuple[str, ...]] = {}
+        removed: dict[str, tuple[str, ...]] = {}
+        for name in self.markets:
+            want = wanted.get(name, [])
+            gone = tuple(s for s in self.markets[name] if s not in want)
+            for symbol in gone:
+                await self.unsubscribe(name, symbol)
+            new = []
+            for symbol in want:
+                if symbol in self.markets[name]:
+                    continue
+                try:
+                    await self.subscribe(name, symbol)
+                except LookupError as exc:  # listed a moment ago, gone now: the next refresh retries
+                    log.warning("markets: cannot add %s on %s: %s", symbol, name, exc)
+                    continue
+                new.append(symbol)
+            if gone:
+                removed[name] = gone
+            if new:
+                added[name] = tuple(new)
+        return MarketChanges(added=added, removed=removed)
 
     def _journal(self) -> Actor[Any]:
         return JournalActor(path=self.cfg.journal.path)
@@ -184,26 +232,32 @@ class Engine:
         return make() if make is not None else None
 
     def _venue_factory(self, name: str) -> Callable[[], Actor[Any]]:
-        venue = self.venues[name]
+        """``venues/<name>``: ``books`` then ``connections`` (one actor per WebSocket shard, ``0``,
+        ``1``, ...: a dropped shard reconnects and tells only its own books to resync). Books
+        start first, so no frame waits on a book that does not exist yet (with hundreds of
+        books, frames would fill their mailboxes and block the readers); rest_for_one, so a
+        failed books supervisor brings fresh subscriptions (Gate's obu then starts with a full
+        push), while a failed connections supervisor leaves the books to their Resync."""
 
-        def route(symbol: str) -> ActorRef | None:
-            return self.lookup(f"venues/{name}/books/{path_symbol(symbol)}")
+        def connections() -> Actor[Any]:
+            per = self._per_connection(name)  # (re)built from the market set: reshard
+            symbols = self.markets[name]
+            self.shards[name] = [symbols[i:i + per] for i in range(0, len(symbols), per)] or [[]]
+            return self._sup([self._shard_spec(name, i) for i in range(len(self.shards[name]))], "one_for_one")
 
         # The account's live view (last: its restarts touch no market data). Not in paper mode
         # against a real venue (never sent, so no account to follow), nor for a venue without
         # a private stream codec or credentials: the executor asks REST there.
+        venue = self.venues[name]
         private = getattr(venue, "private_stream", None)
         codec = private() if private is not None and not self.dry_run.get(name, True) else None
         orders = self._ws_orders(name)
 
         def build() -> Actor[Any]:
             children = [
-                ChildSpec("connection", lambda: ConnectionActor(
-                    venue=venue, symbols=tuple(self.markets[name]), route=route, counters=self.counters[name],
-                    capture=self.capture),
-                    mailbox=MailboxSpec(self.cfg.mailboxes.connection)),
                 ChildSpec("books", lambda: self._sup(
                     [self._book_spec(name, s) for s in self.markets[name]], "one_for_one")),
+                ChildSpec("connections", connections),
             ]
             if codec is not None:
                 children.append(ChildSpec("account", lambda: AccountActor(venue=venue, codec=codec,
@@ -215,12 +269,44 @@ class Engine:
 
         return build
 
+    def _per_connection(self, name: str) -> int:
+        return max(1, min(self.venues[name].max_streams_per_connection, self.cfg.markets.per_connection))
+
+    def _shard_spec(self, name: str, index: int) -> ChildSpec:
+        venue = self.venues[name]
+
+        def route(symbol: str) -> ActorRef | None:
+            return self.lookup(f"venues/{name}/books/{path_symbol(symbol)}")
+
+        def factory() -> Actor[Any]:
+            # every start after this shard's first is a reconnect (also after its supervisor was
+            # rebuilt): the books it feeds may have missed frames meanwhile
+            starts = self._shard_starts[(name, index)] = self._shard_starts.get((name, index), 0) + 1
+            return ConnectionActor(venue=venue, symbols=tuple(self.shards[name][index]), route=route,
+                                   counters=self.counters[name], resync_books=starts > 1,
+                                   capture=self.capture)
+
+        return ChildSpec(str(index), factory, mailbox=MailboxSpec(self.cfg.mailboxes.connection))
+
+    def _shard_path(self, name: str, symbol: str) -> str | None:
+        for index, symbols in enumerate(self.shards.get(name, ())):
+            if symbol in symbols:
+                return f"venues/{name}/connections/{index}"
+        return None
+
+    def _connection_of(self, name: str, symbol: str) -> ActorRef | None:
+        path = self._shard_path(name, symbol)
+        return self.lookup(path) if path is not None else None
+
     def _book_spec(self, name: str, symbol: str) -> ChildSpec:
         b = self.cfg.book
+        levels, limit = b.max_levels, b.snapshot_limit
+        if self.cfg.markets.symbols == "shared":  # whole-market mode: small books
+            levels = limit = max(self.cfg.markets.book_levels, b.depth)
         return ChildSpec(path_symbol(symbol), lambda: BookActor(
             venue=self.venues[name], symbol=symbol, publish=self.root.lookup(f"detectors/{path_symbol(symbol)}"),
-            depth=b.depth, max_levels=b.max_levels, snapshot_limit=b.snapshot_limit, clock=self.clock,
-            connection=lambda: self.lookup(f"venues/{name}/connection")),
+            depth=b.depth, max_levels=levels, snapshot_limit=limit, clock=self.clock,
+            connection=lambda: self._connection_of(name, symbol)),
             mailbox=MailboxSpec(self.cfg.mailboxes.book))
 
     # --- EngineHandle (the control endpoint) ------------------------------------------------
@@ -244,14 +330,26 @@ class Engine:
         if self.lookup(f"detectors/{path_symbol(symbol)}") is None:
             await self.tree.start_child("detectors", self._detector_spec(symbol))
         await self.tree.start_child(f"venues/{venue}/books", self._book_spec(venue, symbol))
-        await self.tree.lookup(f"venues/{venue}/connection").send(Subscribe(symbol=symbol))
+        shards = self.shards[venue]
+        index = next((i for i, s in enumerate(shards) if len(s) < self._per_connection(venue)), None)
+        if index is None:  # every connection is full: one more, started with this symbol
+            shards.append([symbol])
+            await self.tree.start_child(f"venues/{venue}/connections", self._shard_spec(venue, len(shards) - 1))
+        else:
+            shards[index].append(symbol)
+            await self.tree.lookup(f"venues/{venue}/connections/{index}").send(Subscribe(symbol=symbol))
 
     async def unsubscribe(self, venue: str, symbol: str) -> None:
         if symbol not in self.markets.get(venue, ()):
             raise LookupError(f"{venue} is not subscribed to {symbol}")
         self.markets[venue].remove(symbol)
-        await self.tree.lookup(f"venues/{venue}/connection").send(Unsubscribe(symbol=symbol))
+        path = self._shard_path(venue, symbol)
+        if path is not None:
+            self.shards[venue][int(path.rsplit("/", 1)[1])].remove(symbol)
+            await self.tree.lookup(path).send(Unsubscribe(symbol=symbol))
         await self.tree.terminate_child(f"venues/{venue}/books/{path_symbol(symbol)}")
+        if not any(symbol in symbols for symbols in self.markets.values()):  # no venue left: no detector
+            await self.tree.terminate_child(f"detectors/{path_symbol(symbol)}")
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -267,15 +365,21 @@ class Engine:
                 status = self._describe(f"venues/{name}/books/{path_symbol(symbol)}")
                 books += 1
                 in_sync += bool(status is not None and status.in_sync)
+        quarantined = 0
         for symbol in self._symbols():
             status = self._describe(f"detectors/{path_symbol(symbol)}")
             opportunities += getattr(status, "opportunities", 0)
+            quarantined += getattr(status, "quarantined", None) is not None
         ex = self._describe("execution/executor")
         if ex is not None:
             executed, pnl = ex.executed, ex.realised_pnl
             positions, alerts = len(ex.open_positions), ex.unhedged_alerts
         frames = sum(c.frames for c in self.counters.values())
         now = time.monotonic()
+        if self._all_in_sync_s is None and books and in_sync == books:
+            self._all_in_sync_s = round(now - self._started, 2)
+            log.info("all %d books in sync %.2fs after start", books, self._all_in_sync_s,
+                     extra={"books": books, "all_in_sync_s": self._all_in_sync_s})
         then, then_frames = self._last
         self._last = (now, frames)
         return EngineSummary(
@@ -284,7 +388,8 @@ class Engine:
             decode_errors=sum(c.decode_errors for c in self.counters.values()),
             opportunities=opportunities, executed=executed, realised_pnl=round(pnl, 6),
             open_positions=positions, unhedged_alerts=alerts, restarts=restarts,
-            paper=not self.live)
+            paper=not self.live, markets=len(self._symbols()), quarantined=quarantined,
+            all_in_sync_s=self._all_in_sync_s)
 
     def _describe(self, path: str) -> Any:
         try:

@@ -3,7 +3,10 @@
 The format is small enough that a dependency buys nothing: ``# HELP`` / ``# TYPE`` lines,
 then ``name{label="value",...} number`` samples. Every actor metric is labelled with its tree
 ``path`` and ``kind`` (the same paths the CLI and the logs use). Numeric fields of the
-engine's summary Struct become ``arbor_engine_<field>`` gauges.
+engine's summary Struct become ``arbor_engine_<field>``, after Prometheus' conventions: a
+field named in ``SUMMARY_COUNTERS`` is a counter ending in ``_total``, a duration (``*_s``)
+ends in ``_seconds``, and a precomputed rate (``*_per_s``) is not exported at all (Prometheus
+derives rates from the counters: ``rate(arbor_engine_frames_total[1m])``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ _ACTOR_METRICS: list[tuple[str, str, str, Callable[[ActorStats], float | None]]]
     ("arbor_messages_processed_total", "counter", "Messages processed", lambda s: s.processed),
     ("arbor_messages_dropped_total", "counter", "Messages dropped or conflated by the mailbox policy",
      lambda s: s.dropped),
-    ("arbor_messages_per_second", "gauge", "Recent processing rate", lambda s: s.rate_per_s),
     ("arbor_actor_restarts_total", "counter", "Restarts of this actor", lambda s: s.restarts),
     ("arbor_actor_uptime_seconds", "gauge", "Seconds since the current incarnation started", lambda s: s.uptime_s),
     ("arbor_supervisor_restarts_in_window", "gauge", "Restarts counted in the supervisor's intensity window",
@@ -82,7 +84,22 @@ def render(stats: Iterable[ActorStats], summary: msgspec.Struct | None = None) -
     if summary is not None:
         for field in msgspec.structs.fields(summary):
             value = getattr(summary, field.name)
-            if isinstance(value, bool | int | float):
-                name = f"arbor_engine_{field.name}"
-                lines += [f"# TYPE {name} gauge", _sample(name, {}, float(value))]
+            if isinstance(value, bool | int | float) and (named := summary_metric(field.name)) is not None:
+                name, kind = named
+                lines += [f"# TYPE {name} {kind}", _sample(name, {}, float(value))]
     return "\n".join(lines) + "\n"
+
+
+# Summary fields that only ever grow (per engine process): exported as counters.
+SUMMARY_COUNTERS = frozenset({"frames", "decode_errors", "opportunities", "executed", "restarts", "unhedged_alerts"})
+
+
+def summary_metric(field: str) -> tuple[str, str] | None:
+    """``(metric name, type)`` of a summary field, or None for a precomputed rate."""
+    if field.endswith("_per_s"):
+        return None
+    if field in SUMMARY_COUNTERS:
+        return f"arbor_engine_{field}_total", "counter"
+    if field.endswith("_s"):
+        return f"arbor_engine_{field[:-2]}_seconds", "gauge"
+    return f"arbor_engine_{field}", "gauge"

@@ -65,8 +65,12 @@ async def fetch_taker_fees(venues: Mapping[str, Venue], symbols: Mapping[str, tu
     policy = policy or RetryPolicy()
 
     async def one(name: str, venue: Venue) -> float:
-        info = await with_retries(lambda: venue.symbol_info(list(symbols[name])),
-                                  what=f"{name}: symbol rules and fees", policy=policy)
+        wanted = list(symbols[name])
+        if not wanted:  # whole-market mode may list no symbols: the fee of one open market
+            listed = await with_retries(venue.markets, what=f"{name}: markets", policy=policy)
+            wanted = [m.symbol for m in listed if m.open][:1]
+        info = await with_retries(lambda: venue.symbol_info(wanted),
+                                  what=f"{name}: symbol rules and fees", policy=policy) if wanted else {}
         if check_credentials.get(name):
             await with_retries(venue.balances, what=f"{name}: credentials check (balances)", policy=policy)
         return max((i.taker_fee for i in info.values()), default=0.001)

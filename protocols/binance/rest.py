@@ -36,6 +36,7 @@ from protocols.errors import (
     RateLimited,
     excerpt,
 )
+from protocols.markets import Listing, parse_binance
 from protocols.messages import (
     Balance,
     Balances,
@@ -48,7 +49,7 @@ from protocols.messages import (
     SymbolInfo,
 )
 from protocols.numbers import unusable_update_field
-from protocols.ratelimit import RateLimits, TokenBucket
+from protocols.ratelimit import RateLimits, TokenBucket, window_bucket
 from protocols.rest import RestClient, retry_after
 from protocols.rounding import order_fields
 from protocols.signing import hmac_sha256_hex, total_params
@@ -126,7 +127,7 @@ class BinanceVenue:
         self._credentials = credentials
         self._ids = itertools.count(1)
         self._info: dict[str, SymbolInfo] = {}
-        limits = RateLimits({"weight": TokenBucket(6000, 60.0), "orders": TokenBucket(10, 1.0)})
+        limits = RateLimits({"weight": window_bucket(6000, 60.0), "orders": TokenBucket(10, 1.0)})
         self._rest = RestClient(VENUE, rest_url, limits=limits, map_error=map_error, timeout_s=timeout_s)
 
     # --- public, pure ----------------------------------------------------------------------------
@@ -217,6 +218,10 @@ class BinanceVenue:
                 maker_fee=maker, taker_fee=taker, trading=r.status == "TRADING",
             )
         return out
+
+    async def markets(self) -> list[Listing]:
+        """Every symbol of the whole ``exchangeInfo`` (for discovery, ``protocols.markets``)."""
+        return parse_binance(await self._get("/api/v3/exchangeInfo", "", weight=20))
 
     async def _fees(self, name: str) -> tuple[float, float]:
         """The account's commission (standard + tax) with credentials, else the VIP0 default."""

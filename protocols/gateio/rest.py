@@ -31,6 +31,7 @@ from protocols.errors import (
 )
 from protocols.gateio import codec, wire
 from protocols.gateio.sync import GateObuSync, GateSync
+from protocols.markets import Listing, parse_gateio
 from protocols.messages import (
     Balance,
     Balances,
@@ -42,7 +43,7 @@ from protocols.messages import (
     SymbolInfo,
 )
 from protocols.numbers import unusable_update_field
-from protocols.ratelimit import RateLimits, TokenBucket
+from protocols.ratelimit import RateLimits, TokenBucket, window_bucket
 from protocols.rest import RestClient
 from protocols.rounding import order_fields
 from protocols.signing import gate_sign
@@ -102,7 +103,7 @@ def _limits() -> RateLimits:
     """Gate's documented limits (gateio.md §4.4): public 200/10 s per endpoint, order placement
     10/s, cancels 200/s, other private endpoints 200/10 s each."""
     per_10s = ("order_book", "currency_pairs", "fee", "accounts", "order", "orders")
-    buckets = {name: TokenBucket(200, 10.0) for name in per_10s}
+    buckets = {name: window_bucket(200, 10.0) for name in per_10s}
     buckets["place"] = TokenBucket(10, 1.0)
     buckets["cancel"] = TokenBucket(200, 1.0)
     return RateLimits(buckets)
@@ -204,6 +205,10 @@ class GateVenue:
         if unknown:
             raise ExchangeError(VENUE, "INVALID_CURRENCY_PAIR", f"not listed by the venue: {unknown}")
         return {s: self._info[s] for s in symbols}
+
+    async def markets(self) -> list[Listing]:
+        """Every currency pair (for discovery, ``protocols.markets``)."""
+        return parse_gateio(await self._call("GET", "/spot/currency_pairs", "currency_pairs"))
 
     async def depth_snapshot(self, symbol: str, limit: int = 1000) -> BookSnapshot:
         pair = venue_symbol(symbol, "_")

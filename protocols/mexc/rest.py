@@ -13,8 +13,8 @@ an order's outcome is unknown: timeout, reset, 5xx); a reply that does not parse
 from __future__ import annotations
 
 import time
-from decimal import Decimal
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -31,6 +31,7 @@ from protocols.errors import (
     RateLimited,
     excerpt,
 )
+from protocols.markets import Listing, parse_mexc
 from protocols.messages import (
     Balance,
     Balances,
@@ -46,7 +47,7 @@ from protocols.mexc import wire
 from protocols.mexc.codec import VENUE, decode_frame, depth_channel
 from protocols.mexc.sync import MexcSync
 from protocols.numbers import MAX_FLOAT, unusable_update_field
-from protocols.ratelimit import RateLimits, TokenBucket
+from protocols.ratelimit import RateLimits, TokenBucket, window_bucket
 from protocols.rest import RestClient, retry_after
 from protocols.rounding import order_fields
 from protocols.signing import hmac_sha256_hex, total_params
@@ -115,7 +116,7 @@ def _buckets() -> RateLimits:
     account endpoint is also "2 times/s"."""
     per_endpoint = ("exchangeInfo", "depth", "order", "cancel", "query", "openOrders", "cancelAll", "myTrades",
                     "userDataStream")
-    buckets = {name: TokenBucket(500, 10.0) for name in per_endpoint}
+    buckets = {name: window_bucket(500, 10.0) for name in per_endpoint}
     buckets["account"] = TokenBucket(2, 1.0)
     return RateLimits(buckets)
 
@@ -191,6 +192,10 @@ class MexcVenue:
                 trading=str(rule.status) in ("1", "ENABLED") and rule.isSpotTradingAllowed)
         self._rules.update(found)
         return found
+
+    async def markets(self) -> list[Listing]:
+        """Every symbol of the whole ``exchangeInfo`` (for discovery, ``protocols.markets``)."""
+        return parse_mexc(await self._get("/api/v3/exchangeInfo", [], "exchangeInfo", 10))
 
     async def depth_snapshot(self, symbol: str, limit: int = 1000) -> BookSnapshot:
         body = await self._get("/api/v3/depth", [("symbol", venue_symbol(symbol)), ("limit", str(limit))],

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from protocols.venue import Credentials
+from protocols.venue import Credentials, split_symbol
 from simulator.admin import admin_routes
 from simulator.config import SimConfig, fmt_units
 from simulator.faults import Faults
@@ -137,19 +137,62 @@ class VenueServer:
         self.credentials = Credentials(secrets.token_hex(16), secrets.token_hex(32))
         self.conns: set[Conn] = set()
         self.pause_market, self.resume_market = pause, resume  # the shared market clock (admin API)
+        # list(symbol) / delist(symbol) on this venue, wired by the Simulator (admin API)
+        self.list_market: Callable[[str], None] | None = None
+        self.delist_market: Callable[[str], None] | None = None
         self._held: dict[Conn, list[Frame]] = {}
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.pushes = 0
         self.ws_accepted = 0  # WebSocket connections accepted, ever
+        self.rate_limited = 0  # 429/418 answers for exceeding the request weight (not injected faults)
         self.rule_closes: dict[str, int] = {}  # sockets closed for breaking a venue rule, by rule
         self.by_venue_symbol = {self.venue_symbol(s): s for s in books}
+        self.halted: set[str] = set()  # listed, not trading (Binance BREAK, MEXC status 2, Gate untradable)
+        self.api_closed: set[str] = set(cfg.api_closed.get(self.name, ()))  # trading, but not to API orders
+
         # Every request as it arrives: (time.monotonic_ns(), kind, what): kind "REST" (what =
         # "METHOD path") or "WS" (what = the WS API method or channel). The tests read it to
         # prove what was (not) asked between two instants; benchmarks read arrival times.
         self.requests: list[tuple[int, str, str]] = []
         self.private: dict[Conn, object] = {}  # connections subscribed to the user data stream
+
+    def listing_changed(self) -> None:
+        """The market listed or delisted a symbol here: names resolve, and a delisted symbol's
+        subscriptions end (its sockets stay open, as a venue's do)."""
+        self.by_venue_symbol = {self.venue_symbol(s): s for s in self.books}
+        for conn in self.conns:
+            conn.subs.intersection_update(self.books)
+
+    def drop_connections(self, symbol: str) -> int:
+        """Close every client socket subscribed to ``symbol`` (a network drop of one of a
+        client's connections); returns how many."""
+        dropped = [c for c in self.conns if symbol in c.subs]
+        for conn in dropped:
+            conn.send(_CLOSE)
+            self.conns.discard(conn)
+        return len(dropped)
+
+    def change_listing(self, action: str, symbol: str) -> None:
+        """``list`` / ``delist`` / ``halt`` / ``resume`` ``symbol`` here; ValueError when it cannot."""
+        if action == "list" and self.list_market is not None:
+            split_symbol(symbol)
+            self.list_market(symbol)
+        elif action in ("delist", "halt", "resume") and symbol not in self.books:
+            raise ValueError(f"{self.name} does not list {symbol!r}")
+        elif action == "delist" and self.delist_market is not None:
+            self.delist_market(symbol)
+        elif action == "halt":
+            self.halted.add(symbol)
+        elif action == "resume":
+            self.halted.discard(symbol)
+        else:
+            raise ValueError(f"unknown action {action!r}: expected list, delist, halt or resume")
+        self.listing_changed()
+
+    def open_to_api(self, symbol: str) -> bool:
+        return symbol not in self.halted and symbol not in self.api_closed
 
     # --- public API -------------------------------------------------------------------------
     @property
@@ -410,6 +453,8 @@ class VenueServer:
             return await handler(request)
         request[ARRIVAL_NS] = self.log_request("REST", f"{request.method} {request.path}")
         headers, retry_after = self.rate(request) if self.cfg.rate_limits else ({}, None)
+        if retry_after is not None:
+            self.rate_limited += 1  # a client that paces its requests never sees one
         if retry_after is not None or self.faults.take("http_429"):
             headers["Retry-After"] = str(max(1, int(retry_after or 1)))
             return self.error(self.limited_status(), "rate", headers)

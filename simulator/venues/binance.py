@@ -285,14 +285,14 @@ class BinanceServer(VenueServer):
         for s in wanted:
             spec = self.books[s].spec
             symbols.append({
-                "symbol": venue_symbol(s), "status": "TRADING",
+                "symbol": venue_symbol(s), "status": "BREAK" if s in self.halted else "TRADING",
                 "baseAsset": spec.base, "baseAssetPrecision": 8, "quoteAsset": spec.quote,
                 "quotePrecision": 8, "quoteAssetPrecision": 8,
                 "baseCommissionPrecision": 8, "quoteCommissionPrecision": 8,
                 "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
                 "icebergAllowed": True, "ocoAllowed": True, "quoteOrderQtyMarketAllowed": True,
                 "allowTrailingStop": False, "cancelReplaceAllowed": True,
-                "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
+                "isSpotTradingAllowed": s not in self.api_closed, "isMarginTradingAllowed": False,
                 "filters": [
                     {"filterType": "PRICE_FILTER", "minPrice": pad8(1, spec.price_decimals),
                      "maxPrice": "1000000.00000000", "tickSize": pad8(1, spec.price_decimals)},

@@ -286,7 +286,8 @@ class GateServer(VenueServer):
             "min_base_amount": spec.fmt_qty(1), "min_quote_amount": f"{self.exchange.min_notional:g}",
             "max_base_amount": "", "max_quote_amount": "5000000",
             "amount_precision": spec.qty_decimals, "precision": spec.price_decimals,
-            "trade_status": "tradable", "sell_start": 0, "buy_start": 0, "delisting_time": 0,
+            "trade_status": "tradable" if self.open_to_api(symbol) else "untradable",
+            "sell_start": 0, "buy_start": 0, "delisting_time": 0,
             "type": "normal", "trade_url": "", "st_tag": False,
         }
 

@@ -235,12 +235,12 @@ class MexcServer(VenueServer):
         for s in wanted:
             spec = self.books[s].spec
             symbols.append({
-                "symbol": venue_symbol(s), "status": "1", "baseAsset": spec.base,
+                "symbol": venue_symbol(s), "status": "2" if s in self.halted else "1", "baseAsset": spec.base,
                 "baseAssetPrecision": spec.qty_decimals, "quoteAsset": spec.quote,
                 "quotePrecision": spec.price_decimals, "quoteAssetPrecision": spec.price_decimals,
                 "baseCommissionPrecision": spec.qty_decimals, "quoteCommissionPrecision": spec.price_decimals,
                 "orderTypes": ["LIMIT", "MARKET", "LIMIT_MAKER"],  # as the live listing; IOC/FOK are accepted too
-                "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
+                "isSpotTradingAllowed": s not in self.api_closed, "isMarginTradingAllowed": False,
                 "quoteAmountPrecision": f"{self.exchange.min_notional:g}",
                 "baseSizePrecision": spec.fmt_qty(1), "permissions": ["SPOT"], "filters": [],
                 "maxQuoteAmount": "2000000", "makerCommission": "0", "takerCommission": fee,

@@ -345,3 +345,22 @@ async def test_a_mexc_subscription_over_thirty_symbols_uses_two_sockets_and_ever
         await eventually(all_books_in_sync(tree, symbols), timeout=20.0)
         sim.pause()
         await eventually(all_books_equal_truth(tree, server, symbols), timeout=20.0)
+
+
+async def test_a_reconnecting_connection_tells_its_running_books_to_resync_before_any_new_frame(edge):
+    from actors.book import Resync
+
+    class Recording(Sink):
+        async def receive(self, msg):  # type: ignore[override]
+            self.deltas.append(msg)
+            self.changed.set()
+
+    sink = Recording()
+    sink_ref = await spawn(sink, name="sink")
+    conn = await start_connection(gate(edge), ["BTC/USDT"], {"BTC/USDT": sink_ref}, resync_books=True)
+    await until(lambda: len(edge.texts('"subscribe"')) == 1, edge.changed)
+    await edge.sockets[0].send_str(gate_update("BTC_USDT", 5, 6, bids=[(100.0, 2.0)]))
+    await until(lambda: len(sink.deltas) == 2, sink.changed)
+    assert isinstance(sink.deltas[0], Resync) and sink.deltas[1].first_seq == 5
+    await conn.stop()
+    await sink_ref.stop()

@@ -176,3 +176,29 @@ async def test_a_spawned_detector_answers_get_last_opportunity_and_tells_the_exe
         assert last == rec.told[0] and last.id == "BTCUSDT-binance-gateio-4-1"
     finally:
         await ref.stop()
+
+
+def test_an_edge_above_the_sanity_bound_quarantines_the_market_and_is_never_reported(caplog):
+    clock = Clock()
+    det, rec = make(clock, min_edge_bps=5.0, max_edge_bps=500.0)
+    det.on_view(view("gateio", 1, [(100.0, 1.0)], [(100.5, 1.0)], clock.now))
+    clock.now += MS
+    # mexc's "BTC" trades at half the price: a 10,000 bp "edge" is another token, not money
+    assert det.on_view(view("mexc", 1, [(49.0, 1.0)], asks_for_edge(10_000.0), clock.now)) == []
+    assert rec.told == [] and det.last_opportunity is None
+    status = det.describe()
+    assert status.quarantined is not None and "sanity bound" in status.quarantined
+    assert any("quarantined" in r.getMessage() for r in caplog.records)
+    # an ordinary edge afterwards is not traded either: the market stays quarantined
+    clock.now += MS
+    assert det.on_view(view("mexc", 2, [(90.0, 1.0)], asks_for_edge(20.0), clock.now)) == []
+    assert rec.told == []
+
+
+def test_an_edge_just_below_the_sanity_bound_is_reported_when_it_meets_min_edge():
+    clock = Clock()
+    det, rec = make(clock, min_edge_bps=5.0, max_edge_bps=500.0)
+    det.on_view(view("gateio", 1, [(100.0, 1.0)], [(100.5, 1.0)], clock.now))
+    clock.now += MS
+    det.on_view(view("mexc", 1, [(90.0, 1.0)], asks_for_edge(450.0), clock.now))
+    assert len(rec.told) == 1 and det.describe().quarantined is None

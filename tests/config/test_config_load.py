@@ -144,3 +144,23 @@ def test_gateio_book_channel_defaults_to_obu_and_order_book_update_is_a_choice()
 def test_book_channel_is_refused_on_other_venues_and_when_not_a_gate_depth_channel(toml: str, path: str) -> None:
     with pytest.raises(ConfigError, match=path.replace(".", r"\.")):
         config.loads(toml)
+
+
+def test_the_whole_market_examples_load_in_shared_mode_without_symbol_lists() -> None:
+    here = Path(config.__file__).parent
+    sim = config.load(here / "markets.toml")
+    assert sim.markets.symbols == "shared" and sim.simulator.markets == 300
+    assert all(v.simulated and not v.symbols for v in sim.venues.values())
+    live = config.load(here / "markets.live.example.toml")
+    assert live.markets.symbols == "shared" and not any(v.simulated for v in live.venues.values())
+
+
+def test_a_venue_without_symbols_is_an_error_naming_the_shared_mode_when_markets_are_configured() -> None:
+    with pytest.raises(ConfigError, match=r"venues\.mexc\.symbols.*shared"):
+        config.loads('[venues.mexc]\nkind = "mexc"\n', source="t")
+
+
+def test_shared_mode_needs_at_least_min_venues_enabled_venues() -> None:
+    with pytest.raises(ConfigError, match=r"markets\.min_venues"):
+        config.loads('[venues.mexc]\nkind = "mexc"\n[venues.gateio]\nkind = "gateio"\n'
+                     '[markets]\nsymbols = "shared"\nmin_venues = 3\n', source="t")

@@ -42,13 +42,14 @@ async def test_disconnect_restarts_the_venues_connection_and_its_books_resync(st
     async with engine_running(state_dir) as h:
         await started(h)
         venue = "gateio"
-        conn = f"venues/{venue}/connection"
+        conn = f"venues/{venue}/connections/0"
         subtree = f"venues/{venue}/books"
         before = h.restarts(conn), h.restarts(subtree), h.engine.counters[venue].reconnects
         t0 = await fire(h, venue, "disconnect")
         await wait_until(lambda: h.restarts(conn) == before[0] + 1, what="the connection restarted once")
         await wait_until(lambda: h.all_in_sync() and all_running(h), what="every book in sync again")
-        assert h.restarts(subtree) == before[1] + 1  # rest_for_one: the books supervisor after it, fresh books
+        # the books are not rebuilt: the reconnected connection told its books to resync
+        assert h.restarts(subtree) == before[1]
         assert h.engine.counters[venue].reconnects == before[2] + 1
         assert out_of_sync_seen_since(h, venue, t0)
         await assert_books_equal_truth(h, [venue])
@@ -59,7 +60,7 @@ async def test_disconnect_restarts_the_venues_connection_and_its_books_resync(st
 async def test_gap_restarts_the_book_which_resyncs_to_the_simulators_truth(state_dir: Path, venue: str) -> None:
     async with engine_running(state_dir) as h:
         await started(h)
-        conn = f"venues/{venue}/connection"
+        conn = f"venues/{venue}/connections/0"
         before_conn, before_books = h.restarts(conn), sum(h.restarts(b) for b in book_paths(venue))
         t0 = await fire(h, venue, "gap")
         await wait_until(lambda: sum(h.restarts(b) for b in book_paths(venue)) > before_books, what="a book restarted")
@@ -75,7 +76,7 @@ async def test_malformed_frame_restarts_the_connection_counts_a_decode_error_and
     async with engine_running(state_dir) as h:
         await started(h)
         venue = "mexc"
-        conn = f"venues/{venue}/connection"
+        conn = f"venues/{venue}/connections/0"
         before, errors = h.restarts(conn), h.engine.counters[venue].decode_errors
         t0 = await fire(h, venue, "malformed")
         await wait_until(lambda: h.restarts(conn) >= before + 1, what="the connection restarted")

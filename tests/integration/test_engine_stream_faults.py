@@ -38,7 +38,7 @@ async def test_a_snapshot_hanging_past_the_client_timeout_crashes_the_book_which
         await started(h)
         venue, path = "binance", book_paths("binance")[0]
         server = h.sim.venues[venue]
-        restarts, conn = h.restarts(path), h.restarts(f"venues/{venue}/connection")
+        restarts, conn = h.restarts(path), h.restarts(f"venues/{venue}/connections/0")
         t0 = time.monotonic_ns()
         server.faults.inject("timeout")  # the next REST request is held for 30 s: the client gives up at 0.5 s
         await h.tree.restart(path, reason="test: refetch the snapshot")
@@ -46,7 +46,7 @@ async def test_a_snapshot_hanging_past_the_client_timeout_crashes_the_book_which
         # NetworkError is not a recovery of the book's: it crashes, its supervisor restarts it
         await wait_until(lambda: h.restarts(path) >= restarts + 2, what="the book restarted after the timeout")
         await wait_until(lambda: h.all_in_sync() and all_running(h), what="every book in sync again")
-        assert h.restarts(f"venues/{venue}/connection") == conn, "a REST timeout is the book's business"
+        assert h.restarts(f"venues/{venue}/connections/0") == conn, "a REST timeout is the book's business"
         assert out_of_sync_seen_since(h, venue, t0)
         await assert_books_equal_truth(h, [venue])
         assert_decisions_sound(h)
@@ -56,11 +56,11 @@ async def test_duplicated_pushes_are_ignored_on_every_venue_without_a_restart_or
         state_dir: Path) -> None:
     async with engine_running(state_dir) as h:
         await started(h)
-        before = {v: (book_restarts(h, v), h.restarts(f"venues/{v}/connection")) for v in VENUES}
+        before = {v: (book_restarts(h, v), h.restarts(f"venues/{v}/connections/0")) for v in VENUES}
         for venue in VENUES:
             await fire(h, venue, "duplicate", count=3)
         await assert_books_equal_truth(h, VENUES)
-        after = {v: (book_restarts(h, v), h.restarts(f"venues/{v}/connection")) for v in VENUES}
+        after = {v: (book_restarts(h, v), h.restarts(f"venues/{v}/connections/0")) for v in VENUES}
         assert after == before, "a push seen twice must be ignored, not restart anything"
         assert h.all_in_sync() and all_running(h)
         assert_decisions_sound(h)
@@ -70,7 +70,7 @@ async def test_a_reordered_push_is_a_clean_gap_and_resync_on_every_venue_never_a
         state_dir: Path) -> None:
     async with engine_running(state_dir) as h:
         await started(h)
-        before = {v: (book_restarts(h, v), h.restarts(f"venues/{v}/connection")) for v in VENUES}
+        before = {v: (book_restarts(h, v), h.restarts(f"venues/{v}/connections/0")) for v in VENUES}
         t0 = time.monotonic_ns()
         for venue in VENUES:
             await fire(h, venue, "reorder")
@@ -79,7 +79,7 @@ async def test_a_reordered_push_is_a_clean_gap_and_resync_on_every_venue_never_a
                          what="a book restarted on every venue")
         await wait_until(lambda: h.all_in_sync() and all_running(h), what="every book in sync again")
         for venue in VENUES:
-            assert h.restarts(f"venues/{venue}/connection") == before[venue][1]
+            assert h.restarts(f"venues/{venue}/connections/0") == before[venue][1]
             assert out_of_sync_seen_since(h, venue, t0)
         await assert_books_equal_truth(h, VENUES)
         assert_decisions_sound(h)

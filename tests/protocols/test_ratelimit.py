@@ -118,3 +118,19 @@ async def test_a_cancelled_waiter_takes_no_token_and_frees_the_queue(clock: Cloc
         await first
     clock.now += 0.01
     await asyncio.wait_for(bucket.acquire(), 1)  # the token the cancelled waiter never took
+
+
+def test_a_window_bucket_never_spends_more_than_the_limit_within_one_window_when_drained_flat_out() -> None:
+    from protocols.ratelimit import window_bucket
+
+    now = [0.0]
+    bucket = window_bucket(200, 10.0, clock=lambda: now[0])
+    spent: list[float] = []
+    while now[0] < 30.0:  # a client that takes every token the moment it is there
+        if bucket.wait_time(1) == 0:
+            bucket._tokens -= 1  # what acquire() does once wait_time is 0
+            spent.append(now[0])
+        else:
+            now[0] += 0.01
+    for start in [t / 10 for t in range(0, 200)]:
+        assert sum(start <= t < start + 10.0 for t in spent) <= 200

@@ -122,7 +122,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 def default_tree_paths() -> set[str]:
     paths = {"execution/journal", "execution/executor", "control"}
     for venue in VENUES:
-        paths.add(f"venues/{venue}/connection")
+        paths.add(f"venues/{venue}/connections/0")
         paths |= {f"venues/{venue}/books/{s}" for s in SYMBOLS}
     # the live account views (private streams) and Binance's WebSocket order entry
     paths |= {f"venues/{v}/account" for v in VENUES} | ({"venues/binance/orders"} & {
@@ -134,16 +134,31 @@ def default_tree_paths() -> set[str]:
 # --- one engine, in file order ------------------------------------------------------------
 
 
+def test_ps_filters_by_path_glob_kind_and_state_and_keeps_the_top_n_when_asked(engine: Engine) -> None:
+    mexc = {r["path"] for r in engine.json("ps", "--path", "venues/mexc/books/*")}
+    assert mexc == {f"venues/mexc/books/{s}" for s in SYMBOLS}
+    assert {r["path"] for r in engine.json("ps", "--path", "venues/mexc/connections")} == \
+        {"venues/mexc/connections", "venues/mexc/connections/0"}  # a subtree without a glob
+    books = engine.json("ps", "--kind", "bookactor", "--state", "running")
+    assert len(books) == len(VENUES) * len(SYMBOLS) and {r["kind"] for r in books} == {"BookActor"}
+    top = engine.json("ps", "--sort", "rate", "--top", "2")
+    assert len(top) == 2 and top[0]["rate_per_s"] >= top[1]["rate_per_s"]
+    text = engine.ok("ps", "--kind", "DetectorActor")
+    header = text.splitlines()[0]
+    assert header.startswith("books ") and "in sync" in header and f"markets {len(SYMBOLS)}" in header
+    assert f"actors {len(SYMBOLS)}/" in header
+
+
 def test_ps_shows_every_actor_of_the_default_tree_running(engine: Engine) -> None:
     rows = {row["path"]: row for row in engine.json("ps")}
     supervisors = {"", "venues", "detectors", "execution"} | {f"venues/{v}" for v in VENUES} \
-        | {f"venues/{v}/books" for v in VENUES}
+        | {f"venues/{v}/books" for v in VENUES} | {f"venues/{v}/connections" for v in VENUES}
     assert set(rows) == default_tree_paths() | supervisors
     assert all(row["state"] == "running" for row in rows.values()), \
         {p: r["state"] for p, r in rows.items() if r["state"] != "running"}
     assert {rows[f"venues/{v}/books/BTCUSDT"]["kind"] for v in VENUES} == {"BookActor"}
     assert rows["detectors/BTCUSDT"]["mailbox_policy"] == "conflate"
-    table = engine.ok("ps").splitlines()
+    table = engine.ok("ps").splitlines()[1:]  # under the summary header
     assert table[0].split()[:3] == ["PATH", "KIND", "STATE"]
     assert {line.split()[0] for line in table[1:]} == {p or "/" for p in rows}
 
@@ -169,7 +184,7 @@ def test_restart_of_a_book_brings_it_back_in_sync_with_its_restart_counter_incre
     assert after["describe"]["deltas_applied"] < before["describe"]["deltas_applied"] + 1000
     assert after["stats"]["last_failure"] is None  # a manual restart is not a crash of the actor
     siblings = {r["path"]: r["restarts"] for r in engine.json("ps")}
-    assert siblings["venues/mexc/books/ETHUSDT"] == 0 and siblings["venues/mexc/connection"] == 0
+    assert siblings["venues/mexc/books/ETHUSDT"] == 0 and siblings["venues/mexc/connections/0"] == 0
 
 
 def test_restart_or_inspect_of_a_path_that_does_not_exist_exits_1_naming_it(engine: Engine) -> None:
@@ -220,6 +235,17 @@ def test_metrics_is_prometheus_text_with_every_actor_labelled_by_its_path(engine
     assert books == len(VENUES) * len(SYMBOLS)
 
 
+def test_metrics_follow_prometheus_naming_counters_total_durations_seconds_and_no_precomputed_rates(
+        engine: Engine) -> None:
+    text = engine.ok("metrics")
+    families = parse_prometheus(text)
+    types = dict(line.split(" ")[2:4] for line in text.splitlines() if line.startswith("# TYPE "))
+    assert all(name.endswith("_total") for name, kind in types.items() if kind == "counter")
+    assert {"arbor_engine_frames_total", "arbor_engine_opportunities_total", "arbor_engine_restarts_total",
+            "arbor_engine_uptime_seconds"} <= set(families)
+    assert not [n for n in families if n.endswith(("_per_s", "_per_second", "_s"))]
+
+
 def test_tree_shows_the_supervision_tree_with_its_strategies(engine: Engine) -> None:
     lines = engine.ok("tree").splitlines()
     assert lines[0].startswith("/") and "one_for_one" in lines[0]
@@ -238,7 +264,7 @@ def test_tree_shows_the_supervision_tree_with_its_strategies(engine: Engine) -> 
 
 def test_unsubscribe_then_subscribe_removes_the_book_and_brings_a_fresh_one_back_in_sync(engine: Engine) -> None:
     # The simulator only lists the configured symbols, so the market re-added is an existing one.
-    path, connection = "venues/binance/books/SOLUSDT", "venues/binance/connection"
+    path, connection = "venues/binance/books/SOLUSDT", "venues/binance/connections/0"
     engine.wait_for(lambda: engine.in_sync(path), f"{path} in sync")
     assert engine.ok("unsubscribe", "binance", "SOL/USDT").strip() == "unsubscribed binance SOL/USDT"
     gone = engine.cli("inspect", path)
@@ -324,4 +350,4 @@ def test_subscribing_mexc_to_a_symbol_outside_its_config_brings_the_book_in_sync
     engine = mexc_without_sol
     assert "subscribed mexc SOL/USDT" in engine.ok("subscribe", "mexc", "SOL/USDT")
     engine.wait_for(lambda: engine.in_sync("venues/mexc/books/SOLUSDT"), "mexc SOL/USDT in sync", timeout_s=8)
-    assert engine.inspect("venues/mexc/connection")["stats"]["restarts"] == 0  # type: ignore[index]
+    assert engine.inspect("venues/mexc/connections/0")["stats"]["restarts"] == 0  # type: ignore[index]

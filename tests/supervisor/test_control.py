@@ -132,7 +132,7 @@ def sock(state_dir: Path) -> list[str]:
 async def test_ps_shows_every_actor_of_the_tree(engine: TinyEngine, state_dir: Path) -> None:
     code, out = await cli_run("ps", *sock(state_dir))
     assert code == 0
-    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[2:]}  # under the header and column names
     paths = {s.path or "/" for s in engine.tree.stats()}
     assert {"workers", "workers/echo", "workers/idle", "control"} <= paths
     assert set(rows) == paths

@@ -1,0 +1,110 @@
+"""Whole-market mode's refresher: which markets run, kept in step with the venues' listings.
+
+``MarketsActor`` (the root's first child, so the set is known before any detector or book is
+built) reads every enabled venue's listing (``Venue.markets()``), selects the markets open on
+at least ``min_venues`` of them (``protocols.markets.shared_markets``) plus each venue's pinned
+``symbols``, and hands the per-venue set to ``apply`` (the engine's ``apply_markets``). On its
+first start that only records the set (the tree then builds from it); afterwards, every
+``refresh_s`` (and on a restart), ``apply`` diffs it against the running tree: a newly shared
+market gets its books and detector started, a delisted or halted one is stopped and removed.
+
+Inbox: ``Refresh`` (its own timer) | ``GetMarkets`` (ask: the current ``MarketsStatus``).
+Failure: a venue's listing that cannot be read (``ExchangeError``: network, rate limit, a body
+that does not decode) crashes the actor; its supervisor restarts it with backoff and the
+running markets are left as they are meanwhile (nothing is removed on missing information).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+import msgspec
+
+from actors import Actor
+from protocols.markets import Listing, Selection, per_venue, shared_markets
+from protocols.messages import Msg
+from protocols.venue import Venue
+
+log = logging.getLogger("arbor.markets")
+
+
+class Refresh(Msg, frozen=True, kw_only=True):
+    """The refresher's own timer."""
+
+
+class GetMarkets(Msg, frozen=True, kw_only=True):
+    """Ask: the current ``MarketsStatus``."""
+
+
+class MarketChanges(msgspec.Struct, frozen=True, kw_only=True):
+    """What one ``apply`` changed, per venue: symbols added and removed."""
+
+    added: dict[str, tuple[str, ...]] = {}
+    removed: dict[str, tuple[str, ...]] = {}
+
+
+class MarketsStatus(msgspec.Struct, frozen=True, kw_only=True):
+    shared: int  # markets run (on at least min_venues venues)
+    listed: dict[str, int]  # markets each venue lists
+    open: dict[str, int]  # of those, trading and open to API orders
+    subscribed: dict[str, int]  # markets each venue runs
+    refreshes: int
+    added: int  # venue-markets added at run time, by this incarnation
+    removed: int
+    last_refresh_ts: float | None  # wall clock
+
+
+Apply = Callable[[dict[str, list[str]]], Awaitable[MarketChanges]]
+
+
+class MarketsActor(Actor[Refresh | GetMarkets]):
+    def __init__(self, *, venues: Mapping[str, Venue], selection: Selection, pinned: Mapping[str, Sequence[str]],
+                 refresh_s: float, apply: Apply) -> None:
+        self.venues, self.selection, self.pinned = dict(venues), selection, pinned
+        self.refresh_s, self.apply = refresh_s, apply
+        self._listed: dict[str, list[Listing]] = {}
+        self._shared: dict[str, tuple[str, ...]] = {}
+        self._subscribed: dict[str, list[str]] = {}
+        self._refreshes = self._added = self._removed = 0
+        self._last: float | None = None
+
+    async def on_start(self) -> None:
+        await self._refresh()
+        self.send_interval(self.refresh_s, Refresh())
+
+    async def receive(self, msg: Refresh | GetMarkets) -> MarketsStatus | None:
+        match msg:
+            case Refresh():
+                await self._refresh()
+                return None
+            case GetMarkets():
+                return self.describe()
+            case _:
+                raise TypeError(f"MarketsActor cannot handle {type(msg).__name__}")
+
+    async def _refresh(self) -> None:
+        started = time.monotonic()
+        listed = {name: await venue.markets() for name, venue in self.venues.items()}
+        shared = shared_markets(listed, self.selection)
+        wanted = per_venue(shared, self.venues)
+        for venue, symbols in self.pinned.items():
+            wanted[venue].extend(s for s in symbols if s not in wanted[venue])
+        changes = await self.apply(wanted)
+        self._listed, self._shared, self._subscribed = listed, shared, wanted
+        self._refreshes += 1
+        self._added += sum(len(v) for v in changes.added.values())
+        self._removed += sum(len(v) for v in changes.removed.values())
+        self._last = time.time()
+        log.info("markets: %d shared by >= %d venues (%s) in %.2fs; added %s, removed %s", len(shared),
+                 self.selection.min_venues, ", ".join(f"{v} {len(s)}" for v, s in wanted.items()),
+                 time.monotonic() - started, dict(changes.added) or "-", dict(changes.removed) or "-",
+                 extra={"shared": len(shared), "added": changes.added, "removed": changes.removed})
+
+    def describe(self) -> MarketsStatus:
+        return MarketsStatus(
+            shared=len(self._shared), listed={v: len(rows) for v, rows in self._listed.items()},
+            open={v: sum(r.open for r in rows) for v, rows in self._listed.items()},
+            subscribed={v: len(s) for v, s in self._subscribed.items()}, refreshes=self._refreshes,
+            added=self._added, removed=self._removed, last_refresh_ts=self._last)
