@@ -252,7 +252,9 @@ class Nautilus(_Impl):
         from nautilus_trader.model.enums import BookAction, BookType, OrderSide
         from nautilus_trader.model.identifiers import InstrumentId
         from nautilus_trader.model.objects import Price, Quantity
-        self.m = locals()
+        self.m = {"OrderBook": OrderBook, "BookOrder": BookOrder, "OrderBookDelta": OrderBookDelta,
+                  "OrderBookDeltas": OrderBookDeltas, "BookAction": BookAction, "BookType": BookType,
+                  "OrderSide": OrderSide, "Price": Price, "Quantity": Quantity}
         self.iid = InstrumentId.from_str("BTCUSDT.BENCH")
 
     def _deltas(self, bids, asks, seq, action_of):

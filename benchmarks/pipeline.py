@@ -43,14 +43,12 @@ Opportunity raise (the harness reports the case as an error).
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import importlib.util
 import json
 import math
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field

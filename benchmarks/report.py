@@ -145,7 +145,7 @@ def core() -> str:
 def markdown(results: list[Result], *, quick: bool, repeat: int, book_note: str) -> str:
     m = machine()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    date = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     versions = ", ".join(f"{k} {v}" for k, v in peers.versions().items())
     parts = [
         "# Arbor benchmark results", "",

@@ -13,8 +13,8 @@ an order's outcome is unknown: timeout, reset, 5xx); a reply that does not parse
 from __future__ import annotations
 
 import time
-from decimal import Decimal
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlencode
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from decimal import Decimal, InvalidOperation
 from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web

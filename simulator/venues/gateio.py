@@ -24,7 +24,8 @@ from protocols.venue import venue_symbol
 from simulator.market import Delta
 from simulator.matching import Kind, Order, Reject
 from simulator.venues.base import ARRIVAL_NS, Conn, FixedWindow, Frame, VenueServer, now_ms, to_float, to_units
-from simulator.venues.gate_obu import CHANNEL as OBU, ObuViews, parse_stream
+from simulator.venues.gate_obu import CHANNEL as OBU
+from simulator.venues.gate_obu import ObuViews, parse_stream
 from simulator.venues.reference import gate_routes
 
 _enc = msgspec.json.Encoder()

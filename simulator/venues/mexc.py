@@ -22,8 +22,18 @@ from protocols.signing import hmac_sha256_hex
 from protocols.venue import venue_symbol
 from simulator.market import Delta
 from simulator.matching import Order, Reject
-from simulator.venues.base import ARRIVAL_NS, Conn, FixedWindow, Frame, VenueServer, now_ms, signed_params, to_float, to_units
 from simulator.venues import mexc_private
+from simulator.venues.base import (
+    ARRIVAL_NS,
+    Conn,
+    FixedWindow,
+    Frame,
+    VenueServer,
+    now_ms,
+    signed_params,
+    to_float,
+    to_units,
+)
 from simulator.venues.reference import mexc_routes
 from simulator.venues.rules import mexc_idle
 

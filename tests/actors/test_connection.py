@@ -26,8 +26,6 @@ from supervisor import ChildSpec, Supervisor, Tree, run
 from testkit import eventually, until
 
 
-
-
 class Edge:
     """A loopback WebSocket server: records what clients send, pushes what a test tells it."""
 

@@ -57,7 +57,7 @@ async def sim_venues():
 async def start(journal, venues, static=None, **risk):
     params = RiskParams(**{"leg_timeout_s": 2.0, "unwind_slippage_bps": 20.0, **risk})
     return await spawn(lambda: ExecutorActor(venues=venues, journal=journal, risk=params,
-                                             dry_run={n: False for n in venues}, clock=lambda: NOW,
+                                             dry_run=dict.fromkeys(venues, False), clock=lambda: NOW,
                                              static=static),
                        name="execution/executor")
 

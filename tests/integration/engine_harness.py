@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import pytest
+
 import config
 import supervisor.app as app
 import supervisor.engine as engine_mod
 from actors.detector import DetectorActor
-import pytest
-
 from protocols.messages import BookView, FlushJournal, GetView, KillSwitch, Opportunity
 from testkit import eventually as wait_until
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine_harness import VENUES, assert_books_equal_truth, assert_journal_matches_venues, engine_running, quiesce, wait_until
+from engine_harness import (
+    VENUES,
+    assert_books_equal_truth,
+    assert_journal_matches_venues,
+    engine_running,
+    quiesce,
+    wait_until,
+)
 
 
 async def test_embedded_default_syncs_every_book_fills_both_legs_and_journal_matches_the_venues(

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from engine_harness import (
     SYMBOLS,
     all_running,
@@ -135,7 +136,6 @@ def test_the_decision_check_flags_an_opportunity_taken_on_an_out_of_sync_or_stal
     """The check above can fail: an opportunity after its venue announced out-of-sync, one on a
     view it does not name, and one on a view older than max_book_age_ms are all reported."""
     from engine_harness import Event, Recorder
-
     from protocols.messages import BookView, Opportunity
 
     def view(venue: str, seq: int, recv_ns: int, in_sync: bool = True) -> Event:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import msgspec
+
 from engine_harness import (
     assert_accounting_identity,
     assert_journal_matches_venues,
@@ -15,7 +16,6 @@ from engine_harness import (
     quiesce,
     wait_until,
 )
-
 from protocols.messages import KillSwitch
 
 

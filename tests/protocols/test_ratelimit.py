@@ -9,7 +9,6 @@ import pytest
 from protocols.ratelimit import RateLimits, TokenBucket
 from testkit import FakeClock
 
-
 Clock = FakeClock[float]
 
 
