@@ -413,7 +413,7 @@ class _Writer(threading.Thread):
                 self.records_committed += n
                 self.commits += 1
                 self.largest_batch = max(self.largest_batch, n)
-            for i, (_, records, fut, _) in enumerate(writes):
+            for i, (_, _, fut, _) in enumerate(writes):
                 no = refused.get(i)
                 if fut is not None:
                     reply = JournalAck(committed=n) if no is None else JournalRefused(id=no.id, kind=no.kind)

@@ -299,7 +299,7 @@ IMPLS: dict[str, type[_Impl]] = {c.name: c for c in (Arbor, ArborPython, DictPai
 
 def expected_rows(impl: str) -> list[tuple[str, str]]:
     rows = [(case, impl) for case in ROWS]
-    return rows + [("book-bookview20", impl)] if impl.startswith("arbor") else rows
+    return [*rows, ("book-bookview20", impl)] if impl.startswith("arbor") else rows
 
 
 def _stream(quick: bool) -> book_stream.Stream:
@@ -366,8 +366,8 @@ def prepare(quick: bool, impl_name: str) -> Callable[[], list[dict]]:
              "unit": "us", "status": status},
         ]
         if isinstance(impl, Arbor):
-            rows.append({"case": "book-bookview20", "impl": impl.name, "value": _batch_us(impl.bookview20, book, depth_n),
-                         "unit": "us", "status": status})
+            rows.append({"case": "book-bookview20", "impl": impl.name,
+                         "value": _batch_us(impl.bookview20, book, depth_n), "unit": "us", "status": status})
         return rows
 
     return rep

@@ -183,7 +183,8 @@ def _progress(line: str, final: bool = False) -> None:
 
 def _run_case(case: Case, index: int, total: int, quick: bool, repeat: int, env: dict[str, str]) -> dict:
     """One case in one subprocess; returns its JSON report ({"reps"}, {"skipped"} or {"error"})."""
-    cmd = [sys.executable, "-m", "benchmarks._case", case.name, "--repeat", str(repeat)] + (["--quick"] if quick else [])
+    cmd = [sys.executable, "-m", "benchmarks._case", case.name, "--repeat", str(repeat),
+           *(["--quick"] if quick else [])]
     tail: list[str] = []
     with tempfile.TemporaryFile("w+") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, text=True, env={**env, **dict(case.env)})
@@ -193,7 +194,7 @@ def _run_case(case: Case, index: int, total: int, quick: bool, repeat: int, env:
             if line.startswith("@progress "):
                 _progress(f"[{index}/{total}] {case.name}: {line[10:]}")
             else:
-                tail = (tail + [line])[-20:]
+                tail = [*tail, line][-20:]
         rc = proc.wait()
         out.seek(0)
         text = out.read()

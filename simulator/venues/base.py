@@ -177,7 +177,7 @@ class VenueServer:
     @property
     def balances(self) -> dict[str, tuple[float, float]]:
         """asset -> (free, locked), a copy."""
-        return {a: (f, l) for a, (f, l) in self.exchange.balances.items()}
+        return {a: (free, locked) for a, (free, locked) in self.exchange.balances.items()}
 
     # --- hooks for subclasses ---------------------------------------------------------------
     def venue_symbol(self, symbol: str) -> str:
@@ -344,7 +344,7 @@ class VenueServer:
         if f.armed and f.take("duplicate"):
             out = {c: fr + fr for c, fr in out.items()}
         if f.armed and f.take("malformed"):
-            out = {c: fr + [self.malformed(c)] for c, fr in out.items()}
+            out = {c: [*fr, self.malformed(c)] for c, fr in out.items()}
         if f.armed and f.take("reorder"):
             self._send_held(out)  # anything already held goes first
             self._held = {c: fr for c, fr in out.items() if fr}

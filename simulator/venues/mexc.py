@@ -283,7 +283,8 @@ class MexcServer(VenueServer):
         return web.json_response({
             "makerCommission": None, "takerCommission": None, "buyerCommission": None, "sellerCommission": None,
             "canTrade": True, "canWithdraw": True, "canDeposit": True, "updateTime": None, "accountType": "SPOT",
-            "balances": [{"asset": a, "free": f"{f:.8f}", "locked": f"{lk:.8f}"} for a, (f, lk) in self.balances.items()],
+            "balances": [{"asset": a, "free": f"{f:.8f}", "locked": f"{lk:.8f}"}
+                         for a, (f, lk) in self.balances.items()],
             "permissions": ["SPOT"],
         })
 

@@ -153,4 +153,5 @@ def test_the_decision_check_flags_an_opportunity_taken_on_an_out_of_sync_or_stal
     bad = Recorder({"BTC/USDT": [view("mexc", 1, 10), view("gateio", 1, 10), opp("wrong-view", 20, sell_seq=2),
                                  opp("stale", 10 + 2_000_000), view("gateio", 1, 30, in_sync=False),
                                  opp("out-of-sync", 40)]})
-    assert [w.split(":")[0] for w in bad.decision_faults(max_age_ms=1)] == ["wrong-view", "stale", "stale", "out-of-sync"]
+    faults = [w.split(":")[0] for w in bad.decision_faults(max_age_ms=1)]
+    assert faults == ["wrong-view", "stale", "stale", "out-of-sync"]

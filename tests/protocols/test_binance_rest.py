@@ -84,7 +84,8 @@ def err(code: int, msg: str) -> bytes:
         (400, err(-1100, "Illegal characters found in parameter 'symbol'."), {}, errors.ExchangeError, -1100),
     ],
 )
-def test_every_error_row_maps_to_its_class(status: int, body: bytes, headers: dict, kind: type, code: int | None) -> None:
+def test_every_error_row_maps_to_its_class(status: int, body: bytes, headers: dict, kind: type,
+                                           code: int | None) -> None:
     error = map_error(status, body, headers)
     assert type(error) is kind
     assert (error.venue, error.code, error.status) == ("binance", code, status)
