@@ -56,7 +56,7 @@ from typing import Any
 import msgspec
 
 from actors import Actor, ActorRef
-from protocols.errors import DuplicateClientOrderId, DuplicateId, DuplicateOpportunityId, PermanentFailure
+from protocols.errors import DuplicateClientOrderId, DuplicateOpportunityId, PermanentFailure
 from protocols.messages import (
     FINAL_STATUSES,
     Balances,
@@ -389,7 +389,7 @@ class _Writer(threading.Thread):
         writes = [item for item in items if item[0] == "write"]
         n = sum(len(item[1]) for item in writes)
         error: sqlite3.Error | None = None
-        refused: dict[int, DuplicateId] = {}
+        refused: dict[int, DuplicateClientOrderId | DuplicateOpportunityId] = {}
         if writes:
             try:
                 conn.execute("BEGIN IMMEDIATE")
@@ -399,7 +399,7 @@ class _Writer(threading.Thread):
                     try:
                         for rec in records:
                             apply(conn, rec, now_ms)
-                    except DuplicateId as exc:
+                    except (DuplicateClientOrderId, DuplicateOpportunityId) as exc:  # what apply() raises
                         conn.execute("ROLLBACK TO write")
                         refused[i] = exc
                         n -= len(records)

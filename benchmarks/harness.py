@@ -247,7 +247,7 @@ def _ratios(results: list[Result]) -> None:
 def evaluate_targets(results: list[Result]) -> list[dict]:
     """Each target with its measured ratio (or absolute median) and whether it is met."""
     by = {(r.case, r.impl): r for r in results}
-    out = []
+    out: list[dict[str, Any]] = []
     for t in TARGETS:
         r = by.get((t.case, t.impl))
         ref = by.get(t.ref) if t.ref else None
@@ -286,7 +286,7 @@ def run(groups: list[str], *, quick: bool, repeat: int, warmup: bool) -> list[Re
         _progress(f"done: {len(cases)} cases", final=True)
     _ratios(results)
     # within a case, its reference first, then the rest in the order measured
-    first = {}
+    first: dict[str, int] = {}
     for r in results:
         first.setdefault(r.case, len(first))
     results.sort(key=lambda r: (first[r.case], REFS.get(r.case) != (r.case, r.impl)))

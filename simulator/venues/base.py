@@ -442,7 +442,7 @@ class VenueServer:
             if not self.faults.armed_for("stale_snapshot"):
                 stale.clear()
             return result
-        return book.seq, book.bids, book.asks  # type: ignore[return-value]
+        return book.seq, book.bids, book.asks
 
     async def after_execution(self) -> web.Response | None:
         """After an order executed, before its answer is sent. ``order_latency`` holds the

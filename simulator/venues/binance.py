@@ -186,7 +186,7 @@ class BinanceServer(VenueServer):
         elif path == "/api/v3/openOrders" and request.method == "GET" and "symbol" not in request.query:
             w = 80
         else:
-            w = WEIGHTS.get((request.method, path), WEIGHTS.get(path, 1))  # type: ignore[call-overload]
+            w = WEIGHTS.get((request.method, path), WEIGHTS.get(path, 1))
         banned = self.ban.banned_for()
         if banned is not None:
             return {}, banned
