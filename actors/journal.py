@@ -56,7 +56,7 @@ from typing import Any
 import msgspec
 
 from actors import Actor, ActorRef
-from protocols.errors import DuplicateClientOrderId, DuplicateId, DuplicateOpportunityId, PermanentFailure
+from protocols.errors import DuplicateClientOrderId, DuplicateOpportunityId, PermanentFailure
 from protocols.messages import (
     FINAL_STATUSES,
     Balances,
@@ -389,7 +389,7 @@ class _Writer(threading.Thread):
         writes = [item for item in items if item[0] == "write"]
         n = sum(len(item[1]) for item in writes)
         error: sqlite3.Error | None = None
-        refused: dict[int, DuplicateId] = {}
+        refused: dict[int, DuplicateClientOrderId | DuplicateOpportunityId] = {}
         if writes:
             try:
                 conn.execute("BEGIN IMMEDIATE")
@@ -399,7 +399,7 @@ class _Writer(threading.Thread):
                     try:
                         for rec in records:
                             apply(conn, rec, now_ms)
-                    except DuplicateId as exc:
+                    except (DuplicateClientOrderId, DuplicateOpportunityId) as exc:  # what apply() raises
                         conn.execute("ROLLBACK TO write")
                         refused[i] = exc
                         n -= len(records)
@@ -413,7 +413,7 @@ class _Writer(threading.Thread):
                 self.records_committed += n
                 self.commits += 1
                 self.largest_batch = max(self.largest_batch, n)
-            for i, (_, records, fut, _) in enumerate(writes):
+            for i, (_, _, fut, _) in enumerate(writes):
                 no = refused.get(i)
                 if fut is not None:
                     reply = JournalAck(committed=n) if no is None else JournalRefused(id=no.id, kind=no.kind)

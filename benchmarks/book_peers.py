@@ -45,10 +45,10 @@ class _Impl:
     peer: str | None = None  # the peers.py name when this is an optional package
 
     def build(self, s: book_stream.Stream) -> Any: ...
-    def native(self, s: book_stream.Stream) -> list[Any]: ...
-    def applier(self, book: Any) -> Callable[[Any], Any]: ...
+    def native(self, s: book_stream.Stream) -> list[Any]: raise NotImplementedError
+    def applier(self, book: Any) -> Callable[[Any], Any]: raise NotImplementedError
     def top(self, book: Any) -> Any: ...
-    def depth20(self, book: Any) -> tuple[Any, Any]: ...
+    def depth20(self, book: Any) -> tuple[Any, Any]: raise NotImplementedError
 
     def final(self, book: Any) -> tuple[list, list]:
         b, a = self.depth20(book)
@@ -252,7 +252,9 @@ class Nautilus(_Impl):
         from nautilus_trader.model.enums import BookAction, BookType, OrderSide
         from nautilus_trader.model.identifiers import InstrumentId
         from nautilus_trader.model.objects import Price, Quantity
-        self.m = locals()
+        self.m = {"OrderBook": OrderBook, "BookOrder": BookOrder, "OrderBookDelta": OrderBookDelta,
+                  "OrderBookDeltas": OrderBookDeltas, "BookAction": BookAction, "BookType": BookType,
+                  "OrderSide": OrderSide, "Price": Price, "Quantity": Quantity}
         self.iid = InstrumentId.from_str("BTCUSDT.BENCH")
 
     def _deltas(self, bids, asks, seq, action_of):
@@ -297,7 +299,7 @@ IMPLS: dict[str, type[_Impl]] = {c.name: c for c in (Arbor, ArborPython, DictPai
 
 def expected_rows(impl: str) -> list[tuple[str, str]]:
     rows = [(case, impl) for case in ROWS]
-    return rows + [("book-bookview20", impl)] if impl.startswith("arbor") else rows
+    return [*rows, ("book-bookview20", impl)] if impl.startswith("arbor") else rows
 
 
 def _stream(quick: bool) -> book_stream.Stream:
@@ -364,8 +366,8 @@ def prepare(quick: bool, impl_name: str) -> Callable[[], list[dict]]:
              "unit": "us", "status": status},
         ]
         if isinstance(impl, Arbor):
-            rows.append({"case": "book-bookview20", "impl": impl.name, "value": _batch_us(impl.bookview20, book, depth_n),
-                         "unit": "us", "status": status})
+            rows.append({"case": "book-bookview20", "impl": impl.name,
+                         "value": _batch_us(impl.bookview20, book, depth_n), "unit": "us", "status": status})
         return rows
 
     return rep

@@ -4,10 +4,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import msgspec
 
 from benchmarks.timing import best_us
 from protocols.binance import BinanceVenue
+from protocols.messages import BookDelta
 
 
 class _FloorData(msgspec.Struct):
@@ -36,6 +39,8 @@ def run(quick: bool) -> list[dict]:
     payload = frame()
     venue = BinanceVenue(symbols=("BTC/USDT",))
     floor = msgspec.json.Decoder(_FloorEnvelope, strict=False)
-    assert venue.decode(payload, 0).bids == tuple(map(tuple, floor.decode(payload).data.b))
-    cases = [("floor-msgspec", floor.decode), ("binance", lambda p: venue.decode(p, 0))]
+    delta = venue.decode(payload, 0)
+    assert isinstance(delta, BookDelta) and delta.bids == tuple(map(tuple, floor.decode(payload).data.b))
+    cases: list[tuple[str, Callable[[bytes], object]]] = [("floor-msgspec", floor.decode),
+                                                          ("binance", lambda p: venue.decode(p, 0))]
     return best_us(cases, payload, case="decode", quick=quick)

@@ -7,6 +7,8 @@ Run through the harness: ``python -m benchmarks decode``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import msgspec
 
 from benchmarks.timing import best_us
@@ -42,5 +44,6 @@ def run(quick: bool) -> list[dict]:
     data = frame()
     venue = GateVenue(symbols=("BTC/USDT",))
     floor = msgspec.json.Decoder(_FloorFrame, strict=False)
-    cases = [("floor-msgspec", floor.decode), ("gateio", lambda p: venue.decode(p, 0))]
+    cases: list[tuple[str, Callable[[bytes], object]]] = [("floor-msgspec", floor.decode),
+                                                          ("gateio", lambda p: venue.decode(p, 0))]
     return best_us(cases, data, case="decode", quick=quick)

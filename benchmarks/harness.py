@@ -183,7 +183,8 @@ def _progress(line: str, final: bool = False) -> None:
 
 def _run_case(case: Case, index: int, total: int, quick: bool, repeat: int, env: dict[str, str]) -> dict:
     """One case in one subprocess; returns its JSON report ({"reps"}, {"skipped"} or {"error"})."""
-    cmd = [sys.executable, "-m", "benchmarks._case", case.name, "--repeat", str(repeat)] + (["--quick"] if quick else [])
+    cmd = [sys.executable, "-m", "benchmarks._case", case.name, "--repeat", str(repeat),
+           *(["--quick"] if quick else [])]
     tail: list[str] = []
     with tempfile.TemporaryFile("w+") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, text=True, env={**env, **dict(case.env)})
@@ -193,7 +194,7 @@ def _run_case(case: Case, index: int, total: int, quick: bool, repeat: int, env:
             if line.startswith("@progress "):
                 _progress(f"[{index}/{total}] {case.name}: {line[10:]}")
             else:
-                tail = (tail + [line])[-20:]
+                tail = [*tail, line][-20:]
         rc = proc.wait()
         out.seek(0)
         text = out.read()
@@ -246,7 +247,7 @@ def _ratios(results: list[Result]) -> None:
 def evaluate_targets(results: list[Result]) -> list[dict]:
     """Each target with its measured ratio (or absolute median) and whether it is met."""
     by = {(r.case, r.impl): r for r in results}
-    out = []
+    out: list[dict[str, Any]] = []
     for t in TARGETS:
         r = by.get((t.case, t.impl))
         ref = by.get(t.ref) if t.ref else None
@@ -285,7 +286,7 @@ def run(groups: list[str], *, quick: bool, repeat: int, warmup: bool) -> list[Re
         _progress(f"done: {len(cases)} cases", final=True)
     _ratios(results)
     # within a case, its reference first, then the rest in the order measured
-    first = {}
+    first: dict[str, int] = {}
     for r in results:
         first.setdefault(r.case, len(first))
     results.sort(key=lambda r: (first[r.case], REFS.get(r.case) != (r.case, r.impl)))

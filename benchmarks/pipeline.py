@@ -33,8 +33,9 @@ WebSockets on 127.0.0.1. Each repetition builds a fresh engine in THIS process a
 Rows: ``harness.PIPELINE_ROWS``, impl ``arbor`` (the core ``protocols.compiled`` selects: the
 compiled one where it is built) or ``arbor-python`` (the harness runs that case with
 ``ARBOR_PURE_PYTHON=1``). ``pipeline-cpu@20k`` is this process's CPU time per frame over the
-Poisson latency segment (the engine's work; the driver only polls counters meanwhile). ``--quick`` uses 3 venues x 5 symbols and low
-rates (a smoke run: the figures mean nothing, the rows keep their full-run names).
+Poisson latency segment (the engine's work; the driver only polls counters meanwhile).
+``--quick`` uses 3 venues x 5 symbols and low rates (a smoke run: the figures mean nothing, the
+rows keep their full-run names).
 
 Failure modes: ``Skip`` when ``supervisor.engine`` is absent; a replayer that does not start, a
 book that does not sync within ``SYNC_TIMEOUT_S`` or a latency segment without a single
@@ -43,14 +44,12 @@ Opportunity raise (the harness reports the case as an error).
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import importlib.util
 import json
 import math
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field

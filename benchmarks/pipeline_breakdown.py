@@ -196,7 +196,7 @@ async def _measure(rp: Replayer, venues: dict[str, Any]) -> None:
     results["sync+apply"] = per_item_us(apply_all)
     results["view"] = per_item_us(view_all)
     views: list[BookView] = view_all.views  # type: ignore[attr-defined]
-    fees = {v: 0.001 for v in VENUES}
+    fees = dict.fromkeys(VENUES, 0.001)
 
     def detect_all() -> int:
         now = [views[0].recv_ns]

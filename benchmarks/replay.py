@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import random
 import signal
@@ -48,7 +49,7 @@ import sys
 import time
 import types
 from bisect import bisect_right
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -120,12 +121,17 @@ def arrival_schedule(start: int, count: int, rate: float, arrivals: str) -> list
     raise ValueError(f"arrivals: expected 'poisson' or 'tick', got {arrivals!r}")
 
 
-def _replay_class(base: type[VenueServer]) -> type[VenueServer]:
-    class Replay(base):  # type: ignore[misc, valid-type]
-        """The simulator's server with a frozen snapshot and each socket's transport kept."""
+class _ReplayServer(VenueServer):
+    """What ``_replay_class`` adds to a venue's server: a frozen snapshot per symbol and each
+    socket's transport (declarations only; the class is made per venue)."""
 
-        frozen: dict[str, tuple[int, dict[int, int], dict[int, int]]]
-        transports: dict[Any, asyncio.Transport]
+    frozen: dict[str, tuple[int, dict[int, int], dict[int, int]]]
+    transports: dict[Any, asyncio.Transport]
+
+
+def _replay_class(base: type[VenueServer]) -> type[_ReplayServer]:
+    class Replay(base, _ReplayServer):  # type: ignore[misc, valid-type]
+        """The simulator's server with a frozen snapshot and each socket's transport kept."""
 
         def snapshot(self, symbol: str) -> tuple[int, dict[int, int], dict[int, int]]:
             return self.frozen[symbol]
@@ -147,7 +153,7 @@ class Replayer:
                         levels=LEVELS, gate_full_every=0, rate_limits=False)
         _market.NOISE_STD, _market.NOISE_TAU_S = NOISE_STD, NOISE_TAU_S
         market = Market(cfg)
-        self.servers: dict[str, VenueServer] = {}
+        self.servers: dict[str, _ReplayServer] = {}
         for name in VENUES:
             server = _replay_class(_SERVERS[name])(cfg, market.books[name], pause=lambda: None,
                                                    resume=lambda: None, new_order_id=lambda: "0")
@@ -172,7 +178,10 @@ class Replayer:
                     self.venue_of.append(vi)
                     self.symbol_of.append(si)
                     self.seq_of.append(delta.last)
-                    self.frames.append(ws_frame(self.servers[name].encode(symbol, delta, fake[name])))
+                    frame = self.servers[name].encode(symbol, delta, fake[name])
+                    if frame is None:  # a full depth stream has a frame for every change
+                        raise RuntimeError(f"{name} {symbol}: no frame for the change in step {step}")
+                    self.frames.append(ws_frame(frame))
                     if step == 0:
                         self.servers[name].frozen[symbol] = (book.seq, dict(book.bids), dict(book.asks))
         self.sync_frames = 2 * len(VENUES) * len(self.symbols)
@@ -275,7 +284,8 @@ class Replayer:
         done = asyncio.Event()
         loop.add_signal_handler(signal.SIGTERM, done.set)
         # stdin closing means the parent is gone or finished: stop with it
-        loop.add_reader(sys.stdin.fileno(), lambda: done.set() if not sys.stdin.buffer.read1(4096) else None)
+        stdin = cast(io.BufferedReader, sys.stdin.buffer)  # typed BinaryIO, which lacks read1
+        loop.add_reader(stdin.fileno(), lambda: done.set() if not stdin.read1(4096) else None)
         try:
             info = {
                 "venues": {name: {"rest_url": s.rest_url, "ws_url": s.ws_url} for name, s in self.servers.items()},

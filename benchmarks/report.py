@@ -77,7 +77,7 @@ def terminal(results: list[Result], *, quick: bool, repeat: int) -> str:
 def to_json(results: list[Result], *, quick: bool, repeat: int) -> str:
     return json.dumps({
         "machine": machine(), "versions": peers.versions(), "quick": quick, "repeat": repeat, "gc": harness.GC_NOTE,
-        "rows": [{k: v for k, v in vars(r).items()} for r in results],
+        "rows": [dict(vars(r)) for r in results],
         "targets": harness.evaluate_targets(results),
     }, indent=2)
 
@@ -131,7 +131,8 @@ _METHOD = """\
   kernel, aiohttp, queueing and every hop included), over 1.5 s at 20k frames/s;
   `recv-*` = the same from the reader's receive stamp (`max(buy_recv_ns, sell_recv_ns)`);
   `view-*` = detector receive - `BookView.recv_ns`; `cpu` = the engine process's CPU time per
-  frame over the Poisson segment; `gc.freeze()` after start-up as in `Engine.serve`. `max-rate` = highest Poisson ladder rate (10k..80k, 0.4 s each) delivered,
+  frame over the Poisson segment; `gc.freeze()` after start-up as in `Engine.serve`. `max-rate` =
+  highest Poisson ladder rate (10k..80k, 0.4 s each) delivered,
   fully received within max(20 ms, 5%) of the last write, book mailbox high-water <= 64; `rss`
   = VmRSS after the 20k segment."""
 
@@ -145,7 +146,7 @@ def core() -> str:
 def markdown(results: list[Result], *, quick: bool, repeat: int, book_note: str) -> str:
     m = machine()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    date = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     versions = ", ".join(f"{k} {v}" for k, v in peers.versions().items())
     parts = [
         "# Arbor benchmark results", "",

@@ -26,7 +26,7 @@ from actors import Actor, MailboxSpec, spawn
 from protocols.messages import Msg
 
 
-class Tick(Msg, kw_only=True):
+class Tick(Msg, frozen=True, kw_only=True):
     seq: int
     price: float
     recv_ns: int

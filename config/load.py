@@ -73,7 +73,8 @@ def loads(text: str, *, source: str = "<string>") -> EngineConfig:
     _check_finite(raw, "", source)
     venues = raw.get("venues")
     if not isinstance(venues, dict):
-        raise _error("venues", "a table of venues ([venues.NAME])", _Shown(venues) if venues is not None else None, source)
+        shown = _Shown(venues) if venues is not None else None
+        raise _error("venues", "a table of venues ([venues.NAME])", shown, source)
     # Venues are decoded one by one: msgspec shows dict keys as "[...]", we want their names.
     for name, table in venues.items():
         _convert(table, VenueConfig, raw, f"venues.{name}", source)

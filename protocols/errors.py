@@ -33,6 +33,8 @@ with ``raise ... from exc``.
 
 from __future__ import annotations
 
+from typing import ClassVar, Literal
+
 EXCERPT_BYTES = 200
 
 
@@ -150,7 +152,7 @@ class DuplicateId(ArborError):
     client id, and an earlier row is never overwritten. The executor drops the opportunity
     (the same one again, e.g. after a detector restart); elsewhere it crashes the asker."""
 
-    kind = "id"
+    kind: ClassVar[str] = "id"
 
     def __init__(self, id_: str) -> None:
         super().__init__(f"{self.kind} {id_} is already journaled")
@@ -160,13 +162,13 @@ class DuplicateId(ArborError):
 class DuplicateClientOrderId(DuplicateId):
     """An order intent under a client order id the journal holds."""
 
-    kind = "client_order_id"
+    kind: ClassVar[Literal["client_order_id"]] = "client_order_id"
 
 
 class DuplicateOpportunityId(DuplicateId):
     """An opportunity under an id the journal holds."""
 
-    kind = "opportunity_id"
+    kind: ClassVar[Literal["opportunity_id"]] = "opportunity_id"
 
 
 class StaleData(ArborError):

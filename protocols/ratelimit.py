@@ -39,7 +39,7 @@ class TokenBucket:
 
     async def acquire(self, weight: float = 1.0) -> None:
         async with self._lock:  # FIFO among waiters: asyncio.Lock wakes in order
-            while (delay := self.wait_time(weight)) > 0:
+            while (delay := self.wait_time(weight)) > 0:  # noqa: ASYNC110 - sleeps until the refill, no poll
                 await asyncio.sleep(delay)
             self._tokens -= min(weight, self.capacity)
 

@@ -3,7 +3,6 @@ aiohttp's errors become Arbor's (``NetworkError``) and HTTP errors go to the ven
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -65,7 +64,7 @@ class RestClient:
             ) as resp:
                 payload = await resp.read()
                 status, resp_headers = resp.status, resp.headers
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise NetworkError(self.venue, f"{method} {path}: {type(exc).__name__}: {exc}") from exc
         if status < 400:
             if self.tap is not None and method == "GET" and is_public(query, headers):

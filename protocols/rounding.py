@@ -12,7 +12,6 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal, localcontext
 from protocols.errors import OrderRejected
 from protocols.messages import OrderIntent, Side, SymbolInfo
 
-
 # Enough digits for any finite float over any positive grid a venue could publish (a float has
 # at most 17 significant digits and exponents within +-324): the division and quantize are
 # exact, never decimal.InvalidOperation (the default 28 digits fail on a tick of 1e-157).

@@ -58,7 +58,7 @@ class Faults:
 
     def __init__(self) -> None:
         self.armed: dict[str, int] = {}
-        self.counts: dict[str, int] = {k: 0 for k in KINDS}
+        self.counts: dict[str, int] = dict.fromkeys(KINDS, 0)
         self.stale: dict[str, Any] = {}  # symbol -> book copy, for stale_snapshot
         self.on_arm: list[Any] = []  # callbacks(kind), e.g. to copy books for stale_snapshot
 

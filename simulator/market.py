@@ -94,9 +94,8 @@ class VenueBook:
         g = self.spec.grid
         for k in range(self.span):
             for is_bid, price in ((True, self.bid_top - k * g), (False, self.ask_bot + k * g)):
-                if k == 0 or self.rng.random() < 1 / (1 + DELETE_P):
-                    if price > 0:
-                        (self.bids if is_bid else self.asks)[price] = self._random_qty(price)
+                if (k == 0 or self.rng.random() < 1 / (1 + DELETE_P)) and price > 0:
+                    (self.bids if is_bid else self.asks)[price] = self._random_qty(price)
         self.seq = SEQ0  # a book's update id is never 0 at a live venue (nor "none yet" to a client)
         self._p_first = self.seq + 1
 

@@ -54,8 +54,6 @@ from config.schema import UNIX_PATH_MAX
 from protocols.errors import ConfigError, PermanentFailure
 from protocols.venue import split_symbol
 from supervisor import prom
-from supervisor.private import bind_private_socket, private_dir, write_private
-from supervisor.spec import RestartChild
 from supervisor.control_api import (
     ADDRESS_FILE,
     TOKEN_FILE,
@@ -70,6 +68,8 @@ from supervisor.control_api import (
     TreeNode,
     TreeReply,
 )
+from supervisor.private import bind_private_socket, private_dir, write_private
+from supervisor.spec import RestartChild
 
 _SECRET_NAME = re.compile(r"secret|token|passw|api_?key|credential", re.I)
 

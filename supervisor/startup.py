@@ -80,5 +80,6 @@ async def fetch_taker_fees(venues: Mapping[str, Venue], symbols: Mapping[str, tu
             tasks = {name: group.create_task(one(name, venue), name=f"startup:{name}")
                      for name, venue in venues.items()}
     except* PermanentFailure as failures:
-        raise failures.exceptions[0]  # keeps its __cause__ (an AuthError has its own exit code)
+        first = failures.exceptions[0]
+        raise first from first.__cause__  # keeps its cause (an AuthError has its own exit code)
     return {name: task.result() for name, task in tasks.items()}

@@ -213,8 +213,9 @@ class BinanceVenue:
             maker, taker = await self._fees(name)
             out[symbol] = self._info[symbol] = SymbolInfo(
                 symbol=symbol, venue_symbol=name, base=r.base_asset, quote=r.quote_asset,
-                tick_size=_dec(price and price.tick_size), step_size=_dec(lot and lot.step_size),
-                min_qty=_dec(lot and lot.min_qty), min_notional=_dec(notional and notional.min_notional),
+                tick_size=_dec(price.tick_size if price else None), step_size=_dec(lot.step_size if lot else None),
+                min_qty=_dec(lot.min_qty if lot else None),
+                min_notional=_dec(notional.min_notional if notional else None),
                 maker_fee=maker, taker_fee=taker, trading=r.status == "TRADING",
             )
         return out

@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from decimal import Decimal, InvalidOperation
 from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -220,7 +220,7 @@ class VenueServer:
     @property
     def balances(self) -> dict[str, tuple[float, float]]:
         """asset -> (free, locked), a copy."""
-        return {a: (f, l) for a, (f, l) in self.exchange.balances.items()}
+        return {a: (free, locked) for a, (free, locked) in self.exchange.balances.items()}
 
     # --- hooks for subclasses ---------------------------------------------------------------
     def venue_symbol(self, symbol: str) -> str:
@@ -387,7 +387,7 @@ class VenueServer:
         if f.armed and f.take("duplicate"):
             out = {c: fr + fr for c, fr in out.items()}
         if f.armed and f.take("malformed"):
-            out = {c: fr + [self.malformed(c)] for c, fr in out.items()}
+            out = {c: [*fr, self.malformed(c)] for c, fr in out.items()}
         if f.armed and f.take("reorder"):
             self._send_held(out)  # anything already held goes first
             self._held = {c: fr for c, fr in out.items() if fr}
@@ -487,7 +487,7 @@ class VenueServer:
             if not self.faults.armed_for("stale_snapshot"):
                 stale.clear()
             return result
-        return book.seq, book.bids, book.asks  # type: ignore[return-value]
+        return book.seq, book.bids, book.asks
 
     async def after_execution(self) -> web.Response | None:
         """After an order executed, before its answer is sent. ``order_latency`` holds the

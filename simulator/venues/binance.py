@@ -33,7 +33,8 @@ from simulator.venues.reference import binance_routes
 from simulator.venues.rules import IpBan, too_many_messages
 
 _enc = msgspec.json.Encoder()
-STATUS = {"new": "NEW", "partially_filled": "PARTIALLY_FILLED", "filled": "FILLED", "canceled": "CANCELED", "expired": "EXPIRED"}
+STATUS = {"new": "NEW", "partially_filled": "PARTIALLY_FILLED", "filled": "FILLED", "canceled": "CANCELED",
+          "expired": "EXPIRED"}
 WEIGHTS = {
     "/api/v3/exchangeInfo": 20,
     "/api/v3/account": 20,
@@ -185,7 +186,7 @@ class BinanceServer(VenueServer):
         elif path == "/api/v3/openOrders" and request.method == "GET" and "symbol" not in request.query:
             w = 80
         else:
-            w = WEIGHTS.get((request.method, path), WEIGHTS.get(path, 1))  # type: ignore[call-overload]
+            w = WEIGHTS.get((request.method, path), WEIGHTS.get(path, 1))
         banned = self.ban.banned_for()
         if banned is not None:
             return {}, banned
@@ -346,7 +347,8 @@ class BinanceServer(VenueServer):
             "commissionRates": self._rates(), "canTrade": True, "canWithdraw": True, "canDeposit": True,
             "brokered": False, "requireSelfTradePrevention": False, "preventSor": False,
             "updateTime": now_ms(), "accountType": "SPOT",
-            "balances": [{"asset": a, "free": f"{f:.8f}", "locked": f"{lk:.8f}"} for a, (f, lk) in self.balances.items()],
+            "balances": [{"asset": a, "free": f"{f:.8f}", "locked": f"{lk:.8f}"}
+                         for a, (f, lk) in self.balances.items()],
             "permissions": ["SPOT"], "uid": 354937868,
         })
 
@@ -396,7 +398,8 @@ class BinanceServer(VenueServer):
         quote = None
         if otype in ("LIMIT", "LIMIT_MAKER"):
             if otype == "LIMIT" and tif not in ("GTC", "IOC", "FOK"):
-                raise BinanceError(-1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.")
+                raise BinanceError(
+                    -1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.")
             if otype == "LIMIT_MAKER" and tif is not None:
                 raise BinanceError(-1106, "Parameter 'timeInForce' sent when not required.")
             kind = "post_only" if otype == "LIMIT_MAKER" else {"GTC": "limit", "IOC": "ioc", "FOK": "fok"}[tif or ""]

@@ -1,8 +1,9 @@
 """Simulated Gate.io spot v4 (shared/venues/gateio.md): WebSocket ``/ws/v4/`` with
 ``{"time","channel","event","payload"}`` requests, ``spot.ping`` -> ``spot.pong``,
 ``spot.order_book_update`` pushes with U/u and, every ``gate_full_every`` pushes, a
-``full: true`` push holding the whole book; ``spot.obu`` ``ob.PAIR.50|400`` (gate_obu.py); REST ``/api/v4/spot`` order_book (``with_id``),
-currency_pairs, fee, accounts, orders (POST/GET/DELETE, by id or ``t-`` text), open_orders.
+``full: true`` push holding the whole book; ``spot.obu`` ``ob.PAIR.50|400`` (gate_obu.py); REST
+``/api/v4/spot`` order_book (``with_id``), currency_pairs, fee, accounts, orders (POST/GET/DELETE, by
+id or ``t-`` text), open_orders.
 
 Signed requests: KEY / Timestamp (seconds, within 60 s) / SIGN = HMAC-SHA512 per §4.5 (path with
 /api/v4, raw query, SHA-512 of the body). Errors ``{"label": ..., "message": ...}``.
@@ -24,7 +25,8 @@ from protocols.venue import venue_symbol
 from simulator.market import Delta
 from simulator.matching import Kind, Order, Reject
 from simulator.venues.base import ARRIVAL_NS, Conn, FixedWindow, Frame, VenueServer, now_ms, to_float, to_units
-from simulator.venues.gate_obu import CHANNEL as OBU, ObuViews, parse_stream
+from simulator.venues.gate_obu import CHANNEL as OBU
+from simulator.venues.gate_obu import ObuViews, parse_stream
 from simulator.venues.reference import gate_routes
 
 _enc = msgspec.json.Encoder()
@@ -323,9 +325,11 @@ class GateServer(VenueServer):
         elif o.status == "filled":
             status, finish = "closed", "filled"
         else:
-            status, finish = "cancelled", ("fok" if o.kind == "fok" else "ioc") if o.status == "expired" else "cancelled"
+            expired_as = "fok" if o.kind == "fok" else "ioc"
+            status, finish = "cancelled", expired_as if o.status == "expired" else "cancelled"
         amount = spec.fmt_qty(o.qty) if o.qty is not None else f"{o.quote_qty:g}"
-        left = spec.fmt_qty(o.qty - o.filled) if o.qty is not None else f"{max(0.0, (o.quote_qty or 0) - o.filled_quote):.8f}"
+        left = (spec.fmt_qty(o.qty - o.filled) if o.qty is not None
+                else f"{max(0.0, (o.quote_qty or 0) - o.filled_quote):.8f}")
         avg = o.filled_quote / (o.filled * spec.step) if o.filled else 0.0
         return {
             "id": o.order_id, "text": o.client_id or "apiv4", "amend_text": "-",
@@ -386,12 +390,13 @@ class GateServer(VenueServer):
                                         price=price, qty=qty, quote_qty=quote)
         except Reject as rej:
             raise GateError(*{
-                "duplicate_client_id": ("INVALID_PARAM_VALUE", f"Invalid parameter `text` with value: {text} (duplicate)"),
+                "duplicate_client_id": ("INVALID_PARAM_VALUE",
+                                        f"Invalid parameter `text` with value: {text} (duplicate)"),
                 "insufficient_balance": ("BALANCE_NOT_ENOUGH", "Not enough balance"),
                 # the label is gateio.md §4.4's; the message text is an assumption
                 "would_take": ("POC_FILL_IMMEDIATELY", "Order would match and take immediately so it's cancelled"),
-                "min_notional": ("INVALID_PARAM_VALUE",
-                                 f"Your order size is too small. The minimum is {self.exchange.min_notional:g} {spec.quote}"),
+                "min_notional": ("INVALID_PARAM_VALUE", "Your order size is too small. The minimum is "
+                                 f"{self.exchange.min_notional:g} {spec.quote}"),
             }.get(rej.reason, ("INVALID_PARAM_VALUE", rej.reason))) from None
         order.arrival_ns = request[ARRIVAL_NS]
         self.account_changed(self.order_assets(order), order)

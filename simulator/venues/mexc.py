@@ -22,8 +22,18 @@ from protocols.signing import hmac_sha256_hex
 from protocols.venue import venue_symbol
 from simulator.market import Delta
 from simulator.matching import Order, Reject
-from simulator.venues.base import ARRIVAL_NS, Conn, FixedWindow, Frame, VenueServer, now_ms, signed_params, to_float, to_units
 from simulator.venues import mexc_private
+from simulator.venues.base import (
+    ARRIVAL_NS,
+    Conn,
+    FixedWindow,
+    Frame,
+    VenueServer,
+    now_ms,
+    signed_params,
+    to_float,
+    to_units,
+)
 from simulator.venues.reference import mexc_routes
 from simulator.venues.rules import mexc_idle
 
@@ -273,7 +283,8 @@ class MexcServer(VenueServer):
         return web.json_response({
             "makerCommission": None, "takerCommission": None, "buyerCommission": None, "sellerCommission": None,
             "canTrade": True, "canWithdraw": True, "canDeposit": True, "updateTime": None, "accountType": "SPOT",
-            "balances": [{"asset": a, "free": f"{f:.8f}", "locked": f"{lk:.8f}"} for a, (f, lk) in self.balances.items()],
+            "balances": [{"asset": a, "free": f"{f:.8f}", "locked": f"{lk:.8f}"}
+                         for a, (f, lk) in self.balances.items()],
             "permissions": ["SPOT"],
         })
 

@@ -26,8 +26,6 @@ from supervisor import ChildSpec, Supervisor, Tree, run
 from testkit import eventually, until
 
 
-
-
 class Edge:
     """A loopback WebSocket server: records what clients send, pushes what a test tells it."""
 
@@ -340,7 +338,7 @@ async def test_a_malformed_frame_restarts_the_connection_counts_a_decode_error_a
 
 async def test_a_mexc_subscription_over_thirty_symbols_uses_two_sockets_and_every_book_syncs():
     symbols = tuple(f"C{i}/USDT" for i in range(31))
-    async with venue_tree("mexc", symbols) as (sim, server, tree, counters):
+    async with venue_tree("mexc", symbols) as (sim, server, tree, _):
         assert tree.describe("connection").sockets == 2
         await eventually(all_books_in_sync(tree, symbols), timeout=20.0)
         sim.pause()

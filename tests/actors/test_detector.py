@@ -16,7 +16,7 @@ MS = 1_000_000
 FEES = {"mexc": 0.0, "gateio": 0.0, "binance": 0.0}
 
 
-def Clock() -> FakeClock[int]:  # noqa: N802 - stands where a class stood
+def Clock() -> FakeClock[int]:
     return FakeClock(10_000 * MS)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -88,7 +89,7 @@ def naive(asks, bids, fb, fs, min_edge, max_qty):
 
     points = sorted({0.0, max_qty} | set(_cums(asks)) | set(_cums(bids)))
     size = pnl = 0.0
-    for lo, hi in zip(points, points[1:]):
+    for lo, hi in itertools.pairwise(points):
         if lo >= max_qty:
             break
         mid = (lo + hi) / 2

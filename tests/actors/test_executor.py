@@ -115,7 +115,7 @@ async def journal(db):
 async def start_executor(journal, venues, *, dry=False, **risk):
     params = RiskParams(**{"leg_timeout_s": 2.0, "unwind_slippage_bps": 20.0, **risk})
     return await spawn(lambda: ExecutorActor(venues=venues, journal=journal, risk=params,
-                                             dry_run={n: dry for n in venues}, clock=lambda: NOW),
+                                             dry_run=dict.fromkeys(venues, dry), clock=lambda: NOW),
                        name="execution/executor")
 
 

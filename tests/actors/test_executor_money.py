@@ -57,7 +57,7 @@ async def sim_venues():
 async def start(journal, venues, static=None, **risk):
     params = RiskParams(**{"leg_timeout_s": 2.0, "unwind_slippage_bps": 20.0, **risk})
     return await spawn(lambda: ExecutorActor(venues=venues, journal=journal, risk=params,
-                                             dry_run={n: False for n in venues}, clock=lambda: NOW,
+                                             dry_run=dict.fromkeys(venues, False), clock=lambda: NOW,
                                              static=static),
                        name="execution/executor")
 
@@ -70,7 +70,8 @@ def rows(db, sql, params=()):
         conn.close()
 
 
-def opportunity(sim, oid: str, buy: str, sell: str, *, buy_factor: float = 1.0, sell_factor: float = 1.0) -> Opportunity:
+def opportunity(sim, oid: str, buy: str, sell: str, *, buy_factor: float = 1.0,
+                sell_factor: float = 1.0) -> Opportunity:
     """At the buy venue's best ask and the sell venue's best bid (times a factor: a factor that
     moves a limit away from the book makes that leg find nothing), for a size both tops hold."""
     _, asks = sim.venues[buy].book(SYMBOL)
@@ -114,7 +115,8 @@ def journal_id(db, oid: str) -> str:
 
 
 @pytest.mark.parametrize(("buy", "sell"), [("mexc", "binance"), ("binance", "gateio"), ("gateio", "mexc")])
-async def test_realised_pnl_is_the_matched_fills_net_of_the_fees_every_venue_charged(journal, db, sim_venues, buy, sell):
+async def test_realised_pnl_is_the_matched_fills_net_of_the_fees_every_venue_charged(
+        journal, db, sim_venues, buy, sell):
     sim, adapters = sim_venues
     ex = await start(journal, adapters)
     try:
@@ -236,7 +238,8 @@ async def test_a_transient_error_fetching_balances_rejects_that_opportunity_and_
                                   (journal_id(db, first.id),))
         assert status == "venue_unavailable" and detail.startswith("mexc: ")
         assert rows(db, "SELECT count(*) FROM orders WHERE opportunity_id = ?", (journal_id(db, first.id),)) == [(0,)]
-        assert rows(db, "SELECT status FROM opportunities WHERE id = ?", (journal_id(db, second.id),)) == [("executed",)]
+        second_status = rows(db, "SELECT status FROM opportunities WHERE id = ?", (journal_id(db, second.id),))
+        assert second_status == [("executed",)]
     finally:
         await ex.stop()
 
@@ -301,7 +304,8 @@ async def test_a_fee_the_venue_did_not_report_is_estimated_from_its_schedule_and
         await ex.stop()
 
 
-async def test_the_same_opportunity_twice_in_one_run_is_taken_once_and_its_first_result_is_kept(journal, db, sim_venues):
+async def test_the_same_opportunity_twice_in_one_run_is_taken_once_and_its_first_result_is_kept(
+        journal, db, sim_venues):
     from protocols.messages import KillSwitch
 
     sim, adapters = sim_venues

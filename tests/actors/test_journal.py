@@ -209,7 +209,8 @@ async def test_realised_pnl_since_sums_settled_opportunities_updated_from_then_o
 # --- nothing journaled is ever overwritten ------------------------------------------------------
 
 
-async def test_a_second_intent_or_opportunity_under_an_existing_id_is_refused_and_that_write_alone_rolls_back(journal, tmp_path):
+async def test_a_second_intent_or_opportunity_under_an_existing_id_is_refused_and_that_write_alone_rolls_back(
+        journal, tmp_path):
     await journal.ask(JournalWrite(records=(opportunity("o1"), intent("dup", opp="o1"))))
     ok, refused = await asyncio.gather(
         journal.ask(JournalWrite(records=(opportunity("o3"), intent("fresh", opp="o3")))),
@@ -286,7 +287,8 @@ async def test_an_old_journal_file_gains_the_new_columns_and_keeps_its_rows(tmp_
             edge_bps REAL NOT NULL, expected_pnl REAL NOT NULL, buy_seq INTEGER, sell_seq INTEGER,
             created_ns INTEGER, expires_ns INTEGER, status TEXT NOT NULL DEFAULT 'detected', realised_pnl REAL,
             detail TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
-        CREATE TABLE restarts (id INTEGER PRIMARY KEY, path TEXT NOT NULL, reason TEXT NOT NULL, ts_ms INTEGER NOT NULL);
+        CREATE TABLE restarts (id INTEGER PRIMARY KEY, path TEXT NOT NULL, reason TEXT NOT NULL,
+            ts_ms INTEGER NOT NULL);
         INSERT INTO opportunities VALUES ('old', 'BTC/USDT', 'mexc', 'gateio', 1, 1, 1, 1, 1, 1, 1, 1, 1,
             'executed', 2.0, '', 1, 1);
     """)
@@ -314,7 +316,7 @@ async def test_journal_creates_its_missing_directory_with_mode_0700(tmp_path):
 async def test_journal_whose_directory_cannot_be_created_fails_permanently_naming_it(tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the directory should be")
-    with pytest.raises(PermanentFailure, match="journal's directory .*not-a-dir"):
+    with pytest.raises(PermanentFailure, match=r"journal's directory .*not-a-dir"):
         await spawn(lambda: JournalActor(path=str(blocker / "sub" / "journal.sqlite")), name="journal")
 
 

@@ -204,7 +204,7 @@ def test_drop_oldest_mailbox_matches_a_bounded_deque_model(ops: list[tuple[str, 
         mb = make_mailbox(MailboxSpec(capacity=capacity, policy="drop_oldest"), "m", loop)
         model: deque[int] = deque(maxlen=capacity)
         dropped = 0
-        for i, (op, key) in enumerate(ops):
+        for i, (op, _key) in enumerate(ops):
             if op == "put":
                 dropped += len(model) == capacity
                 model.append(i)

@@ -13,7 +13,8 @@ def opportunity(buy_seq: int, sell_seq: int, created_ns: int) -> Opportunity:
 
 
 VENUES, SYMBOLS = ["binance", "gateio", "mexc"], ["BTC/USDT", "ETH/USDT"]
-TRACE = {"venue": [0, 2, 2, 0], "symbol": [0, 0, 1, 1], "seq": [10, 20, 20, 11], "written_ns": [1_000, 1_500, 1_600, 1_700]}
+TRACE = {"venue": [0, 2, 2, 0], "symbol": [0, 0, 1, 1], "seq": [10, 20, 20, 11],
+         "written_ns": [1_000, 1_500, 1_600, 1_700]}
 
 
 def test_the_latency_runs_from_the_newer_of_the_two_frames_written() -> None:

@@ -21,7 +21,8 @@ MINIMAL = '[venues.mexc]\nkind = "mexc"\nsimulated = true\nsymbols = ["BTC/USDT"
 LONG_DIR = "/tmp/" + "d" * 110
 
 BAD = [
-    ("infinite loss limit", "[risk]\ndaily_loss_limit = inf\n", "risk.daily_loss_limit: expected a finite number, got inf"),
+    ("infinite loss limit", "[risk]\ndaily_loss_limit = inf\n",
+     "risk.daily_loss_limit: expected a finite number, got inf"),
     ("nan notional", "[detector]\nmax_notional = nan\n", "detector.max_notional: expected a finite number, got nan"),
     ("infinite per-venue notional", "[risk]\nmax_notional_per_venue = +inf\n",
      "risk.max_notional_per_venue: expected a finite number, got inf"),
@@ -39,7 +40,8 @@ BAD = [
      "detector.max_book_age_ms: expected an integer <= 3600000, got 86400000"),
     ("edge beyond 100 %", "[detector]\nmin_edge_bps = 20000.0\n",
      "detector.min_edge_bps: expected a number <= 10000.0, got 20000.0"),
-    ("lowercase symbol", None, 'venues.mexc.symbols[1]: expected "BASE/QUOTE" in capitals ("ETH/USDT"), got "eth/usdt"'),
+    ("lowercase symbol", None,
+     'venues.mexc.symbols[1]: expected "BASE/QUOTE" in capitals ("ETH/USDT"), got "eth/usdt"'),
     ("unix path too long", f'[control]\nunix_path = "{LONG_DIR}/control.sock"\n',
      "control.unix_path: expected a control socket path of at most 107 bytes"),
     ("state dir too long for the socket", f'[control]\nstate_dir = "{LONG_DIR}"\n',

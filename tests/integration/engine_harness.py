@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import pytest
+
 import config
 import supervisor.app as app
 import supervisor.engine as engine_mod
 from actors.detector import DetectorActor
-import pytest
-
 from protocols.messages import BookView, FlushJournal, GetView, KillSwitch, Opportunity
 from testkit import eventually as wait_until
 
@@ -106,7 +106,7 @@ class Recorder:
         receive time, and be at most ``max_book_age_ms`` old when the opportunity was created.
         Returns what is wrong (empty: every decision was taken on fresh, in-sync books)."""
         wrong = []
-        for symbol, events in self.events.items():
+        for events in self.events.values():
             newest: dict[str, BookView] = {}
             for e in events:
                 if e.view is not None:
@@ -173,7 +173,8 @@ class Harness:
 
 
 @contextlib.asynccontextmanager
-async def engine_running(directory: Path, *, rest_timeout_s: float | None = None, **toml: Any) -> AsyncIterator[Harness]:
+async def engine_running(directory: Path, *, rest_timeout_s: float | None = None,
+                         **toml: Any) -> AsyncIterator[Harness]:
     """``rest_timeout_s``: the venue adapters' REST timeout (their default is 10 s)."""
     cfg = config.loads(engine_toml(directory, **toml), source="engine-harness")
     recorder = Recorder()
@@ -181,7 +182,8 @@ async def engine_running(directory: Path, *, rest_timeout_s: float | None = None
         kind: functools.partial(cls, timeout_s=rest_timeout_s) for kind, cls in app.ADAPTERS.items()}
     journal = Path(cfg.journal.path)
     runs_before = set(run_ids(journal)) if journal.exists() else set()
-    with mock.patch.object(engine_mod, "DetectorActor", recording_detector(recorder)), mock.patch.dict(app.ADAPTERS, adapters):
+    with (mock.patch.object(engine_mod, "DetectorActor", recording_detector(recorder)),
+          mock.patch.dict(app.ADAPTERS, adapters)):
         async with app.assembled(cfg, live=False) as (sim, engine), engine.running():
             h = Harness(cfg=cfg, sim=sim, engine=engine, recorder=recorder)
             yield h
@@ -217,8 +219,8 @@ async def assert_books_equal_truth(h: Harness, venues: Iterable[str], timeout: f
     try:
         for venue in venues:
             for symbol in SYMBOLS:
-                await wait_until(lambda: book_equals_truth(h, venue, symbol), timeout=timeout,
-                                 what=f"{venue} {symbol} equal to the simulator's book")
+                await wait_until(lambda venue=venue, symbol=symbol: book_equals_truth(h, venue, symbol),
+                                 timeout=timeout, what=f"{venue} {symbol} equal to the simulator's book")
     finally:
         h.sim.resume()
 
@@ -262,7 +264,8 @@ def assert_accounting_identity(journal_path: Path, sim: Any, run_id: str = "") -
     positions: dict[tuple[str, str], float] = {}
     for opp_id, symbol, pnl, open_qty, open_venue, buy_venue, sell_venue in settled:
         bought = sold = paid = received = fees = 0.0
-        for cid, venue in journal_rows(journal_path, "SELECT client_order_id, venue FROM orders WHERE opportunity_id = ?",
+        for cid, venue in journal_rows(journal_path,
+                                       "SELECT client_order_id, venue FROM orders WHERE opportunity_id = ?",
                                        (opp_id,)):
             order = sim.venues[venue].orders.get(venue_client_id(venue, cid))
             if order is None or not order.filled:

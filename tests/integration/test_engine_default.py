@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine_harness import VENUES, assert_books_equal_truth, assert_journal_matches_venues, engine_running, quiesce, wait_until
+from engine_harness import (
+    VENUES,
+    assert_books_equal_truth,
+    assert_journal_matches_venues,
+    engine_running,
+    quiesce,
+    wait_until,
+)
 
 
 async def test_embedded_default_syncs_every_book_fills_both_legs_and_journal_matches_the_venues(
@@ -16,8 +23,10 @@ async def test_embedded_default_syncs_every_book_fills_both_legs_and_journal_mat
                          what="an opportunity executed (both legs filled)")
         await quiesce(h)
 
-        for opp_id, buy, sell in h.rows("SELECT id, buy_venue, sell_venue FROM opportunities WHERE status = 'executed'"):
-            legs = h.rows("SELECT venue, side, filled_qty FROM orders WHERE opportunity_id = ? ORDER BY side", (opp_id,))
+        executed = h.rows("SELECT id, buy_venue, sell_venue FROM opportunities WHERE status = 'executed'")
+        for opp_id, buy, sell in executed:
+            legs = h.rows("SELECT venue, side, filled_qty FROM orders WHERE opportunity_id = ? ORDER BY side",
+                          (opp_id,))
             assert [(v, s) for v, s, _ in legs if s in ("buy", "sell")][:2] == [(buy, "buy"), (sell, "sell")]
             assert all(q > 0 for _, _, q in legs), f"{opp_id}: a leg did not fill: {legs}"
         assert_journal_matches_venues(h.journal, h.sim)

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from engine_harness import (
     SYMBOLS,
     all_running,
@@ -136,7 +137,6 @@ def test_the_decision_check_flags_an_opportunity_taken_on_an_out_of_sync_or_stal
     """The check above can fail: an opportunity after its venue announced out-of-sync, one on a
     view it does not name, and one on a view older than max_book_age_ms are all reported."""
     from engine_harness import Event, Recorder
-
     from protocols.messages import BookView, Opportunity
 
     def view(venue: str, seq: int, recv_ns: int, in_sync: bool = True) -> Event:
@@ -154,4 +154,5 @@ def test_the_decision_check_flags_an_opportunity_taken_on_an_out_of_sync_or_stal
     bad = Recorder({"BTC/USDT": [view("mexc", 1, 10), view("gateio", 1, 10), opp("wrong-view", 20, sell_seq=2),
                                  opp("stale", 10 + 2_000_000), view("gateio", 1, 30, in_sync=False),
                                  opp("out-of-sync", 40)]})
-    assert [w.split(":")[0] for w in bad.decision_faults(max_age_ms=1)] == ["wrong-view", "stale", "stale", "out-of-sync"]
+    faults = [w.split(":")[0] for w in bad.decision_faults(max_age_ms=1)]
+    assert faults == ["wrong-view", "stale", "stale", "out-of-sync"]

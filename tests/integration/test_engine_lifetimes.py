@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import msgspec
+
 from engine_harness import (
     assert_accounting_identity,
     assert_journal_matches_venues,
@@ -15,7 +16,6 @@ from engine_harness import (
     quiesce,
     wait_until,
 )
-
 from protocols.messages import KillSwitch
 
 
@@ -40,7 +40,8 @@ async def test_two_engine_lifetimes_on_one_journal_never_share_an_id_overwrite_a
         # The same detector id again (a restarted venue repeats sequence numbers): a new journal id.
         now = time.monotonic_ns()
         await executor.ask(msgspec.structs.replace(replay, created_ns=now, expires_ns=now + 10**9), timeout=15)
-        await wait_until(lambda: h.rows("SELECT 1 FROM orders WHERE created_ms > ?", (max(r[-2] for r in first_orders),)),
+        last_first = max(r[-2] for r in first_orders)
+        await wait_until(lambda: h.rows("SELECT 1 FROM orders WHERE created_ms > ?", (last_first,)),
                          timeout=12, what="an order sent by the second run")
         await executor.ask(KillSwitch(on=True, reason="test"), timeout=15)
         await quiesce(h)

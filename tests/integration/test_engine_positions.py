@@ -10,12 +10,12 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from engine_harness import engine_running, wait_until
 
 from actors import spawn
 from actors.journal import JournalActor
 from actors.marks import Marks
 from actors.positions import settle
+from engine_harness import engine_running, wait_until
 from protocols.messages import (
     FlushJournal,
     JournalWrite,

@@ -24,6 +24,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+
+from actors.journal import JOURNAL_FINAL
+from actors.risk import client_order_id
 from engine_harness import (
     SYMBOLS,
     assert_journal_matches_venues,
@@ -33,9 +36,6 @@ from engine_harness import (
     venue_status,
     wait_until,
 )
-
-from actors.journal import JOURNAL_FINAL
-from actors.risk import client_order_id
 from simulator import SimConfig, Simulator
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from engine_harness import engine_running, engine_toml
 
+from engine_harness import engine_running, engine_toml
 from simulator import SimConfig, Simulator
 
 ROOT = Path(__file__).resolve().parents[2]

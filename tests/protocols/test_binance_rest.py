@@ -84,7 +84,8 @@ def err(code: int, msg: str) -> bytes:
         (400, err(-1100, "Illegal characters found in parameter 'symbol'."), {}, errors.ExchangeError, -1100),
     ],
 )
-def test_every_error_row_maps_to_its_class(status: int, body: bytes, headers: dict, kind: type, code: int | None) -> None:
+def test_every_error_row_maps_to_its_class(status: int, body: bytes, headers: dict, kind: type,
+                                           code: int | None) -> None:
     error = map_error(status, body, headers)
     assert type(error) is kind
     assert (error.venue, error.code, error.status) == ("binance", code, status)
@@ -204,7 +205,7 @@ def exchange_info(notional_filter: str = "NOTIONAL") -> dict:
         ]}, {"symbol": "ETHUSDT", "status": "BREAK", "baseAsset": "ETH", "quoteAsset": "USDT", "filters": []}]}
 
 
-async def test_depth_snapshot_sends_symbol_and_limit_and_spends_the_limit_weight(edge, venue) -> None:  # noqa: ANN001
+async def test_depth_snapshot_sends_symbol_and_limit_and_spends_the_limit_weight(edge, venue) -> None:
     edge[0].reply("GET", "/api/v3/depth", {"lastUpdateId": 1027024, "bids": [["4.00000000", "431.00000000"]],
                                            "asks": [["4.00000200", "12.00000000"]]})
     snap = await venue.depth_snapshot("BTC/USDT", limit=1000)
@@ -216,7 +217,7 @@ async def test_depth_snapshot_sends_symbol_and_limit_and_spends_the_limit_weight
 
 
 @pytest.mark.parametrize("notional_filter", ["NOTIONAL", "MIN_NOTIONAL"])
-async def test_symbol_info_reads_the_filters_and_uses_the_account_commission(edge, venue, notional_filter) -> None:  # noqa: ANN001
+async def test_symbol_info_reads_the_filters_and_uses_the_account_commission(edge, venue, notional_filter) -> None:
     edge[0].reply("GET", "/api/v3/exchangeInfo", exchange_info(notional_filter))
     edge[0].reply("GET", "/api/v3/account/commission", {
         "symbol": "BTCUSDT",
@@ -231,7 +232,7 @@ async def test_symbol_info_reads_the_filters_and_uses_the_account_commission(edg
                                                        taker_fee=0.0009 + 0.000002)
 
 
-async def test_symbol_info_without_credentials_uses_the_default_fee_and_reports_halted_symbols(edge) -> None:  # noqa: ANN001
+async def test_symbol_info_without_credentials_uses_the_default_fee_and_reports_halted_symbols(edge) -> None:
     edge[0].reply("GET", "/api/v3/exchangeInfo", exchange_info())
     venue = BinanceVenue(rest_url=edge[1])
     try:
@@ -243,7 +244,7 @@ async def test_symbol_info_without_credentials_uses_the_default_fee_and_reports_
     assert not info["ETH/USDT"].trading and info["ETH/USDT"].tick_size == 0
 
 
-async def test_symbol_missing_from_exchange_info_is_an_error(edge) -> None:  # noqa: ANN001
+async def test_symbol_missing_from_exchange_info_is_an_error(edge) -> None:
     edge[0].reply("GET", "/api/v3/exchangeInfo", exchange_info())
     venue = BinanceVenue(rest_url=edge[1])
     try:
@@ -253,7 +254,7 @@ async def test_symbol_missing_from_exchange_info_is_an_error(edge) -> None:  # n
         await venue.close()
 
 
-async def test_balances_are_read_from_the_signed_account_endpoint(edge, venue) -> None:  # noqa: ANN001
+async def test_balances_are_read_from_the_signed_account_endpoint(edge, venue) -> None:
     edge[0].reply("GET", "/api/v3/account", {"makerCommission": 15, "canTrade": True, "balances": [
         {"asset": "BTC", "free": "4723846.89208129", "locked": "0.00000000"},
         {"asset": "LTC", "free": "4763368.68006011", "locked": "1.50000000"}]})
@@ -282,7 +283,7 @@ PLACE = [
 
 
 @pytest.mark.parametrize(("intent", "params"), PLACE)
-async def test_place_order_sends_exact_decimal_fields_signed(edge, venue, intent, params) -> None:  # noqa: ANN001
+async def test_place_order_sends_exact_decimal_fields_signed(edge, venue, intent, params) -> None:
     venue._info["BTC/USDT"] = BTC  # static rules already fetched
     edge[0].reply("POST", "/api/v3/order", order_json(clientOrderId=intent.client_order_id))
     await venue.place_order(intent)
@@ -292,7 +293,7 @@ async def test_place_order_sends_exact_decimal_fields_signed(edge, venue, intent
     assert venue._rest.limits.bucket("orders").wait_time(10) > 0  # one ORDERS token spent
 
 
-async def test_filled_order_reply_becomes_an_update_with_fees_summed(edge, venue) -> None:  # noqa: ANN001
+async def test_filled_order_reply_becomes_an_update_with_fees_summed(edge, venue) -> None:
     venue._info["BTC/USDT"] = BTC
     edge[0].reply("POST", "/api/v3/order", order_json(
         type="MARKET", price="0.00000000", origQty="1.00000000", executedQty="1.00000000",
@@ -305,7 +306,7 @@ async def test_filled_order_reply_becomes_an_update_with_fees_summed(edge, venue
     assert update.avg_price == 30000.5 and update.ts_ms == 1507725176595
 
 
-async def test_order_below_min_notional_is_rejected_locally_without_a_request(edge, venue) -> None:  # noqa: ANN001
+async def test_order_below_min_notional_is_rejected_locally_without_a_request(edge, venue) -> None:
     venue._info["BTC/USDT"] = BTC
     tiny = msgspec.structs.replace(PLACE[0][0], qty=0.0001, price=10.0)
     with pytest.raises(errors.OrderRejected) as info:
@@ -313,7 +314,7 @@ async def test_order_below_min_notional_is_rejected_locally_without_a_request(ed
     assert info.value.code == "local" and edge[0].seen == []
 
 
-async def test_place_order_fetches_symbol_rules_once(edge, venue) -> None:  # noqa: ANN001
+async def test_place_order_fetches_symbol_rules_once(edge, venue) -> None:
     edge[0].reply("GET", "/api/v3/exchangeInfo", exchange_info())
     edge[0].reply("GET", "/api/v3/account/commission", {"standardCommission": {"maker": "0.001", "taker": "0.001"}})
     edge[0].reply("POST", "/api/v3/order", order_json())
@@ -323,7 +324,7 @@ async def test_place_order_fetches_symbol_rules_once(edge, venue) -> None:  # no
         "/api/v3/exchangeInfo", "/api/v3/account/commission", "/api/v3/order", "/api/v3/order"]
 
 
-async def test_cancel_order_names_the_original_client_id(edge, venue) -> None:  # noqa: ANN001
+async def test_cancel_order_names_the_original_client_id(edge, venue) -> None:
     edge[0].reply("DELETE", "/api/v3/order", order_json(
         clientOrderId="cancelMyOrder1", origClientOrderId="opp1-buy", status="CANCELED", executedQty="0.00100000"))
     update = await venue.cancel_order("BTC/USDT", "opp1-buy")
@@ -331,7 +332,7 @@ async def test_cancel_order_names_the_original_client_id(edge, venue) -> None:  
     assert (update.client_order_id, update.status, update.filled_qty) == ("opp1-buy", "canceled", 0.001)
 
 
-async def test_cancel_all_returns_each_canceled_order_and_skips_order_lists(edge, venue) -> None:  # noqa: ANN001
+async def test_cancel_all_returns_each_canceled_order_and_skips_order_lists(edge, venue) -> None:
     edge[0].reply("DELETE", "/api/v3/openOrders", [
         order_json(clientOrderId="c1", origClientOrderId="a", status="CANCELED"),
         {"orderListId": 1929, "contingencyType": "OCO", "listStatusType": "ALL_DONE", "orders": []},
@@ -341,12 +342,12 @@ async def test_cancel_all_returns_each_canceled_order_and_skips_order_lists(edge
     assert [(u.client_order_id, u.order_type) for u in updates] == [("a", "limit"), ("b", "ioc")]
 
 
-async def test_cancel_all_with_nothing_open_is_an_empty_list(edge, venue) -> None:  # noqa: ANN001
+async def test_cancel_all_with_nothing_open_is_an_empty_list(edge, venue) -> None:
     edge[0].reply("DELETE", "/api/v3/openOrders", {"code": -2011, "msg": "Unknown order sent."}, status=400)
     assert await venue.cancel_all("BTC/USDT") == []
 
 
-async def test_order_by_client_id_queries_by_orig_client_order_id(edge, venue) -> None:  # noqa: ANN001
+async def test_order_by_client_id_queries_by_orig_client_order_id(edge, venue) -> None:
     edge[0].reply("GET", "/api/v3/order", order_json(status="PARTIALLY_FILLED", executedQty="0.1",
                                                      cummulativeQuoteQty="3000.01", updateTime=1499827319559))
     update = await venue.order_by_client_id("BTC/USDT", "opp1-buy")
@@ -354,19 +355,19 @@ async def test_order_by_client_id_queries_by_orig_client_order_id(edge, venue) -
     assert (update.status, update.filled_qty, update.client_order_id) == ("partially_filled", 0.1, "opp1-buy")
 
 
-async def test_unknown_order_query_raises_order_not_found(edge, venue) -> None:  # noqa: ANN001
+async def test_unknown_order_query_raises_order_not_found(edge, venue) -> None:
     edge[0].reply("GET", "/api/v3/order", {"code": -2013, "msg": "Order does not exist."}, status=400)
     with pytest.raises(errors.OrderNotFound):
         await venue.order_by_client_id("BTC/USDT", "never-sent")
 
 
-async def test_open_orders_lists_every_order(edge, venue) -> None:  # noqa: ANN001
+async def test_open_orders_lists_every_order(edge, venue) -> None:
     edge[0].reply("GET", "/api/v3/openOrders", [order_json(clientOrderId="a"), order_json(clientOrderId="b")])
     updates = await venue.open_orders("BTC/USDT")
     assert edge[0].signed() == {"symbol": "BTCUSDT"} and [u.client_order_id for u in updates] == ["a", "b"]
 
 
-async def test_429_with_retry_after_raises_rate_limited_and_pauses_the_buckets(edge, venue) -> None:  # noqa: ANN001
+async def test_429_with_retry_after_raises_rate_limited_and_pauses_the_buckets(edge, venue) -> None:
     edge[0].reply("GET", "/api/v3/depth", {"code": -1003, "msg": "Too many requests."}, status=429,
                   headers={"Retry-After": "7"})
     with pytest.raises(errors.RateLimited) as info:
@@ -376,7 +377,7 @@ async def test_429_with_retry_after_raises_rate_limited_and_pauses_the_buckets(e
     assert venue._rest.limits.bucket("orders").wait_time(1) == 7.0
 
 
-async def test_signed_calls_without_credentials_fail_before_sending(edge) -> None:  # noqa: ANN001
+async def test_signed_calls_without_credentials_fail_before_sending(edge) -> None:
     venue = BinanceVenue(rest_url=edge[1])
     try:
         with pytest.raises(errors.AuthError):
@@ -386,7 +387,7 @@ async def test_signed_calls_without_credentials_fail_before_sending(edge) -> Non
     assert edge[0].seen == []
 
 
-async def test_undecodable_reply_is_a_decode_error_with_an_excerpt(edge, venue) -> None:  # noqa: ANN001
+async def test_undecodable_reply_is_a_decode_error_with_an_excerpt(edge, venue) -> None:
     edge[0].reply("GET", "/api/v3/depth", {"lastUpdateId": "soon"})
     with pytest.raises(errors.DecodeError) as info:
         await venue.depth_snapshot("BTC/USDT")

@@ -120,7 +120,7 @@ def deliveries(draw: st.DrawFn, events: list[BookDelta]) -> list[BookDelta]:
 
 @settings(max_examples=200, deadline=None)
 @given(data=st.data(), history=histories())
-def test_check_accepts_exactly_the_continuous_deltas_and_flags_every_gap(data: st.DataObject, history) -> None:  # noqa: ANN001
+def test_check_accepts_exactly_the_continuous_deltas_and_flags_every_gap(data: st.DataObject, history) -> None:
     events, books, s = history
     true_at = {0: books[0]} | {e.last_seq: books[i + 1] for i, e in enumerate(events)}
     last = events[s - 1].last_seq if s else 0
@@ -148,7 +148,7 @@ def test_check_accepts_exactly_the_continuous_deltas_and_flags_every_gap(data: s
 
 @settings(max_examples=200, deadline=None)
 @given(data=st.data(), history=histories())
-def test_start_then_check_rebuilds_the_true_book_from_any_buffer(data: st.DataObject, history) -> None:  # noqa: ANN001
+def test_start_then_check_rebuilds_the_true_book_from_any_buffer(data: st.DataObject, history) -> None:
     events, books, s = history
     true_at = {0: books[0]} | {e.last_seq: books[i + 1] for i, e in enumerate(events)}
     snapshot = events[s - 1].last_seq if s else 0

@@ -135,7 +135,7 @@ def test_obu_push_decodes_full_and_incremental_with_the_pair_from_the_stream_nam
     inc = full.replace(b'"full":true,', b'"U":28606982,').replace(b'"u":28606981', b'"u":28606990')
     delta = venue.decode(inc, recv_ns=3)
     assert (delta.first_seq, delta.last_seq, delta.full) == (28606982, 28606990, False)
-    with pytest.raises(DecodeError, match="spot.obu"):
+    with pytest.raises(DecodeError, match=r"spot\.obu"):
         venue.decode(inc.replace(b'"U":28606982,', b''), recv_ns=3)
 
 

@@ -218,7 +218,8 @@ async def test_an_unknown_client_id_raises_order_not_found(venue, edge):
 
 
 async def test_cancel_order_deletes_by_client_text(venue, edge):
-    edge.route("DELETE", "/api/v4/spot/orders/t-def456", {**OPEN_ORDER, "status": "cancelled", "finish_as": "cancelled"})
+    edge.route("DELETE", "/api/v4/spot/orders/t-def456",
+               {**OPEN_ORDER, "status": "cancelled", "finish_as": "cancelled"})
     update = await venue.cancel_order("BTC/USDT", "def456")
     [seen] = edge.seen
     assert (seen.method, seen.path, seen.query) == ("DELETE", "/api/v4/spot/orders/t-def456", "currency_pair=BTC_USDT")

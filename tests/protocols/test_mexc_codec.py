@@ -97,8 +97,8 @@ def test_limit_depth_push_is_a_full_book_with_one_version(venue: MexcVenue) -> N
     (f'{{"id":0,"code":0,"msg":"{CHANNEL}"}}', Control(kind="ack", detail=CHANNEL)),
     ('{"id":0,"code":0,"msg":"Not Subscribed successfully! [spot@public.miniTicker.v3.api@BTCUSDT@UTC+0].  '
      'Reason\uff1a Blocked!"}',
-     Control(kind="error", detail="code=0 msg=Not Subscribed successfully! [spot@public.miniTicker.v3.api@BTCUSDT@UTC+0]."
-             "  Reason\uff1a Blocked!")),
+     Control(kind="error", detail="code=0 msg=Not Subscribed successfully! "
+             "[spot@public.miniTicker.v3.api@BTCUSDT@UTC+0].  Reason\uff1a Blocked!")),
     ('{"id":0,"code":0,"msg":"spot@public.aggre.depth.v3.api.pb@10ms@SOLUSDT"}',
      Control(kind="error", detail="code=0 msg=spot@public.aggre.depth.v3.api.pb@10ms@SOLUSDT")),
     (f'{{"id":0,"code":1,"msg":"{CHANNEL}"}}', Control(kind="error", detail=f"code=1 msg={CHANNEL}")),

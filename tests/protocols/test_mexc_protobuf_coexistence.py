@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("ccxt.protobuf.mexc.PushDataV3ApiWrapper_pb2", reason="ccxt (the test extra) ships the official classes")
+pytest.importorskip("ccxt.protobuf.mexc.PushDataV3ApiWrapper_pb2",
+                    reason="ccxt (the test extra) ships the official classes")
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,12 +40,13 @@ ROUND_TRIP = textwrap.dedent("""
 
 
 def _run(*lines: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "\n".join(lines)], cwd=ROOT, capture_output=True, text=True, check=False,
-                          timeout=50)
+    return subprocess.run([sys.executable, "-c", "\n".join(lines)], cwd=ROOT, capture_output=True, text=True,
+                          check=False, timeout=50)
 
 
 @pytest.mark.parametrize("first, last", [(OFFICIAL, ARBOR), (ARBOR, OFFICIAL)], ids=["official_first", "arbor_first"])
-def test_arbor_and_official_mexc_classes_coexist_in_one_process_when_imported_in_either_order(first: str, last: str) -> None:
+def test_arbor_and_official_mexc_classes_coexist_in_one_process_when_imported_in_either_order(
+        first: str, last: str) -> None:
     done = _run(first, last, ROUND_TRIP)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "ok"

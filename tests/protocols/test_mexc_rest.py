@@ -110,7 +110,8 @@ class Edge:
         self.raw_queries: list[str] = []
         self.replies: dict[tuple[str, str], tuple[int, Any, dict[str, str]]] = {}
 
-    def reply(self, method: str, path: str, payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> None:
+    def reply(self, method: str, path: str, payload: Any, status: int = 200,
+              headers: dict[str, str] | None = None) -> None:
         self.replies[(method, path)] = (status, payload, headers or {})
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -181,7 +182,8 @@ def _order(status: str, **extra: Any) -> dict[str, Any]:
             "timeInForce": None, "type": "IMMEDIATE_OR_CANCEL", "side": "SELL", "time": 5, "updateTime": 6} | extra
 
 
-async def test_depth_snapshot_asks_for_the_symbol_and_limit_and_keeps_last_update_id(edge: tuple[Edge, MexcVenue]) -> None:
+async def test_depth_snapshot_asks_for_the_symbol_and_limit_and_keeps_last_update_id(
+        edge: tuple[Edge, MexcVenue]) -> None:
     state, venue = edge
     state.reply("GET", "/api/v3/depth", {"lastUpdateId": 1112416, "bids": [["15.00000", "49999.00000"]],
                                          "asks": [["14.0000", "1.0000"]]})
@@ -191,7 +193,8 @@ async def test_depth_snapshot_asks_for_the_symbol_and_limit_and_keeps_last_updat
                                     asks=((14.0, 1.0),), exchange_ts_ms=0, recv_ns=snapshot.recv_ns)
 
 
-async def test_symbol_info_derives_tick_step_minimums_and_fees_from_precision_fields(edge: tuple[Edge, MexcVenue]) -> None:
+async def test_symbol_info_derives_tick_step_minimums_and_fees_from_precision_fields(
+        edge: tuple[Edge, MexcVenue]) -> None:
     state, venue = edge
     state.reply("GET", "/api/v3/exchangeInfo", EXCHANGE_INFO)
     info = await venue.symbol_info(["BTC/USDT", "ETH/USDT", "XYZ/USDT"])
@@ -227,7 +230,8 @@ async def test_limit_order_sends_exact_decimal_strings_and_the_client_id(edge: t
     assert state.signed_query() == {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.5",
                                     "price": "100.01", "newClientOrderId": "opp1-buy"}
     assert await state.requests[-1].read() == b""  # every parameter is in the signed query string
-    assert (update.order_id, update.client_order_id, update.status) == ("06a480e69e604477bfb48dddd5f0b750", "opp1-buy", "new")
+    assert (update.order_id, update.client_order_id, update.status) == (
+        "06a480e69e604477bfb48dddd5f0b750", "opp1-buy", "new")
     assert (update.price, update.qty, update.filled_qty, update.ts_ms) == (100.01, 0.5, 0.0, 1666676533741)
 
 
@@ -236,7 +240,8 @@ async def test_ioc_is_an_order_type_with_no_time_in_force(edge: tuple[Edge, Mexc
     state.reply("GET", "/api/v3/exchangeInfo", EXCHANGE_INFO)
     state.reply("POST", "/api/v3/order", ORDER_REPLY | {"type": "IMMEDIATE_OR_CANCEL", "side": "SELL"})
     update = await venue.place_order(OrderIntent(client_order_id="c2", opportunity_id="o", venue="mexc",
-                                                 symbol="BTC/USDT", side="sell", order_type="ioc", qty=1.0, price=99.991))
+                                                 symbol="BTC/USDT", side="sell", order_type="ioc", qty=1.0,
+                                                 price=99.991))
     assert state.signed_query() == {"symbol": "BTCUSDT", "side": "SELL", "type": "IMMEDIATE_OR_CANCEL",
                                     "quantity": "1", "price": "100", "newClientOrderId": "c2"}
     assert (update.order_type, update.side) == ("ioc", "sell")
@@ -265,7 +270,8 @@ async def test_an_order_below_the_minimum_is_rejected_before_anything_is_sent(ed
 
 async def test_cancel_by_client_id_maps_a_partially_canceled_order_to_canceled(edge: tuple[Edge, MexcVenue]) -> None:
     state, venue = edge
-    state.reply("DELETE", "/api/v3/order", _order("PARTIALLY_CANCELED", clientOrderId="cancel-id", origClientOrderId="cid-1"))
+    state.reply("DELETE", "/api/v3/order",
+                _order("PARTIALLY_CANCELED", clientOrderId="cancel-id", origClientOrderId="cid-1"))
     state.reply("GET", "/api/v3/myTrades", TRADES)
     update = await venue.cancel_order("BTC/USDT", "cid-1")
     assert state.requests[0].method == "DELETE"
@@ -297,7 +303,8 @@ async def test_an_order_the_venue_does_not_know_raises_order_not_found(edge: tup
 
 async def test_open_orders_and_cancel_all_return_one_update_per_order(edge: tuple[Edge, MexcVenue]) -> None:
     state, venue = edge
-    state.reply("GET", "/api/v3/openOrders", [_order("NEW", clientOrderId="a"), _order("PARTIALLY_FILLED", clientOrderId="b")])
+    state.reply("GET", "/api/v3/openOrders",
+                [_order("NEW", clientOrderId="a"), _order("PARTIALLY_FILLED", clientOrderId="b")])
     state.reply("DELETE", "/api/v3/openOrders", [_order("CANCELED", clientOrderId="a")])
     opened = await venue.open_orders("BTC/USDT")
     assert state.signed_query() == {"symbol": "BTCUSDT"}
@@ -309,13 +316,15 @@ async def test_open_orders_and_cancel_all_return_one_update_per_order(edge: tupl
 
 async def test_a_429_raises_rate_limited_with_the_venues_retry_after(edge: tuple[Edge, MexcVenue]) -> None:
     state, venue = edge
-    state.reply("GET", "/api/v3/depth", {"code": 429, "msg": "Too Many Requests"}, status=429, headers={"Retry-After": "3"})
+    state.reply("GET", "/api/v3/depth", {"code": 429, "msg": "Too Many Requests"}, status=429,
+                headers={"Retry-After": "3"})
     with pytest.raises(RateLimited) as info:
         await venue.depth_snapshot("BTC/USDT")
     assert info.value.retry_after_s == 3.0
 
 
-async def test_a_5xx_on_an_order_raises_network_error_because_the_outcome_is_unknown(edge: tuple[Edge, MexcVenue]) -> None:
+async def test_a_5xx_on_an_order_raises_network_error_because_the_outcome_is_unknown(
+        edge: tuple[Edge, MexcVenue]) -> None:
     state, venue = edge
     state.reply("GET", "/api/v3/exchangeInfo", EXCHANGE_INFO)
     state.reply("POST", "/api/v3/order", b"upstream error", status=502)
@@ -357,7 +366,8 @@ async def test_an_order_reply_with_unknown_vocabulary_raises_decode_error(edge: 
 
 # --- fees: MEXC's order replies carry none; an order's fills (myTrades) do ---------------------
 
-async def test_a_final_filled_order_query_reads_its_fee_and_fee_asset_from_my_trades(edge: tuple[Edge, MexcVenue]) -> None:
+async def test_a_final_filled_order_query_reads_its_fee_and_fee_asset_from_my_trades(
+        edge: tuple[Edge, MexcVenue]) -> None:
     state, venue = edge
     state.reply("GET", "/api/v3/order", _order("PARTIALLY_CANCELED"))
     state.reply("GET", "/api/v3/myTrades", TRADES)

@@ -9,7 +9,6 @@ import pytest
 from protocols.ratelimit import RateLimits, TokenBucket
 from testkit import FakeClock
 
-
 Clock = FakeClock[float]
 
 
@@ -42,7 +41,8 @@ async def test_spent_tokens_come_back_at_the_documented_rate_up_to_capacity(cloc
     clock.now += 0.5
     assert bucket.wait_time(5) == 0 and bucket.wait_time(6) == pytest.approx(0.1)
     clock.now += 100
-    assert bucket.wait_time(10) == 0 and bucket.wait_time(11) == 0  # capped: a weight above capacity waits for a full bucket
+    # capped: a weight above capacity waits for a full bucket
+    assert bucket.wait_time(10) == 0 and bucket.wait_time(11) == 0
 
 
 async def test_a_weight_above_capacity_takes_the_whole_bucket(clock: Clock) -> None:

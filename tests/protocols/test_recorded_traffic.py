@@ -230,10 +230,13 @@ def test_gateio_live_stream_decodes_and_syncs_without_a_false_gap() -> None:
 MARKETS = CAPTURES.parent / "markets"
 
 
+MEXC_SYMBOL_RULES = msgspec.json.Decoder(list[mwire.SymbolRule], strict=False)
+
+
 @pytest.mark.parametrize("name, decoder, count", [
     ("mexc.exchangeInfo.2025-09-21.json", lambda b: mwire.exchange_info_decoder.decode(b).symbols, 2182),
-    ("mexc.exchangeInfo.symbols.2024-08-20.json", msgspec.json.Decoder(list[mwire.SymbolRule], strict=False).decode, None),
-    ("mexc.exchangeInfo.symbols.le2025-01-05.json", msgspec.json.Decoder(list[mwire.SymbolRule], strict=False).decode, None),
+    ("mexc.exchangeInfo.symbols.2024-08-20.json", MEXC_SYMBOL_RULES.decode, None),
+    ("mexc.exchangeInfo.symbols.le2025-01-05.json", MEXC_SYMBOL_RULES.decode, None),
     ("binance.exchangeInfo.2023-08-13.json", lambda b: bwire.EXCHANGE_INFO.decode(b).symbols, 2276),
     ("gate.currency_pairs.2024-08-19.json", gwire.CURRENCY_PAIRS.decode, 3746),
 ])

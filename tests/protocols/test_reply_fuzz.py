@@ -77,9 +77,11 @@ def test_any_rest_reply_raises_only_documented_errors_or_decodes_to_usable_value
 
 
 @FUZZ
-@given(status=st.sampled_from([418, 429, 429, 429, 503]) | st.integers(400, 599), body=st.one_of(st.binary(max_size=60), st.builds(
-    lambda code, msg, label: json.dumps({"code": code, "msg": msg, "label": label, "message": msg}).encode(),
-    LEAF, LEAF, LEAF)), retry=NASTY | st.text(max_size=8))
+@given(status=st.sampled_from([418, 429, 429, 429, 503]) | st.integers(400, 599),
+       body=st.one_of(st.binary(max_size=60), st.builds(
+           lambda code, msg, label: json.dumps({"code": code, "msg": msg, "label": label, "message": msg}).encode(),
+           LEAF, LEAF, LEAF)),
+       retry=NASTY | st.text(max_size=8))
 def test_any_error_reply_maps_to_an_exchange_error(status: int, body: bytes, retry: str) -> None:
     headers = {"Retry-After": retry, "X-Gate-RateLimit-Reset-Timestamp": retry}
     for map_error in (binance_map_error, gate_map_error, mexc_map_error):
@@ -115,7 +117,8 @@ def test_any_json_frame_raises_decode_error_or_decodes_to_usable_values(venue: s
 
 
 @FUZZ
-@given(first=st.text(max_size=8) | st.integers(-5, 2**70).map(str), last=st.text(max_size=8) | st.integers(-5, 2**70).map(str),
+@given(first=st.text(max_size=8) | st.integers(-5, 2**70).map(str),
+       last=st.text(max_size=8) | st.integers(-5, 2**70).map(str),
        levels=st.lists(st.tuples(st.one_of(NASTY, st.floats().map(repr), st.text(max_size=6)),
                                  st.one_of(NASTY, st.floats().map(repr), st.text(max_size=6))), max_size=4),
        send_time=st.integers(-(2**63), 2**63 - 1), noise=st.binary(max_size=8))

@@ -23,7 +23,7 @@ from protocols.mexc.rest import map_error as mexc_map_error
 BAD_NUMBERS = ["nan", "NaN", "inf", "-inf", "Infinity", "1e400"]
 
 
-@pytest.mark.parametrize("bad", BAD_NUMBERS + ["0", "-1"])
+@pytest.mark.parametrize("bad", [*BAD_NUMBERS, "0", "-1"])
 def test_depth_snapshot_with_an_unusable_price_raises_decode_error_on_every_venue(bench: Bench, bad: str) -> None:
     method, path, fn = CALLS[bench.name][0]
     reply = json.loads(json.dumps(REPLIES[bench.name][(method, path)]))
@@ -33,7 +33,7 @@ def test_depth_snapshot_with_an_unusable_price_raises_decode_error_on_every_venu
     assert bad in info.value.excerpt
 
 
-@pytest.mark.parametrize("bad", BAD_NUMBERS + ["-1"])
+@pytest.mark.parametrize("bad", [*BAD_NUMBERS, "-1"])
 def test_depth_snapshot_with_an_unusable_quantity_raises_decode_error_on_every_venue(bench: Bench, bad: str) -> None:
     method, path, fn = CALLS[bench.name][0]
     reply = json.loads(json.dumps(REPLIES[bench.name][(method, path)]))
@@ -54,7 +54,7 @@ ORDER_FIELDS = {"binance": ["executedQty", "cummulativeQuoteQty", "price", "tran
                 "mexc": ["executedQty", "cummulativeQuoteQty", "price", "updateTime"]}
 
 
-@pytest.mark.parametrize("bad", BAD_NUMBERS + ["-1"])
+@pytest.mark.parametrize("bad", [*BAD_NUMBERS, "-1"])
 def test_order_reply_with_an_unusable_number_raises_decode_error_on_every_venue(bench: Bench, bad: str) -> None:
     method, path, fn = CALLS[bench.name][4]  # order_by_client_id
     for field in ORDER_FIELDS[bench.name]:

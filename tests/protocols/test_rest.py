@@ -47,7 +47,7 @@ async def server() -> AsyncIterator[tuple[Server, str]]:
         await runner.cleanup()
 
 
-def Clock() -> FakeClock[float]:  # noqa: N802 - stands where a class stood
+def Clock() -> FakeClock[float]:
     return FakeClock(0.0)
 
 
@@ -77,7 +77,7 @@ async def client(server: tuple[Server, str]) -> AsyncIterator[RestClient]:
         await rest.close()
 
 
-async def test_query_is_sent_exactly_as_signed_never_re_encoded(server, client) -> None:  # noqa: ANN001
+async def test_query_is_sent_exactly_as_signed_never_re_encoded(server, client) -> None:
     query = "symbols=%5B%22BTCUSDT%22%5D&symbol=%EF%BC%91&signature=abc"
     response = await client.request("POST", "/api/v3/order", query=query, body=b"x=1", headers={"X-Key": "k"})
     method, raw_path, body, key, _ = server[0].seen[0]
@@ -86,14 +86,14 @@ async def test_query_is_sent_exactly_as_signed_never_re_encoded(server, client) 
     assert response.headers["X-MBX-USED-WEIGHT-1M"] == "5"
 
 
-async def test_a_request_spends_its_weight_on_its_bucket(client) -> None:  # noqa: ANN001
+async def test_a_request_spends_its_weight_on_its_bucket(client) -> None:
     await client.request("GET", "/x", bucket="default", weight=40)
     await client.request("GET", "/x", bucket="orders", weight=1)
     assert client.limits.bucket("default").wait_time(60) == 0 and client.limits.bucket("default").wait_time(61) > 0
     assert client.limits.bucket("orders").wait_time(9) == 0 and client.limits.bucket("orders").wait_time(10) > 0
 
 
-async def test_an_error_status_goes_to_the_venue_mapper_and_its_error_is_raised(server) -> None:  # noqa: ANN001
+async def test_an_error_status_goes_to_the_venue_mapper_and_its_error_is_raised(server) -> None:
     server[0].status, server[0].body, server[0].headers = 400, b'{"code":-1121}', {"X-Thing": "1"}
     mapper = Mapper()
     rest = RestClient("test", server[1], limits=limits(), map_error=mapper)
@@ -107,7 +107,7 @@ async def test_an_error_status_goes_to_the_venue_mapper_and_its_error_is_raised(
     assert (status, body, headers["X-Thing"]) == (400, b'{"code":-1121}', "1")
 
 
-async def test_a_rate_limited_reply_pauses_every_bucket_for_retry_after(server) -> None:  # noqa: ANN001
+async def test_a_rate_limited_reply_pauses_every_bucket_for_retry_after(server) -> None:
     server[0].status = 429
     rest = RestClient("test", server[1], limits=limits(),
                       map_error=Mapper(RateLimited("test", 429, "slow down", retry_after_s=7, status=429)))
@@ -131,7 +131,7 @@ async def test_connection_refused_is_a_network_error() -> None:
         await rest.close()
 
 
-async def test_a_timeout_is_a_network_error_because_the_outcome_is_unknown(server) -> None:  # noqa: ANN001
+async def test_a_timeout_is_a_network_error_because_the_outcome_is_unknown(server) -> None:
     server[0].hang = True
     rest = RestClient("test", server[1], limits=limits(), map_error=Mapper(), timeout_s=0.2)
     try:
@@ -141,13 +141,13 @@ async def test_a_timeout_is_a_network_error_because_the_outcome_is_unknown(serve
         await rest.close()
 
 
-async def test_requests_share_one_pooled_connection(server, client) -> None:  # noqa: ANN001
+async def test_requests_share_one_pooled_connection(server, client) -> None:
     await client.request("GET", "/a")
     await client.request("GET", "/b")
     assert server[0].seen[0][4] == server[0].seen[1][4]  # same client port: the connection was reused
 
 
-async def test_close_releases_the_session_and_a_later_request_opens_a_new_one(server, client) -> None:  # noqa: ANN001
+async def test_close_releases_the_session_and_a_later_request_opens_a_new_one(server, client) -> None:
     await client.request("GET", "/a")
     await client.close()
     await client.close()  # idempotent

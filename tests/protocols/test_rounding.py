@@ -65,7 +65,8 @@ def test_orders_that_break_the_filters_are_rejected_locally_with_the_reason(kw, 
 
 
 def test_quote_sized_market_buy_sends_the_quote_amount():
-    assert order_fields(INFO, intent(order_type="market", qty=None, price=None, quote_qty=25.129), "binance") == (None, "25.12")
+    market = intent(order_type="market", qty=None, price=None, quote_qty=25.129)
+    assert order_fields(INFO, market, "binance") == (None, "25.12")
 
 
 @given(st.floats(min_value=0.01, max_value=1e6, allow_nan=False), st.sampled_from(["buy", "sell"]))

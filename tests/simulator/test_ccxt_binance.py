@@ -20,7 +20,8 @@ async def sim():
         yield s
 
 
-async def test_load_markets_order_book_balance_tickers_fees_and_trades_work_against_loopback_only(sim: Simulator) -> None:
+async def test_load_markets_order_book_balance_tickers_fees_and_trades_work_against_loopback_only(
+        sim: Simulator) -> None:
     async with ccxt_on(sim, "binance") as c:
         markets = await c.ex.load_markets()  # exchangeInfo, capital/config/getall, margin pair lists
         assert {"BTC/USDT", "ETH/USDT"} <= set(markets) and markets[SYMBOL]["active"]

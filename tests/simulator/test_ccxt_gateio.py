@@ -22,7 +22,8 @@ async def sim():
         yield s
 
 
-async def test_load_markets_order_book_balance_tickers_fees_and_trades_work_against_loopback_only(sim: Simulator) -> None:
+async def test_load_markets_order_book_balance_tickers_fees_and_trades_work_against_loopback_only(
+        sim: Simulator) -> None:
     async with ccxt_on(sim, "gate") as c:
         markets = await c.ex.load_markets()  # currency_pairs, margin/currency_pairs, spot/currencies
         assert {"BTC/USDT", "ETH/USDT"} <= set(markets) and markets[SYMBOL]["active"]
@@ -37,7 +38,8 @@ async def test_load_markets_order_book_balance_tickers_fees_and_trades_work_agai
         ask = book["asks"][0][0]
         placed = await c.ex.create_order(SYMBOL, "limit", "buy", 0.001, round(ask * 1.01, 2), {"timeInForce": "IOC"})
         trades = await c.ex.fetch_my_trades(SYMBOL)
-        assert {t["order"] for t in trades} == {placed["id"]} and sum(t["amount"] for t in trades) == pytest.approx(0.001)
+        assert {t["order"] for t in trades} == {placed["id"]}
+        assert sum(t["amount"] for t in trades) == pytest.approx(0.001)
         c.assert_loopback_only()
 
 

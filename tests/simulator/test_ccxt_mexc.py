@@ -4,6 +4,7 @@ URLs and keys set: a failure here is a simulator bug unless the real venue answe
 from __future__ import annotations
 
 import asyncio
+import re
 
 import aiohttp
 import ccxt
@@ -86,7 +87,7 @@ async def test_an_unknown_order_is_the_live_venues_minus_2013(sim: Simulator) ->
     async with ccxt_on(sim, "mexc") as c:
         await c.ex.load_markets()
         # ccxt 4.5.90 maps no MEXC -2013: ExchangeError with the venue's own body, as live
-        with pytest.raises(ccxt.ExchangeError, match='"code": -2013, "msg": "Order does not exist."'):
+        with pytest.raises(ccxt.ExchangeError, match=re.escape('"code": -2013, "msg": "Order does not exist."')):
             await c.ex.fetch_order("C02__0000000000000000000000000", SYMBOL)
 
 
@@ -131,7 +132,8 @@ async def test_the_venue_closes_a_socket_without_subscription_and_a_silent_subsc
             assert (await idle.receive(timeout=5)).type == aiohttp.WSMsgType.CLOSE
         sim.pause()  # nothing pushed: only the client can keep the socket alive, by PING
         async with http.ws_connect(venue.ws_url) as quiet:
-            await quiet.send_str('{"method":"SUBSCRIPTION","params":["spot@public.aggre.depth.v3.api.pb@10ms@BTCUSDT"]}')
+            await quiet.send_str(
+                '{"method":"SUBSCRIPTION","params":["spot@public.aggre.depth.v3.api.pb@10ms@BTCUSDT"]}')
             assert (await quiet.receive(timeout=5)).type == aiohttp.WSMsgType.TEXT  # the ack
             assert (await quiet.receive(timeout=5)).type == aiohttp.WSMsgType.CLOSE
     assert venue.rule_closes == {"idle_unsubscribed": 1, "idle_no_data": 1}

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator import SimConfig
+from simulator.config import symbol_spec
 from simulator.market import Market, VenueBook, best_edge
 from simulator.matching import Exchange, Reject
-from simulator.config import symbol_spec
 
 CFG = SimConfig()
 

@@ -33,7 +33,8 @@ class BookClient:
             assert msg.type == aiohttp.WSMsgType.TEXT, msg  # control replies are text
 
     async def snapshot(self) -> dict:
-        async with self.http.get(f"{self.venue.rest_url}/api/v3/depth", params={"symbol": "BTCUSDT", "limit": "5000"}) as r:
+        async with self.http.get(f"{self.venue.rest_url}/api/v3/depth",
+                                 params={"symbol": "BTCUSDT", "limit": "5000"}) as r:
             return await r.json()
 
     async def sync(self, ws) -> None:
@@ -95,7 +96,7 @@ async def test_client_following_the_documented_sync_ends_with_the_simulators_boo
 async def test_push_frames_carry_versions_as_strings_symbol_and_send_time(sim, http):
     v = sim.venues["mexc"]
     async with http.ws_connect(v.ws_url) as ws:
-        await ws.send_str('{"method":"SUBSCRIPTION","params":["%s"]}' % CH)
+        await ws.send_str(f'{{"method":"SUBSCRIPTION","params":["{CH}"]}}')
         await ws.receive(timeout=5)
         w = await BookClient(http, v).push(ws)
         assert w.channel == CH and w.symbol == "BTCUSDT" and w.sendTime > 0
@@ -111,7 +112,8 @@ async def test_subscription_to_an_unknown_symbol_fails_and_several_channels_are_
     v = sim.venues["mexc"]
     chans = [f"spot@public.aggre.depth.v3.api.pb@{i}@BTCUSDT" for i in ("100ms", "10ms")]  # valid, same symbol
     async with http.ws_connect(v.ws_url) as ws:
-        await ws.send_str(msgspec.json.encode({"method": "SUBSCRIPTION", "params": ["spot@public.aggre.depth.v3.api.pb@100ms@NOPEUSDT"]}).decode())
+        await ws.send_str(msgspec.json.encode(
+            {"method": "SUBSCRIPTION", "params": ["spot@public.aggre.depth.v3.api.pb@100ms@NOPEUSDT"]}).decode())
         reply = msgspec.json.decode((await ws.receive(timeout=5)).data)
         assert reply["msg"].startswith("Not Subscribed successfully!")
         await ws.send_str(msgspec.json.encode({"method": "SUBSCRIPTION", "params": chans}).decode())
@@ -243,4 +245,5 @@ async def test_my_trades_lists_an_orders_fills_with_the_fee_the_matching_engine_
         assert {t["commissionAsset"] for t in trades} == {asset}
         assert sum(float(t["commission"]) for t in trades) == pytest.approx(order.fee, rel=1e-6)
         assert order.fee > 0
-        assert sum(float(t["qty"]) for t in trades) == pytest.approx(float(v.books["BTC/USDT"].spec.fmt_qty(order.filled)))
+        filled = float(v.books["BTC/USDT"].spec.fmt_qty(order.filled))
+        assert sum(float(t["qty"]) for t in trades) == pytest.approx(filled)

@@ -78,7 +78,8 @@ def test_a_stale_tcp_address_file_is_reported_as_no_engine_running(
                     f'[journal]\npath = "{tmp_path}/journal.sqlite"\n[control]\ntransport = "tcp"\n')
     (tmp_path / "control.token").write_text("x")
     (tmp_path / "control.json").write_bytes(msgspec.json.encode(
-        {"transport": "tcp", "pid": 1, "url": f"http://127.0.0.1:{port}", "token_file": str(tmp_path / "control.token")}))
+        {"transport": "tcp", "pid": 1, "url": f"http://127.0.0.1:{port}",
+         "token_file": str(tmp_path / "control.token")}))
     assert cli.main(["metrics", "--config", str(conf)]) == 1
     assert f"no engine running at http://127.0.0.1:{port}" in capsys.readouterr().err
 
@@ -144,7 +145,8 @@ def test_prometheus_rendering_is_valid_text_and_escapes_labels() -> None:
     assert any('path="we\\"ird\\\\path\\n"' in line for line in samples["arbor_actor_restarts_total"])
     assert 'arbor_queue_wait_seconds{path="venues/mexc/books/BTCUSDT",quantile="0.99"} 0.00025' in \
         samples["arbor_queue_wait_seconds"]
-    assert samples["arbor_supervisor_restarts_in_window"] == ['arbor_supervisor_restarts_in_window{path="/",kind="Supervisor"} 1']
+    assert samples["arbor_supervisor_restarts_in_window"] == [
+        'arbor_supervisor_restarts_in_window{path="/",kind="Supervisor"} 1']
     assert samples["arbor_engine_pnl"] == ["arbor_engine_pnl -1.5"]
     assert "arbor_engine_mode" not in samples
 

@@ -29,6 +29,7 @@ from protocols.errors import ConfigError, PermanentFailure
 from protocols.messages import Msg
 from supervisor import ChildSpec, Supervisor, cli, run
 from supervisor.control import ControlActor, ErrorReply
+from testkit import eventually
 
 SAMPLE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"'
                     r'(,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*")*\})? [-+]?(NaN|Inf|\d+(\.\d*)?([eE][-+]?\d+)?)$')
@@ -146,7 +147,8 @@ async def test_ps_json_is_the_stats_of_every_actor(engine: TinyEngine, state_dir
     assert {r.path for r in rows} == {s.path for s in engine.tree.stats()}
 
 
-async def test_inspect_shows_the_actors_describe_and_hides_credential_fields(engine: TinyEngine, state_dir: Path) -> None:
+async def test_inspect_shows_the_actors_describe_and_hides_credential_fields(
+        engine: TinyEngine, state_dir: Path) -> None:
     echo = engine.tree.lookup("workers/echo")
     for text in ("a", "b", "c"):
         await echo.ask(Ping(text=text))
@@ -186,7 +188,8 @@ async def test_metrics_parse_as_prometheus_text_with_a_sample_per_actor(engine: 
     assert "arbor_engine_subscriptions 0.0" in samples
 
 
-async def test_tree_draws_supervisors_with_strategy_intensity_and_child_states(engine: TinyEngine, state_dir: Path) -> None:
+async def test_tree_draws_supervisors_with_strategy_intensity_and_child_states(
+        engine: TinyEngine, state_dir: Path) -> None:
     code, out = await cli_run("tree", *sock(state_dir))
     assert code == 0
     lines = out.splitlines()
@@ -223,10 +226,9 @@ async def test_stop_asks_the_engine_to_stop(engine: TinyEngine, state_dir: Path)
 
 async def test_unknown_route_is_a_json_404(engine: TinyEngine, state_dir: Path) -> None:
     connector = aiohttp.UnixConnector(path=str(state_dir / "control.sock"))
-    async with aiohttp.ClientSession(connector=connector) as session:
-        async with session.get("http://arbor/v1/nothing") as resp:
-            assert resp.status == 404
-            assert msgspec.json.decode(await resp.read(), type=ErrorReply).status == 404
+    async with aiohttp.ClientSession(connector=connector) as session, session.get("http://arbor/v1/nothing") as resp:
+        assert resp.status == 404
+        assert msgspec.json.decode(await resp.read(), type=ErrorReply).status == 404
 
 
 async def test_the_socket_is_private_and_removed_when_the_tree_stops(state_dir: Path) -> None:
@@ -239,7 +241,7 @@ async def test_the_socket_is_private_and_removed_when_the_tree_stops(state_dir: 
 
 
 async def test_a_second_endpoint_does_not_take_over_a_live_engines_socket(engine: TinyEngine, state_dir: Path) -> None:
-    with pytest.raises(PermanentFailure, match="control.unix_path") as info:
+    with pytest.raises(PermanentFailure, match=r"control\.unix_path") as info:
         await spawn(lambda: ControlActor(engine=engine, config=control_config(state_dir)), name="control2")
     assert isinstance(info.value.__cause__, ConfigError)
     assert (await cli_run("ps", *sock(state_dir)))[0] == 0  # the first one still answers
@@ -247,7 +249,7 @@ async def test_a_second_endpoint_does_not_take_over_a_live_engines_socket(engine
 
 async def test_a_non_loopback_tcp_bind_is_refused_unless_allowed(state_dir: Path) -> None:
     cfg = ControlConfig(transport="tcp", host="0.0.0.0", state_dir=str(state_dir))
-    with pytest.raises(PermanentFailure, match="control.host: expected a loopback address"):
+    with pytest.raises(PermanentFailure, match=r"control\.host: expected a loopback address"):
         await spawn(lambda: ControlActor(engine=TinyEngine(), config=cfg), name="control")
     assert not (state_dir / "control.token").exists()
 
@@ -330,9 +332,9 @@ async def test_restarting_the_endpoint_through_itself_answers_ok_and_the_endpoin
     with caplog.at_level(logging.WARNING):
         code, out = await cli_run("restart", "control", *sock(state_dir))
         assert code == 0 and "restarting control" in out
-        async with asyncio.timeout(10):  # the restart is posted: wait for it to complete
-            while not (control.stats().restarts == 1 and control.stats().state == "running"):
-                await asyncio.sleep(0.01)
+        # the restart is posted: wait for it to complete
+        await eventually(lambda: control.stats().restarts == 1 and control.stats().state == "running",
+                         timeout=10, what="control restarted and running")
         code, out = await cli_run("ps", *sock(state_dir))
     assert code == 0 and "control" in out
     assert not [r for r in caplog.records if "overran" in r.getMessage()]
