@@ -54,8 +54,8 @@ def universe(n: int, venues: tuple[str, ...] = ("mexc", "binance", "gateio"), *,
     price_factor: dict[str, dict[str, float]] = {}
     tail = shared[len(MAJORS):]
     for symbol in rng.sample(tail, min(len(tail), max(1 if n >= 10 else 0, n // 100))):
-        on = [v for v in venues if symbol in listings[v] and symbol not in api_closed.get(v, ())]
-        price_factor[symbol] = {on[-1]: rng.uniform(2.0, 10.0)} if len(on) >= 2 else {}
+        tradable = [v for v in venues if symbol in listings[v] and symbol not in api_closed.get(v, ())]
+        price_factor[symbol] = {tradable[-1]: rng.uniform(2.0, 10.0)} if len(tradable) >= 2 else {}
     everything = [s for v in venues for s in listings[v]]
     activity = {s: min(20.0, rng.paretovariate(1.2)) / 4 for s in dict.fromkeys(everything)}
     for s in MAJORS:
