@@ -430,4 +430,4 @@ def test_the_selected_book_is_the_compiled_one_unless_the_pure_core_is_asked_for
     default = subprocess.run([sys.executable, "-c", probe], env={**os.environ, "ARBOR_PURE_PYTHON": ""},
                              capture_output=True, text=True, check=True, cwd=ROOT).stdout.split()
     built = importlib.util.find_spec("actors._l2book") is not None
-    assert default == (["compiled", "False"] if built else ["python", "(not built)", "True"])
+    assert default == (["compiled", "False"] if built else ["python", "(not", "built)", "True"])
