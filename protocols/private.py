@@ -6,11 +6,14 @@ so applying the newest one per asset is exact; order states carry cumulative fil
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
+from protocols.errors import DecodeError
 from protocols.messages import Balance, OrderUpdate
+
+_json = msgspec.json.Decoder()
 
 
 class StreamReply(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,3 +40,14 @@ class PrivateCodec(Protocol):
         """One frame: a reply, events (possibly none), or None for a frame we ignore (pong).
         Raises ``protocols.errors.DecodeError`` on a frame that cannot be read."""
         ...
+
+
+def json_object(venue: str, frame: str | bytes) -> dict[str, Any]:
+    """A JSON private-stream frame as an object, or ``DecodeError`` with an excerpt."""
+    try:
+        msg = _json.decode(frame)
+    except msgspec.DecodeError as exc:
+        raise DecodeError(venue, f"invalid JSON: {exc}", frame) from exc
+    if not isinstance(msg, dict):
+        raise DecodeError(venue, "not an object", frame)
+    return msg

@@ -18,13 +18,12 @@ import msgspec
 from protocols.binance.rest import _STATUS
 from protocols.errors import DecodeError
 from protocols.messages import Balance, OrderUpdate
-from protocols.private import StreamEvent, StreamReply
+from protocols.private import StreamEvent, StreamReply, json_object
 from protocols.signing import binance_ws_payload, hmac_sha256_hex
 from protocols.venue import Credentials
 
 VENUE = "binance"
 WS_API_URL = "wss://ws-api.binance.com:443/ws-api/v3"
-_dec = msgspec.json.Decoder()
 
 
 def ws_api_url(ws_url: str) -> str:
@@ -52,12 +51,7 @@ class BinancePrivate:
         return [msgspec.json.encode(req).decode()]
 
     def decode(self, frame: str | bytes) -> StreamReply | list[StreamEvent] | None:
-        try:
-            msg = _dec.decode(frame)
-        except msgspec.DecodeError as exc:
-            raise DecodeError(VENUE, f"invalid JSON: {exc}", frame) from None
-        if not isinstance(msg, dict):
-            raise DecodeError(VENUE, "not an object", frame)
+        msg = json_object(VENUE, frame)
         if "status" in msg:
             if msg["status"] == 200:
                 return StreamReply(ok=True)

@@ -12,13 +12,12 @@ import msgspec
 
 from protocols.errors import DecodeError
 from protocols.messages import Balance
-from protocols.private import StreamEvent, StreamReply
+from protocols.private import StreamEvent, StreamReply, json_object
 from protocols.signing import gate_ws_channel_sign
 from protocols.venue import Credentials
 
 VENUE = "gateio"
 CHANNELS = ("spot.balances",)
-_dec = msgspec.json.Decoder()
 
 
 class GatePrivate:
@@ -40,12 +39,7 @@ class GatePrivate:
         return out
 
     def decode(self, frame: str | bytes) -> StreamReply | list[StreamEvent] | None:
-        try:
-            msg = _dec.decode(frame)
-        except msgspec.DecodeError as exc:
-            raise DecodeError(VENUE, f"invalid JSON: {exc}", frame) from None
-        if not isinstance(msg, dict):
-            raise DecodeError(VENUE, "not an object", frame)
+        msg = json_object(VENUE, frame)
         channel, event = msg.get("channel"), msg.get("event")
         if channel not in CHANNELS:
             return None  # spot.pong, market data on a shared socket
