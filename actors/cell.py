@@ -137,7 +137,7 @@ class ActorCell:
             await asyncio.wait((task,))
             self.set_state("stopped")
             raise
-        except Exception:
+        except Exception:  # supervised-boundary: the start failed; wait for its on_stop, then re-raise
             await asyncio.wait((task,))  # its on_stop has run
             if self.state == "starting":
                 self.set_state("crashed")
