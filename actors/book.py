@@ -46,13 +46,8 @@ import msgspec
 from actors import Actor, ActorRef
 from actors.l2book import DEFAULT_MAX_LEVELS, L2Book
 from protocols.errors import RateLimited, SequenceGap
-from protocols.messages import BookDelta, BookSnapshot, BookView, GetView, Subscribe, Unsubscribe
+from protocols.messages import BookDelta, BookSnapshot, BookView, GetView, Resync, Subscribe, Unsubscribe
 from protocols.venue import SyncAction, Venue
-
-
-class Resync(msgspec.Struct, frozen=True, kw_only=True):
-    """From the book's connection after it reconnected: start over from a fresh snapshot."""
-
 
 BookInbox = BookDelta | GetView | Resync
 
@@ -94,19 +89,14 @@ class BookActor(Actor[BookInbox]):
         self.connection = connection
         self.depth, self.snapshot_limit, self.clock = depth, snapshot_limit, clock
         self.max_snapshot_attempts = max_snapshot_attempts
-        self.book = L2Book(max_levels)
         self._max_levels = max_levels
-        self.in_sync = False
-        self._buffer: list[BookDelta] = []
-        self._snapshot: BookSnapshot | None = None
-        self._unusable = 0  # unusable snapshots in a row
+        self._reset()
         self._fetches = 0
         self._applied = 0
         self._replaced = 0
         self._last_exchange_ts_ms = 0  # of the last delta applied: the state the view shows
         self._last_applied_recv_ns = 0
         self._last_recv_ns: int | None = None  # of the last delta received, applied or not
-        self._unpublished = False  # a state applied since the last view published
         self._deferred = 0  # messages handled since that state was first left unpublished
 
     async def on_start(self) -> None:
@@ -172,10 +162,17 @@ class BookActor(Actor[BookInbox]):
         if self.in_sync:
             self.publish.tell(self.view())
 
-    def _start_over(self) -> None:
+    def _reset(self) -> None:
+        """The state of a book that has not synced yet (a new actor, or a ``Resync``)."""
         self.book = L2Book(self._max_levels)
-        self.in_sync, self._unpublished = False, False
-        self._buffer, self._snapshot, self._unusable = [], None, 0
+        self.in_sync = False
+        self._buffer: list[BookDelta] = []
+        self._snapshot: BookSnapshot | None = None
+        self._unusable = 0  # unusable snapshots in a row
+        self._unpublished = False  # a state applied since the last view published
+
+    def _start_over(self) -> None:
+        self._reset()
         self._publish_out_of_sync()
 
     def _gap(self, *, expected: int, got: int) -> None:

@@ -37,9 +37,9 @@ import aiohttp
 import msgspec
 
 from actors import Actor, ActorRef
-from actors.book import Resync
 from protocols.errors import DecodeError, NetworkError, SubscriptionFailed
-from protocols.messages import BookDelta, Msg, Subscribe, Unsubscribe
+from protocols.messages import BookDelta, Msg, Resync, Subscribe, Unsubscribe
+from protocols.ratelimit import window_bucket
 from protocols.venue import Control, Venue
 
 _CLOSED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
@@ -86,14 +86,16 @@ class ConnectionStatus(msgspec.Struct, frozen=True, kw_only=True):
 class _Socket:
     """One WebSocket and the symbols subscribed on it."""
 
-    __slots__ = ("index", "ws", "symbols", "last_frame_ns", "last_pong_ns", "reader", "sent")
+    __slots__ = ("index", "ws", "symbols", "last_frame_ns", "last_pong_ns", "reader", "pace")
 
-    def __init__(self, index: int, ws: aiohttp.ClientWebSocketResponse, symbols: list[str], now_ns: int) -> None:
+    def __init__(self, index: int, ws: aiohttp.ClientWebSocketResponse, symbols: list[str], now_ns: int,
+                 max_messages_per_s: float | None) -> None:
         self.index, self.ws, self.symbols = index, ws, symbols
         self.last_frame_ns = now_ns
         self.last_pong_ns = now_ns  # a fresh socket gets one full pong_timeout before judging it
         self.reader: asyncio.Task[None] | None = None
-        self.sent: list[float] = []  # monotonic times of the frames sent in the last second
+        # frames we send, never more than the venue's limit within any second
+        self.pace = window_bucket(max_messages_per_s, 1.0) if max_messages_per_s else None
 
 
 class ConnectionActor(Actor[ConnectionInbox]):
@@ -158,7 +160,8 @@ class ConnectionActor(Actor[ConnectionInbox]):
             ws = await self._session.ws_connect(url, autoping=True)
         except (aiohttp.ClientError, OSError) as exc:
             raise NetworkError(self.venue.name, f"cannot open WebSocket {url}: {exc!r}") from exc
-        sock = _Socket(len(self._sockets), ws, list(symbols), time.monotonic_ns())
+        sock = _Socket(len(self._sockets), ws, list(symbols), time.monotonic_ns(),
+                       getattr(self.venue, "max_messages_per_s", None))  # optional on Venue
         self._sockets.append(sock)
         for frame in self.venue.subscribe_frames(symbols) if symbols else ():
             await self._send(sock, frame)
@@ -229,13 +232,8 @@ class ConnectionActor(Actor[ConnectionInbox]):
     async def _send(self, sock: _Socket, frame: str) -> None:
         """Send, paced to the venue's ``max_messages_per_s`` per socket when it has one (Binance
         closes a socket that receives more than 5 messages a second)."""
-        limit = getattr(self.venue, "max_messages_per_s", None)
-        if limit:
-            now = time.monotonic()
-            sock.sent = [t for t in sock.sent if now - t < 1.0]
-            if len(sock.sent) >= limit:
-                await asyncio.sleep(sock.sent[-limit] + 1.0 - now)
-            sock.sent.append(time.monotonic())
+        if sock.pace is not None:
+            await sock.pace.acquire()
         try:
             await sock.ws.send_str(frame)
         except (aiohttp.ClientError, ConnectionError) as exc:

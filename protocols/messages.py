@@ -332,6 +332,11 @@ class GetView(Msg, frozen=True, kw_only=True):
     """Ask a book actor for its current ``BookView`` (top ``depth`` levels; in_sync=False if not)."""
 
 
+class Resync(Msg, frozen=True, kw_only=True):
+    """To a book from its connection after that reconnected (frames may have been lost): start
+    over from a fresh snapshot, without a restart."""
+
+
 class Subscribe(Msg, frozen=True, kw_only=True):
     """Tell a connection actor to subscribe ``symbol`` (internal BASE/QUOTE) at run time."""
 

@@ -346,7 +346,7 @@ async def test_a_mexc_subscription_over_thirty_symbols_uses_two_sockets_and_ever
 
 
 async def test_a_reconnecting_connection_tells_its_running_books_to_resync_before_any_new_frame(edge):
-    from actors.book import Resync
+    from protocols.messages import Resync
 
     class Recording(Sink):
         async def receive(self, msg):  # type: ignore[override]
