@@ -14,6 +14,9 @@ unknown:
 2. every opportunity left without a final result (``detected``: the process died mid-way;
    ``pending``: a leg's outcome was unknown) whose orders are now all final is SETTLED like a
    finished ``_take`` (``_close_out`` below).
+3. every settled opportunity whose PnL holds an ESTIMATED fee (the venue's trades were
+   unreadable then) has that order read back again: an exact fee now replaces the estimate
+   (``actors.fee_correction``).
 Then its counters, realised PnL (total and today's: the daily loss limit survives a restart)
 and open positions are read back from the journal.
 
@@ -68,6 +71,7 @@ import msgspec
 
 from actors import Actor, ActorRef
 from actors.account import AccountBoard
+from actors.fee_correction import ESTIMATED, correct_estimated_fees
 from actors.journal import JOURNAL_FINAL, write
 from actors.legs import LegSender, update_records
 from actors.marks import BookLookup, Marks
@@ -203,6 +207,8 @@ class ExecutorActor(Actor):
         await write(self.journal, RestartRecord(path=self.ref.path, reason="start", ts_ms=int(self.wall() * 1000),
                                                 run_id=self.run_id))
         await self._reconcile()
+        live = {v: adapter for v, adapter in self.venues.items() if not self.dry_run.get(v, True)}
+        await correct_estimated_fees(self.journal, live, self.static, self.marks)
         # Counters, PnL and open positions as journaled (incl. what was just settled): a
         # restart resets none of them, and the daily loss limit outlives a crash.
         s = await self.journal.ask(GetJournalSummary())
@@ -452,7 +458,7 @@ class ExecutorActor(Actor):
             log.error("executor: UNHEDGED position left for the operator: %s %s %+g %s at %g (opportunity %s)",
                       s.open_venue, opp.symbol, s.open_qty, base, s.open_price, opp.id)
         if any(isinstance(u, EstimatedFee) for u in orders):
-            detail += "; fee estimated from the fee schedule"
+            detail += ESTIMATED
         if s.fee_unconverted:
             detail += f"; fee in {','.join(s.fee_unconverted)} not converted (no live book): PnL omits it"
         self._result(opp, status, detail, s)

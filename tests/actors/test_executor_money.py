@@ -369,6 +369,52 @@ async def test_a_fee_the_venue_did_not_report_is_estimated_from_its_schedule_and
         await ex.stop()
 
 
+@pytest.mark.parametrize(("buy", "sell", "fee_assets"), [("mexc", "binance", {}),
+                                                        ("binance", "mexc", {"binance": "BNB"})])
+async def test_an_estimated_fee_is_made_exact_by_a_later_start_once_the_venue_reports_it(
+        journal, db, sim_venues, buy, sell, caplog):
+    """Run 1: the trades are unreadable, the fee is estimated. Run 2 starts while the venue
+    answers 503: the estimate stays, the start does not fail. Run 3: the order is read back
+    with its exact fee; the fill and the opportunity's money are corrected in the journal."""
+    sim, adapters = sim_venues
+    faults = sim.venues["binance"].faults
+    faults.inject("order_unknown")
+    faults.inject("trades_5xx")
+    ex = await start(journal, adapters)
+    opp = opportunity(sim, f"BTCUSDT-{buy}-{sell}-24-24", buy, sell)
+    try:
+        await ex.ask(opp)
+    finally:
+        await ex.stop()
+    jid = journal_id(db, opp.id)
+    [(estimated_pnl, detail)] = rows(db, "SELECT realised_pnl, detail FROM opportunities WHERE id = ?", (jid,))
+    assert "fee estimated" in detail
+    faults.inject("http_5xx")
+    with caplog.at_level(logging.WARNING, logger="arbor.executor"):
+        ex = await start(journal, adapters)
+        await ex.stop()
+    assert faults.counts["http_5xx"] == 1 and "not corrected now" in caplog.text
+    assert rows(db, "SELECT fee, fee_asset FROM fills WHERE venue = 'binance'") == [(0.0, "")]
+    ex = await start(journal, adapters)
+    try:
+        await journal.ask(FlushJournal())
+        [(cid, fee, asset)] = rows(db, "SELECT client_order_id, fee, fee_asset FROM fills WHERE venue = 'binance'")
+        o = sim_order(sim, "binance", cid)
+        assert (fee, asset) == (pytest.approx(o.fee, abs=5e-9 * len(o.fills)), o.fee_asset)
+        [(status, pnl, unconverted, detail)] = rows(
+            db, "SELECT status, realised_pnl, fee_unconverted, detail FROM opportunities WHERE id = ?", (jid,))
+        t = truth(sim, db, jid)
+        if o.fee_asset == "BNB":  # no book runs here to value BNB: the PnL leaves it out, and says so
+            t["fees"] -= o.fee
+            assert unconverted == "BNB"
+            assert pnl - estimated_pnl == pytest.approx(o.filled_quote * 0.001, rel=1e-6)  # the estimate is gone
+        assert status == "executed" and "fee estimated" not in detail and "corrected from the venue" in detail
+        assert pnl == pytest.approx(expected_pnl(t), abs=1e-6)
+        assert ex.describe().realised_pnl == pytest.approx(pnl, abs=1e-9)  # read back after the correction
+    finally:
+        await ex.stop()
+
+
 async def test_the_same_opportunity_twice_in_one_run_is_taken_once_and_its_first_result_is_kept(
         journal, db, sim_venues):
     from protocols.messages import KillSwitch
