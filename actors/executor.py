@@ -10,7 +10,12 @@ id) and RECONCILES before any message is taken, so nothing new is sent while an 
 unknown:
 1. every journaled order without a final status (``intent``, ``unknown``, ``new``...) is
    queried on its venue by client id (not found: journaled ``rejected``, it never reached the
-   venue; still resting: cancelled);
+   venue; still resting: cancelled). A transient error there (``NetworkError``, ``RateLimited``)
+   does NOT crash the start: the order stays open like an unknown leg (its exposure counted by
+   risk), that venue is not asked again in this pass, and another pass (``SettleUnknown``) comes
+   after ``leg_timeout_s`` doubling per failed pass, capped at ``RECONCILE_RETRY_MAX_S`` (a crash
+   would only ask again at once, and during a venue outage the restart loop would exceed the
+   supervisors' intensity and end the tree);
 2. every opportunity left without a final result (``detected``: the process died mid-way;
    ``pending``: a leg's outcome was unknown) whose orders are now all final is SETTLED like a
    finished ``_take`` (``_close_out`` below).
@@ -107,6 +112,7 @@ from protocols.messages import (
     GetRealisedPnl,
     GetUnsettledOpportunities,
     JournalOpportunity,
+    JournalOrder,
     KillSwitch,
     Msg,
     Opportunity,
@@ -120,6 +126,7 @@ from protocols.messages import (
 from protocols.venue import Venue, split_symbol
 
 log = logging.getLogger("arbor.executor")
+RECONCILE_RETRY_MAX_S = 60.0  # the longest wait before a reconciliation pass asks a failing venue again
 
 class SettleUnknown(Msg, frozen=True, kw_only=True):
     """Timer message to ourselves: reconcile again (a leg's outcome was unknown)."""
@@ -196,6 +203,7 @@ class ExecutorActor(Actor):
         self.accounts = accounts if accounts is not None else AccountBoard()
         self._warm = {v: list(s) for v, s in (warm or {}).items()}
         self.from_stream = self.from_rest = 0
+        self._passes_failed = 0  # reconciliation passes in a row that met a transient venue error
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -234,6 +242,7 @@ class ExecutorActor(Actor):
         """Settle every open journaled order from its venue, then every unsettled opportunity."""
         open_orders = (await self.journal.ask(GetOpenOrders())).orders
         records: list[Any] = []
+        unavailable: set[str] = set()  # venues that failed transiently in this pass: not asked again in it
         for order in open_orders:
             venue = self.venues.get(order.venue)
             if venue is None:  # a venue no longer configured: keep it open, visible in the journal
@@ -243,21 +252,45 @@ class ExecutorActor(Actor):
                                                    message="dry run: journaled, not sent", status="paper"))
                 continue
             try:
-                update = await venue.order_by_client_id(order.symbol, order.client_order_id)
-            except OrderNotFound:
-                records.append(OrderRejectedRecord(client_order_id=order.client_order_id, venue=order.venue,
-                                                   code="not_found",
-                                                   message="never reached the venue (reconciliation)"))
-            else:
-                if not update.final:  # an order still resting after our crash: take it off the book
-                    update = await venue.cancel_order(order.symbol, order.client_order_id)
-                records.extend(update_records(update))
+                update = None if order.venue in unavailable else await self._final_state(venue, order)
+            except (NetworkError, RateLimited) as exc:
+                log.warning("executor: reconciliation could not ask %s about %s (%s: %s); kept open, asked again "
+                            "later", order.venue, order.client_order_id, type(exc).__name__, exc)
+                unavailable.add(order.venue)
+            if order.venue in unavailable:  # outcome unknown, like an unknown leg's: open, with its exposure
+                self._legs.unresolved(order.client_order_id, order.venue, order.qty * (order.price or 0.0))
+                continue
+            records.extend(update_records(update) if update is not None else [OrderRejectedRecord(
+                client_order_id=order.client_order_id, venue=order.venue, code="not_found",
+                message="never reached the venue (reconciliation)")])
             self._legs.settled(order.client_order_id)
             self.reconciled += 1
         if records:
             await write(self.journal, *records)
         for opp in (await self.journal.ask(GetUnsettledOpportunities())).opportunities:
-            await self._settle(opp)
+            try:
+                await self._settle(opp)
+            except (NetworkError, RateLimited) as exc:  # left unsettled, for the next pass
+                log.warning("executor: %s not settled now (%s: %s)", opp.id, type(exc).__name__, exc)
+                unavailable.add(exc.venue)
+        # A transient venue error is not a crash: a restart would only ask the same venue again at
+        # once, and during an outage the restart loop would escalate up the tree. The next pass
+        # comes after a growing delay (capped); trading meanwhile counts what is open.
+        self._passes_failed = self._passes_failed + 1 if unavailable else 0
+        if unavailable:
+            self.send_after(min(RECONCILE_RETRY_MAX_S, self.risk.leg_timeout_s * 2 ** (self._passes_failed - 1)),
+                            SettleUnknown())
+
+    async def _final_state(self, venue: Venue, order: JournalOrder) -> OrderUpdate | None:
+        """The order's final state on its venue (one still resting is cancelled); None: the
+        venue does not know it."""
+        try:
+            update = await venue.order_by_client_id(order.symbol, order.client_order_id)
+        except OrderNotFound:
+            return None
+        if not update.final:  # an order still resting after our crash: take it off the book
+            update = await venue.cancel_order(order.symbol, order.client_order_id)
+        return update
 
     async def _settle(self, opp: JournalOpportunity) -> None:
         """An opportunity whose orders are all final but which has no result: hedge what is
