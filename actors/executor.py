@@ -13,9 +13,10 @@ unknown:
    venue; still resting: cancelled). A transient error there (``NetworkError``, ``RateLimited``)
    does NOT crash the start: the order stays open like an unknown leg (its exposure counted by
    risk), that venue is not asked again in this pass, and another pass (``SettleUnknown``) comes
-   after ``leg_timeout_s`` doubling per failed pass, capped at ``RECONCILE_RETRY_MAX_S`` (a crash
-   would only ask again at once, and during a venue outage the restart loop would exceed the
-   supervisors' intensity and end the tree);
+   after ``leg_timeout_s`` doubling per failed pass, capped at ``RECONCILE_RETRY_MAX_S``. (A
+   crash would ask again at once: during a venue outage the executor crash-loops, its
+   supervisor exceeds its intensity every few seconds and the root restarts journal and
+   executor with it, and no opportunity is taken on any venue until the venue is back.)
 2. every opportunity left without a final result (``detected``: the process died mid-way;
    ``pending``: a leg's outcome was unknown) whose orders are now all final is SETTLED like a
    finished ``_take`` (``_close_out`` below).
@@ -273,9 +274,8 @@ class ExecutorActor(Actor):
             except (NetworkError, RateLimited) as exc:  # left unsettled, for the next pass
                 log.warning("executor: %s not settled now (%s: %s)", opp.id, type(exc).__name__, exc)
                 unavailable.add(exc.venue)
-        # A transient venue error is not a crash: a restart would only ask the same venue again at
-        # once, and during an outage the restart loop would escalate up the tree. The next pass
-        # comes after a growing delay (capped); trading meanwhile counts what is open.
+        # A transient venue error is not a crash (see the module doc): the next pass comes after
+        # a growing delay (capped); trading meanwhile counts what is open.
         self._passes_failed = self._passes_failed + 1 if unavailable else 0
         if unavailable:
             self.send_after(min(RECONCILE_RETRY_MAX_S, self.risk.leg_timeout_s * 2 ** (self._passes_failed - 1)),

@@ -400,9 +400,9 @@ async def test_against_the_simulator_reconciliation_settles_journaled_orders_fro
 async def test_a_venue_failing_during_start_up_reconciliation_leaves_its_order_open_and_a_later_pass_settles_it(
         journal, db, sim_venues, fault, caplog):
     """No crash (a restart would ask the failing venue again at once: during an outage the
-    restart loop would exceed the supervisors' intensity and end the tree). The order stays
-    open like an unknown leg, with its exposure; passes come after a growing delay until the
-    venue answers, then the opportunity is settled as usual."""
+    executor would crash-loop and take nothing on any venue). The order stays open like an
+    unknown leg, with its exposure; passes come after a growing delay until the venue
+    answers, then the opportunity is settled as usual."""
     sim, adapters = sim_venues
     old = sim_opportunity(sim, "BTCUSDT-binance-gateio-0-1", "binance", "gateio")
     landed = OrderIntent(client_order_id=client_order_id(old.id, "b"), opportunity_id=old.id, venue="binance",
