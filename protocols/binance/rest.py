@@ -4,7 +4,9 @@ Public WebSocket side: combined streams ``<symbol>@depth@100ms`` (the URL carrie
 set), SUBSCRIBE/UNSUBSCRIBE frames for changes at run time, frames decoded by ``codec``.
 REST side: one pooled ``RestClient`` with two buckets, ``weight`` (REQUEST_WEIGHT 6000/min)
 and ``orders`` (ORDERS 10/s); signed endpoints per §3.4; every HTTP error goes through
-``map_error``. Symbol rules and fees are static and cached; nothing real-time is.
+``map_error``. Symbol rules and fees are static and cached; nothing real-time is. An order
+read back or cancelled (``GET``/``DELETE /api/v3/order``: no ``fills``) that is final and filled
+takes its exact fee from its trades (``GET /api/v3/myTrades?orderId=``, ``protocols.fees``).
 
 Failure modes: ``RateLimited`` (both buckets are paused for Retry-After), ``AuthError``,
 ``OrderRejected``/``InsufficientBalance``, ``OrderNotFound``, ``NetworkError`` (outcome
