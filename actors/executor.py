@@ -7,7 +7,7 @@ adapters.
 On start it draws a RUN ID (random, journaled in its RestartRecord; every opportunity id of
 the run ends with it, so two runs on one journal never share an opportunity or client order
 id) and RECONCILES before any message is taken, so nothing new is sent while an old outcome is
-unknown:
+unknown (but one its venue cannot tell now, which counts like an unknown leg of this run):
 1. every journaled order without a final status (``intent``, ``unknown``, ``new``...) is
    queried on its venue by client id (not found: journaled ``rejected``, it never reached the
    venue; still resting: cancelled). A transient error there (``NetworkError``, ``RateLimited``)
