@@ -7,13 +7,22 @@ adapters.
 On start it draws a RUN ID (random, journaled in its RestartRecord; every opportunity id of
 the run ends with it, so two runs on one journal never share an opportunity or client order
 id) and RECONCILES before any message is taken, so nothing new is sent while an old outcome is
-unknown:
+unknown (but one its venue cannot tell now, which counts like an unknown leg of this run):
 1. every journaled order without a final status (``intent``, ``unknown``, ``new``...) is
    queried on its venue by client id (not found: journaled ``rejected``, it never reached the
-   venue; still resting: cancelled);
+   venue; still resting: cancelled). A transient error there (``NetworkError``, ``RateLimited``)
+   does NOT crash the start: the order stays open like an unknown leg (its exposure counted by
+   risk), that venue is not asked again in this pass, and another pass (``SettleUnknown``) comes
+   after ``leg_timeout_s`` doubling per failed pass, capped at ``RECONCILE_RETRY_MAX_S``. (A
+   crash would ask again at once: during a venue outage the executor crash-loops, its
+   supervisor exceeds its intensity every few seconds and the root restarts journal and
+   executor with it, and no opportunity is taken on any venue until the venue is back.)
 2. every opportunity left without a final result (``detected``: the process died mid-way;
    ``pending``: a leg's outcome was unknown) whose orders are now all final is SETTLED like a
    finished ``_take`` (``_close_out`` below).
+3. every settled opportunity whose PnL holds an ESTIMATED fee (the venue's trades were
+   unreadable then) has that order read back again: an exact fee now replaces the estimate
+   (``actors.fee_correction``).
 Then its counters, realised PnL (total and today's: the daily loss limit survives a restart)
 and open positions are read back from the journal.
 
@@ -68,6 +77,7 @@ import msgspec
 
 from actors import Actor, ActorRef
 from actors.account import AccountBoard
+from actors.fee_correction import ESTIMATED, correct_estimated_fees
 from actors.journal import JOURNAL_FINAL, write
 from actors.legs import LegSender, update_records
 from actors.marks import BookLookup, Marks
@@ -103,6 +113,7 @@ from protocols.messages import (
     GetRealisedPnl,
     GetUnsettledOpportunities,
     JournalOpportunity,
+    JournalOrder,
     KillSwitch,
     Msg,
     Opportunity,
@@ -116,6 +127,7 @@ from protocols.messages import (
 from protocols.venue import Venue, split_symbol
 
 log = logging.getLogger("arbor.executor")
+RECONCILE_RETRY_MAX_S = 60.0  # the longest wait before a reconciliation pass asks a failing venue again
 
 class SettleUnknown(Msg, frozen=True, kw_only=True):
     """Timer message to ourselves: reconcile again (a leg's outcome was unknown)."""
@@ -192,6 +204,7 @@ class ExecutorActor(Actor):
         self.accounts = accounts if accounts is not None else AccountBoard()
         self._warm = {v: list(s) for v, s in (warm or {}).items()}
         self.from_stream = self.from_rest = 0
+        self._passes_failed = 0  # reconciliation passes in a row that met a transient venue error
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -203,6 +216,8 @@ class ExecutorActor(Actor):
         await write(self.journal, RestartRecord(path=self.ref.path, reason="start", ts_ms=int(self.wall() * 1000),
                                                 run_id=self.run_id))
         await self._reconcile()
+        live = {v: adapter for v, adapter in self.venues.items() if not self.dry_run.get(v, True)}
+        await correct_estimated_fees(self.journal, live, self.static, self.marks)
         # Counters, PnL and open positions as journaled (incl. what was just settled): a
         # restart resets none of them, and the daily loss limit outlives a crash.
         s = await self.journal.ask(GetJournalSummary())
@@ -228,6 +243,7 @@ class ExecutorActor(Actor):
         """Settle every open journaled order from its venue, then every unsettled opportunity."""
         open_orders = (await self.journal.ask(GetOpenOrders())).orders
         records: list[Any] = []
+        unavailable: set[str] = set()  # venues that failed transiently in this pass: not asked again in it
         for order in open_orders:
             venue = self.venues.get(order.venue)
             if venue is None:  # a venue no longer configured: keep it open, visible in the journal
@@ -237,21 +253,44 @@ class ExecutorActor(Actor):
                                                    message="dry run: journaled, not sent", status="paper"))
                 continue
             try:
-                update = await venue.order_by_client_id(order.symbol, order.client_order_id)
-            except OrderNotFound:
-                records.append(OrderRejectedRecord(client_order_id=order.client_order_id, venue=order.venue,
-                                                   code="not_found",
-                                                   message="never reached the venue (reconciliation)"))
-            else:
-                if not update.final:  # an order still resting after our crash: take it off the book
-                    update = await venue.cancel_order(order.symbol, order.client_order_id)
-                records.extend(update_records(update))
+                update = None if order.venue in unavailable else await self._final_state(venue, order)
+            except (NetworkError, RateLimited) as exc:
+                log.warning("executor: reconciliation could not ask %s about %s (%s: %s); kept open, asked again "
+                            "later", order.venue, order.client_order_id, type(exc).__name__, exc)
+                unavailable.add(order.venue)
+            if order.venue in unavailable:  # outcome unknown, like an unknown leg's: open, with its exposure
+                self._legs.unresolved(order.client_order_id, order.venue, order.qty * (order.price or 0.0))
+                continue
+            records.extend(update_records(update) if update is not None else [OrderRejectedRecord(
+                client_order_id=order.client_order_id, venue=order.venue, code="not_found",
+                message="never reached the venue (reconciliation)")])
             self._legs.settled(order.client_order_id)
             self.reconciled += 1
         if records:
             await write(self.journal, *records)
         for opp in (await self.journal.ask(GetUnsettledOpportunities())).opportunities:
-            await self._settle(opp)
+            try:
+                await self._settle(opp)
+            except (NetworkError, RateLimited) as exc:  # left unsettled, for the next pass
+                log.warning("executor: %s not settled now (%s: %s)", opp.id, type(exc).__name__, exc)
+                unavailable.add(exc.venue)
+        # A transient venue error is not a crash (see the module doc): the next pass comes after
+        # a growing delay (capped); trading meanwhile counts what is open.
+        self._passes_failed = self._passes_failed + 1 if unavailable else 0
+        if unavailable:
+            self.send_after(min(RECONCILE_RETRY_MAX_S, self.risk.leg_timeout_s * 2 ** (self._passes_failed - 1)),
+                            SettleUnknown())
+
+    async def _final_state(self, venue: Venue, order: JournalOrder) -> OrderUpdate | None:
+        """The order's final state on its venue (one still resting is cancelled); None: the
+        venue does not know it."""
+        try:
+            update = await venue.order_by_client_id(order.symbol, order.client_order_id)
+        except OrderNotFound:
+            return None
+        if not update.final:  # an order still resting after our crash: take it off the book
+            update = await venue.cancel_order(order.symbol, order.client_order_id)
+        return update
 
     async def _settle(self, opp: JournalOpportunity) -> None:
         """An opportunity whose orders are all final but which has no result: hedge what is
@@ -452,7 +491,7 @@ class ExecutorActor(Actor):
             log.error("executor: UNHEDGED position left for the operator: %s %s %+g %s at %g (opportunity %s)",
                       s.open_venue, opp.symbol, s.open_qty, base, s.open_price, opp.id)
         if any(isinstance(u, EstimatedFee) for u in orders):
-            detail += "; fee estimated from the fee schedule"
+            detail += ESTIMATED
         if s.fee_unconverted:
             detail += f"; fee in {','.join(s.fee_unconverted)} not converted (no live book): PnL omits it"
         self._result(opp, status, detail, s)

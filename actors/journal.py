@@ -5,13 +5,14 @@ the commit) | a bare ``JournalRecord`` (tell: queued, no ack) | ``FlushJournal``
 everything queued before it committed) | ``GetOpenOrders`` -> ``OpenOrders`` |
 ``GetJournalSummary`` -> ``JournalSummary`` | ``GetUnsettledOpportunities`` ->
 ``UnsettledOpportunities`` | ``GetRealisedPnl`` -> ``RealisedPnl`` | ``GetOpenPositions`` ->
-``OpenPositions``.
+``OpenPositions`` | ``GetEstimatedFees`` -> ``EstimatedFees``.
 
 What it refuses, so nothing journaled is ever overwritten: a second ``OrderIntent`` under a
 client id, or ``Opportunity`` under an id, it holds (``JournalRefused`` to that write's asker,
 which ``write`` raises as ``DuplicateClientOrderId``/``DuplicateOpportunityId``; the write is
 rolled back alone, the rest of the group commits); a late ``OrderRejectedRecord`` or non-final update on
-an order whose status is final; an ``OpportunityResult`` for an opportunity already settled.
+an order whose status is final; an ``OpportunityResult`` for an opportunity already settled
+(a ``FeeCorrection`` changes only a settled one's money: an estimated fee made exact).
 A fill is one row per order (its final state), replaced, never appended twice.
 
 Writes are group-committed off the event loop by one dedicated writer thread that owns the
@@ -60,8 +61,11 @@ from protocols.errors import DuplicateClientOrderId, DuplicateOpportunityId, Per
 from protocols.messages import (
     FINAL_STATUSES,
     Balances,
+    EstimatedFees,
+    FeeCorrection,
     Fill,
     FlushJournal,
+    GetEstimatedFees,
     GetJournalSummary,
     GetOpenOrders,
     GetOpenPositions,
@@ -93,7 +97,7 @@ JOURNAL_FINAL: frozenset[str] = FINAL_STATUSES | {"paper"}
 # process died before the result) and "pending" (a leg's outcome was unknown when it ended).
 UNSETTLED: tuple[str, ...] = ("detected", "pending")
 RECORD_TYPES = (Opportunity, OrderIntent, OrderUpdate, Fill, Balances, OrderRejectedRecord,
-                OpportunityResult, RestartRecord)
+                OpportunityResult, RestartRecord, FeeCorrection)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS opportunities (
@@ -222,6 +226,12 @@ def apply(conn: sqlite3.Connection, rec: Any, now_ms: int) -> None:
                 f" WHERE id=? AND status IN {_UNSETTLED_SQL}",
                 (rec.status, rec.realised_pnl, rec.detail, now_ms, rec.matched_qty, rec.fees_quote,
                  rec.fee_unconverted, rec.open_qty, rec.open_venue, rec.open_price, rec.opportunity_id))
+        case FeeCorrection():
+            # Money only: the status, quantities and settlement time (the day it counts for) stay.
+            conn.execute(
+                "UPDATE opportunities SET realised_pnl=?, fees_quote=?, fee_unconverted=?, detail=?"
+                f" WHERE id=? AND status NOT IN {_UNSETTLED_SQL}",
+                (rec.realised_pnl, rec.fees_quote, rec.fee_unconverted, rec.detail, rec.opportunity_id))
         case RestartRecord():
             conn.execute("INSERT INTO restarts (path, reason, ts_ms, run_id) VALUES (?,?,?,?)",
                          (rec.path, rec.reason, rec.ts_ms, rec.run_id))
@@ -246,21 +256,38 @@ def open_orders(conn: sqlite3.Connection) -> OpenOrders:
     return OpenOrders(orders=tuple(_order(r) for r in rows))
 
 
-def unsettled_opportunities(conn: sqlite3.Connection) -> UnsettledOpportunities:
-    """Opportunities with at least one order and no final result, each with all its orders."""
-    marks = ",".join("?" * len(UNSETTLED))
-    opps = conn.execute(
-        "SELECT id, symbol, buy_venue, sell_venue, size, buy_price, sell_price, status FROM opportunities o"
-        f" WHERE status IN ({marks}) AND EXISTS (SELECT 1 FROM orders WHERE opportunity_id = o.id)"
-        " ORDER BY created_ms, id", UNSETTLED).fetchall()
+_OPPORTUNITY_COLUMNS = "id, symbol, buy_venue, sell_venue, size, buy_price, sell_price, status, detail"
+
+
+def _with_orders(conn: sqlite3.Connection, opps: list[Any]) -> tuple[JournalOpportunity, ...]:
     out = []
     for r in opps:
         orders = conn.execute(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE opportunity_id = ?"
                               " ORDER BY created_ms, client_order_id", (r[0],)).fetchall()
         out.append(JournalOpportunity(id=r[0], symbol=r[1], buy_venue=r[2], sell_venue=r[3], size=r[4],
-                                      buy_price=r[5], sell_price=r[6], status=r[7],
+                                      buy_price=r[5], sell_price=r[6], status=r[7], detail=r[8],
                                       orders=tuple(_order(o) for o in orders)))
-    return UnsettledOpportunities(opportunities=tuple(out))
+    return tuple(out)
+
+
+def unsettled_opportunities(conn: sqlite3.Connection) -> UnsettledOpportunities:
+    """Opportunities with at least one order and no final result, each with all its orders."""
+    marks = ",".join("?" * len(UNSETTLED))
+    opps = conn.execute(
+        f"SELECT {_OPPORTUNITY_COLUMNS} FROM opportunities o"
+        f" WHERE status IN ({marks}) AND EXISTS (SELECT 1 FROM orders WHERE opportunity_id = o.id)"
+        " ORDER BY created_ms, id", UNSETTLED).fetchall()
+    return UnsettledOpportunities(opportunities=_with_orders(conn, opps))
+
+
+def estimated_fees(conn: sqlite3.Connection, limit: int) -> EstimatedFees:
+    """Settled opportunities with a final, filled order whose fee was never reported (the
+    settlement estimated it), most recent first, each with all its orders."""
+    opps = conn.execute(
+        f"SELECT {_OPPORTUNITY_COLUMNS} FROM opportunities o WHERE status NOT IN {_UNSETTLED_SQL}"
+        " AND EXISTS (SELECT 1 FROM orders WHERE opportunity_id = o.id AND filled_qty > 0 AND fee_asset = ''"
+        f" AND status IN {_FINAL_SQL}) ORDER BY created_ms DESC, id LIMIT ?", (limit,)).fetchall()
+    return EstimatedFees(opportunities=_with_orders(conn, opps))
 
 
 def realised_since(conn: sqlite3.Connection, since_ms: int) -> RealisedPnl:
@@ -501,6 +528,10 @@ class JournalActor(Actor):
             case GetUnsettledOpportunities():
                 fut = loop.create_future()
                 writer.query(unsettled_opportunities, fut)
+                return await fut
+            case GetEstimatedFees(limit=limit):
+                fut = loop.create_future()
+                writer.query(lambda conn: estimated_fees(conn, limit), fut)
                 return await fut
             case GetOpenPositions():
                 fut = loop.create_future()

@@ -40,6 +40,11 @@ class LegSender:
     def settled(self, client_order_id: str) -> None:
         self.open.pop(client_order_id, None)
 
+    def unresolved(self, client_order_id: str, venue: str, notional: float) -> None:
+        """A journaled order whose outcome is not known yet (its venue could not be asked):
+        open, with its exposure, until a later reconciliation settles it."""
+        self.open[client_order_id] = (venue, notional)
+
     def exposure(self) -> dict[str, float]:
         out: dict[str, float] = {}
         for venue, notional in self.open.values():

@@ -369,10 +369,33 @@ class JournalOpportunity(Msg, frozen=True, kw_only=True):
     sell_price: float
     status: str
     orders: tuple[JournalOrder, ...]
+    detail: str = ""  # its result's detail, once settled
 
 
 class UnsettledOpportunities(Msg, frozen=True, kw_only=True):
     opportunities: tuple[JournalOpportunity, ...]
+
+
+class GetEstimatedFees(Msg, frozen=True, kw_only=True):
+    """Ask the journal for settled opportunities whose PnL holds an ESTIMATED fee: an order
+    filled with no fee reported (``fee_asset`` ""), most recent first, at most ``limit``."""
+
+    limit: int = 100
+
+
+class EstimatedFees(Msg, frozen=True, kw_only=True):
+    opportunities: tuple[JournalOpportunity, ...]
+
+
+class FeeCorrection(Msg, frozen=True, kw_only=True):
+    """Journal record: a settled opportunity's money once an estimated fee is replaced by the
+    one the venue reports (its status, quantities and settlement day are unchanged)."""
+
+    opportunity_id: str
+    realised_pnl: float
+    fees_quote: float
+    fee_unconverted: str
+    detail: str
 
 
 class GetRealisedPnl(Msg, frozen=True, kw_only=True):

@@ -27,6 +27,9 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True):
     push_interval_s: float = 0.1
     fees: dict[str, float] = msgspec.field(default_factory=lambda: dict(DEFAULT_FEES))
     balances: dict[str, float] = msgspec.field(default_factory=lambda: dict(DEFAULT_BALANCES))
+    # venue -> a third asset its fees are paid in when the account holds enough of it and the
+    # simulator runs its <asset>/<quote> book (Binance's "pay fees with BNB"), e.g. {"binance": "BNB"}
+    fee_assets: dict[str, str] = msgspec.field(default_factory=dict)
     levels: int = 1000  # levels per side, roughly
     gate_full_every: int = 200  # a Gate `full: true` push every N pushes per symbol (0: never)
     ws_ping_interval_s: float = 20.0  # Binance/Gate server ping frames

@@ -13,6 +13,8 @@ Kinds (``count`` = how many times it fires):
   http_429        answer the next REST request with 429 and the venue's rate-limit headers
   http_5xx        answer the next REST request with 503
   timeout         hold the next REST response for ``SimConfig.fault_timeout_s``
+  trades_5xx      answer the next own-trades request (myTrades, my_trades) with 503: an order's
+                  fills (and so its fee) unreadable while its state is known
   order_unknown   execute the next order, then answer 503 (the outcome is unknown to the client)
   order_timeout   hold the next order request BEFORE it executes for ``fault_timeout_s``, then
                   answer 504: the order never executes (a request lost on its way)
@@ -43,6 +45,7 @@ KINDS = (
     "http_429",
     "http_5xx",
     "timeout",
+    "trades_5xx",
     "order_unknown",
     "order_timeout",
     "order_latency",

@@ -1,7 +1,8 @@
 """One venue's account and matching engine: orders take liquidity from that venue's simulated
 book (price-time: best level first, each level consumed in full before the next), fills pay the
-venue's fee in the asset received, and consumed levels are recorded in the book's pending delta,
-so the depth stream shows them.
+venue's fee in the asset received (or, if so configured, in a third asset the account holds:
+Binance's BNB), and consumed levels are recorded in the book's pending delta, so the depth
+stream shows them.
 
 Venue modules parse and validate the wire request into integer ticks/steps and map ``Reject``
 reasons to the venue's own error bodies; nothing here knows a wire format.
@@ -52,6 +53,7 @@ class Order:
     filled: int = 0
     filled_quote: float = 0.0
     fee: float = 0.0
+    fee_rate: float | None = None  # a third fee asset's price in quote, fixed when placed (BNB)
     status: Literal["new", "partially_filled", "filled", "canceled", "expired"] = "new"
     locked: float = 0.0  # still reserved: quote for a buy, base for a sell
     fills: list[tuple[int, int]] = field(default_factory=list)  # (ticks, steps)
@@ -74,9 +76,14 @@ class Exchange:
         min_notional: float,
         balances: dict[str, float],
         new_order_id: Callable[[], str],
+        fee_asset: str | None = None,
     ) -> None:
         self.books = books
         self.fee = fee
+        # Binance's "pay fees with BNB": an order whose whole fee the account's ``fee_asset``
+        # covers is charged in it (valued at the ``<asset>/<quote>`` book's mid); any other, or
+        # without such a book, in the asset received. The 25% BNB discount is not modelled.
+        self.fee_asset = fee_asset
         self.min_notional = min_notional
         self.balances: dict[str, list[float]] = {a: [float(v), 0.0] for a, v in balances.items()}
         self.orders: dict[str, Order] = {}
@@ -134,6 +141,7 @@ class Exchange:
                 raise Reject("insufficient_balance", f"{base} {self.free(base)} < {q}")
             need = q
             self._move(base, -need, need)
+        third = self._third_fee(quote, notional)
         order = Order(
             order_id=self._new_id(),
             client_id=client_id,
@@ -145,7 +153,8 @@ class Exchange:
             quote_qty=quote_qty,
             created_ms=now_ms,
             updated_ms=now_ms,
-            fee_asset=base if side == "buy" else quote,
+            fee_asset=third[0] if third else base if side == "buy" else quote,
+            fee_rate=third[1] if third else None,
             locked=need,
         )
         if client_id is not None:
@@ -209,21 +218,41 @@ class Exchange:
             full = spent or (order.qty is not None and order.filled >= order.qty)
             order.status = "filled" if full else "partially_filled"
 
+    def _fee_rate(self, asset: str, quote: str) -> float | None:
+        """Quote per unit of a third fee asset: its ``<asset>/<quote>`` book's mid, or None."""
+        book = self.books.get(f"{asset}/{quote}")
+        if book is None or not book.bids or not book.asks:
+            return None
+        return (book.bids.peekitem(-1)[0] + book.asks.peekitem(0)[0]) / 2 * book.spec.tick
+
+    def _third_fee(self, quote: str, notional: float) -> tuple[str, float] | None:
+        """(``fee_asset``, its rate now) when it has a rate and the account holds the order's
+        whole fee in it, else None. The order's fills are charged at that one rate."""
+        if self.fee_asset is None:
+            return None
+        rate = self._fee_rate(self.fee_asset, quote)
+        if rate is None or self.free(self.fee_asset) < notional * self.fee / rate:
+            return None
+        return self.fee_asset, rate
+
     def _fill(self, order: Order, price: int, q: int, value: float, base_qty: float) -> None:
         spec = self.books[order.symbol].spec
         order.fills.append((price, q))
         order.filled += q
         order.filled_quote += value
+        rate = order.fee_rate  # quote per unit of a third fee asset (None: charged in what is received)
         if order.side == "buy":
-            fee = base_qty * self.fee
+            fee = value * self.fee / rate if rate else base_qty * self.fee
             self._move(spec.quote, 0.0, -value)
             order.locked -= value
-            self._move(spec.base, base_qty - fee)
+            self._move(spec.base, base_qty - (0.0 if rate else fee))
         else:
-            fee = value * self.fee
+            fee = value * self.fee / rate if rate else value * self.fee
             self._move(spec.base, 0.0, -base_qty)
             order.locked -= base_qty
-            self._move(spec.quote, value - fee)
+            self._move(spec.quote, value - (0.0 if rate else fee))
+        if rate:
+            self._move(order.fee_asset, -fee)
         order.fee += fee
 
     def _release(self, order: Order) -> None:

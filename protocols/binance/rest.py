@@ -4,7 +4,9 @@ Public WebSocket side: combined streams ``<symbol>@depth@100ms`` (the URL carrie
 set), SUBSCRIBE/UNSUBSCRIBE frames for changes at run time, frames decoded by ``codec``.
 REST side: one pooled ``RestClient`` with two buckets, ``weight`` (REQUEST_WEIGHT 6000/min)
 and ``orders`` (ORDERS 10/s); signed endpoints per §3.4; every HTTP error goes through
-``map_error``. Symbol rules and fees are static and cached; nothing real-time is.
+``map_error``. Symbol rules and fees are static and cached; nothing real-time is. An order
+read back or cancelled (``GET``/``DELETE /api/v3/order``: no ``fills``) that is final and filled
+takes its exact fee from its trades (``GET /api/v3/myTrades?orderId=``, ``protocols.fees``).
 
 Failure modes: ``RateLimited`` (both buckets are paused for Retry-After), ``AuthError``,
 ``OrderRejected``/``InsufficientBalance``, ``OrderNotFound``, ``NetworkError`` (outcome
@@ -36,6 +38,7 @@ from protocols.errors import (
     RateLimited,
     excerpt,
 )
+from protocols.fees import fee_of, with_fills_fee
 from protocols.markets import Listing, parse_binance
 from protocols.messages import (
     Balance,
@@ -53,7 +56,7 @@ from protocols.ratelimit import RateLimits, TokenBucket, window_bucket
 from protocols.rest import RestClient, retry_after
 from protocols.rounding import order_fields
 from protocols.signing import hmac_sha256_hex, total_params
-from protocols.venue import Control, Credentials, venue_symbol
+from protocols.venue import Control, Credentials, split_symbol, venue_symbol
 
 VENUE = codec.VENUE
 # binance.md §5: 0.1% maker/taker for a regular (VIP0) account; used without credentials.
@@ -277,7 +280,7 @@ class BinanceVenue:
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
         params = {"symbol": venue_symbol(symbol), "origClientOrderId": client_order_id}
         body = await self._signed("DELETE", "/api/v3/order", params, weight=1)
-        return to_update(codec.parse(wire.ORDER, body, body), symbol)
+        return await self._with_fee(to_update(codec.parse(wire.ORDER, body, body), symbol))
 
     async def cancel_all(self, symbol: str) -> list[OrderUpdate]:
         try:
@@ -293,7 +296,20 @@ class BinanceVenue:
     async def order_by_client_id(self, symbol: str, client_order_id: str) -> OrderUpdate:
         params = {"symbol": venue_symbol(symbol), "origClientOrderId": client_order_id}
         body = await self._signed("GET", "/api/v3/order", params, weight=4)
-        return to_update(codec.parse(wire.ORDER, body, body), symbol)
+        return await self._with_fee(to_update(codec.parse(wire.ORDER, body, body), symbol))
+
+    async def order_trades(self, symbol: str, order_id: str) -> tuple[wire.Trade, ...]:
+        """An order's fills: ``GET /api/v3/myTrades?symbol=&orderId=`` (signed; REQUEST_WEIGHT
+        5 with ``orderId``, 20 without: private.md §1.4, "Reconciliation methods")."""
+        body = await self._signed("GET", "/api/v3/myTrades", {"symbol": venue_symbol(symbol), "orderId": order_id},
+                                  weight=5)
+        return tuple(t for t in codec.parse(wire.TRADES, body, body) if str(t.order_id) == order_id)
+
+    async def _with_fee(self, update: OrderUpdate) -> OrderUpdate:
+        """GET and DELETE ``/api/v3/order`` carry no ``fills``: a final, filled order's exact fee
+        comes from its trades (``protocols.fees``, as MEXC's). Trades not readable now (a
+        transient error) leave it unreported, estimated by the executor and said so."""
+        return await with_fills_fee(update, lambda: self.order_trades(update.symbol, update.order_id))
 
     async def open_orders(self, symbol: str) -> list[OrderUpdate]:
         body = await self._signed("GET", "/api/v3/openOrders", {"symbol": venue_symbol(symbol)}, weight=6)
@@ -316,12 +332,14 @@ def to_update(o: wire.Order, symbol: str) -> OrderUpdate:
     order_type: OrderType = (
         "market" if o.type == "MARKET" else "ioc" if o.time_in_force == "IOC" else "limit"
     )
+    # A FULL reply's fills carry the commission (per fill, maybe in several assets); GET/DELETE
+    # replies have none: unreported ("") until read from the order's trades.
+    fee, fee_asset = fee_of(o.fills, o.executed_qty, *split_symbol(symbol)) if o.fills else (0.0, "")
     update = OrderUpdate(
         venue=VENUE, symbol=symbol, client_order_id=o.orig_client_order_id or o.client_order_id,
         order_id=str(o.order_id), side="buy" if o.side == "BUY" else "sell", order_type=order_type,
         status=status, price=o.price or None, qty=o.orig_qty, filled_qty=o.executed_qty,
-        filled_quote=o.quote_qty, fee=sum(f.commission for f in o.fills),
-        fee_asset=o.fills[0].commission_asset if o.fills else "", ts_ms=o.transact_time or o.update_time,
+        filled_quote=o.quote_qty, fee=fee, fee_asset=fee_asset, ts_ms=o.transact_time or o.update_time,
     )
     if (bad := unusable_update_field(update)) is not None:
         raise DecodeError(VENUE, f"order reply gives {bad}", msgspec.json.encode(o))

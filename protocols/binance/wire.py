@@ -175,6 +175,19 @@ class Order(msgspec.Struct, frozen=True):
     fills: tuple[OrderFill, ...] = ()
 
 
+class Trade(msgspec.Struct, frozen=True):
+    """One fill of ``GET /api/v3/myTrades`` (an order's commission, when its reply had no
+    ``fills``): ``{"symbol":"BNBBTC","id":28457,"orderId":100234,"orderListId":-1,
+    "price":"4.00000100","qty":"12.00000000","quoteQty":"48.000012","commission":"10.10000000",
+    "commissionAsset":"BNB","time":1499865549590,"isBuyer":true,"isMaker":false,"isBestMatch":true}``."""
+
+    order_id: SeqId = msgspec.field(name="orderId")
+    price: Price
+    qty: Qty
+    commission: Finite = 0.0
+    commission_asset: str = msgspec.field(default="", name="commissionAsset")
+
+
 class CancelAllEntry(msgspec.Struct, frozen=True):
     """``DELETE /api/v3/openOrders`` returns orders and OCO lists mixed; lists have no orderId
     and are skipped (their legs are reported by their own entries)."""
@@ -189,5 +202,6 @@ COMMISSION = msgspec.json.Decoder(Commission, strict=False)
 ACCOUNT = msgspec.json.Decoder(Account, strict=False)
 ORDER = msgspec.json.Decoder(Order, strict=False)
 ORDERS = msgspec.json.Decoder(tuple[Order, ...], strict=False)
+TRADES = msgspec.json.Decoder(tuple[Trade, ...], strict=False)
 RAW_LIST = msgspec.json.Decoder(tuple[msgspec.Raw, ...])
 CANCEL_ALL_ENTRY = msgspec.json.Decoder(CancelAllEntry, strict=False)

@@ -31,6 +31,7 @@ from protocols.errors import (
     RateLimited,
     excerpt,
 )
+from protocols.fees import with_fills_fee
 from protocols.markets import Listing, parse_mexc
 from protocols.messages import (
     Balance,
@@ -51,7 +52,7 @@ from protocols.ratelimit import RateLimits, TokenBucket, window_bucket
 from protocols.rest import RestClient, retry_after
 from protocols.rounding import order_fields
 from protocols.signing import hmac_sha256_hex, total_params
-from protocols.venue import Control, Credentials, split_symbol, venue_symbol
+from protocols.venue import Control, Credentials, venue_symbol
 
 RECV_WINDOW_MS = 5000  # MEXC default; max 60000 (error 700005)
 
@@ -291,13 +292,10 @@ class MexcVenue:
 
     async def _with_fee(self, update: OrderUpdate) -> OrderUpdate:
         """MEXC's order replies carry no commission: a final, filled order's fee comes from its
-        fills. Fills not all visible yet leave the fee unreported (``fee_asset`` ""), which the
-        executor estimates from the fee schedule rather than take as zero."""
-        if not update.final or update.filled_qty <= 0:
-            return update
-        fee, asset = fee_of(await self.order_trades(update.symbol, update.order_id), update.filled_qty,
-                            *split_symbol(update.symbol))
-        return msgspec.structs.replace(update, fee=fee, fee_asset=asset)
+        fills (``protocols.fees``). Fills not all visible yet, or not readable now (a transient
+        error), leave the fee unreported (``fee_asset`` ""), which the executor estimates from
+        the fee schedule rather than take as zero."""
+        return await with_fills_fee(update, lambda: self.order_trades(update.symbol, update.order_id))
 
     async def open_orders(self, symbol: str) -> list[OrderUpdate]:
         body = await self._signed("GET", "/api/v3/openOrders", [("symbol", venue_symbol(symbol))],
@@ -326,24 +324,6 @@ class MexcVenue:
         await self._rest.close()
 
 
-def fee_of(trades: Sequence[wire.Trade], filled_qty: float, base: str, quote: str) -> tuple[float, str]:
-    """An order's fee and its asset from its fills. Fills covering less than ``filled_qty``:
-    ``(0.0, "")`` (unreported). Base and quote commissions together: all in quote, base at each
-    fill's price. A third asset mixed with another: ``"MIXED:A,B"``, which no book converts, so
-    the PnL row is flagged rather than wrong."""
-    if sum(t.qty for t in trades) < filled_qty * (1 - 1e-9):
-        return 0.0, ""
-    charged = [t for t in trades if t.commission]
-    assets = {t.commissionAsset for t in charged}
-    if not assets:
-        return 0.0, quote
-    if len(assets) == 1:
-        return sum(t.commission for t in charged), assets.pop()
-    if assets <= {base, quote}:
-        return sum(t.commission * (t.price if t.commissionAsset == base else 1.0) for t in charged), quote
-    return sum(t.commission for t in charged), "MIXED:" + ",".join(sorted(assets))
-
-
 def _price(raw: str | float | None) -> float | None:
     """An order's price: MEXC sends "" or "0" for a market order (no price)."""
     if raw is None or raw == "":
@@ -361,4 +341,4 @@ def _pow10(decimals: int) -> Decimal:
     return Decimal(1).scaleb(-decimals)
 
 
-__all__ = ["MexcVenue", "fee_of", "map_error", "sign"]
+__all__ = ["MexcVenue", "map_error", "sign"]

@@ -115,7 +115,7 @@ class Trade(msgspec.Struct, frozen=True):
     price: Price
     qty: Qty
     commission: Finite = 0.0  # a rebate may be negative
-    commissionAsset: str = ""
+    commission_asset: str = msgspec.field(default="", name="commissionAsset")
 
 
 control_decoder = msgspec.json.Decoder(ControlReply)

@@ -110,6 +110,7 @@ class VenueServer:
     name = ""
     ws_path = ""
     order_path = ""  # POST here places an order (the order faults look for it)
+    trades_path = ""  # GET here lists the account's own trades (the trades_5xx fault looks for it)
     heartbeat_s: float | None = None
 
     def __init__(
@@ -133,6 +134,7 @@ class VenueServer:
             min_notional=MIN_NOTIONAL.get(self.name, 1.0),
             balances=cfg.balances,
             new_order_id=new_order_id,
+            fee_asset=cfg.fee_assets.get(self.name),
         )
         self.credentials = Credentials(secrets.token_hex(16), secrets.token_hex(32))
         self.conns: set[Conn] = set()
@@ -442,7 +444,7 @@ class VenueServer:
 
     def order_assets(self, order: Any) -> list[str]:
         spec = self.books[order.symbol].spec
-        return [spec.base, spec.quote]
+        return [spec.base, spec.quote] + ([order.fee_asset] if order.fee_rate is not None else [])
 
     # --- REST plumbing ----------------------------------------------------------------------
     @web.middleware
@@ -459,6 +461,8 @@ class VenueServer:
             headers["Retry-After"] = str(max(1, int(retry_after or 1)))
             return self.error(self.limited_status(), "rate", headers)
         if self.faults.take("http_5xx"):
+            return self.error(503, "server", headers)
+        if request.path == self.trades_path and self.faults.take("trades_5xx"):
             return self.error(503, "server", headers)
         placing = request.method == "POST" and request.path == self.order_path
         if self.faults.take("timeout") or (placing and self.faults.take("order_timeout")):

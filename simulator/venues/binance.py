@@ -61,6 +61,7 @@ class BinanceServer(VenueServer):
     name = "binance"
     ws_path = ""  # clients append /ws/<stream> or /stream?streams=...
     order_path = "/api/v3/order"
+    trades_path = "/api/v3/myTrades"
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -185,6 +186,8 @@ class BinanceServer(VenueServer):
                 w = 5
         elif path == "/api/v3/openOrders" and request.method == "GET" and "symbol" not in request.query:
             w = 80
+        elif path == "/api/v3/myTrades" and "orderId" in request.query:
+            w = 5  # private.md §1.4: 20, or 5 with orderId
         else:
             w = WEIGHTS.get((request.method, path), WEIGHTS.get(path, 1))
         banned = self.ban.banned_for()

@@ -47,6 +47,7 @@ class GateServer(VenueServer):
     name = "gateio"
     ws_path = "/ws/v4/"
     order_path = "/api/v4/spot/orders"
+    trades_path = "/api/v4/spot/my_trades"
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -58,6 +58,7 @@ class MexcServer(VenueServer):
     name = "mexc"
     ws_path = "/ws"
     order_path = "/api/v3/order"
+    trades_path = "/api/v3/myTrades"
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

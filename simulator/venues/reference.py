@@ -203,16 +203,20 @@ def binance_routes(server: BinanceServer) -> list[web.RouteDef]:
                                   for s in wanted])
 
     async def my_trades(request: web.Request, params: dict[str, str]) -> web.Response:
+        """``GET /api/v3/myTrades?symbol=[&orderId=][&limit=]``: the account's trades on the
+        symbol (only that order's with ``orderId``), oldest first, the last ``limit`` (500)."""
         symbol = server._symbol(params)
         spec = server.books[symbol].spec  # type: ignore[index]
         pd, qd = spec.price_decimals, spec.qty_decimals
+        order_id = params.get("orderId")
         out = [{
             "symbol": venue_symbol(symbol), "id": int(o.order_id) * 1000 + i, "orderId": int(o.order_id),  # type: ignore[arg-type]
             "orderListId": -1, "price": pad8(ticks, pd), "qty": pad8(steps, qd),
             "quoteQty": f"{ticks * spec.tick * steps * spec.step:.8f}", "commission": f"{fee:.8f}",
             "commissionAsset": o.fee_asset, "time": o.updated_ms, "isBuyer": o.side == "buy", "isMaker": False,
             "isBestMatch": True,
-        } for o, i, ticks, steps, fee in _fills(server, symbol)]  # type: ignore[arg-type]
+        } for o, i, ticks, steps, fee in _fills(server, symbol)  # type: ignore[arg-type]
+            if order_id is None or o.order_id == order_id]
         limit = int(params.get("limit", "500"))
         return web.json_response(out[-limit:])
 

@@ -396,6 +396,41 @@ async def test_against_the_simulator_reconciliation_settles_journaled_orders_fro
         await ex.stop()
 
 
+@pytest.mark.parametrize("fault", ["http_5xx", "http_429"])
+async def test_a_venue_failing_during_start_up_reconciliation_leaves_its_order_open_and_a_later_pass_settles_it(
+        journal, db, sim_venues, fault, caplog):
+    """No crash (a restart would ask the failing venue again at once: during an outage the
+    executor would crash-loop and take nothing on any venue). The order stays open like an
+    unknown leg, with its exposure; passes come after a growing delay until the venue
+    answers, then the opportunity is settled as usual."""
+    sim, adapters = sim_venues
+    old = sim_opportunity(sim, "BTCUSDT-binance-gateio-0-1", "binance", "gateio")
+    landed = OrderIntent(client_order_id=client_order_id(old.id, "b"), opportunity_id=old.id, venue="binance",
+                         symbol="BTC/USDT", side="buy", order_type="ioc", qty=old.size, price=old.buy_price)
+    lost = OrderIntent(client_order_id=client_order_id(old.id, "s"), opportunity_id=old.id, venue="gateio",
+                       symbol="BTC/USDT", side="sell", order_type="ioc", qty=old.size, price=old.sell_price)
+    await journal.ask(JournalWrite(records=(old, landed, lost)))
+    await adapters["binance"].place_order(landed)
+    faults = sim.venues["binance"].faults
+    faults.inject(fault, count=3)  # the start's pass and the next two fail
+    with caplog.at_level("WARNING", logger="arbor.executor"):
+        ex = await start_executor(journal, adapters, leg_timeout_s=0.1)
+    try:
+        assert ex.alive and "could not ask binance" in caplog.text
+        status = ex.describe()
+        assert status.open_legs == 1 and status.exposure == {"binance": pytest.approx(old.size * old.buy_price)}
+        await eventually(lambda: rows(db, "SELECT status FROM opportunities") == [("executed",)], timeout=20,
+                         what="a later pass settles the opportunity once binance answers")
+        assert faults.counts[fault] == 3 and ex.alive
+        assert ex.describe().open_legs == 0
+        await journal.ask(FlushJournal())
+        u = client_order_id(old.id, "u")
+        assert dict(rows(db, "SELECT client_order_id, status FROM orders")) == {
+            landed.client_order_id: "filled", lost.client_order_id: "rejected", u: "filled"}
+    finally:
+        await ex.stop()
+
+
 # --- reconciliation settles opportunities; unknown outcomes stay open -------------------------
 
 

@@ -35,14 +35,23 @@ async def journal(db):
 
 
 @pytest.fixture
-async def sim_venues():
+def fee_assets() -> dict[str, str]:
+    """Venues charging fees in BNB (a test parametrizes it); none by default."""
+    return {}
+
+
+@pytest.fixture
+async def sim_venues(fee_assets):
     from protocols.binance import BinanceVenue
     from protocols.gateio import GateVenue
     from protocols.mexc import MexcVenue
     from simulator import SimConfig, Simulator
+    from simulator.config import DEFAULT_BALANCES
 
     classes = {"mexc": MexcVenue, "binance": BinanceVenue, "gateio": GateVenue}
-    async with Simulator(SimConfig(seed=11, symbols=(SYMBOL,))) as sim:
+    bnb = {"symbols": (SYMBOL, "BNB/USDT"), "fee_assets": fee_assets,
+           "balances": {**DEFAULT_BALANCES, "BNB": 100.0}} if fee_assets else {"symbols": (SYMBOL,)}
+    async with Simulator(SimConfig(seed=11, **bnb)) as sim:
         sim.pause()  # the market holds still: the books only change through our orders
         adapters = {name: cls(rest_url=sim.venues[name].rest_url, ws_url=sim.venues[name].ws_url,
                               symbols=(SYMBOL,), credentials=sim.venues[name].credentials)
@@ -284,22 +293,124 @@ async def test_two_executor_lifetimes_on_one_journal_never_share_an_id_overwrite
     assert status.realised_pnl == pytest.approx(total, abs=1e-6)
 
 
-async def test_a_fee_the_venue_did_not_report_is_estimated_from_its_schedule_and_said_so(journal, db, sim_venues):
-    """Binance's GET /order has no fills: an order whose placing answer was lost (read back
-    by a query) has no fee in the reply. Its fee is the venue's taker fee on the notional."""
+@pytest.mark.parametrize(("buy", "sell"), [("binance", "mexc"), ("gateio", "binance")])
+async def test_an_order_whose_placing_answer_was_lost_is_charged_the_exact_fee_of_its_trades(
+        journal, db, sim_venues, buy, sell):
+    """Binance's GET /order has no fills: the leg read back after a lost answer takes its fee
+    from the order's trades (myTrades), in the asset the venue charged, never an estimate."""
     sim, adapters = sim_venues
     ex = await start(journal, adapters)
     try:
         sim.venues["binance"].faults.inject("order_unknown")
-        opp = opportunity(sim, "BTCUSDT-binance-mexc-21-21", "binance", "mexc")
+        opp = opportunity(sim, f"BTCUSDT-{buy}-{sell}-22-22", buy, sell)
         await ex.ask(opp)
         await journal.ask(FlushJournal())
         assert sim.venues["binance"].faults.counts["order_unknown"] == 1
         jid = journal_id(db, opp.id)
+        [(status, pnl, fees, detail)] = rows(
+            db, "SELECT status, realised_pnl, fees_quote, detail FROM opportunities WHERE id = ?", (jid,))
+        t = truth(sim, db, jid)
+        assert status == "executed" and "fee estimated" not in detail
+        assert (pnl, fees) == (pytest.approx(expected_pnl(t), abs=1e-6), pytest.approx(t["fees"], rel=1e-6))
+        [(cid, fee, asset)] = rows(db, "SELECT client_order_id, fee, fee_asset FROM fills WHERE venue = 'binance'")
+        o = sim_order(sim, "binance", cid)
+        assert (fee, asset) == (pytest.approx(o.fee, rel=1e-6), "BTC" if buy == "binance" else "USDT")
+    finally:
+        await ex.stop()
+
+
+@pytest.mark.parametrize("fee_assets", [{"binance": "BNB"}])
+async def test_a_bnb_fee_read_from_the_trades_reaches_the_journal_and_without_a_book_is_flagged_not_guessed(
+        journal, db, sim_venues):
+    sim, adapters = sim_venues
+    ex = await start(journal, adapters)
+    try:
+        sim.venues["binance"].faults.inject("order_unknown")
+        opp = opportunity(sim, "BTCUSDT-binance-mexc-23-23", "binance", "mexc")
+        await ex.ask(opp)
+        await journal.ask(FlushJournal())
+        jid = journal_id(db, opp.id)
+        [(cid, fee, asset)] = rows(db, "SELECT client_order_id, fee, fee_asset FROM fills WHERE venue = 'binance'")
+        o = sim_order(sim, "binance", cid)
+        # the venue states each trade's commission to 8 decimals
+        assert o.fee_asset == "BNB" and (fee, asset) == (pytest.approx(o.fee, abs=5e-9 * len(o.fills)), "BNB")
+        [(pnl, unconverted, detail)] = rows(
+            db, "SELECT realised_pnl, fee_unconverted, detail FROM opportunities WHERE id = ?", (jid,))
+        t = truth(sim, db, jid)
+        t["fees"] -= o.fee  # no book runs here to value BNB: the PnL leaves it out, and says so
+        assert unconverted == "BNB" and "fee estimated" not in detail
+        assert pnl == pytest.approx(expected_pnl(t), abs=1e-6)
+    finally:
+        await ex.stop()
+
+
+async def test_a_fee_the_venue_did_not_report_is_estimated_from_its_schedule_and_said_so(journal, db, sim_venues):
+    """An order whose placing answer was lost is read back (GET /order: no fills), and its
+    trades cannot be read either (a 503): its state is known, its fee is the venue's taker fee
+    on the notional, and the result says it was estimated."""
+    sim, adapters = sim_venues
+    ex = await start(journal, adapters)
+    try:
+        sim.venues["binance"].faults.inject("order_unknown")
+        sim.venues["binance"].faults.inject("trades_5xx")
+        opp = opportunity(sim, "BTCUSDT-binance-mexc-21-21", "binance", "mexc")
+        await ex.ask(opp)
+        await journal.ask(FlushJournal())
+        assert sim.venues["binance"].faults.counts["order_unknown"] == 1
+        assert sim.venues["binance"].faults.counts["trades_5xx"] == 1
+        jid = journal_id(db, opp.id)
         [(status, pnl, detail)] = rows(db, "SELECT status, realised_pnl, detail FROM opportunities WHERE id = ?",
                                        (jid,))
         assert status == "executed" and "fee estimated" in detail
+        # the estimate (taker fee on the notional, in quote) is what the simulator charged here
         assert pnl == pytest.approx(expected_pnl(truth(sim, db, jid)), abs=1e-6)
+        assert rows(db, "SELECT fee, fee_asset FROM fills WHERE venue = 'binance'") == [(0.0, "")]  # unreported
+    finally:
+        await ex.stop()
+
+
+@pytest.mark.parametrize(("buy", "sell", "fee_assets"), [("mexc", "binance", {}),
+                                                        ("binance", "mexc", {"binance": "BNB"})])
+async def test_an_estimated_fee_is_made_exact_by_a_later_start_once_the_venue_reports_it(
+        journal, db, sim_venues, buy, sell, caplog):
+    """Run 1: the trades are unreadable, the fee is estimated. Run 2 starts while the venue
+    answers 503: the estimate stays, the start does not fail. Run 3: the order is read back
+    with its exact fee; the fill and the opportunity's money are corrected in the journal."""
+    sim, adapters = sim_venues
+    faults = sim.venues["binance"].faults
+    faults.inject("order_unknown")
+    faults.inject("trades_5xx")
+    ex = await start(journal, adapters)
+    opp = opportunity(sim, f"BTCUSDT-{buy}-{sell}-24-24", buy, sell)
+    try:
+        await ex.ask(opp)
+    finally:
+        await ex.stop()
+    jid = journal_id(db, opp.id)
+    [(estimated_pnl, detail)] = rows(db, "SELECT realised_pnl, detail FROM opportunities WHERE id = ?", (jid,))
+    assert "fee estimated" in detail
+    faults.inject("http_5xx")
+    with caplog.at_level(logging.WARNING, logger="arbor.executor"):
+        ex = await start(journal, adapters)
+        await ex.stop()
+    assert faults.counts["http_5xx"] == 1 and "not corrected now" in caplog.text
+    assert rows(db, "SELECT fee, fee_asset FROM fills WHERE venue = 'binance'") == [(0.0, "")]
+    ex = await start(journal, adapters)
+    try:
+        await journal.ask(FlushJournal())
+        [(cid, fee, asset)] = rows(db, "SELECT client_order_id, fee, fee_asset FROM fills WHERE venue = 'binance'")
+        o = sim_order(sim, "binance", cid)
+        assert (fee, asset) == (pytest.approx(o.fee, abs=5e-9 * len(o.fills)), o.fee_asset)
+        [(status, pnl, unconverted, detail)] = rows(
+            db, "SELECT status, realised_pnl, fee_unconverted, detail FROM opportunities WHERE id = ?", (jid,))
+        t = truth(sim, db, jid)
+        if o.fee_asset == "BNB":  # no book runs here to value BNB: the PnL leaves it out, and says so
+            t["fees"] -= o.fee
+            assert unconverted == "BNB"
+            assert pnl - estimated_pnl == pytest.approx(o.filled_quote * 0.001, rel=1e-6)  # the estimate is gone
+        assert status == "executed" and "fee estimated" not in detail and "corrected from the venue" in detail
+        assert pnl == pytest.approx(expected_pnl(t), abs=1e-6)
+        assert ex.describe().realised_pnl == pytest.approx(pnl, abs=1e-9)  # read back after the correction
     finally:
         await ex.stop()
 

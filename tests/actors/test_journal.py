@@ -10,14 +10,17 @@ import subprocess
 import sys
 import textwrap
 
+import msgspec
 import pytest
 
 from actors import spawn
 from actors.journal import JournalActor, _Writer, write
 from protocols.errors import DuplicateClientOrderId, DuplicateOpportunityId, PermanentFailure
 from protocols.messages import (
+    FeeCorrection,
     Fill,
     FlushJournal,
+    GetEstimatedFees,
     GetJournalSummary,
     GetOpenOrders,
     GetOpenPositions,
@@ -252,6 +255,34 @@ async def test_a_settled_opportunitys_result_is_never_replaced(journal):
     )))
     s = await journal.ask(GetJournalSummary())
     assert (s.opportunities_by_status, s.realised_pnl) == ({"executed": 1}, 1.5)
+
+
+async def test_estimated_fees_are_the_settled_opportunities_with_a_filled_order_whose_fee_was_not_reported(
+        journal, tmp_path):
+    paid = msgspec.structs.replace(update("p-b", "filled", 0.5), fee=0.0005, fee_asset="BTC")
+    await journal.ask(JournalWrite(records=(
+        opportunity("estimated"), intent("e-b", opp="estimated"), update("e-b", "filled", 0.5),
+        OpportunityResult(opportunity_id="estimated", status="executed", realised_pnl=1.0, detail="d; est"),
+        opportunity("paid"), intent("p-b", opp="paid"), paid,
+        OpportunityResult(opportunity_id="paid", status="executed", realised_pnl=2.0),
+        opportunity("unfilled"), intent("n-b", opp="unfilled"), update("n-b", "expired", 0.0),
+        OpportunityResult(opportunity_id="unfilled", status="unfilled"),
+        opportunity("pending"), intent("q-b", opp="pending"), update("q-b", "filled", 0.5),
+        OpportunityResult(opportunity_id="pending", status="pending"),  # settled later, not corrected
+    )))
+    [opp] = (await journal.ask(GetEstimatedFees())).opportunities
+    assert (opp.id, opp.detail, [o.client_order_id for o in opp.orders]) == ("estimated", "d; est", ["e-b"])
+    conn = sqlite3.connect(tmp_path / "j.db")
+    [(before,)] = conn.execute("SELECT updated_ms FROM opportunities WHERE id = 'estimated'").fetchall()
+    await journal.ask(JournalWrite(records=(
+        FeeCorrection(opportunity_id="estimated", realised_pnl=0.9, fees_quote=0.1, fee_unconverted="", detail="d"),
+        FeeCorrection(opportunity_id="pending", realised_pnl=5.0, fees_quote=0.0, fee_unconverted="", detail="x"),
+    )))
+    assert conn.execute("SELECT id, status, realised_pnl, fees_quote, detail, updated_ms = ? FROM opportunities"
+                        " WHERE id IN ('estimated', 'pending') ORDER BY id", (before,)).fetchall() == [
+        ("estimated", "executed", 0.9, 0.1, "d", 1),  # money only: the day it counts for stays
+        ("pending", "pending", 0.0, 0.0, "", 1)]  # an unsettled one is settled, never corrected
+    conn.close()
 
 
 async def test_an_order_has_one_fill_row_however_often_its_final_state_is_journaled(journal):

@@ -324,12 +324,72 @@ async def test_place_order_fetches_symbol_rules_once(edge, venue) -> None:
         "/api/v3/exchangeInfo", "/api/v3/account/commission", "/api/v3/order", "/api/v3/order"]
 
 
-async def test_cancel_order_names_the_original_client_id(edge, venue) -> None:
+def trade_json(qty: str, commission: str, asset: str, *, order_id: int = 28, price: str = "30000.10000000") -> dict:
+    """One row of GET /api/v3/myTrades, the documented shape."""
+    return {"symbol": "BTCUSDT", "id": 28457, "orderId": order_id, "orderListId": -1, "price": price, "qty": qty,
+            "quoteQty": "0", "commission": commission, "commissionAsset": asset, "time": 1499865549590,
+            "isBuyer": True, "isMaker": False, "isBestMatch": True}
+
+
+async def test_cancel_order_names_the_original_client_id_and_reads_the_fee_of_what_filled(edge, venue) -> None:
     edge[0].reply("DELETE", "/api/v3/order", order_json(
         clientOrderId="cancelMyOrder1", origClientOrderId="opp1-buy", status="CANCELED", executedQty="0.00100000"))
+    edge[0].reply("GET", "/api/v3/myTrades", [trade_json("0.00100000", "0.00000100", "BTC")])
     update = await venue.cancel_order("BTC/USDT", "opp1-buy")
-    assert edge[0].signed() == {"symbol": "BTCUSDT", "origClientOrderId": "opp1-buy"}
+    assert edge[0].signed(0) == {"symbol": "BTCUSDT", "origClientOrderId": "opp1-buy"}
+    assert edge[0].signed(1) == {"symbol": "BTCUSDT", "orderId": "28"}
     assert (update.client_order_id, update.status, update.filled_qty) == ("opp1-buy", "canceled", 0.001)
+    assert (update.fee, update.fee_asset) == (0.000001, "BTC")
+
+
+async def test_a_final_filled_order_read_back_gets_its_exact_fee_from_its_trades_at_weight_5(edge, venue) -> None:
+    """GET /api/v3/order has no fills: the fee is the order's trades' commissions (another
+    order's trade in the reply is not counted), and myTrades with orderId spends weight 5."""
+    edge[0].reply("GET", "/api/v3/order", order_json(status="FILLED", executedQty="0.12300000",
+                                                     cummulativeQuoteQty="3690.01230000"))
+    edge[0].reply("GET", "/api/v3/myTrades", [
+        trade_json("0.10000000", "0.00010000", "BNB"), trade_json("0.02300000", "0.00002300", "BNB"),
+        trade_json("0.50000000", "0.50000000", "BNB", order_id=29)])
+    update = await venue.order_by_client_id("BTC/USDT", "opp1-buy")
+    assert [s.path for s in edge[0].seen] == ["/api/v3/order", "/api/v3/myTrades"]
+    assert (update.fee, update.fee_asset) == (pytest.approx(0.000123), "BNB")
+    bucket = venue._rest.limits.bucket("weight")
+    assert bucket.wait_time(6000 - 9) == 0 and bucket.wait_time(6000 - 8) > 0  # 4 (order) + 5 (myTrades)
+
+
+async def test_a_filled_full_reply_with_base_and_quote_commissions_is_one_fee_in_quote(edge, venue) -> None:
+    venue._info["BTC/USDT"] = BTC
+    edge[0].reply("POST", "/api/v3/order", order_json(
+        type="MARKET", price="0.00000000", origQty="1.00000000", executedQty="1.00000000",
+        cummulativeQuoteQty="30000.50000000", status="FILLED", fills=[
+            {"price": "30000.00", "qty": "0.5", "commission": "0.0005", "commissionAsset": "BTC", "tradeId": 1},
+            {"price": "30001.00", "qty": "0.5", "commission": "15.0005", "commissionAsset": "USDT", "tradeId": 2}]))
+    update = await venue.place_order(PLACE[3][0])
+    assert (update.fee, update.fee_asset) == (pytest.approx(0.0005 * 30000.0 + 15.0005), "USDT")
+
+
+@pytest.mark.parametrize(("status", "body", "headers"), [
+    (503, {"code": -1001, "msg": "Internal error; unable to process your request. Please try again."}, {}),
+    (429, {"code": -1003, "msg": "Too much request weight used"}, {"Retry-After": "1"}),
+])
+async def test_trades_unreadable_for_a_transient_reason_leave_the_fee_unreported_and_say_so(
+        edge, venue, caplog, status, body, headers) -> None:
+    """The order's state is known: the read back still answers; the fee is left for the
+    executor to estimate (fee_asset "") and a warning names the order."""
+    edge[0].reply("GET", "/api/v3/order", order_json(status="FILLED", executedQty="0.12300000",
+                                                     cummulativeQuoteQty="3690.01230000"))
+    edge[0].reply("GET", "/api/v3/myTrades", body, status=status, headers=headers)
+    with caplog.at_level("WARNING", logger="arbor.fees"):
+        update = await venue.order_by_client_id("BTC/USDT", "opp1-buy")
+    assert (update.status, update.filled_qty, update.fee, update.fee_asset) == ("filled", 0.123, 0.0, "")
+    assert "binance order 28 (opp1-buy)" in caplog.text and "fee left unreported" in caplog.text
+
+
+async def test_an_unfilled_or_open_order_read_back_does_not_ask_for_trades(edge, venue) -> None:
+    for status, executed in (("EXPIRED", "0.00000000"), ("PARTIALLY_FILLED", "0.00100000")):
+        edge[0].reply("GET", "/api/v3/order", order_json(status=status, executedQty=executed))
+        await venue.order_by_client_id("BTC/USDT", "opp1-buy")
+    assert [s.path for s in edge[0].seen] == ["/api/v3/order", "/api/v3/order"]
 
 
 async def test_cancel_all_returns_each_canceled_order_and_skips_order_lists(edge, venue) -> None:

@@ -383,25 +383,3 @@ async def test_an_open_order_query_does_not_ask_for_fills(edge: tuple[Edge, Mexc
     update = await venue.order_by_client_id("BTC/USDT", "cid-1")
     assert [r.path for r in state.requests] == ["/api/v3/order"]
     assert (update.fee, update.fee_asset) == (0.0, "")
-
-
-def _trade(qty: float, commission: float, asset: str, price: float = 100.0) -> Any:
-    from protocols.mexc.wire import Trade
-    return Trade(orderId="o", price=price, qty=qty, commission=commission, commissionAsset=asset)
-
-
-@pytest.mark.parametrize(("trades", "filled", "expected"), [
-    ([_trade(0.3, 0.015, "USDT"), _trade(0.2, 0.01, "USDT")], 0.5, (pytest.approx(0.025), "USDT")),
-    ([_trade(0.5, 0.0005, "BTC")], 0.5, (0.0005, "BTC")),
-    ([_trade(0.5, 0.02, "MX")], 0.5, (0.02, "MX")),
-    # base and quote together: all in quote, the base part at its fill's price
-    ([_trade(0.3, 0.0003, "BTC", 110.0), _trade(0.2, 0.01, "USDT")], 0.5, (pytest.approx(0.043), "USDT")),
-    # a third asset mixed with another cannot be one figure: flagged, never taken as a quote amount
-    ([_trade(0.3, 0.01, "MX"), _trade(0.2, 0.01, "USDT")], 0.5, (pytest.approx(0.02), "MIXED:MX,USDT")),
-    # fills not all visible yet: the fee is unreported (the executor estimates it), never zero
-    ([_trade(0.3, 0.015, "USDT")], 0.5, (0.0, "")),
-    ([_trade(0.5, 0.0, "USDT")], 0.5, (0.0, "USDT")),
-])
-def test_fee_of_an_orders_fills(trades: list[Any], filled: float, expected: tuple[Any, str]) -> None:
-    from protocols.mexc.rest import fee_of
-    assert fee_of(trades, filled, "BTC", "USDT") == expected

@@ -286,3 +286,58 @@ async def test_order_latency_executes_at_once_and_the_order_is_found_by_client_i
     status, body = await answer
     assert status == 200 and body["clientOrderId"] == "slow-1"
     assert v.faults.counts["order_latency"] == 1
+
+
+async def my_trades(http, venue, params: dict) -> tuple[int, object, int]:
+    """(status, body, X-MBX-USED-WEIGHT-1M) of GET /api/v3/myTrades."""
+    query, headers = signed(venue, params)
+    async with http.get(f"{venue.rest_url}/api/v3/myTrades?{query}", headers=headers) as r:
+        return r.status, await r.json(), int(r.headers.get("X-MBX-USED-WEIGHT-1M", "0"))
+
+
+async def test_my_trades_of_one_order_lists_only_its_fills_at_weight_5_and_the_symbols_at_20(sim, http):
+    v = sim.venues["binance"]
+    for cid in ("t-1", "t-2"):
+        status, _ = await place(http, v, {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quoteOrderQty": "100",
+                                          "newClientOrderId": cid})
+        assert status == 200
+    one = v.orders["t-2"]
+    _, _, before = await my_trades(http, v, {"symbol": "BTCUSDT"})
+    status, rows, after = await my_trades(http, v, {"symbol": "BTCUSDT", "orderId": one.order_id})
+    assert status == 200 and after - before == 5  # private.md §1.4: 5 with orderId (20 without)
+    assert {r["orderId"] for r in rows} == {int(one.order_id)} and len(rows) == len(one.fills)
+    assert sum(float(r["commission"]) for r in rows) == pytest.approx(one.fee, abs=1e-8)
+    assert {r["commissionAsset"] for r in rows} == {"BTC"}  # a buy pays in what it receives
+    _, everything, again = await my_trades(http, v, {"symbol": "BTCUSDT"})
+    assert again - after == 20 and len(everything) == len(v.orders["t-1"].fills) + len(one.fills)
+
+
+async def test_trades_5xx_answers_the_next_trades_request_only_with_503(sim, http):
+    v = sim.venues["binance"]
+    v.faults.inject("trades_5xx")
+    async with http.get(f"{v.rest_url}/api/v3/depth", params={"symbol": "BTCUSDT"}) as r:
+        assert r.status == 200  # another endpoint: the fault waits for a trades request
+    status, body, _ = await my_trades(http, v, {"symbol": "BTCUSDT"})
+    assert (status, body["code"]) == (503, -1001)
+    assert (await my_trades(http, v, {"symbol": "BTCUSDT"}))[0] == 200
+    assert v.faults.counts["trades_5xx"] == 1
+
+
+async def test_with_fees_paid_in_bnb_an_order_is_charged_bnb_at_the_bnb_book_and_receives_in_full():
+    from simulator import SimConfig, Simulator
+
+    cfg = SimConfig(seed=7, symbols=("BTC/USDT", "BNB/USDT"), venues=("binance",), fee_assets={"binance": "BNB"},
+                    balances={"BTC": 1.0, "USDT": 100_000.0, "BNB": 10.0})
+    async with Simulator(cfg) as s, aiohttp.ClientSession() as http:
+        s.pause()
+        v = s.venues["binance"]
+        bnb_bids, bnb_asks = v.book("BNB/USDT")
+        rate = (bnb_bids[0][0] + bnb_asks[0][0]) / 2
+        status, body = await place(http, v, {"symbol": "BTCUSDT", "side": "SELL", "type": "MARKET",
+                                             "quantity": "0.01000", "newClientOrderId": "bnb-1"})
+        assert status == 200
+        o = v.orders["bnb-1"]
+        assert o.fee_asset == "BNB" and o.fee == pytest.approx(o.filled_quote * 0.001 / rate, rel=1e-9)
+        assert v.balances["BNB"][0] == pytest.approx(10.0 - o.fee, rel=1e-12)
+        assert v.balances["USDT"][0] == pytest.approx(100_000.0 + o.filled_quote, rel=1e-12)  # no fee taken here
+        assert {f["commissionAsset"] for f in body["fills"]} == {"BNB"}
