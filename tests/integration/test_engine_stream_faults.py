@@ -125,7 +125,7 @@ async def test_a_stalled_venue_is_not_used_for_a_decision_while_older_than_max_b
             fired = await wait_until(lambda: [o for o in h.recorder.opportunities("binance") if o.created_ns >= t0
                                               and (o.buy_venue, o.sell_venue) == ("binance", "mexc")],
                                      what="the opportunity fired once MEXC's view is fresh again")
-            assert fired[0].buy_price == cheap
+            assert abs(fired[0].buy_price - cheap) < binance.spec.tick / 2, "bought at the cheap ask"
         finally:
             h.sim.resume()
         assert book_restarts(h, "mexc") == restarts, "the held change arrives merged: no gap"
