@@ -386,6 +386,7 @@ async def test_an_estimated_fee_is_made_exact_by_a_later_start_once_the_venue_re
         await ex.ask(opp)
     finally:
         await ex.stop()
+    await journal.ask(FlushJournal())
     jid = journal_id(db, opp.id)
     [(estimated_pnl, detail)] = rows(db, "SELECT realised_pnl, detail FROM opportunities WHERE id = ?", (jid,))
     assert "fee estimated" in detail
