@@ -125,6 +125,13 @@ def read_header(data: bytes, path: str) -> tuple[SegmentHeader, int]:
 
 def read_segment(path: str | Path, into: Segment | None = None) -> Iterator[Record]:
     """Every record of one segment, in order, up to a torn tail (noted in ``into``)."""
+    for records in read_blocks(path, into):
+        yield from records
+
+
+def read_blocks(path: str | Path, into: Segment | None = None) -> Iterator[list[Record]]:
+    """``read_segment`` a block at a time: one list per block (a replay's frame loop filters
+    and iterates them without a generator step per record)."""
     data = Path(path).read_bytes()
     header, pos = read_header(data, str(path))
     seg = into if into is not None else Segment(path=str(path), header=header)
@@ -142,7 +149,7 @@ def read_segment(path: str | Path, into: Segment | None = None) -> Iterator[Reco
         except (zlib.error, RuntimeError, msgspec.DecodeError):  # lz4 raises RuntimeError
             break
         seg.records += len(records)
-        yield from records
+        yield records
         pos = end
     if pos < len(data):
         seg.torn, seg.torn_at = True, pos

@@ -109,6 +109,8 @@ class PaperVenue:
         self.max_streams_per_connection = inner.max_streams_per_connection
         self.ping_interval_s = inner.ping_interval_s
         self.sync = inner.sync
+        # The adapter's own decoder, bound: a replay calls it once per frame, with no extra hop.
+        self.decode: Callable[[bytes | str, int], BookDelta | Control | None] = inner.decode
         self.clock, self.wall = clock, wall
         self._balances = dict(balances)
         self._orders: dict[tuple[str, str], OrderUpdate] = {}
@@ -126,9 +128,6 @@ class PaperVenue:
 
     def ping_frame(self) -> str | None:
         return self.inner.ping_frame()
-
-    def decode(self, frame: bytes | str, recv_ns: int) -> BookDelta | Control | None:
-        return self.inner.decode(frame, recv_ns)
 
     async def depth_snapshot(self, symbol: str, limit: int = 1000) -> BookSnapshot:
         return await self.inner.depth_snapshot(symbol, limit)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import hashlib
 import sqlite3
 import sys
@@ -206,6 +207,7 @@ async def _replay(inputs: ReplayInput, cfg: EngineConfig, *, latency_ms: float, 
     engine = ReplayEngine(cfg, dict(venues), taker_fees=fees, clock=clock, wall=wall,
                           run_id=derive_run_id(inputs, cfg, latency_ms, batch_ms), stats=stats)
     async with engine.running() as tree:
+        gc.freeze()  # as Engine.serve: what start-up built lives to the end, out of gen-2 passes
         waiter = asyncio.create_task(tree.wait(), name="replay:tree-wait")
         try:
             await feed(inputs, venues, book_ref, clock, origin, stats, progress, int(batch_ms * 1e6))
@@ -226,6 +228,7 @@ async def _replay(inputs: ReplayInput, cfg: EngineConfig, *, latency_ms: float, 
                     except AskTimeout:  # named: it waits for a snapshot the capture does not hold
                         continue
         finally:
+            gc.unfreeze()  # a sweep replays again in this process: nothing stays frozen for good
             waiter.cancel()
             await asyncio.gather(waiter, return_exceptions=True)
     stats.snapshots_unanswered = sum(r.unanswered for r in rests)
@@ -245,7 +248,10 @@ async def feed(inputs: ReplayInput, venues: dict[str, PaperVenue], book_ref: Cal
     detector's mailbox conflates, as live. ``batch_ns=0``: each frame alone, at its own time."""
     refs: dict[tuple[str, str], ActorRef] = {}
     books = stats.sync
-    by_venue, errors = stats.frames_by_venue, stats.decode_errors
+    errors = stats.decode_errors
+    decoders = {name: venue.decode for name, venue in venues.items()}  # the adapters' own, bound once
+    counts = dict.fromkeys(venues, 0)
+    shown = 0
     now = clock()
     for kind, venue_name, conn, recv_ns, _, data in inputs.frames():
         t = recv_ns - origin
@@ -253,18 +259,19 @@ async def feed(inputs: ReplayInput, venues: dict[str, PaperVenue], book_ref: Cal
             due = t if batch_ns <= 0 else -(-t // batch_ns) * batch_ns  # the end of t's window
             await asyncio.sleep((due - now) / 1e9)
             now = clock()
+            if stats.frames - shown >= 1024:
+                shown = stats.frames
+                progress.update(shown, (now - START_NS) / 1e9)
         if kind == DROPPED:
             stats.dropped_in_capture += conn
             continue
-        venue = venues.get(venue_name)
-        if venue is None:
+        decode = decoders.get(venue_name)
+        if decode is None:
             continue
         stats.frames += 1
-        by_venue[venue_name] = by_venue.get(venue_name, 0) + 1
-        if stats.frames % 1024 == 0:
-            progress.update(stats.frames, (now - START_NS) / 1e9)
+        counts[venue_name] += 1
         try:
-            event = venue.decode(data, t)
+            event = decode(data, t)
         except DecodeError:
             errors[venue_name] = errors.get(venue_name, 0) + 1
             continue
@@ -278,9 +285,10 @@ async def feed(inputs: ReplayInput, venues: dict[str, PaperVenue], book_ref: Cal
                 stats.unrouted += 1
                 continue
             refs[key] = ref
-        if key not in books:
-            books[key] = BookSync(first_ns=now)
+            if key not in books:
+                books[key] = BookSync(first_ns=now)
         await ref.send(event)
+    stats.frames_by_venue.update((name, n) for name, n in counts.items() if n)
     await asyncio.sleep(max(batch_ns, 1) / 1e9)
     end = clock()
     for sync in books.values():
