@@ -63,7 +63,7 @@ LZ4_LEVEL = -16
 
 
 def _lz4_fast(data: bytes | bytearray) -> bytes:
-    return lz4.frame.compress(data, compression_level=LZ4_LEVEL)  # type: ignore[no-any-return]
+    return lz4.frame.compress(data, compression_level=LZ4_LEVEL)
 
 
 CODECS: dict[str, tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]]] = {
