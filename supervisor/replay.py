@@ -38,9 +38,10 @@ from actors import Actor, ActorRef
 from actors.detector import DetectorActor
 from actors.journal import JournalActor
 from config import EngineConfig, VenueConfig
-from protocols.capture import DROPPED
+from protocols.capture import DROPPED, Market
 from protocols.errors import AskTimeout, ConfigError, DecodeError
 from protocols.messages import BookDelta, FlushJournal, GetView, Opportunity
+from protocols.venue import Venue
 from supervisor import virtual_time
 from supervisor.app import ADAPTERS
 from supervisor.engine import Engine, path_symbol
@@ -78,6 +79,7 @@ class ReplayStats(msgspec.Struct, kw_only=True):
     wall_s: float = 0.0  # real seconds the replay took
     end_views: dict[str, Any] = msgspec.field(default_factory=dict)  # book path -> BookView at the end
     snapshots_unanswered: int = 0
+    rules_recorded: dict[str, bool] = msgspec.field(default_factory=dict)  # venue/symbol -> filters from the capture
 
 
 def recording_detector(stats: ReplayStats) -> type[DetectorActor]:
@@ -193,15 +195,19 @@ async def _replay(inputs: ReplayInput, cfg: EngineConfig, *, latency_ms: float, 
     venues: dict[str, PaperVenue] = {}
     rests: list[RecordedRest] = []
     for name, market in inputs.markets.items():
-        adapter = ADAPTERS[market.kind](rest_url="http://replay.invalid", ws_url="ws://replay.invalid",
-                                        symbols=list(market.symbols), credentials=None, **market.options)
+        def build(rest: RecordedRest, market: Market = market) -> Venue:
+            adapter = ADAPTERS[market.kind](rest_url="http://replay.invalid", ws_url="ws://replay.invalid",
+                                            symbols=list(market.symbols), credentials=None, **market.options)
+            adapter._rest = rest  # its own parsing, over recorded replies (see supervisor.capture.rest_client)
+            return adapter
+
         replies = [(r[3] - origin, r[4], r[5]) for r in inputs.rest if r[1] == name and isinstance(r[5], bytes)]
         recorded = RecordedRest(name, replies, clock)
-        adapter._rest = recorded  # its own parsing, over recorded replies (see supervisor.capture.rest_client)
         rests.append(recorded)
         fee = inputs.taker_fees.get(name, DEFAULT_TAKER_FEES[market.kind])
         assets = sorted({a for s in market.symbols for a in s.split("/")})
-        venues[name] = PaperVenue(adapter, books=functools.partial(book_ref, name), latency_s=latency_ms / 1000,
+        venues[name] = PaperVenue(build(recorded), static=build(RecordedRest(name, replies, clock, static=True)),
+                                  books=functools.partial(book_ref, name), latency_s=latency_ms / 1000,
                                   taker_fee=fee, balances=dict.fromkeys(assets, INVENTORY), clock=clock, wall=wall)
     fees = {name: v.taker_fee for name, v in venues.items()}
     engine = ReplayEngine(cfg, dict(venues), taker_fees=fees, clock=clock, wall=wall,
@@ -232,6 +238,8 @@ async def _replay(inputs: ReplayInput, cfg: EngineConfig, *, latency_ms: float, 
             waiter.cancel()
             await asyncio.gather(waiter, return_exceptions=True)
     stats.snapshots_unanswered = sum(r.unanswered for r in rests)
+    stats.rules_recorded = {f"{name}/{symbol}": recorded for name, v in venues.items()
+                            for symbol, recorded in sorted(v.rules_recorded.items())}
     for (venue, symbol), sync in stats.sync.items():
         view = stats.end_views.get(f"{venue}/{symbol}")
         sync.in_sync_at_end = bool(view is not None and view.in_sync)
