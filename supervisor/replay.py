@@ -162,10 +162,12 @@ class Progress:
 
 
 def replay_config(cfg: EngineConfig, inputs: ReplayInput, journal: Path) -> EngineConfig:
-    """``cfg`` with the capture's markets as its venues and the replay's own journal."""
+    """``cfg`` with the capture's markets as its venues (what was recorded is what replays: no
+    whole-market discovery, which would ask the venues) and the replay's own journal."""
     venues = {name: VenueConfig(kind=m.kind, symbols=tuple(m.symbols), **m.options)  # type: ignore[arg-type]
               for name, m in inputs.markets.items()}
     return msgspec.structs.replace(cfg, venues=venues,
+                                   markets=msgspec.structs.replace(cfg.markets, symbols="configured"),
                                    journal=msgspec.structs.replace(cfg.journal, path=str(journal)))
 
 

@@ -11,17 +11,20 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
+import config
 from actors import ActorRef, journal, spawn
 from actors.book import BookActor
+from config.schema import MarketsConfig
 from protocols.capture import REST, WS, Market, SegmentHeader, encode_block, encode_header
 from protocols.errors import OrderRejected
 from protocols.messages import BookDelta, GetView, OrderIntent, OrderRejectedRecord, OrderUpdate
 from supervisor import report
 from supervisor.app import ADAPTERS
 from supervisor.paper import PaperVenue, RecordedRest
-from supervisor.replay import ReplayStats
+from supervisor.replay import ReplayStats, replay_config
 from supervisor.replay_input import ReplayInput, open_inputs
 from testkit import eventually
 
@@ -172,3 +175,11 @@ def test_the_report_counts_partial_fills_and_orders_the_filters_rejected(tmp_pat
     out = report.text(r)
     assert "orders filled 2 (partially 1), rejected 1" in out
     assert "from the recorded exchange info for 1 of 2 markets traded (the rest: permissive" in out
+
+
+def test_a_replay_config_replays_the_captured_markets_even_from_a_whole_market_config(tmp_path):
+    inputs = write_capture(tmp_path / "cap", exchange_info=True)
+    shared = msgspec.structs.replace(config.load(None), markets=MarketsConfig(symbols="shared"))
+    cfg = replay_config(shared, inputs, tmp_path / "out" / "journal.sqlite")
+    assert cfg.markets.symbols == "configured"
+    assert {name: v.symbols for name, v in cfg.venues.items()} == {"binance": (SYMBOL,)}
