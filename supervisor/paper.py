@@ -83,8 +83,6 @@ class RecordedRest:
             req = request_key(key.removeprefix("GET "))
             self._replies.setdefault(req, []).append((recv_ns, body))
             self._by_path.setdefault(req[0], body)
-        for entries in self._replies.values():
-            entries.sort(key=lambda e: e[0])
         self._served: dict[tuple[str, frozenset[tuple[str, str]]], int] = {}
         self.tap = None
         self.unanswered = 0
