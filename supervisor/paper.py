@@ -125,9 +125,10 @@ class PaperVenue:
 
     def __init__(self, inner: Venue, *, books: Callable[[str], ActorRef | None], latency_s: float,
                  taker_fee: float, balances: Mapping[str, float], clock: Callable[[], int],
-                 wall: Callable[[], float], static: Venue | None = None) -> None:
+                 wall: Callable[[], float], static: Venue | None = None, symbols: Sequence[str] = ()) -> None:
         self.inner, self.books, self.latency_s, self.taker_fee = inner, books, latency_s, taker_fee
         self.static = static  # the adapter over a static RecordedRest (exchange info), if any
+        self.symbols = tuple(symbols)  # the capture's markets here: their filters are parsed in one go
         self.rules_recorded: dict[str, bool] = {}  # symbol -> its filters came from the capture
         self._rules: dict[str, SymbolInfo] = {}
         # Liquidity taken from a book since its last change: (symbol, side) -> (view seq, price -> qty)
@@ -162,8 +163,10 @@ class PaperVenue:
     async def symbol_info(self, symbols: Sequence[str]) -> dict[str, SymbolInfo]:
         """The venue's filters from the recorded exchange info, else permissive ones; the
         replay's taker fee either way (the fee the live engine decided with)."""
-        missing = [s for s in symbols if s not in self._rules]
-        if missing:
+        if any(s not in self._rules for s in symbols):
+            # Every market of the capture at once: the engine asks one symbol at a time, and the
+            # recorded exchange info is parsed whole each time it is asked.
+            missing = [s for s in dict.fromkeys((*self.symbols, *symbols)) if s not in self._rules]
             recorded: dict[str, SymbolInfo] = {}
             if self.static is not None:
                 try:

@@ -209,7 +209,8 @@ async def _replay(inputs: ReplayInput, cfg: EngineConfig, *, latency_ms: float, 
         fee = inputs.taker_fees.get(name, DEFAULT_TAKER_FEES[market.kind])
         assets = sorted({a for s in market.symbols for a in s.split("/")})
         venues[name] = PaperVenue(build(recorded), static=build(RecordedRest(name, replies, clock, static=True)),
-                                  books=functools.partial(book_ref, name), latency_s=latency_ms / 1000,
+                                  symbols=market.symbols, books=functools.partial(book_ref, name),
+                                  latency_s=latency_ms / 1000,
                                   taker_fee=fee, balances=dict.fromkeys(assets, INVENTORY), clock=clock, wall=wall)
     fees = {name: v.taker_fee for name, v in venues.items()}
     engine = ReplayEngine(cfg, dict(venues), taker_fees=fees, clock=clock, wall=wall,
