@@ -48,7 +48,7 @@ CPU_TAIL_S = 0.3  # after the timed segment: the capture writer's last block (bl
 FULL = Params(symbols=50, lat_rate=20_000.0, lat_s=2.0, warm_s=0.25, ladder=(), step_s=0.4)
 QUICK = Params(symbols=5, lat_rate=2_000.0, lat_s=0.5, warm_s=0.1, ladder=(), step_s=0.25)
 # The replay case's live engine also climbs the pipeline case's ladder (its sustained rate).
-REPLAY_FULL = dataclasses.replace(FULL, ladder=(5_000.0, 7_500.0, 10_000.0, 12_500.0, 15_000.0, 17_500.0,
+REPLAY_FULL = dataclasses.replace(FULL, ladder=(2_500.0, 5_000.0, 7_500.0, 10_000.0, 12_500.0, 15_000.0, 17_500.0,
                                                   20_000.0, 25_000.0, 30_000.0, 40_000.0, 50_000.0, 60_000.0))
 REPLAY_QUICK = dataclasses.replace(QUICK, ladder=(1_000.0, 2_000.0))
 
