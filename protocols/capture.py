@@ -315,8 +315,8 @@ class CaptureWriter:
                 while queue:
                     if not block.count:
                         first = time.monotonic()
-                    # Taken and encoded a chunk at a time, by C code (map/repeat, msgspec): the
-                    # writer's CPU is the engine's, and a Python loop per record is most of it.
+                    # Taken and encoded a chunk at a time by C code (map/repeat, msgspec), with
+                    # no Python step per record: the writer's CPU is the engine's.
                     block.add(list(map(_popleft, itertools.repeat(queue, min(len(queue), CHUNK)))))
                     if block.size >= self.block_bytes:
                         self._write()
