@@ -87,7 +87,7 @@ CASES: tuple[Case, ...] = (
           ("capture-writer-cpu@20k", "arbor+capture")),
          prepare="prepare_capture_cost"),
     Case("replay", "replay", "benchmarks.capture_replay",
-         _rows(("replay-frames-per-s", "replay-cpu-per-frame"), ("arbor",)), prepare="prepare_replay"),
+         _rows(("replay-frames-per-s", "replay-cpu-per-frame"), ("arbor", "live")), prepare="prepare_replay"),
     Case("tick-to-trade", "tick-to-trade", "benchmarks.tick_to_trade", _rows(T2T_ROWS, ("rest", "ws"))),
 )
 GROUPS = ("runtime", "decode", "book", "pipeline", "replay", "tick-to-trade")
@@ -100,7 +100,8 @@ REFS: dict[str, tuple[str, str]] = {
     "book-apply": ("book-apply", "sorteddict-pair"), "book-top": ("book-top", "sorteddict-pair"),
     "book-depth20": ("book-depth20", "sorteddict-pair"), "book-bookview20": ("book-depth20", "arbor"),
     "capture-cpu@20k": ("capture-cpu@20k", "arbor"), "capture-loop-cpu@20k": ("capture-loop-cpu@20k", "arbor"),
-    "capture-writer-cpu@20k": ("capture-loop-cpu@20k", "arbor"), "replay-cpu-per-frame": ("capture-cpu@20k", "arbor"),
+    "capture-writer-cpu@20k": ("capture-loop-cpu@20k", "arbor"), "replay-frames-per-s": ("replay-frames-per-s", "live"),
+    "replay-cpu-per-frame": ("replay-cpu-per-frame", "live"),
 }
 
 # impl -> peer (peers.PEERS name): its rows are skipped, not missing, when the peer is absent
@@ -143,8 +144,8 @@ TARGETS: tuple[Target, ...] = (
            ("capture-loop-cpu@20k", "arbor"), "<=", 1.05),
     Target("capture writer thread <= 5% of engine CPU per frame", "capture-writer-cpu@20k", "arbor+capture",
            ("capture-loop-cpu@20k", "arbor"), "<=", 0.05),
-    Target("replay at max >= live sustained frame rate", "replay-frames-per-s", "arbor",
-           ("pipeline-max-rate", "arbor"), ">=", 1.0),
+    Target("replay at max >= live sustained frame rate (same repetition)", "replay-frames-per-s", "arbor",
+           ("replay-frames-per-s", "live"), ">=", 1.0),
     Target("tick-to-trade first leg p50 <= 1 ms (WS entry, light)", "t2t-first-p50@light", "ws", None, "<=", 1000.0),
     Target("tick-to-trade first leg p50 <= 1 ms (WS entry, heavy)", "t2t-first-p50@heavy", "ws", None, "<=", 1000.0),
     Target("tick-to-trade second leg <= 200 us after the first (WS, light)", "t2t-second-gap-p50@light", "ws", None,

@@ -219,6 +219,12 @@ class Driver:
         out.rss_mb = vm_kib("VmRSS") / 1024
         out.tick_us, *_ = await self.latency(p, "tick")
         self.progress(f"RSS {out.rss_mb:.1f} MB")
+        out.steps = await self.ladder(p)
+        return out
+
+    async def ladder(self, p: Params) -> list[Step]:
+        """``p.ladder``'s rates in turn, ``p.step_s`` each, up to the first not sustained."""
+        steps: list[Step] = []
         stream_end = self.info["frames"]
         for rate in p.ladder:
             count = int(rate * p.step_s)
@@ -237,13 +243,13 @@ class Driver:
             if hw > max(hw_before, HW_FLAT):
                 why.append(f"book mailbox high-water {hw}")
             step = Step(rate, achieved, lag_ms, hw, not why, "; ".join(why))
-            out.steps.append(step)
+            steps.append(step)
             self.progress(f"{rate:,.0f}/s: achieved {achieved:,.0f}/s, lag {lag_ms:.1f} ms, book high-water {hw}, "
                           f"CPU {self.cpu_us_per_frame:.1f} us/frame"
                           f" -> {'sustained' if step.sustained else 'NOT sustained: ' + step.why}")
             if not step.sustained:
                 break
-        return out
+        return steps
 
 
 def wire_latencies(opps: list[Opportunity], trace: dict[str, list[int]], venues: list[str],

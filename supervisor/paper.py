@@ -7,17 +7,24 @@ the live fetch took that long; when none was received after now, the newest unse
 before it, at once (a restart's backoff may make the replay ask a little later than the live
 engine did; the book's sync rule decides whether it still continues the stream). A request
 nothing recorded answers waits forever (the book stays out of sync; the report counts it); a
-signed request raises ``ExchangeError``.
+signed request raises ``ExchangeError``. ``static=True`` serves static data instead (exchange
+info: symbol filters): the first recorded reply to the same path, whatever its parameters and
+time, at once; ``NotRecorded`` when the capture holds none.
 
 ``PaperVenue`` wraps the real adapter: the public side (decoder, sync rule, snapshots through
-``RecordedRest``) is the adapter's own; orders fill against the replayed book. An order waits
-``latency_s`` (virtual), asks the symbol's book actor for its view, and walks it: an IOC/market
-order takes every level its limit allows, up to its quantity, at the levels' prices; the
-venue's taker fee is charged in the quote asset; balances move accordingly. Liquidity taken
-is not removed from the book (the next recorded update is the venue's truth): two orders on
-one book within one update see the same levels. An order on a book out of sync expires
-unfilled. Symbol rules are permissive (tick/step 1e-12, no minimums): the replay answers
-"what would the detector have made", not the venues' lot filters.
+``RecordedRest``) is the adapter's own; orders fill against the replayed book. Symbol rules are
+the venue's own, parsed by the adapter from the recorded exchange info (a static
+``RecordedRest``); a capture without it (cryptofeed's) gets permissive rules (tick/step 1e-12,
+no minimums) and ``rules_recorded`` says so. An order is checked and rounded at the order
+boundary exactly as the live adapter does (``protocols.rounding.order_fields``: a price off the
+tick rounds to it, never worse; a quantity below the minimum or a notional below the minimum
+raises ``OrderRejected``), waits ``latency_s`` (virtual), asks the symbol's book actor for its
+view, and walks it: an IOC/market order takes every level its limit allows, up to its quantity,
+at the levels' prices, and what it took is gone from that book for every later order until the
+book changes (its next frame: the venue's truth); an IOC that takes part of its quantity ends
+``expired`` with what it filled (a partial fill, as the venues report it). The venue's taker fee
+is charged in the quote asset; balances move accordingly. An order on a book out of sync
+expires unfilled.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ import itertools
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from urllib.parse import parse_qsl
+
+import msgspec
 
 from actors import ActorRef
 from protocols.errors import ExchangeError, OrderNotFound
@@ -43,6 +52,7 @@ from protocols.messages import (
     SymbolInfo,
 )
 from protocols.rest import Response, is_public
+from protocols.rounding import order_fields
 from protocols.venue import Control, Venue, split_symbol, venue_symbol
 
 # Base taker fees of the venues' lowest tier, for captures that carry none (cryptofeed's).
@@ -56,16 +66,23 @@ def request_key(path_query: str) -> tuple[str, frozenset[tuple[str, str]]]:
     return path, frozenset((k, v) for k, v in parse_qsl(query) if k != "limit")
 
 
+class NotRecorded(ExchangeError):
+    """Raised by a static ``RecordedRest`` for a request the capture holds no reply to; caught
+    by ``PaperVenue.symbol_info``, which then uses permissive rules."""
+
+
 class RecordedRest:
     """Duck-types ``protocols.rest.RestClient.request`` from recorded replies (see module doc)."""
 
-    def __init__(self, venue: str, replies: Sequence[tuple[int, str, bytes]], clock: Callable[[], int]) -> None:
-        self.venue, self.clock = venue, clock
+    def __init__(self, venue: str, replies: Sequence[tuple[int, str, bytes]], clock: Callable[[], int],
+                 *, static: bool = False) -> None:
+        self.venue, self.clock, self.static = venue, clock, static
         self._replies: dict[tuple[str, frozenset[tuple[str, str]]], list[tuple[int, bytes]]] = {}
-        for recv_ns, key, body in replies:
-            self._replies.setdefault(request_key(key.removeprefix("GET ")), []).append((recv_ns, body))
-        for entries in self._replies.values():
-            entries.sort(key=lambda e: e[0])
+        self._by_path: dict[str, bytes] = {}  # static data: the first reply to each path
+        for recv_ns, key, body in sorted(replies, key=lambda r: r[0]):
+            req = request_key(key.removeprefix("GET "))
+            self._replies.setdefault(req, []).append((recv_ns, body))
+            self._by_path.setdefault(req[0], body)
         self._served: dict[tuple[str, frozenset[tuple[str, str]]], int] = {}
         self.tap = None
         self.unanswered = 0
@@ -75,6 +92,11 @@ class RecordedRest:
                       weight: float = 1.0) -> Response:
         if method != "GET" or not is_public(query, headers):
             raise ExchangeError(self.venue, "replay", f"{method} {path}: not recorded (a replay sends nothing)")
+        if self.static:
+            try:
+                return Response(200, None, self._by_path[path])  # type: ignore[arg-type]
+            except KeyError:
+                raise NotRecorded(self.venue, "replay", f"GET {path}: the capture holds no reply") from None
         key = request_key(f"{path}?{query}")
         entries = self._replies.get(key, [])
         now = self.clock()
@@ -103,12 +125,20 @@ class PaperVenue:
 
     def __init__(self, inner: Venue, *, books: Callable[[str], ActorRef | None], latency_s: float,
                  taker_fee: float, balances: Mapping[str, float], clock: Callable[[], int],
-                 wall: Callable[[], float]) -> None:
+                 wall: Callable[[], float], static: Venue | None = None, symbols: Sequence[str] = ()) -> None:
         self.inner, self.books, self.latency_s, self.taker_fee = inner, books, latency_s, taker_fee
+        self.static = static  # the adapter over a static RecordedRest (exchange info), if any
+        self.symbols = tuple(symbols)  # the capture's markets here: their filters are parsed in one go
+        self.rules_recorded: dict[str, bool] = {}  # symbol -> its filters came from the capture
+        self._rules: dict[str, SymbolInfo] = {}
+        # Liquidity taken from a book since its last change: (symbol, side) -> (view seq, price -> qty)
+        self._taken: dict[tuple[str, str], tuple[int, dict[float, float]]] = {}
         self.name = inner.name
         self.max_streams_per_connection = inner.max_streams_per_connection
         self.ping_interval_s = inner.ping_interval_s
         self.sync = inner.sync
+        # The adapter's own decoder, bound: a replay calls it once per frame, with no extra hop.
+        self.decode: Callable[[bytes | str, int], BookDelta | Control | None] = inner.decode
         self.clock, self.wall = clock, wall
         self._balances = dict(balances)
         self._orders: dict[tuple[str, str], OrderUpdate] = {}
@@ -127,20 +157,32 @@ class PaperVenue:
     def ping_frame(self) -> str | None:
         return self.inner.ping_frame()
 
-    def decode(self, frame: bytes | str, recv_ns: int) -> BookDelta | Control | None:
-        return self.inner.decode(frame, recv_ns)
-
     async def depth_snapshot(self, symbol: str, limit: int = 1000) -> BookSnapshot:
         return await self.inner.depth_snapshot(symbol, limit)
 
     async def symbol_info(self, symbols: Sequence[str]) -> dict[str, SymbolInfo]:
-        out = {}
-        for s in symbols:
-            base, quote = split_symbol(s)
-            out[s] = SymbolInfo(symbol=s, venue_symbol=venue_symbol(s), base=base, quote=quote, tick_size=_TINY,
-                                step_size=_TINY, min_qty=Decimal(0), min_notional=Decimal(0),
-                                maker_fee=self.taker_fee, taker_fee=self.taker_fee)
-        return out
+        """The venue's filters from the recorded exchange info, else permissive ones; the
+        replay's taker fee either way (the fee the live engine decided with)."""
+        if any(s not in self._rules for s in symbols):
+            # Every market of the capture at once: the engine asks one symbol at a time, and the
+            # recorded exchange info is parsed whole each time it is asked.
+            missing = [s for s in dict.fromkeys((*self.symbols, *symbols)) if s not in self._rules]
+            recorded: dict[str, SymbolInfo] = {}
+            if self.static is not None:
+                try:
+                    recorded = await self.static.symbol_info(missing)
+                except NotRecorded:  # named: no exchange info in the capture, permissive rules
+                    recorded = {}
+            for s in missing:
+                info = recorded.get(s)
+                self.rules_recorded[s] = info is not None
+                if info is None:
+                    base, quote = split_symbol(s)
+                    info = SymbolInfo(symbol=s, venue_symbol=venue_symbol(s), base=base, quote=quote,
+                                      tick_size=_TINY, step_size=_TINY, min_qty=Decimal(0), min_notional=Decimal(0),
+                                      maker_fee=0.0, taker_fee=0.0)
+                self._rules[s] = msgspec.structs.replace(info, maker_fee=self.taker_fee, taker_fee=self.taker_fee)
+        return {s: self._rules[s] for s in symbols}
 
     # --- account side: paper ------------------------------------------------------------------
     async def balances(self) -> Balances:
@@ -148,11 +190,18 @@ class PaperVenue:
             Balance(venue=self.name, asset=a, free=q, locked=0.0) for a, q in sorted(self._balances.items())))
 
     async def place_order(self, intent: OrderIntent) -> OrderUpdate:
+        info = (await self.symbol_info([intent.symbol]))[intent.symbol]
+        price, qty = order_fields(info, intent, self.name)  # the live adapter's boundary: OrderRejected
+        rounded: dict[str, float] = {} if price is None else {"price": float(price)}
+        if qty is not None:  # a quote-sized market order's amount, else the base quantity
+            quote_sized = intent.order_type == "market" and intent.quote_qty is not None
+            rounded["quote_qty" if quote_sized else "qty"] = float(qty)
+        intent = msgspec.structs.replace(intent, **rounded)
         if self.latency_s > 0:
             await asyncio.sleep(self.latency_s)
         ref = self.books(intent.symbol)
         view = await ref.ask(GetView()) if ref is not None else None
-        filled, quote_total = self._walk(intent, view)
+        filled, quote_total = self._take(intent, view)
         base, quote = split_symbol(intent.symbol)
         fee = quote_total * self.taker_fee
         sign = 1.0 if intent.side == "buy" else -1.0
@@ -168,27 +217,16 @@ class PaperVenue:
         self._orders[(intent.symbol, intent.client_order_id)] = update
         return update
 
-    @staticmethod
-    def _walk(intent: OrderIntent, view: BookView | None) -> tuple[float, float]:
-        """Base filled and quote paid/received when taking ``view``'s levels for ``intent``."""
+    def _take(self, intent: OrderIntent, view: BookView | None) -> tuple[float, float]:
+        """``walk`` ``view`` net of what earlier orders took from it, and note what this one took."""
         if view is None or not view.in_sync:
             return 0.0, 0.0
-        levels = view.asks if intent.side == "buy" else view.bids
-        limit = intent.price if intent.order_type != "market" else None
-        left_base = intent.qty if intent.qty is not None else float("inf")
-        left_quote = intent.quote_qty if intent.quote_qty is not None else float("inf")
-        filled = quote_total = 0.0
-        for price, qty in levels:
-            if limit is not None and (price > limit if intent.side == "buy" else price < limit):
-                break
-            take = min(qty, left_base, left_quote / price)
-            if take <= 0:
-                break
-            filled += take
-            quote_total += take * price
-            left_base -= take
-            left_quote -= take * price
-        return filled, quote_total
+        key = (intent.symbol, intent.side)
+        seq, taken = self._taken.get(key, (None, {}))
+        if seq != view.seq:  # the book changed since: the venue's levels are the truth again
+            taken = {}
+            self._taken[key] = (view.seq, taken)
+        return walk(intent, view.asks if intent.side == "buy" else view.bids, taken)
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
         return await self.order_by_client_id(symbol, client_order_id)  # IOC: already final
@@ -207,3 +245,29 @@ class PaperVenue:
 
     async def close(self) -> None:
         await self.inner.close()
+        if self.static is not None:
+            await self.static.close()
+
+
+def walk(intent: OrderIntent, levels: Sequence[tuple[float, float]], taken: dict[float, float]) -> tuple[float, float]:
+    """Base filled and quote paid/received when ``intent`` takes ``levels`` (best first), less
+    what ``taken`` holds per price; adds what it takes to ``taken``."""
+    limit = intent.price if intent.order_type != "market" else None
+    left_base = intent.qty if intent.qty is not None else float("inf")
+    left_quote = intent.quote_qty if intent.quote_qty is not None else float("inf")
+    filled = quote_total = 0.0
+    for price, qty in levels:
+        if limit is not None and (price > limit if intent.side == "buy" else price < limit):
+            break
+        if left_base <= 0 or left_quote <= 0:
+            break
+        left_here = qty - taken.get(price, 0.0)
+        if left_here <= qty * 1e-9:
+            continue  # an earlier order took this level: the next one
+        take = min(left_here, left_base, left_quote / price)
+        taken[price] = taken.get(price, 0.0) + take
+        filled += take
+        quote_total += take * price
+        left_base -= take
+        left_quote -= take * price
+    return filled, quote_total

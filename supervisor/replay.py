@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import hashlib
 import sqlite3
 import sys
@@ -37,9 +38,10 @@ from actors import Actor, ActorRef
 from actors.detector import DetectorActor
 from actors.journal import JournalActor
 from config import EngineConfig, VenueConfig
-from protocols.capture import DROPPED
+from protocols.capture import DROPPED, Market
 from protocols.errors import AskTimeout, ConfigError, DecodeError
 from protocols.messages import BookDelta, FlushJournal, GetView, Opportunity
+from protocols.venue import Venue
 from supervisor import virtual_time
 from supervisor.app import ADAPTERS
 from supervisor.engine import Engine, path_symbol
@@ -77,6 +79,7 @@ class ReplayStats(msgspec.Struct, kw_only=True):
     wall_s: float = 0.0  # real seconds the replay took
     end_views: dict[str, Any] = msgspec.field(default_factory=dict)  # book path -> BookView at the end
     snapshots_unanswered: int = 0
+    rules_recorded: dict[str, bool] = msgspec.field(default_factory=dict)  # venue/symbol -> filters from the capture
 
 
 def recording_detector(stats: ReplayStats) -> type[DetectorActor]:
@@ -159,10 +162,12 @@ class Progress:
 
 
 def replay_config(cfg: EngineConfig, inputs: ReplayInput, journal: Path) -> EngineConfig:
-    """``cfg`` with the capture's markets as its venues and the replay's own journal."""
+    """``cfg`` with the capture's markets as its venues (what was recorded is what replays: no
+    whole-market discovery, which would ask the venues) and the replay's own journal."""
     venues = {name: VenueConfig(kind=m.kind, symbols=tuple(m.symbols), **m.options)  # type: ignore[arg-type]
               for name, m in inputs.markets.items()}
     return msgspec.structs.replace(cfg, venues=venues,
+                                   markets=msgspec.structs.replace(cfg.markets, symbols="configured"),
                                    journal=msgspec.structs.replace(cfg.journal, path=str(journal)))
 
 
@@ -192,20 +197,26 @@ async def _replay(inputs: ReplayInput, cfg: EngineConfig, *, latency_ms: float, 
     venues: dict[str, PaperVenue] = {}
     rests: list[RecordedRest] = []
     for name, market in inputs.markets.items():
-        adapter = ADAPTERS[market.kind](rest_url="http://replay.invalid", ws_url="ws://replay.invalid",
-                                        symbols=list(market.symbols), credentials=None, **market.options)
+        def build(rest: RecordedRest, market: Market = market) -> Venue:
+            adapter = ADAPTERS[market.kind](rest_url="http://replay.invalid", ws_url="ws://replay.invalid",
+                                            symbols=list(market.symbols), credentials=None, **market.options)
+            adapter._rest = rest  # its own parsing, over recorded replies (see supervisor.capture.rest_client)
+            return adapter
+
         replies = [(r[3] - origin, r[4], r[5]) for r in inputs.rest if r[1] == name and isinstance(r[5], bytes)]
         recorded = RecordedRest(name, replies, clock)
-        adapter._rest = recorded  # its own parsing, over recorded replies (see supervisor.capture.rest_client)
         rests.append(recorded)
         fee = inputs.taker_fees.get(name, DEFAULT_TAKER_FEES[market.kind])
         assets = sorted({a for s in market.symbols for a in s.split("/")})
-        venues[name] = PaperVenue(adapter, books=functools.partial(book_ref, name), latency_s=latency_ms / 1000,
+        venues[name] = PaperVenue(build(recorded), static=build(RecordedRest(name, replies, clock, static=True)),
+                                  symbols=market.symbols, books=functools.partial(book_ref, name),
+                                  latency_s=latency_ms / 1000,
                                   taker_fee=fee, balances=dict.fromkeys(assets, INVENTORY), clock=clock, wall=wall)
     fees = {name: v.taker_fee for name, v in venues.items()}
     engine = ReplayEngine(cfg, dict(venues), taker_fees=fees, clock=clock, wall=wall,
                           run_id=derive_run_id(inputs, cfg, latency_ms, batch_ms), stats=stats)
     async with engine.running() as tree:
+        gc.freeze()  # as Engine.serve: what start-up built lives to the end, out of gen-2 passes
         waiter = asyncio.create_task(tree.wait(), name="replay:tree-wait")
         try:
             await feed(inputs, venues, book_ref, clock, origin, stats, progress, int(batch_ms * 1e6))
@@ -226,9 +237,12 @@ async def _replay(inputs: ReplayInput, cfg: EngineConfig, *, latency_ms: float, 
                     except AskTimeout:  # named: it waits for a snapshot the capture does not hold
                         continue
         finally:
+            gc.unfreeze()  # a sweep replays again in this process: nothing stays frozen for good
             waiter.cancel()
             await asyncio.gather(waiter, return_exceptions=True)
     stats.snapshots_unanswered = sum(r.unanswered for r in rests)
+    stats.rules_recorded = {f"{name}/{symbol}": recorded for name, v in venues.items()
+                            for symbol, recorded in sorted(v.rules_recorded.items())}
     for (venue, symbol), sync in stats.sync.items():
         view = stats.end_views.get(f"{venue}/{symbol}")
         sync.in_sync_at_end = bool(view is not None and view.in_sync)
@@ -245,7 +259,10 @@ async def feed(inputs: ReplayInput, venues: dict[str, PaperVenue], book_ref: Cal
     detector's mailbox conflates, as live. ``batch_ns=0``: each frame alone, at its own time."""
     refs: dict[tuple[str, str], ActorRef] = {}
     books = stats.sync
-    by_venue, errors = stats.frames_by_venue, stats.decode_errors
+    errors = stats.decode_errors
+    decoders = {name: venue.decode for name, venue in venues.items()}  # the adapters' own, bound once
+    counts = dict.fromkeys(venues, 0)
+    shown = 0
     now = clock()
     for kind, venue_name, conn, recv_ns, _, data in inputs.frames():
         t = recv_ns - origin
@@ -253,18 +270,19 @@ async def feed(inputs: ReplayInput, venues: dict[str, PaperVenue], book_ref: Cal
             due = t if batch_ns <= 0 else -(-t // batch_ns) * batch_ns  # the end of t's window
             await asyncio.sleep((due - now) / 1e9)
             now = clock()
+            if stats.frames - shown >= 1024:
+                shown = stats.frames
+                progress.update(shown, (now - START_NS) / 1e9)
         if kind == DROPPED:
             stats.dropped_in_capture += conn
             continue
-        venue = venues.get(venue_name)
-        if venue is None:
+        decode = decoders.get(venue_name)
+        if decode is None:
             continue
         stats.frames += 1
-        by_venue[venue_name] = by_venue.get(venue_name, 0) + 1
-        if stats.frames % 1024 == 0:
-            progress.update(stats.frames, (now - START_NS) / 1e9)
+        counts[venue_name] += 1
         try:
-            event = venue.decode(data, t)
+            event = decode(data, t)
         except DecodeError:
             errors[venue_name] = errors.get(venue_name, 0) + 1
             continue
@@ -278,9 +296,10 @@ async def feed(inputs: ReplayInput, venues: dict[str, PaperVenue], book_ref: Cal
                 stats.unrouted += 1
                 continue
             refs[key] = ref
-        if key not in books:
-            books[key] = BookSync(first_ns=now)
+            if key not in books:
+                books[key] = BookSync(first_ns=now)
         await ref.send(event)
+    stats.frames_by_venue.update((name, n) for name, n in counts.items() if n)
     await asyncio.sleep(max(batch_ns, 1) / 1e9)
     end = clock()
     for sync in books.values():

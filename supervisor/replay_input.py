@@ -14,6 +14,8 @@ stops at it and ``torn`` lists where.
 from __future__ import annotations
 
 import heapq
+import itertools
+import operator
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -44,19 +46,38 @@ class ReplayInput(msgspec.Struct, kw_only=True):
     cryptofeed: bool
 
     def frames(self) -> Iterator[Record]:
-        """WebSocket (and DROPPED) records of every input, merged by receive time."""
-        streams = [_frames(path) for path in self.sources]
-        return heapq.merge(*streams, key=lambda r: r[3])
+        """WebSocket (and DROPPED) records of every input, merged by receive time.
+
+        The segments of one capture directory are one stream (written in receive order, one
+        after the other), read a block at a time; streams are merged only when there are several."""
+        streams = [_frames(group) for group in _streams(self.sources)]
+        if len(streams) == 1:
+            return streams[0]
+        return heapq.merge(*streams, key=operator.itemgetter(3))
 
 
-def _records(path: str) -> Iterator[Record]:
-    if cryptofeed.is_cryptofeed(path):
-        return cryptofeed.read(path)
-    return capture.read_segment(path)
+def _streams(sources: Sequence[str]) -> list[list[str]]:
+    """Consecutive Arbor segments of one directory form one stream; a cryptofeed file is one."""
+    groups: list[list[str]] = []
+    parent: Path | None = None
+    for path in sources:
+        if cryptofeed.is_cryptofeed(path):
+            if cryptofeed.kind_of(path)[1] == "ws":  # an http file holds no frames
+                groups.append([path])
+            parent = None
+        elif parent is not None and Path(path).parent == parent:
+            groups[-1].append(path)
+        else:
+            groups.append([path])
+            parent = Path(path).parent
+    return groups or [[]]
 
 
-def _frames(path: str) -> Iterator[Record]:
-    return (r for r in _records(path) if r[0] == WS or r[0] == DROPPED)
+def _frames(paths: Sequence[str]) -> Iterator[Record]:
+    if len(paths) == 1 and cryptofeed.is_cryptofeed(paths[0]):
+        return cryptofeed.read(paths[0])  # a ws file: frames only
+    blocks = itertools.chain.from_iterable(capture.read_blocks(p) for p in paths)
+    return itertools.chain.from_iterable([r for r in block if r[0] == WS or r[0] == DROPPED] for block in blocks)
 
 
 def expand(paths: Sequence[str | Path]) -> list[str]:

@@ -51,6 +51,9 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     opportunities: int
     statuses: dict[str, int]
     orders_filled: int
+    orders_partial: int = 0  # filled some, not all, of their quantity (the book held less by then)
+    orders_rejected: int = 0  # refused at the order boundary (the venue's filters) or by the venue
+    rules_recorded: tuple[int, int] = (0, 0)  # markets whose filters came from the capture, of those traded
     realised_pnl: float
     fees: float
     by_market: list[Row]
@@ -73,7 +76,10 @@ def build(label: str, inputs: ReplayInput, stats: ReplayStats, journal: Path) ->
     try:
         opps = conn.execute("SELECT symbol, buy_venue, sell_venue, edge_bps, status, COALESCE(realised_pnl, 0),"
                             " fees_quote, created_ns FROM opportunities ORDER BY created_ns, id").fetchall()
-        filled = conn.execute("SELECT COUNT(*) FROM orders WHERE filled_qty > 0").fetchone()[0]
+        filled, partial, rejected = conn.execute(
+            "SELECT COUNT(*) FILTER (WHERE filled_qty > 0),"
+            " COUNT(*) FILTER (WHERE filled_qty > 0 AND filled_qty < qty * (1 - 1e-9)),"
+            " COUNT(*) FILTER (WHERE status = 'rejected') FROM orders").fetchone()
     finally:
         conn.close()
     statuses: dict[str, int] = {}
@@ -105,7 +111,8 @@ def build(label: str, inputs: ReplayInput, stats: ReplayStats, journal: Path) ->
         replay_s=stats.wall_s, frames_per_s=stats.frames / stats.wall_s if stats.wall_s else 0.0,
         decode_errors=sum(stats.decode_errors.values()), dropped_in_capture=stats.dropped_in_capture,
         snapshots_unanswered=stats.snapshots_unanswered, torn=inputs.torn, opportunities=len(opps),
-        statuses=statuses, orders_filled=filled, realised_pnl=total,
+        statuses=statuses, orders_filled=filled, orders_partial=partial, orders_rejected=rejected,
+        rules_recorded=(sum(stats.rules_recorded.values()), len(stats.rules_recorded)), realised_pnl=total,
         fees=fees, by_market=rows(markets), by_pair=rows(pairs), edge_bins=_bins(edges),
         edge_p50=_pct(edges, 0.5) if edges else None, edge_max=max(edges) if edges else None, pnl_curve=curve,
         books=[BookRow(book=f"{v}/{s}", frames_span_s=(b.last_ns - b.first_ns) / 1e9, in_sync_s=b.synced_ns / 1e9,
@@ -146,8 +153,13 @@ def text(r: Report) -> str:
         out.append(f"snapshot requests the capture holds no later reply for: {r.snapshots_unanswered} "
                    "(those books stayed out of sync from there)")
     status = ", ".join(f"{k} {v}" for k, v in sorted(r.statuses.items())) or "none"
-    out.append(f"opportunities {r.opportunities} ({status}); orders filled {r.orders_filled}; "
+    out.append(f"opportunities {r.opportunities} ({status}); orders filled {r.orders_filled} "
+               f"(partially {r.orders_partial}), rejected {r.orders_rejected}; "
                f"realised PnL {r.realised_pnl:+.6f} (net of {r.fees:.6f} fees)")
+    recorded, traded = r.rules_recorded
+    if traded:
+        out.append(f"symbol filters from the recorded exchange info for {recorded} of {traded} markets traded"
+                   + ("" if recorded == traded else " (the rest: permissive, none was recorded)"))
     for title, rows in (("per market", r.by_market), ("per venue pair (buy->sell)", r.by_pair)):
         if rows:
             out.append(f"\n{title}:\n" + _table(["", "opportunities", "executed", "PnL", "fees"], [
@@ -174,6 +186,8 @@ def side_by_side(reports: list[Report]) -> str:
         ["opportunities", *(str(r.opportunities) for r in reports)],
         ["executed", *(str(r.statuses.get("executed", 0)) for r in reports)],
         ["orders filled", *(str(r.orders_filled) for r in reports)],
+        ["  partially", *(str(r.orders_partial) for r in reports)],
+        ["orders rejected", *(str(r.orders_rejected) for r in reports)],
         ["realised PnL", *(f"{r.realised_pnl:+.6f}" for r in reports)],
         ["fees", *(f"{r.fees:.6f}" for r in reports)],
         ["median edge bps", *(f"{r.edge_p50:.2f}" if r.edge_p50 is not None else "-" for r in reports)],

@@ -104,7 +104,8 @@ def column(r: Report) -> str:
         out.append(f'<p class="bad">torn segment tail (replayed up to it): {_e("; ".join(r.torn))}</p>')
     out.append(_rows(["", "value"], [
         ["opportunities", r.opportunities], *[[f"  {k}", v] for k, v in sorted(r.statuses.items())],
-        ["orders filled", r.orders_filled], ["realised PnL (net of fees)", f"{r.realised_pnl:+.6f}"],
+        ["orders filled", r.orders_filled], ["  partially", r.orders_partial], ["orders rejected", r.orders_rejected],
+        ["realised PnL (net of fees)", f"{r.realised_pnl:+.6f}"],
         ["fees", f"{r.fees:.6f}"], ["frames not decoded", r.decode_errors],
         ["dropped while capturing", r.dropped_in_capture],
         ["snapshot requests unanswered by the capture", r.snapshots_unanswered],

@@ -37,6 +37,10 @@ class _VirtualSelector:
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         loop = self._loop
+        if timeout == 0 and loop.pending_external == 0:
+            # Callbacks are ready and no thread is working: nothing can be waiting on a
+            # descriptor (a replay opens none), so no system call per loop iteration.
+            return []
         events = self._inner.select(0)
         if events or timeout == 0:
             return events

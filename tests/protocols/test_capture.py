@@ -22,6 +22,7 @@ from protocols.capture import (
     MAGIC,
     REST,
     WS,
+    BlockBuilder,
     CaptureFormatError,
     CaptureWriter,
     Market,
@@ -66,6 +67,34 @@ def test_blocks_read_back_exactly_as_written_in_order(tmp_path_factory, blocks):
     seg = Segment(path=str(path))
     assert list(read_segment(path, seg)) == [r for b in blocks for r in b]
     assert not seg.torn and seg.header == header()
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.lists(record, max_size=40), max_size=8), st.booleans())
+def test_a_block_built_chunk_by_chunk_reads_back_as_one_block_of_every_record(tmp_path_factory, chunks, twice):
+    builder = BlockBuilder()
+    blocks = []
+    for _ in range(2 if twice else 1):  # the buffer is reused: a second block holds only its own records
+        for chunk in chunks:
+            builder.add(chunk)
+        assert builder.count == sum(map(len, chunks))
+        head, payload = builder.finish()
+        blocks.append(head + payload)
+    assert builder.count == 0 and builder.size == 0
+    path = tmp_path_factory.mktemp("cap") / "000000.arbcap"
+    path.write_bytes(encode_header(header()) + b"".join(blocks))
+    assert list(read_segment(path)) == [r for c in chunks for r in c] * len(blocks)
+
+
+def test_a_chunk_of_sixteen_or_more_records_keeps_the_records_before_it(tmp_path):
+    """msgpack's array header is 1 byte below 16 items and 3 from 16: both overlay saved bytes."""
+    builder = BlockBuilder()
+    for chunk in (frames(3), frames(16), frames(1), frames(70_000, size=1)):
+        builder.add(chunk)
+    head, payload = builder.finish()
+    path = tmp_path / "000000.arbcap"
+    path.write_bytes(encode_header(header()) + head + payload)
+    assert list(read_segment(path)) == frames(3) + frames(16) + frames(1) + frames(70_000, size=1)
 
 
 def test_a_segment_truncated_at_any_offset_reads_a_prefix_of_whole_blocks_and_stops_cleanly(tmp_path):

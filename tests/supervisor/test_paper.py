@@ -1,0 +1,185 @@
+"""Replay fills (``supervisor.paper``): orders walk the replayed book, take its liquidity until
+the book's next frame, and meet the venue's filters from the recorded exchange info.
+
+A small hand-built capture of one Binance book (its exchange info, its depth snapshot, two
+depth frames) is read back with the replay's reader; the real Binance adapter parses the
+recorded replies and decodes the frames, a real ``BookActor`` holds the book."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import msgspec
+import pytest
+
+import config
+from actors import ActorRef, journal, spawn
+from actors.book import BookActor
+from config.schema import MarketsConfig
+from protocols.capture import REST, WS, Market, SegmentHeader, encode_block, encode_header
+from protocols.errors import OrderRejected
+from protocols.messages import BookDelta, GetView, OrderIntent, OrderRejectedRecord, OrderUpdate
+from supervisor import report
+from supervisor.app import ADAPTERS
+from supervisor.paper import PaperVenue, RecordedRest
+from supervisor.replay import ReplayStats, replay_config
+from supervisor.replay_input import ReplayInput, open_inputs
+from testkit import eventually
+
+SYMBOL = "BTC/USDT"
+EXCHANGE_INFO = {"symbols": [{"symbol": "BTCUSDT", "status": "TRADING", "baseAsset": "BTC", "quoteAsset": "USDT",
+                              "filters": [{"filterType": "PRICE_FILTER", "tickSize": "0.01"},
+                                          {"filterType": "LOT_SIZE", "stepSize": "0.001", "minQty": "0.001"},
+                                          {"filterType": "NOTIONAL", "minNotional": "5"}]}]}
+SNAPSHOT = {"lastUpdateId": 100, "bids": [["99.00", "1.0"]], "asks": [["100.00", "0.5"], ["100.50", "1.0"]]}
+
+
+def depth_update(seq: int, asks: list[list[str]], bids: list[list[str]] | None = None, first: int = 0) -> str:
+    return json.dumps({"e": "depthUpdate", "E": seq, "s": "BTCUSDT", "U": first or seq, "u": seq, "b": bids or [],
+                       "a": asks})
+
+
+def write_capture(directory: Path, *, exchange_info: bool) -> ReplayInput:
+    directory.mkdir()
+    header = SegmentHeader(version=1, index=0, wall_s=1.0, mono_ns=0, codec="lz4",
+                           markets={"binance": Market(kind="binance", symbols=(SYMBOL,))})
+    rest = [(REST, "binance", 0, 10, "GET /api/v3/depth?symbol=BTCUSDT&limit=1000", json.dumps(SNAPSHOT).encode())]
+    if exchange_info:
+        rest.insert(0, (REST, "binance", 0, 5, 'GET /api/v3/exchangeInfo?symbols=["BTCUSDT"]',
+                        json.dumps(EXCHANGE_INFO).encode()))
+    frames = [(WS, "binance", 0, 20, "", depth_update(101, [], [["98.00", "1.0"]], first=100)),  # straddles 100
+              (WS, "binance", 0, 30, "", depth_update(102, [["101.00", "2.0"]])),  # another ask level
+              (WS, "binance", 0, 40, "", depth_update(103, [["100.00", "0.5"]]))]  # the touch again, as it was
+    (directory / "000000.arbcap").write_bytes(encode_header(header) + encode_block([*rest, *frames]))
+    return open_inputs([directory])
+
+
+class Replayed:
+    """The capture's venue as a replay builds it, its book fed frame by frame."""
+
+    def __init__(self, inputs: ReplayInput) -> None:
+        replies = [(r[3], r[4], r[5]) for r in inputs.rest]
+        clock = lambda: 1_000  # every reply was received before now: served at once  # noqa: E731
+
+        def adapter(rest: RecordedRest):
+            venue = ADAPTERS["binance"](rest_url="http://replay.invalid", ws_url="ws://replay.invalid",
+                                        symbols=[SYMBOL], credentials=None)
+            venue._rest = rest
+            return venue
+
+        self.frames = list(inputs.frames())
+        self.book: ActorRef | None = None
+        self.venue = PaperVenue(adapter(RecordedRest("binance", replies, clock)),
+                                static=adapter(RecordedRest("binance", replies, clock, static=True)),
+                                books=lambda symbol: self.book, latency_s=0.0, taker_fee=0.001,
+                                balances={"BTC": 10.0, "USDT": 10_000.0}, clock=clock, wall=lambda: 1.0)
+
+    async def next_frame(self) -> None:
+        """The next recorded frame, decoded by the adapter, applied by the book."""
+        assert self.book is not None
+        _, _, _, recv_ns, _, data = self.frames.pop(0)
+        event = self.venue.decode(data, recv_ns)
+        assert isinstance(event, BookDelta)
+        await self.book.send(event)
+        await eventually(lambda: self.view(event.last_seq), what=f"the book at {event.last_seq}")
+
+    async def view(self, seq: int) -> bool:
+        assert self.book is not None
+        view = await self.book.ask(GetView())
+        return bool(view.in_sync and view.seq == seq)
+
+    async def buy(self, n: int, qty: float, price: float) -> tuple[str, float, float]:
+        update = await self.venue.place_order(OrderIntent(
+            venue="binance", symbol=SYMBOL, client_order_id=f"c{n}", opportunity_id="o", side="buy",
+            order_type="ioc", price=price, qty=qty))
+        return update.status, round(update.filled_qty, 9), round(update.filled_quote, 9)
+
+
+@pytest.fixture
+async def replayed(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Replayed]:
+    r = Replayed(write_capture(tmp_path / "cap", exchange_info=getattr(request, "param", True)))
+    r.book = await spawn(lambda: BookActor(venue=r.venue, symbol=SYMBOL, publish=None), name="book")
+    try:
+        await r.next_frame()  # the book buffers it, fetches the recorded snapshot, and is in sync
+        assert (await r.book.ask(GetView())).asks[:2] == ((100.0, 0.5), (100.5, 1.0))
+        yield r
+    finally:
+        await r.book.stop()
+        await r.venue.close()
+
+
+async def test_a_second_order_in_the_same_instant_sees_what_the_first_took(replayed):
+    assert await replayed.buy(1, 0.3, 100.0) == ("filled", 0.3, 30.0)
+    # 0.2 left at 100.00 and the limit stops there: a partial fill, as an IOC reports it
+    assert await replayed.buy(2, 0.5, 100.0) == ("expired", 0.2, 20.0)
+    # the touch is gone for this book state: the next order starts at 100.50
+    assert await replayed.buy(3, 0.4, 100.5) == ("filled", 0.4, 40.2)
+
+
+async def test_the_books_next_frame_restores_the_venues_levels(replayed):
+    assert await replayed.buy(1, 0.5, 100.0) == ("filled", 0.5, 50.0)
+    assert await replayed.buy(2, 0.1, 100.0) == ("expired", 0.0, 0.0)
+    await replayed.next_frame()  # another level changed: the book is the venue's truth again
+    assert await replayed.buy(3, 0.5, 100.0) == ("filled", 0.5, 50.0)
+    await replayed.next_frame()
+    assert await replayed.buy(4, 0.6, 101.0) == ("filled", 0.6, 60.05)  # 0.5 at 100.00, 0.1 at 100.50
+
+
+async def test_an_order_walks_the_levels_its_limit_allows_at_their_prices(replayed):
+    assert await replayed.buy(1, 2.0, 100.5) == ("expired", 1.5, 150.5)
+
+
+async def test_orders_are_rounded_and_checked_against_the_recorded_filters(replayed):
+    assert replayed.venue.rules_recorded == {}
+    info = (await replayed.venue.symbol_info([SYMBOL]))[SYMBOL]
+    assert (str(info.tick_size), str(info.step_size), str(info.min_notional)) == ("0.01", "0.001", "5")
+    assert info.taker_fee == 0.001 and replayed.venue.rules_recorded == {SYMBOL: True}
+    # quantity down to the step, a buy's limit down to the tick: never worse than asked
+    assert await replayed.buy(1, 0.0557, 100.509) == ("filled", 0.055, 5.5)
+    with pytest.raises(OrderRejected, match="below min notional 5"):
+        await replayed.buy(2, 0.049, 100.0)
+    with pytest.raises(OrderRejected, match="below min quantity"):
+        await replayed.buy(3, 0.0004, 100.0)
+
+
+@pytest.mark.parametrize("replayed", [False], indirect=True)
+async def test_a_capture_without_exchange_info_trades_on_permissive_filters(replayed):
+    assert await replayed.buy(1, 0.0004, 100.0) == ("filled", 0.0004, 0.04)
+    assert replayed.venue.rules_recorded == {SYMBOL: False}
+
+
+def test_the_report_counts_partial_fills_and_orders_the_filters_rejected(tmp_path):
+    path = tmp_path / "journal.sqlite"
+    conn = journal.connect(str(path))
+    try:
+        for n, (filled, status) in enumerate([(0.5, "filled"), (0.2, "expired"), (0.0, "expired")]):
+            intent = OrderIntent(venue="binance", symbol=SYMBOL, client_order_id=f"c{n}", opportunity_id="o",
+                                 side="buy", order_type="ioc", price=100.0, qty=0.5)
+            journal.apply(conn, intent, 1)
+            journal.apply(conn, OrderUpdate(venue="binance", symbol=SYMBOL, client_order_id=f"c{n}", order_id=str(n),
+                                            side="buy", order_type="ioc", status=status, price=100.0, qty=0.5,
+                                            filled_qty=filled, filled_quote=filled * 100), 2)
+        journal.apply(conn, OrderIntent(venue="binance", symbol=SYMBOL, client_order_id="c9", opportunity_id="o",
+                                        side="buy", order_type="ioc", price=100.0, qty=0.0004), 3)
+        journal.apply(conn, OrderRejectedRecord(client_order_id="c9", venue="binance", code="local",
+                                                message="below min quantity"), 4)
+    finally:
+        conn.close()
+    inputs = ReplayInput(sources=["cap"], markets={}, taker_fees={}, rest=[], frames_total=0, first_ns=0,
+                         wall_at_first=0.0, torn=[], cryptofeed=False)
+    stats = ReplayStats(span_ns=1, rules_recorded={"binance/BTC/USDT": True, "gateio/BTC/USDT": False})
+    r = report.build("x", inputs, stats, path)
+    assert (r.orders_filled, r.orders_partial, r.orders_rejected, r.rules_recorded) == (2, 1, 1, (1, 2))
+    out = report.text(r)
+    assert "orders filled 2 (partially 1), rejected 1" in out
+    assert "from the recorded exchange info for 1 of 2 markets traded (the rest: permissive" in out
+
+
+def test_a_replay_config_replays_the_captured_markets_even_from_a_whole_market_config(tmp_path):
+    inputs = write_capture(tmp_path / "cap", exchange_info=True)
+    shared = msgspec.structs.replace(config.load(None), markets=MarketsConfig(symbols="shared"))
+    cfg = replay_config(shared, inputs, tmp_path / "out" / "journal.sqlite")
+    assert cfg.markets.symbols == "configured"
+    assert {name: v.symbols for name, v in cfg.venues.items()} == {"binance": (SYMBOL,)}
