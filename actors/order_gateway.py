@@ -1,12 +1,16 @@
 """Order entry over a venue's WebSocket API, with REST as the fallback.
 
 ``OrderGatewayActor`` (path ``venues/<venue>/orders``) owns one WebSocket API connection and
-its own rate limit (``TokenBucket``: Binance counts WS API orders like REST ones, private.md
-§1.4), and publishes an ``OrderChannel`` the executor's sends use directly (a frame written on
-the socket, a future resolved by the actor's reader: no mailbox hop on the hot path).
+its own rate limit (the codec's ``orders_bucket``: Binance 100 orders / 10 s, counted like REST
+ones, private.md §1.4; Gate.io 10 / s), logs in where the venue wants a session (Gate.io
+``spot.login``; Binance signs every request instead), and publishes an ``OrderChannel`` the
+executor's sends use directly (a frame written on the socket, a future resolved by the actor's
+reader: no mailbox hop on the hot path). The venue's wire format is its codec
+(``protocols/<venue>/wsapi.py``, ``OrderWsCodec``): place, status and cancel by client id.
 
-``WsFirstVenue`` wraps a venue's REST adapter for the executor: ``place_order`` goes over the
-channel while it is connected, over REST otherwise; everything else is the adapter's. The
+``WsFirstVenue`` wraps a venue's REST adapter for the executor: ``place_order``,
+``order_by_client_id`` and ``cancel_order`` go over the channel while it is connected, over REST
+otherwise; everything else is the adapter's. The
 client order id is the intent's (derived from the opportunity), so a send retried over the
 other path can never make a second order. A socket lost with a request in flight fails that
 request with ``NetworkError`` (outcome UNKNOWN): the leg's named recovery queries the order by
@@ -18,13 +22,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import aiohttp
 
 from actors import Actor
-from protocols.errors import DecodeError, ExchangeError, NetworkError
+from protocols.errors import AuthError, DecodeError, ExchangeError, NetworkError, RateLimited
 from protocols.messages import OrderIntent, OrderUpdate
 from protocols.ratelimit import TokenBucket
 from protocols.venue import Venue
@@ -33,27 +37,55 @@ from protocols.venue import Venue
 class OrderWsCodec(Protocol):
     venue: str
     url: str
+    orders_bucket: tuple[float, float]  # (orders, per seconds): the venue's order rate
+
+    def login_frame(self, rid: str, now_ms: int) -> str | None:
+        """The session login sent first (answered like any request), or None."""
+        ...
 
     def place_frame(self, rid: str, params: dict[str, str], now_ms: int) -> str: ...
 
-    def reply(self, frame: str | bytes, symbol_of: dict[str, str]) -> tuple[str, OrderUpdate | ExchangeError] | None:
+    def status_frame(self, rid: str, symbol: str, client_order_id: str, now_ms: int) -> str: ...
+
+    def cancel_frame(self, rid: str, symbol: str, client_order_id: str, now_ms: int) -> str: ...
+
+    def reply(self, frame: str | bytes,
+              symbol_of: dict[str, str]) -> tuple[str, OrderUpdate | ExchangeError | None] | None:
+        """(request id, its order -- None for a login -- or the mapped error); None for a frame
+        answering nothing of ours. ``symbol_of``: request id -> our symbol ("" for a login)."""
         ...
 
 
+
 class OrderChannel:
-    """The live side of one gateway: ``place`` while ``connected``."""
+    """The live side of one gateway: ``place``, ``status``, ``cancel`` while ``connected``."""
 
     def __init__(self, venue: str) -> None:
         self.venue = venue
         self.connected = False
         self.sent = 0
-        self._send: Callable[[OrderIntent], Any] | None = None
+        self._place: Callable[[OrderIntent], Awaitable[OrderUpdate]] | None = None
+        self._by_id: Callable[[str, str, str], Awaitable[OrderUpdate]] | None = None
+
+    def _live(self) -> None:
+        if not self.connected or self._place is None or self._by_id is None:
+            raise NetworkError(self.venue, "WebSocket order entry not connected")
 
     async def place(self, intent: OrderIntent) -> OrderUpdate:
-        if self._send is None or not self.connected:
-            raise NetworkError(self.venue, "WebSocket order entry not connected")
+        self._live()
         self.sent += 1
-        return await self._send(intent)
+        assert self._place is not None
+        return await self._place(intent)
+
+    async def status(self, symbol: str, client_order_id: str) -> OrderUpdate:
+        self._live()
+        assert self._by_id is not None
+        return await self._by_id("status", symbol, client_order_id)
+
+    async def cancel(self, symbol: str, client_order_id: str) -> OrderUpdate:
+        self._live()
+        assert self._by_id is not None
+        return await self._by_id("cancel", symbol, client_order_id)
 
 
 class OrderGateways:
@@ -69,13 +101,13 @@ class OrderGateways:
 class OrderGatewayActor(Actor):
     """See the module docstring. Inbox: nothing (it serves the channel)."""
 
-    def __init__(self, *, venue: Venue, codec: OrderWsCodec, channel: OrderChannel, orders: float = 100.0,
-                 per_s: float = 10.0, heartbeat_s: float = 5.0, reply_timeout_s: float = 10.0) -> None:
+    def __init__(self, *, venue: Venue, codec: OrderWsCodec, channel: OrderChannel, heartbeat_s: float = 5.0,
+                 reply_timeout_s: float = 10.0) -> None:
         self.venue, self.codec, self.channel = venue, codec, channel
-        self.bucket = TokenBucket(orders, per_s)  # Binance ORDERS: 100 per 10 s
+        self.bucket = TokenBucket(*codec.orders_bucket)
         self.heartbeat_s, self.reply_timeout_s = heartbeat_s, reply_timeout_s
         self._ids = itertools.count(1)
-        self._pending: dict[str, asyncio.Future[OrderUpdate]] = {}
+        self._pending: dict[str, asyncio.Future[OrderUpdate | None]] = {}
         self._symbols: dict[str, str] = {}  # request id -> our symbol
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -89,7 +121,11 @@ class OrderGatewayActor(Actor):
             await self._session.close()
             raise NetworkError(self.codec.venue, f"cannot open the WebSocket API {self.codec.url}: {exc!r}") from exc
         self.start_task(self._read(), name=f"orders:{self.codec.venue}:reader")
-        self.channel._send = self._place
+        login = self.codec.login_frame("login", int(time.time() * 1000))
+        if login is not None:  # answered before any order: a refusal is AuthError (crash)
+            result = await self._request("login", "", login)
+            assert result is None
+        self.channel._place, self.channel._by_id = self._place, self._by_id
         self.channel.connected = True
 
     async def on_stop(self) -> None:
@@ -103,18 +139,34 @@ class OrderGatewayActor(Actor):
         params = await self.venue.order_params(intent)  # type: ignore[attr-defined]
         await self.bucket.acquire(1)  # waits only past the venue's order rate
         rid = f"o{next(self._ids)}"
-        fut: asyncio.Future[OrderUpdate] = asyncio.get_running_loop().create_future()
-        self._pending[rid], self._symbols[rid] = fut, intent.symbol
+        return await self._order(rid, intent.symbol, self.codec.place_frame(rid, params, int(time.time() * 1000)))
+
+    async def _by_id(self, what: str, symbol: str, client_order_id: str) -> OrderUpdate:
+        rid = f"q{next(self._ids)}"
+        frame = (self.codec.status_frame if what == "status" else self.codec.cancel_frame)(
+            rid, symbol, client_order_id, int(time.time() * 1000))
+        return await self._order(rid, symbol, frame)
+
+    async def _order(self, rid: str, symbol: str, frame: str) -> OrderUpdate:
+        update = await self._request(rid, symbol, frame)
+        assert update is not None
+        return update
+
+    async def _request(self, rid: str, symbol: str, frame: str) -> OrderUpdate | None:
+        """Send one request and wait for its answer; a socket lost or a reply missing by
+        ``reply_timeout_s`` is ``NetworkError`` (outcome unknown)."""
+        fut: asyncio.Future[OrderUpdate | None] = asyncio.get_running_loop().create_future()
+        self._pending[rid], self._symbols[rid] = fut, symbol
         ws = self._ws
         try:
             if ws is None or ws.closed:
-                raise NetworkError(self.codec.venue, "WebSocket API closed before the order was sent")
-            await ws.send_str(self.codec.place_frame(rid, params, int(time.time() * 1000)))
+                raise NetworkError(self.codec.venue, "WebSocket API closed before the request was sent")
+            await ws.send_str(frame)
             try:
                 return await asyncio.wait_for(fut, self.reply_timeout_s)
             except TimeoutError:  # sent, never answered: as a lost socket, the outcome is unknown
                 raise NetworkError(self.codec.venue, f"no WebSocket API reply in {self.reply_timeout_s:g} s: "
-                                                     "order outcome unknown") from None
+                                                     "outcome unknown") from None
         finally:
             self._pending.pop(rid, None)
             self._symbols.pop(rid, None)
@@ -154,7 +206,8 @@ class OrderGatewayActor(Actor):
 
 
 class WsFirstVenue:
-    """A REST adapter whose ``place_order`` goes over the WebSocket API while connected."""
+    """A REST adapter whose orders go over the WebSocket API while it is connected. The client
+    id is the intent's on either path, so a send retried on the other can never double it."""
 
     def __init__(self, rest: Venue, channel: OrderChannel) -> None:
         self._rest, self._channel = rest, channel
@@ -166,6 +219,21 @@ class WsFirstVenue:
             return await self._channel.place(intent)
         self.rest_orders += 1
         return await self._rest.place_order(intent)
+
+    async def order_by_client_id(self, symbol: str, client_order_id: str) -> OrderUpdate:
+        if self._channel.connected:
+            return await self._channel.status(symbol, client_order_id)
+        return await self._rest.order_by_client_id(symbol, client_order_id)
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
+        if self._channel.connected:
+            try:
+                return await self._channel.cancel(symbol, client_order_id)
+            except (NetworkError, RateLimited, AuthError):
+                raise
+            except ExchangeError:  # refused (the order finished meanwhile): REST's cancel knows that answer
+                pass
+        return await self._rest.cancel_order(symbol, client_order_id)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._rest, name)
