@@ -151,6 +151,7 @@ class ExecutorStatus(msgspec.Struct, frozen=True, kw_only=True):
     balances_from_stream: int = 0  # venue balance checks read from a live account view
     balances_from_rest: int = 0  # ... fetched over REST (no usable view)
     legs_from_stream: int = 0  # leg outcomes taken from the private stream's push, not a query
+    first_answers_from_stream: int = 0  # legs whose push came before their reply (the race)
 
 
 class ExecutorActor(Actor):
@@ -176,8 +177,10 @@ class ExecutorActor(Actor):
         self.static = static if static is not None else StaticData(venues)
         self.marks = Marks(books if books is not None else (lambda venue, symbol: None), clock=clock,
                            max_age_ms=risk.max_mark_age_ms)
+        self.accounts = accounts if accounts is not None else AccountBoard()
         self._legs = LegSender(journal=journal, dry_run=self.dry_run, leg_timeout_s=risk.leg_timeout_s,
-                               stream=self._pushed)
+                               stream=self._pushed, watch=self.accounts.watch, unwatch=self.accounts.unwatch,
+                               clock=clock)
         self._inflight: asyncio.Task[None] | None = None
         self.new_run_id = run_id  # a replay derives it, so two replays journal the same ids
         self.run_id = ""
@@ -189,7 +192,6 @@ class ExecutorActor(Actor):
         self.unhedged_alerts = 0
         self.positions: dict[tuple[str, str], Position] = {}
         self._marked: float | None = 0.0
-        self.accounts = accounts if accounts is not None else AccountBoard()
         self._warm = {v: list(s) for v, s in (warm or {}).items()}
         self.from_stream = self.from_rest = 0
 
@@ -273,6 +275,7 @@ class ExecutorActor(Actor):
             if not done:
                 task.cancel()
                 await asyncio.wait((task,))
+        self._legs.abandon_late()
 
     # --- messages ----------------------------------------------------------------------------
 
@@ -336,12 +339,13 @@ class ExecutorActor(Actor):
         except DuplicateId as exc:  # the same opportunity again (a detector restart): taken once
             log.warning("executor: %s seen before; not taken again (%s)", opp.id, exc)
             return
-        # Not a TaskGroup: one leg failing must not cancel the other mid-send (its outcome
-        # would become unknown). Both are awaited; the first unexpected error is re-raised after.
-        buy_v, sell_v = self.venues[opp.buy_venue], self.venues[opp.sell_venue]
-        legs = [asyncio.create_task(self._legs.send(buy_v, buy), name=f"leg:{buy.client_order_id}"),
-                asyncio.create_task(self._legs.send(sell_v, sell), name=f"leg:{sell.client_order_id}")]
-        results = await asyncio.gather(*legs, return_exceptions=True)
+        intent_ns = self.clock()
+        # Both legs leave from this task, back to back (``LegSender.send_all``); one leg failing
+        # never cancels the other mid-send (its outcome would become unknown). The first
+        # unexpected error is re-raised after both finished.
+        results = await self._legs.send_all(
+            [(self.venues[opp.buy_venue], buy), (self.venues[opp.sell_venue], sell)],
+            detected_ns=opp.created_ns, intent_ns=intent_ns)
         errors = [r for r in results if isinstance(r, BaseException)]
         updates = [r for r in results if isinstance(r, OrderUpdate)]
         if not errors and not live:
@@ -354,9 +358,11 @@ class ExecutorActor(Actor):
             self._result(opp, "pending", f"outcome unknown: {', '.join(unknown)}")
             if errors:
                 raise errors[0]
+            await self._legs.settle_late()
             self.send_after(self.risk.leg_timeout_s, SettleUnknown())
             return
         filled = await self._close_out(opp, updates, {buy.client_order_id, sell.client_order_id}, "")
+        await self._legs.settle_late()  # replies that lost the race to the stream: journaled too
         if live and filled:  # balances after fills: a snapshot for the journal, not a cache
             snapshots = await asyncio.gather(*(self.venues[v].balances() for v in live), return_exceptions=True)
             for b in snapshots:
@@ -494,5 +500,5 @@ class ExecutorActor(Actor):
                             for p in self.positions.values()],
             open_position_quote=self._marked, unhedged_alerts=self.unhedged_alerts, last_alert=self.last_alert,
             balances_from_stream=self.from_stream, balances_from_rest=self.from_rest,
-            legs_from_stream=self._legs.from_stream)
+            legs_from_stream=self._legs.from_stream, first_answers_from_stream=self._legs.first_from_stream)
 

@@ -74,6 +74,7 @@ from protocols.messages import (
     JournalRefused,
     JournalSummary,
     JournalWrite,
+    LegLatency,
     OpenOrders,
     OpenPositions,
     Opportunity,
@@ -93,7 +94,7 @@ JOURNAL_FINAL: frozenset[str] = FINAL_STATUSES | {"paper"}
 # process died before the result) and "pending" (a leg's outcome was unknown when it ended).
 UNSETTLED: tuple[str, ...] = ("detected", "pending")
 RECORD_TYPES = (Opportunity, OrderIntent, OrderUpdate, Fill, Balances, OrderRejectedRecord,
-                OpportunityResult, RestartRecord)
+                OpportunityResult, RestartRecord, LegLatency)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS opportunities (
@@ -136,6 +137,13 @@ ADDED_COLUMNS = (
     ("opportunities", "open_venue", "TEXT NOT NULL DEFAULT ''"),
     ("opportunities", "open_price", "REAL NOT NULL DEFAULT 0"),
     ("restarts", "run_id", "TEXT NOT NULL DEFAULT ''"),
+    # a leg's timeline (LegLatency), monotonic ns; NULL: not recorded (paper, or an older file)
+    ("orders", "detected_ns", "INTEGER"),
+    ("orders", "intent_ns", "INTEGER"),
+    ("orders", "sent_ns", "INTEGER"),
+    ("orders", "ack_ns", "INTEGER"),
+    ("orders", "fill_ns", "INTEGER"),
+    ("orders", "ack_source", "TEXT NOT NULL DEFAULT ''"),
 )
 
 log = logging.getLogger("arbor.journal")
@@ -222,6 +230,15 @@ def apply(conn: sqlite3.Connection, rec: Any, now_ms: int) -> None:
                 f" WHERE id=? AND status IN {_UNSETTLED_SQL}",
                 (rec.status, rec.realised_pnl, rec.detail, now_ms, rec.matched_qty, rec.fees_quote,
                  rec.fee_unconverted, rec.open_qty, rec.open_venue, rec.open_price, rec.opportunity_id))
+        case LegLatency():
+            # Zero: the stage did not happen (kept NULL, never overwriting a stage recorded earlier).
+            conn.execute(
+                "UPDATE orders SET detected_ns=coalesce(nullif(?, 0), detected_ns),"
+                " intent_ns=coalesce(nullif(?, 0), intent_ns), sent_ns=coalesce(nullif(?, 0), sent_ns),"
+                " ack_ns=coalesce(nullif(?, 0), ack_ns), fill_ns=coalesce(nullif(?, 0), fill_ns),"
+                " ack_source=coalesce(nullif(?, ''), ack_source) WHERE client_order_id=?",
+                (rec.detected_ns, rec.intent_ns, rec.sent_ns, rec.ack_ns, rec.fill_ns, rec.ack_source,
+                 rec.client_order_id))
         case RestartRecord():
             conn.execute("INSERT INTO restarts (path, reason, ts_ms, run_id) VALUES (?,?,?,?)",
                          (rec.path, rec.reason, rec.ts_ms, rec.run_id))

@@ -64,18 +64,24 @@ class OrderChannel:
         self.venue = venue
         self.connected = False
         self.sent = 0
-        self._place: Callable[[OrderIntent], Awaitable[OrderUpdate]] | None = None
+        self._start: Callable[[OrderIntent], Awaitable[asyncio.Future[OrderUpdate | None]]] | None = None
         self._by_id: Callable[[str, str, str], Awaitable[OrderUpdate]] | None = None
 
     def _live(self) -> None:
-        if not self.connected or self._place is None or self._by_id is None:
+        if not self.connected or self._start is None or self._by_id is None:
             raise NetworkError(self.venue, "WebSocket order entry not connected")
 
-    async def place(self, intent: OrderIntent) -> OrderUpdate:
+    async def start(self, intent: OrderIntent) -> asyncio.Future[OrderUpdate | None]:
+        """Write the order on the socket now; the future is its answer (see ``place``)."""
         self._live()
         self.sent += 1
-        assert self._place is not None
-        return await self._place(intent)
+        assert self._start is not None
+        return await self._start(intent)
+
+    async def place(self, intent: OrderIntent) -> OrderUpdate:
+        update = await (await self.start(intent))
+        assert update is not None
+        return update
 
     async def status(self, symbol: str, client_order_id: str) -> OrderUpdate:
         self._live()
@@ -125,7 +131,7 @@ class OrderGatewayActor(Actor):
         if login is not None:  # answered before any order: a refusal is AuthError (crash)
             result = await self._request("login", "", login)
             assert result is None
-        self.channel._place, self.channel._by_id = self._place, self._by_id
+        self.channel._start, self.channel._by_id = self._start, self._by_id
         self.channel.connected = True
 
     async def on_stop(self) -> None:
@@ -135,41 +141,53 @@ class OrderGatewayActor(Actor):
         if self._session is not None:
             await self._session.close()
 
-    async def _place(self, intent: OrderIntent) -> OrderUpdate:
+    async def _start(self, intent: OrderIntent) -> asyncio.Future[OrderUpdate | None]:
+        """Build, sign and WRITE the order's frame; return the future of its answer. With the
+        rules cached and the bucket not empty nothing in here suspends, so a caller sends both
+        legs from one task with no event-loop turn between them."""
         params = await self.venue.order_params(intent)  # type: ignore[attr-defined]
         await self.bucket.acquire(1)  # waits only past the venue's order rate
         rid = f"o{next(self._ids)}"
-        return await self._order(rid, intent.symbol, self.codec.place_frame(rid, params, int(time.time() * 1000)))
+        return await self._send(rid, intent.symbol, self.codec.place_frame(rid, params, int(time.time() * 1000)))
 
     async def _by_id(self, what: str, symbol: str, client_order_id: str) -> OrderUpdate:
         rid = f"q{next(self._ids)}"
         frame = (self.codec.status_frame if what == "status" else self.codec.cancel_frame)(
             rid, symbol, client_order_id, int(time.time() * 1000))
-        return await self._order(rid, symbol, frame)
-
-    async def _order(self, rid: str, symbol: str, frame: str) -> OrderUpdate:
         update = await self._request(rid, symbol, frame)
         assert update is not None
         return update
 
     async def _request(self, rid: str, symbol: str, frame: str) -> OrderUpdate | None:
-        """Send one request and wait for its answer; a socket lost or a reply missing by
-        ``reply_timeout_s`` is ``NetworkError`` (outcome unknown)."""
-        fut: asyncio.Future[OrderUpdate | None] = asyncio.get_running_loop().create_future()
-        self._pending[rid], self._symbols[rid] = fut, symbol
+        return await (await self._send(rid, symbol, frame))
+
+    async def _send(self, rid: str, symbol: str, frame: str) -> asyncio.Future[OrderUpdate | None]:
+        """Write one request; its future is answered by the reader, or fails with
+        ``NetworkError`` (outcome unknown) when the socket is lost or no reply came within
+        ``reply_timeout_s``."""
         ws = self._ws
-        try:
-            if ws is None or ws.closed:
-                raise NetworkError(self.codec.venue, "WebSocket API closed before the request was sent")
-            await ws.send_str(frame)
-            try:
-                return await asyncio.wait_for(fut, self.reply_timeout_s)
-            except TimeoutError:  # sent, never answered: as a lost socket, the outcome is unknown
-                raise NetworkError(self.codec.venue, f"no WebSocket API reply in {self.reply_timeout_s:g} s: "
-                                                     "outcome unknown") from None
-        finally:
+        if ws is None or ws.closed:
+            raise NetworkError(self.codec.venue, "WebSocket API closed before the request was sent")
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[OrderUpdate | None] = loop.create_future()
+        self._pending[rid], self._symbols[rid] = fut, symbol
+        timer = loop.call_later(self.reply_timeout_s, self._expire, rid)
+
+        def forget(_: object) -> None:
+            timer.cancel()
             self._pending.pop(rid, None)
             self._symbols.pop(rid, None)
+
+        fut.add_done_callback(forget)
+        await ws.send_str(frame)
+        return fut
+
+    def _expire(self, rid: str) -> None:
+        """Sent, never answered: as a lost socket, the outcome is unknown."""
+        fut = self._pending.get(rid)
+        if fut is not None and not fut.done():
+            fut.set_exception(NetworkError(self.codec.venue, f"no WebSocket API reply in {self.reply_timeout_s:g} s:"
+                                                             " outcome unknown"))
 
     async def _read(self) -> None:
         assert self._ws is not None
@@ -219,6 +237,14 @@ class WsFirstVenue:
             return await self._channel.place(intent)
         self.rest_orders += 1
         return await self._rest.place_order(intent)
+
+    async def start_order(self, intent: OrderIntent) -> asyncio.Future[OrderUpdate | None] | None:
+        """The order's frame written on the socket (its answer to await), or None while the
+        socket is down (the caller places it over REST)."""
+        if not self._channel.connected:
+            return None
+        self.ws_orders += 1
+        return await self._channel.start(intent)
 
     async def order_by_client_id(self, symbol: str, client_order_id: str) -> OrderUpdate:
         if self._channel.connected:

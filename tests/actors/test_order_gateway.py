@@ -87,7 +87,7 @@ def server_id(venue: str, cid: str) -> str:
 
 
 async def test_gate_login_with_a_wrong_key_is_an_auth_error() -> None:
-    with pytest.raises(AuthError, match="INVALID_KEY|Invalid key"):
+    with pytest.raises(AuthError, match=r"INVALID_KEY|Invalid key"):
         async with gateway("gateio", credentials=Credentials("wrong", "wrong")):
             pass
 
@@ -101,7 +101,7 @@ async def test_a_socket_lost_mid_order_then_a_retry_over_rest_leaves_exactly_one
         with pytest.raises(NetworkError, match="unknown"):
             await orders.place_order(intent)
         await eventually(lambda: not channel.connected, timeout=5, what="the channel marked down")
-        with pytest.raises(OrderRejected, match="(?i)duplicate"):  # the same derived id, now over REST
+        with pytest.raises(OrderRejected, match=r"(?i)duplicate"):  # the same derived id, now over REST
             await orders.place_order(intent)
         assert orders.rest_orders == 1
         assert [cid for cid in server.orders if cid == server_id(venue, "gw-lost")] == [server_id(venue, "gw-lost")]
