@@ -68,7 +68,7 @@ import msgspec
 
 from actors import Actor, ActorRef
 from actors.account import AccountBoard
-from actors.journal import JOURNAL_FINAL, write
+from actors.journal import JOURNAL_FINAL, DurableWrites, write
 from actors.legs import LegSender, update_records
 from actors.marks import BookLookup, Marks
 from actors.positions import (
@@ -97,6 +97,7 @@ from protocols.errors import (
     RateLimited,
 )
 from protocols.messages import (
+    Balances,
     GetJournalSummary,
     GetOpenOrders,
     GetOpenPositions,
@@ -171,8 +172,10 @@ class ExecutorActor(Actor):
         accounts: AccountBoard | None = None,
         warm: Mapping[str, Sequence[str]] | None = None,
         run_id: Callable[[], str] = lambda: secrets.token_hex(8),
+        durable: DurableWrites | None = None,
     ) -> None:
         self.venues, self.journal, self.risk = venues, journal, risk
+        self.durable = durable  # the journal's commit-now path for the intents (None: ask)
         self.dry_run, self.clock, self.wall = dict(dry_run), clock, wall
         self.static = static if static is not None else StaticData(venues)
         self.marks = Marks(books if books is not None else (lambda venue, symbol: None), clock=clock,
@@ -194,6 +197,7 @@ class ExecutorActor(Actor):
         self._marked: float | None = 0.0
         self._warm = {v: list(s) for v, s in (warm or {}).items()}
         self.from_stream = self.from_rest = 0
+        self._snapshots: list[Balances] = []  # balances the current decision read, to journal
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -329,23 +333,27 @@ class ExecutorActor(Actor):
         step = max(float(buy_info.step_size), float(sell_info.step_size))
         min_notional = max(float(buy_info.min_notional), float(sell_info.min_notional))
         if size < max(step, float(buy_info.min_qty), float(sell_info.min_qty)) or size * opp.sell_price < min_notional:
+            self._journal_snapshots()
             self.rejected_by_risk += 1
             self._result(opp, "rejected_by_risk", f"balances allow {size:g} only", journal_opp=True)
             return
         buy = self._intent(opp, "b", opp.buy_venue, "buy", size, opp.buy_price)
         sell = self._intent(opp, "s", opp.sell_venue, "sell", size, opp.sell_price)
+        legs = [(self.venues[opp.buy_venue], buy), (self.venues[opp.sell_venue], sell)]
+        prepared = await self._legs.prepare(legs)  # frames built and signed now; nothing sent yet
         try:
-            await write(self.journal, opp, buy, sell)  # durable before any order leaves
+            await write(self.journal, opp, buy, sell, durable=self.durable)  # durable before any order leaves
         except DuplicateId as exc:  # the same opportunity again (a detector restart): taken once
+            self._journal_snapshots()
             log.warning("executor: %s seen before; not taken again (%s)", opp.id, exc)
             return
         intent_ns = self.clock()
-        # Both legs leave from this task, back to back (``LegSender.send_all``); one leg failing
-        # never cancels the other mid-send (its outcome would become unknown). The first
-        # unexpected error is re-raised after both finished.
-        results = await self._legs.send_all(
-            [(self.venues[opp.buy_venue], buy), (self.venues[opp.sell_venue], sell)],
-            detected_ns=opp.created_ns, intent_ns=intent_ns)
+        # Both legs leave from this task, back to back, their frames already signed
+        # (``LegSender.send_all``); one leg failing never cancels the other mid-send (its
+        # outcome would become unknown). The first unexpected error is re-raised after both.
+        results = await self._legs.send_all(legs, prepared=prepared, detected_ns=opp.created_ns,
+                                            intent_ns=intent_ns)
+        self._journal_snapshots()
         errors = [r for r in results if isinstance(r, BaseException)]
         updates = [r for r in results if isinstance(r, OrderUpdate)]
         if not errors and not live:
@@ -399,8 +407,9 @@ class ExecutorActor(Actor):
                 if isinstance(b, BaseException):
                     raise b
             by_venue.update({b.venue: b for b in got if not isinstance(b, BaseException)})
-        for b in by_venue.values():
-            self.journal.tell(b)
+        # Journaled after the decision (``_journal_snapshots``): told now, they would sit in the
+        # journal's mailbox ahead of the intents and send those the slow way.
+        self._snapshots = list(by_venue.values())
         size = cap_by_balances(
             opp,
             quote_free_on_buy=by_venue[opp.buy_venue].free(quote) if opp.buy_venue in by_venue else float("inf"),
@@ -483,6 +492,12 @@ class ExecutorActor(Actor):
 
     def exposure(self) -> dict[str, float]:
         return self._legs.exposure()
+
+    def _journal_snapshots(self) -> None:
+        """The balances the last decision read (live view or REST), for the journal."""
+        snapshots, self._snapshots = self._snapshots, []
+        for b in snapshots:
+            self.journal.tell(b)
 
     def _pushed(self, venue: str, client_order_id: str) -> OrderUpdate | None:
         """The order's state as pushed on the venue's live private stream (None: no usable view)."""

@@ -86,13 +86,30 @@ class LegSender:
             raise result
         return result
 
-    async def send_all(self, legs: Sequence[tuple[Venue, OrderIntent]], *, detected_ns: int = 0,
-                       intent_ns: int = 0) -> list[OrderUpdate | BaseException | None]:
-        """Send every leg now (see the module docstring), then see them through concurrently:
-        per leg its final update, None (rejected, never sent, or unknown), or the unexpected
-        error it raised (after every leg finished)."""
-        started: list[tuple[Venue, OrderIntent, Attempt, _Timeline] | None] = []
+    async def prepare(self, legs: Sequence[tuple[Venue, OrderIntent]]) -> list[Any]:
+        """Per leg, ahead of its send: its request frame built and signed (a venue whose
+        WebSocket API is up: ``prepare_order``), the venue error that refused it locally, or
+        None (it will go over REST, or is paper). Nothing leaves the process."""
+        out: list[Any] = []
         for venue, intent in legs:
+            prepare = getattr(venue, "prepare_order", None)
+            if prepare is None or self.dry_run.get(intent.venue, True):
+                out.append(None)
+                continue
+            try:
+                out.append(await prepare(intent))
+            except ExchangeError as exc:  # the leg's outcome, handled with the others after the send
+                out.append(exc)
+        return out
+
+    async def send_all(self, legs: Sequence[tuple[Venue, OrderIntent]], *, prepared: Sequence[Any] = (),
+                       detected_ns: int = 0, intent_ns: int = 0) -> list[OrderUpdate | BaseException | None]:
+        """Send every leg now (see the module docstring; ``prepared``: what ``prepare``
+        returned for them), then see them through concurrently: per leg its final update, None
+        (rejected, never sent, or unknown), or the unexpected error it raised (after every leg
+        finished)."""
+        started: list[tuple[Venue, OrderIntent, Attempt, _Timeline] | None] = []
+        for i, (venue, intent) in enumerate(legs):
             if self.dry_run.get(intent.venue, True):
                 self.journal.tell(OrderRejectedRecord(client_order_id=intent.client_order_id, venue=intent.venue,
                                                       message="dry run: journaled, not sent", status="paper"))
@@ -100,22 +117,27 @@ class LegSender:
                 continue
             self.open[intent.client_order_id] = (intent.venue, (intent.qty or 0.0) * (intent.price or 0.0))
             line = _Timeline(detected_ns, intent_ns)
-            attempt = await self._start(venue, intent)
+            attempt = await self._start(venue, intent, prepared[i] if i < len(prepared) else None)
             line.sent_ns = self.clock()
             started.append((venue, intent, attempt, line))
         return list(await asyncio.gather(*(self._see_through(*leg) if leg is not None else _none()
                                            for leg in started), return_exceptions=True))
 
-    async def _start(self, venue: Venue, intent: OrderIntent) -> Attempt:
+    async def _start(self, venue: Venue, intent: OrderIntent, prepared: Any = None) -> Attempt:
         """The order handed to its path: written on the venue's WebSocket API when that is up
-        (``start_order``), else a REST request task. A venue error on the way is the attempt's
-        outcome (handled with the others, after every leg was sent)."""
+        (``start_order``, with its ``prepared`` frame), else a REST request task. A venue error
+        on the way is the attempt's outcome (handled with the others, after every leg was sent)."""
+        failed: Attempt
+        if isinstance(prepared, ExchangeError):
+            failed = asyncio.get_running_loop().create_future()
+            failed.set_exception(prepared)
+            return failed
         start = getattr(venue, "start_order", None)
         if start is not None:
             try:
-                sent: Attempt | None = await start(intent)
+                sent: Attempt | None = await start(intent, prepared)
             except ExchangeError as exc:
-                failed: Attempt = asyncio.get_running_loop().create_future()
+                failed = asyncio.get_running_loop().create_future()
                 failed.set_exception(exc)
                 return failed
             if sent is not None:

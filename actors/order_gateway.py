@@ -37,7 +37,7 @@ from protocols.venue import Venue
 class OrderWsCodec(Protocol):
     venue: str
     url: str
-    orders_bucket: tuple[float, float]  # (orders, per seconds): the venue's order rate
+    orders_bucket: tuple[float, float]  # (orders, window seconds): the venue's order limit
 
     def login_frame(self, rid: str, now_ms: int) -> str | None:
         """The session login sent first (answered like any request), or None."""
@@ -57,26 +57,63 @@ class OrderWsCodec(Protocol):
 
 
 
+def order_bucket(limit: float, window_s: float) -> TokenBucket:
+    """Never more than ``limit`` orders in any ``window_s`` (a fixed or sliding window), like
+    ``window_bucket``, but split for orders: a small burst (a fifth of the limit: an
+    opportunity needs one order per venue, a hedge one more) and the rest as the sustained rate,
+    burst + rate * window = limit. (Half and half would halve the sustained rate.)"""
+    burst = max(1.0, limit / 5)
+    return TokenBucket(burst, burst * window_s / (limit - burst))
+
+
+class PreparedOrder:
+    """An order's request frame, built and signed, not sent yet (``OrderChannel.write``)."""
+
+    __slots__ = ("frame", "rid", "symbol")
+
+    def __init__(self, rid: str, symbol: str, frame: str) -> None:
+        self.rid, self.symbol, self.frame = rid, symbol, frame
+
+
+Answer = asyncio.Future[OrderUpdate | None]
+
+
 class OrderChannel:
-    """The live side of one gateway: ``place``, ``status``, ``cancel`` while ``connected``."""
+    """The live side of one gateway: ``prepare`` + ``write`` (or ``place``), ``status``,
+    ``cancel`` while ``connected``. Request ids are the channel's, unique across the gateway's
+    restarts, so a frame prepared before a reconnect is still answered on the new socket."""
 
     def __init__(self, venue: str) -> None:
         self.venue = venue
         self.connected = False
         self.sent = 0
-        self._start: Callable[[OrderIntent], Awaitable[asyncio.Future[OrderUpdate | None]]] | None = None
+        self._ids = itertools.count(1)
+        self._prepare: Callable[[OrderIntent], Awaitable[PreparedOrder]] | None = None
+        self._write: Callable[[PreparedOrder], Awaitable[Answer]] | None = None
         self._by_id: Callable[[str, str, str], Awaitable[OrderUpdate]] | None = None
 
+    def next_rid(self, kind: str) -> str:
+        return f"{kind}{next(self._ids)}"
+
     def _live(self) -> None:
-        if not self.connected or self._start is None or self._by_id is None:
+        if not self.connected or self._prepare is None or self._write is None or self._by_id is None:
             raise NetworkError(self.venue, "WebSocket order entry not connected")
 
-    async def start(self, intent: OrderIntent) -> asyncio.Future[OrderUpdate | None]:
-        """Write the order on the socket now; the future is its answer (see ``place``)."""
+    async def prepare(self, intent: OrderIntent) -> PreparedOrder:
+        """The order's frame, rounded, signed and within the venue's order rate; not sent."""
+        self._live()
+        assert self._prepare is not None
+        return await self._prepare(intent)
+
+    async def write(self, order: PreparedOrder) -> Answer:
+        """Write a prepared order on the socket now; the future is its answer."""
         self._live()
         self.sent += 1
-        assert self._start is not None
-        return await self._start(intent)
+        assert self._write is not None
+        return await self._write(order)
+
+    async def start(self, intent: OrderIntent) -> Answer:
+        return await self.write(await self.prepare(intent))
 
     async def place(self, intent: OrderIntent) -> OrderUpdate:
         update = await (await self.start(intent))
@@ -110,9 +147,8 @@ class OrderGatewayActor(Actor):
     def __init__(self, *, venue: Venue, codec: OrderWsCodec, channel: OrderChannel, heartbeat_s: float = 5.0,
                  reply_timeout_s: float = 10.0) -> None:
         self.venue, self.codec, self.channel = venue, codec, channel
-        self.bucket = TokenBucket(*codec.orders_bucket)
+        self.bucket = order_bucket(*codec.orders_bucket)
         self.heartbeat_s, self.reply_timeout_s = heartbeat_s, reply_timeout_s
-        self._ids = itertools.count(1)
         self._pending: dict[str, asyncio.Future[OrderUpdate | None]] = {}
         self._symbols: dict[str, str] = {}  # request id -> our symbol
         self._session: aiohttp.ClientSession | None = None
@@ -127,11 +163,12 @@ class OrderGatewayActor(Actor):
             await self._session.close()
             raise NetworkError(self.codec.venue, f"cannot open the WebSocket API {self.codec.url}: {exc!r}") from exc
         self.start_task(self._read(), name=f"orders:{self.codec.venue}:reader")
-        login = self.codec.login_frame("login", int(time.time() * 1000))
+        rid = self.channel.next_rid("login")
+        login = self.codec.login_frame(rid, int(time.time() * 1000))
         if login is not None:  # answered before any order: a refusal is AuthError (crash)
-            result = await self._request("login", "", login)
+            result = await self._request(rid, "", login)
             assert result is None
-        self.channel._start, self.channel._by_id = self._start, self._by_id
+        self.channel._prepare, self.channel._write, self.channel._by_id = self._prepare, self._write, self._by_id
         self.channel.connected = True
 
     async def on_stop(self) -> None:
@@ -141,17 +178,20 @@ class OrderGatewayActor(Actor):
         if self._session is not None:
             await self._session.close()
 
-    async def _start(self, intent: OrderIntent) -> asyncio.Future[OrderUpdate | None]:
-        """Build, sign and WRITE the order's frame; return the future of its answer. With the
-        rules cached and the bucket not empty nothing in here suspends, so a caller sends both
-        legs from one task with no event-loop turn between them."""
+    async def _prepare(self, intent: OrderIntent) -> PreparedOrder:
+        """Round, build and sign the order's frame within the venue's order rate. With the rules
+        cached and the bucket not empty nothing here suspends, and ``_write`` never does: a
+        caller prepares both legs, then writes both back to back."""
         params = await self.venue.order_params(intent)  # type: ignore[attr-defined]
         await self.bucket.acquire(1)  # waits only past the venue's order rate
-        rid = f"o{next(self._ids)}"
-        return await self._send(rid, intent.symbol, self.codec.place_frame(rid, params, int(time.time() * 1000)))
+        rid = self.channel.next_rid("o")
+        return PreparedOrder(rid, intent.symbol, self.codec.place_frame(rid, params, int(time.time() * 1000)))
+
+    async def _write(self, order: PreparedOrder) -> Answer:
+        return await self._send(order.rid, order.symbol, order.frame)
 
     async def _by_id(self, what: str, symbol: str, client_order_id: str) -> OrderUpdate:
-        rid = f"q{next(self._ids)}"
+        rid = self.channel.next_rid("q")
         frame = (self.codec.status_frame if what == "status" else self.codec.cancel_frame)(
             rid, symbol, client_order_id, int(time.time() * 1000))
         update = await self._request(rid, symbol, frame)
@@ -161,7 +201,7 @@ class OrderGatewayActor(Actor):
     async def _request(self, rid: str, symbol: str, frame: str) -> OrderUpdate | None:
         return await (await self._send(rid, symbol, frame))
 
-    async def _send(self, rid: str, symbol: str, frame: str) -> asyncio.Future[OrderUpdate | None]:
+    async def _send(self, rid: str, symbol: str, frame: str) -> Answer:
         """Write one request; its future is answered by the reader, or fails with
         ``NetworkError`` (outcome unknown) when the socket is lost or no reply came within
         ``reply_timeout_s``."""
@@ -169,7 +209,7 @@ class OrderGatewayActor(Actor):
         if ws is None or ws.closed:
             raise NetworkError(self.codec.venue, "WebSocket API closed before the request was sent")
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future[OrderUpdate | None] = loop.create_future()
+        fut: Answer = loop.create_future()
         self._pending[rid], self._symbols[rid] = fut, symbol
         timer = loop.call_later(self.reply_timeout_s, self._expire, rid)
 
@@ -238,13 +278,20 @@ class WsFirstVenue:
         self.rest_orders += 1
         return await self._rest.place_order(intent)
 
-    async def start_order(self, intent: OrderIntent) -> asyncio.Future[OrderUpdate | None] | None:
-        """The order's frame written on the socket (its answer to await), or None while the
-        socket is down (the caller places it over REST)."""
+    async def prepare_order(self, intent: OrderIntent) -> PreparedOrder | None:
+        """The order's frame built and signed ahead of its send, or None while the socket is
+        down (the order will go over REST)."""
+        if not self._channel.connected:
+            return None
+        return await self._channel.prepare(intent)
+
+    async def start_order(self, intent: OrderIntent, prepared: PreparedOrder | None = None) -> Answer | None:
+        """The order's frame (``prepared``, or built now) written on the socket, its answer to
+        await; None while the socket is down (the caller places it over REST)."""
         if not self._channel.connected:
             return None
         self.ws_orders += 1
-        return await self._channel.start(intent)
+        return await self._channel.write(prepared if prepared is not None else await self._channel.prepare(intent))
 
     async def order_by_client_id(self, symbol: str, client_order_id: str) -> OrderUpdate:
         if self._channel.connected:

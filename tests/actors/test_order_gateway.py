@@ -109,3 +109,12 @@ async def test_a_socket_lost_mid_order_then_a_retry_over_rest_leaves_exactly_one
         found = await orders.order_by_client_id(SYMBOL, "gw-lost")  # over REST while the socket is down
         assert found.final and found.filled_qty == pytest.approx(0.001)
         await eventually(lambda: not ref.alive, timeout=5, what="the gateway crashed (its restart reconnects)")
+
+
+@pytest.mark.parametrize(("limit", "window_s"), [(10, 1.0), (100, 10.0)])
+def test_the_order_bucket_never_spends_more_than_the_venues_limit_in_one_window(limit: float, window_s: float) -> None:
+    from actors.order_gateway import order_bucket
+
+    bucket = order_bucket(limit, window_s)
+    assert bucket.capacity + bucket.rate * window_s == pytest.approx(limit)
+    assert bucket.rate * window_s >= 0.75 * limit  # most of the limit as sustained rate, not burst
