@@ -25,10 +25,12 @@ markets) and balances to cap the size: read synchronously from the venue's LIVE 
 (``actors.account``: the private stream, connected and rebuilt since) when it is usable, else
 fetched NOW over REST (never cached) -- a transient error there (``RateLimited``, ``NetworkError``:
 timeouts, 5xx) rejects THIS opportunity as ``venue_unavailable`` (journaled with the reason)
-and nothing crashes -- then opportunity + both intents journaled durably (the journal refuses
-a client id it holds: the opportunity is dropped), then both legs sent concurrently as IOC
-limits with ids derived from the opportunity id (``actors.legs``). A leg's recoveries are
-exactly:
+and nothing crashes -- then both legs' frames prepared (rounded, signed), opportunity + both
+intents journaled durably (committed in this step when the journal is idle:
+``DurableWrites``; the journal refuses a client id it holds: the opportunity is dropped), then
+both legs written back to back as IOC limits with ids derived from the opportunity id, all in
+the ``receive`` step of the opportunity (no task hop before the sends), and followed
+concurrently in a task (``actors.legs``). A leg's recoveries are exactly:
 ``NetworkError`` (outcome unknown) -> query by client id, never resend blindly; still not found
 by the leg deadline -> journaled ``unknown`` (not final: it may land after a slow venue
 answers), kept as an open leg with its exposure, the opportunity journaled ``pending`` and a
@@ -288,10 +290,14 @@ class ExecutorActor(Actor):
             case Opportunity():
                 self.seen += 1
                 opp = msgspec.structs.replace(msg, id=f"{msg.id}-{self.run_id}")
-                # A task the runtime owns (its error crashes us): a stop that cancels this receive
-                # does not cancel the legs, which on_stop waits for; what is left is cancelled after.
-                self._inflight = self.start_task(self._take(opp), name=f"execute:{opp.id}")
-                await asyncio.wait((self._inflight,))
+                # Decided and sent right here, in this step (no task to schedule first): a stop
+                # cancelling this receive before the sends sends nothing. Once the legs are out,
+                # the rest is a task the runtime owns (its error crashes us): a stop that cancels
+                # this receive does not cancel the legs, which on_stop waits for.
+                sent = await self._take(opp)
+                if sent is not None:
+                    self._inflight = self.start_task(self._follow(opp, *sent), name=f"execute:{opp.id}")
+                    await asyncio.wait((self._inflight,))
             case KillSwitch(on=on):
                 self.kill_switch = on
             case SettleUnknown():
@@ -300,7 +306,9 @@ class ExecutorActor(Actor):
                 raise TypeError(f"executor: unexpected message {type(msg).__name__}")
         return None
 
-    async def _take(self, opp: Opportunity) -> None:
+    async def _take(self, opp: Opportunity) -> tuple[list[str], OrderIntent, OrderIntent, list[Any]] | None:
+        """Risk, size, journal and send both legs; None when the opportunity is not taken, else
+        what ``_follow`` needs: the live venues, both intents, the legs as sent."""
         day = int(self.wall() // 86400)
         if day != self._day:
             self._day, self.daily = day, 0.0
@@ -316,7 +324,7 @@ class ExecutorActor(Actor):
         if reason is not None:
             self.rejected_by_risk += 1
             self._result(opp, "rejected_by_risk", reason, journal_opp=True)
-            return
+            return None
         live = [v for v in (opp.buy_venue, opp.sell_venue) if not self.dry_run.get(v, True)]
         try:
             size, buy_info, sell_info = await self._size(opp, live)
@@ -325,18 +333,18 @@ class ExecutorActor(Actor):
             self.venue_unavailable += 1
             self._result(opp, "venue_unavailable", f"{exc.venue}: {type(exc).__name__}: {exc.message}",
                          journal_opp=True)
-            return
+            return None
         except OrderRejected as exc:  # static data says no (the symbol is not listed there)
             self.rejected_by_risk += 1
             self._result(opp, "rejected_by_risk", f"{exc.venue}: {exc.message}", journal_opp=True)
-            return
+            return None
         step = max(float(buy_info.step_size), float(sell_info.step_size))
         min_notional = max(float(buy_info.min_notional), float(sell_info.min_notional))
         if size < max(step, float(buy_info.min_qty), float(sell_info.min_qty)) or size * opp.sell_price < min_notional:
             self._journal_snapshots()
             self.rejected_by_risk += 1
             self._result(opp, "rejected_by_risk", f"balances allow {size:g} only", journal_opp=True)
-            return
+            return None
         buy = self._intent(opp, "b", opp.buy_venue, "buy", size, opp.buy_price)
         sell = self._intent(opp, "s", opp.sell_venue, "sell", size, opp.sell_price)
         legs = [(self.venues[opp.buy_venue], buy), (self.venues[opp.sell_venue], sell)]
@@ -346,14 +354,20 @@ class ExecutorActor(Actor):
         except DuplicateId as exc:  # the same opportunity again (a detector restart): taken once
             self._journal_snapshots()
             log.warning("executor: %s seen before; not taken again (%s)", opp.id, exc)
-            return
+            return None
         intent_ns = self.clock()
-        # Both legs leave from this task, back to back, their frames already signed
-        # (``LegSender.send_all``); one leg failing never cancels the other mid-send (its
-        # outcome would become unknown). The first unexpected error is re-raised after both.
-        results = await self._legs.send_all(legs, prepared=prepared, detected_ns=opp.created_ns,
+        # Both legs leave now, back to back, their frames already signed (``LegSender.send_now``).
+        started = await self._legs.send_now(legs, prepared=prepared, detected_ns=opp.created_ns,
                                             intent_ns=intent_ns)
         self._journal_snapshots()
+        return live, buy, sell, started
+
+    async def _follow(self, opp: Opportunity, live: list[str], buy: OrderIntent, sell: OrderIntent,
+                      started: list[Any]) -> None:
+        """Both legs through their recoveries (one failing never cancels the other: its outcome
+        would become unknown; the first unexpected error is re-raised after both), then the
+        close-out."""
+        results = await self._legs.see_through(started)
         errors = [r for r in results if isinstance(r, BaseException)]
         updates = [r for r in results if isinstance(r, OrderUpdate)]
         if not errors and not live:

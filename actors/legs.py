@@ -104,10 +104,14 @@ class LegSender:
 
     async def send_all(self, legs: Sequence[tuple[Venue, OrderIntent]], *, prepared: Sequence[Any] = (),
                        detected_ns: int = 0, intent_ns: int = 0) -> list[OrderUpdate | BaseException | None]:
-        """Send every leg now (see the module docstring; ``prepared``: what ``prepare``
-        returned for them), then see them through concurrently: per leg its final update, None
-        (rejected, never sent, or unknown), or the unexpected error it raised (after every leg
-        finished)."""
+        """``send_now`` then ``see_through``."""
+        return await self.see_through(await self.send_now(legs, prepared=prepared, detected_ns=detected_ns,
+                                                          intent_ns=intent_ns))
+
+    async def send_now(self, legs: Sequence[tuple[Venue, OrderIntent]], *, prepared: Sequence[Any] = (),
+                       detected_ns: int = 0, intent_ns: int = 0) -> list[Any]:
+        """Send every leg now, back to back (see the module docstring; ``prepared``: what
+        ``prepare`` returned for them); returns the legs as sent, for ``see_through``."""
         started: list[tuple[Venue, OrderIntent, Attempt, _Timeline] | None] = []
         for i, (venue, intent) in enumerate(legs):
             if self.dry_run.get(intent.venue, True):
@@ -120,6 +124,12 @@ class LegSender:
             attempt = await self._start(venue, intent, prepared[i] if i < len(prepared) else None)
             line.sent_ns = self.clock()
             started.append((venue, intent, attempt, line))
+        return started
+
+    async def see_through(self, started: Sequence[Any]) -> list[OrderUpdate | BaseException | None]:
+        """Every sent leg through its recoveries, concurrently: per leg its final update, None
+        (rejected, never sent, or unknown), or the unexpected error it raised (after every leg
+        finished)."""
         return list(await asyncio.gather(*(self._see_through(*leg) if leg is not None else _none()
                                            for leg in started), return_exceptions=True))
 
