@@ -385,8 +385,13 @@ class ExecutorActor(Actor):
             return
         filled = await self._close_out(opp, updates, {buy.client_order_id, sell.client_order_id}, "")
         await self._legs.settle_late()  # replies that lost the race to the stream: journaled too
-        if live and filled:  # balances after fills: a snapshot for the journal, not a cache
-            snapshots = await asyncio.gather(*(self.venues[v].balances() for v in live), return_exceptions=True)
+        # Balances after fills, a snapshot for the journal (not a cache), over REST from a venue
+        # without a live account view only: a live view is journaled at every decision (and
+        # its stream pushes the fills' balances); a REST call here would hold up the next
+        # opportunity waiting in the mailbox.
+        rest = [v for v in live if self.accounts.usable(v) is None]
+        if rest and filled:
+            snapshots = await asyncio.gather(*(self.venues[v].balances() for v in rest), return_exceptions=True)
             for b in snapshots:
                 if isinstance(b, (RateLimited, NetworkError)):  # only a snapshot for the journal: skipped
                     log.warning("executor: balance snapshot after %s skipped: %s", opp.id, b)

@@ -170,7 +170,7 @@ class GateVenue:
 
         if self._credentials is None:
             return None
-        return GatePrivate(ws_url=self._ws_url, credentials=self._credentials)
+        return GatePrivate(ws_url=self._ws_url, credentials=self._credentials, pairs=self._pairs)
 
     def ws_orders(self) -> Any:
         """The WebSocket API order entry codec (``actors.order_gateway``); None without credentials."""

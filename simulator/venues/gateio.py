@@ -156,16 +156,29 @@ class GateServer(VenueServer):
         self._reply(conn, req, channel=channel, event=event, error=None, result={"status": "success"})
 
     def account_frames(self, conn: Conn, assets: list[str], order: Order | None) -> list[Frame]:
-        if "spot.balances" not in self.private.get(conn, ()):  # type: ignore[operator]
-            return []
+        """``spot.orders`` (the order's state, private.md §2.2: no ``status``; ``event`` put /
+        update / finish with ``finish_as``; times as strings) then ``spot.balances``, for the
+        channels ``conn`` subscribed."""
+        channels = self.private.get(conn, ())
         t = now_ms()
-        bal = self.exchange.balances
-        rows = [{"timestamp": str(t // 1000), "timestamp_ms": str(t), "user": "1000001", "currency": a,
-                 "change": "0", "total": f"{bal[a][0] + bal[a][1]:.8f}", "available": f"{bal[a][0]:.8f}",
-                 "freeze": f"{bal[a][1]:.8f}", "freeze_change": "0",
-                 "change_type": "other" if order is None else "order-match"} for a in assets if a in bal]
-        return [_enc.encode({"time": t // 1000, "time_ms": t, "channel": "spot.balances", "event": "update",
-                             "result": rows}).decode()]
+        out: list[Frame] = []
+        if order is not None and "spot.orders" in channels:  # type: ignore[operator]
+            row = self._order_json(order)
+            row.pop("status")
+            row["event"] = "finish" if not order.is_open else "update" if order.filled else "put"
+            row["create_time_ms"], row["update_time_ms"] = str(order.created_ms), str(order.updated_ms)
+            row.update({"user": 1000001, "stp_id": 0, "stp_act": "-", "biz_info": "-"})
+            out.append(_enc.encode({"time": t // 1000, "time_ms": t, "channel": "spot.orders", "event": "update",
+                                    "result": [row]}).decode())
+        if "spot.balances" in channels:  # type: ignore[operator]
+            bal = self.exchange.balances
+            rows = [{"timestamp": str(t // 1000), "timestamp_ms": str(t), "user": "1000001", "currency": a,
+                     "change": "0", "total": f"{bal[a][0] + bal[a][1]:.8f}", "available": f"{bal[a][0]:.8f}",
+                     "freeze": f"{bal[a][1]:.8f}", "freeze_change": "0",
+                     "change_type": "other" if order is None else "order-match"} for a in assets if a in bal]
+            out.append(_enc.encode({"time": t // 1000, "time_ms": t, "channel": "spot.balances", "event": "update",
+                                    "result": rows}).decode())
+        return out
 
     def prepare_delta(self, symbol: str, delta: Delta) -> Delta:
         n = self._pushes[symbol] = self._pushes.get(symbol, 0) + 1
