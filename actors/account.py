@@ -4,7 +4,7 @@ held to the same rule as a book -- used only while in sync.
 
 ``AccountActor`` (path ``venues/<venue>/account``) connects the venue's private stream
 (``protocols/<venue>/private.py``: Binance ``userDataStream.subscribe.signature`` on the
-WebSocket API, Gate.io signed ``spot.balances``, MEXC listenKey and
+WebSocket API, Gate.io signed ``spot.orders`` + ``spot.balances``, MEXC listenKey and
 ``spot@private.account.v3.api.pb``), waits for every subscription's answer, then
 REBUILDS from REST (``venue.balances()``) and only then publishes a usable view. MEXC's codec first takes a
 listenKey over REST (``prepare``), and the actor keeps it alive (``keepalive`` every 30 min). The rebuild is
