@@ -404,9 +404,9 @@ class _Writer(threading.Thread):
         if not self._lock.acquire(blocking=False):
             return None
         try:
-            if self._done != self._submitted:  # older writes queued: never overtake them
-                return None
             conn = self._conn
+            if conn is None or self._done != self._submitted:  # closed, or older writes queued: never overtake
+                return None
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
