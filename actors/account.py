@@ -4,7 +4,7 @@ held to the same rule as a book -- used only while in sync.
 
 ``AccountActor`` (path ``venues/<venue>/account``) connects the venue's private stream
 (``protocols/<venue>/private.py``: Binance ``userDataStream.subscribe.signature`` on the
-WebSocket API, Gate.io signed ``spot.balances``, MEXC listenKey and
+WebSocket API, Gate.io signed ``spot.orders`` + ``spot.balances``, MEXC listenKey and
 ``spot@private.account.v3.api.pb``), waits for every subscription's answer, then
 REBUILDS from REST (``venue.balances()``) and only then publishes a usable view. MEXC's codec first takes a
 listenKey over REST (``prepare``), and the actor keeps it alive (``keepalive`` every 30 min). The rebuild is
@@ -70,13 +70,38 @@ class AccountView(msgspec.Struct, frozen=True, kw_only=True):
 
 class AccountBoard:
     """The engine's published account views, by venue. Written only by each venue's account
-    actor; read synchronously by the executor."""
+    actor; read synchronously by the executor, which may also ``watch`` an order: a future
+    resolved (in the publishing call, no extra hop) the moment a usable view holds its final
+    state."""
 
     def __init__(self) -> None:
         self._views: dict[str, AccountView] = {}
+        self._watches: dict[str, dict[str, asyncio.Future[OrderUpdate]]] = {}  # venue -> client id -> future
 
     def publish(self, view: AccountView) -> None:
         self._views[view.venue] = view
+        watches = self._watches.get(view.venue)
+        if watches and view.usable:
+            for cid, fut in watches.items():
+                update = view.orders.get(cid)
+                if update is not None and update.final and not fut.done():
+                    fut.set_result(update)
+
+    def watch(self, venue: str, client_order_id: str) -> asyncio.Future[OrderUpdate]:
+        """A future of the order's final state as pushed on the venue's live stream (already
+        resolved when the usable view holds it). ``unwatch`` when done with it."""
+        fut: asyncio.Future[OrderUpdate] = asyncio.get_running_loop().create_future()
+        self._watches.setdefault(venue, {})[client_order_id] = fut
+        view = self.usable(venue)
+        update = view.orders.get(client_order_id) if view is not None else None
+        if update is not None and update.final:
+            fut.set_result(update)
+        return fut
+
+    def unwatch(self, venue: str, client_order_id: str) -> None:
+        fut = self._watches.get(venue, {}).pop(client_order_id, None)
+        if fut is not None and not fut.done():
+            fut.cancel()
 
     def usable(self, venue: str) -> AccountView | None:
         """The venue's view if it may be decided on now, else None (ask REST)."""

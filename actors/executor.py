@@ -34,10 +34,12 @@ markets) and balances to cap the size: read synchronously from the venue's LIVE 
 (``actors.account``: the private stream, connected and rebuilt since) when it is usable, else
 fetched NOW over REST (never cached) -- a transient error there (``RateLimited``, ``NetworkError``:
 timeouts, 5xx) rejects THIS opportunity as ``venue_unavailable`` (journaled with the reason)
-and nothing crashes -- then opportunity + both intents journaled durably (the journal refuses
-a client id it holds: the opportunity is dropped), then both legs sent concurrently as IOC
-limits with ids derived from the opportunity id (``actors.legs``). A leg's recoveries are
-exactly:
+and nothing crashes -- then both legs' frames prepared (rounded, signed), opportunity + both
+intents journaled durably (committed in this step when the journal is idle:
+``DurableWrites``; the journal refuses a client id it holds: the opportunity is dropped), then
+both legs written back to back as IOC limits with ids derived from the opportunity id, all in
+the ``receive`` step of the opportunity (no task hop before the sends), and followed
+concurrently in a task (``actors.legs``). A leg's recoveries are exactly:
 ``NetworkError`` (outcome unknown) -> query by client id, never resend blindly; still not found
 by the leg deadline -> journaled ``unknown`` (not final: it may land after a slow venue
 answers), kept as an open leg with its exposure, the opportunity journaled ``pending`` and a
@@ -78,7 +80,7 @@ import msgspec
 from actors import Actor, ActorRef
 from actors.account import AccountBoard
 from actors.fee_correction import ESTIMATED, correct_estimated_fees
-from actors.journal import JOURNAL_FINAL, write
+from actors.journal import JOURNAL_FINAL, DurableWrites, write
 from actors.legs import LegSender, update_records
 from actors.marks import BookLookup, Marks
 from actors.positions import (
@@ -107,6 +109,7 @@ from protocols.errors import (
     RateLimited,
 )
 from protocols.messages import (
+    Balances,
     GetJournalSummary,
     GetOpenOrders,
     GetOpenPositions,
@@ -163,6 +166,7 @@ class ExecutorStatus(msgspec.Struct, frozen=True, kw_only=True):
     balances_from_stream: int = 0  # venue balance checks read from a live account view
     balances_from_rest: int = 0  # ... fetched over REST (no usable view)
     legs_from_stream: int = 0  # leg outcomes taken from the private stream's push, not a query
+    first_answers_from_stream: int = 0  # legs whose push came before their reply (the race)
 
 
 class ExecutorActor(Actor):
@@ -182,14 +186,18 @@ class ExecutorActor(Actor):
         accounts: AccountBoard | None = None,
         warm: Mapping[str, Sequence[str]] | None = None,
         run_id: Callable[[], str] = lambda: secrets.token_hex(8),
+        durable: DurableWrites | None = None,
     ) -> None:
         self.venues, self.journal, self.risk = venues, journal, risk
+        self.durable = durable  # the journal's commit-now path for the intents (None: ask)
         self.dry_run, self.clock, self.wall = dict(dry_run), clock, wall
         self.static = static if static is not None else StaticData(venues)
         self.marks = Marks(books if books is not None else (lambda venue, symbol: None), clock=clock,
                            max_age_ms=risk.max_mark_age_ms)
+        self.accounts = accounts if accounts is not None else AccountBoard()
         self._legs = LegSender(journal=journal, dry_run=self.dry_run, leg_timeout_s=risk.leg_timeout_s,
-                               stream=self._pushed)
+                               stream=self._pushed, watch=self.accounts.watch, unwatch=self.accounts.unwatch,
+                               clock=clock)
         self._inflight: asyncio.Task[None] | None = None
         self.new_run_id = run_id  # a replay derives it, so two replays journal the same ids
         self.run_id = ""
@@ -201,10 +209,10 @@ class ExecutorActor(Actor):
         self.unhedged_alerts = 0
         self.positions: dict[tuple[str, str], Position] = {}
         self._marked: float | None = 0.0
-        self.accounts = accounts if accounts is not None else AccountBoard()
         self._warm = {v: list(s) for v, s in (warm or {}).items()}
         self.from_stream = self.from_rest = 0
         self._passes_failed = 0  # reconciliation passes in a row that met a transient venue error
+        self._snapshots: list[Balances] = []  # balances the current decision read, to journal
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -312,6 +320,7 @@ class ExecutorActor(Actor):
             if not done:
                 task.cancel()
                 await asyncio.wait((task,))
+        self._legs.abandon_late()
 
     # --- messages ----------------------------------------------------------------------------
 
@@ -320,10 +329,14 @@ class ExecutorActor(Actor):
             case Opportunity():
                 self.seen += 1
                 opp = msgspec.structs.replace(msg, id=f"{msg.id}-{self.run_id}")
-                # A task the runtime owns (its error crashes us): a stop that cancels this receive
-                # does not cancel the legs, which on_stop waits for; what is left is cancelled after.
-                self._inflight = self.start_task(self._take(opp), name=f"execute:{opp.id}")
-                await asyncio.wait((self._inflight,))
+                # Decided and sent right here, in this step (no task to schedule first): a stop
+                # cancelling this receive before the sends sends nothing. Once the legs are out,
+                # the rest is a task the runtime owns (its error crashes us): a stop that cancels
+                # this receive does not cancel the legs, which on_stop waits for.
+                sent = await self._take(opp)
+                if sent is not None:
+                    self._inflight = self.start_task(self._follow(opp, *sent), name=f"execute:{opp.id}")
+                    await asyncio.wait((self._inflight,))
             case KillSwitch(on=on):
                 self.kill_switch = on
             case SettleUnknown():
@@ -332,7 +345,9 @@ class ExecutorActor(Actor):
                 raise TypeError(f"executor: unexpected message {type(msg).__name__}")
         return None
 
-    async def _take(self, opp: Opportunity) -> None:
+    async def _take(self, opp: Opportunity) -> tuple[list[str], OrderIntent, OrderIntent, list[Any]] | None:
+        """Risk, size, journal and send both legs; None when the opportunity is not taken, else
+        what ``_follow`` needs: the live venues, both intents, the legs as sent."""
         day = int(self.wall() // 86400)
         if day != self._day:
             self._day, self.daily = day, 0.0
@@ -348,7 +363,7 @@ class ExecutorActor(Actor):
         if reason is not None:
             self.rejected_by_risk += 1
             self._result(opp, "rejected_by_risk", reason, journal_opp=True)
-            return
+            return None
         live = [v for v in (opp.buy_venue, opp.sell_venue) if not self.dry_run.get(v, True)]
         try:
             size, buy_info, sell_info = await self._size(opp, live)
@@ -357,30 +372,41 @@ class ExecutorActor(Actor):
             self.venue_unavailable += 1
             self._result(opp, "venue_unavailable", f"{exc.venue}: {type(exc).__name__}: {exc.message}",
                          journal_opp=True)
-            return
+            return None
         except OrderRejected as exc:  # static data says no (the symbol is not listed there)
             self.rejected_by_risk += 1
             self._result(opp, "rejected_by_risk", f"{exc.venue}: {exc.message}", journal_opp=True)
-            return
+            return None
         step = max(float(buy_info.step_size), float(sell_info.step_size))
         min_notional = max(float(buy_info.min_notional), float(sell_info.min_notional))
         if size < max(step, float(buy_info.min_qty), float(sell_info.min_qty)) or size * opp.sell_price < min_notional:
+            self._journal_snapshots()
             self.rejected_by_risk += 1
             self._result(opp, "rejected_by_risk", f"balances allow {size:g} only", journal_opp=True)
-            return
+            return None
         buy = self._intent(opp, "b", opp.buy_venue, "buy", size, opp.buy_price)
         sell = self._intent(opp, "s", opp.sell_venue, "sell", size, opp.sell_price)
+        legs = [(self.venues[opp.buy_venue], buy), (self.venues[opp.sell_venue], sell)]
+        prepared = await self._legs.prepare(legs)  # frames built and signed now; nothing sent yet
         try:
-            await write(self.journal, opp, buy, sell)  # durable before any order leaves
+            await write(self.journal, opp, buy, sell, durable=self.durable)  # durable before any order leaves
         except DuplicateId as exc:  # the same opportunity again (a detector restart): taken once
+            self._journal_snapshots()
             log.warning("executor: %s seen before; not taken again (%s)", opp.id, exc)
-            return
-        # Not a TaskGroup: one leg failing must not cancel the other mid-send (its outcome
-        # would become unknown). Both are awaited; the first unexpected error is re-raised after.
-        buy_v, sell_v = self.venues[opp.buy_venue], self.venues[opp.sell_venue]
-        legs = [asyncio.create_task(self._legs.send(buy_v, buy), name=f"leg:{buy.client_order_id}"),
-                asyncio.create_task(self._legs.send(sell_v, sell), name=f"leg:{sell.client_order_id}")]
-        results = await asyncio.gather(*legs, return_exceptions=True)
+            return None
+        intent_ns = self.clock()
+        # Both legs leave now, back to back, their frames already signed (``LegSender.send_now``).
+        started = await self._legs.send_now(legs, prepared=prepared, detected_ns=opp.created_ns,
+                                            intent_ns=intent_ns)
+        self._journal_snapshots()
+        return live, buy, sell, started
+
+    async def _follow(self, opp: Opportunity, live: list[str], buy: OrderIntent, sell: OrderIntent,
+                      started: list[Any]) -> None:
+        """Both legs through their recoveries (one failing never cancels the other: its outcome
+        would become unknown; the first unexpected error is re-raised after both), then the
+        close-out."""
+        results = await self._legs.see_through(started)
         errors = [r for r in results if isinstance(r, BaseException)]
         updates = [r for r in results if isinstance(r, OrderUpdate)]
         if not errors and not live:
@@ -393,11 +419,18 @@ class ExecutorActor(Actor):
             self._result(opp, "pending", f"outcome unknown: {', '.join(unknown)}")
             if errors:
                 raise errors[0]
+            await self._legs.settle_late()
             self.send_after(self.risk.leg_timeout_s, SettleUnknown())
             return
         filled = await self._close_out(opp, updates, {buy.client_order_id, sell.client_order_id}, "")
-        if live and filled:  # balances after fills: a snapshot for the journal, not a cache
-            snapshots = await asyncio.gather(*(self.venues[v].balances() for v in live), return_exceptions=True)
+        await self._legs.settle_late()  # replies that lost the race to the stream: journaled too
+        # Balances after fills, a snapshot for the journal (not a cache), over REST from a venue
+        # without a live account view only: a live view is journaled at every decision (and
+        # its stream pushes the fills' balances); a REST call here would hold up the next
+        # opportunity waiting in the mailbox.
+        rest = [v for v in live if self.accounts.usable(v) is None]
+        if rest and filled:
+            snapshots = await asyncio.gather(*(self.venues[v].balances() for v in rest), return_exceptions=True)
             for b in snapshots:
                 if isinstance(b, (RateLimited, NetworkError)):  # only a snapshot for the journal: skipped
                     log.warning("executor: balance snapshot after %s skipped: %s", opp.id, b)
@@ -432,8 +465,9 @@ class ExecutorActor(Actor):
                 if isinstance(b, BaseException):
                     raise b
             by_venue.update({b.venue: b for b in got if not isinstance(b, BaseException)})
-        for b in by_venue.values():
-            self.journal.tell(b)
+        # Journaled after the decision (``_journal_snapshots``): told now, they would sit in the
+        # journal's mailbox ahead of the intents and send those the slow way.
+        self._snapshots = list(by_venue.values())
         size = cap_by_balances(
             opp,
             quote_free_on_buy=by_venue[opp.buy_venue].free(quote) if opp.buy_venue in by_venue else float("inf"),
@@ -517,6 +551,12 @@ class ExecutorActor(Actor):
     def exposure(self) -> dict[str, float]:
         return self._legs.exposure()
 
+    def _journal_snapshots(self) -> None:
+        """The balances the last decision read (live view or REST), for the journal."""
+        snapshots, self._snapshots = self._snapshots, []
+        for b in snapshots:
+            self.journal.tell(b)
+
     def _pushed(self, venue: str, client_order_id: str) -> OrderUpdate | None:
         """The order's state as pushed on the venue's live private stream (None: no usable view)."""
         view = self.accounts.usable(venue)
@@ -533,5 +573,5 @@ class ExecutorActor(Actor):
                             for p in self.positions.values()],
             open_position_quote=self._marked, unhedged_alerts=self.unhedged_alerts, last_alert=self.last_alert,
             balances_from_stream=self.from_stream, balances_from_rest=self.from_rest,
-            legs_from_stream=self._legs.from_stream)
+            legs_from_stream=self._legs.from_stream, first_answers_from_stream=self._legs.first_from_stream)
 

@@ -18,7 +18,11 @@ A fill is one row per order (its final state), replaced, never appended twice.
 Writes are group-committed off the event loop by one dedicated writer thread that owns the
 connection: it drains whatever is queued (up to ``batch_max`` items), applies it in ONE
 transaction, commits, and only then resolves every waiting ask. The loop never blocks on
-SQLite or the disk.
+SQLite or the disk, with one exception taken on purpose: ``DurableWrites.commit_now`` (the
+executor's opportunity + intents) commits ON THE CALLER'S THREAD when the writer is idle with
+nothing queued, one small transaction on the same connection (held under the writer's lock),
+so the legs leave in the same step, without two thread handoffs and the GIL between them;
+when the writer is busy it returns None and the caller asks as usual.
 
 Durability: WAL with ``synchronous=NORMAL``. A commit appends the transaction's frames to the
 WAL file with ``write()`` before returning; it is not fsynced until a checkpoint. A
@@ -78,6 +82,7 @@ from protocols.messages import (
     JournalRefused,
     JournalSummary,
     JournalWrite,
+    LegLatency,
     OpenOrders,
     OpenPositions,
     Opportunity,
@@ -97,7 +102,7 @@ JOURNAL_FINAL: frozenset[str] = FINAL_STATUSES | {"paper"}
 # process died before the result) and "pending" (a leg's outcome was unknown when it ended).
 UNSETTLED: tuple[str, ...] = ("detected", "pending")
 RECORD_TYPES = (Opportunity, OrderIntent, OrderUpdate, Fill, Balances, OrderRejectedRecord,
-                OpportunityResult, RestartRecord, FeeCorrection)
+                OpportunityResult, RestartRecord, FeeCorrection, LegLatency)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS opportunities (
@@ -140,6 +145,13 @@ ADDED_COLUMNS = (
     ("opportunities", "open_venue", "TEXT NOT NULL DEFAULT ''"),
     ("opportunities", "open_price", "REAL NOT NULL DEFAULT 0"),
     ("restarts", "run_id", "TEXT NOT NULL DEFAULT ''"),
+    # a leg's timeline (LegLatency), monotonic ns; NULL: not recorded (paper, or an older file)
+    ("orders", "detected_ns", "INTEGER"),
+    ("orders", "intent_ns", "INTEGER"),
+    ("orders", "sent_ns", "INTEGER"),
+    ("orders", "ack_ns", "INTEGER"),
+    ("orders", "fill_ns", "INTEGER"),
+    ("orders", "ack_source", "TEXT NOT NULL DEFAULT ''"),
 )
 
 log = logging.getLogger("arbor.journal")
@@ -148,9 +160,10 @@ _FINAL_SQL = "(" + ", ".join(f"'{s}'" for s in sorted(JOURNAL_FINAL)) + ")"
 _UNSETTLED_SQL = "(" + ", ".join(f"'{s}'" for s in UNSETTLED) + ")"
 
 
-def connect(path: str) -> sqlite3.Connection:
-    """Open (creating) a journal database with the schema and the durability pragmas."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
+def connect(path: str, *, any_thread: bool = False) -> sqlite3.Connection:
+    """Open (creating) a journal database with the schema and the durability pragmas.
+    ``any_thread``: the caller serialises use across threads itself (the writer's lock)."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=not any_thread)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.executescript(SCHEMA)
@@ -232,6 +245,15 @@ def apply(conn: sqlite3.Connection, rec: Any, now_ms: int) -> None:
                 "UPDATE opportunities SET realised_pnl=?, fees_quote=?, fee_unconverted=?, detail=?"
                 f" WHERE id=? AND status NOT IN {_UNSETTLED_SQL}",
                 (rec.realised_pnl, rec.fees_quote, rec.fee_unconverted, rec.detail, rec.opportunity_id))
+        case LegLatency():
+            # Zero: the stage did not happen (kept NULL, never overwriting a stage recorded earlier).
+            conn.execute(
+                "UPDATE orders SET detected_ns=coalesce(nullif(?, 0), detected_ns),"
+                " intent_ns=coalesce(nullif(?, 0), intent_ns), sent_ns=coalesce(nullif(?, 0), sent_ns),"
+                " ack_ns=coalesce(nullif(?, 0), ack_ns), fill_ns=coalesce(nullif(?, 0), fill_ns),"
+                " ack_source=coalesce(nullif(?, ''), ack_source) WHERE client_order_id=?",
+                (rec.detected_ns, rec.intent_ns, rec.sent_ns, rec.ack_ns, rec.fill_ns, rec.ack_source,
+                 rec.client_order_id))
         case RestartRecord():
             conn.execute("INSERT INTO restarts (path, reason, ts_ms, run_id) VALUES (?,?,?,?)",
                          (rec.path, rec.reason, rec.ts_ms, rec.run_id))
@@ -322,10 +344,39 @@ def summary(conn: sqlite3.Connection) -> JournalSummary:
     )
 
 
-async def write(journal: ActorRef, *records: Any) -> JournalAck:
-    """Ask ``journal`` to make ``records`` durable (one all-or-nothing write); raises
-    ``DuplicateClientOrderId``/``DuplicateOpportunityId`` when it refused them."""
-    reply = await journal.ask(JournalWrite(records=records))
+class DurableWrites:
+    """The journal's commit-now path, shared by the engine between the journal actor (which
+    attaches its writer while it runs) and the executor. See the module docstring."""
+
+    def __init__(self) -> None:
+        self._writer: _Writer | None = None
+        self._wall: Callable[[], float] = time.time
+        self._mailbox_empty: Callable[[], bool] = lambda: False
+        self.committed_now = 0  # writes committed on the caller's thread
+        self.deferred = 0  # writes that found the writer busy (asked instead)
+
+    def commit_now(self, records: tuple[Any, ...]) -> JournalAck | JournalRefused | None:
+        """Commit ``records`` now, on this thread, or None: no journal attached, or records
+        still waiting in its mailbox or its writer's queue, or its writer busy (the caller
+        asks, so nothing told or asked before is overtaken)."""
+        writer = self._writer
+        if writer is None:
+            return None
+        reply = writer.commit_now(records, int(self._wall() * 1000)) if self._mailbox_empty() else None
+        if reply is None:
+            self.deferred += 1
+        else:
+            self.committed_now += 1
+        return reply
+
+
+async def write(journal: ActorRef, *records: Any, durable: DurableWrites | None = None) -> JournalAck:
+    """Make ``records`` durable (one all-or-nothing write): committed now through ``durable``
+    when it can, else asked of ``journal``. Raises ``DuplicateClientOrderId`` /
+    ``DuplicateOpportunityId`` when it refused them."""
+    reply = durable.commit_now(records) if durable is not None else None
+    if reply is None:
+        reply = await journal.ask(JournalWrite(records=records))
     if isinstance(reply, JournalRefused):
         raise (DuplicateClientOrderId if reply.kind == "client_order_id" else DuplicateOpportunityId)(reply.id)
     return reply
@@ -337,6 +388,8 @@ class JournalStatus(msgspec.Struct, frozen=True, kw_only=True):
     records_committed: int
     commits: int
     largest_batch: int
+    committed_now: int = 0  # intent writes committed in the executor's step (DurableWrites)
+    deferred: int = 0  # ... that found the writer busy and were asked instead
 
 
 _STOP = object()
@@ -352,17 +405,54 @@ class _Writer(threading.Thread):
         self.ready: asyncio.Future[None] = loop.create_future()
         self.failure: BaseException | None = None
         self.records_committed = self.commits = self.largest_batch = 0
-        self._conn: sqlite3.Connection | None = None  # inline mode only
+        self._conn: sqlite3.Connection | None = None  # inline mode; the thread's, for commit_now
+        # Held while a batch (or a commit_now) uses the connection. ``_submitted`` is counted
+        # by the loop's thread only, ``_done`` by whoever holds the lock: equal, nothing queued.
+        self._lock = threading.Lock()
+        self._submitted = self._done = 0
 
     def submit(self, records: tuple[Any, ...], fut: asyncio.Future[Any] | None, now_ms: int) -> None:
+        self._submitted += 1
         self.inbox.put(("write", records, fut, now_ms))
         if self.inline:
             self._pump()
 
     def query(self, fn: Any, fut: asyncio.Future[Any]) -> None:
+        self._submitted += 1
         self.inbox.put(("query", fn, fut, 0))
         if self.inline:
             self._pump()
+
+    def commit_now(self, records: tuple[Any, ...], now_ms: int) -> JournalAck | JournalRefused | None:
+        """``DurableWrites.commit_now``: one write in its own transaction on the caller's
+        thread, if the writer thread is idle with nothing queued; None otherwise."""
+        if self.inline or self.failure is not None or self._conn is None or not self.is_alive():
+            return None
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            conn = self._conn
+            if conn is None or self._done != self._submitted:  # closed, or older writes queued: never overtake
+                return None
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for rec in records:
+                        apply(conn, rec, now_ms)
+                except (DuplicateClientOrderId, DuplicateOpportunityId) as exc:  # what apply() raises
+                    conn.execute("ROLLBACK")
+                    return JournalRefused(id=exc.id, kind=exc.kind)
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:  # as in the thread: the journal crashes on its next message
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                self.failure = exc
+                raise
+            self.records_committed += len(records)
+            self.commits += 1
+            return JournalAck(committed=len(records))
+        finally:
+            self._lock.release()
 
     def open_inline(self) -> None:
         """Inline mode: the connection lives on the loop's thread, each item is applied when
@@ -388,15 +478,18 @@ class _Writer(threading.Thread):
 
     def run(self) -> None:
         try:
-            conn = connect(self.path)
+            conn = connect(self.path, any_thread=True)
         except sqlite3.Error as exc:
             self._settle(self.ready, None, exc)
             return
+        self._conn = conn
         self._settle(self.ready, None, None)
         try:
             self._loop(conn)
         finally:
-            conn.close()
+            with self._lock:
+                self._conn = None
+                conn.close()
 
     def _loop(self, conn: sqlite3.Connection) -> None:
         while True:
@@ -406,7 +499,10 @@ class _Writer(threading.Thread):
                     batch.append(self.inbox.get_nowait())
                 except queue.Empty:
                     break
-            if self._process(conn, batch):
+            with self._lock:
+                stop = self._process(conn, batch)
+                self._done += sum(item is not _STOP for item in batch)
+            if stop:
                 return
 
     def _process(self, conn: sqlite3.Connection, batch: list[Any]) -> bool:
@@ -480,8 +576,9 @@ class JournalActor(Actor):
     """SQLite journal actor; see the module docstring for the inbox and durability."""
 
     def __init__(self, *, path: str, batch_max: int = 256, wall: Callable[[], float] = time.time,
-                 inline: bool = False) -> None:
+                 inline: bool = False, durable: DurableWrites | None = None) -> None:
         self.path, self.batch_max, self.wall, self.inline = path, batch_max, wall, inline
+        self.durable = durable  # attached while we run: the executor's commit-now path
         self._writer: _Writer | None = None
 
     async def on_start(self) -> None:
@@ -501,6 +598,9 @@ class JournalActor(Actor):
             if getattr(exc, "sqlite_errorname", "") in _TRANSIENT_OPEN_ERRORS:
                 raise  # another process holds a lock: a restart may well succeed
             raise PermanentFailure(f"cannot open the journal {self.path}: {exc}") from exc
+        if self.durable is not None:
+            self.durable._writer, self.durable._wall = self._writer, self.wall
+            self.durable._mailbox_empty = lambda: self.ref.queued == 0
 
     async def receive(self, msg: Any) -> Any:
         writer = self._writer
@@ -548,6 +648,8 @@ class JournalActor(Actor):
                 raise TypeError(f"journal: unexpected message {type(msg).__name__}")
 
     async def on_stop(self) -> None:
+        if self.durable is not None and self.durable._writer is self._writer:
+            self.durable._writer = None
         if self._writer is not None and self._writer.inline:
             self._writer.close_inline()  # nothing is ever queued: each item was applied when handed over
             return
@@ -564,4 +666,6 @@ class JournalActor(Actor):
             records_committed=w.records_committed if w else 0,
             commits=w.commits if w else 0,
             largest_batch=w.largest_batch if w else 0,
+            committed_now=self.durable.committed_now if self.durable else 0,
+            deferred=self.durable.deferred if self.durable else 0,
         )

@@ -1,12 +1,16 @@
 """Order entry over a venue's WebSocket API, with REST as the fallback.
 
 ``OrderGatewayActor`` (path ``venues/<venue>/orders``) owns one WebSocket API connection and
-its own rate limit (``TokenBucket``: Binance counts WS API orders like REST ones, private.md
-§1.4), and publishes an ``OrderChannel`` the executor's sends use directly (a frame written on
-the socket, a future resolved by the actor's reader: no mailbox hop on the hot path).
+its own rate limit (the codec's ``orders_bucket``: Binance 100 orders / 10 s, counted like REST
+ones, private.md §1.4; Gate.io 10 / s), logs in where the venue wants a session (Gate.io
+``spot.login``; Binance signs every request instead), and publishes an ``OrderChannel`` the
+executor's sends use directly (a frame written on the socket, a future resolved by the actor's
+reader: no mailbox hop on the hot path). The venue's wire format is its codec
+(``protocols/<venue>/wsapi.py``, ``OrderWsCodec``): place, status and cancel by client id.
 
-``WsFirstVenue`` wraps a venue's REST adapter for the executor: ``place_order`` goes over the
-channel while it is connected, over REST otherwise; everything else is the adapter's. The
+``WsFirstVenue`` wraps a venue's REST adapter for the executor: ``place_order``,
+``order_by_client_id`` and ``cancel_order`` go over the channel while it is connected, over REST
+otherwise; everything else is the adapter's. The
 client order id is the intent's (derived from the opportunity), so a send retried over the
 other path can never make a second order. A socket lost with a request in flight fails that
 request with ``NetworkError`` (outcome UNKNOWN): the leg's named recovery queries the order by
@@ -18,13 +22,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import aiohttp
 
 from actors import Actor
-from protocols.errors import DecodeError, ExchangeError, NetworkError
+from protocols.errors import AuthError, DecodeError, ExchangeError, NetworkError, RateLimited
 from protocols.messages import OrderIntent, OrderUpdate
 from protocols.ratelimit import TokenBucket
 from protocols.venue import Venue
@@ -33,27 +37,98 @@ from protocols.venue import Venue
 class OrderWsCodec(Protocol):
     venue: str
     url: str
+    orders_bucket: tuple[float, float]  # (orders, window seconds): the venue's order limit
+
+    def login_frame(self, rid: str, now_ms: int) -> str | None:
+        """The session login sent first (answered like any request), or None."""
+        ...
 
     def place_frame(self, rid: str, params: dict[str, str], now_ms: int) -> str: ...
 
-    def reply(self, frame: str | bytes, symbol_of: dict[str, str]) -> tuple[str, OrderUpdate | ExchangeError] | None:
+    def status_frame(self, rid: str, symbol: str, client_order_id: str, now_ms: int) -> str: ...
+
+    def cancel_frame(self, rid: str, symbol: str, client_order_id: str, now_ms: int) -> str: ...
+
+    def reply(self, frame: str | bytes,
+              symbol_of: dict[str, str]) -> tuple[str, OrderUpdate | ExchangeError | None] | None:
+        """(request id, its order -- None for a login -- or the mapped error); None for a frame
+        answering nothing of ours. ``symbol_of``: request id -> our symbol ("" for a login)."""
         ...
 
 
+
+def order_bucket(limit: float, window_s: float) -> TokenBucket:
+    """Never more than ``limit`` orders in any ``window_s`` (a fixed or sliding window), like
+    ``window_bucket``, but split for orders: a small burst (a fifth of the limit: an
+    opportunity needs one order per venue, a hedge one more) and the rest as the sustained rate,
+    burst + rate * window = limit. (Half and half would halve the sustained rate.)"""
+    burst = max(1.0, limit / 5)
+    return TokenBucket(burst, burst * window_s / (limit - burst))
+
+
+class PreparedOrder:
+    """An order's request frame, built and signed, not sent yet (``OrderChannel.write``)."""
+
+    __slots__ = ("frame", "rid", "symbol")
+
+    def __init__(self, rid: str, symbol: str, frame: str) -> None:
+        self.rid, self.symbol, self.frame = rid, symbol, frame
+
+
+Answer = asyncio.Future[OrderUpdate | None]
+
+
 class OrderChannel:
-    """The live side of one gateway: ``place`` while ``connected``."""
+    """The live side of one gateway: ``prepare`` + ``write`` (or ``place``), ``status``,
+    ``cancel`` while ``connected``. Request ids are the channel's, unique across the gateway's
+    restarts, so a frame prepared before a reconnect is still answered on the new socket."""
 
     def __init__(self, venue: str) -> None:
         self.venue = venue
         self.connected = False
         self.sent = 0
-        self._send: Callable[[OrderIntent], Any] | None = None
+        self._ids = itertools.count(1)
+        self._prepare: Callable[[OrderIntent], Awaitable[PreparedOrder]] | None = None
+        self._write: Callable[[PreparedOrder], Awaitable[Answer]] | None = None
+        self._by_id: Callable[[str, str, str], Awaitable[OrderUpdate]] | None = None
+
+    def next_rid(self, kind: str) -> str:
+        return f"{kind}{next(self._ids)}"
+
+    def _live(self) -> None:
+        if not self.connected or self._prepare is None or self._write is None or self._by_id is None:
+            raise NetworkError(self.venue, "WebSocket order entry not connected")
+
+    async def prepare(self, intent: OrderIntent) -> PreparedOrder:
+        """The order's frame, rounded, signed and within the venue's order rate; not sent."""
+        self._live()
+        assert self._prepare is not None
+        return await self._prepare(intent)
+
+    async def write(self, order: PreparedOrder) -> Answer:
+        """Write a prepared order on the socket now; the future is its answer."""
+        self._live()
+        self.sent += 1
+        assert self._write is not None
+        return await self._write(order)
+
+    async def start(self, intent: OrderIntent) -> Answer:
+        return await self.write(await self.prepare(intent))
 
     async def place(self, intent: OrderIntent) -> OrderUpdate:
-        if self._send is None or not self.connected:
-            raise NetworkError(self.venue, "WebSocket order entry not connected")
-        self.sent += 1
-        return await self._send(intent)
+        update = await (await self.start(intent))
+        assert update is not None
+        return update
+
+    async def status(self, symbol: str, client_order_id: str) -> OrderUpdate:
+        self._live()
+        assert self._by_id is not None
+        return await self._by_id("status", symbol, client_order_id)
+
+    async def cancel(self, symbol: str, client_order_id: str) -> OrderUpdate:
+        self._live()
+        assert self._by_id is not None
+        return await self._by_id("cancel", symbol, client_order_id)
 
 
 class OrderGateways:
@@ -69,13 +144,12 @@ class OrderGateways:
 class OrderGatewayActor(Actor):
     """See the module docstring. Inbox: nothing (it serves the channel)."""
 
-    def __init__(self, *, venue: Venue, codec: OrderWsCodec, channel: OrderChannel, orders: float = 100.0,
-                 per_s: float = 10.0, heartbeat_s: float = 5.0, reply_timeout_s: float = 10.0) -> None:
+    def __init__(self, *, venue: Venue, codec: OrderWsCodec, channel: OrderChannel, heartbeat_s: float = 5.0,
+                 reply_timeout_s: float = 10.0) -> None:
         self.venue, self.codec, self.channel = venue, codec, channel
-        self.bucket = TokenBucket(orders, per_s)  # Binance ORDERS: 100 per 10 s
+        self.bucket = order_bucket(*codec.orders_bucket)
         self.heartbeat_s, self.reply_timeout_s = heartbeat_s, reply_timeout_s
-        self._ids = itertools.count(1)
-        self._pending: dict[str, asyncio.Future[OrderUpdate]] = {}
+        self._pending: dict[str, asyncio.Future[OrderUpdate | None]] = {}
         self._symbols: dict[str, str] = {}  # request id -> our symbol
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -89,7 +163,12 @@ class OrderGatewayActor(Actor):
             await self._session.close()
             raise NetworkError(self.codec.venue, f"cannot open the WebSocket API {self.codec.url}: {exc!r}") from exc
         self.start_task(self._read(), name=f"orders:{self.codec.venue}:reader")
-        self.channel._send = self._place
+        rid = self.channel.next_rid("login")
+        login = self.codec.login_frame(rid, int(time.time() * 1000))
+        if login is not None:  # answered before any order: a refusal is AuthError (crash)
+            result = await self._request(rid, "", login)
+            assert result is None
+        self.channel._prepare, self.channel._write, self.channel._by_id = self._prepare, self._write, self._by_id
         self.channel.connected = True
 
     async def on_stop(self) -> None:
@@ -99,25 +178,56 @@ class OrderGatewayActor(Actor):
         if self._session is not None:
             await self._session.close()
 
-    async def _place(self, intent: OrderIntent) -> OrderUpdate:
+    async def _prepare(self, intent: OrderIntent) -> PreparedOrder:
+        """Round, build and sign the order's frame within the venue's order rate. With the rules
+        cached and the bucket not empty nothing here suspends, and ``_write`` never does: a
+        caller prepares both legs, then writes both back to back."""
         params = await self.venue.order_params(intent)  # type: ignore[attr-defined]
         await self.bucket.acquire(1)  # waits only past the venue's order rate
-        rid = f"o{next(self._ids)}"
-        fut: asyncio.Future[OrderUpdate] = asyncio.get_running_loop().create_future()
-        self._pending[rid], self._symbols[rid] = fut, intent.symbol
+        rid = self.channel.next_rid("o")
+        return PreparedOrder(rid, intent.symbol, self.codec.place_frame(rid, params, int(time.time() * 1000)))
+
+    async def _write(self, order: PreparedOrder) -> Answer:
+        return await self._send(order.rid, order.symbol, order.frame)
+
+    async def _by_id(self, what: str, symbol: str, client_order_id: str) -> OrderUpdate:
+        rid = self.channel.next_rid("q")
+        frame = (self.codec.status_frame if what == "status" else self.codec.cancel_frame)(
+            rid, symbol, client_order_id, int(time.time() * 1000))
+        update = await self._request(rid, symbol, frame)
+        assert update is not None
+        return update
+
+    async def _request(self, rid: str, symbol: str, frame: str) -> OrderUpdate | None:
+        return await (await self._send(rid, symbol, frame))
+
+    async def _send(self, rid: str, symbol: str, frame: str) -> Answer:
+        """Write one request; its future is answered by the reader, or fails with
+        ``NetworkError`` (outcome unknown) when the socket is lost or no reply came within
+        ``reply_timeout_s``."""
         ws = self._ws
-        try:
-            if ws is None or ws.closed:
-                raise NetworkError(self.codec.venue, "WebSocket API closed before the order was sent")
-            await ws.send_str(self.codec.place_frame(rid, params, int(time.time() * 1000)))
-            try:
-                return await asyncio.wait_for(fut, self.reply_timeout_s)
-            except TimeoutError:  # sent, never answered: as a lost socket, the outcome is unknown
-                raise NetworkError(self.codec.venue, f"no WebSocket API reply in {self.reply_timeout_s:g} s: "
-                                                     "order outcome unknown") from None
-        finally:
+        if ws is None or ws.closed:
+            raise NetworkError(self.codec.venue, "WebSocket API closed before the request was sent")
+        loop = asyncio.get_running_loop()
+        fut: Answer = loop.create_future()
+        self._pending[rid], self._symbols[rid] = fut, symbol
+        timer = loop.call_later(self.reply_timeout_s, self._expire, rid)
+
+        def forget(_: object) -> None:
+            timer.cancel()
             self._pending.pop(rid, None)
             self._symbols.pop(rid, None)
+
+        fut.add_done_callback(forget)
+        await ws.send_str(frame)
+        return fut
+
+    def _expire(self, rid: str) -> None:
+        """Sent, never answered: as a lost socket, the outcome is unknown."""
+        fut = self._pending.get(rid)
+        if fut is not None and not fut.done():
+            fut.set_exception(NetworkError(self.codec.venue, f"no WebSocket API reply in {self.reply_timeout_s:g} s:"
+                                                             " outcome unknown"))
 
     async def _read(self) -> None:
         assert self._ws is not None
@@ -154,7 +264,8 @@ class OrderGatewayActor(Actor):
 
 
 class WsFirstVenue:
-    """A REST adapter whose ``place_order`` goes over the WebSocket API while connected."""
+    """A REST adapter whose orders go over the WebSocket API while it is connected. The client
+    id is the intent's on either path, so a send retried on the other can never double it."""
 
     def __init__(self, rest: Venue, channel: OrderChannel) -> None:
         self._rest, self._channel = rest, channel
@@ -166,6 +277,36 @@ class WsFirstVenue:
             return await self._channel.place(intent)
         self.rest_orders += 1
         return await self._rest.place_order(intent)
+
+    async def prepare_order(self, intent: OrderIntent) -> PreparedOrder | None:
+        """The order's frame built and signed ahead of its send, or None while the socket is
+        down (the order will go over REST)."""
+        if not self._channel.connected:
+            return None
+        return await self._channel.prepare(intent)
+
+    async def start_order(self, intent: OrderIntent, prepared: PreparedOrder | None = None) -> Answer | None:
+        """The order's frame (``prepared``, or built now) written on the socket, its answer to
+        await; None while the socket is down (the caller places it over REST)."""
+        if not self._channel.connected:
+            return None
+        self.ws_orders += 1
+        return await self._channel.write(prepared if prepared is not None else await self._channel.prepare(intent))
+
+    async def order_by_client_id(self, symbol: str, client_order_id: str) -> OrderUpdate:
+        if self._channel.connected:
+            return await self._channel.status(symbol, client_order_id)
+        return await self._rest.order_by_client_id(symbol, client_order_id)
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
+        if self._channel.connected:
+            try:
+                return await self._channel.cancel(symbol, client_order_id)
+            except (NetworkError, RateLimited, AuthError):
+                raise
+            except ExchangeError:  # refused (the order finished meanwhile): REST's cancel knows that answer
+                pass
+        return await self._rest.cancel_order(symbol, client_order_id)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._rest, name)

@@ -4,7 +4,7 @@ arrival of each leg's order at the simulator.
 Role: ``run(quick)`` starts the simulator (Binance and Gate.io, BTC/USDT) in its OWN process
 (``benchmarks.tick_to_trade_sim``: its work does not share the engine's event loop) and the
 production engine (``supervisor.app.assembled``, live against it) in this one, for each entry
-mode (``rest``: both legs over REST; ``ws``: Binance over its WebSocket API, Gate over REST)
+mode (``rest``: both legs over REST; ``ws``: both over the venues' WebSocket APIs)
 and each frame rate (``light``: 50 book updates/s per venue; ``heavy``: 2,000). Each sample:
 the simulator makes a dip (a Binance ask under Gate's best bid), stamps
 ``t0 = time.monotonic_ns()`` as it enqueues that frame, and answers with the arrival times of
@@ -13,9 +13,13 @@ system-wide monotonic clock). The executor's balance check reads the live accoun
 REST before the legs); the detector's cooldown keeps it to one opportunity per dip.
 
 Rows: ``t2t-first-p50|p99@<rate>`` (first leg), ``t2t-second-gap-p50|p99@<rate>`` (second
-leg after the first), unit us, impl ``rest`` or ``ws``. A dip that brings no legs within the
-simulator's ``LEG_TIMEOUT_S`` (the market moved it away) is logged and retried; more than
-five, or a quarter of ``samples``, raises ``RuntimeError`` (the case is reported as an error).
+leg after the first), unit us, impl ``rest`` or ``ws``; and the engine's own share from the
+journal's latency columns (``supervisor.latency``): ``t2t-detect-intent`` (opportunity created
+until its intents were durable), ``t2t-intent-sent`` (durable until the leg was handed to its
+socket), ``t2t-detect-sent``, ``t2t-sent-gap`` (the second leg handed over after the first).
+A dip that brings no legs within the simulator's ``LEG_TIMEOUT_S`` (the market moved it away)
+is logged and retried; more than five, or a quarter of ``samples``, raises ``RuntimeError``
+(the case is reported as an error).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from typing import Any
 
 import config
 from benchmarks.pipeline import percentile
+from protocols.messages import FlushJournal
+from supervisor import latency
 from supervisor.app import assembled
 
 RATES = {"light": 50.0, "heavy": 2000.0}
@@ -57,9 +63,14 @@ async def _until(predicate: Any, timeout: float, what: str) -> None:
         await asyncio.sleep(0.001)
 
 
-async def _measure(ws: bool, rate: float, samples: int) -> tuple[list[int], list[int]]:
+STAGES = {"t2t-detect-intent": "detect->intent", "t2t-intent-sent": "intent->sent",
+          "t2t-detect-sent": "detect->sent", "t2t-sent-gap": "second leg sent after first"}
+
+
+async def _measure(ws: bool, rate: float, samples: int) -> tuple[list[int], list[int], dict[str, latency.Stage]]:
     firsts: list[int] = []
     gaps: list[int] = []
+    stages: dict[str, latency.Stage] = {}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "benchmarks.tick_to_trade_sim", str(rate),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
@@ -84,7 +95,7 @@ async def _measure(ws: bool, rate: float, samples: int) -> tuple[list[int], list
                     books = all(getattr(tree.describe(f"venues/{v}/books/BTCUSDT"), "in_sync", False)
                                 for v in urls)
                     views = all(engine.accounts.usable(v) is not None for v in urls)
-                    return books and views and (not ws or engine.gateways.channel("binance").connected)
+                    return books and views and (not ws or all(engine.gateways.channel(v).connected for v in urls))
 
                 def status() -> Any:  # the executor's ExecutorStatus
                     return tree.describe("execution/executor")
@@ -109,12 +120,14 @@ async def _measure(ws: bool, rate: float, samples: int) -> tuple[list[int], list
                                  or status().open_legs == 0, LEG_TIMEOUT_S, "settled")
                     await ask("undip")
                     await asyncio.sleep(COOLDOWN_MS / 1000 * 1.5)
+                await tree.lookup("execution/journal").ask(FlushJournal())
+                stages = {s.name: s for s in latency.read(Path(tmp) / "journal.sqlite").stages}
     finally:
         if proc.returncode is None:
             stdin.write(b"quit\n")
             await stdin.drain()
             await proc.wait()
-    return firsts, gaps
+    return firsts, gaps, stages
 
 
 def run(quick: bool) -> list[dict[str, Any]]:
@@ -122,11 +135,15 @@ def run(quick: bool) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for label, rate in RATES.items():
         for mode in MODES:
-            firsts, gaps = asyncio.run(_measure(mode == "ws", rate, samples))
+            firsts, gaps, stages = asyncio.run(_measure(mode == "ws", rate, samples))
             firsts.sort()
             gaps.sort()
             for name, values in (("t2t-first", firsts), ("t2t-second-gap", gaps)):
                 for q, tag in ((0.5, "p50"), (0.99, "p99")):
                     rows.append({"case": f"{name}-{tag}@{label}", "impl": mode,
                                  "value": percentile(values, q) / 1000.0, "unit": "us"})
+            for name, stage in STAGES.items():
+                got = stages[stage]
+                rows.append({"case": f"{name}-p50@{label}", "impl": mode, "value": got.p50_us, "unit": "us"})
+                rows.append({"case": f"{name}-p99@{label}", "impl": mode, "value": got.p99_us, "unit": "us"})
     return rows

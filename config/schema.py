@@ -59,7 +59,7 @@ class VenueConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True
     # gateio only: the depth channel. "spot.obu" (default: 50 levels every 20 ms, in-band full
     # books, gateio.md §4.2) or "spot.order_book_update" (diffs every 100 ms + REST snapshots).
     book_channel: Literal["spot.obu", "spot.order_book_update"] | None = None
-    # Orders over the venue's WebSocket API where it has one (Binance), REST as the fallback;
+    # Orders over the venue's WebSocket API where it has one (Binance, Gate.io), REST as the fallback;
     # false: REST only.
     ws_order_entry: bool = True
 

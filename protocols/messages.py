@@ -423,3 +423,20 @@ class JournalPosition(Msg, frozen=True, kw_only=True):
 
 class OpenPositions(Msg, frozen=True, kw_only=True):
     positions: tuple[JournalPosition, ...]
+
+
+class LegLatency(Msg, frozen=True, kw_only=True):
+    """Journal record: one leg's timeline, monotonic ns on the engine's clock (0: did not
+    happen). ``detected_ns``: the opportunity was created (the detector's stamp);
+    ``intent_ns``: its intents were durable in the journal; ``sent_ns``: the order was handed
+    to the socket (WebSocket frame written, or the REST request started); ``ack_ns``: the venue's
+    first answer (the reply or a private-stream push, ``ack_source``); ``fill_ns``: the first
+    answer showing a fill."""
+
+    client_order_id: str
+    detected_ns: int
+    intent_ns: int
+    sent_ns: int = 0
+    ack_ns: int = 0
+    fill_ns: int = 0
+    ack_source: str = ""  # "reply" | "stream"

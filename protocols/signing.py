@@ -37,3 +37,10 @@ def gate_ws_channel_sign(secret: str, channel: str, event: str, time_s: int) -> 
     ``channel=<channel>&event=<event>&time=<time>``."""
     message = f"channel={channel}&event={event}&time={time_s}"
     return hmac.new(secret.encode(), message.encode(), hashlib.sha512).hexdigest()
+
+
+def gate_ws_api_sign(secret: str, channel: str, req_param: str, timestamp_s: str, event: str = "api") -> str:
+    """Gate.io WebSocket API (private.md §2.5): hex HMAC-SHA512 of
+    ``<event>\\n<channel>\\n<req_param>\\n<timestamp>`` (``req_param`` is "" for ``spot.login``)."""
+    message = f"{event}\n{channel}\n{req_param}\n{timestamp_s}"
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha512).hexdigest()

@@ -25,7 +25,7 @@ import msgspec
 import config
 from protocols.errors import ConfigError
 from supervisor import cli_render as render
-from supervisor import replay_cli
+from supervisor import latency, replay_cli
 from supervisor.control_api import ADDRESS_FILE, ControlAddress, ErrorReply, InspectReply, OkReply, PsReply, TreeReply
 
 T = TypeVar("T")
@@ -247,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("symbol", help='"BASE/QUOTE", e.g. BTC/USDT')
     sub.add_parser("metrics", parents=[endpoint], help="Prometheus text (also served at /metrics)")
     replay_cli.add_parser(sub)
+    latency.add_parser(sub)
     return parser
 
 def _filters(p: argparse.ArgumentParser) -> None:
@@ -275,6 +276,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
             return _run_engine(args)
         if args.command == "replay":
             return replay_cli.run(args)
+        if args.command == "latency":
+            return latency.run(args)
         return asyncio.run(_client_command(args, out or sys.stdout))
     except (ConfigError, CliFailure) as exc:
         return _report(exc)

@@ -27,7 +27,7 @@ from actors.book import BookActor
 from actors.connection import ConnectionActor, ConnectionCounters
 from actors.detector import DetectorActor
 from actors.executor import ExecutorActor
-from actors.journal import JournalActor
+from actors.journal import DurableWrites, JournalActor
 from actors.order_gateway import OrderGatewayActor, OrderGateways, WsFirstVenue
 from actors.static import StaticData
 from config import EngineConfig
@@ -110,6 +110,8 @@ class Engine:
         self.order_venues: dict[str, Venue] = {
             name: WsFirstVenue(v, self.gateways.channel(name)) if self._ws_orders(name) is not None else v
             for name, v in venues.items()}
+        # The journal's commit-now path: the executor's intents committed in its own step.
+        self.durable = DurableWrites()
         self.restarts_unjournaled = 0
         self.root = self._root()
         self._tree: Tree | None = None
@@ -201,7 +203,7 @@ class Engine:
         return MarketChanges(added=added, removed=removed)
 
     def _journal(self) -> Actor[Any]:
-        return JournalActor(path=self.cfg.journal.path)
+        return JournalActor(path=self.cfg.journal.path, durable=self.durable)
 
     def _executor(self) -> Actor[Any]:
         risk = self.cfg.risk
@@ -209,7 +211,7 @@ class Engine:
             venues=self.order_venues, journal=self.root.lookup("execution/journal"),
             risk=risk, dry_run=self.dry_run, static=self.static, clock=self.clock, wall=self.wall,
             books=lambda venue, symbol: self.lookup(f"venues/{venue}/books/{path_symbol(symbol)}"),
-            accounts=self.accounts, warm=self.markets)
+            accounts=self.accounts, warm=self.markets, durable=self.durable)
 
     def _detector_spec(self, symbol: str) -> ChildSpec:
         d = self.cfg.detector

@@ -1,5 +1,6 @@
-"""Binance WebSocket API order entry (shared/venues/private.md §1.4): ``order.place`` as a
-signed JSON text frame (HMAC over the sorted, unencoded params), and its reply. The reply's
+"""Binance WebSocket API order entry (shared/venues/private.md §1.4): ``order.place``,
+``order.status`` and ``order.cancel`` (by ``origClientOrderId``) as signed JSON text frames
+(HMAC over the sorted, unencoded params; no session logon), and their replies. The reply's
 ``result`` is the REST order body (FULL by default), so it decodes with the REST wire types;
 an ``error`` maps through the REST adapter's one mapping (5XX: outcome UNKNOWN)."""
 
@@ -15,7 +16,7 @@ from protocols.binance.rest import map_error, to_update
 from protocols.errors import DecodeError, ExchangeError
 from protocols.messages import OrderUpdate
 from protocols.signing import binance_ws_payload, hmac_sha256_hex
-from protocols.venue import Credentials
+from protocols.venue import Credentials, venue_symbol
 
 VENUE = "binance"
 
@@ -34,17 +35,33 @@ class BinanceWsOrders:
     """Order entry codec for the Binance WebSocket API."""
 
     venue = VENUE
+    orders_bucket = (100.0, 10.0)  # ORDERS: 100 per 10 s, counted like REST orders (§1.4)
 
     def __init__(self, *, ws_url: str, credentials: Credentials) -> None:
         self.url = ws_api_url(ws_url)
         self.credentials = credentials
 
+    def login_frame(self, rid: str, now_ms: int) -> str | None:
+        return None  # every request is signed on its own (HMAC keys cannot session.logon)
+
     def place_frame(self, rid: str, params: dict[str, str], now_ms: int) -> str:
+        return self._signed(rid, "order.place", params, now_ms)
+
+    def status_frame(self, rid: str, symbol: str, client_order_id: str, now_ms: int) -> str:
+        return self._signed(rid, "order.status", {"symbol": venue_symbol(symbol),
+                                                  "origClientOrderId": client_order_id}, now_ms)
+
+    def cancel_frame(self, rid: str, symbol: str, client_order_id: str, now_ms: int) -> str:
+        return self._signed(rid, "order.cancel", {"symbol": venue_symbol(symbol),
+                                                  "origClientOrderId": client_order_id}, now_ms)
+
+    def _signed(self, rid: str, method: str, params: dict[str, str], now_ms: int) -> str:
         signed: dict[str, Any] = {**params, "apiKey": self.credentials.api_key, "timestamp": now_ms}
         signed["signature"] = hmac_sha256_hex(self.credentials.secret, binance_ws_payload(signed))
-        return msgspec.json.encode({"id": rid, "method": "order.place", "params": signed}).decode()
+        return msgspec.json.encode({"id": rid, "method": method, "params": signed}).decode()
 
-    def reply(self, frame: str | bytes, symbol_of: dict[str, str]) -> tuple[str, OrderUpdate | ExchangeError] | None:
+    def reply(self, frame: str | bytes,
+              symbol_of: dict[str, str]) -> tuple[str, OrderUpdate | ExchangeError | None] | None:
         """(request id, its update or the mapped error); None for a frame that answers no
         request of ours (an event, a reply without an id)."""
         try:

@@ -1,7 +1,10 @@
-"""Gate.io spot private channels (shared/venues/private.md §2.1, §2.4): ``spot.balances``
-subscribed on the public WebSocket endpoint with a per-request ``auth`` (HMAC-SHA512 of
-``channel=..&event=..&time=..``). Every push's ``result`` is an array; ``available`` and
-``freeze`` are absolute.
+"""Gate.io spot private channels (shared/venues/private.md §2.1, §2.2, §2.4): ``spot.orders``
+(all pairs: ``"!all"``) and ``spot.balances`` subscribed on the public WebSocket endpoint with
+a per-request ``auth`` (HMAC-SHA512 of ``channel=..&event=..&time=..``). Every push's
+``result`` is an array. Balances: ``available`` and ``freeze`` are absolute. Orders: no
+``status`` field -- the state is ``event`` (put / update / finish) with ``finish_as``; fills
+are cumulative (``filled_amount`` base, else ``amount - left``; ``filled_total`` quote), fees
+cumulative; times are strings. An order on a pair we do not trade is skipped.
 """
 
 from __future__ import annotations
@@ -11,13 +14,15 @@ from typing import Any
 import msgspec
 
 from protocols.errors import DecodeError
-from protocols.messages import Balance
+from protocols.gateio.rest import order_status
+from protocols.messages import Balance, OrderUpdate
 from protocols.private import StreamEvent, StreamReply, json_object
 from protocols.signing import gate_ws_channel_sign
 from protocols.venue import Credentials
 
 VENUE = "gateio"
-CHANNELS = ("spot.balances",)
+CHANNELS = ("spot.orders", "spot.balances")
+PAYLOAD = {"spot.orders": ["!all"]}  # every pair; spot.balances takes none
 
 
 class GatePrivate:
@@ -25,17 +30,20 @@ class GatePrivate:
 
     venue = VENUE
 
-    def __init__(self, *, ws_url: str, credentials: Credentials) -> None:
+    def __init__(self, *, ws_url: str, credentials: Credentials, pairs: dict[str, str] | None = None) -> None:
         self.url, self.credentials = ws_url, credentials
+        self.pairs = pairs if pairs is not None else {}  # BTC_USDT -> BTC/USDT (the adapter's, live)
 
     def subscribe_frames(self, now_ms: int) -> list[str]:
         t = now_ms // 1000
         out = []
         for i, channel in enumerate(CHANNELS):
             sign = gate_ws_channel_sign(self.credentials.secret, channel, "subscribe", t)
-            out.append(msgspec.json.encode({
-                "time": t, "id": i + 1, "channel": channel, "event": "subscribe",
-                "auth": {"method": "api_key", "KEY": self.credentials.api_key, "SIGN": sign}}).decode())
+            req: dict[str, Any] = {"time": t, "id": i + 1, "channel": channel, "event": "subscribe",
+                                   "auth": {"method": "api_key", "KEY": self.credentials.api_key, "SIGN": sign}}
+            if channel in PAYLOAD:
+                req["payload"] = PAYLOAD[channel]
+            out.append(msgspec.json.encode(req).decode())
         return out
 
     def decode(self, frame: str | bytes) -> StreamReply | list[StreamEvent] | None:
@@ -50,9 +58,29 @@ class GatePrivate:
         if event != "update":
             return None
         try:
+            if channel == "spot.orders":
+                return [u for row in msg["result"] if (u := self._order(row)) is not None]
             return [self._balance(row) for row in msg["result"]]
         except (KeyError, TypeError, ValueError) as exc:
-            raise DecodeError(VENUE, f"bad spot.balances push: {exc!r}", frame) from None
+            raise DecodeError(VENUE, f"bad {channel} push: {exc!r}", frame) from None
+
+    def _order(self, row: dict[str, Any]) -> OrderUpdate | None:
+        symbol = self.pairs.get(row["currency_pair"])
+        if symbol is None:
+            return None
+        amount, left = float(row["amount"]), float(row["left"])
+        filled = float(row["filled_amount"]) if row.get("filled_amount") not in (None, "") else amount - left
+        text = str(row.get("text", ""))
+        finished = row["event"] == "finish"
+        price = float(row.get("price") or 0)
+        return OrderUpdate(
+            venue=VENUE, symbol=symbol, client_order_id=text[2:] if text.startswith("t-") else text,
+            order_id=str(row["id"]), side="buy" if row["side"] == "buy" else "sell",
+            order_type="market" if row["type"] == "market" else "ioc" if row.get("time_in_force") == "ioc" else "limit",
+            status=order_status("finished" if finished else "open", str(row.get("finish_as", "")), filled),
+            price=price or None, qty=amount, filled_qty=filled, filled_quote=float(row["filled_total"]),
+            fee=float(row.get("fee") or 0), fee_asset=str(row.get("fee_currency", "")),
+            ts_ms=int(float(row["update_time_ms"])))
 
     @staticmethod
     def _balance(row: dict[str, Any]) -> Balance:

@@ -170,7 +170,16 @@ class GateVenue:
 
         if self._credentials is None:
             return None
-        return GatePrivate(ws_url=self._ws_url, credentials=self._credentials)
+        return GatePrivate(ws_url=self._ws_url, credentials=self._credentials, pairs=self._pairs)
+
+    def ws_orders(self) -> Any:
+        """The WebSocket API order entry codec (``actors.order_gateway``); None without credentials."""
+        from protocols.gateio.wsapi import GateWsOrders
+
+        if self._credentials is None:
+            return None
+        return GateWsOrders(ws_url=self._ws_url, credentials=self._credentials, update=self._update,
+                            clock=self._clock)
 
     def subscribe_frames(self, symbols: Sequence[str]) -> list[str]:
         return [self._book_frame("subscribe", s) for s in symbols]
@@ -228,8 +237,14 @@ class GateVenue:
             Balance(venue=VENUE, asset=r.currency, free=r.available, locked=r.locked) for r in rows))
 
     async def place_order(self, intent: OrderIntent) -> OrderUpdate:
-        """A market buy is sized in quote currency at Gate (``quote_qty``); a market sell in base
-        (``qty``). Market orders go as ``time_in_force=ioc`` (Gate accepts only ioc/fok)."""
+        body = await self._call("POST", "/spot/orders", "place", body=await self.order_params(intent), signed=True)
+        return self._update(_parse(wire.ORDER, body))
+
+    async def order_params(self, intent: OrderIntent) -> dict[str, str]:
+        """The new order of ``intent`` (REST body and WebSocket API ``req_param`` alike), rounded
+        to the pair's rules; raises ``OrderRejected("local")`` before anything is sent. A market
+        buy is sized in quote currency at Gate (``quote_qty``), a market sell in base (``qty``);
+        market orders go as ``time_in_force=ioc`` (Gate accepts only ioc/fok)."""
         text = client_text(intent.client_order_id)
         market = intent.order_type == "market"
         if market and (intent.side == "buy") != (intent.quote_qty is not None):
@@ -237,15 +252,14 @@ class GateVenue:
                                 "quote_qty and a market sell needs qty (and no quote_qty)")
         info = (await self.symbol_info([intent.symbol]))[intent.symbol]
         price, amount = order_fields(info, intent, VENUE)
-        order: dict[str, Any] = {
+        order: dict[str, str] = {
             "text": text, "currency_pair": info.venue_symbol, "type": "market" if market else "limit",
-            "account": "spot", "side": intent.side, "amount": amount,
+            "account": "spot", "side": intent.side, "amount": amount or "",
             "time_in_force": "gtc" if intent.order_type == "limit" else "ioc",
         }
         if price is not None:
             order["price"] = price
-        body = await self._call("POST", "/spot/orders", "place", body=order, signed=True)
-        return self._update(_parse(wire.ORDER, body))
+        return order
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
         """Cancelling an order that already finished returns its final state instead."""

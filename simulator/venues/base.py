@@ -416,6 +416,15 @@ class VenueServer:
         self.requests.append((at, kind, what))
         return at
 
+    async def arrived(self, kind: str, what: str) -> int:
+        """``log_request``, then one turn of the loop before the request is processed: every
+        venue shares this process and loop, so a request arriving on another venue meanwhile
+        is stamped when it arrives, not after this one was matched (real venues do not queue
+        behind each other)."""
+        at = self.log_request(kind, what)
+        await asyncio.sleep(0)
+        return at
+
     def account_changed(self, assets: list[str], order: Any | None = None) -> None:
         """Push the account change to every private subscriber, honouring the private faults:
         ``private_drop`` closes those connections instead (events are lost, as on a real drop),
@@ -453,7 +462,7 @@ class VenueServer:
     ) -> web.StreamResponse:
         if request.path.startswith("/_sim") or request.headers.get("Upgrade", "").lower() == "websocket":
             return await handler(request)
-        request[ARRIVAL_NS] = self.log_request("REST", f"{request.method} {request.path}")
+        request[ARRIVAL_NS] = await self.arrived("REST", f"{request.method} {request.path}")
         headers, retry_after = self.rate(request) if self.cfg.rate_limits else ({}, None)
         if retry_after is not None:
             self.rate_limited += 1  # a client that paces its requests never sees one

@@ -1,7 +1,8 @@
 """Simulated Binance WebSocket API on ``/ws-api/v3`` (shared/venues/private.md §1.1-1.4): the
 user data stream subscribed with ``userDataStream.subscribe.signature`` (HMAC over the sorted,
-unencoded params; events wrapped as ``{"subscriptionId":N,"event":{...}}``), and ``order.place``
-(the REST order handler's checks and body, as ``{"id","status","result"|"error"}``). Faults:
+unencoded params; events wrapped as ``{"subscriptionId":N,"event":{...}}``), ``order.place``,
+``order.status`` and ``order.cancel`` (the REST order handlers' checks and bodies, as
+``{"id","status","result"|"error"}``). Faults:
 ``ws_api_drop`` executes the order and closes the connection before its reply.
 """
 
@@ -34,7 +35,7 @@ async def request(self: BinanceServer, conn: Conn, text: str) -> None:
             "code": -1102, "msg": "Mandatory parameter was not sent, was empty/null, or malformed."}}).decode())
         return
     rid, method, params = req.get("id"), str(req.get("method", "")), req.get("params", {})
-    arrival_ns = self.log_request("WS", method)
+    arrival_ns = await self.arrived("WS", method)
     params = {k: v if isinstance(v, str) else _enc.encode(v).decode() for k, v in params.items()}
     try:
         if method == "userDataStream.subscribe.signature":
@@ -54,6 +55,10 @@ async def request(self: BinanceServer, conn: Conn, text: str) -> None:
                 conn.send(_enc.encode({"id": rid, "status": response.status, "error": body}).decode())
                 return
             result = body
+        elif method in ("order.status", "order.cancel"):  # by origClientOrderId or orderId
+            _authenticate(self, params)
+            handler = self._get_order if method == "order.status" else self._cancel_order
+            result = msgspec.json.decode((await handler(None, params)).body)  # type: ignore[arg-type]
         else:
             raise binance.BinanceError(-1020, "This operation is not supported.")
     except binance.BinanceError as err:

@@ -3,7 +3,7 @@
 ``spot.order_book_update`` pushes with U/u and, every ``gate_full_every`` pushes, a
 ``full: true`` push holding the whole book; ``spot.obu`` ``ob.PAIR.50|400`` (gate_obu.py); REST
 ``/api/v4/spot`` order_book (``with_id``), currency_pairs, fee, accounts, orders (POST/GET/DELETE, by
-id or ``t-`` text), open_orders.
+id or ``t-`` text), open_orders; the WebSocket API (``event: "api"``, gateio_wsapi.py).
 
 Signed requests: KEY / Timestamp (seconds, within 60 s) / SIGN = HMAC-SHA512 per §4.5 (path with
 /api/v4, raw query, SHA-512 of the body). Errors ``{"label": ..., "message": ...}``.
@@ -24,6 +24,7 @@ from protocols.signing import gate_sign, gate_ws_channel_sign
 from protocols.venue import venue_symbol
 from simulator.market import Delta
 from simulator.matching import Kind, Order, Reject
+from simulator.venues import gateio_wsapi
 from simulator.venues.base import ARRIVAL_NS, Conn, FixedWindow, Frame, VenueServer, now_ms, to_float, to_units
 from simulator.venues.gate_obu import CHANNEL as OBU
 from simulator.venues.gate_obu import ObuViews, parse_stream
@@ -56,6 +57,7 @@ class GateServer(VenueServer):
         self.order_window = FixedWindow(10, 1.0)
         self._pushes: dict[str, int] = {}
         self.obu = ObuViews(self.books)
+        self.ws_api_logins: set[Conn] = set()  # connections logged in to the WebSocket API (spot.login)
 
     def venue_symbol(self, symbol: str) -> str:
         return venue_symbol(symbol, "_")
@@ -98,6 +100,9 @@ class GateServer(VenueServer):
                         result=None)
             return
         channel, event, payload = req.get("channel", ""), req.get("event", ""), req.get("payload")
+        if event == "api":  # the WebSocket API (order entry): gateio_wsapi.py
+            await gateio_wsapi.request(self, conn, req)
+            return
         if channel == "spot.ping":
             self._reply(conn, req, channel="spot.pong", event="", error=None, result=None)
             return
@@ -152,16 +157,29 @@ class GateServer(VenueServer):
         self._reply(conn, req, channel=channel, event=event, error=None, result={"status": "success"})
 
     def account_frames(self, conn: Conn, assets: list[str], order: Order | None) -> list[Frame]:
-        if "spot.balances" not in self.private.get(conn, ()):  # type: ignore[operator]
-            return []
+        """``spot.orders`` (the order's state, private.md §2.2: no ``status``; ``event`` put /
+        update / finish with ``finish_as``; times as strings) then ``spot.balances``, for the
+        channels ``conn`` subscribed."""
+        channels = self.private.get(conn, ())
         t = now_ms()
-        bal = self.exchange.balances
-        rows = [{"timestamp": str(t // 1000), "timestamp_ms": str(t), "user": "1000001", "currency": a,
-                 "change": "0", "total": f"{bal[a][0] + bal[a][1]:.8f}", "available": f"{bal[a][0]:.8f}",
-                 "freeze": f"{bal[a][1]:.8f}", "freeze_change": "0",
-                 "change_type": "other" if order is None else "order-match"} for a in assets if a in bal]
-        return [_enc.encode({"time": t // 1000, "time_ms": t, "channel": "spot.balances", "event": "update",
-                             "result": rows}).decode()]
+        out: list[Frame] = []
+        if order is not None and "spot.orders" in channels:  # type: ignore[operator]
+            row = self._order_json(order)
+            row.pop("status")
+            row["event"] = "finish" if not order.is_open else "update" if order.filled else "put"
+            row["create_time_ms"], row["update_time_ms"] = str(order.created_ms), str(order.updated_ms)
+            row.update({"user": 1000001, "stp_id": 0, "stp_act": "-", "biz_info": "-"})
+            out.append(_enc.encode({"time": t // 1000, "time_ms": t, "channel": "spot.orders", "event": "update",
+                                    "result": [row]}).decode())
+        if "spot.balances" in channels:  # type: ignore[operator]
+            bal = self.exchange.balances
+            rows = [{"timestamp": str(t // 1000), "timestamp_ms": str(t), "user": "1000001", "currency": a,
+                     "change": "0", "total": f"{bal[a][0] + bal[a][1]:.8f}", "available": f"{bal[a][0]:.8f}",
+                     "freeze": f"{bal[a][1]:.8f}", "freeze_change": "0",
+                     "change_type": "other" if order is None else "order-match"} for a in assets if a in bal]
+            out.append(_enc.encode({"time": t // 1000, "time_ms": t, "channel": "spot.balances", "event": "update",
+                                    "result": rows}).decode())
+        return out
 
     def prepare_delta(self, symbol: str, delta: Delta) -> Delta:
         n = self._pushes[symbol] = self._pushes.get(symbol, 0) + 1
@@ -177,6 +195,7 @@ class GateServer(VenueServer):
 
     def on_disconnect(self, conn: Conn) -> None:
         self.obu.drop(conn)
+        self.ws_api_logins.discard(conn)
 
     def encode(self, symbol: str, delta: Delta, conn: Conn) -> Frame | None:
         stream = conn.names.get(symbol, "")
@@ -354,6 +373,15 @@ class GateServer(VenueServer):
                 raise msgspec.DecodeError("not an object")
         except msgspec.DecodeError:
             raise GateError("INVALID_REQUEST_BODY", "Invalid request body") from None
+        order = self.place(req, request[ARRIVAL_NS])
+        lost = await self.after_execution()
+        if lost is not None:
+            return lost
+        return web.json_response(self._order_json(order), status=201)
+
+    def place(self, req: dict, arrival_ns: int) -> Order:
+        """One new order (REST ``POST /spot/orders`` body or WS API ``req_param``): checked,
+        executed and pushed; raises ``GateError``."""
         symbol = self._pair(req.get("currency_pair"))
         spec = self.books[symbol].spec
         side, otype, tif = req.get("side"), req.get("type", "limit"), req.get("time_in_force", "gtc")
@@ -399,31 +427,35 @@ class GateServer(VenueServer):
                 "min_notional": ("INVALID_PARAM_VALUE", "Your order size is too small. The minimum is "
                                  f"{self.exchange.min_notional:g} {spec.quote}"),
             }.get(rej.reason, ("INVALID_PARAM_VALUE", rej.reason))) from None
-        order.arrival_ns = request[ARRIVAL_NS]
+        order.arrival_ns = arrival_ns
         self.account_changed(self.order_assets(order), order)
-        lost = await self.after_execution()
-        if lost is not None:
-            return lost
-        return web.json_response(self._order_json(order), status=201)
+        return order
 
-    def _find(self, request: web.Request) -> Order:
-        symbol = self._pair(request.query.get("currency_pair"))
-        oid = request.match_info["order_id"]
+    def find(self, pair: str | None, oid: str) -> Order:
+        """An order by id or ``t-`` text on ``pair``; raises ``GateError`` ORDER_NOT_FOUND."""
+        symbol = self._pair(pair)
         order = self.exchange.orders.get(oid) if oid.startswith("t-") else self.exchange.by_id.get(oid)
         if order is None or order.symbol != symbol:
             raise GateError("ORDER_NOT_FOUND", "Order not found", 404)
         return order
+
+    def cancel(self, order: Order) -> None:
+        """Cancel an open order (pushed); raises ``GateError`` for a finished one."""
+        if not order.is_open:
+            label = "ORDER_CLOSED" if order.status == "filled" else "ORDER_CANCELLED"
+            raise GateError(label, "Order closed" if label == "ORDER_CLOSED" else "Order cancelled")
+        self.exchange.cancel(order, now_ms())
+        self.account_changed(self.order_assets(order), order)
+
+    def _find(self, request: web.Request) -> Order:
+        return self.find(request.query.get("currency_pair"), request.match_info["order_id"])
 
     async def _get_order(self, request: web.Request, body: str) -> web.Response:
         return web.json_response(self._order_json(self._find(request)))
 
     async def _cancel_order(self, request: web.Request, body: str) -> web.Response:
         order = self._find(request)
-        if not order.is_open:
-            label = "ORDER_CLOSED" if order.status == "filled" else "ORDER_CANCELLED"
-            raise GateError(label, "Order closed" if label == "ORDER_CLOSED" else "Order cancelled")
-        self.exchange.cancel(order, now_ms())
-        self.account_changed(self.order_assets(order), order)
+        self.cancel(order)
         return web.json_response(self._order_json(order))
 
     async def _list_orders(self, request: web.Request, body: str) -> web.Response:

@@ -63,15 +63,19 @@ async def test_a_change_made_outside_arbor_reaches_the_view_through_the_stream(v
         assert sum(k == "REST" for _, k, _ in server.requests) == rest_before  # pushed, not polled
 
 
-async def test_an_order_reaches_the_view_with_its_cumulative_fill_and_the_new_balances() -> None:
-    async with account("binance") as (server, adapter, board, _):
+@pytest.mark.parametrize("venue", ["binance", "gateio"])
+async def test_an_order_reaches_the_view_with_its_cumulative_fill_and_the_new_balances(venue: str) -> None:
+    async with account(venue) as (server, adapter, board, _):
         _, asks = server.book("BTC/USDT")
-        intent = OrderIntent(client_order_id="acct-1", opportunity_id="o", venue="binance", symbol="BTC/USDT",
+        intent = OrderIntent(client_order_id="acct-1", opportunity_id="o", venue=venue, symbol="BTC/USDT",
                              side="buy", order_type="ioc", qty=0.001, price=asks[0][0])
         placed = await adapter.place_order(intent)
-        await eventually(lambda: "acct-1" in board.get("binance").orders and matches(board, server, "binance"),
+        await eventually(lambda: "acct-1" in board.get(venue).orders and matches(board, server, venue),
                          timeout=5, what="the order and its balances pushed")
-        assert board.get("binance").orders["acct-1"].filled_qty == pytest.approx(placed.filled_qty)
+        pushed = board.get(venue).orders["acct-1"]
+        assert pushed.final and pushed.status == placed.status
+        assert pushed.filled_qty == pytest.approx(placed.filled_qty)
+        assert pushed.filled_quote == pytest.approx(placed.filled_quote)
 
 
 async def test_the_view_is_unusable_the_moment_the_private_stream_drops() -> None:

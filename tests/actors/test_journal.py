@@ -377,3 +377,78 @@ async def test_an_inline_journal_commits_on_the_loop_stamps_its_wall_clock_and_r
             ("c1", 1_700_000_000_250), ("c2", 1_700_000_000_250)]
     finally:
         conn.close()
+
+
+COMMIT_NOW_SCRIPT = textwrap.dedent("""
+    import asyncio, sys
+    from actors import spawn
+    from actors.journal import DurableWrites, JournalActor, write
+    from protocols.messages import Balance, Balances, OrderIntent
+
+    async def main(path):
+        durable = DurableWrites()
+        ref = await spawn(lambda: JournalActor(path=path, durable=durable), name="journal")
+        i = 0
+        while True:
+            rec = OrderIntent(client_order_id=f"c{i}", opportunity_id="o", venue="mexc", symbol="BTC/USDT",
+                              side="buy", order_type="ioc", qty=1.0, price=1.0)
+            if i % 3 == 0:  # told records keep the writer thread busy now and then: both paths run
+                ref.tell(Balances(venue="mexc", ts_ns=i, balances=(Balance(venue="mexc", asset="USDT", free=1.0,
+                                                                          locked=0.0),)))
+            now = durable.committed_now
+            await write(ref, rec, durable=durable)
+            # printed only once write() returned: what the executor then sends
+            print(f"c{i} {'now' if durable.committed_now > now else 'asked'}", flush=True)
+            i += 1
+            if i % 50 == 0:
+                await asyncio.sleep(0)
+
+    asyncio.run(main(sys.argv[1]))
+""")
+
+
+def test_intents_committed_in_the_callers_step_survive_a_kill_9_like_acknowledged_ones(tmp_path):
+    path = str(tmp_path / "journal.db")
+    proc = subprocess.Popen([sys.executable, "-c", COMMIT_NOW_SCRIPT, path], stdout=subprocess.PIPE, text=True,
+                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    sent: list[tuple[str, str]] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            sent.append(tuple(line.split()))  # type: ignore[arg-type]
+            if len(sent) >= 300 and {how for _, how in sent} == {"now", "asked"}:
+                break
+        os.kill(proc.pid, signal.SIGKILL)  # mid-stream
+        sent.extend(tuple(line.split()) for line in proc.stdout)  # type: ignore[misc]
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert {how for _, how in sent} == {"now", "asked"}
+    conn = sqlite3.connect(path)
+    try:
+        stored = {row[0] for row in conn.execute("SELECT client_order_id FROM orders")}
+    finally:
+        conn.close()
+    assert {cid for cid, _ in sent} <= stored
+
+
+async def test_a_write_committed_now_never_overtakes_a_record_told_before_it(tmp_path):
+    from actors.journal import DurableWrites
+
+    durable = DurableWrites()
+    ref = await spawn(lambda: JournalActor(path=str(tmp_path / "j.db"), durable=durable), name="journal")
+    try:
+        await ref.ask(FlushJournal())
+        assert durable.commit_now((intent("first"),)) is not None  # idle: committed in this step
+        ref.tell(opportunity("opp-told"))  # still in the journal's mailbox
+        assert durable.commit_now((opportunity("opp-told"),)) is None  # would overtake it: ask instead
+        with pytest.raises(DuplicateOpportunityId):
+            await write(ref, opportunity("opp-told"), durable=durable)
+        assert (durable.committed_now, durable.deferred) == (1, 2)
+        status = ref.describe()
+        assert status.committed_now == 1
+    finally:
+        await ref.stop()

@@ -152,9 +152,11 @@ async def test_kill_9_with_one_leg_landed_is_reconciled_on_restart_the_leg_hedge
         state_dir: Path, reaper: list[subprocess.Popen[bytes]]) -> None:
     """Two venues, so the first opportunity has a leg on each. On MEXC its order request is held
     before it executes (``order_timeout``: it never lands); on Gate the order executes and its
-    answer is held (``order_latency``). Killed then, the journal has both legs open. The next
-    start must settle both from the venues, hedge the lone landed leg with a bounded IOC on the
-    other venue, and journal the opportunity's result with its realised PnL."""
+    answer is held (``order_latency``), and its push on the private stream is lost
+    (``private_miss``: the push would settle the leg without the answer). Killed then, the
+    journal has both legs open. The next start must settle both from the venues, hedge the lone
+    landed leg with a bounded IOC on the other venue, and journal the opportunity's result with
+    its realised PnL."""
     journal = state_dir / "journal.sqlite"
     two = ("mexc", "gateio")
     held_s = 60.0  # longer than the test: held requests are let go when the simulator stops
@@ -171,6 +173,7 @@ async def test_kill_9_with_one_leg_landed_is_reconciled_on_restart_the_leg_hedge
         cfg.write_text(engine_toml(state_dir, venues=venues))
         sim.venues["mexc"].faults.inject("order_timeout")
         sim.venues["gateio"].faults.inject("order_latency")
+        sim.venues["gateio"].faults.inject("private_miss")
 
         first = engine(cfg, "--live", env=env)
         reaper.append(first)

@@ -6,6 +6,7 @@ without a duplicate order."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
@@ -115,49 +116,61 @@ async def test_a_private_stream_dropped_mid_trade_is_rebuilt_and_reconciled_with
         assert_journal_matches_venues(h.journal, h.sim)  # every order once, as journaled
 
 
-async def test_binance_legs_go_over_the_websocket_api_and_reach_the_venue_once(state_dir: Path) -> None:
+def gateways_up(h: Harness) -> bool:
+    return all(h.engine.gateways.channel(v).connected for v in TWO)
+
+
+async def test_both_legs_go_over_the_websocket_apis_and_reach_each_venue_once(state_dir: Path) -> None:
     async with engine_running(state_dir, venues=TWO) as h:
-        await wait_until(lambda: views_usable(h) and h.all_in_sync(TWO)
-                         and h.engine.gateways.channel("binance").connected, timeout=10,
-                         what="account views, books and the binance order gateway up")
-        await wait_until(lambda: h.rows("SELECT 1 FROM opportunities WHERE status = 'executed'"), timeout=12,
-                         what="an opportunity executed")
+        await wait_until(lambda: views_usable(h) and h.all_in_sync(TWO) and gateways_up(h), timeout=10,
+                         what="account views, books and both order gateways up")
+        # Orders taken before a gateway was up went over REST (the fallback): count from here.
+        t0 = time.monotonic_ns()  # the simulator stamps arrivals with the same clock
+
+        def placed_since(venue: str) -> int:
+            return sum(o.arrival_ns >= t0 for o in h.sim.venues[venue].orders.values())
+
+        await wait_until(lambda: all(placed_since(v) for v in TWO), timeout=12, what="new orders on both venues")
         await quiesce(h)
-        binance = h.sim.venues["binance"]
-        assert [w for _, k, w in binance.requests if w == "POST /api/v3/order"] == []
-        assert sum(w == "order.place" for _, k, w in binance.requests) == len(binance.orders) > 0
-        assert h.restarts("venues/binance/orders") == 0  # every reply read (none resolved by a query)
+        for venue, place in (("binance", "order.place"), ("gateio", "spot.order_place")):
+            since = [w for at, _, w in h.sim.venues[venue].requests if at >= t0]
+            assert [w for w in since if w in ORDER_POSTS] == []
+            assert sum(w == place for w in since) == placed_since(venue) > 0
+            assert h.restarts(f"venues/{venue}/orders") == 0  # every reply read (none resolved by a query)
         assert_journal_matches_venues(h.journal, h.sim)
 
 
+@pytest.mark.parametrize("venue", ["binance", "gateio"])
 async def test_a_websocket_api_lost_mid_order_is_resolved_by_client_id_without_a_second_order(
-        state_dir: Path) -> None:
+        state_dir: Path, venue: str) -> None:
     async with engine_running(state_dir, venues=TWO) as h:
-        await wait_until(lambda: views_usable(h) and h.all_in_sync(TWO)
-                         and h.engine.gateways.channel("binance").connected, timeout=10,
-                         what="account views, books and the binance order gateway up")
-        binance = h.sim.venues["binance"]
-        binance.faults.inject("ws_api_drop")  # the next order executes, its reply never comes
-        await wait_until(lambda: binance.faults.counts["ws_api_drop"] == 1, timeout=12,
-                         what="a binance order whose WebSocket API reply was lost")
-        await wait_until(lambda: h.restarts("venues/binance/orders") >= 1
-                         and h.engine.gateways.channel("binance").connected, timeout=10,
+        await wait_until(lambda: views_usable(h) and h.all_in_sync(TWO) and gateways_up(h), timeout=10,
+                         what="account views, books and both order gateways up")
+        server = h.sim.venues[venue]
+        server.faults.inject("ws_api_drop")  # the next order executes, its reply never comes
+        await wait_until(lambda: server.faults.counts["ws_api_drop"] == 1, timeout=12,
+                         what=f"a {venue} order whose WebSocket API reply was lost")
+        await wait_until(lambda: h.restarts(f"venues/{venue}/orders") >= 1
+                         and h.engine.gateways.channel(venue).connected, timeout=10,
                          what="the order gateway reconnected")
         await quiesce(h)
         assert_journal_matches_venues(h.journal, h.sim)  # the lost-reply order: journaled once, as on the venue
 
 
+@pytest.mark.parametrize(("venue", "queries"), [("binance", ("GET /api/v3/order", "order.status")),
+                                                ("gateio", ("GET /api/v4/spot/orders/", "spot.order_status"))])
 async def test_a_leg_whose_reply_is_lost_is_settled_from_the_private_stream_without_a_query(
-        state_dir: Path) -> None:
+        state_dir: Path, venue: str, queries: tuple[str, str]) -> None:
     async with engine_running(state_dir, venues=TWO) as h:
-        await wait_until(lambda: views_usable(h) and h.all_in_sync(TWO)
-                         and h.engine.gateways.channel("binance").connected, timeout=10,
-                         what="account views, books and the binance order gateway up")
-        binance = h.sim.venues["binance"]
-        binance.faults.inject("order_unknown")  # executed and pushed, then answered 503 (outcome unknown)
-        await wait_until(lambda: binance.faults.counts["order_unknown"] == 1, timeout=12,
-                         what="a binance order whose answer was lost")
+        await wait_until(lambda: views_usable(h) and h.all_in_sync(TWO) and gateways_up(h), timeout=10,
+                         what="account views, books and both order gateways up")
+        server = h.sim.venues[venue]
+        server.faults.inject("order_unknown")  # executed and pushed, then answered 5xx (outcome unknown)
+        await wait_until(lambda: server.faults.counts["order_unknown"] == 1, timeout=12,
+                         what=f"a {venue} order whose answer was lost")
         await quiesce(h)
-        assert [w for _, _, w in binance.requests if w == "GET /api/v3/order"] == []  # no query by client id
-        assert h.tree.describe("execution/executor").legs_from_stream >= 1
+        assert [w for _, _, w in server.requests if w.startswith(queries)] == []  # no query by client id
+        status = h.tree.describe("execution/executor")
+        # the push settled it: before the lost reply (the race) or as the query's answer
+        assert status.legs_from_stream + status.first_answers_from_stream >= 1
         assert_journal_matches_venues(h.journal, h.sim)

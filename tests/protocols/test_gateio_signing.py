@@ -45,3 +45,18 @@ def test_body_hashes_match_the_documented_sha512_values(body, digest):
 def test_a_lowercase_method_signs_the_same_as_uppercase():
     args = ("/api/v4/spot/orders", "currency_pair=BTC_USDT", "", "1541993715")
     assert gate_sign("secret", "get", *args) == gate_sign("secret", "GET", *args)
+
+
+@pytest.mark.parametrize(("channel", "param", "ts", "expected"), [
+    pytest.param("spot.login", "", "1681984544",
+                 "3e133322aeffb544225b263d43fc10fc8e6b9b14126a09e4c945363d60afc591"
+                 "c441f08c3eff1770c1331171386501f6843560f889840e87ba1f3d99a80daffa", id="login"),
+    pytest.param("spot.order_place", '{"text":"t-my-custom-id","currency_pair":"GT_USDT","type":"limit",'
+                 '"account":"spot","side":"buy","amount":"1","price":"1"}', "1681986203",
+                 "085d32a7b7d452a03c9bacf43f7b30ce99db198942fdd2fd7903043e3e21f1c7"
+                 "0e4594099d40d8027a4ad1729cffca53a85f7955b2997d3c92a035be37f7a432", id="order_place"),
+])
+def test_ws_api_signature_matches_the_fixtures_computed_from_the_documented_string(channel, param, ts, expected):
+    from protocols.signing import gate_ws_api_sign
+
+    assert gate_ws_api_sign("secret", channel, param, ts) == expected

@@ -90,6 +90,40 @@ def test_gate_balances_push_decodes_available_and_freeze_for_every_row() -> None
     assert refused == StreamReply(ok=False, message="4: x")
 
 
+GATE_ORDER_PUSH = (  # private.md §2.2's example, made consistent (its filled_amount exceeds amount) and finished
+    '{"time":1694655225,"time_ms":1694655225315,"channel":"spot.orders","event":"update","result":[{"id":"399123456",'
+    '"text":"t-arb0123456789abcdefs","create_time":"1694655225","update_time":"1694655225","currency_pair":"BTC_USDT",'
+    '"type":"limit","account":"spot","side":"sell","amount":"0.0001","price":"26253.3","time_in_force":"ioc",'
+    '"left":"0.00006","filled_total":"1.050132","filled_amount":"0.00004","avg_deal_price":"26253.3","fee":"0.00105",'
+    '"fee_currency":"USDT","point_fee":"0","gt_fee":"0","rebated_fee":"0","rebated_fee_currency":"USDT",'
+    '"create_time_ms":"1694655225315","update_time_ms":"1694655225316","user":3497082,"event":"finish","stp_id":0,'
+    '"stp_act":"-","finish_as":"ioc","biz_info":"-","amend_text":"-"}]}')
+
+
+def test_gate_order_push_decodes_to_an_order_update_with_its_cumulative_fill_and_final_state() -> None:
+    codec = GatePrivate(ws_url="ws://x", credentials=Credentials("k", "s"), pairs={"BTC_USDT": "BTC/USDT"})
+    [update] = codec.decode(GATE_ORDER_PUSH)
+    assert update == OrderUpdate(venue="gateio", symbol="BTC/USDT", client_order_id="arb0123456789abcdefs",
+                                 order_id="399123456", side="sell", order_type="ioc", status="expired",
+                                 price=26253.3, qty=0.0001, filled_qty=0.00004, filled_quote=1.050132, fee=0.00105,
+                                 fee_asset="USDT", ts_ms=1694655225316)
+    assert update.final
+    put = GATE_ORDER_PUSH.replace('"event":"finish"', '"event":"put"')
+    put = put.replace('"finish_as":"ioc"', '"finish_as":"open"')
+    assert codec.decode(put)[0].status == "partially_filled"  # type: ignore[index]
+    other = GATE_ORDER_PUSH.replace("BTC_USDT", "GT_USDT")
+    assert codec.decode(other) == []  # a pair we do not trade
+
+
+def test_gate_subscribes_to_every_pairs_orders_and_to_balances_each_signed() -> None:
+    codec = GatePrivate(ws_url="ws://x", credentials=Credentials("key", "secret"))
+    frames = [json.loads(f) for f in codec.subscribe_frames(1_611_541_000_000)]
+    assert [(f["channel"], f.get("payload")) for f in frames] == [("spot.orders", ["!all"]), ("spot.balances", None)]
+    assert frames[0]["auth"]["SIGN"] == (
+        "833a44bb4cd083e47bc1fec22b5c12e8b98c30fc7a9f4a1e52800dcfdff9a572"
+        "40d7c10f1e9553dee020011fa5d02cdc7d1155a380cc4dcbd45f8fb525e41f4b")  # private.md §2.1's fixture
+
+
 ACCOUNT_FIXTURE = (  # private.md §3.4 (e): the doc's account push, protobuf
     "0a1e73706f7440707269766174652e6163636f756e742e76332e6170692e706228c18095d4c43230c38095d4c4329a135f0a0455534454"
     "122031323866353839323731636234393531623033653731653633323365623762651a1132312e3934323130333536303034333834"

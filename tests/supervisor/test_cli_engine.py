@@ -124,8 +124,8 @@ def default_tree_paths() -> set[str]:
     for venue in VENUES:
         paths.add(f"venues/{venue}/connections/0")
         paths |= {f"venues/{venue}/books/{s}" for s in SYMBOLS}
-    # the live account views (private streams) and Binance's WebSocket order entry
-    paths |= {f"venues/{v}/account" for v in VENUES} | ({"venues/binance/orders"} & {
+    # the live account views (private streams) and WebSocket order entry (Binance, Gate.io)
+    paths |= {f"venues/{v}/account" for v in VENUES} | ({"venues/binance/orders", "venues/gateio/orders"} & {
         f"venues/{v}/orders" for v in VENUES})
     paths |= {f"detectors/{s}" for s in SYMBOLS}
     return paths
