@@ -543,7 +543,8 @@ async def test_a_leg_still_not_found_a_leg_timeout_later_is_rejected_and_the_oth
         s, u = cid(db, opp.id, "s"), cid(db, opp.id, "u")
         await ex.ask(opp)
         assert ex.describe().open_legs == 1
-        await eventually(lambda: ex.describe().open_legs == 0)
+        # the rejection ends the open leg, then the hedge settles the opportunity: wait for both
+        await eventually(lambda: ex.describe().open_legs == 0 and ex.describe().executed == 1)
         await journal.ask(FlushJournal())
         assert dict(rows(db, "SELECT client_order_id, status FROM orders")) == {
             cid(db, opp.id, "b"): "filled", s: "rejected", u: "filled"}
