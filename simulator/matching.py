@@ -57,6 +57,7 @@ class Order:
     status: Literal["new", "partially_filled", "filled", "canceled", "expired"] = "new"
     locked: float = 0.0  # still reserved: quote for a buy, base for a sell
     fills: list[tuple[int, int]] = field(default_factory=list)  # (ticks, steps)
+    fills_pushed: int = 0  # of ``fills``, those already told on the private stream
     arrival_ns: int = 0  # time.monotonic_ns() when its request reached the venue (tick-to-trade)
 
     @property

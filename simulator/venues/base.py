@@ -428,7 +428,16 @@ class VenueServer:
     def account_changed(self, assets: list[str], order: Any | None = None) -> None:
         """Push the account change to every private subscriber, honouring the private faults:
         ``private_drop`` closes those connections instead (events are lost, as on a real drop),
-        ``private_miss`` loses this one event, ``private_delay`` holds it ``fault_latency_s``."""
+        ``private_miss`` loses this one event, ``private_delay`` holds it ``fault_latency_s``.
+        The order's fills since its last push are this push's (``Order.fills_pushed``), whether
+        it reaches anyone or not."""
+        try:
+            self._push_account(assets, order)
+        finally:
+            if order is not None:
+                order.fills_pushed = len(order.fills)
+
+    def _push_account(self, assets: list[str], order: Any | None) -> None:
         if not self.private:
             return
         if self.faults.take("private_drop"):

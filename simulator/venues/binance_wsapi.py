@@ -79,25 +79,46 @@ def _authenticate(self: BinanceServer, params: dict[str, str]) -> None:
 
 def account_frames(self: BinanceServer, conn: Conn, assets: list[str], order: Order | None) -> list[Frame]:
     """``executionReport`` (if ``order``) and ``outboundAccountPosition``, each wrapped as
-    ``{"subscriptionId":N,"event":...}``."""
+    ``{"subscriptionId":N,"event":...}``. As the venue does, one ``x:"TRADE"`` report per fill
+    since the order's last push (``l``/``L``/``n`` that fill's, ``z``/``Z`` cumulative), and a
+    report of the order's state when no fill carries it (new, canceled, expired)."""
     t = now_ms()
     events: list[dict] = []
     if order is not None:
-        spec = self.books[order.symbol].spec
-        qd = spec.qty_decimals
-        avg = order.filled_quote / (order.filled * spec.step) if order.filled else 0.0
-        events.append({
-            "e": "executionReport", "E": t, "s": venue_symbol(order.symbol), "c": order.client_id,
-            "S": order.side.upper(), "o": "LIMIT", "f": {"ioc": "IOC", "fok": "FOK"}.get(order.kind, "GTC"),
-            "q": pad8(order.qty or 0, qd), "p": pad8(order.price or 0, spec.price_decimals), "C": "",
-            "x": "TRADE" if order.filled else binance.STATUS[order.status], "X": binance.STATUS[order.status],
-            "r": "NONE",
-            "i": int(order.order_id), "l": pad8(order.filled, qd), "z": pad8(order.filled, qd),
-            "L": f"{avg:.8f}", "n": f"{order.fee:.8f}", "N": order.fee_asset if order.fee else None,
-            "T": order.updated_ms, "t": int(order.order_id) if order.filled else -1, "w": order.is_open,
-            "m": False, "O": order.created_ms, "Z": f"{order.filled_quote:.8f}"})
+        events.extend(execution_reports(self, order, t))
+    bal = self.exchange.balances
     bal = self.exchange.balances
     events.append({"e": "outboundAccountPosition", "E": t, "u": t, "B": [
         {"a": a, "f": f"{bal[a][0]:.8f}", "l": f"{bal[a][1]:.8f}"} for a in assets if a in bal]})
     sid = self.private.get(conn, 0)
     return [_enc.encode({"subscriptionId": sid, "event": e}).decode() for e in events]
+
+
+def execution_reports(self: BinanceServer, order: Order, t: int) -> list[dict]:
+    spec = self.books[order.symbol].spec
+    qd, pd = spec.qty_decimals, spec.price_decimals
+    per = order.fee / order.filled if order.filled else 0.0  # the fee pro rata, as myTrades reports it
+    base = {
+        "e": "executionReport", "E": t, "s": venue_symbol(order.symbol), "c": order.client_id,
+        "S": order.side.upper(), "o": "LIMIT", "f": {"ioc": "IOC", "fok": "FOK"}.get(order.kind, "GTC"),
+        "q": pad8(order.qty or 0, qd), "p": pad8(order.price or 0, pd), "C": "", "r": "NONE",
+        "i": int(order.order_id), "T": order.updated_ms, "w": order.is_open, "m": False, "O": order.created_ms,
+    }
+    out = []
+    filled = sum(q for _, q in order.fills[:order.fills_pushed])
+    quote = sum(p * spec.tick * q * spec.step for p, q in order.fills[:order.fills_pushed])
+    new = list(enumerate(order.fills))[order.fills_pushed:]
+    for i, (price, q) in new:
+        filled += q
+        quote += price * spec.tick * q * spec.step
+        last = i == len(order.fills) - 1
+        status = binance.STATUS[order.status] if last and order.status in ("filled", "partially_filled") \
+            else "PARTIALLY_FILLED"
+        out.append({**base, "x": "TRADE", "X": status, "l": pad8(q, qd), "z": pad8(filled, qd),
+                    "L": pad8(price, pd), "n": f"{per * q:.8f}", "N": order.fee_asset,
+                    "t": int(order.order_id) * 1000 + i, "Z": f"{quote:.8f}"})
+    if not new or order.status not in ("filled", "partially_filled"):
+        out.append({**base, "x": binance.STATUS[order.status], "X": binance.STATUS[order.status],
+                    "l": pad8(0, qd), "z": pad8(order.filled, qd), "L": pad8(0, pd), "n": "0", "N": None,
+                    "t": -1, "Z": f"{order.filled_quote:.8f}"})
+    return out

@@ -93,3 +93,24 @@ async def test_the_first_of_reply_and_push_settles_the_leg_and_the_journal_recor
         assert (detected, intent_ns, source) == (1, 2, winner)
         assert 0 < sent <= ack <= fill
         assert len(server.orders) == 1
+
+
+@pytest.mark.parametrize("name", ["binance", "gateio"])
+async def test_a_leg_that_walks_several_levels_and_is_settled_by_the_push_carries_the_whole_fee(
+        tmp_path: Path, name: str) -> None:
+    """Binance reports each fill's commission on its own ``executionReport``: the leg settled by
+    the push (its reply held) is charged the sum, what the venue charged, not the last fill's."""
+    async with rig(tmp_path, name) as (server, venue, legs, journal, _):
+        _, asks = server.book(SYMBOL)
+        qty = round(asks[0][1] + asks[1][1] + asks[2][1] / 2, 6)  # three fills, the third partial
+        intent = OrderIntent(client_order_id="walk-1", opportunity_id="o", venue=name, symbol=SYMBOL,
+                             side="buy", order_type="ioc", qty=qty, price=asks[2][0])
+        await write(journal, intent)
+        server.faults.inject("order_latency")
+        [update] = await legs.send_all([(venue, intent)], detected_ns=1, intent_ns=2)
+        assert legs.first_from_stream == 1, "the held reply lost to the push"
+        [order] = server.orders.values()
+        assert len(order.fills) == 3
+        assert isinstance(update, msgspec.Struct) and update.filled_qty > asks[0][1] + asks[1][1]
+        assert (update.fee, update.fee_asset) == (pytest.approx(order.fee, rel=1e-6), order.fee_asset)
+        await legs.settle_late()

@@ -66,6 +66,34 @@ def test_binance_execution_report_decodes_cumulative_fills_and_matches_a_cancel_
                                                                                              0.4, "ioc")
 
 
+def trade_report(x: str, z: str, last: str, fee: str, status: str = "PARTIALLY_FILLED") -> str:
+    event = {"e": "executionReport", "E": 1, "s": "ETHBTC", "c": "mine-b", "S": "BUY", "o": "LIMIT", "f": "IOC",
+             "q": "1.00000000", "p": "0.10264410", "C": "", "x": x, "X": status, "i": 4293153,
+             "l": last, "z": z, "L": "0.1", "n": fee, "N": "BNB" if x == "TRADE" else None, "T": 7, "t": 1,
+             "Z": "0"}
+    return json.dumps({"subscriptionId": 0, "event": event})
+
+
+def test_binance_fills_reported_one_by_one_are_charged_the_sum_of_their_commissions() -> None:
+    codec = binance()
+    codec.subscribe_frames(0)
+    fees = [u.fee for frame in (trade_report("TRADE", "0.3", "0.3", "0.001"),
+                                trade_report("TRADE", "0.3", "0.3", "0.001"),  # the same report again
+                                trade_report("TRADE", "0.5", "0.2", "0.0005"),
+                                trade_report("EXPIRED", "0.5", "0", "0", status="EXPIRED"))
+            for u in codec.decode(frame)]
+    assert fees == [pytest.approx(0.001), pytest.approx(0.001), pytest.approx(0.0015), pytest.approx(0.0015)]
+    [final] = codec.decode(trade_report("TRADE", "0.5", "0.2", "0.0005", status="FILLED"))
+    assert (final.fee, final.fee_asset) == (0.0, ""), "the order's fills were forgotten once it ended"
+
+
+def test_binance_fee_after_a_missed_fill_report_is_unreported_not_the_part_seen() -> None:
+    codec = binance()
+    codec.subscribe_frames(0)  # connected after the first fill was reported
+    [update] = codec.decode(trade_report("TRADE", "0.5", "0.2", "0.0005", status="FILLED"))
+    assert (update.filled_qty, update.fee, update.fee_asset) == (0.5, 0.0, "")
+
+
 def test_binance_responses_are_replies_and_a_refusal_names_the_code() -> None:
     assert binance().decode('{"id":"a","status":200,"result":{"subscriptionId":0}}') == StreamReply(ok=True)
     refused = binance().decode('{"id":"a","status":400,"error":{"code":-1022,"msg":"Signature not valid."}}')
