@@ -15,6 +15,7 @@ except ImportError:  # only without build isolation: pyproject's [build-system] 
 EXTENSIONS = [
     Extension("actors._l2book", ["actors/_l2book.pyx"]),
     Extension("protocols.mexc._depth", ["protocols/mexc/_depth.pyx"]),
+    Extension("protocols._levels", ["protocols/_levels.pyx"]),
 ]
 
 

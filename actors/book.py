@@ -47,7 +47,7 @@ from actors import Actor, ActorRef
 from actors.l2book import DEFAULT_MAX_LEVELS, L2Book
 from protocols.errors import RateLimited, SequenceGap
 from protocols.messages import BookDelta, BookSnapshot, BookView, GetView, Resync, Subscribe, Unsubscribe
-from protocols.venue import SyncAction, Venue
+from protocols.venue import APPLY, IGNORE, REPLACE, Venue
 
 BookInbox = BookDelta | GetView | Resync
 
@@ -86,6 +86,7 @@ class BookActor(Actor[BookInbox]):
         """``connection``: looks up the venue's connection, for sync rules that resync by
         resubscribing (``SyncRule.resubscribe_to_resync``)."""
         self.venue, self.symbol, self.publish = venue, symbol, publish
+        self._check = venue.sync.check  # per delta: one bound method, looked up once
         self.connection = connection
         self.depth, self.snapshot_limit, self.clock = depth, snapshot_limit, clock
         self.max_snapshot_attempts = max_snapshot_attempts
@@ -129,13 +130,14 @@ class BookActor(Actor[BookInbox]):
     # --- in sync ------------------------------------------------------------------------------
 
     def _on_delta(self, delta: BookDelta) -> None:
-        action = self.venue.sync.check(self.book.seq, delta)
-        if action is SyncAction.APPLY:
-            self.book.apply(delta)
-        elif action is SyncAction.REPLACE:
-            self.book.replace(delta)
+        book = self.book
+        action = self._check(book.seq, delta)
+        if action is APPLY:
+            book.apply(delta)
+        elif action is REPLACE:
+            book.replace(delta)
             self._replaced += 1
-        elif action is SyncAction.IGNORE:
+        elif action is IGNORE:
             return
         else:
             self._gap(expected=self.book.seq + 1, got=delta.first_seq)
@@ -156,7 +158,7 @@ class BookActor(Actor[BookInbox]):
         if not self._unpublished or self.publish is None:
             return
         self._deferred += 1
-        if self.queued() and self._deferred < PUBLISH_AT_LEAST_EVERY:
+        if self.ref.queued and self._deferred < PUBLISH_AT_LEAST_EVERY:
             return
         self._unpublished, self._deferred = False, 0
         if self.in_sync:

@@ -250,10 +250,11 @@ class ActorCell:
         main.cancel()  # crash now, even mid-message: _own_cancel turns it into this failure
 
     async def _loop(self, actor: Actor[Any]) -> None:
-        # The hot path: no allocation beyond the envelope, locals for everything touched.
+        # The hot path: no allocation beyond the envelope, locals for everything touched. An
+        # empty mailbox parks the loop on a bare future (no coroutine per wake-up).
         mb = self.mailbox
         get = mb.get_nowait
-        wait = mb.wait
+        park = mb.park
         receive = actor.receive
         ring = self.ring
         samples = ring.samples
@@ -261,7 +262,7 @@ class ActorCell:
         while not self._stop_requested:
             env = get()
             if env is None:
-                await wait()
+                await park()
                 continue
             msg, t, fut = env
             n = ring.count

@@ -2,8 +2,9 @@
 
 Inbox (``ConnectionInbox``): ``Subscribe`` | ``Unsubscribe`` (run-time subscription changes),
 ``Tick`` (its own keep-alive timer).
-Routes every decoded ``BookDelta`` to ``route(delta.symbol)`` (a book actor) with ``await
-ref.send(delta)``, so a slow book pushes back onto the socket instead of growing a queue. The
+Routes every decoded ``BookDelta`` to ``route(delta.symbol)`` (a book actor) with ``ref.tell``,
+and ``await ref.send(delta)`` when its mailbox is full, so a slow book pushes back onto the
+socket instead of growing a queue. The
 ref is looked up once per symbol and cached (refs are stable across restarts); Subscribe /
 Unsubscribe drop the symbol's entry and a ref stopped for good is looked up again.
 
@@ -37,7 +38,7 @@ import aiohttp
 import msgspec
 
 from actors import Actor, ActorRef
-from protocols.errors import DecodeError, NetworkError, SubscriptionFailed
+from protocols.errors import DecodeError, MailboxFull, NetworkError, SubscriptionFailed
 from protocols.messages import BookDelta, Msg, Resync, Subscribe, Unsubscribe
 from protocols.ratelimit import window_bucket
 from protocols.venue import Control, Venue
@@ -218,7 +219,10 @@ class ConnectionActor(Actor[ConnectionInbox]):
                             self._dropped += 1  # unsubscribed (or unknown) symbol
                             continue
                     self._deltas += 1
-                    await ref.send(event)
+                    try:  # ``await ref.send`` without a coroutine per frame while the book has room
+                        ref.tell(event)
+                    except MailboxFull:  # a slow book pushes back onto the socket
+                        await ref.send(event)
                 elif type(event) is Control:
                     if event.kind == "error":
                         raise SubscriptionFailed(venue.name, event.detail)

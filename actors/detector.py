@@ -41,7 +41,7 @@ from typing import Any
 import msgspec
 
 from actors import Actor, ActorRef
-from actors.edge import EPS_BPS, crossed, top_edge_bps, walk
+from actors.edge import EPS_BPS, crossed, marginal_edge_bps, walk
 from protocols.errors import MailboxFull
 from protocols.messages import BookView, GetLastOpportunity, Opportunity, VenueStatus
 from protocols.params import DetectorParams  # the one definition, also the config's [detector]
@@ -91,6 +91,9 @@ class DetectorActor(Actor):
         self._views: dict[str, BookView] = {}
         self._pairs: dict[tuple[str, str], _Pair] = {}
         self._max_age_ns = params.max_book_age_ms * 1_000_000
+        # the thresholds every evaluation compares the top edge with (four per view), computed once
+        self._rearm_below = params.min_edge_bps - params.hysteresis_bps
+        self._fire_from = params.min_edge_bps - EPS_BPS
         self.last_opportunity: Opportunity | None = None
         self.opportunities = self.rejected_stale = self.rejected_crossed = self.dropped = 0
         self.quarantined: str | None = None
@@ -135,31 +138,44 @@ class DetectorActor(Actor):
             if now - other_view.recv_ns > self._max_age_ns:
                 self.rejected_stale += 1
                 continue
-            for buy, sell in ((view, other_view), (other_view, view)):
-                opp = self._evaluate(buy, sell, now)
-                if opp is not None:
-                    fired.append(opp)
-                if self.quarantined is not None:
-                    return fired
+            opp = self._evaluate(view, other_view, now)
+            if opp is not None:
+                fired.append(opp)
+            if self.quarantined is not None:
+                return fired
+            opp = self._evaluate(other_view, view, now)
+            if opp is not None:
+                fired.append(opp)
+            if self.quarantined is not None:
+                return fired
         return fired
 
     def _evaluate(self, buy: BookView, sell: BookView, now: int) -> Opportunity | None:
-        p = self.params
-        fee_buy, fee_sell = self.taker_fees[buy.venue], self.taker_fees[sell.venue]
-        pair = self._pairs.get((buy.venue, sell.venue))
+        # Four of these per view: the common case (no edge at the top of the books) is kept to
+        # a few reads and one ``marginal_edge_bps`` of the two tops, which the hysteresis watches
+        # even when there is no executable size.
+        asks, bids = buy.asks, sell.bids
+        fees = self.taker_fees
+        fee_buy, fee_sell = fees[buy.venue], fees[sell.venue]
+        key = (buy.venue, sell.venue)
+        pair = self._pairs.get(key)
         if pair is None:
-            pair = self._pairs[(buy.venue, sell.venue)] = _Pair()
-        top = top_edge_bps(buy.asks, sell.bids, fee_buy, fee_sell)
-        if top is not None and top > p.max_edge_bps:
+            pair = self._pairs[key] = _Pair()
+        if not asks or not bids:
+            pair.armed = True
+            return None
+        top = marginal_edge_bps(asks[0][0], bids[0][0], fee_buy, fee_sell)
+        p = self.params
+        if top > p.max_edge_bps:
             self._quarantine(buy, sell, top)
             return None
-        if top is None or top < p.min_edge_bps - p.hysteresis_bps:
+        if top < self._rearm_below:
             pair.armed = True
-        if top is None or not (top >= p.min_edge_bps - EPS_BPS and buy.asks[0][0] > 0.0):  # NaN: skip
+        if not (top >= self._fire_from and asks[0][0] > 0.0):  # NaN: skip
             # walk() would stop at the first level and find nothing: skip the call (the
             # common case: most views open no edge at the top of the books).
             return None
-        edge = walk(buy.asks, sell.bids, fee_buy=fee_buy, fee_sell=fee_sell,
+        edge = walk(asks, bids, fee_buy=fee_buy, fee_sell=fee_sell,
                     min_edge_bps=p.min_edge_bps, max_notional=p.max_notional)
         if edge is None or pair.last_seqs == (buy.seq, sell.seq):
             return None

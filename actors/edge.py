@@ -41,14 +41,6 @@ def marginal_edge_bps(ask: float, bid: float, fee_buy: float, fee_sell: float) -
     return (bid * (1.0 - fee_sell) - cost) / cost * BPS
 
 
-def top_edge_bps(asks: Sequence[Level], bids: Sequence[Level], fee_buy: float, fee_sell: float) -> float | None:
-    """The marginal edge at the top of both books (None when a side is empty): what the
-    detector's hysteresis watches even when there is no executable size."""
-    if not asks or not bids:
-        return None
-    return marginal_edge_bps(asks[0][0], bids[0][0], fee_buy, fee_sell)
-
-
 def walk(
     asks: Sequence[Level],
     bids: Sequence[Level],

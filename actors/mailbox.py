@@ -158,16 +158,13 @@ class Mailbox:
             self._wake_putter()
         return env
 
-    async def wait(self) -> None:
-        """Park the consumer until something is queued or ``wake`` is called."""
-        if self._q:
-            return
+    def park(self) -> asyncio.Future[None]:
+        """The future the consumer awaits when ``get_nowait`` found nothing: resolved by the next
+        ``put``/``force`` or ``wake``. A consumer cancelled meanwhile may leave it set; every
+        producer skips a done waiter. A plain function returning a bare future, not a coroutine:
+        an idle actor's every wake-up would otherwise pay a coroutine, a frame and a try/finally."""
         fut = self._waiter = self._loop.create_future()
-        try:
-            await fut
-        finally:
-            if self._waiter is fut:
-                self._waiter = None
+        return fut
 
     def _wake(self) -> None:
         w = self._waiter

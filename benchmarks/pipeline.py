@@ -132,9 +132,8 @@ def prepare(quick: bool, impl: str = "arbor") -> Callable[[], list[dict]]:
     params = QUICK if quick else FULL
     _progress(f"generating {3 * params.symbols} books of frames in the replayer process")
     _, info = start_replayer(params)
-    from actors import l2book
-    from protocols.mexc import codec
-    _progress(f"core: book {l2book.CORE}, MEXC decode {codec.CORE}")
+    from benchmarks.report import core
+    _progress(f"core: {core()}")
     return lambda: uvloop.run(pipeline_engine.run_once(info, params, _progress, impl))
 
 

@@ -117,8 +117,12 @@ async def main_async(n_symbols: int, steps: int) -> None:
     rp = Replayer(n_symbols, steps, seed=1)
     for server in rp.servers.values():
         await server.start()
+    # the replayer writes Gate's spot.order_book_update frames: sync by that channel's rule
+    # (the adapter's default is spot.obu), as benchmarks.pipeline_engine does
     venues = {name: _ADAPTERS[name](rest_url=rp.servers[name].rest_url, ws_url=rp.servers[name].ws_url,
-                                     symbols=rp.symbols) for name in VENUES}
+                                     symbols=rp.symbols,
+                                     **({"book_channel": "spot.order_book_update"} if name == "gateio" else {}))
+              for name in VENUES}
     try:
         await _measure(rp, venues)
     finally:

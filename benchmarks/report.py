@@ -139,8 +139,9 @@ _METHOD = """\
 
 def core() -> str:
     from actors import l2book
+    from protocols import levels
     from protocols.mexc import codec
-    return f"book {l2book.CORE}, MEXC decode {codec.CORE}"
+    return f"book {l2book.CORE}, MEXC decode {codec.CORE}, JSON levels untracked {levels.CORE}"
 
 
 def markdown(results: list[Result], *, quick: bool, repeat: int, book_note: str) -> str:

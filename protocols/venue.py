@@ -43,6 +43,12 @@ class SyncAction(enum.Enum):
     REPLACE = "replace"  # the delta is a full book (Gate ``full: true``): replace, seq = last_seq
 
 
+# The members as module constants, for the per-delta path (``SyncRule.check`` and the book
+# actor): on CPython 3.11 ``SyncAction.APPLY`` goes through the enum metaclass's
+# ``__getattr__`` hook and costs ~130 ns, a plain global read ~7 ns.
+APPLY, IGNORE, GAP, REPLACE = SyncAction.APPLY, SyncAction.IGNORE, SyncAction.GAP, SyncAction.REPLACE
+
+
 class SyncRule(Protocol):
     """A venue's documented local-order-book procedure, as two pure functions. A rule whose
     books start only from a subscription's first (full) push, not from a REST snapshot, sets

@@ -28,6 +28,7 @@ import msgspec
 
 from protocols.binance import wire
 from protocols.errors import DecodeError
+from protocols.levels import untrack_levels
 from protocols.messages import BookDelta
 from protocols.venue import Control
 
@@ -50,6 +51,8 @@ def decode(frame: bytes | str, recv_ns: int, symbols: Mapping[str, str]) -> Book
         return _decode_other(frame, recv_ns, symbols)
     if data.last < data.first:
         raise DecodeError(VENUE, f"final update id u={data.last} < first U={data.first}", frame)
+    if untrack_levels is not None:
+        untrack_levels(data.bids, data.asks)
     return BookDelta(
         venue=VENUE, symbol=symbol, first_seq=data.first, last_seq=data.last, bids=data.bids,
         asks=data.asks, exchange_ts_ms=data.event_ms, recv_ns=recv_ns,
@@ -94,6 +97,8 @@ def _depth(data: wire.DepthUpdate, recv_ns: int, symbols: Mapping[str, str], fra
         raise DecodeError(VENUE, f"depth stream carries event {data.event!r}", frame)
     if data.last < data.first:
         raise DecodeError(VENUE, f"final update id u={data.last} < first U={data.first}", frame)
+    if untrack_levels is not None:
+        untrack_levels(data.bids, data.asks)
     return BookDelta(
         venue=VENUE, symbol=symbol, first_seq=data.first, last_seq=data.last, bids=data.bids,
         asks=data.asks, exchange_ts_ms=data.event_ms, recv_ns=recv_ns,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from protocols.messages import BookDelta
-from protocols.venue import SyncAction
+from protocols.venue import APPLY, GAP, IGNORE, SyncAction
 
 
 class BinanceSync:
@@ -36,10 +36,10 @@ class BinanceSync:
     def check(self, last_seq: int, delta: BookDelta) -> SyncAction:
         """The update procedure for one event against the book's update ID ``L``."""
         if delta.last_seq < last_seq:  # u < L: entirely old
-            return SyncAction.IGNORE
+            return IGNORE
         if delta.first_seq > last_seq + 1:  # U > L+1: events were missed
-            return SyncAction.GAP
+            return GAP
         # Otherwise apply, exactly as documented. This includes u == L (the doc only ignores
         # u < L): such an event ends where the book already is, so its absolute quantities are
         # the ones the book holds for those prices, and re-applying it changes nothing.
-        return SyncAction.APPLY
+        return APPLY

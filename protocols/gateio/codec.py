@@ -41,6 +41,7 @@ import msgspec
 
 from protocols.errors import DecodeError
 from protocols.gateio import wire
+from protocols.levels import untrack_levels
 from protocols.messages import BookDelta
 from protocols.venue import Control
 
@@ -67,6 +68,8 @@ def decode(frame: bytes | str, recv_ns: int, symbols: Mapping[str, str]) -> Book
             raise DecodeError(VENUE, "order_book_update without s/t/U/u", frame)
         if r.last < r.first:
             raise DecodeError(VENUE, f"last update id u={r.last} < first U={r.first}", frame)
+        if untrack_levels is not None:
+            untrack_levels(r.bids, r.asks)
         return BookDelta(
             venue=VENUE,
             symbol=symbols.get(r.s) or r.s.replace("_", "/"),
@@ -88,6 +91,8 @@ def _obu(r: wire.ObuUpdate | None, recv_ns: int, symbols: Mapping[str, str], fra
     pair = rest.rpartition(".")[0]
     if r is None or prefix != "ob" or not pair or r.last < 0 or r.t < 0 or (r.first < 0 and not r.full):
         raise DecodeError(VENUE, "spot.obu update without s=ob.PAIR.N/t/U/u", frame)
+    if untrack_levels is not None:
+        untrack_levels(r.bids, r.asks)
     return BookDelta(venue=VENUE, symbol=symbols.get(pair) or pair.replace("_", "/"),
                      first_seq=r.first if r.first >= 0 else r.last, last_seq=r.last, bids=r.bids, asks=r.asks,
                      exchange_ts_ms=r.t, recv_ns=recv_ns, full=r.full)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from protocols.messages import BookDelta
-from protocols.venue import SyncAction
+from protocols.venue import APPLY, GAP, IGNORE, REPLACE, SyncAction
 
 
 class GateSync:
@@ -40,12 +40,12 @@ class GateSync:
     def check(self, last_seq: int, delta: BookDelta) -> SyncAction:
         """§4.3 step 6 with L = the local last-applied id."""
         if delta.full:
-            return SyncAction.REPLACE
+            return REPLACE
         if delta.last_seq < last_seq + 1:
-            return SyncAction.IGNORE
+            return IGNORE
         if delta.first_seq > last_seq + 1:
-            return SyncAction.GAP
-        return SyncAction.APPLY
+            return GAP
+        return APPLY
 
 
 class GateObuSync:
@@ -63,11 +63,11 @@ class GateObuSync:
 
     def check(self, last_seq: int, delta: BookDelta) -> SyncAction:
         if delta.full:
-            return SyncAction.REPLACE
+            return REPLACE
         if delta.first_seq == last_seq + 1:
-            return SyncAction.APPLY
+            return APPLY
         if delta.last_seq <= last_seq:
             # a push already applied (e.g. sent twice): absolute amounts, nothing new. The doc's
             # rule would resubscribe; ignoring it loses nothing and keeps the book.
-            return SyncAction.IGNORE
-        return SyncAction.GAP
+            return IGNORE
+        return GAP

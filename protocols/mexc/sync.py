@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from protocols.messages import BookDelta
-from protocols.venue import SyncAction
+from protocols.venue import APPLY, GAP, IGNORE, REPLACE, SyncAction
 
 
 class MexcSync:
@@ -50,9 +50,9 @@ class MexcSync:
 
     def check(self, last_seq: int, delta: BookDelta) -> SyncAction:
         if delta.full:
-            return SyncAction.REPLACE if delta.last_seq > last_seq else SyncAction.IGNORE
+            return REPLACE if delta.last_seq > last_seq else IGNORE
         if delta.first_seq == last_seq + 1:
-            return SyncAction.APPLY
+            return APPLY
         if delta.last_seq <= last_seq:
-            return SyncAction.IGNORE  # a duplicate or a late push already covered
-        return SyncAction.GAP
+            return IGNORE  # a duplicate or a late push already covered
+        return GAP

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.edge import crossed, marginal_edge_bps, top_edge_bps, walk
+from actors.edge import crossed, marginal_edge_bps, walk
 
 
 @pytest.mark.parametrize(
@@ -67,7 +67,6 @@ def test_max_notional_caps_the_quote_spent_before_fees():
 
 def test_empty_or_crossed_books_are_recognised():
     assert walk([], [(1.0, 1.0)], fee_buy=0.0, fee_sell=0.0, min_edge_bps=0.0) is None
-    assert top_edge_bps([], [(1.0, 1.0)], 0.0, 0.0) is None
     assert crossed([(101.0, 1.0)], [(100.0, 1.0)])
     assert crossed([(100.0, 1.0)], [(100.0, 1.0)])
     assert not crossed([(99.0, 1.0)], [(100.0, 1.0)])
