@@ -26,11 +26,21 @@ import config
 from protocols.errors import ConfigError
 from supervisor import cli_render as render
 from supervisor import replay_cli
-from supervisor.control_api import ADDRESS_FILE, ControlAddress, ErrorReply, InspectReply, OkReply, PsReply, TreeReply
+from supervisor.control_api import (
+    ADDRESS_FILE,
+    ControlAddress,
+    ErrorReply,
+    InspectReply,
+    MarketsReply,
+    OkReply,
+    PsReply,
+    TreeReply,
+)
 
 T = TypeVar("T")
 
-CLIENT_COMMANDS = ("ps", "tree", "inspect", "restart", "stop", "subscribe", "unsubscribe", "metrics", "watch")
+CLIENT_COMMANDS = ("ps", "tree", "inspect", "restart", "stop", "subscribe", "unsubscribe", "metrics", "watch",
+                   "markets")
 
 class CliFailure(Exception):
     """A command could not be done; the message is printed as is and the exit code is 1."""
@@ -166,6 +176,13 @@ async def _client_command(args: argparse.Namespace, out: TextIO) -> int:
                 out.write(reply_ok.detail + "\n")
             case "metrics":
                 out.write((await client.request("GET", "/metrics")).decode())
+            case "markets":
+                params = {"limit": str(args.limit), **({"symbol": args.symbol} if args.symbol else {})}
+                body = await client.request("GET", "/v1/markets", params=params)
+                if args.json:
+                    out.write(msgspec.json.format(body).decode() + "\n")
+                else:
+                    out.write(render.markets_text(msgspec.json.decode(body, type=MarketsReply)) + "\n")
             case "stop":
                 out.write((await client.post("/v1/stop")).detail + "\n")
                 if args.wait:
@@ -246,6 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("venue", help="venue name from the config, e.g. mexc")
         p.add_argument("symbol", help='"BASE/QUOTE", e.g. BTC/USDT')
     sub.add_parser("metrics", parents=[endpoint], help="Prometheus text (also served at /metrics)")
+    p = sub.add_parser("markets", parents=[endpoint],
+                       help="markets added, removed and quarantined (from the journal), newest first")
+    p.add_argument("--limit", type=int, default=50, metavar="N", help="at most N changes")
+    p.add_argument("--symbol", metavar="BASE/QUOTE", help="only this market's changes")
+    p.add_argument("--json", action="store_true")
     replay_cli.add_parser(sub)
     return parser
 

@@ -5,13 +5,14 @@ Pure functions over the control endpoint's reply Structs; no I/O.
 
 from __future__ import annotations
 
+import time
 from fnmatch import fnmatchcase
 from typing import Any
 
 import msgspec
 
 from actors.stats import ActorStats
-from supervisor.control_api import InspectReply, TreeNode
+from supervisor.control_api import InspectReply, MarketsReply, TreeNode
 
 # sort key → (value of a row, largest first?)
 _SORTS: dict[str, tuple[Any, bool]] = {
@@ -167,3 +168,21 @@ def summary_header(summary: dict[str, Any], shown: int, total: int) -> str:
     return (f"books {g('books_in_sync')}/{g('books')} in sync{synced} | markets {g('markets', 0)}{quarantined} | "
             f"frames {g('frames')} | opportunities {g('opportunities')} | restarts {g('restarts')} | "
             f"actors {shown}/{total} shown")
+
+
+def markets_text(reply: MarketsReply) -> str:
+    """The refresher's counts (whole-market mode), then one line per journaled change."""
+    lines = []
+    st = reply.status
+    if isinstance(st, dict):
+        lines.append(f"shared {st.get('shared')} | subscribed " +
+                     ", ".join(f"{v} {n}" for v, n in (st.get("subscribed") or {}).items()) +
+                     f" | refreshes {st.get('refreshes')} | added {st.get('added')} | removed {st.get('removed')}")
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(reply.counts.items())) or "none"
+    lines.append(f"journaled changes: {counts}")
+    for e in reply.events:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e.ts_ms / 1000)) if e.ts_ms else "-"
+        prices = " ".join(f"{k}={v:.8g}" for k, v in e.prices.items())
+        lines.append("  ".join(part for part in (when, e.event.ljust(11), e.symbol, ",".join(e.venues), e.reason,
+                                                  prices) if part))
+    return "\n".join(lines)

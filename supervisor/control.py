@@ -21,6 +21,7 @@ Endpoints (all JSON except /metrics; bodies are the Structs below)::
     GET  /v1/tree                TreeReply
     GET  /v1/inspect?path=P      InspectReply
     GET  /v1/summary             the engine's summary Struct
+    GET  /v1/markets?limit=N&symbol=S    MarketsReply (the journal's market changes)
     POST /v1/restart     {"path"}            OkReply
     POST /v1/stop                            OkReply
     POST /v1/subscribe   {"venue","symbol"}  OkReply
@@ -52,6 +53,7 @@ from actors.stats import ActorStats
 from config import ControlConfig, is_loopback
 from config.schema import UNIX_PATH_MAX
 from protocols.errors import ConfigError, PermanentFailure
+from protocols.messages import GetMarketEvents, MarketEvents
 from protocols.venue import split_symbol
 from supervisor import prom
 from supervisor.control_api import (
@@ -62,6 +64,7 @@ from supervisor.control_api import (
     ErrorReply,
     InspectReply,
     MarketRequest,
+    MarketsReply,
     OkReply,
     PathRequest,
     PsReply,
@@ -131,6 +134,7 @@ class ControlActor(Actor[msgspec.Struct]):
         app.router.add_get("/v1/tree", self._tree)
         app.router.add_get("/v1/inspect", self._inspect)
         app.router.add_get("/v1/summary", self._summary)
+        app.router.add_get("/v1/markets", self._markets)
         app.router.add_post("/v1/restart", self._restart)
         app.router.add_post("/v1/stop", self._stop)
         app.router.add_post("/v1/subscribe", self._subscribe)
@@ -241,6 +245,20 @@ class ControlActor(Actor[msgspec.Struct]):
 
     async def _summary(self, request: web.Request) -> web.Response:
         return self._json(self._engine.summary())
+
+    async def _markets(self, request: web.Request) -> web.Response:
+        tree = self._engine.tree
+        limit = int(request.query.get("limit", "50"))  # ValueError: 400
+        events: MarketEvents = await tree.lookup("execution/journal").ask(
+            GetMarketEvents(limit=limit, symbol=request.query.get("symbol")))
+        try:
+            status = tree.describe("markets")  # whole-market mode only
+        except LookupError:
+            status = None
+        if inspect.isawaitable(status):
+            status = await status
+        return self._json(MarketsReply(status=msgspec.to_builtins(status) if status is not None else None,
+                                       events=list(events.events), counts=events.counts))
 
     async def _restart(self, request: web.Request) -> web.Response:
         body = msgspec.json.decode(await request.read(), type=PathRequest)

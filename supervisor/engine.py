@@ -33,7 +33,7 @@ from actors.static import StaticData
 from config import EngineConfig
 from protocols.errors import ActorStopped, ExchangeError, MailboxFull
 from protocols.markets import Selection
-from protocols.messages import BookView, RestartRecord, Subscribe, Unsubscribe
+from protocols.messages import BookView, MarketEvent, RestartRecord, Subscribe, Unsubscribe
 from protocols.venue import Venue
 from supervisor.control import ControlActor
 from supervisor.markets import MarketChanges, MarketsActor
@@ -128,13 +128,25 @@ class Engine:
 
     def _journal_restart(self, path: str, reason: str, restarts_in_window: int) -> None:
         """Every restart in the tree becomes a row of the journal's ``restarts`` table."""
+        if self._tell_journal(RestartRecord(path=path, reason=reason, ts_ms=int(self.wall() * 1000))) is False:
+            self.restarts_unjournaled += 1  # the journal is full or gone; the log has the record
+
+    def _journal_market(self, event: MarketEvent) -> None:
+        """Every market added or removed at run time becomes a ``market_events`` row."""
+        if not self._tell_journal(event):  # the journal is not built yet on the markets actor's first start
+            log.error("markets: %s %s on %s not journaled (the journal is full or gone)", event.event,
+                      event.symbol, ",".join(event.venues))
+
+    def _tell_journal(self, record: Any) -> bool | None:
+        """Tell the journal ``record``: True; False when it is full or stopped; None before it exists."""
         journal = self.lookup("execution/journal")
         if journal is None:
-            return
+            return None
         try:
-            journal.tell(RestartRecord(path=path, reason=reason, ts_ms=int(self.wall() * 1000)))
+            journal.tell(record)
         except (MailboxFull, ActorStopped):
-            self.restarts_unjournaled += 1  # the journal is full or gone; the log has the record
+            return False
+        return True
 
     def lookup(self, path: str) -> ActorRef | None:
         try:
@@ -168,7 +180,7 @@ class Engine:
             venues={name: self.venues[name] for name in self.markets},
             selection=Selection(quotes=m.quotes, min_venues=m.min_venues, include=m.include, exclude=m.exclude),
             pinned={name: self.cfg.venues[name].symbols for name in self.markets},
-            refresh_s=m.refresh_s, apply=self.apply_markets)
+            refresh_s=m.refresh_s, apply=self.apply_markets, record=self._journal_market)
 
     async def apply_markets(self, wanted: dict[str, list[str]]) -> MarketChanges:
         """Make the running markets ``wanted`` (``{venue: [symbols]}``). Before the tree runs
@@ -218,7 +230,8 @@ class Engine:
             return (self.detector_class or DetectorActor)(symbol=symbol, taker_fees=self.taker_fees,
                                                           params=d,
                                                           executor=self.root.lookup("execution/executor"),
-                                                          clock=self.clock)
+                                                          clock=self.clock,
+                                                          journal=self.lookup("execution/journal"))
 
         return ChildSpec(path_symbol(symbol), factory,
                          mailbox=MailboxSpec(self.cfg.mailboxes.detector, policy="conflate",

@@ -5,6 +5,7 @@ markets listed and delisted at run time, a same-ticker-other-token market quaran
 from __future__ import annotations
 
 import contextlib
+import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ from typing import Any
 import config
 import supervisor.app as app
 from protocols.markets import Listing, Selection, shared_markets
+from protocols.messages import FlushJournal, GetMarketEvents
+from supervisor.cli import main_async
 from supervisor.engine import Engine, path_symbol
 from supervisor.markets import GetMarkets, Refresh
 from testkit import eventually as wait_until
@@ -51,6 +54,14 @@ def status_of(markets: Any) -> Any:
     return markets.describe()
 
 
+async def journaled(engine: Engine, symbol: str) -> list[tuple[str, tuple[str, ...], str]]:
+    """The journal's market changes of ``symbol``, oldest first: (event, venues, reason)."""
+    journal = engine.tree.lookup("execution/journal")
+    await journal.ask(FlushJournal())
+    events = (await journal.ask(GetMarketEvents(symbol=symbol))).events
+    return [(e.event, e.venues, e.reason) for e in reversed(events)]
+
+
 def books_in_sync(engine: Engine) -> bool:
     s = engine.summary()
     return s.books > 0 and s.books_in_sync == s.books
@@ -78,6 +89,7 @@ async def test_a_market_listed_at_run_time_is_picked_up_and_a_delisted_one_is_st
     async with whole_market(state_dir) as (sim, engine):
         await wait_until(lambda: books_in_sync(engine), timeout=45, what="every book in sync")
         pair = next(s for s, on in expected(sim).items() if len(on) == 2 and s not in sim.cfg.price_factor)
+        expected_before = expected(sim)
         sim.list_market("NEWCOIN/USDT", ("mexc", "binance"))
         sim.delist_market(pair, (expected(sim)[pair][0],))  # one of its two venues: no longer shared
         markets = engine.tree.lookup("markets")
@@ -91,17 +103,26 @@ async def test_a_market_listed_at_run_time_is_picked_up_and_a_delisted_one_is_st
         await wait_until(lambda: books_in_sync(engine), timeout=30, what="the new market's books in sync")
         status = await markets.ask(GetMarkets())
         assert status.added == 2 and status.removed == 2
+        assert await journaled(engine, "NEWCOIN/USDT") == [("added", ("mexc",), "shared by mexc, binance"),
+                                                            ("added", ("binance",), "shared by mexc, binance")]
+        gone, kept = expected_before[pair]
+        assert await journaled(engine, pair) == [("removed", (gone,), "delisted"),
+                                                 ("removed", (kept,), "no longer shared by 2 venues")]
 
 
 async def test_a_halted_market_is_removed_at_the_next_refresh(state_dir: Path) -> None:
     async with whole_market(state_dir) as (sim, engine):
         pair = next(s for s, on in expected(sim).items() if len(on) == 2)
+        expected_before = expected(sim)
         sim.venues[expected(sim)[pair][1]].change_listing("halt", pair)
         markets = engine.tree.lookup("markets")
         markets.tell(Refresh())
         await wait_until(lambda: status_of(markets).refreshes == 2, what="the refresh applied")
         assert all(pair not in s for s in engine.markets.values())
         assert engine.lookup(f"detectors/{path_symbol(pair)}") is None
+        on = expected_before[pair]
+        assert await journaled(engine, pair) == [("removed", (on[0],), "no longer shared by 2 venues"),
+                                                 ("removed", (on[1],), "halted")]
 
 
 async def test_a_ticker_naming_different_tokens_on_two_venues_is_quarantined_and_never_traded(
@@ -114,6 +135,13 @@ async def test_a_ticker_naming_different_tokens_on_two_venues_is_quarantined_and
             status = await wait_until(lambda p=path: (d := engine.tree.describe(p)).quarantined and d,
                                       timeout=30, what=f"{symbol} quarantined")
             assert status.opportunities == 0 and "sanity bound" in status.quarantined
+            [(event, venues, reason)] = await journaled(engine, symbol)
+            assert event == "quarantined" and len(venues) == 2 and reason == status.quarantined
+        out = io.StringIO()
+        socket = engine.cfg.control.unix_path
+        assert await main_async(["markets", "--socket", socket, "--symbol", mismatched[0]], out=out) == 0
+        assert "journaled changes: quarantined" in out.getvalue() and "sanity bound" in out.getvalue()
+        assert f"{venues[0]}_ask=" in out.getvalue()
 
 
 async def test_a_dropped_connection_resyncs_only_its_own_books_while_the_other_shards_keep_streaming(
