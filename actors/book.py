@@ -26,6 +26,11 @@ supervisor's intensity): a fresh ``L2Book``, out of sync, the next delta fetches
 ``RateLimited`` from the snapshot fetch is the one named recovery:
 wait ``retry_after_s``, fetch again.
 
+Snapshot order (``snapshot_gate``, optional: ``actors.snapshots``): the fetch waits for a turn of
+the venue's gate, which serves the books that matter first when many resync at once: a book
+whose market had a recent edge (``recent_edge()``, from the engine), then the busiest
+(``activity()``: deltas received per second since it started, the buffered ones included).
+
 On start, and whenever it is out of sync (before a gap is raised, too), it publishes
 ``BookView(in_sync=False, bids=(), asks=())`` so the detector drops the venue's older view.
 After applied deltas it publishes the top-``depth`` view, stamped with the last delta's seq,
@@ -45,6 +50,7 @@ import msgspec
 
 from actors import Actor, ActorRef
 from actors.l2book import DEFAULT_MAX_LEVELS, L2Book
+from actors.snapshots import SnapshotGate
 from protocols.errors import RateLimited, SequenceGap
 from protocols.messages import BookDelta, BookSnapshot, BookView, GetView, Resync, Subscribe, Unsubscribe
 from protocols.venue import SyncAction, Venue
@@ -82,9 +88,13 @@ class BookActor(Actor[BookInbox]):
                  max_levels: int = DEFAULT_MAX_LEVELS, snapshot_limit: int = 1000,
                  clock: Callable[[], int] = time.monotonic_ns,
                  max_snapshot_attempts: int = MAX_SNAPSHOT_ATTEMPTS,
-                 connection: Callable[[], ActorRef | None] | None = None) -> None:
+                 connection: Callable[[], ActorRef | None] | None = None,
+                 snapshot_gate: SnapshotGate | None = None, recent_edge: Callable[[], bool] | None = None) -> None:
         """``connection``: looks up the venue's connection, for sync rules that resync by
-        resubscribing (``SyncRule.resubscribe_to_resync``)."""
+        resubscribing (``SyncRule.resubscribe_to_resync``). ``snapshot_gate`` and
+        ``recent_edge``: the order of snapshot fetches (module docstring)."""
+        self.snapshot_gate, self.recent_edge = snapshot_gate, recent_edge
+        self._born_ns = clock()
         self.venue, self.symbol, self.publish = venue, symbol, publish
         self.connection = connection
         self.depth, self.snapshot_limit, self.clock = depth, snapshot_limit, clock
@@ -224,10 +234,22 @@ class BookActor(Actor[BookInbox]):
         while True:
             self._fetches += 1
             try:
-                return await self.venue.depth_snapshot(self.symbol, self.snapshot_limit)
+                if self.snapshot_gate is None:
+                    return await self.venue.depth_snapshot(self.symbol, self.snapshot_limit)
+                async with self.snapshot_gate.turn(self.snapshot_priority):
+                    return await self.venue.depth_snapshot(self.symbol, self.snapshot_limit)
             except RateLimited as exc:
                 # The one named recovery: the venue told us when to come back.
                 await asyncio.sleep(exc.retry_after_s)
+
+    def snapshot_priority(self) -> tuple[float, float]:
+        """(1 if the market had a recent edge else 0, activity): larger fetches first."""
+        return float(self.recent_edge is not None and self.recent_edge()), self.activity()
+
+    def activity(self) -> float:
+        """Deltas received per second since this book started (applied or buffered while syncing)."""
+        elapsed_s = max(1.0, (self.clock() - self._born_ns) / 1e9)
+        return (self._applied + len(self._buffer)) / elapsed_s
 
     # --- reads --------------------------------------------------------------------------------
 

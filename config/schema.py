@@ -111,6 +111,9 @@ class BookConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True)
     depth: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 20  # K levels per side in a BookView
     max_levels: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1000  # levels kept per side
     snapshot_limit: Annotated[int, msgspec.Meta(ge=1, le=5000)] = 1000  # the venues' largest
+    # Snapshot fetches in flight per venue; books beyond it wait, the ones with a recent edge
+    # first, then the busiest (actors.snapshots). The REST weight bucket still paces them.
+    snapshots_in_flight: Annotated[int, msgspec.Meta(ge=1, le=256)] = 8
 
 
 class JournalConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):

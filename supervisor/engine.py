@@ -29,6 +29,7 @@ from actors.detector import DetectorActor
 from actors.executor import ExecutorActor
 from actors.journal import JournalActor
 from actors.order_gateway import OrderGatewayActor, OrderGateways, WsFirstVenue
+from actors.snapshots import SnapshotGate
 from actors.static import StaticData
 from config import EngineConfig
 from protocols.errors import ActorStopped, ExchangeError, MailboxFull
@@ -42,6 +43,10 @@ from supervisor.spec import ChildSpec, Strategy, exponential_backoff
 from supervisor.tree import Supervisor
 
 log = logging.getLogger("arbor.engine")
+
+# A market whose detector fired within this long has a "recent edge": its books fetch their
+# snapshots first when many resync at once (actors.snapshots).
+RECENT_EDGE_S = 300.0
 
 
 def detector_key(msg: object) -> object:
@@ -100,6 +105,8 @@ class Engine:
         self.counters = {name: ConnectionCounters() for name in self.markets}
         self.shards: dict[str, list[list[str]]] = {}  # venue -> symbols per connection actor
         self._shard_starts: dict[tuple[str, int], int] = {}
+        # One snapshot gate per venue, shared by every incarnation of its books.
+        self.snapshot_gates = {name: SnapshotGate(cfg.book.snapshots_in_flight) for name in self.markets}
         # Symbol rules and fees: fetched once per venue when first needed, shared by every
         # executor this engine builds (a restart re-fetches nothing).
         self.static = StaticData(venues)
@@ -301,6 +308,13 @@ class Engine:
 
         return ChildSpec(str(index), factory, mailbox=MailboxSpec(self.cfg.mailboxes.connection))
 
+    def recent_edge(self, symbol: str) -> bool:
+        """Did ``symbol``'s detector fire within ``RECENT_EDGE_S``?"""
+        detector = self.lookup(f"detectors/{path_symbol(symbol)}")
+        status = detector.describe() if detector is not None else None
+        last = getattr(status, "last_opportunity", None)
+        return last is not None and self.clock() - last.created_ns < RECENT_EDGE_S * 1e9
+
     def _shard_path(self, name: str, symbol: str) -> str | None:
         for index, symbols in enumerate(self.shards.get(name, ())):
             if symbol in symbols:
@@ -319,7 +333,8 @@ class Engine:
         return ChildSpec(path_symbol(symbol), lambda: BookActor(
             venue=self.venues[name], symbol=symbol, publish=self.root.lookup(f"detectors/{path_symbol(symbol)}"),
             depth=b.depth, max_levels=levels, snapshot_limit=limit, clock=self.clock,
-            connection=lambda: self._connection_of(name, symbol)),
+            connection=lambda: self._connection_of(name, symbol), snapshot_gate=self.snapshot_gates[name],
+            recent_edge=lambda: self.recent_edge(symbol)),
             mailbox=MailboxSpec(self.cfg.mailboxes.book))
 
     # --- EngineHandle (the control endpoint) ------------------------------------------------

@@ -4,6 +4,7 @@ markets listed and delisted at run time, a same-ticker-other-token market quaran
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 from collections.abc import AsyncIterator
@@ -23,16 +24,17 @@ VENUES = ("mexc", "gateio", "binance")
 MARKETS = 24  # shared markets in the simulated universe (CI-sized; the benchmark runs 300/1000)
 
 
-def markets_toml(directory: Path, markets: int = MARKETS, per_connection: int = 50) -> str:
+def markets_toml(directory: Path, markets: int = MARKETS, per_connection: int = 50, updates_per_s: float = 40,
+                 extra: str = "") -> str:
     venues = "".join(f'[venues.{v}]\nkind = "{v}"\nsimulated = true\n' for v in VENUES)
     kill = directory / "kill"
     kill.touch()  # no orders: these tests are about market data
     return (venues + '[markets]\nsymbols = "shared"\nquotes = ["USDT"]\nrefresh_s = 3600\n'
             f"per_connection = {per_connection}\n"
-            f'[simulator]\nseed = 7\nmarkets = {markets}\nupdates_per_s = 40\n'
+            f'[simulator]\nseed = 7\nmarkets = {markets}\nupdates_per_s = {updates_per_s}\n'
             f'[risk]\nkill_switch_path = "{kill}"\n'
             "[restart]\nmax_restarts = 20\nwithin_s = 10.0\nbackoff_initial_s = 0.02\nbackoff_max_s = 0.5\n"
-            f'[journal]\npath = "{directory / "journal.sqlite"}"\n')
+            f'[journal]\npath = "{directory / "journal.sqlite"}"\n' + extra)
 
 
 @contextlib.asynccontextmanager
@@ -170,3 +172,49 @@ async def test_a_dropped_connection_resyncs_only_its_own_books_while_the_other_s
         assert all(book(s).resync_attempts == fetches[s] for s in kept), "another shard's book resynced"
         await wait_until(lambda: sum(book(s).deltas_applied > applied[s] for s in kept) >= len(kept) // 2,
                          what="the other shards' books kept applying deltas")
+
+
+async def test_reconnected_shards_books_fetch_their_snapshots_recent_edge_first_then_the_busiest(
+        state_dir: Path) -> None:
+    # One snapshot in flight per venue, so the order of the simulator's snapshot log is the
+    # gate's order; few updates per second, so the markets' frame rates differ.
+    async with whole_market(state_dir, per_connection=12, updates_per_s=4,
+                            extra="[book]\nsnapshots_in_flight = 1\n") as (sim, engine):
+        await wait_until(lambda: books_in_sync(engine), timeout=45, what="every book in sync")
+        venue = "binance"
+        await wait_until(lambda: any(engine.recent_edge(s) for s in engine.markets[venue]), timeout=30,
+                         what="an opportunity in a market on binance")
+        gate, server = engine.snapshot_gates[venue], sim.venues[venue]
+        rate = {s: sim.cfg.activity.get(s, 1.0) for s in engine.markets[venue]}
+        # the shard with the busiest market reconnects last: first come, first served would
+        # fetch every book of the quieter shards before it
+        shards = sorted((list(s) for s in engine.shards[venue]), key=lambda s: max(rate[x] for x in s))
+        assert len(shards) >= 2
+        hold, held = asyncio.Event(), asyncio.Event()
+
+        async def occupy() -> None:  # one more fetch in flight: the books queue behind it
+            async with gate.turn(lambda: (9.0, 0.0)):
+                held.set()
+                await hold.wait()
+
+        occupier = asyncio.create_task(occupy(), name="test:occupy-gate")
+        await held.wait()
+        edge_before = {s for s in engine.markets[venue] if engine.recent_edge(s)}
+        mark = len(server.snapshots)
+        queued = 0
+        for shard in shards:
+            assert server.drop_connections(shard[0]) == 1
+            queued += len(shard)
+            await wait_until(lambda n=queued: gate.waiting == n, timeout=30, what=f"{queued} books queued at the gate")
+        hold.set()
+        await occupier
+        await wait_until(lambda: books_in_sync(engine), timeout=30, what="every book in sync again")
+        order = [symbol for _, symbol in server.snapshots[mark:]]
+        assert sorted(order) == sorted(engine.markets[venue])  # one fetch per book, once each
+        never_edge = {s for s in order if not engine.recent_edge(s)}
+        assert edge_before and never_edge
+        assert max(order.index(s) for s in edge_before) < min(order.index(s) for s in never_edge), order
+        # the others by activity: of two markets whose update rates differ 3x, the busier first
+        inverted = [(a, b) for a in never_edge for b in never_edge
+                    if rate[a] >= 3 * rate[b] and order.index(a) > order.index(b)]
+        assert not inverted, f"a quieter market fetched before a 3x busier one: {inverted} ({order}, {rate})"
