@@ -166,6 +166,9 @@ class MarketsConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     # Markets per WebSocket connection (each its own actor), at most the venue's own limit
     # (MEXC 30): a dropped connection resyncs only its share of the books.
     per_connection: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 50
+    # Activity floor: a venue counts toward min_venues for a market only where the market
+    # traded at least this much over 24 h (in its quote asset), from the venues' 24 h tickers.
+    min_quote_volume_24h: Annotated[float, msgspec.Meta(ge=0)] | None = None
 
 
 class CaptureConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):

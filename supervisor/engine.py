@@ -185,7 +185,8 @@ class Engine:
         m = self.cfg.markets
         return MarketsActor(
             venues={name: self.venues[name] for name in self.markets},
-            selection=Selection(quotes=m.quotes, min_venues=m.min_venues, include=m.include, exclude=m.exclude),
+            selection=Selection(quotes=m.quotes, min_venues=m.min_venues, include=m.include, exclude=m.exclude,
+                                min_quote_volume_24h=m.min_quote_volume_24h),
             pinned={name: self.cfg.venues[name].symbols for name in self.markets},
             refresh_s=m.refresh_s, apply=self.apply_markets, record=self._journal_market)
 

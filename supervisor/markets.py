@@ -1,12 +1,14 @@
 """Whole-market mode's refresher: which markets run, kept in step with the venues' listings.
 
 ``MarketsActor`` (the root's first child, so the set is known before any detector or book is
-built) reads every enabled venue's listing (``Venue.markets()``), selects the markets open on
-at least ``min_venues`` of them (``protocols.markets.shared_markets``) plus each venue's pinned
-``symbols``, and hands the per-venue set to ``apply`` (the engine's ``apply_markets``). On its
-first start that only records the set (the tree then builds from it); afterwards, every
-``refresh_s`` (and on a restart), ``apply`` diffs it against the running tree: a newly shared
-market gets its books and detector started, a delisted or halted one is stopped and removed.
+built) reads every enabled venue's listing (``Venue.markets()``) and, with an activity floor
+(``Selection.min_quote_volume_24h``), its 24 h tickers (``Venue.quote_volumes_24h()``), selects
+the markets open (and active enough) on at least ``min_venues`` of them
+(``protocols.markets.shared_markets``) plus each venue's pinned ``symbols``, and hands the
+per-venue set to ``apply`` (the engine's ``apply_markets``). On its first start that only
+records the set (the tree then builds from it); afterwards, every ``refresh_s`` (and on a
+restart), ``apply`` diffs it against the running tree: a newly shared market gets its books
+and detector started, a delisted or halted one is stopped and removed.
 Every such change is handed to ``record`` (the engine journals it: ``MarketEvent`` rows, one
 per venue-market, with the reason read from the listings: ``delisted``, ``halted``, ``closed to
 API orders``, ``no longer shared`` ...).
@@ -26,7 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 import msgspec
 
 from actors import Actor
-from protocols.markets import Listing, Selection, per_venue, shared_markets
+from protocols.markets import Listing, Selection, below_floor, per_venue, shared_markets, volumes_by_symbol
 from protocols.messages import MarketEvent, Msg
 from protocols.venue import Venue
 
@@ -90,7 +92,11 @@ class MarketsActor(Actor[Refresh | GetMarkets]):
     async def _refresh(self) -> None:
         started = time.monotonic()
         listed = {name: await venue.markets() for name, venue in self.venues.items()}
-        shared = shared_markets(listed, self.selection)
+        volumes = None
+        if self.selection.min_quote_volume_24h is not None:
+            volumes = {name: volumes_by_symbol(listed[name], await venue.quote_volumes_24h())
+                       for name, venue in self.venues.items()}
+        shared = shared_markets(listed, self.selection, volumes)
         wanted = per_venue(shared, self.venues)
         for venue, symbols in self.pinned.items():
             wanted[venue].extend(s for s in symbols if s not in wanted[venue])
@@ -101,7 +107,7 @@ class MarketsActor(Actor[Refresh | GetMarkets]):
         self._removed += sum(len(v) for v in changes.removed.values())
         self._last = time.time()
         if self.record is not None:
-            for event in change_events(changes, listed, shared, self.selection.min_venues):
+            for event in change_events(changes, listed, shared, self.selection, volumes):
                 self.record(event)
         log.info("markets: %d shared by >= %d venues (%s) in %.2fs; added %s, removed %s", len(shared),
                  self.selection.min_venues, ", ".join(f"{v} {len(s)}" for v, s in wanted.items()),
@@ -117,9 +123,10 @@ class MarketsActor(Actor[Refresh | GetMarkets]):
 
 
 def change_events(changes: MarketChanges, listed: Mapping[str, Sequence[Listing]],
-                  shared: Mapping[str, Sequence[str]], min_venues: int) -> list[MarketEvent]:
+                  shared: Mapping[str, Sequence[str]], selection: Selection,
+                  volumes: Mapping[str, Mapping[str, float]] | None = None) -> list[MarketEvent]:
     """One ``MarketEvent`` per venue-market ``changes`` added or removed, with the reason read
-    from that refresh's ``listed`` rows and ``shared`` set."""
+    from that refresh's ``listed`` rows, ``volumes`` (with a floor) and ``shared`` set."""
     rows = {(venue, r.symbol): r for venue, rs in listed.items() for r in rs}
     events = []
     for venue, symbols in changes.added.items():
@@ -136,9 +143,12 @@ def change_events(changes: MarketChanges, listed: Mapping[str, Sequence[Listing]
                 reason = "halted"
             elif not row.api_orders:
                 reason = "closed to API orders"
+            elif below_floor(selection, volumes, venue, symbol):
+                volume = (volumes or {}).get(venue, {}).get(symbol, 0.0)
+                reason = f"24h quote volume {volume:.0f} below the floor {selection.min_quote_volume_24h:.0f}"
             elif symbol in shared:
                 reason = "no longer selected"
             else:
-                reason = f"no longer shared by {min_venues} venues"
+                reason = f"no longer shared by {selection.min_venues} venues"
             events.append(MarketEvent(event="removed", symbol=symbol, venues=(venue,), reason=reason))
     return events

@@ -185,6 +185,8 @@ class BinanceServer(VenueServer):
                 w = 5
         elif path == "/api/v3/openOrders" and request.method == "GET" and "symbol" not in request.query:
             w = 80
+        elif path == "/api/v3/ticker/24hr" and "symbol" not in request.query:
+            w = 80  # every market
         else:
             w = WEIGHTS.get((request.method, path), WEIGHTS.get(path, 1))
         banned = self.ban.banned_for()

@@ -15,6 +15,7 @@ import config
 import supervisor.app as app
 from protocols.markets import Listing, Selection, shared_markets
 from protocols.messages import FlushJournal, GetMarketEvents
+from simulator.venues.reference import market_volume
 from supervisor.cli import main_async
 from supervisor.engine import Engine, path_symbol
 from supervisor.markets import GetMarkets, Refresh
@@ -25,12 +26,13 @@ MARKETS = 24  # shared markets in the simulated universe (CI-sized; the benchmar
 
 
 def markets_toml(directory: Path, markets: int = MARKETS, per_connection: int = 50, updates_per_s: float = 40,
-                 extra: str = "") -> str:
+                 extra: str = "", floor: float | None = None) -> str:
     venues = "".join(f'[venues.{v}]\nkind = "{v}"\nsimulated = true\n' for v in VENUES)
     kill = directory / "kill"
     kill.touch()  # no orders: these tests are about market data
+    floor_line = f"min_quote_volume_24h = {floor}\n" if floor is not None else ""
     return (venues + '[markets]\nsymbols = "shared"\nquotes = ["USDT"]\nrefresh_s = 3600\n'
-            f"per_connection = {per_connection}\n"
+            f"per_connection = {per_connection}\n" + floor_line +
             f'[simulator]\nseed = 7\nmarkets = {markets}\nupdates_per_s = {updates_per_s}\n'
             f'[risk]\nkill_switch_path = "{kill}"\n'
             "[restart]\nmax_restarts = 20\nwithin_s = 10.0\nbackoff_initial_s = 0.02\nbackoff_max_s = 0.5\n"
@@ -218,3 +220,18 @@ async def test_reconnected_shards_books_fetch_their_snapshots_recent_edge_first_
         inverted = [(a, b) for a in never_edge for b in never_edge
                     if rate[a] >= 3 * rate[b] and order.index(a) > order.index(b)]
         assert not inverted, f"a quieter market fetched before a 3x busier one: {inverted} ({order}, {rate})"
+
+
+async def test_an_activity_floor_keeps_only_markets_that_traded_it_on_at_least_two_venues(state_dir: Path) -> None:
+    floor = 150_000.0
+    async with whole_market(state_dir, floor=floor) as (sim, engine):
+        c = sim.cfg
+        volumes = {v: {s: market_volume(c.seed, v, s, c.activity.get(s, 1.0)) for s in c.listed(v)} for v in VENUES}
+        listings = {v: [Listing(venue=v, symbol=s, venue_symbol=s, trading=True,
+                                api_orders=s not in c.api_closed.get(v, ())) for s in c.listed(v)] for v in VENUES}
+        want = shared_markets(listings, Selection(min_quote_volume_24h=floor), volumes)
+        without = expected(sim)
+        assert 0 < len(want) < len(without)  # the floor drops the quietest, keeps the rest
+        assert {v: sorted(engine.markets[v]) for v in VENUES} == \
+            {v: sorted(s for s, on in want.items() if v in on) for v in VENUES}
+        assert {v: sim.venues[v].rate_limited for v in VENUES} == dict.fromkeys(VENUES, 0)
