@@ -40,7 +40,7 @@ from supervisor.control_api import (
 T = TypeVar("T")
 
 CLIENT_COMMANDS = ("ps", "tree", "inspect", "restart", "stop", "subscribe", "unsubscribe", "metrics", "watch",
-                   "markets")
+                   "markets", "summary")
 
 class CliFailure(Exception):
     """A command could not be done; the message is printed as is and the exit code is 1."""
@@ -162,7 +162,17 @@ async def _client_command(args: argparse.Namespace, out: TextIO) -> int:
                     await asyncio.sleep(args.interval)  # a refresh period, not a wait for a condition
             case "tree":
                 tree = await client.get("/v1/tree", TreeReply)
-                out.write(render.tree_text(tree.root) + "\n")
+                root, shown, total = render.prune_tree(tree.root, path=args.path, state=args.state, kind=args.kind,
+                                                       top=args.top, sort=args.sort)
+                if shown != total:
+                    out.write(f"{shown} of {total} actors match (drawn with their supervisors)\n")
+                out.write((render.tree_text(root) if root is not None else "(no actor matches)") + "\n")
+            case "summary":
+                body = await client.request("GET", "/v1/summary")
+                if args.json:
+                    out.write(msgspec.json.format(body).decode() + "\n")
+                else:
+                    out.write(render.summary_text(msgspec.json.decode(body)) + "\n")
             case "inspect":
                 body = await client.request("GET", "/v1/inspect", params={"path": args.path})
                 if args.json:
@@ -248,7 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
     _filters(p)
     p.add_argument("--interval", type=float, default=1.0, metavar="S", help="seconds between refreshes")
     p.add_argument("--count", type=int, default=0, metavar="N", help="stop after N refreshes (0: never)")
-    sub.add_parser("tree", parents=[endpoint], help="the supervision tree: strategies, intensity, states")
+    p = sub.add_parser("tree", parents=[endpoint], help="the supervision tree: strategies, intensity, states")
+    _filters(p)
+    p.add_argument("--sort", choices=tuple(render.TREE_SORTS), default="rate", help="what --top ranks by")
+    p = sub.add_parser("summary", parents=[endpoint],
+                       help="books in sync, time until all were, markets (shared/active/quarantined), trading")
+    p.add_argument("--json", action="store_true")
     p = sub.add_parser("inspect", parents=[endpoint], help="one actor's stats and describe()")
     p.add_argument("path", help="tree path, e.g. venues/mexc/books/BTCUSDT")
     p.add_argument("--json", action="store_true")

@@ -343,7 +343,8 @@ def build_tree(tree: TreeView) -> TreeNode:
         return TreeNode(name=path.rpartition("/")[2] or "/", path=path or "/", kind=s.kind, state=s.state,
                         restarts=s.restarts, restart_type=restart_types.get(path), strategy=s.strategy,
                         max_restarts=s.max_restarts, within_s=s.within_s, restarts_in_window=s.restarts_in_window,
-                        children=[node(c) for c in children.get(path, [])])
+                        children=[node(c) for c in children.get(path, [])], mailbox_depth=s.mailbox_depth,
+                        rate_per_s=s.rate_per_s)
 
     if "" in by_path:
         return node("")

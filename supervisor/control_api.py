@@ -40,6 +40,8 @@ class TreeNode(msgspec.Struct, frozen=True, kw_only=True):
     within_s: float | None = None
     restarts_in_window: int | None = None
     children: list[TreeNode] = []
+    mailbox_depth: int = 0  # for `tree --top N --sort depth|rate`
+    rate_per_s: float = 0.0
 
 
 class TreeReply(msgspec.Struct, frozen=True, kw_only=True):

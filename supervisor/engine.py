@@ -79,6 +79,8 @@ class EngineSummary(msgspec.Struct, frozen=True, kw_only=True):
     markets: int = 0  # symbols with a detector (whole-market mode: the shared set)
     quarantined: int = 0  # markets whose detector quarantined them (never traded)
     all_in_sync_s: float | None = None  # from start until every book was first in sync
+    markets_shared: int | None = None  # whole-market mode: markets the venues share (as selected)
+    markets_active: int = 0  # markets the detector can trade now: >= 2 venues in sync, not quarantined
 
 
 class Engine:
@@ -394,11 +396,15 @@ class Engine:
                 status = self._describe(f"venues/{name}/books/{path_symbol(symbol)}")
                 books += 1
                 in_sync += bool(status is not None and status.in_sync)
-        quarantined = 0
+        quarantined = active = 0
         for symbol in self._symbols():
             status = self._describe(f"detectors/{path_symbol(symbol)}")
             opportunities += getattr(status, "opportunities", 0)
-            quarantined += getattr(status, "quarantined", None) is not None
+            if getattr(status, "quarantined", None) is not None:
+                quarantined += 1
+            elif len(getattr(status, "venues_in_sync", ())) >= 2:
+                active += 1
+        shared = getattr(self._describe("markets"), "shared", None)
         ex = self._describe("execution/executor")
         if ex is not None:
             executed, pnl = ex.executed, ex.realised_pnl
@@ -406,9 +412,7 @@ class Engine:
         frames = sum(c.frames for c in self.counters.values())
         now = time.monotonic()
         if self._all_in_sync_s is None and books and in_sync == books:
-            self._all_in_sync_s = round(now - self._started, 2)
-            log.info("all %d books in sync %.2fs after start", books, self._all_in_sync_s,
-                     extra={"books": books, "all_in_sync_s": self._all_in_sync_s})
+            self._first_all_in_sync(books, now)
         then, then_frames = self._last
         self._last = (now, frames)
         return EngineSummary(
@@ -418,7 +422,19 @@ class Engine:
             opportunities=opportunities, executed=executed, realised_pnl=round(pnl, 6),
             open_positions=positions, unhedged_alerts=alerts, restarts=restarts,
             paper=not self.live, markets=len(self._symbols()), quarantined=quarantined,
-            all_in_sync_s=self._all_in_sync_s)
+            all_in_sync_s=self._all_in_sync_s, markets_shared=shared, markets_active=active)
+
+    def _note_all_in_sync(self) -> None:
+        """Record ``all_in_sync_s`` if every book is in sync now (cheaper than a summary)."""
+        books = [self._describe(f"venues/{name}/books/{path_symbol(symbol)}")
+                 for name, symbols in self.markets.items() for symbol in symbols]
+        if books and all(b is not None and b.in_sync for b in books):
+            self._first_all_in_sync(len(books), time.monotonic())
+
+    def _first_all_in_sync(self, books: int, now: float) -> None:
+        self._all_in_sync_s = round(now - self._started, 2)
+        log.info("all %d books in sync %.2fs after start", books, self._all_in_sync_s,
+                 extra={"books": books, "all_in_sync_s": self._all_in_sync_s})
 
     def _describe(self, path: str) -> Any:
         try:
@@ -444,13 +460,22 @@ class Engine:
             stopper = asyncio.create_task(self._stop.wait(), name="engine:stop-wait")
             try:
                 deadline = None if duration_s is None else time.monotonic() + duration_s
+                next_status = time.monotonic() + 1.0
                 while not (waiter.done() or stopper.done()):
-                    left = None if deadline is None else deadline - time.monotonic()
+                    now = time.monotonic()
+                    left = None if deadline is None else deadline - now
                     if left is not None and left <= 0:
                         break
-                    await asyncio.wait({waiter, stopper}, timeout=min(1.0, left) if left is not None else 1.0)
-                    if status is not None and not waiter.done():
+                    # every 0.1 s until every book was first in sync (all_in_sync_s to 0.1 s), then 1 s
+                    tick = 0.1 if self._all_in_sync_s is None else 1.0
+                    await asyncio.wait({waiter, stopper}, timeout=min(tick, left) if left is not None else tick)
+                    if waiter.done():
+                        break
+                    if status is not None and time.monotonic() >= next_status:
+                        next_status = time.monotonic() + 1.0
                         status(self.summary())
+                    elif self._all_in_sync_s is None:
+                        self._note_all_in_sync()
                 if waiter.done():
                     waiter.result()  # the root failed: raise its reason
             finally:

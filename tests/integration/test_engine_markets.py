@@ -86,6 +86,19 @@ async def test_whole_market_mode_runs_every_shared_market_and_no_other_with_ever
         assert {v: sim.venues[v].rate_limited for v in VENUES} == dict.fromkeys(VENUES, 0)
         status = await engine.tree.lookup("markets").ask(GetMarkets())
         assert status.shared == len(want) and status.subscribed == {v: len(engine.markets[v]) for v in VENUES}
+        summary = engine.summary()
+        assert summary.markets_shared == len(want) and summary.markets == len(want)
+        assert summary.all_in_sync_s is not None and summary.all_in_sync_s > 0
+        await wait_until(lambda: engine.summary().markets_active + engine.summary().quarantined == len(want),
+                         what="every market active (two venues in sync) or quarantined")
+        socket = engine.cfg.control.unix_path
+        out = io.StringIO()
+        assert await main_async(["summary", "--socket", socket], out=out) == 0
+        assert f"{len(want)} shared" in out.getvalue() and "all in sync after" in out.getvalue()
+        out = io.StringIO()
+        assert await main_async(["tree", "--socket", socket, "--kind", "BookActor", "--top", "3"], out=out) == 0
+        lines = out.getvalue().splitlines()
+        assert lines[0].startswith("3 of ") and sum("BookActor" in line for line in lines) == 3
 
 
 async def test_a_market_listed_at_run_time_is_picked_up_and_a_delisted_one_is_stopped_and_removed(

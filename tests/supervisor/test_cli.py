@@ -179,6 +179,70 @@ def test_tree_is_drawn_with_box_characters_and_supervisor_intensity() -> None:
     ]
 
 
+def _book(sym: str, venue: str = "mexc", rate: float = 0.0, state: str = "running") -> TreeNode:
+    return TreeNode(name=sym, path=f"venues/{venue}/books/{sym}", kind="BookActor", state=state, restarts=0,
+                    rate_per_s=rate)
+
+
+def _sup(name: str, path: str, children: list[TreeNode]) -> TreeNode:
+    return TreeNode(name=name, path=path, kind="Supervisor", state="running", restarts=0, strategy="one_for_one",
+                    max_restarts=3, within_s=5.0, restarts_in_window=0, children=children)
+
+
+TREE = _sup("/", "/", [
+    _sup("venues", "venues", [
+        _sup("mexc", "venues/mexc", [_sup("books", "venues/mexc/books", [
+            _book("AAAUSDT", rate=1.0), _book("BTCUSDT", rate=50.0), _book("CCCUSDT", rate=7.0, state="restarting")])]),
+        _sup("gateio", "venues/gateio", [_sup("books", "venues/gateio/books", [
+            _book("AAAUSDT", "gateio", rate=20.0)])])]),
+    TreeNode(name="control", path="control", kind="ControlActor", state="running", restarts=0)])
+
+
+def _names(node: TreeNode | None) -> list[str]:
+    return [] if node is None else [node.path, *(p for c in node.children for p in _names(c))]
+
+
+def test_tree_top_n_keeps_the_n_busiest_matching_actors_under_their_supervisors() -> None:
+    root, shown, total = cli_render.prune_tree(TREE, kind="bookactor", top=2, sort="rate")
+    assert (shown, total) == (2, 11)
+    assert _names(root) == ["/", "venues", "venues/mexc", "venues/mexc/books", "venues/mexc/books/BTCUSDT",
+                            "venues/gateio", "venues/gateio/books", "venues/gateio/books/AAAUSDT"]
+    text = cli_render.tree_text(root)
+    assert "BTCUSDT  BookActor  running" in text and "control" not in text
+
+
+@pytest.mark.parametrize(("filters", "leaves"), [
+    ({"path": "venues/mexc/*"}, ["venues/mexc/books", "venues/mexc/books/AAAUSDT", "venues/mexc/books/BTCUSDT",
+                                  "venues/mexc/books/CCCUSDT"]),
+    ({"path": "venues/gateio"}, ["venues/gateio", "venues/gateio/books", "venues/gateio/books/AAAUSDT"]),  # subtree
+    ({"state": "restarting"}, ["venues/mexc/books/CCCUSDT"]),
+    ({"path": "*/AAAUSDT", "kind": "BookActor"}, ["venues/mexc/books/AAAUSDT", "venues/gateio/books/AAAUSDT"]),
+])
+def test_tree_filters_by_path_glob_state_and_kind_like_ps(filters: dict[str, str], leaves: list[str]) -> None:
+    root, shown, _ = cli_render.prune_tree(TREE, **filters)
+    assert shown == len(leaves)
+    drawn = _names(root)
+    assert set(leaves) <= set(drawn)
+    # nothing else but the matches' ancestors
+    assert all(p in leaves or any(leaf.startswith(p.strip("/") + "/") or p == "/" for leaf in leaves) for p in drawn)
+
+
+def test_a_tree_filter_that_matches_nothing_draws_nothing_and_no_filter_draws_everything() -> None:
+    assert cli_render.prune_tree(TREE, kind="ExecutorActor")[0] is None
+    assert cli_render.prune_tree(TREE) == (TREE, 11, 11)
+
+
+def test_the_summary_names_shared_active_and_quarantined_markets_and_the_time_to_sync() -> None:
+    summary = {"books_in_sync": 58, "books": 60, "all_in_sync_s": 4.2, "markets": 24, "markets_active": 21,
+               "quarantined": 1, "markets_shared": 24, "frames": 9, "opportunities": 3, "restarts": 0}
+    text = cli_render.summary_text(summary)
+    assert text.splitlines()[0] == \
+        "books 58/60 in sync, all in sync after 4.2s | markets 24 (21 active, 1 quarantined, 24 shared)"
+    assert "markets_shared: 24" in text and "all_in_sync_s: 4.2" in text
+    assert "markets 3 (3 active) |" in cli_render.summary_header(
+        {"markets": 3, "markets_active": 3, "markets_shared": None}, 1, 1)
+
+
 @pytest.mark.parametrize(("seconds", "text"), [(0.04, "0.0s"), (59.9, "59.9s"), (61, "1m01s"), (7322, "2h02m")])
 def test_durations_read_like_top(seconds: float, text: str) -> None:
     assert cli_render.duration(seconds) == text
