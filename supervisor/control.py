@@ -121,6 +121,7 @@ class ControlActor(Actor[msgspec.Struct]):
         self._since = 0.0
         self._encoder = msgspec.json.Encoder()
         self._files: list[Path] = []
+        self._exposition = prom.Exposition()  # keeps the aggregated counters monotonic
 
     # lifecycle ------------------------------------------------------------------------------
     async def on_start(self) -> None:
@@ -297,7 +298,7 @@ class ControlActor(Actor[msgspec.Struct]):
         return body
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        text = prom.render(self._engine.tree.stats(), self._engine.summary())
+        text = self._exposition.render(self._engine.tree.stats(), self._engine.summary())
         return web.Response(text=text, headers={"Content-Type": prom.CONTENT_TYPE})
 
 
