@@ -142,9 +142,9 @@ class Engine:
 
     def _journal_market(self, event: MarketEvent) -> None:
         """Every market added or removed at run time becomes a ``market_events`` row."""
-        if not self._tell_journal(event):  # the journal is not built yet on the markets actor's first start
-            log.error("markets: %s %s on %s not journaled (the journal is full or gone)", event.event,
-                      event.symbol, ",".join(event.venues))
+        if not self._tell_journal(event):  # the log line below is then the only record
+            log.error("markets: %s %s on %s not journaled (the journal is full, stopped or not built)",
+                      event.event, event.symbol, ",".join(event.venues))
 
     def _tell_journal(self, record: Any) -> bool | None:
         """Tell the journal ``record``: True; False when it is full or stopped; None before it exists."""
