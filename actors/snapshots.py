@@ -15,8 +15,10 @@ Priorities are read when a book starts waiting and re-read for every waiter at m
 ``rekey_s`` (activity moves slowly; an edge seen meanwhile promotes its book within that
 time), so choosing a book costs O(log n), and re-reading all of them O(n) once per ``rekey_s``.
 
-A waiter cancelled (its book stopped or restarted) leaves the queue; one cancelled after its
-slot was granted gives the slot back. Nothing here raises.
+A waiter cancelled (its book stopped or restarted, e.g. a whole books supervisor at once) leaves
+the queue, even when a slot frees before its task resumed to see the cancellation (its future is
+cancelled already: never granted); one cancelled after its slot was granted gives the slot back.
+Nothing here raises.
 """
 
 from __future__ import annotations
@@ -88,10 +90,14 @@ class SnapshotGate:
 
     def _release(self) -> None:
         self._busy -= 1
-        while self._busy < self.slots and self._queued:
+        while self._busy < self.slots and self._heap:
             self._rekey()
+            if not self._heap:
+                break
             _, _, waiter = heapq.heappop(self._heap)
-            if waiter.gone:
+            if waiter.gone or waiter.fut.done():
+                # cancelled: its future was cancelled with its task, which (if it has not yet)
+                # takes itself off the count when it resumes
                 continue
             self._queued -= 1
             self._busy += 1

@@ -123,3 +123,27 @@ async def test_a_waiter_cancelled_in_the_queue_leaves_it_and_one_cancelled_after
 def test_a_gate_needs_at_least_one_slot():
     with pytest.raises(ValueError, match="at least 1"):
         SnapshotGate(0)
+
+
+async def test_waiters_cancelled_together_while_a_slot_frees_are_skipped_and_no_slot_is_lost():
+    # a books supervisor restarting every book at once: each waiter's task is cancelled, and the
+    # running fetch ends before those tasks resume; the next book must still get the slot
+    gate = SnapshotGate(1)
+    f = Fetches(gate)
+    first = f.start("first", (0.0,))
+    await until(lambda: f.order == ["first"], f.changed)
+    doomed = [f.start(f"doomed{i}", (5.0,)) for i in range(3)]
+    await f.queued(3)
+    f.release["first"].set()  # "first" resumes (and frees its slot) before the cancelled tasks do
+    for task in doomed:
+        task.cancel()
+    await first
+    for task in doomed:
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert (gate.in_flight, gate.waiting) == (0, 0)
+    survivor = f.start("survivor", (0.0,))
+    await until(lambda: f.order[-1] == "survivor", f.changed)
+    f.release["survivor"].set()
+    await survivor
+    assert (gate.in_flight, gate.waiting, f.order) == (0, 0, ["first", "survivor"])
