@@ -23,8 +23,17 @@ actor; its supervisor restarts it and the fresh instance resyncs from a new snap
 never patched in place. ``Resync`` starts the book over the same way without a restart (a
 dropped connection resyncs all its books at once, which as restarts would exceed the books
 supervisor's intensity): a fresh ``L2Book``, out of sync, the next delta fetches a snapshot.
-``RateLimited`` from the snapshot fetch is the one named recovery:
-wait ``retry_after_s``, fetch again.
+Two named recoveries for the snapshot fetch: ``RateLimited``: wait ``retry_after_s``, fetch
+again; ``NetworkError`` (a timeout, a reset, a 5xx: a GET changed nothing): fetch again after
+``snapshot_retry_s``, doubling, in place, and crash only after ``max_snapshot_attempts`` of them
+in a row. Hundreds of books whose snapshots time out together (a venue slow to answer) would
+otherwise exceed their supervisor's restart intensity and resync every book of the venue, which
+loads the venue more: a cascade that never converges.
+
+Snapshot order (``snapshot_gate``, optional: ``actors.snapshots``): the fetch waits for a turn of
+the venue's gate, which serves the books that matter first when many resync at once: a book
+whose market had a recent edge (``recent_edge()``, from the engine), then the busiest
+(``activity()``: deltas received per second since it started, the buffered ones included).
 
 On start, and whenever it is out of sync (before a gap is raised, too), it publishes
 ``BookView(in_sync=False, bids=(), asks=())`` so the detector drops the venue's older view.
@@ -45,7 +54,8 @@ import msgspec
 
 from actors import Actor, ActorRef
 from actors.l2book import DEFAULT_MAX_LEVELS, L2Book
-from protocols.errors import RateLimited, SequenceGap
+from actors.snapshots import SnapshotGate
+from protocols.errors import NetworkError, RateLimited, SequenceGap
 from protocols.messages import BookDelta, BookSnapshot, BookView, GetView, Resync, Subscribe, Unsubscribe
 from protocols.venue import APPLY, IGNORE, REPLACE, Venue
 
@@ -82,9 +92,14 @@ class BookActor(Actor[BookInbox]):
                  max_levels: int = DEFAULT_MAX_LEVELS, snapshot_limit: int = 1000,
                  clock: Callable[[], int] = time.monotonic_ns,
                  max_snapshot_attempts: int = MAX_SNAPSHOT_ATTEMPTS,
-                 connection: Callable[[], ActorRef | None] | None = None) -> None:
+                 connection: Callable[[], ActorRef | None] | None = None,
+                 snapshot_gate: SnapshotGate | None = None, recent_edge: Callable[[], bool] | None = None,
+                 snapshot_retry_s: float = 0.5) -> None:
         """``connection``: looks up the venue's connection, for sync rules that resync by
-        resubscribing (``SyncRule.resubscribe_to_resync``)."""
+        resubscribing (``SyncRule.resubscribe_to_resync``). ``snapshot_gate`` and
+        ``recent_edge``: the order of snapshot fetches (module docstring)."""
+        self.snapshot_gate, self.recent_edge, self.snapshot_retry_s = snapshot_gate, recent_edge, snapshot_retry_s
+        self._born_ns = clock()
         self.venue, self.symbol, self.publish = venue, symbol, publish
         self._check = venue.sync.check  # per delta: one bound method, looked up once
         self.connection = connection
@@ -223,13 +238,33 @@ class BookActor(Actor[BookInbox]):
             self._on_delta(delta)
 
     async def _fetch_snapshot(self) -> BookSnapshot:
+        failed = 0  # network failures in a row
         while True:
             self._fetches += 1
             try:
-                return await self.venue.depth_snapshot(self.symbol, self.snapshot_limit)
+                if self.snapshot_gate is None:
+                    return await self.venue.depth_snapshot(self.symbol, self.snapshot_limit)
+                async with self.snapshot_gate.turn(self.snapshot_priority):
+                    return await self.venue.depth_snapshot(self.symbol, self.snapshot_limit)
             except RateLimited as exc:
-                # The one named recovery: the venue told us when to come back.
+                # Named recovery: the venue told us when to come back.
                 await asyncio.sleep(exc.retry_after_s)
+            except NetworkError:
+                # Named recovery: a GET that timed out changed nothing; try again in place, a while
+                # later (see the module docstring), and give up to the supervisor in the end.
+                failed += 1
+                if failed >= self.max_snapshot_attempts:
+                    raise
+                await asyncio.sleep(self.snapshot_retry_s * 2 ** (failed - 1))
+
+    def snapshot_priority(self) -> tuple[float, float]:
+        """(1 if the market had a recent edge else 0, activity): larger fetches first."""
+        return float(self.recent_edge is not None and self.recent_edge()), self.activity()
+
+    def activity(self) -> float:
+        """Deltas received per second since this book started (applied or buffered while syncing)."""
+        elapsed_s = max(1.0, (self.clock() - self._born_ns) / 1e9)
+        return (self._applied + len(self._buffer)) / elapsed_s
 
     # --- reads --------------------------------------------------------------------------------
 

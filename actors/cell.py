@@ -396,7 +396,9 @@ class ActorCell:
 
     def stats(self) -> ActorStats:
         mb = self.mailbox
-        p50, p99 = self.ring.percentiles_us()
+        ring = self.ring
+        ring.fold()
+        p50, p99 = ring.percentiles_us()
         extra = self.actor._stats_fields() if self.actor is not None else {}
         return ActorStats(
             path=self.path, kind=self.kind, state=self.state, mailbox_depth=len(mb),
@@ -406,7 +408,8 @@ class ActorCell:
             queue_wait_p50_us=p50, queue_wait_p99_us=p99, restarts=self.restarts,
             last_failure=self.last_failure,
             uptime_s=time.monotonic() - self._started_at if self._started_at is not None else 0.0,
-            **extra)
+            queue_wait_buckets=tuple(ring.buckets), queue_wait_sum_s=ring.sum_ns / 1e9,
+            queue_wait_unobserved=ring.unobserved, **extra)
 
 
 def _spent() -> Actor[Any]:

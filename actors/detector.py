@@ -14,8 +14,9 @@ both taker fees (``actors.edge.walk``, capped by ``max_notional``) and fires whe
 Quarantine: a top-of-book edge above ``max_edge_bps`` (a sanity bound, default 500 bp = 5 %)
 is not an opportunity but two venues whose ticker names different tokens (or one venue's
 broken book). The detector then quarantines its market for good (this incarnation): it logs
-the reason at WARNING, reports it in ``describe().quarantined`` and never fires again, so no
-edge above the bound is ever reported.
+the reason at WARNING, reports it in ``describe().quarantined``, tells ``journal`` (when given)
+a ``MarketEvent("quarantined")`` with the two venues' prices, and never fires again, so no edge
+above the bound is ever reported.
 
 Hysteresis, per (buy, sell) pair: after firing, the pair is disarmed; it fires again only once
 it is re-armed (its top-of-book edge fell below ``min_edge_bps - hysteresis_bps``) or
@@ -42,8 +43,8 @@ import msgspec
 
 from actors import Actor, ActorRef
 from actors.edge import EPS_BPS, crossed, marginal_edge_bps, walk
-from protocols.errors import MailboxFull
-from protocols.messages import BookView, GetLastOpportunity, Opportunity, VenueStatus
+from protocols.errors import ActorStopped, MailboxFull
+from protocols.messages import BookView, GetLastOpportunity, MarketEvent, Opportunity, VenueStatus
 from protocols.params import DetectorParams  # the one definition, also the config's [detector]
 
 log = logging.getLogger("arbor.detector")
@@ -84,8 +85,10 @@ class DetectorActor(Actor):
         params: DetectorParams,
         executor: ActorRef | None,
         clock: Callable[[], int] = time.monotonic_ns,
+        journal: ActorRef | None = None,
     ) -> None:
         self.symbol, self.taker_fees, self.params = symbol, dict(taker_fees), params
+        self.journal = journal
         self.executor, self.clock = executor, clock
         self._id_prefix = symbol.replace("/", "")
         self._views: dict[str, BookView] = {}
@@ -215,6 +218,14 @@ class DetectorActor(Actor):
                             f"(different tokens under one ticker?)")
         log.warning("detector %s: quarantined, never traded: %s", self.symbol, self.quarantined,
                     extra={"symbol": self.symbol, "reason": self.quarantined})
+        if self.journal is not None:
+            event = MarketEvent(event="quarantined", symbol=self.symbol, venues=(buy.venue, sell.venue),
+                                reason=self.quarantined,
+                                prices={f"{buy.venue}_ask": buy.asks[0][0], f"{sell.venue}_bid": sell.bids[0][0]})
+            try:
+                self.journal.tell(event)
+            except (MailboxFull, ActorStopped) as exc:  # named recovery: the WARNING and describe() keep it
+                log.error("detector %s: quarantine not journaled (%s)", self.symbol, type(exc).__name__)
 
     def describe(self) -> DetectorStatus:
         return DetectorStatus(

@@ -5,7 +5,8 @@ the commit) | a bare ``JournalRecord`` (tell: queued, no ack) | ``FlushJournal``
 everything queued before it committed) | ``GetOpenOrders`` -> ``OpenOrders`` |
 ``GetJournalSummary`` -> ``JournalSummary`` | ``GetUnsettledOpportunities`` ->
 ``UnsettledOpportunities`` | ``GetRealisedPnl`` -> ``RealisedPnl`` | ``GetOpenPositions`` ->
-``OpenPositions`` | ``GetEstimatedFees`` -> ``EstimatedFees``.
+``OpenPositions`` | ``GetEstimatedFees`` -> ``EstimatedFees`` | ``GetMarketEvents`` ->
+``MarketEvents``.
 
 What it refuses, so nothing journaled is ever overwritten: a second ``OrderIntent`` under a
 client id, or ``Opportunity`` under an id, it holds (``JournalRefused`` to that write's asker,
@@ -36,7 +37,8 @@ a record is handed over, so a replay in virtual time journals identical rows eve
 no writer thread: in virtual time the loop would wait for every write anyway, and a thread's
 timing must not change what a replay decides.
 
-Old files gain the columns added since (``migrate``) when opened.
+Old files gain the columns added since (``migrate``) when opened, and the tables added since
+(``CREATE TABLE IF NOT EXISTS``: ``market_events``).
 
 Failure: an ``sqlite3.Error`` in the writer fails the pending asks with it and crashes the
 actor on its next message; the supervisor restarts it (the database file is the state). At
@@ -71,6 +73,7 @@ from protocols.messages import (
     FlushJournal,
     GetEstimatedFees,
     GetJournalSummary,
+    GetMarketEvents,
     GetOpenOrders,
     GetOpenPositions,
     GetRealisedPnl,
@@ -83,6 +86,8 @@ from protocols.messages import (
     JournalSummary,
     JournalWrite,
     LegLatency,
+    MarketEvent,
+    MarketEvents,
     OpenOrders,
     OpenPositions,
     Opportunity,
@@ -102,7 +107,7 @@ JOURNAL_FINAL: frozenset[str] = FINAL_STATUSES | {"paper"}
 # process died before the result) and "pending" (a leg's outcome was unknown when it ended).
 UNSETTLED: tuple[str, ...] = ("detected", "pending")
 RECORD_TYPES = (Opportunity, OrderIntent, OrderUpdate, Fill, Balances, OrderRejectedRecord,
-                OpportunityResult, RestartRecord, FeeCorrection, LegLatency)
+                OpportunityResult, RestartRecord, FeeCorrection, LegLatency, MarketEvent)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS opportunities (
@@ -135,6 +140,10 @@ CREATE TABLE IF NOT EXISTS balances (
 CREATE TABLE IF NOT EXISTS restarts (
     id INTEGER PRIMARY KEY, path TEXT NOT NULL, reason TEXT NOT NULL, ts_ms INTEGER NOT NULL,
     run_id TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS market_events (
+    id INTEGER PRIMARY KEY, event TEXT NOT NULL, symbol TEXT NOT NULL, venues TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '', prices TEXT NOT NULL DEFAULT '{}', ts_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS market_events_by_symbol ON market_events(symbol);
 """
 # Columns added after the first release: ``migrate`` adds them to an older file.
 ADDED_COLUMNS = (
@@ -257,6 +266,10 @@ def apply(conn: sqlite3.Connection, rec: Any, now_ms: int) -> None:
         case RestartRecord():
             conn.execute("INSERT INTO restarts (path, reason, ts_ms, run_id) VALUES (?,?,?,?)",
                          (rec.path, rec.reason, rec.ts_ms, rec.run_id))
+        case MarketEvent():
+            conn.execute("INSERT INTO market_events (event, symbol, venues, reason, prices, ts_ms)"
+                         " VALUES (?,?,?,?,?,?)", (rec.event, rec.symbol, ",".join(rec.venues), rec.reason,
+                          msgspec.json.encode(rec.prices).decode(), rec.ts_ms or now_ms))
         case _:
             raise TypeError(f"not a journal record: {type(rec).__name__}")
 
@@ -341,7 +354,22 @@ def summary(conn: sqlite3.Connection) -> JournalSummary:
         opportunities_by_status=dict(
             conn.execute("SELECT status, count(*) FROM opportunities GROUP BY status").fetchall()),
         realised_pnl=conn.execute("SELECT coalesce(sum(realised_pnl), 0.0) FROM opportunities").fetchone()[0],
+        market_events=_market_counts(conn),
     )
+
+
+def _market_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    return dict(conn.execute("SELECT event, count(*) FROM market_events GROUP BY event").fetchall())
+
+
+def market_events(conn: sqlite3.Connection, limit: int, symbol: str | None = None) -> MarketEvents:
+    where, params = ("WHERE symbol = ?", (symbol,)) if symbol is not None else ("", ())
+    rows = conn.execute(f"SELECT event, symbol, venues, reason, prices, ts_ms FROM market_events {where}"
+                        " ORDER BY id DESC LIMIT ?", (*params, max(0, limit))).fetchall()
+    return MarketEvents(
+        events=tuple(MarketEvent(event=r[0], symbol=r[1], venues=tuple(v for v in r[2].split(",") if v), reason=r[3],
+                                 prices=msgspec.json.decode(r[4], type=dict[str, float]), ts_ms=r[5]) for r in rows),
+        counts=_market_counts(conn))
 
 
 class DurableWrites:
@@ -636,6 +664,10 @@ class JournalActor(Actor):
             case GetOpenPositions():
                 fut = loop.create_future()
                 writer.query(open_positions, fut)
+                return await fut
+            case GetMarketEvents(limit=limit, symbol=symbol):
+                fut = loop.create_future()
+                writer.query(lambda conn: market_events(conn, limit, symbol), fut)
                 return await fut
             case GetRealisedPnl(since_ms=since_ms):
                 fut = loop.create_future()

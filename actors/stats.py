@@ -1,11 +1,18 @@
 """Per-actor statistics: the structs the runtime reports, and the cheap queue-wait ring.
 
 ``ActorStats`` is a frozen snapshot built on demand by ``ActorRef.stats()``; nothing here
-runs on the hot path except ``WaitRing.add`` (one list store and one add per message).
+runs on the hot path except the ring's store (the cell's receive loop writes ``samples`` and
+``count`` inline: one list store and one add per message).
+
+The queue-wait histogram (``WaitRing.fold``, for Prometheus) is folded from the ring when stats
+are taken, not on the hot path: exact while fewer than ``RING_SIZE`` messages arrived since
+the previous fold, the newest ``RING_SIZE`` of them otherwise (the rest are counted in
+``unobserved``), so a busy actor's histogram is a sample, ``processed`` its exact count.
 """
 
 from __future__ import annotations
 
+import bisect
 import time
 
 import msgspec
@@ -14,6 +21,10 @@ from actors.lifecycle import State
 
 RING_SIZE = 1024  # queue-wait samples kept: the window p50/p99 are taken over
 RATE_WINDOW_S = 1.0  # msgs/s is measured over at least this long between two stats() calls
+# Upper bounds (seconds, "le") of the queue-wait histogram's buckets; the last bucket is +Inf.
+QUEUE_WAIT_BUCKETS_S = (1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1,
+                        0.25, 0.5, 1.0, 2.5, 5.0)
+_BOUNDS_NS = tuple(int(b * 1e9) for b in QUEUE_WAIT_BUCKETS_S)
 
 
 class Failure(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,6 +62,11 @@ class ActorStats(msgspec.Struct, frozen=True, kw_only=True):
     max_restarts: int | None = None
     within_s: float | None = None
     restarts_in_window: int | None = None
+    # queue-wait histogram since the position was created (``WaitRing.fold``): a count per bucket
+    # of QUEUE_WAIT_BUCKETS_S plus +Inf (not cumulative), their sum, and waits not observed
+    queue_wait_buckets: tuple[int, ...] = ()
+    queue_wait_sum_s: float = 0.0
+    queue_wait_unobserved: int = 0
 
 
 def failure_of(exc: BaseException) -> Failure:
@@ -58,13 +74,35 @@ def failure_of(exc: BaseException) -> Failure:
 
 
 class WaitRing:
-    """The last ``RING_SIZE`` queue waits (ns), overwritten round-robin; percentiles on demand."""
+    """The last ``RING_SIZE`` queue waits (ns), overwritten round-robin; percentiles on demand,
+    and a histogram of every wait folded so far (``fold``, see the module docstring)."""
 
-    __slots__ = ("samples", "count")
+    __slots__ = ("samples", "count", "folded", "buckets", "sum_ns", "unobserved")
 
     def __init__(self) -> None:
         self.samples: list[int] = [0] * RING_SIZE
         self.count = 0  # total samples ever added == messages processed
+        self.folded = 0  # samples up to this count are in the histogram (or unobserved)
+        self.buckets = [0] * (len(_BOUNDS_NS) + 1)
+        self.sum_ns = 0
+        self.unobserved = 0
+
+    def fold(self) -> None:
+        """Add the waits stored since the last fold to the histogram (at most ``RING_SIZE``:
+        older ones were overwritten, and are counted in ``unobserved``)."""
+        n, new = self.count, self.count - self.folded
+        if new <= 0:
+            return
+        take = min(new, RING_SIZE)
+        samples, buckets, bounds, where = self.samples, self.buckets, _BOUNDS_NS, bisect.bisect_left
+        total = 0
+        for i in range(n - take, n):
+            w = samples[i % RING_SIZE]
+            buckets[where(bounds, w)] += 1
+            total += w
+        self.sum_ns += total
+        self.unobserved += new - take
+        self.folded = n
 
     def percentiles_us(self) -> tuple[float | None, float | None]:
         n = min(self.count, RING_SIZE)

@@ -1,11 +1,18 @@
 """``python -m benchmarks market [--markets 30,300,1000] [--steady S] [--updates U]``: whole-market
-mode, measured. For each size, a fresh subprocess runs the engine in-process against the
-embedded simulator listing a universe of that many shared markets (``simulator.universe``:
-3 venues, most markets on two of them, some on all three, venue-only and API-closed ones) with
-``[markets] symbols = "shared"`` and the kill switch on (market data and decisions only), and
-reports: time until every book is in sync, the simulator's 429/418 answers (must be 0), RSS
-after ``--steady`` seconds in sync, and frame -> opportunity latency (a detector's opportunity
-``created_ns`` minus the newer of its two views' receive times) p50/p99.
+mode, measured, with the engine and the simulator in separate processes.
+
+For each size: three processes run the simulated venues (one each) listing a universe of that
+many shared markets (``simulator.universe``: 3 venues, most markets on two of them, some on all
+three, venue-only and API-closed ones, a few busy markets and a long quiet tail), another runs
+the engine against their URLs (the venues configured as real ones: paper mode, kill switch on,
+so market data and decisions only) with ``[markets] symbols = "shared"``. Sharing one process
+and event loop would bill the simulator's work (thousands of venue books stepping and pushing)
+to the engine.
+
+Reported per size: time from the engine's start until every book is in sync, the simulator's
+429/418 answers (must be 0), the engine's RSS and CPU (process time, both cores' worth) after
+``--steady`` seconds in sync, frames/s, and frame -> opportunity latency (a detector's
+opportunity ``created_ns`` minus the newer of its two views' receive times) p50/p99.
 """
 
 from __future__ import annotations
@@ -21,15 +28,16 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-VENUES = ("mexc", "gateio", "binance")
+VENUES = ("mexc", "gateio", "binance")  # the order the embedded simulator builds its universe in
+SEED = 1
 
 
-def _toml(directory: Path, markets: int, updates: float) -> str:
+def _toml(directory: Path, urls: dict[str, dict[str, str]]) -> str:
     kill = directory / "kill"
     kill.touch()
-    venues = "".join(f'[venues.{v}]\nkind = "{v}"\nsimulated = true\n' for v in VENUES)
+    venues = "".join(f'[venues.{v}]\nkind = "{v}"\nsimulated = false\nrest_url = "{urls[v]["rest"]}"\n'
+                     f'ws_url = "{urls[v]["ws"]}"\n' for v in VENUES)
     return (venues + '[markets]\nsymbols = "shared"\nrefresh_s = 3600\n'
-            f"[simulator]\nseed = 1\nmarkets = {markets}\nupdates_per_s = {updates}\n"
             f'[risk]\nkill_switch_path = "{kill}"\n[journal]\npath = "{directory / "journal.sqlite"}"\n')
 
 
@@ -40,7 +48,30 @@ def _rss_mb() -> float:
     return float("nan")
 
 
-async def _one(markets: int, steady_s: float, updates: float) -> dict[str, Any]:
+async def _simulator(markets: int, venue: str, updates: float) -> None:
+    """One venue's simulator process (paused): print its URLs, then obey stdin lines: ``go``
+    starts the market, ``stats`` prints the 429/418 count and the snapshots served; EOF ends it.
+
+    One process per venue: at 1,000 markets the three venues' ~2,900 books cost more than one
+    core to step every 100 ms. The market stays one market: every process draws the same
+    seeded walk per symbol (``simulator.market.MidModel``), and all start stepping together."""
+    from simulator import SimConfig, Simulator
+    from simulator.universe import universe
+
+    cfg = SimConfig(seed=SEED, venues=(venue,), **universe(markets, VENUES, seed=SEED), updates_per_s=updates)
+    async with Simulator(cfg) as sim:
+        sim.pause()
+        v = sim.venues[venue]
+        print(json.dumps({venue: {"rest": v.rest_url, "ws": v.ws_url}}), flush=True)
+        loop = asyncio.get_running_loop()
+        while line := await loop.run_in_executor(None, sys.stdin.readline):
+            if line.strip() == "go":
+                sim.resume()
+            else:
+                print(json.dumps({"rate_limited": v.rate_limited, "snapshots": len(v.snapshots)}), flush=True)
+
+
+async def _engine(urls: dict[str, dict[str, str]], steady_s: float) -> dict[str, Any]:
     import config
     import supervisor.app as app
     import supervisor.engine as engine_mod
@@ -55,34 +86,77 @@ async def _one(markets: int, steady_s: float, updates: float) -> dict[str, Any]:
             return fired
 
     with tempfile.TemporaryDirectory(prefix="arbor-bm-") as d:
-        cfg = config.loads(_toml(Path(d), markets, updates), source="benchmark")
-        t0 = time.monotonic()
+        cfg = config.loads(_toml(Path(d), urls), source="benchmark")
+        t0, cpu0 = time.monotonic(), time.process_time()
         with mock.patch.object(engine_mod, "DetectorActor", Timed):
-            async with app.assembled(cfg, live=False) as (sim, engine), engine.running():
+            async with app.assembled(cfg, live=False) as (_, engine), engine.running():
                 started = time.monotonic()
                 while True:
                     s = engine.summary()
                     if s.books and s.books_in_sync == s.books:
                         break
-                    if time.monotonic() - started > 600:
-                        raise TimeoutError(f"{s.books_in_sync}/{s.books} in sync after 600 s")
-                    await asyncio.sleep(0.05)
-                in_sync_s = time.monotonic() - started
+                    if time.monotonic() - started > 900:
+                        raise TimeoutError(f"{s.books_in_sync}/{s.books} in sync after 900 s")
+                    await asyncio.sleep(0.1)
+                in_sync_s, sync_cpu_s = time.monotonic() - started, time.process_time() - cpu0
                 latencies.clear()
-                frames0 = s.frames
+                frames0, cpu1, steady0 = s.frames, time.process_time(), time.monotonic()
                 await asyncio.sleep(steady_s)
                 s = engine.summary()
+                elapsed = time.monotonic() - steady0
                 lat = sorted(latencies)
                 return {
                     "markets": s.markets, "books": s.books, "assemble_s": round(started - t0, 2),
-                    "all_in_sync_s": round(in_sync_s, 2),
-                    "rate_limited": sum(v.rate_limited for v in sim.venues.values()),
-                    "rss_mb": round(_rss_mb(), 1), "frames_per_s": round((s.frames - frames0) / steady_s),
+                    "all_in_sync_s": round(in_sync_s, 2), "sync_cpu_s": round(sync_cpu_s, 1),
+                    "rss_mb": round(_rss_mb(), 1), "frames_per_s": round((s.frames - frames0) / elapsed),
+                    "cpu_pct": round(100 * (time.process_time() - cpu1) / elapsed),
                     "quarantined": s.quarantined, "opportunities": len(lat),
                     "opp_p50_us": round(lat[len(lat) // 2] / 1e3) if lat else None,
                     "opp_p99_us": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] / 1e3) if lat else None,
                     "in_sync_at_end": f"{s.books_in_sync}/{s.books}",
                 }
+
+
+def _one(markets: int, steady_s: float, updates: float) -> dict[str, Any]:
+    """One size: a simulator process per venue, then the engine process against them."""
+    me = [sys.executable, "-m", "benchmarks", "market"]
+    sims = [subprocess.Popen([*me, "--serve-simulator", str(markets), "--venue", v, "--updates", str(updates)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for v in VENUES]
+
+    def tell(line: str) -> None:
+        for sim in sims:
+            assert sim.stdin is not None
+            sim.stdin.write(line + "\n")
+            sim.stdin.flush()
+
+    try:
+        urls: dict[str, Any] = {}
+        for sim in sims:
+            assert sim.stdout is not None
+            line = sim.stdout.readline()
+            if not line:
+                raise RuntimeError(f"a simulator for {markets} markets did not start")
+            urls.update(json.loads(line))
+        tell("go")
+        done = subprocess.run([*me, "--engine", json.dumps(urls), "--steady", str(steady_s)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{markets} markets: engine failed\n{done.stderr[-2000:]}")
+        row = json.loads(done.stdout.strip().splitlines()[-1])
+        tell("stats")
+        stats = [json.loads(sim.stdout.readline()) for sim in sims if sim.stdout is not None]
+        row.update({k: sum(s[k] for s in stats) for k in ("rate_limited", "snapshots")})
+        return row
+    finally:
+        for sim in sims:
+            if sim.stdin is not None:
+                sim.stdin.close()
+        for sim in sims:
+            try:
+                sim.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                sim.kill()
+                sim.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,22 +165,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steady", type=float, default=10.0, metavar="S", help="seconds measured once in sync")
     p.add_argument("--updates", type=float, default=20.0, metavar="U",
                    help="simulator level updates/s per book before the per-market activity factor")
-    p.add_argument("--one", type=int, help=argparse.SUPPRESS)  # the child process
+    p.add_argument("--serve-simulator", type=int, metavar="N", help=argparse.SUPPRESS)  # child: one venue's simulator
+    p.add_argument("--venue", choices=VENUES, help=argparse.SUPPRESS)
+    p.add_argument("--engine", metavar="URLS", help=argparse.SUPPRESS)  # child: the engine
     args = p.parse_args(argv)
-    if args.one is not None:
-        print(json.dumps(asyncio.run(_one(args.one, args.steady, args.updates))))
+    if args.serve_simulator is not None:
+        import uvloop
+
+        uvloop.run(_simulator(args.serve_simulator, args.venue, args.updates))
+        return 0
+    if args.engine is not None:
+        import uvloop
+
+        print(json.dumps(uvloop.run(_engine(json.loads(args.engine), args.steady))))
         return 0
     rows = []
     for n in (int(x) for x in args.markets.split(",")):
-        done = subprocess.run([sys.executable, "-m", "benchmarks", "market", "--one", str(n), "--steady",
-                               str(args.steady), "--updates", str(args.updates)], capture_output=True, text=True)
-        if done.returncode != 0:
-            print(f"{n} markets: failed\n{done.stderr[-2000:]}", file=sys.stderr)
+        try:
+            rows.append(_one(n, args.steady, args.updates))
+        except RuntimeError as exc:
+            print(exc, file=sys.stderr)
             return 1
-        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(json.dumps(rows[-1]), flush=True)
-    cols = ("markets", "books", "all_in_sync_s", "rate_limited", "rss_mb", "frames_per_s", "opportunities",
-            "opp_p50_us", "opp_p99_us", "quarantined")
+    cols = ("markets", "books", "all_in_sync_s", "sync_cpu_s", "rate_limited", "rss_mb", "cpu_pct", "frames_per_s",
+            "opportunities", "opp_p50_us", "opp_p99_us", "quarantined")
     print("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
     for r in rows:
         print("| " + " | ".join(str(r[c]) for c in cols) + " |")

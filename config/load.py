@@ -225,6 +225,9 @@ def _validate_markets(config: EngineConfig, source: str) -> None:
     for i, quote in enumerate(markets.quotes):
         if not (quote.isalnum() and quote.isascii()):
             raise _error(f"markets.quotes[{i}]", "an asset name of letters and digits", _Shown(quote), source)
+    if markets.min_quote_volume_24h is not None and markets.symbols != "shared":
+        raise _error("markets.min_quote_volume_24h", 'no floor unless [markets] symbols = "shared" (discovery)',
+                     _Shown(markets.min_quote_volume_24h), source)
     if markets.symbols == "shared" and len(config.enabled_venues) < markets.min_venues:
         raise _error("markets.min_venues", f"<= the enabled venues ({len(config.enabled_venues)})",
                      _Shown(markets.min_venues), source)

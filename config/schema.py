@@ -111,6 +111,9 @@ class BookConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True)
     depth: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 20  # K levels per side in a BookView
     max_levels: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1000  # levels kept per side
     snapshot_limit: Annotated[int, msgspec.Meta(ge=1, le=5000)] = 1000  # the venues' largest
+    # Snapshot fetches in flight per venue; books beyond it wait, the ones with a recent edge
+    # first, then the busiest (actors.snapshots). The REST weight bucket still paces them.
+    snapshots_in_flight: Annotated[int, msgspec.Meta(ge=1, le=256)] = 8
 
 
 class JournalConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -163,6 +166,9 @@ class MarketsConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     # Markets per WebSocket connection (each its own actor), at most the venue's own limit
     # (MEXC 30): a dropped connection resyncs only its share of the books.
     per_connection: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 50
+    # Activity floor: a venue counts toward min_venues for a market only where the market
+    # traded at least this much over 24 h (in its quote asset), from the venues' 24 h tickers.
+    min_quote_volume_24h: Annotated[float, msgspec.Meta(ge=0)] | None = None
 
 
 class CaptureConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):

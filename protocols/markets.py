@@ -16,6 +16,20 @@ Markets are matched by (base, quote) after each venue's naming: MEXC/Binance ``B
 is not alphanumeric cannot be an internal ``BASE/QUOTE`` symbol and is skipped. The same ticker
 may still name different tokens on two venues: that is caught by prices, not names
 (``price_mismatch``; the detector quarantines such a market).
+
+Activity floor (optional, ``Selection.min_quote_volume_24h``): each venue's 24 h tickers give
+every market's traded volume in its quote asset (``{venue symbol: volume}``):
+
+- Binance ``GET /api/v3/ticker/24hr`` (no symbol: every market, weight 80): ``[{"symbol":
+  "BTCUSDT", "quoteVolume": "123.45", ...}]``.
+- MEXC ``GET /api/v3/ticker/24hr`` (no symbol: every market, weight 40): the same keys;
+  ``quoteVolume`` may be null on a market without trades.
+- Gate ``GET /api/v4/spot/tickers`` (no pair: every pair): ``[{"currency_pair": "BTC_USDT",
+  "quote_volume": "123.45", ...}]``.
+
+A venue counts toward ``min_venues`` for a market only where that market traded at least the
+floor there (both legs of an arbitrage need a live market); a market a venue's tickers omit
+traded nothing.
 """
 
 from __future__ import annotations
@@ -111,6 +125,43 @@ def parse_gateio(body: bytes) -> list[Listing]:
 PARSERS = {"mexc": parse_mexc, "binance": parse_binance, "gateio": parse_gateio}
 
 
+class _Ticker(msgspec.Struct):
+    symbol: str
+    quoteVolume: float | None = None  # a decimal string on the wire (strict=False converts it)
+
+
+class _GateTicker(msgspec.Struct):
+    currency_pair: str
+    quote_volume: float | None = None
+
+
+_TICKERS = msgspec.json.Decoder(list[_Ticker], strict=False)
+_GATE_TICKERS = msgspec.json.Decoder(list[_GateTicker], strict=False)
+
+
+def _volume(value: float | None) -> float:
+    return value if value is not None and value >= 0 else 0.0  # null, NaN, negative: no trading seen
+
+
+def volumes_binance(body: bytes) -> dict[str, float]:
+    """``{venue symbol: 24 h quote volume}`` of a Binance (or MEXC) ``/api/v3/ticker/24hr``
+    body. Raises ``msgspec.DecodeError`` on a body of another shape (the adapter translates it)."""
+    return {t.symbol: _volume(t.quoteVolume) for t in _TICKERS.decode(body)}
+
+
+volumes_mexc = volumes_binance  # MEXC's /api/v3/ticker/24hr copies Binance's shape
+
+
+def volumes_gateio(body: bytes) -> dict[str, float]:
+    """``{venue symbol: 24 h quote volume}`` of a Gate ``/api/v4/spot/tickers`` body."""
+    return {t.currency_pair: _volume(t.quote_volume) for t in _GATE_TICKERS.decode(body)}
+
+
+def volumes_by_symbol(listing: Iterable[Listing], volumes: Mapping[str, float]) -> dict[str, float]:
+    """A venue's ``{venue symbol: volume}`` re-keyed by internal symbol through its listing."""
+    return {row.symbol: volumes.get(row.venue_symbol, 0.0) for row in listing}
+
+
 class Selection(msgspec.Struct, frozen=True, kw_only=True):
     """Which shared markets to run: quotes, how many venues must list a market, globs."""
 
@@ -118,13 +169,25 @@ class Selection(msgspec.Struct, frozen=True, kw_only=True):
     min_venues: int = 2
     include: tuple[str, ...] = ()  # "BASE/QUOTE" globs; empty = every market
     exclude: tuple[str, ...] = ()
+    min_quote_volume_24h: float | None = None  # per venue, in the market's quote asset
 
 
-def shared_markets(listings: Mapping[str, Iterable[Listing]], selection: Selection) -> dict[str, tuple[str, ...]]:
+def below_floor(selection: Selection, volumes: Mapping[str, Mapping[str, float]] | None, venue: str,
+                symbol: str) -> bool:
+    """Did ``symbol`` trade less than the selection's 24 h floor on ``venue``?"""
+    floor = selection.min_quote_volume_24h
+    if floor is None:
+        return False
+    return (volumes or {}).get(venue, {}).get(symbol, 0.0) < floor
+
+
+def shared_markets(listings: Mapping[str, Iterable[Listing]], selection: Selection,
+                   volumes: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, tuple[str, ...]]:
     """``{symbol: venues}`` of every market open on at least ``min_venues`` of the venues in
     ``listings`` (keys: the engine's venue names), quoted in one of ``quotes``, matching an
-    ``include`` glob (when any) and no ``exclude`` glob. Sorted by symbol; venues in the
-    order of ``listings``."""
+    ``include`` glob (when any) and no ``exclude`` glob, and, with a ``min_quote_volume_24h``
+    floor, traded at least that much on each venue counted (``volumes``: ``{venue: {symbol:
+    quote volume}}``). Sorted by symbol; venues in the order of ``listings``."""
     venues_of: dict[str, list[str]] = {}
     quotes = set(selection.quotes)
     for venue, rows in listings.items():
@@ -134,6 +197,8 @@ def shared_markets(listings: Mapping[str, Iterable[Listing]], selection: Selecti
             if selection.include and not any(fnmatchcase(row.symbol, g) for g in selection.include):
                 continue
             if any(fnmatchcase(row.symbol, g) for g in selection.exclude):
+                continue
+            if below_floor(selection, volumes, venue, row.symbol):
                 continue
             on = venues_of.setdefault(row.symbol, [])
             if venue not in on:

@@ -262,8 +262,22 @@ class RestartRecord(Msg, frozen=True, kw_only=True):
     run_id: str = ""
 
 
+class MarketEvent(Msg, frozen=True, kw_only=True):
+    """Journal record: the running market set changed. ``added``/``removed`` (by the markets
+    refresher, one per venue-market, ``reason`` e.g. ``delisted``, ``halted``, ``no longer
+    shared``) or ``quarantined`` (by the market's detector: ``venues`` the pair whose prices
+    disagree, ``prices`` their top of book, ``reason`` the bound exceeded)."""
+
+    event: Literal["added", "removed", "quarantined"]
+    symbol: str
+    venues: tuple[str, ...]
+    reason: str = ""
+    prices: dict[str, float] = {}
+    ts_ms: int = 0  # wall clock; 0: the journal stamps it when the record is handed over
+
+
 JournalRecord = (Opportunity | OrderIntent | OrderUpdate | Fill | Balances | OrderRejectedRecord | OpportunityResult
-                 | RestartRecord)
+                 | RestartRecord | MarketEvent)
 
 
 class JournalWrite(Msg, frozen=True, kw_only=True):
@@ -323,6 +337,19 @@ class JournalSummary(Msg, frozen=True, kw_only=True):
     orders_by_status: dict[str, int]
     opportunities_by_status: dict[str, int]
     realised_pnl: float
+    market_events: dict[str, int] = {}  # MarketEvent rows by event
+
+
+class GetMarketEvents(Msg, frozen=True, kw_only=True):
+    """Ask the journal for the newest ``limit`` market changes (``MarketEvents``, newest first)."""
+
+    limit: int = 50
+    symbol: str | None = None  # only this market's
+
+
+class MarketEvents(Msg, frozen=True, kw_only=True):
+    events: tuple[MarketEvent, ...]  # newest first
+    counts: dict[str, int]  # every row by event, whatever the limit
 
 
 # --- market-data actors (book and connection) ----------------------------------------------------

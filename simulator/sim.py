@@ -115,6 +115,9 @@ class Simulator:
                 await asyncio.sleep(delay)
             else:
                 deadline = loop.time()  # fell behind: skip, never burst to catch up
+                # ... and still yield: a market too big to step within the interval must not
+                # starve the venues' REST and WebSocket handlers of the loop
+                await asyncio.sleep(0)
             if self._running.is_set():
                 self.market.step()
                 t = now_ms()

@@ -26,11 +26,21 @@ import config
 from protocols.errors import ConfigError
 from supervisor import cli_render as render
 from supervisor import latency, replay_cli
-from supervisor.control_api import ADDRESS_FILE, ControlAddress, ErrorReply, InspectReply, OkReply, PsReply, TreeReply
+from supervisor.control_api import (
+    ADDRESS_FILE,
+    ControlAddress,
+    ErrorReply,
+    InspectReply,
+    MarketsReply,
+    OkReply,
+    PsReply,
+    TreeReply,
+)
 
 T = TypeVar("T")
 
-CLIENT_COMMANDS = ("ps", "tree", "inspect", "restart", "stop", "subscribe", "unsubscribe", "metrics", "watch")
+CLIENT_COMMANDS = ("ps", "tree", "inspect", "restart", "stop", "subscribe", "unsubscribe", "metrics", "watch",
+                   "markets", "summary")
 
 class CliFailure(Exception):
     """A command could not be done; the message is printed as is and the exit code is 1."""
@@ -152,7 +162,17 @@ async def _client_command(args: argparse.Namespace, out: TextIO) -> int:
                     await asyncio.sleep(args.interval)  # a refresh period, not a wait for a condition
             case "tree":
                 tree = await client.get("/v1/tree", TreeReply)
-                out.write(render.tree_text(tree.root) + "\n")
+                root, shown, total = render.prune_tree(tree.root, path=args.path, state=args.state, kind=args.kind,
+                                                       top=args.top, sort=args.sort)
+                if shown != total:
+                    out.write(f"{shown} of {total} actors match (drawn with their supervisors)\n")
+                out.write((render.tree_text(root) if root is not None else "(no actor matches)") + "\n")
+            case "summary":
+                body = await client.request("GET", "/v1/summary")
+                if args.json:
+                    out.write(msgspec.json.format(body).decode() + "\n")
+                else:
+                    out.write(render.summary_text(msgspec.json.decode(body)) + "\n")
             case "inspect":
                 body = await client.request("GET", "/v1/inspect", params={"path": args.path})
                 if args.json:
@@ -166,6 +186,13 @@ async def _client_command(args: argparse.Namespace, out: TextIO) -> int:
                 out.write(reply_ok.detail + "\n")
             case "metrics":
                 out.write((await client.request("GET", "/metrics")).decode())
+            case "markets":
+                params = {"limit": str(args.limit), **({"symbol": args.symbol} if args.symbol else {})}
+                body = await client.request("GET", "/v1/markets", params=params)
+                if args.json:
+                    out.write(msgspec.json.format(body).decode() + "\n")
+                else:
+                    out.write(render.markets_text(msgspec.json.decode(body, type=MarketsReply)) + "\n")
             case "stop":
                 out.write((await client.post("/v1/stop")).detail + "\n")
                 if args.wait:
@@ -231,7 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
     _filters(p)
     p.add_argument("--interval", type=float, default=1.0, metavar="S", help="seconds between refreshes")
     p.add_argument("--count", type=int, default=0, metavar="N", help="stop after N refreshes (0: never)")
-    sub.add_parser("tree", parents=[endpoint], help="the supervision tree: strategies, intensity, states")
+    p = sub.add_parser("tree", parents=[endpoint], help="the supervision tree: strategies, intensity, states")
+    _filters(p)
+    p.add_argument("--sort", choices=tuple(render.TREE_SORTS), default="rate", help="what --top ranks by")
+    p = sub.add_parser("summary", parents=[endpoint],
+                       help="books in sync, time until all were, markets (shared/active/quarantined), trading")
+    p.add_argument("--json", action="store_true")
     p = sub.add_parser("inspect", parents=[endpoint], help="one actor's stats and describe()")
     p.add_argument("path", help="tree path, e.g. venues/mexc/books/BTCUSDT")
     p.add_argument("--json", action="store_true")
@@ -246,6 +278,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("venue", help="venue name from the config, e.g. mexc")
         p.add_argument("symbol", help='"BASE/QUOTE", e.g. BTC/USDT')
     sub.add_parser("metrics", parents=[endpoint], help="Prometheus text (also served at /metrics)")
+    p = sub.add_parser("markets", parents=[endpoint],
+                       help="markets added, removed and quarantined (from the journal), newest first")
+    p.add_argument("--limit", type=int, default=50, metavar="N", help="at most N changes")
+    p.add_argument("--symbol", metavar="BASE/QUOTE", help="only this market's changes")
+    p.add_argument("--json", action="store_true")
     replay_cli.add_parser(sub)
     latency.add_parser(sub)
     return parser

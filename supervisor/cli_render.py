@@ -5,13 +5,14 @@ Pure functions over the control endpoint's reply Structs; no I/O.
 
 from __future__ import annotations
 
+import time
 from fnmatch import fnmatchcase
 from typing import Any
 
 import msgspec
 
 from actors.stats import ActorStats
-from supervisor.control_api import InspectReply, TreeNode
+from supervisor.control_api import InspectReply, MarketsReply, TreeNode
 
 # sort key → (value of a row, largest first?)
 _SORTS: dict[str, tuple[Any, bool]] = {
@@ -76,6 +77,40 @@ def _label(node: TreeNode) -> str:
     if node.restarts:
         parts.append(f"restarts={node.restarts}")
     return "  ".join(parts)
+
+
+TREE_SORTS: dict[str, Any] = {"rate": lambda n: n.rate_per_s, "depth": lambda n: n.mailbox_depth,
+                              "restarts": lambda n: n.restarts}
+
+
+def prune_tree(root: TreeNode, *, path: str | None = None, state: str | None = None, kind: str | None = None,
+               top: int | None = None, sort: str = "rate") -> tuple[TreeNode | None, int, int]:
+    """The tree cut to the nodes matching the filters (``select``'s: path glob or subtree,
+    state, kind) and, with ``top``, to the N of them largest by ``sort``, each kept with its
+    ancestors so it is drawn where it lives. Returns (tree or None, nodes shown, nodes in all)."""
+    nodes: list[TreeNode] = []
+
+    def walk(n: TreeNode) -> None:
+        nodes.append(n)
+        for c in n.children:
+            walk(c)
+
+    walk(root)
+    if path is None and state is None and kind is None and not top:
+        return root, len(nodes), len(nodes)
+    matched = [n for n in nodes if _matches(n.path, n.state, n.kind, path, state, kind)]
+    if top:
+        matched = sorted(matched, key=TREE_SORTS[sort], reverse=True)[:top]
+    keep = {n.path.strip("/") for n in matched}
+
+    def cut(n: TreeNode) -> TreeNode | None:
+        children = [c for c in (cut(c) for c in n.children) if c is not None]
+        if n.path.strip("/") in keep or children:
+            return msgspec.structs.replace(n, children=children)
+        return None
+
+    pruned = cut(root)
+    return pruned, len(keep), len(nodes)
 
 
 def tree_text(root: TreeNode) -> str:
@@ -145,25 +180,68 @@ def select(stats: list[ActorStats], *, path: str | None = None, state: str | Non
     """The rows ``ps``/``watch`` show: matching the ``path`` glob (``venues/mexc/*``; a pattern
     without ``*`` also matches the subtree under it), ``state`` and ``kind`` (class name, case
     ignored), sorted by ``sort``; ``top`` keeps the first N (``--sort rate --top 20``)."""
-    def wanted(s: ActorStats) -> bool:
-        p = s.path.strip("/")
-        if path is not None and not (fnmatchcase(p, path.strip("/")) or
-                                     ("*" not in path and p.startswith(path.strip("/") + "/"))):
-            return False
-        if state is not None and s.state != state:
-            return False
-        return kind is None or s.kind.lower() == kind.lower()
-
     key, descending = _SORTS[sort]
-    rows = sorted((s for s in stats if wanted(s)), key=key, reverse=descending)
+    rows = sorted((s for s in stats if _matches(s.path, s.state, s.kind, path, state, kind)), key=key,
+                  reverse=descending)
     return rows[:top] if top else rows
+
+
+def _matches(node_path: str, node_state: str, node_kind: str, path: str | None, state: str | None,
+             kind: str | None) -> bool:
+    p = node_path.strip("/")
+    if path is not None and not (fnmatchcase(p, path.strip("/")) or
+                                 ("*" not in path and p.startswith(path.strip("/") + "/"))):
+        return False
+    if state is not None and node_state != state:
+        return False
+    return kind is None or node_kind.lower() == kind.lower()
 
 
 def summary_header(summary: dict[str, Any], shown: int, total: int) -> str:
     """One line over the ps table: what the operator looks at first with thousands of actors."""
     g = summary.get
-    quarantined = f" ({g('quarantined')} quarantined)" if g("quarantined") else ""
-    synced = f", all in sync after {g('all_in_sync_s')}s" if g("all_in_sync_s") is not None else ""
-    return (f"books {g('books_in_sync')}/{g('books')} in sync{synced} | markets {g('markets', 0)}{quarantined} | "
+    return (f"books {g('books_in_sync')}/{g('books')} in sync{_synced(summary)} | markets {_markets(summary)} | "
             f"frames {g('frames')} | opportunities {g('opportunities')} | restarts {g('restarts')} | "
             f"actors {shown}/{total} shown")
+
+
+def _synced(summary: dict[str, Any]) -> str:
+    at = summary.get("all_in_sync_s")
+    return f", all in sync after {at}s" if at is not None else ""
+
+
+def _markets(summary: dict[str, Any]) -> str:
+    """``24 (22 active, 1 quarantined, 30 shared)``: the markets run, and how many trade now."""
+    g = summary.get
+    parts = [f"{g('markets_active', 0)} active"]
+    if g("quarantined"):
+        parts.append(f"{g('quarantined')} quarantined")
+    if g("markets_shared") is not None:
+        parts.append(f"{g('markets_shared')} shared")
+    return f"{g('markets', 0)} ({', '.join(parts)})"
+
+
+def summary_text(summary: dict[str, Any]) -> str:
+    """``python -m supervisor summary``: the status line, then every figure on its own line."""
+    g = summary.get
+    lines = [f"books {g('books_in_sync')}/{g('books')} in sync{_synced(summary)} | markets {_markets(summary)}"]
+    lines += [f"{k}: {_scalar(v)}" for k, v in summary.items()]
+    return "\n".join(lines)
+
+
+def markets_text(reply: MarketsReply) -> str:
+    """The refresher's counts (whole-market mode), then one line per journaled change."""
+    lines = []
+    st = reply.status
+    if isinstance(st, dict):
+        lines.append(f"shared {st.get('shared')} | subscribed " +
+                     ", ".join(f"{v} {n}" for v, n in (st.get("subscribed") or {}).items()) +
+                     f" | refreshes {st.get('refreshes')} | added {st.get('added')} | removed {st.get('removed')}")
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(reply.counts.items())) or "none"
+    lines.append(f"journaled changes: {counts}")
+    for e in reply.events:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e.ts_ms / 1000)) if e.ts_ms else "-"
+        prices = " ".join(f"{k}={v:.8g}" for k, v in e.prices.items())
+        lines.append("  ".join(part for part in (when, e.event.ljust(11), e.symbol, ",".join(e.venues), e.reason,
+                                                  prices) if part))
+    return "\n".join(lines)

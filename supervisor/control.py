@@ -21,6 +21,7 @@ Endpoints (all JSON except /metrics; bodies are the Structs below)::
     GET  /v1/tree                TreeReply
     GET  /v1/inspect?path=P      InspectReply
     GET  /v1/summary             the engine's summary Struct
+    GET  /v1/markets?limit=N&symbol=S    MarketsReply (the journal's market changes)
     POST /v1/restart     {"path"}            OkReply
     POST /v1/stop                            OkReply
     POST /v1/subscribe   {"venue","symbol"}  OkReply
@@ -52,6 +53,7 @@ from actors.stats import ActorStats
 from config import ControlConfig, is_loopback
 from config.schema import UNIX_PATH_MAX
 from protocols.errors import ConfigError, PermanentFailure
+from protocols.messages import GetMarketEvents, MarketEvents
 from protocols.venue import split_symbol
 from supervisor import prom
 from supervisor.control_api import (
@@ -62,6 +64,7 @@ from supervisor.control_api import (
     ErrorReply,
     InspectReply,
     MarketRequest,
+    MarketsReply,
     OkReply,
     PathRequest,
     PsReply,
@@ -118,6 +121,7 @@ class ControlActor(Actor[msgspec.Struct]):
         self._since = 0.0
         self._encoder = msgspec.json.Encoder()
         self._files: list[Path] = []
+        self._exposition = prom.Exposition()  # keeps the aggregated counters monotonic
 
     # lifecycle ------------------------------------------------------------------------------
     async def on_start(self) -> None:
@@ -131,6 +135,7 @@ class ControlActor(Actor[msgspec.Struct]):
         app.router.add_get("/v1/tree", self._tree)
         app.router.add_get("/v1/inspect", self._inspect)
         app.router.add_get("/v1/summary", self._summary)
+        app.router.add_get("/v1/markets", self._markets)
         app.router.add_post("/v1/restart", self._restart)
         app.router.add_post("/v1/stop", self._stop)
         app.router.add_post("/v1/subscribe", self._subscribe)
@@ -242,6 +247,20 @@ class ControlActor(Actor[msgspec.Struct]):
     async def _summary(self, request: web.Request) -> web.Response:
         return self._json(self._engine.summary())
 
+    async def _markets(self, request: web.Request) -> web.Response:
+        tree = self._engine.tree
+        limit = int(request.query.get("limit", "50"))  # ValueError: 400
+        events: MarketEvents = await tree.lookup("execution/journal").ask(
+            GetMarketEvents(limit=limit, symbol=request.query.get("symbol")))
+        try:
+            status = tree.describe("markets")  # whole-market mode only
+        except LookupError:
+            status = None
+        if inspect.isawaitable(status):
+            status = await status
+        return self._json(MarketsReply(status=msgspec.to_builtins(status) if status is not None else None,
+                                       events=list(events.events), counts=events.counts))
+
     async def _restart(self, request: web.Request) -> web.Response:
         body = msgspec.json.decode(await request.read(), type=PathRequest)
         path = _norm(body.path)
@@ -279,7 +298,7 @@ class ControlActor(Actor[msgspec.Struct]):
         return body
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        text = prom.render(self._engine.tree.stats(), self._engine.summary())
+        text = self._exposition.render(self._engine.tree.stats(), self._engine.summary())
         return web.Response(text=text, headers={"Content-Type": prom.CONTENT_TYPE})
 
 
@@ -325,7 +344,8 @@ def build_tree(tree: TreeView) -> TreeNode:
         return TreeNode(name=path.rpartition("/")[2] or "/", path=path or "/", kind=s.kind, state=s.state,
                         restarts=s.restarts, restart_type=restart_types.get(path), strategy=s.strategy,
                         max_restarts=s.max_restarts, within_s=s.within_s, restarts_in_window=s.restarts_in_window,
-                        children=[node(c) for c in children.get(path, [])])
+                        children=[node(c) for c in children.get(path, [])], mailbox_depth=s.mailbox_depth,
+                        rate_per_s=s.rate_per_s)
 
     if "" in by_path:
         return node("")

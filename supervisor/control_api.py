@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 
 from actors.stats import ActorStats
+from protocols.messages import MarketEvent
 
 TOKEN_FILE = "control.token"  # in ControlConfig.state_dir, 0600, TCP only
 ADDRESS_FILE = "control.json"  # in ControlConfig.state_dir, 0600: a ControlAddress
@@ -39,6 +40,8 @@ class TreeNode(msgspec.Struct, frozen=True, kw_only=True):
     within_s: float | None = None
     restarts_in_window: int | None = None
     children: list[TreeNode] = []
+    mailbox_depth: int = 0  # for `tree --top N --sort depth|rate`
+    rate_per_s: float = 0.0
 
 
 class TreeReply(msgspec.Struct, frozen=True, kw_only=True):
@@ -80,3 +83,12 @@ class ControlStatus(msgspec.Struct, frozen=True, kw_only=True):
     requests: int
     errors: int
     listening_since: float  # wall clock
+
+
+class MarketsReply(msgspec.Struct, frozen=True, kw_only=True):
+    """``GET /v1/markets``: the markets refresher's status (None unless whole-market mode) and
+    the journal's newest market changes (added, removed, quarantined), newest first."""
+
+    status: Any
+    events: list[MarketEvent]
+    counts: dict[str, int]  # every journaled change by event

@@ -29,11 +29,12 @@ from actors.detector import DetectorActor
 from actors.executor import ExecutorActor
 from actors.journal import DurableWrites, JournalActor
 from actors.order_gateway import OrderGatewayActor, OrderGateways, WsFirstVenue
+from actors.snapshots import SnapshotGate
 from actors.static import StaticData
 from config import EngineConfig
 from protocols.errors import ActorStopped, ExchangeError, MailboxFull
 from protocols.markets import Selection
-from protocols.messages import BookView, RestartRecord, Subscribe, Unsubscribe
+from protocols.messages import BookView, MarketEvent, RestartRecord, Subscribe, Unsubscribe
 from protocols.venue import Venue
 from supervisor.control import ControlActor
 from supervisor.markets import MarketChanges, MarketsActor
@@ -42,6 +43,10 @@ from supervisor.spec import ChildSpec, Strategy, exponential_backoff
 from supervisor.tree import Supervisor
 
 log = logging.getLogger("arbor.engine")
+
+# A market whose detector fired within this long has a "recent edge": its books fetch their
+# snapshots first when many resync at once (actors.snapshots).
+RECENT_EDGE_S = 300.0
 
 
 def detector_key(msg: object) -> object:
@@ -74,6 +79,8 @@ class EngineSummary(msgspec.Struct, frozen=True, kw_only=True):
     markets: int = 0  # symbols with a detector (whole-market mode: the shared set)
     quarantined: int = 0  # markets whose detector quarantined them (never traded)
     all_in_sync_s: float | None = None  # from start until every book was first in sync
+    markets_shared: int | None = None  # whole-market mode: markets the venues share (as selected)
+    markets_active: int = 0  # markets the detector can trade now: >= 2 venues in sync, not quarantined
 
 
 class Engine:
@@ -100,6 +107,8 @@ class Engine:
         self.counters = {name: ConnectionCounters() for name in self.markets}
         self.shards: dict[str, list[list[str]]] = {}  # venue -> symbols per connection actor
         self._shard_starts: dict[tuple[str, int], int] = {}
+        # One snapshot gate per venue, shared by every incarnation of its books.
+        self.snapshot_gates = {name: SnapshotGate(cfg.book.snapshots_in_flight) for name in self.markets}
         # Symbol rules and fees: fetched once per venue when first needed, shared by every
         # executor this engine builds (a restart re-fetches nothing).
         self.static = StaticData(venues)
@@ -130,13 +139,25 @@ class Engine:
 
     def _journal_restart(self, path: str, reason: str, restarts_in_window: int) -> None:
         """Every restart in the tree becomes a row of the journal's ``restarts`` table."""
+        if self._tell_journal(RestartRecord(path=path, reason=reason, ts_ms=int(self.wall() * 1000))) is False:
+            self.restarts_unjournaled += 1  # the journal is full or gone; the log has the record
+
+    def _journal_market(self, event: MarketEvent) -> None:
+        """Every market added or removed at run time becomes a ``market_events`` row."""
+        if not self._tell_journal(event):  # the log line below is then the only record
+            log.error("markets: %s %s on %s not journaled (the journal is full, stopped or not built)",
+                      event.event, event.symbol, ",".join(event.venues))
+
+    def _tell_journal(self, record: Any) -> bool | None:
+        """Tell the journal ``record``: True; False when it is full or stopped; None before it exists."""
         journal = self.lookup("execution/journal")
         if journal is None:
-            return
+            return None
         try:
-            journal.tell(RestartRecord(path=path, reason=reason, ts_ms=int(self.wall() * 1000)))
+            journal.tell(record)
         except (MailboxFull, ActorStopped):
-            self.restarts_unjournaled += 1  # the journal is full or gone; the log has the record
+            return False
+        return True
 
     def lookup(self, path: str) -> ActorRef | None:
         try:
@@ -168,9 +189,10 @@ class Engine:
         m = self.cfg.markets
         return MarketsActor(
             venues={name: self.venues[name] for name in self.markets},
-            selection=Selection(quotes=m.quotes, min_venues=m.min_venues, include=m.include, exclude=m.exclude),
+            selection=Selection(quotes=m.quotes, min_venues=m.min_venues, include=m.include, exclude=m.exclude,
+                                min_quote_volume_24h=m.min_quote_volume_24h),
             pinned={name: self.cfg.venues[name].symbols for name in self.markets},
-            refresh_s=m.refresh_s, apply=self.apply_markets)
+            refresh_s=m.refresh_s, apply=self.apply_markets, record=self._journal_market)
 
     async def apply_markets(self, wanted: dict[str, list[str]]) -> MarketChanges:
         """Make the running markets ``wanted`` (``{venue: [symbols]}``). Before the tree runs
@@ -220,7 +242,8 @@ class Engine:
             return (self.detector_class or DetectorActor)(symbol=symbol, taker_fees=self.taker_fees,
                                                           params=d,
                                                           executor=self.root.lookup("execution/executor"),
-                                                          clock=self.clock)
+                                                          clock=self.clock,
+                                                          journal=self.lookup("execution/journal"))
 
         return ChildSpec(path_symbol(symbol), factory,
                          mailbox=MailboxSpec(self.cfg.mailboxes.detector, policy="conflate",
@@ -290,6 +313,13 @@ class Engine:
 
         return ChildSpec(str(index), factory, mailbox=MailboxSpec(self.cfg.mailboxes.connection))
 
+    def recent_edge(self, symbol: str) -> bool:
+        """Did ``symbol``'s detector fire within ``RECENT_EDGE_S``?"""
+        detector = self.lookup(f"detectors/{path_symbol(symbol)}")
+        status = detector.describe() if detector is not None else None
+        last = getattr(status, "last_opportunity", None)
+        return last is not None and self.clock() - last.created_ns < RECENT_EDGE_S * 1e9
+
     def _shard_path(self, name: str, symbol: str) -> str | None:
         for index, symbols in enumerate(self.shards.get(name, ())):
             if symbol in symbols:
@@ -308,7 +338,8 @@ class Engine:
         return ChildSpec(path_symbol(symbol), lambda: BookActor(
             venue=self.venues[name], symbol=symbol, publish=self.root.lookup(f"detectors/{path_symbol(symbol)}"),
             depth=b.depth, max_levels=levels, snapshot_limit=limit, clock=self.clock,
-            connection=lambda: self._connection_of(name, symbol)),
+            connection=lambda: self._connection_of(name, symbol), snapshot_gate=self.snapshot_gates[name],
+            recent_edge=lambda: self.recent_edge(symbol)),
             mailbox=MailboxSpec(self.cfg.mailboxes.book))
 
     # --- EngineHandle (the control endpoint) ------------------------------------------------
@@ -367,11 +398,15 @@ class Engine:
                 status = self._describe(f"venues/{name}/books/{path_symbol(symbol)}")
                 books += 1
                 in_sync += bool(status is not None and status.in_sync)
-        quarantined = 0
+        quarantined = active = 0
         for symbol in self._symbols():
             status = self._describe(f"detectors/{path_symbol(symbol)}")
             opportunities += getattr(status, "opportunities", 0)
-            quarantined += getattr(status, "quarantined", None) is not None
+            if getattr(status, "quarantined", None) is not None:
+                quarantined += 1
+            elif len(getattr(status, "venues_in_sync", ())) >= 2:
+                active += 1
+        shared = getattr(self._describe("markets"), "shared", None)
         ex = self._describe("execution/executor")
         if ex is not None:
             executed, pnl = ex.executed, ex.realised_pnl
@@ -379,9 +414,7 @@ class Engine:
         frames = sum(c.frames for c in self.counters.values())
         now = time.monotonic()
         if self._all_in_sync_s is None and books and in_sync == books:
-            self._all_in_sync_s = round(now - self._started, 2)
-            log.info("all %d books in sync %.2fs after start", books, self._all_in_sync_s,
-                     extra={"books": books, "all_in_sync_s": self._all_in_sync_s})
+            self._first_all_in_sync(books, now)
         then, then_frames = self._last
         self._last = (now, frames)
         return EngineSummary(
@@ -391,7 +424,19 @@ class Engine:
             opportunities=opportunities, executed=executed, realised_pnl=round(pnl, 6),
             open_positions=positions, unhedged_alerts=alerts, restarts=restarts,
             paper=not self.live, markets=len(self._symbols()), quarantined=quarantined,
-            all_in_sync_s=self._all_in_sync_s)
+            all_in_sync_s=self._all_in_sync_s, markets_shared=shared, markets_active=active)
+
+    def _note_all_in_sync(self) -> None:
+        """Record ``all_in_sync_s`` if every book is in sync now (cheaper than a summary)."""
+        books = [self._describe(f"venues/{name}/books/{path_symbol(symbol)}")
+                 for name, symbols in self.markets.items() for symbol in symbols]
+        if books and all(b is not None and b.in_sync for b in books):
+            self._first_all_in_sync(len(books), time.monotonic())
+
+    def _first_all_in_sync(self, books: int, now: float) -> None:
+        self._all_in_sync_s = round(now - self._started, 2)
+        log.info("all %d books in sync %.2fs after start", books, self._all_in_sync_s,
+                 extra={"books": books, "all_in_sync_s": self._all_in_sync_s})
 
     def _describe(self, path: str) -> Any:
         try:
@@ -417,13 +462,22 @@ class Engine:
             stopper = asyncio.create_task(self._stop.wait(), name="engine:stop-wait")
             try:
                 deadline = None if duration_s is None else time.monotonic() + duration_s
+                next_status = time.monotonic() + 1.0
                 while not (waiter.done() or stopper.done()):
-                    left = None if deadline is None else deadline - time.monotonic()
+                    now = time.monotonic()
+                    left = None if deadline is None else deadline - now
                     if left is not None and left <= 0:
                         break
-                    await asyncio.wait({waiter, stopper}, timeout=min(1.0, left) if left is not None else 1.0)
-                    if status is not None and not waiter.done():
+                    # every 0.1 s until every book was first in sync (all_in_sync_s to 0.1 s), then 1 s
+                    tick = 0.1 if self._all_in_sync_s is None else 1.0
+                    await asyncio.wait({waiter, stopper}, timeout=min(tick, left) if left is not None else tick)
+                    if waiter.done():
+                        break
+                    if status is not None and time.monotonic() >= next_status:
+                        next_status = time.monotonic() + 1.0
                         status(self.summary())
+                    elif self._all_in_sync_s is None:
+                        self._note_all_in_sync()
                 if waiter.done():
                     waiter.result()  # the root failed: raise its reason
             finally:

@@ -39,7 +39,7 @@ from protocols.errors import (
     excerpt,
 )
 from protocols.fees import fee_of, with_fills_fee
-from protocols.markets import Listing, parse_binance
+from protocols.markets import Listing, parse_binance, volumes_binance
 from protocols.messages import (
     Balance,
     Balances,
@@ -226,6 +226,14 @@ class BinanceVenue:
     async def markets(self) -> list[Listing]:
         """Every symbol of the whole ``exchangeInfo`` (for discovery, ``protocols.markets``)."""
         return parse_binance(await self._get("/api/v3/exchangeInfo", "", weight=20))
+
+    async def quote_volumes_24h(self) -> dict[str, float]:
+        """``{BTCUSDT: 24 h quote volume}`` of every market (``GET /api/v3/ticker/24hr``, weight 80)."""
+        body = await self._get("/api/v3/ticker/24hr", "", weight=80)
+        try:
+            return volumes_binance(body)
+        except msgspec.DecodeError as exc:
+            raise DecodeError(VENUE, f"24h tickers: {exc}", body) from exc
 
     async def _fees(self, name: str) -> tuple[float, float]:
         """The account's commission (standard + tax) with credentials, else the VIP0 default."""

@@ -31,7 +31,7 @@ from protocols.errors import (
 )
 from protocols.gateio import codec, wire
 from protocols.gateio.sync import GateObuSync, GateSync
-from protocols.markets import Listing, parse_gateio
+from protocols.markets import Listing, parse_gateio, volumes_gateio
 from protocols.messages import (
     Balance,
     Balances,
@@ -102,7 +102,7 @@ def _reset_after(headers: Mapping[str, str], now_s: float, default_s: float = 1.
 def _limits() -> RateLimits:
     """Gate's documented limits (gateio.md §4.4): public 200/10 s per endpoint, order placement
     10/s, cancels 200/s, other private endpoints 200/10 s each."""
-    per_10s = ("order_book", "currency_pairs", "fee", "accounts", "order", "orders")
+    per_10s = ("order_book", "currency_pairs", "tickers", "fee", "accounts", "order", "orders")
     buckets = {name: window_bucket(200, 10.0) for name in per_10s}
     buckets["place"] = TokenBucket(10, 1.0)
     buckets["cancel"] = TokenBucket(200, 1.0)
@@ -218,6 +218,14 @@ class GateVenue:
     async def markets(self) -> list[Listing]:
         """Every currency pair (for discovery, ``protocols.markets``)."""
         return parse_gateio(await self._call("GET", "/spot/currency_pairs", "currency_pairs"))
+
+    async def quote_volumes_24h(self) -> dict[str, float]:
+        """``{BTC_USDT: 24 h quote volume}`` of every pair (``GET /api/v4/spot/tickers``)."""
+        body = await self._call("GET", "/spot/tickers", "tickers")
+        try:
+            return volumes_gateio(body)
+        except msgspec.DecodeError as exc:
+            raise DecodeError(VENUE, f"24h tickers: {exc}", body) from exc
 
     async def depth_snapshot(self, symbol: str, limit: int = 1000) -> BookSnapshot:
         pair = venue_symbol(symbol, "_")

@@ -32,7 +32,7 @@ from protocols.errors import (
     excerpt,
 )
 from protocols.fees import with_fills_fee
-from protocols.markets import Listing, parse_mexc
+from protocols.markets import Listing, parse_mexc, volumes_mexc
 from protocols.messages import (
     Balance,
     Balances,
@@ -116,7 +116,7 @@ def _buckets() -> RateLimits:
     """§2.4: each endpoint has its own 500 per 10 s, spent by the documented weights; the
     account endpoint is also "2 times/s"."""
     per_endpoint = ("exchangeInfo", "depth", "order", "cancel", "query", "openOrders", "cancelAll", "myTrades",
-                    "userDataStream")
+                    "userDataStream", "ticker")
     buckets = {name: window_bucket(500, 10.0) for name in per_endpoint}
     buckets["account"] = TokenBucket(2, 1.0)
     return RateLimits(buckets)
@@ -197,6 +197,15 @@ class MexcVenue:
     async def markets(self) -> list[Listing]:
         """Every symbol of the whole ``exchangeInfo`` (for discovery, ``protocols.markets``)."""
         return parse_mexc(await self._get("/api/v3/exchangeInfo", [], "exchangeInfo", 10))
+
+    async def quote_volumes_24h(self) -> dict[str, float]:
+        """``{BTCUSDT: 24 h quote volume}`` of every market (``GET /api/v3/ticker/24hr``, weight 40
+        without a symbol)."""
+        body = await self._get("/api/v3/ticker/24hr", [], "ticker", 40)
+        try:
+            return volumes_mexc(body)
+        except msgspec.DecodeError as exc:
+            raise DecodeError(VENUE, f"24h tickers: {exc}", body) from exc
 
     async def depth_snapshot(self, symbol: str, limit: int = 1000) -> BookSnapshot:
         body = await self._get("/api/v3/depth", [("symbol", venue_symbol(symbol)), ("limit", str(limit))],

@@ -158,6 +158,7 @@ class VenueServer:
         # "METHOD path") or "WS" (what = the WS API method or channel). The tests read it to
         # prove what was (not) asked between two instants; benchmarks read arrival times.
         self.requests: list[tuple[int, str, str]] = []
+        self.snapshots: list[tuple[int, str]] = []  # every REST depth answer: (monotonic_ns, symbol), in order
         self.private: dict[Conn, object] = {}  # connections subscribed to the user data stream
 
     def listing_changed(self) -> None:
@@ -350,7 +351,12 @@ class VenueServer:
             conn.last_out = loop.time()
 
     def push(self) -> None:
-        """Drain every book's pending delta and fan it out, applying armed push faults."""
+        """Drain every book's pending delta and fan it out, applying armed push faults.
+
+        A quiet market (``activity`` a < 1) is drained every ``round(1 / a)`` pushes only, its
+        changes merged meanwhile: its top of book changes rarely, so its frame rate is a
+        fraction of a busy market's (the mid's walk alone would otherwise move every book at
+        every push)."""
         if self.conns and self.faults.take("disconnect"):
             for conn in list(self.conns):
                 conn.send(_CLOSE)
@@ -359,7 +365,11 @@ class VenueServer:
         if subscribed and self.faults.armed_for("stall") and self.faults.take("stall"):
             return  # nothing drained: the changes wait, merged, for the next push
         deltas: dict[str, Delta] = {}
+        activity, pushes = self.cfg.activity, self.pushes
         for symbol, book in self.books.items():
+            a = activity.get(symbol, 1.0)
+            if a < 1.0 and pushes % max(1, round(1.0 / a)):
+                continue  # a quiet market: changes wait, merged, for its next push
             d = book.drain()
             if d is not None:
                 deltas[symbol] = self.prepare_delta(symbol, d)
@@ -503,6 +513,7 @@ class VenueServer:
     def snapshot(self, symbol: str) -> tuple[int, dict[int, int], dict[int, int]]:
         """(seq, bids, asks) for a REST depth answer, honouring ``stale_snapshot``."""
         book = self.books[symbol]
+        self.snapshots.append((time.monotonic_ns(), symbol))
         if symbol in self.faults.stale and self.faults.take("stale_snapshot"):
             stale = self.faults.stale
             result = stale.pop(symbol)

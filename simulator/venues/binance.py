@@ -188,6 +188,8 @@ class BinanceServer(VenueServer):
             w = 80
         elif path == "/api/v3/myTrades" and "orderId" in request.query:
             w = 5  # private.md §1.4: 20, or 5 with orderId
+        elif path == "/api/v3/ticker/24hr" and "symbol" not in request.query:
+            w = 80  # every market
         else:
             w = WEIGHTS.get((request.method, path), WEIGHTS.get(path, 1))
         banned = self.ban.banned_for()

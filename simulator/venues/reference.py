@@ -3,7 +3,9 @@
 Gate) the account's trades. Faithful minimal versions: the venue's field names and types
 (shapes from shared/venues/*.md, the venues' docs and the real listings in shared/data/markets),
 values from the simulated book and account; 24 h statistics the simulator does not keep
-(open/high/low, volume) are the current price and the account's own traded volume.
+(open/high/low) are the current price. The 24 h volume is the market's (``market_volume``:
+shaped by its ``activity``, the quiet tail trading a fraction of the busy few) plus the account's
+own trades.
 
 Each ``*_routes(server)`` returns the routes its venue server adds; signed ones go through the
 server's own authentication wrapper, so they answer its error bodies.
@@ -11,6 +13,7 @@ server's own authentication wrapper, so they answer its error bodies.
 
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -50,11 +53,28 @@ def _plain(book: VenueBook) -> tuple[str, str, str, str, str]:
     return fp(bid), fq(bq), fp(ask), fq(aq), fp(bid)
 
 
+QUOTE_VOLUME_PER_ACTIVITY = 400_000.0  # 24 h quote volume of a market of activity 1.0
+
+
+def market_volume(seed: int, venue: str, symbol: str, activity: float) -> float:
+    """The simulated market's 24 h quote volume on ``venue``: proportional to its ``activity``
+    (the universe's Pareto tail: most markets a fraction of the majors'), times a per-venue
+    factor in [0.5, 1.5) (the same market trades more on one venue than another).
+    Deterministic from the seed."""
+    factor = random.Random(f"{seed}:volume:{venue}:{symbol}").uniform(0.5, 1.5)
+    return QUOTE_VOLUME_PER_ACTIVITY * activity * factor
+
+
 def _volume(server: VenueServer, symbol: str) -> tuple[float, float]:
-    """(base, quote) this account traded on ``symbol``: the only volume the simulator has."""
+    """(base, quote) traded on ``symbol`` over 24 h: the market's, plus this account's."""
     orders = [o for o in server.exchange.by_id.values() if o.symbol == symbol]
-    step = server.books[symbol].spec.step
-    return sum(o.filled for o in orders) * step, sum(o.filled_quote for o in orders)
+    book = server.books[symbol]
+    spec = book.spec
+    market = market_volume(server.cfg.seed, server.name, symbol, server.cfg.activity.get(symbol, 1.0))
+    bid, _, ask, _ = _top(book)
+    mid = (bid + ask) / 2 * spec.tick if bid and ask else 0.0
+    base = market / mid if mid > 0 else 0.0
+    return base + sum(o.filled for o in orders) * spec.step, market + sum(o.filled_quote for o in orders)
 
 
 def _wanted(server: VenueServer, name: str | None, find: Any) -> list[str]:

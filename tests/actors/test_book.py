@@ -14,7 +14,7 @@ from actors.book import PUBLISH_AT_LEAST_EVERY, BookActor, BookStatus
 from actors.connection import ConnectionActor
 from protocols.binance import BinanceVenue
 from protocols.binance.sync import BinanceSync
-from protocols.errors import ActorStopped, RateLimited, SequenceGap
+from protocols.errors import ActorStopped, NetworkError, RateLimited, SequenceGap
 from protocols.gateio import GateVenue
 from protocols.gateio.sync import GateSync
 from protocols.messages import BookDelta, BookSnapshot, BookView, GetView, Msg
@@ -196,6 +196,25 @@ async def test_rate_limited_snapshot_waits_retry_after_and_fetches_again():
     assert (await book.ask(GetView())).in_sync
     assert venue.fetches == 2
     await book.stop()
+
+
+async def test_a_snapshot_that_timed_out_is_fetched_again_in_place_without_a_restart():
+    timeout = NetworkError("fake", "GET /depth: TimeoutError")
+    venue = FakeVenue(BinanceSync(), [timeout, timeout, snap(10)])
+    book = await start_book(venue, None, snapshot_retry_s=0.001)
+    await book.ask(delta(10, 11))
+    assert (await book.ask(GetView())).in_sync
+    assert venue.fetches == 3 and book._cell.restarts == 0 and book.alive
+    await book.stop()
+
+
+async def test_snapshots_failing_on_the_network_attempts_times_in_a_row_crash_the_book():
+    venue = FakeVenue(BinanceSync(), [NetworkError("fake", "reset")] * 3)
+    book = await start_book(venue, None, snapshot_retry_s=0.001, max_snapshot_attempts=3)
+    with pytest.raises(ActorStopped) as err:
+        await book.ask(delta(10, 12))
+    assert isinstance(err.value.__cause__, NetworkError)
+    assert venue.fetches == 3
 
 
 async def test_snapshot_that_never_fits_raises_sequence_gap_after_bounded_attempts():

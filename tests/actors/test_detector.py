@@ -9,7 +9,8 @@ import pytest
 
 from actors import spawn
 from actors.detector import DetectorActor, DetectorParams
-from protocols.messages import BookView, GetLastOpportunity, Opportunity, VenueStatus
+from actors.journal import JournalActor
+from protocols.messages import BookView, FlushJournal, GetLastOpportunity, GetMarketEvents, Opportunity, VenueStatus
 from testkit import FakeClock
 
 MS = 1_000_000
@@ -202,3 +203,23 @@ def test_an_edge_just_below_the_sanity_bound_is_reported_when_it_meets_min_edge(
     clock.now += MS
     det.on_view(view("mexc", 1, [(90.0, 1.0)], asks_for_edge(450.0), clock.now))
     assert len(rec.told) == 1 and det.describe().quarantined is None
+
+
+async def test_a_quarantine_is_journaled_with_the_venue_pair_and_the_prices_that_caused_it(tmp_path):
+    journal = await spawn(lambda: JournalActor(path=str(tmp_path / "j.db")), name="execution/journal")
+    try:
+        clock = Clock()
+        det = DetectorActor(symbol="BTC/USDT", taker_fees=FEES, params=DetectorParams(max_edge_bps=500.0),
+                            executor=Recorder(), clock=clock, journal=journal)
+        det.on_view(view("gateio", 1, [(100.0, 1.0)], [(100.5, 1.0)], clock.now))
+        det.on_view(view("mexc", 1, [(49.0, 1.0)], [(50.0, 1.0)], clock.now))
+        await journal.ask(FlushJournal())
+        events = (await journal.ask(GetMarketEvents())).events
+        assert [(e.event, e.symbol, e.venues) for e in events] == [("quarantined", "BTC/USDT", ("mexc", "gateio"))]
+        assert events[0].prices == {"mexc_ask": 50.0, "gateio_bid": 100.0}
+        assert events[0].reason == det.describe().quarantined
+        det.on_view(view("mexc", 2, [(48.0, 1.0)], [(49.0, 1.0)], clock.now))  # quarantined once, journaled once
+        await journal.ask(FlushJournal())
+        assert (await journal.ask(GetMarketEvents())).counts == {"quarantined": 1}
+    finally:
+        await journal.stop()

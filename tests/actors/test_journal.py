@@ -22,6 +22,7 @@ from protocols.messages import (
     FlushJournal,
     GetEstimatedFees,
     GetJournalSummary,
+    GetMarketEvents,
     GetOpenOrders,
     GetOpenPositions,
     GetRealisedPnl,
@@ -29,6 +30,7 @@ from protocols.messages import (
     JournalAck,
     JournalRefused,
     JournalWrite,
+    MarketEvent,
     Opportunity,
     OpportunityResult,
     OrderIntent,
@@ -450,5 +452,37 @@ async def test_a_write_committed_now_never_overtakes_a_record_told_before_it(tmp
         assert (durable.committed_now, durable.deferred) == (1, 2)
         status = ref.describe()
         assert status.committed_now == 1
+    finally:
+        await ref.stop()
+
+
+async def test_market_changes_are_journaled_and_read_back_newest_first_with_their_reasons_and_prices(journal):
+    await journal.ask(JournalWrite(records=(
+        MarketEvent(event="added", symbol="NEW/USDT", venues=("mexc",), reason="shared by mexc, binance"),
+        MarketEvent(event="removed", symbol="OLD/USDT", venues=("gateio",), reason="delisted", ts_ms=7),
+        MarketEvent(event="quarantined", symbol="TWIN/USDT", venues=("mexc", "gateio"), reason="6000 bp",
+                    prices={"mexc_ask": 0.5, "gateio_bid": 1.0}),
+    )))
+    got = await journal.ask(GetMarketEvents(limit=2))
+    assert [(e.event, e.symbol) for e in got.events] == [("quarantined", "TWIN/USDT"), ("removed", "OLD/USDT")]
+    assert got.events[0].prices == {"mexc_ask": 0.5, "gateio_bid": 1.0}
+    assert got.events[0].venues == ("mexc", "gateio") and got.events[0].ts_ms > 0  # stamped by the journal
+    assert got.events[1].ts_ms == 7 and got.events[1].reason == "delisted"  # its own time kept
+    assert got.counts == {"added": 1, "removed": 1, "quarantined": 1}
+    only = await journal.ask(GetMarketEvents(symbol="NEW/USDT"))
+    assert [e.reason for e in only.events] == ["shared by mexc, binance"]
+    assert (await journal.ask(GetJournalSummary())).market_events == {"added": 1, "removed": 1, "quarantined": 1}
+
+
+async def test_an_old_journal_file_without_market_events_gains_the_table(tmp_path):
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE restarts (id INTEGER PRIMARY KEY, path TEXT NOT NULL, reason TEXT NOT NULL,"
+                 " ts_ms INTEGER NOT NULL)")
+    conn.close()
+    ref = await spawn(lambda: JournalActor(path=str(path)), name="journal")
+    try:
+        await ref.ask(JournalWrite(records=(MarketEvent(event="added", symbol="A/USDT", venues=("mexc",)),)))
+        assert (await ref.ask(GetMarketEvents())).counts == {"added": 1}
     finally:
         await ref.stop()

@@ -164,3 +164,21 @@ def test_shared_mode_needs_at_least_min_venues_enabled_venues() -> None:
     with pytest.raises(ConfigError, match=r"markets\.min_venues"):
         config.loads('[venues.mexc]\nkind = "mexc"\n[venues.gateio]\nkind = "gateio"\n'
                      '[markets]\nsymbols = "shared"\nmin_venues = 3\n', source="t")
+
+
+@pytest.mark.parametrize(("markets", "expected"), [
+    ('symbols = "shared"\nmin_quote_volume_24h = -5', r"markets\.min_quote_volume_24h.*>= 0"),
+    ('min_quote_volume_24h = 100000', r'markets\.min_quote_volume_24h.*symbols = "shared"'),
+    ('symbols = "shared"\nmin_quote_volume_24h = "lots"', r"markets\.min_quote_volume_24h"),
+])
+def test_a_bad_activity_floor_is_an_error_naming_its_field(markets: str, expected: str) -> None:
+    venues = '[venues.mexc]\nkind = "mexc"\nsymbols = ["BTC/USDT"]\n[venues.gateio]\nkind = "gateio"\n' \
+             'symbols = ["BTC/USDT"]\n'
+    with pytest.raises(ConfigError, match=expected):
+        config.loads(venues + "[markets]\n" + markets + "\n", source="t")
+
+
+def test_an_activity_floor_loads_in_shared_mode() -> None:
+    cfg = config.loads('[venues.mexc]\nkind = "mexc"\n[venues.gateio]\nkind = "gateio"\n'
+                       '[markets]\nsymbols = "shared"\nmin_quote_volume_24h = 250000\n', source="t")
+    assert cfg.markets.min_quote_volume_24h == 250_000.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from protocols.markets import (
@@ -15,6 +16,10 @@ from protocols.markets import (
     per_venue,
     price_mismatch,
     shared_markets,
+    volumes_binance,
+    volumes_by_symbol,
+    volumes_gateio,
+    volumes_mexc,
 )
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "markets"
@@ -111,3 +116,40 @@ def test_price_mismatch_names_the_venues_when_mids_differ_by_more_than_the_bound
     assert (reason is not None) == mismatch
     if reason is not None:
         assert "not the same token" in reason and max(mids, key=mids.__getitem__) in reason
+
+
+# 24 h tickers, as documented (Binance/MEXC GET /api/v3/ticker/24hr, Gate GET /api/v4/spot/tickers),
+# trimmed to the fields around the one read: quote volume, a decimal string (MEXC: null without trades)
+BINANCE_TICKERS = (b'[{"symbol":"BTCUSDT","priceChange":"-94.99","lastPrice":"4.00","volume":"8913.30",'
+                   b'"quoteVolume":"15.30","count":76},{"symbol":"DEADUSDT","volume":"0","quoteVolume":"0.00"}]')
+MEXC_TICKERS = (b'[{"symbol":"BTCUSDT","lastPrice":"46263.71","volume":"2.05","quoteVolume":"91001.3",'
+                b'"count":null},{"symbol":"NEWUSDT","volume":"0","quoteVolume":null}]')
+GATE_TICKERS = (b'[{"currency_pair":"BTC_USDT","last":"0.2663","base_volume":"1134.02",'
+                b'"quote_volume":"300.9846"},{"currency_pair":"ETH_USDT","quote_volume":"1e6"}]')
+
+
+@pytest.mark.parametrize(("parse", "body", "expected"), [
+    (volumes_binance, BINANCE_TICKERS, {"BTCUSDT": 15.3, "DEADUSDT": 0.0}),
+    (volumes_mexc, MEXC_TICKERS, {"BTCUSDT": 91001.3, "NEWUSDT": 0.0}),
+    (volumes_gateio, GATE_TICKERS, {"BTC_USDT": 300.9846, "ETH_USDT": 1e6}),
+])
+def test_24h_tickers_give_each_venue_symbols_quote_volume(parse, body, expected) -> None:
+    assert parse(body) == expected
+
+
+@pytest.mark.parametrize("body", [b'{"code": -1121}', b'[{"symbol": "X", "quoteVolume": "lots"}]', b"<html>"])
+def test_a_ticker_body_of_another_shape_raises_a_decode_error(body: bytes) -> None:
+    with pytest.raises(msgspec.DecodeError):
+        volumes_binance(body)
+
+
+def test_a_venue_counts_toward_min_venues_only_where_the_market_traded_the_floor() -> None:
+    listings = {v: [_row(v, s) for s in ("BUSY/USDT", "HALF/USDT", "DEAD/USDT")] for v in ("a", "b", "c")}
+    volumes = {"a": volumes_by_symbol(listings["a"], {"BUSYUSDT": 9e6, "HALFUSDT": 9e6, "DEADUSDT": 10.0}),
+               "b": volumes_by_symbol(listings["b"], {"BUSYUSDT": 2e6, "HALFUSDT": 10.0}),  # DEAD: no ticker
+               "c": volumes_by_symbol(listings["c"], {"BUSYUSDT": 1e6, "HALFUSDT": 5e4, "DEADUSDT": 5e4})}
+    floor = Selection(min_quote_volume_24h=5e4)
+    assert shared_markets(listings, floor, volumes) == {"BUSY/USDT": ("a", "b", "c"), "HALF/USDT": ("a", "c")}
+    assert shared_markets(listings, msgspec.structs.replace(floor, min_venues=3), volumes) == \
+        {"BUSY/USDT": ("a", "b", "c")}
+    assert len(shared_markets(listings, Selection(), volumes)) == 3  # no floor: volumes are not read

@@ -176,15 +176,17 @@ async def test_restart_through_the_cli_increments_the_restart_counter(engine: Ti
     assert "restarts: 1" in out.splitlines() and "  count: 1" in out.splitlines()
 
 
-async def test_metrics_parse_as_prometheus_text_with_a_sample_per_actor(engine: TinyEngine, state_dir: Path) -> None:
+async def test_metrics_parse_as_prometheus_text_with_a_sample_per_actor_and_per_kind(
+        engine: TinyEngine, state_dir: Path) -> None:
     code, text = await cli_run("metrics", *sock(state_dir))
     assert code == 0
     samples = [line for line in text.splitlines() if not line.startswith("#")]
     for line in samples:
         assert SAMPLE.match(line), f"not a Prometheus sample: {line!r}"
-    depth = [line for line in samples if line.startswith("arbor_mailbox_depth{")]
-    assert len(depth) == len(engine.tree.stats())
+    depth = [line for line in samples if line.startswith("arbor_actor_mailbox_depth{")]
+    assert len(depth) == len(engine.tree.stats())  # no books or detectors here: every actor has its series
     assert any('path="workers/echo"' in line for line in depth)
+    assert any(line.startswith('arbor_queue_wait_seconds_count{kind="Echo",venue=""}') for line in samples)
     assert "arbor_engine_subscriptions 0.0" in samples
 
 
