@@ -28,7 +28,8 @@ OID = "C02__505979017439002624115"
 
 
 def codec() -> MexcPrivate:
-    return MexcPrivate(venue=None, ws_url="wss://wbs-api.mexc.com/ws", symbols={"MXUSDT": "MX/USDT", "BTCUSDT": "BTC/USDT"})
+    return MexcPrivate(venue=None, ws_url="wss://wbs-api.mexc.com/ws",
+                       symbols={"MXUSDT": "MX/USDT", "BTCUSDT": "BTC/USDT"})
 
 
 def order(status: int, filled: str, quote: str, *, oid: str = "o1", client: str = "c1", qty: str = "3",
