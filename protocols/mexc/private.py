@@ -34,6 +34,7 @@ from protocols.errors import DecodeError
 from protocols.fees import fee_of
 from protocols.messages import Balance, OrderStatus, OrderType, OrderUpdate
 from protocols.mexc import push_pb2
+from protocols.numbers import MAX_FLOAT, unusable_update_field
 from protocols.private import StreamEvent, StreamReply
 from protocols.venue import split_symbol
 
@@ -115,19 +116,24 @@ class MexcPrivate:
         status, order_type = _STATUS.get(o.status), _TYPE.get(o.orderType)
         if symbol is None or status is None or order_type is None:
             return []  # a symbol we do not trade, or a state/type we do not model
-        update = self._charged(OrderUpdate(
+        pushed = OrderUpdate(
             venue=VENUE, symbol=symbol, client_order_id=o.clientId, order_id=o.id,
             side="buy" if o.tradeType == 1 else "sell", order_type=order_type, status=status,
             price=float(o.price or 0) or None, qty=float(o.quantity or 0),
             filled_qty=float(o.cumulativeQuantity or 0), filled_quote=float(o.cumulativeAmount or 0),
-            ts_ms=wrapper.createTime or wrapper.sendTime or o.createTime))
+            ts_ms=wrapper.createTime or wrapper.sendTime or o.createTime)
+        if (bad := unusable_update_field(pushed)) is not None:
+            raise ValueError(f"it gives {bad}")
+        update = self._charged(pushed)
         return [update] if update is not None else []
 
     def _deal(self, wrapper: Any) -> list[StreamEvent]:
         d = wrapper.privateDeals
-        fills = _room(self._deals, d.orderId).setdefault(d.orderId, {})
-        fills[d.tradeId] = _Fill(price=float(d.price), qty=float(d.quantity), commission=float(d.feeAmount or 0),
-                                 commission_asset=d.feeCurrency)
+        fill = _Fill(price=float(d.price), qty=float(d.quantity), commission=float(d.feeAmount or 0),
+                     commission_asset=d.feeCurrency)
+        if not (0 < fill.price <= MAX_FLOAT and 0 < fill.qty <= MAX_FLOAT and abs(fill.commission) <= MAX_FLOAT):
+            raise ValueError(f"price/quantity/feeAmount {d.price!r}/{d.quantity!r}/{d.feeAmount!r}")
+        _room(self._deals, d.orderId).setdefault(d.orderId, {})[d.tradeId] = fill
         held = self._pushed.get(d.orderId)
         update = self._charged(held) if held is not None else None
         return [update] if update is not None and update.fee_asset else []  # told again once its fee is known

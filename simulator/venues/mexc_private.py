@@ -5,9 +5,9 @@ to ``spot@private.orders.v3.api.pb``, ``spot@private.deals.v3.api.pb`` and
 ``spot@private.account.v3.api.pb`` acked like public channels, and binary
 ``PushDataV3ApiWrapper`` pushes, each channel's to the connections subscribed to it: on an
 order's change its state (``privateOrders``, 304: fills cumulative, no fee), then one
-``privateDeals`` (306) per fill since its last push with that fill's fee (the fee pro rata, as
-``myTrades`` reports it), as the doc's sample pair has them (the order's push 51 ms before its
-deal's); then ``privateAccount`` (307), one per changed asset.
+``privateDeals`` (306) per fill since its last push with that fill's fee (the order's fee pro
+rata, what ``myTrades`` charges each fill at one fee rate), as the doc's sample pair has them
+(the order's push 51 ms before its deal's); then ``privateAccount`` (307), one per changed asset.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ DEALS = "spot@private.deals.v3.api.pb"
 ACCOUNT = "spot@private.account.v3.api.pb"
 CHANNELS = (ORDERS, DEALS, ACCOUNT)
 KEY = "listenKey"  # in ``Conn.names``: the connection's key; a channel there is subscribed
-# private.md §3.3: 1 new, 2 filled, 3 partially filled, 4 canceled, 5 partially filled then canceled
+# private.md §3.3 orderType: 1 LIMIT_ORDER, 2 POST_ONLY, 3 IMMEDIATE_OR_CANCEL, 4 FILL_OR_KILL, 5 MARKET_ORDER
 ORDER_TYPES = {"limit": 1, "post_only": 2, "ioc": 3, "fok": 4, "market": 5}
 LIFETIME_S = 3600.0
 _enc = msgspec.json.Encoder()
@@ -114,6 +114,7 @@ def account_frames(server: MexcServer, conn: Conn, assets: list[str], order: Ord
 
 
 def _status(o: Order) -> int:
+    """private.md §3.3: 1 new, 2 filled, 3 partially filled, 4 canceled, 5 partially filled then canceled."""
     if o.status in ("canceled", "expired"):  # an IOC's killed remainder too (REST: CANCELED / PARTIALLY_CANCELED)
         return 5 if o.filled else 4
     return {"new": 1, "filled": 2, "partially_filled": 3}[o.status]

@@ -125,5 +125,9 @@ def test_every_private_channel_is_subscribed_on_its_own_and_each_ack_is_a_reply(
 def test_a_push_with_an_unreadable_amount_raises_decode_error_naming_the_push() -> None:
     with pytest.raises(DecodeError, match="privateDeals"):
         codec().decode(deal("t1", "one", "0"))
+    with pytest.raises(DecodeError, match=r"privateDeals.*nan"):
+        codec().decode(deal("t1", "nan", "0"))
     with pytest.raises(DecodeError, match="privateOrders"):
         codec().decode(order(2, "x", "0"))
+    with pytest.raises(DecodeError, match=r"privateOrders.*filled_qty"):
+        codec().decode(order(2, "-1", "0"))
