@@ -25,6 +25,7 @@ the leg's REST reply and query settle it (with the fee from ``myTrades``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -146,7 +147,7 @@ class MexcPrivate:
         the deals never come). A final one whose fee is known: its deals are forgotten."""
         oid = update.order_id
         if update.filled_qty:
-            fee, asset = fee_of(list(self._deals.get(oid, {}).values()), update.filled_qty,
+            fee, asset = fee_of(_upto(self._deals.get(oid, {}).values(), update.filled_qty), update.filled_qty,
                                 *split_symbol(update.symbol))
             update = msgspec.structs.replace(update, fee=fee, fee_asset=asset)
             if not asset:
@@ -156,6 +157,19 @@ class MexcPrivate:
         if update.final:
             self._deals.pop(oid, None)
         return update
+
+
+def _upto(fills: Iterable[_Fill], filled: float) -> list[_Fill]:
+    """The deals, in arrival order, that make up a state's cumulative ``filled``: a deal pushed
+    ahead of the order's next state is not charged to this one."""
+    out: list[_Fill] = []
+    total = 0.0
+    for f in fills:
+        if total >= filled * (1 - 1e-9):
+            break
+        out.append(f)
+        total += f.qty
+    return out
 
 
 def _room(table: dict[str, Any], key: str) -> dict[str, Any]:

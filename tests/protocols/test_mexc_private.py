@@ -91,6 +91,14 @@ def test_a_partial_state_is_told_fee_unreported_then_again_with_its_fee_and_a_re
     assert (final.status, final.fee) == ("filled", pytest.approx(0.003))
 
 
+def test_deals_pushed_ahead_of_a_partial_state_are_not_charged_to_it() -> None:
+    c = codec()
+    for trade in ("t1", "t2", "t3"):
+        c.decode(deal(trade, "1", "0.001"))
+    [u] = c.decode(order(3, "2", "200"))
+    assert (u.filled_qty, u.fee, u.fee_asset) == (2.0, pytest.approx(0.002), "BTC")
+
+
 def test_after_a_reconnect_the_deals_of_the_last_connection_are_not_counted() -> None:
     c = codec()
     c.decode(deal("t1", "1", "0.001"))
