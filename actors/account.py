@@ -4,8 +4,8 @@ held to the same rule as a book -- used only while in sync.
 
 ``AccountActor`` (path ``venues/<venue>/account``) connects the venue's private stream
 (``protocols/<venue>/private.py``: Binance ``userDataStream.subscribe.signature`` on the
-WebSocket API, Gate.io signed ``spot.orders`` + ``spot.balances``, MEXC listenKey and
-``spot@private.account.v3.api.pb``), waits for every subscription's answer, then
+WebSocket API, Gate.io signed ``spot.orders`` + ``spot.balances``, MEXC listenKey and the
+protobuf ``spot@private.orders/deals/account.v3.api.pb``), waits for every subscription's answer, then
 REBUILDS from REST (``venue.balances()``) and only then publishes a usable view. MEXC's codec first takes a
 listenKey over REST (``prepare``), and the actor keeps it alive (``keepalive`` every 30 min). The rebuild is
 taken in a window in which no push arrived (a push during the fetch means the snapshot may be

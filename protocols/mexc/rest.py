@@ -233,7 +233,9 @@ class MexcVenue:
         ``actors.account``); None without credentials."""
         from protocols.mexc.private import MexcPrivate
 
-        return MexcPrivate(venue=self, ws_url=self._ws_url) if self._credentials is not None else None
+        if self._credentials is None:
+            return None
+        return MexcPrivate(venue=self, ws_url=self._ws_url, symbols=self._internal)
 
     async def listen_key(self, keepalive: str | None = None) -> str:
         """private.md §3.1: ``POST /api/v3/userDataStream`` (a new key, valid 60 min) or, with

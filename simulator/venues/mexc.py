@@ -144,7 +144,7 @@ class MexcServer(VenueServer):
         mexc_private.connect(self, conn, request)
 
     def account_frames(self, conn: Conn, assets: list[str], order: Order | None) -> list[Frame]:
-        return mexc_private.account_frames(self, conn, assets)
+        return mexc_private.account_frames(self, conn, assets, order)
 
     def encode(self, symbol: str, delta: Delta, conn: Conn) -> Frame:
         spec = self.books[symbol].spec

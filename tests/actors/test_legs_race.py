@@ -2,8 +2,8 @@
 pushed on the private stream, against the real simulator, account actor, order gateway and
 SQLite journal: a held reply (``order_latency``) loses to the push, a held push
 (``private_delay``) loses to the reply; either way the journal holds the order once, its fill
-once, and the leg's timeline names the winner. Binance (executionReport) and Gate.io
-(spot.orders) alike."""
+once, and the leg's timeline names the winner. Binance (executionReport), Gate.io
+(spot.orders) and MEXC (REST order entry; privateOrders + privateDeals pushes) alike."""
 
 from __future__ import annotations
 
@@ -23,11 +23,12 @@ from actors.order_gateway import OrderChannel, OrderGatewayActor, WsFirstVenue
 from protocols.binance import BinanceVenue
 from protocols.gateio import GateVenue
 from protocols.messages import FlushJournal, OrderIntent
+from protocols.mexc import MexcVenue
 from simulator import SimConfig, Simulator
 from testkit import eventually
 
 SYMBOL = "BTC/USDT"
-ADAPTERS = {"binance": BinanceVenue, "gateio": GateVenue}
+ADAPTERS = {"binance": BinanceVenue, "gateio": GateVenue, "mexc": MexcVenue}
 HELD_S = 1.0  # a held reply or push: far longer than a loopback round trip, short for a test
 
 
@@ -46,11 +47,13 @@ async def rig(tmp_path: Path, venue: str) -> AsyncIterator[tuple]:
             refs.append(await spawn(lambda: JournalActor(path=str(tmp_path / "j.sqlite")), name="journal"))
             refs.append(await spawn(lambda: AccountActor(venue=adapter, codec=adapter.private_stream(), board=board),
                                     name=f"{venue}/account"))
-            refs.append(await spawn(lambda: OrderGatewayActor(venue=adapter, codec=adapter.ws_orders(),
-                                                              channel=channel), name=f"{venue}/orders"))
+            if hasattr(adapter, "ws_orders"):
+                refs.append(await spawn(lambda: OrderGatewayActor(venue=adapter, codec=adapter.ws_orders(),
+                                                                  channel=channel), name=f"{venue}/orders"))
             legs = LegSender(journal=refs[0], dry_run={venue: False}, leg_timeout_s=5.0,
                              stream=lambda v, c: None, watch=board.watch, unwatch=board.unwatch)
-            yield server, WsFirstVenue(adapter, channel), legs, refs[0], board
+            orders = WsFirstVenue(adapter, channel) if hasattr(adapter, "ws_orders") else adapter  # MEXC: REST
+            yield server, orders, legs, refs[0], board
         finally:
             for ref in reversed(refs):
                 if ref.alive:
@@ -66,7 +69,7 @@ def rows(tmp_path: Path, sql: str, args: tuple = ()) -> list[tuple]:
         conn.close()
 
 
-@pytest.mark.parametrize("name", ["binance", "gateio"])
+@pytest.mark.parametrize("name", ["binance", "gateio", "mexc"])
 @pytest.mark.parametrize(("fault", "winner"), [("order_latency", "stream"), ("private_delay", "reply")])
 async def test_the_first_of_reply_and_push_settles_the_leg_and_the_journal_records_both_once(
         tmp_path: Path, fault: str, winner: str, name: str) -> None:
@@ -95,11 +98,12 @@ async def test_the_first_of_reply_and_push_settles_the_leg_and_the_journal_recor
         assert len(server.orders) == 1
 
 
-@pytest.mark.parametrize("name", ["binance", "gateio"])
+@pytest.mark.parametrize("name", ["binance", "gateio", "mexc"])
 async def test_a_leg_that_walks_several_levels_and_is_settled_by_the_push_carries_the_whole_fee(
         tmp_path: Path, name: str) -> None:
-    """Binance reports each fill's commission on its own ``executionReport``: the leg settled by
-    the push (its reply held) is charged the sum, what the venue charged, not the last fill's."""
+    """Binance reports each fill's commission on its own ``executionReport``, MEXC on its own
+    ``privateDeals`` push (after the order's state): the leg settled by the push (its reply
+    held) is charged the sum, what the venue charged, not the last fill's nor an estimate."""
     async with rig(tmp_path, name) as (server, venue, legs, journal, _):
         _, asks = server.book(SYMBOL)
         qty = round(asks[0][1] + asks[1][1] + asks[2][1] / 2, 6)  # three fills, the third partial
@@ -113,4 +117,10 @@ async def test_a_leg_that_walks_several_levels_and_is_settled_by_the_push_carrie
         assert len(order.fills) == 3
         assert isinstance(update, msgspec.Struct) and update.filled_qty > asks[0][1] + asks[1][1]
         assert (update.fee, update.fee_asset) == (pytest.approx(order.fee, rel=1e-6), order.fee_asset)
-        await legs.settle_late()
+        await legs.settle_late()  # the held reply (MEXC's: "new", nothing filled) changes nothing
+        await journal.ask(FlushJournal())
+        fee = (pytest.approx(order.fee, rel=1e-6), order.fee_asset)
+        assert rows(tmp_path, "SELECT status, filled_qty, fee, fee_asset FROM orders") == [
+            ("filled", pytest.approx(update.filled_qty), *fee)]
+        assert rows(tmp_path, "SELECT client_order_id, qty, fee, fee_asset FROM fills") == [
+            ("walk-1", pytest.approx(update.filled_qty), *fee)]
