@@ -166,4 +166,7 @@ def markdown(results: list[Result], *, quick: bool, repeat: int, book_note: str)
         body = [row for r, row in zip(results, rows(results)) if r.group == group]
         if body:
             parts += [f"## {group}", "", _md_table(HEADER, body), ""]
+    parts += ["Hand-run cases (the whole-market benchmark) and the tick-to-trade analysis: "
+              "[NOTES.md](NOTES.md). Where each missed per-frame target's time goes: "
+              "[docs/speed.md](../docs/speed.md).", ""]
     return "\n".join(parts)
