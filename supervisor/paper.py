@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import itertools
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from urllib.parse import parse_qsl
@@ -54,6 +55,8 @@ from protocols.messages import (
 from protocols.rest import Response, is_public
 from protocols.rounding import order_fields
 from protocols.venue import Control, Venue, split_symbol, venue_symbol
+
+log = logging.getLogger("arbor.replay")
 
 # Base taker fees of the venues' lowest tier, for captures that carry none (cryptofeed's).
 DEFAULT_TAKER_FEES = {"binance": 0.001, "gateio": 0.002, "mexc": 0.0005}
@@ -169,10 +172,7 @@ class PaperVenue:
             missing = [s for s in dict.fromkeys((*self.symbols, *symbols)) if s not in self._rules]
             recorded: dict[str, SymbolInfo] = {}
             if self.static is not None:
-                try:
-                    recorded = await self.static.symbol_info(missing)
-                except NotRecorded:  # named: no exchange info in the capture, permissive rules
-                    recorded = {}
+                recorded = await self._recorded_rules(missing)
             for s in missing:
                 info = recorded.get(s)
                 self.rules_recorded[s] = info is not None
@@ -183,6 +183,23 @@ class PaperVenue:
                                       maker_fee=0.0, taker_fee=0.0)
                 self._rules[s] = msgspec.structs.replace(info, maker_fee=self.taker_fee, taker_fee=self.taker_fee)
         return {s: self._rules[s] for s in symbols}
+
+    async def _recorded_rules(self, symbols: list[str]) -> dict[str, SymbolInfo]:
+        """The recorded exchange info's rules for those of ``symbols`` it lists."""
+        assert self.static is not None
+        try:
+            return await self.static.symbol_info(symbols)
+        except NotRecorded:  # named: no exchange info in the capture, permissive rules
+            return {}
+        except ExchangeError:  # named: the recorded listing lacks some of them (a venue's "not listed")
+            pass
+        recorded: dict[str, SymbolInfo] = {}
+        for s in symbols:  # one at a time: the listed ones keep their recorded rules
+            try:
+                recorded.update(await self.static.symbol_info([s]))
+            except ExchangeError:
+                log.warning("replay: %s %s is not in the recorded exchange info: permissive filters", self.name, s)
+        return recorded
 
     # --- account side: paper ------------------------------------------------------------------
     async def balances(self) -> Balances:

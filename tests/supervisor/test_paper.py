@@ -8,6 +8,7 @@ recorded replies and decodes the frames, a real ``BookActor`` holds the book."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -148,6 +149,16 @@ async def test_orders_are_rounded_and_checked_against_the_recorded_filters(repla
 async def test_a_capture_without_exchange_info_trades_on_permissive_filters(replayed):
     assert await replayed.buy(1, 0.0004, 100.0) == ("filled", 0.0004, 0.04)
     assert replayed.venue.rules_recorded == {SYMBOL: False}
+
+
+async def test_a_market_the_recorded_exchange_info_does_not_list_trades_on_permissive_filters(replayed, caplog):
+    """A capture whose exchange info lists BTCUSDT only (a market listed after it was taken):
+    BTC/USDT keeps its recorded filters, ETH/USDT gets permissive ones, and the replay says so."""
+    with caplog.at_level(logging.WARNING, logger="arbor.replay"):
+        rules = await replayed.venue.symbol_info([SYMBOL, "ETH/USDT"])
+    assert str(rules[SYMBOL].step_size) == "0.001" and rules["ETH/USDT"].min_notional == 0
+    assert replayed.venue.rules_recorded == {SYMBOL: True, "ETH/USDT": False}
+    assert "ETH/USDT is not in the recorded exchange info" in caplog.text
 
 
 def test_the_report_counts_partial_fills_and_orders_the_filters_rejected(tmp_path):
