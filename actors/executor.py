@@ -80,7 +80,8 @@ import msgspec
 from actors import Actor, ActorRef
 from actors.account import AccountBoard
 from actors.fee_correction import ESTIMATED, correct_estimated_fees
-from actors.journal import JOURNAL_FINAL, DurableWrites, write
+from actors.journal import DurableWrites, write
+from actors.journal_schema import JOURNAL_FINAL
 from actors.legs import LegSender, update_records
 from actors.marks import BookLookup, Marks
 from actors.positions import (
