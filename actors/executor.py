@@ -19,7 +19,7 @@ unknown (but one its venue cannot tell now, which counts like an unknown leg of 
    executor with it, and no opportunity is taken on any venue until the venue is back.)
 2. every opportunity left without a final result (``detected``: the process died mid-way;
    ``pending``: a leg's outcome was unknown) whose orders are now all final is SETTLED like a
-   finished ``_take`` (``_close_out`` below).
+   finished ``_take`` (``_close_out`` below). Steps 1 and 2 are ``actors.reconciliation``.
 3. every settled opportunity whose PnL holds an ESTIMATED fee (the venue's trades were
    unreadable then) has that order read back again: an exact fee now replaces the estimate
    (``actors.fee_correction``).
@@ -80,8 +80,9 @@ import msgspec
 from actors import Actor, ActorRef
 from actors.account import AccountBoard
 from actors.fee_correction import ESTIMATED, correct_estimated_fees
-from actors.journal import JOURNAL_FINAL, DurableWrites, write
-from actors.legs import LegSender, update_records
+from actors.journal import DurableWrites, write
+from actors.journal_schema import JOURNAL_FINAL
+from actors.legs import LegSender
 from actors.marks import BookLookup, Marks
 from actors.positions import (
     EstimatedFee,
@@ -92,6 +93,7 @@ from actors.positions import (
     settle,
     with_estimated_fee,
 )
+from actors.reconciliation import Reconciler
 from actors.risk import (
     RiskParams,
     cap_by_balances,
@@ -104,25 +106,20 @@ from actors.static import StaticData
 from protocols.errors import (
     DuplicateId,
     NetworkError,
-    OrderNotFound,
     OrderRejected,
     RateLimited,
 )
 from protocols.messages import (
     Balances,
     GetJournalSummary,
-    GetOpenOrders,
     GetOpenPositions,
     GetRealisedPnl,
-    GetUnsettledOpportunities,
     JournalOpportunity,
-    JournalOrder,
     KillSwitch,
     Msg,
     Opportunity,
     OpportunityResult,
     OrderIntent,
-    OrderRejectedRecord,
     OrderUpdate,
     RestartRecord,
     SymbolInfo,
@@ -130,7 +127,6 @@ from protocols.messages import (
 from protocols.venue import Venue, split_symbol
 
 log = logging.getLogger("arbor.executor")
-RECONCILE_RETRY_MAX_S = 60.0  # the longest wait before a reconciliation pass asks a failing venue again
 
 class SettleUnknown(Msg, frozen=True, kw_only=True):
     """Timer message to ourselves: reconcile again (a leg's outcome was unknown)."""
@@ -198,20 +194,21 @@ class ExecutorActor(Actor):
         self._legs = LegSender(journal=journal, dry_run=self.dry_run, leg_timeout_s=risk.leg_timeout_s,
                                stream=self._pushed, watch=self.accounts.watch, unwatch=self.accounts.unwatch,
                                clock=clock)
+        self._reconciler = Reconciler(journal=journal, venues=venues, dry_run=self.dry_run, legs=self._legs,
+                                      leg_timeout_s=risk.leg_timeout_s)
         self._inflight: asyncio.Task[None] | None = None
         self.new_run_id = run_id  # a replay derives it, so two replays journal the same ids
         self.run_id = ""
         self.kill_switch = False
         self.realised = self.daily = 0.0
         self._day = int(wall() // 86400)
-        self.seen = self.executed = self.rejected_by_risk = self.reconciled = self.venue_unavailable = 0
+        self.seen = self.executed = self.rejected_by_risk = self.venue_unavailable = 0
         self.last_result = self.last_alert = ""
         self.unhedged_alerts = 0
         self.positions: dict[tuple[str, str], Position] = {}
         self._marked: float | None = 0.0
         self._warm = {v: list(s) for v, s in (warm or {}).items()}
         self.from_stream = self.from_rest = 0
-        self._passes_failed = 0  # reconciliation passes in a row that met a transient venue error
         self._snapshots: list[Balances] = []  # balances the current decision read, to journal
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -248,57 +245,11 @@ class ExecutorActor(Actor):
                     log.warning("executor: symbol rules of %s %s not pre-fetched: %s", venue, symbol, exc)
 
     async def _reconcile(self) -> None:
-        """Settle every open journaled order from its venue, then every unsettled opportunity."""
-        open_orders = (await self.journal.ask(GetOpenOrders())).orders
-        records: list[Any] = []
-        unavailable: set[str] = set()  # venues that failed transiently in this pass: not asked again in it
-        for order in open_orders:
-            venue = self.venues.get(order.venue)
-            if venue is None:  # a venue no longer configured: keep it open, visible in the journal
-                continue
-            if self.dry_run.get(order.venue, True):
-                records.append(OrderRejectedRecord(client_order_id=order.client_order_id, venue=order.venue,
-                                                   message="dry run: journaled, not sent", status="paper"))
-                continue
-            try:
-                update = None if order.venue in unavailable else await self._final_state(venue, order)
-            except (NetworkError, RateLimited) as exc:
-                log.warning("executor: reconciliation could not ask %s about %s (%s: %s); kept open, asked again "
-                            "later", order.venue, order.client_order_id, type(exc).__name__, exc)
-                unavailable.add(order.venue)
-            if order.venue in unavailable:  # outcome unknown, like an unknown leg's: open, with its exposure
-                self._legs.unresolved(order.client_order_id, order.venue, order.qty * (order.price or 0.0))
-                continue
-            records.extend(update_records(update) if update is not None else [OrderRejectedRecord(
-                client_order_id=order.client_order_id, venue=order.venue, code="not_found",
-                message="never reached the venue (reconciliation)")])
-            self._legs.settled(order.client_order_id)
-            self.reconciled += 1
-        if records:
-            await write(self.journal, *records)
-        for opp in (await self.journal.ask(GetUnsettledOpportunities())).opportunities:
-            try:
-                await self._settle(opp)
-            except (NetworkError, RateLimited) as exc:  # left unsettled, for the next pass
-                log.warning("executor: %s not settled now (%s: %s)", opp.id, type(exc).__name__, exc)
-                unavailable.add(exc.venue)
-        # A transient venue error is not a crash (see the module doc): the next pass comes after
-        # a growing delay (capped); trading meanwhile counts what is open.
-        self._passes_failed = self._passes_failed + 1 if unavailable else 0
-        if unavailable:
-            self.send_after(min(RECONCILE_RETRY_MAX_S, self.risk.leg_timeout_s * 2 ** (self._passes_failed - 1)),
-                            SettleUnknown())
-
-    async def _final_state(self, venue: Venue, order: JournalOrder) -> OrderUpdate | None:
-        """The order's final state on its venue (one still resting is cancelled); None: the
-        venue does not know it."""
-        try:
-            update = await venue.order_by_client_id(order.symbol, order.client_order_id)
-        except OrderNotFound:
-            return None
-        if not update.final:  # an order still resting after our crash: take it off the book
-            update = await venue.cancel_order(order.symbol, order.client_order_id)
-        return update
+        """One reconciliation pass (``actors.reconciliation``); another is scheduled when a venue
+        failed transiently."""
+        retry_s = await self._reconciler.run(self._settle)
+        if retry_s is not None:
+            self.send_after(retry_s, SettleUnknown())
 
     async def _settle(self, opp: JournalOpportunity) -> None:
         """An opportunity whose orders are all final but which has no result: hedge what is
@@ -568,7 +519,7 @@ class ExecutorActor(Actor):
             realised_pnl=self.realised, daily_pnl=self.daily, opportunities_seen=self.seen, executed=self.executed,
             rejected_by_risk=self.rejected_by_risk, venue_unavailable=self.venue_unavailable,
             kill_switch=self.kill_switch or kill_switch_file_present(self.risk.kill_switch_path),
-            reconciled=self.reconciled, last_result=self.last_result,
+            reconciled=self._reconciler.reconciled, last_result=self.last_result,
             open_positions=[PositionStatus(venue=p.venue, symbol=p.symbol, qty=p.qty, entry_price=p.entry_price)
                             for p in self.positions.values()],
             open_position_quote=self._marked, unhedged_alerts=self.unhedged_alerts, last_alert=self.last_alert,

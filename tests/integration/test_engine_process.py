@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from actors.journal import JOURNAL_FINAL
+from actors.journal_schema import JOURNAL_FINAL
 from actors.risk import client_order_id
 from engine_harness import (
     SYMBOLS,

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from actors.journal import apply, connect
+from actors.journal_records import apply
+from actors.journal_schema import connect
 from protocols.messages import LegLatency, OrderIntent
 from supervisor import cli, latency
 

@@ -16,8 +16,10 @@ import msgspec
 import pytest
 
 import config
-from actors import ActorRef, journal, spawn
+from actors import ActorRef, spawn
 from actors.book import BookActor
+from actors.journal_records import apply
+from actors.journal_schema import connect
 from config.schema import MarketsConfig
 from protocols.capture import REST, WS, Market, SegmentHeader, encode_block, encode_header
 from protocols.errors import OrderRejected
@@ -163,19 +165,19 @@ async def test_a_market_the_recorded_exchange_info_does_not_list_trades_on_permi
 
 def test_the_report_counts_partial_fills_and_orders_the_filters_rejected(tmp_path):
     path = tmp_path / "journal.sqlite"
-    conn = journal.connect(str(path))
+    conn = connect(str(path))
     try:
         for n, (filled, status) in enumerate([(0.5, "filled"), (0.2, "expired"), (0.0, "expired")]):
             intent = OrderIntent(venue="binance", symbol=SYMBOL, client_order_id=f"c{n}", opportunity_id="o",
                                  side="buy", order_type="ioc", price=100.0, qty=0.5)
-            journal.apply(conn, intent, 1)
-            journal.apply(conn, OrderUpdate(venue="binance", symbol=SYMBOL, client_order_id=f"c{n}", order_id=str(n),
-                                            side="buy", order_type="ioc", status=status, price=100.0, qty=0.5,
-                                            filled_qty=filled, filled_quote=filled * 100), 2)
-        journal.apply(conn, OrderIntent(venue="binance", symbol=SYMBOL, client_order_id="c9", opportunity_id="o",
-                                        side="buy", order_type="ioc", price=100.0, qty=0.0004), 3)
-        journal.apply(conn, OrderRejectedRecord(client_order_id="c9", venue="binance", code="local",
-                                                message="below min quantity"), 4)
+            apply(conn, intent, 1)
+            apply(conn, OrderUpdate(venue="binance", symbol=SYMBOL, client_order_id=f"c{n}", order_id=str(n),
+                                    side="buy", order_type="ioc", status=status, price=100.0, qty=0.5,
+                                    filled_qty=filled, filled_quote=filled * 100), 2)
+        apply(conn, OrderIntent(venue="binance", symbol=SYMBOL, client_order_id="c9", opportunity_id="o",
+                                side="buy", order_type="ioc", price=100.0, qty=0.0004), 3)
+        apply(conn, OrderRejectedRecord(client_order_id="c9", venue="binance", code="local",
+                                        message="below min quantity"), 4)
     finally:
         conn.close()
     inputs = ReplayInput(sources=["cap"], markets={}, taker_fees={}, rest=[], frames_total=0, first_ns=0,
