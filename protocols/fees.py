@@ -40,6 +40,16 @@ class Charged(Protocol):
     def commission_asset(self) -> str: ...
 
 
+class Charge(msgspec.Struct, frozen=True):
+    """One fill and its commission as a private stream pushes it (Binance ``executionReport``,
+    MEXC deals): a ``Charged`` the codecs keep per order until ``fee_of`` sums them."""
+
+    price: float
+    qty: float
+    commission: float
+    commission_asset: str
+
+
 def fee_of(fills: Sequence[Charged], filled_qty: float, base: str, quote: str) -> tuple[float, str]:
     """An order's fee and its asset from its fills. Fills covering less than ``filled_qty``:
     ``(0.0, "")`` (unreported). Base and quote commissions together: all in quote, base at each

@@ -25,7 +25,7 @@ import msgspec
 
 from protocols.binance.rest import _STATUS
 from protocols.errors import DecodeError
-from protocols.fees import fee_of
+from protocols.fees import Charge, fee_of
 from protocols.messages import FINAL_STATUSES, Balance, OrderUpdate
 from protocols.private import StreamEvent, StreamReply, json_object
 from protocols.signing import binance_ws_payload, hmac_sha256_hex
@@ -52,7 +52,7 @@ class BinancePrivate:
     def __init__(self, *, ws_url: str, credentials: Credentials, symbols: dict[str, str]) -> None:
         self.url = ws_api_url(ws_url)
         self.credentials, self.symbols = credentials, symbols  # BTCUSDT -> BTC/USDT
-        self._fills: dict[int, list[_Fill]] = {}  # order id -> its fills seen on this connection
+        self._fills: dict[int, list[Charge]] = {}  # order id -> its fills seen on this connection
 
     def subscribe_frames(self, now_ms: int) -> list[str]:
         self._fills = {}  # a new connection: what the last one saw says nothing of what it missed
@@ -101,19 +101,10 @@ class BinancePrivate:
         order_id = int(e["i"])
         seen = self._fills.setdefault(order_id, [])
         if e["x"] == "TRADE" and filled > sum(f.qty for f in seen) * (1 + 1e-9):
-            seen.append(_Fill(price=float(e["L"]), qty=float(e["l"]), commission=float(e["n"]),
+            seen.append(Charge(price=float(e["L"]), qty=float(e["l"]), commission=float(e["n"]),
                               commission_asset=e["N"] or ""))
         if status in FINAL_STATUSES:
             del self._fills[order_id]
         if not filled:
             return 0.0, ""
         return fee_of(seen, filled, *split_symbol(symbol))
-
-
-class _Fill(msgspec.Struct, frozen=True):
-    """One ``x:"TRADE"`` report's fill, as ``fees.fee_of`` reads it."""
-
-    price: float
-    qty: float
-    commission: float
-    commission_asset: str

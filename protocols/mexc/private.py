@@ -32,7 +32,7 @@ import msgspec
 from google.protobuf.message import DecodeError as ProtobufError
 
 from protocols.errors import DecodeError
-from protocols.fees import fee_of
+from protocols.fees import Charge, fee_of
 from protocols.messages import Balance, OrderStatus, OrderType, OrderUpdate
 from protocols.mexc import push_pb2
 from protocols.numbers import MAX_FLOAT, unusable_update_field
@@ -66,7 +66,7 @@ class MexcPrivate:
         self.symbols = symbols if symbols is not None else {}
         self.listen_key = ""
         self.url = ""
-        self._deals: dict[str, dict[str, _Fill]] = {}  # order id -> trade id -> fill, this connection
+        self._deals: dict[str, dict[str, Charge]] = {}  # order id -> trade id -> fill, this connection
         self._pushed: dict[str, OrderUpdate] = {}  # order id -> its last state whose fee was unreported
 
     async def prepare(self) -> None:
@@ -130,7 +130,7 @@ class MexcPrivate:
 
     def _deal(self, wrapper: Any) -> list[StreamEvent]:
         d = wrapper.privateDeals
-        fill = _Fill(price=float(d.price), qty=float(d.quantity), commission=float(d.feeAmount or 0),
+        fill = Charge(price=float(d.price), qty=float(d.quantity), commission=float(d.feeAmount or 0),
                      commission_asset=d.feeCurrency)
         if not (0 < fill.price <= MAX_FLOAT and 0 < fill.qty <= MAX_FLOAT and abs(fill.commission) <= MAX_FLOAT):
             raise ValueError(f"price/quantity/feeAmount {d.price!r}/{d.quantity!r}/{d.feeAmount!r}")
@@ -159,10 +159,10 @@ class MexcPrivate:
         return update
 
 
-def _upto(fills: Iterable[_Fill], filled: float) -> list[_Fill]:
+def _upto(fills: Iterable[Charge], filled: float) -> list[Charge]:
     """The deals, in arrival order, that make up a state's cumulative ``filled``: a deal pushed
     ahead of the order's next state is not charged to this one."""
-    out: list[_Fill] = []
+    out: list[Charge] = []
     total = 0.0
     for f in fills:
         if total >= filled * (1 - 1e-9):
@@ -178,12 +178,3 @@ def _room(table: dict[str, Any], key: str) -> dict[str, Any]:
     while key not in table and len(table) >= TRACKED:
         del table[next(iter(table))]
     return table
-
-
-class _Fill(msgspec.Struct, frozen=True):
-    """One deal's fill, as ``fees.fee_of`` reads it."""
-
-    price: float
-    qty: float
-    commission: float
-    commission_asset: str
