@@ -13,7 +13,7 @@ from functools import partial
 import pytest
 from aiohttp import WSMsgType, web
 
-from actors import Actor, ActorRef, spawn
+from actors import Actor, ActorRef, MailboxSpec, spawn
 from actors.book import BookActor
 from actors.connection import ConnectionActor, ConnectionCounters, ConnectionStatus
 from protocols.binance import BinanceVenue
@@ -235,6 +235,63 @@ async def test_stopping_the_connection_closes_its_sockets(edge):
     await conn.stop()
     await until(lambda: edge.sockets[0].closed, edge.changed)
     assert not conn.alive
+
+
+class Held(Sink):
+    """A book that takes one delta and then holds it until ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def receive(self, msg: BookDelta) -> None:
+        await self.release.wait()
+        await super().receive(msg)
+
+
+async def test_a_full_book_mailbox_pauses_reading_its_socket_until_every_delta_is_delivered_in_order(edge):
+    book = Held()
+    book_ref = await spawn(book, name="book", mailbox=MailboxSpec(capacity=1))
+    counters = ConnectionCounters()
+    conn = await start_connection(gate(edge), ["BTC/USDT"], {"BTC/USDT": book_ref}, counters=counters)
+    await until(lambda: len(edge.sockets) == 1, edge.changed)
+    for seq in range(1, 4):  # the book holds the 1st, its mailbox the 2nd: the 3rd at the latest waits
+        await edge.sockets[0].send_str(gate_update("BTC_USDT", seq, seq, bids=[(100.0 + seq, 1.0)]))
+    await eventually(lambda: counters.frames == 3, what="three frames read")
+    sock = conn._cell.actor._sockets[0]
+    assert sock.backlog and not sock.transport.underlying_transport.is_reading()
+    for seq in range(4, 7):  # written while the socket is paused: read once the backlog drained
+        await edge.sockets[0].send_str(gate_update("BTC_USDT", seq, seq, bids=[(100.0 + seq, 1.0)]))
+    book.release.set()
+    await until(lambda: len(book.deltas) == 6, book.changed)
+    assert [d.first_seq for d in book.deltas] == [1, 2, 3, 4, 5, 6]
+    assert not sock.backlog and sock.transport.underlying_transport.is_reading() and conn.alive
+    await conn.stop()
+    await book_ref.stop()
+
+
+async def test_an_error_inside_the_read_callback_crashes_the_connection_and_never_reaches_the_loop(edge):
+    reported: list[dict] = []
+    asyncio.get_running_loop().set_exception_handler(lambda loop, context: reported.append(context))
+
+    def capture(venue: str, socket: int, recv_ns: int, data: bytes | str) -> None:
+        raise RuntimeError(f"capture broke on {venue} socket {socket}")
+
+    conn = await start_connection(gate(edge), ["BTC/USDT"], {}, capture=capture)
+    await until(lambda: len(edge.sockets) == 1, edge.changed)
+    await edge.sockets[0].send_str(gate_update("BTC_USDT", 1, 1, bids=[(100.0, 1.0)]))
+    reason = await crash_of(conn)
+    assert isinstance(reason, RuntimeError) and str(reason) == "capture broke on gateio socket 0"
+    await until(lambda: edge.sockets[0].closed, edge.changed)  # the socket was dropped
+    assert reported == []
+
+
+async def test_a_close_frame_from_the_venue_crashes_the_connection_naming_its_code(edge):
+    conn = await start_connection(gate(edge), ["BTC/USDT"], {})
+    await until(lambda: len(edge.sockets) == 1, edge.changed)
+    await edge.sockets[0].close(code=4001, message=b"maintenance")
+    reason = await crash_of(conn)
+    assert isinstance(reason, NetworkError) and "socket closed (reader0, code 4001)" in str(reason)
 
 
 # --- a venue subtree (rest_for_one: connection, then books) against the simulator ----------------
