@@ -57,8 +57,6 @@ _DATA = (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY)
 # picows's message types as module constants: on 3.11 an enum member read goes through
 # EnumType.__getattr__, and these are compared on every frame
 _TEXT, _BINARY, _CLOSE = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CLOSE
-# the A/B of the picows reader against the aiohttp reader task it replaces (measurement only)
-_AIOHTTP_READER = os.environ.get("ARBOR_WS_READER") == "aiohttp"
 
 
 class Tick(Msg, frozen=True, kw_only=True):
@@ -229,6 +227,8 @@ class ConnectionActor(Actor[ConnectionInbox]):
         self._failure: BaseException | None = None  # the first error of a read callback
         self._failed: asyncio.Future[None] | None = None  # _watch awaits it; _fail sets it
         self._closing = False
+        # the A/B of the picows reader against the aiohttp reader task it replaces (measurement only)
+        self._aiohttp_reader = os.environ.get("ARBOR_WS_READER") == "aiohttp"
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -241,7 +241,7 @@ class ConnectionActor(Actor[ConnectionInbox]):
                 ref.tell(Resync())
         started = False
         try:
-            if _AIOHTTP_READER:
+            if self._aiohttp_reader:
                 self._session = aiohttp.ClientSession()
             per_socket = max(1, self.venue.max_streams_per_connection)
             for i in range(math.ceil(len(self._symbols) / per_socket)):
@@ -271,7 +271,7 @@ class ConnectionActor(Actor[ConnectionInbox]):
         sock = _Socket(len(self._sockets), list(symbols), time.monotonic_ns(),
                        getattr(self.venue, "max_messages_per_s", None),  # optional on Venue
                        asyncio.get_running_loop())
-        if _AIOHTTP_READER:
+        if self._aiohttp_reader:
             assert self._session is not None
             try:
                 sock.ws = await self._session.ws_connect(url, autoping=True)
@@ -279,13 +279,14 @@ class ConnectionActor(Actor[ConnectionInbox]):
                 raise NetworkError(self.venue.name, f"cannot open WebSocket {url}: {exc!r}") from exc
         else:
             try:  # picows answers the venue's protocol-level PINGs (auto pong); TLS for wss:// URLs
-                await ws_connect(lambda: _Reader(self, sock), url, enable_auto_pong=True, use_aiofastnet=False)
+                await ws_connect(lambda: _Reader(self, sock), url, enable_auto_pong=True,
+                                 use_aiofastnet=os.environ.get("ARBOR_WS_READER") == "picows-aiofastnet")
             except (TimeoutError, WSError, OSError) as exc:
                 raise NetworkError(self.venue.name, f"cannot open WebSocket {url}: {exc!r}") from exc
         self._sockets.append(sock)
         for frame in self.venue.subscribe_frames(symbols) if symbols else ():
             await self._send(sock, frame)
-        if _AIOHTTP_READER:
+        if self._aiohttp_reader:
             sock.reader = self.start_task(self._read(sock), name=f"connection:{self.venue.name}:reader{sock.index}")
         return sock
 
