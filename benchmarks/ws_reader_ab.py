@@ -32,6 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -70,9 +71,12 @@ async def micro_once(info: dict[str, Any], segments: list[tuple[int, float, str]
             for s in info["symbols"]:
                 sinks[(name, s)] = await spawn(Nothing(), name=f"{name}/{s}", mailbox=MailboxSpec(capacity=100_000))
         counters = {name: ConnectionCounters() for name in venues}
-        conns = [await spawn(lambda n=name, v=venue: ConnectionActor(  # type: ignore[misc]
-            venue=v, symbols=info["symbols"], route=lambda s, n=n: sinks[(n, s)], counters=counters[n]),
-            name=f"connection/{name}") for name, venue in venues.items()]
+
+        def make(n: str, v: Any) -> Callable[[], ConnectionActor]:
+            return lambda: ConnectionActor(venue=v, symbols=info["symbols"], route=lambda s: sinks[(n, s)],
+                                           counters=counters[n])
+
+        conns = [await spawn(make(name, venue), name=f"connection/{name}") for name, venue in venues.items()]
         out: dict[str, float] = {}
         pos = 0
         async with aiohttp.ClientSession() as http:
@@ -122,7 +126,8 @@ async def lockstep_once(rp: Any, bursts: tuple[int, ...]) -> dict[str, float]:
         accepted: list[asyncio.Transport] = []
         arrived = asyncio.Event()
 
-        async def handler(request: web.Request) -> web.WebSocketResponse:
+        async def handler(request: web.Request, accepted: list[asyncio.Transport] = accepted,
+                          arrived: asyncio.Event = arrived) -> web.WebSocketResponse:
             ws = web.WebSocketResponse()
             await ws.prepare(request)
             assert request.transport is not None
@@ -142,8 +147,10 @@ async def lockstep_once(rp: Any, bursts: tuple[int, ...]) -> dict[str, float]:
                                 **({"book_channel": "spot.order_book_update"} if name == "gateio" else {}))
         sink = Count()
         sink_ref = await spawn(sink, name=f"count/{name}", mailbox=MailboxSpec(capacity=100_000))
-        conn = await spawn(lambda v=venue, r=sink_ref: ConnectionActor(venue=v, symbols=rp.symbols, route=lambda s: r),
-                           name=f"connection/{name}")
+        def make(v: Any = venue, r: Any = sink_ref) -> ConnectionActor:
+            return ConnectionActor(venue=v, symbols=rp.symbols, route=lambda s: r)
+
+        conn = await spawn(make, name=f"connection/{name}")
         while not accepted:
             await arrived.wait()
         transport = accepted[0]
@@ -165,6 +172,10 @@ async def lockstep_once(rp: Any, bursts: tuple[int, ...]) -> dict[str, float]:
     return out
 
 
+def progress(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
 async def pipeline_once(info: dict[str, Any], params: Params) -> dict[str, Any]:
     import gc
 
@@ -174,7 +185,9 @@ async def pipeline_once(info: dict[str, Any], params: Params) -> dict[str, Any]:
     class StepDriver(Driver):
         """Keeps each segment's CPU per frame by rate (the ladder's steps)."""
 
-        cpu_by_rate: dict[float, float] = {}
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            self.cpu_by_rate: dict[float, float] = {}
 
         async def segment(self, count: int, rate: float, arrivals: str = "poisson",
                           trace: bool = False) -> tuple[float, float, dict[str, Any]]:
@@ -191,7 +204,7 @@ async def pipeline_once(info: dict[str, Any], params: Params) -> dict[str, Any]:
             async with aiohttp.ClientSession() as http, engine.running() as tree:
                 gc.freeze()
                 try:
-                    d = StepDriver(info, engine, tree, http, lambda text: sys.stderr.write(text + "\n"))
+                    d = StepDriver(info, engine, tree, http, progress)
                     await d.sync()
                     res: dict[str, Any] = {}
                     for rate in (5_000.0, 20_000.0):
