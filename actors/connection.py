@@ -126,7 +126,7 @@ class _Reader(WSListener):
         if not sock.gone.done():
             sock.gone.set_result(None)
         handshake = transport.close_handshake
-        code = int(handshake.recv.code) if handshake is not None and handshake.recv is not None else None
+        code = handshake.recv.code if handshake is not None and handshake.recv is not None else None
         conn._fail(NetworkError(conn.venue.name, f"socket closed (reader{sock.index}, code {code})"), sock)
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
@@ -155,7 +155,7 @@ class _Reader(WSListener):
         elif kind == _CLOSE:
             code = frame.get_close_code()
             transport.send_close(code)  # the closing handshake's answer; _fail drops the socket
-            raise NetworkError(venue.name, f"socket closed (reader{sock.index}, code {int(code)})")
+            raise NetworkError(venue.name, f"socket closed (reader{sock.index}, code {code})")
         elif kind == WSMsgType.CONTINUATION:
             raise NetworkError(venue.name, f"fragmented message (reader{sock.index}): not supported")
         else:
