@@ -259,9 +259,10 @@ class ConnectionActor(Actor[ConnectionInbox]):
         sock = _Socket(len(self._sockets), list(symbols), time.monotonic_ns(),
                        getattr(self.venue, "max_messages_per_s", None),  # optional on Venue
                        asyncio.get_running_loop())
-        # picows answers the venue's protocol-level PINGs (auto pong) and verifies TLS for wss://
-        # (the default context). uvloop's own transport, not aiofastnet's: the latter measured no
-        # faster here (same-run ratio 0.97-1.01, docs/speed.md)
+        # picows answers the venue's protocol-level PINGs (auto pong: Binance and Gate drop a
+        # socket that does not) and verifies TLS for wss:// (the default context); its own
+        # auto-ping stays off, the pong and idle deadlines are Tick's. uvloop's own transport, not
+        # aiofastnet's: the latter measured no faster here (same-run ratio 0.97-1.01, docs/speed.md)
         try:
             await ws_connect(lambda: _Reader(self, sock), url, enable_auto_pong=True, use_aiofastnet=False)
         except (TimeoutError, WSError, OSError) as exc:
