@@ -19,7 +19,7 @@ WebSockets on 127.0.0.1. Each repetition builds a fresh engine in THIS process a
 - latency: a short warm segment, then ``LAT_S`` seconds at 20k frames/s, Poisson then tick.
   ``p50/p99@20k`` (the issue's target) per Opportunity: ``created_ns`` minus when the
   replayer WROTE the newer of its two views' frames (both ``time.monotonic_ns``, one
-  CLOCK_MONOTONIC for every process on the machine): the kernel, aiohttp, the queueing behind
+  CLOCK_MONOTONIC for every process on the machine): the kernel, picows, the queueing behind
   earlier frames and the engine's hops, all of it. ``recv-*``: from the connection reader's
   receive stamp (``recv_ns``) instead, the in-process part; ``view-*``: receive -> detector;
 - GC: ``gc.freeze()`` once the tree is up, as ``Engine.serve`` does; the driver polls cheap

@@ -5,8 +5,10 @@ replayer's stream in this process (``benchmarks.replay.Replayer``: the same seed
 Gate / MEXC frames the pipeline case serves), serves its REST from this process so that every
 ``BookActor`` syncs from the real frozen snapshot, then times, without a profiler, per frame:
 
-- ``ws-receive``: aiohttp's client ``ws.receive()`` on the pre-framed frames written over a
-  loopback socket in bursts (what the connection reader pays before ``decode``);
+- ``ws-callback``: picows's ``on_ws_frame`` taking each frame's payload, on the pre-framed
+  frames written over a loopback socket in bursts (what the connection pays before ``decode``,
+  ``actors.connection._Reader``); ``ws-receive``: aiohttp's client ``ws.receive()`` on the same
+  writes (the reader task it replaced, kept as the comparison);
 - ``decode``: ``venue.decode(payload, recv_ns)``;
 - ``sync+apply``: ``venue.sync.check`` + ``L2Book.apply`` (the book actor's in-sync path,
   without the view);
@@ -32,6 +34,7 @@ from typing import Any
 import aiohttp
 import uvloop
 from aiohttp import web
+from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 from actors import Actor, MailboxSpec, spawn
 from actors.book import BookActor
@@ -108,6 +111,54 @@ async def ws_receive_us(frames: list[bytes], burst: int) -> float:
                 await ws.receive()
             elapsed = time.perf_counter_ns() - t0
             await ws.close()
+    finally:
+        await runner.cleanup()
+    return elapsed / 1000 / len(frames)
+
+
+async def ws_callback_us(frames: list[bytes], burst: int) -> float:
+    """picows client ``on_ws_frame`` per frame, taking the payload as the connection does: the
+    server writes ``burst`` frames per write."""
+    writes = [b"".join(frames[i:i + burst]) for i in range(0, len(frames), burst)]
+    go, done = asyncio.Event(), asyncio.Event()
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await go.wait()
+        transport = request.transport
+        assert transport is not None
+        for chunk in writes:
+            transport.write(chunk)
+            await asyncio.sleep(0)
+        await ws.receive()  # until the client closes
+        return ws
+
+    class Listener(WSListener):
+        n = 0
+
+        def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+            kind = frame.msg_type
+            _ = frame.get_payload_as_utf8_text() if kind == WSMsgType.TEXT else frame.get_payload_as_bytes()
+            self.n += 1
+            if self.n == len(frames):
+                done.set()
+
+    app = web.Application()
+    app.add_routes([web.get("/ws", handler)])
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        transport, _ = await ws_connect(Listener, f"ws://127.0.0.1:{port}/ws", use_aiofastnet=False)
+        go.set()
+        t0 = time.perf_counter_ns()
+        await done.wait()
+        elapsed = time.perf_counter_ns() - t0
+        transport.disconnect()
+        await transport.wait_disconnected()
     finally:
         await runner.cleanup()
     return elapsed / 1000 / len(frames)
@@ -267,6 +318,7 @@ async def _measure(rp: Replayer, venues: dict[str, Any]) -> None:
     await conflate.stop()
     frames = rp.frames[rp.sync_frames:]
     for burst_n in (1, 20):
+        results[f"ws-callback(burst {burst_n})"] = await ws_callback_us(frames[:20_000], burst_n)
         results[f"ws-receive(burst {burst_n})"] = await ws_receive_us(frames[:20_000], burst_n)
 
     print(f"mean level updates per frame: {levels:.1f}")
@@ -275,8 +327,8 @@ async def _measure(rp: Replayer, venues: dict[str, Any]) -> None:
     for name, us in results.items():
         print(f"{name:28s} {us:9.2f}")
     total = sum(results[s] for s in ("decode", "sync+apply", "view", "detector", "tell-conflate"))
-    total += results["hop-single"] + results["ws-receive(burst 20)"]
-    print(f"{'sum (hop-single, ws burst 20)':28s} {total:9.2f}")
+    total += results["hop-single"] + results["ws-callback(burst 20)"]
+    print(f"{'sum (hop-single, ws-callback burst 20)':28s} {total:9.2f}")
 
 
 _ITEMS_NS: list[int] = []

@@ -5,15 +5,18 @@ against the simulator."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
+from pathlib import Path
 
 import pytest
 from aiohttp import WSMsgType, web
 
-from actors import Actor, ActorRef, spawn
+from actors import Actor, ActorRef, MailboxSpec, spawn
 from actors.book import BookActor
 from actors.connection import ConnectionActor, ConnectionCounters, ConnectionStatus
 from protocols.binance import BinanceVenue
@@ -235,6 +238,125 @@ async def test_stopping_the_connection_closes_its_sockets(edge):
     await conn.stop()
     await until(lambda: edge.sockets[0].closed, edge.changed)
     assert not conn.alive
+
+
+class Held(Sink):
+    """A book that takes one delta and then holds it until ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def receive(self, msg: BookDelta) -> None:
+        await self.release.wait()
+        await super().receive(msg)
+
+
+async def test_a_full_book_mailbox_pauses_reading_its_socket_until_every_delta_is_delivered_in_order(edge):
+    book = Held()
+    book_ref = await spawn(book, name="book", mailbox=MailboxSpec(capacity=1))
+    counters = ConnectionCounters()
+    conn = await start_connection(gate(edge), ["BTC/USDT"], {"BTC/USDT": book_ref}, counters=counters)
+    await until(lambda: len(edge.sockets) == 1, edge.changed)
+    for seq in range(1, 4):  # the book holds the 1st, its mailbox the 2nd: the 3rd at the latest waits
+        await edge.sockets[0].send_str(gate_update("BTC_USDT", seq, seq, bids=[(100.0 + seq, 1.0)]))
+    await eventually(lambda: counters.frames == 3, what="three frames read")
+    sock = conn._cell.actor._sockets[0]
+    assert sock.backlog and not sock.transport.underlying_transport.is_reading()
+    for seq in range(4, 7):  # written while the socket is paused: read once the backlog drained
+        await edge.sockets[0].send_str(gate_update("BTC_USDT", seq, seq, bids=[(100.0 + seq, 1.0)]))
+    book.release.set()
+    await until(lambda: len(book.deltas) == 6, book.changed)
+    assert [d.first_seq for d in book.deltas] == [1, 2, 3, 4, 5, 6]
+    assert not sock.backlog and sock.transport.underlying_transport.is_reading() and conn.alive
+    await conn.stop()
+    await book_ref.stop()
+
+
+async def test_an_error_inside_the_read_callback_crashes_the_connection_and_never_reaches_the_loop(edge):
+    reported: list[dict] = []
+    asyncio.get_running_loop().set_exception_handler(lambda loop, context: reported.append(context))
+
+    def capture(venue: str, socket: int, recv_ns: int, data: bytes | str) -> None:
+        raise RuntimeError(f"capture broke on {venue} socket {socket}")
+
+    conn = await start_connection(gate(edge), ["BTC/USDT"], {}, capture=capture)
+    await until(lambda: len(edge.sockets) == 1, edge.changed)
+    await edge.sockets[0].send_str(gate_update("BTC_USDT", 1, 1, bids=[(100.0, 1.0)]))
+    reason = await crash_of(conn)
+    assert isinstance(reason, RuntimeError) and str(reason) == "capture broke on gateio socket 0"
+    await until(lambda: edge.sockets[0].closed, edge.changed)  # the socket was dropped
+    assert reported == []
+
+
+async def test_a_close_frame_from_the_venue_crashes_the_connection_naming_its_code(edge):
+    conn = await start_connection(gate(edge), ["BTC/USDT"], {})
+    await until(lambda: len(edge.sockets) == 1, edge.changed)
+    await edge.sockets[0].close(code=4001, message=b"maintenance")
+    reason = await crash_of(conn)
+    assert isinstance(reason, NetworkError) and "socket closed (reader0, code 4001)" in str(reason)
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by its own key (cryptography comes with ccxt)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+async def test_a_wss_venue_is_read_over_verified_tls_and_refused_when_its_certificate_does_not_verify(
+        tmp_path, monkeypatch):
+    cert, key = self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for msg in ws:
+            if msg.type is WSMsgType.TEXT and '"subscribe"' in msg.data:
+                await ws.send_str(gate_update("BTC_USDT", 1, 1, bids=[(100.0, 1.0)]))
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_tls).start()
+    venue = GateVenue(rest_url="http://127.0.0.1:9", ws_url=f"wss://127.0.0.1:{runner.addresses[0][1]}/ws",
+                      symbols=("BTC/USDT",), book_channel="spot.order_book_update")
+    try:
+        with pytest.raises(NetworkError, match="CERTIFICATE_VERIFY_FAILED"):  # the default trust store
+            await start_connection(venue, ["BTC/USDT"], {})
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # what the default context trusts now
+        sink = Sink()
+        sink_ref = await spawn(sink, name="sink")
+        conn = await start_connection(venue, ["BTC/USDT"], {"BTC/USDT": sink_ref})
+        await until(lambda: len(sink.deltas) == 1, sink.changed)
+        assert sink.deltas[0].bids == ((100.0, 1.0),)
+        await conn.stop()
+        await sink_ref.stop()
+    finally:
+        await runner.cleanup()
 
 
 # --- a venue subtree (rest_for_one: connection, then books) against the simulator ----------------

@@ -1,5 +1,6 @@
 """The connection actor stays within the venues' WebSocket rules, enforced by the simulator:
-MEXC's 30 subscriptions per socket and its idle disconnects, Binance's 5 incoming messages/s.
+MEXC's 30 subscriptions per socket and its idle disconnects, Binance's 5 incoming messages/s
+and its protocol-level pings.
 A socket closed for a rule would crash the connection (NetworkError) and count a reconnect."""
 
 from __future__ import annotations
@@ -73,5 +74,24 @@ async def test_mexc_pings_keep_a_subscribed_socket_open_while_the_market_is_sile
         sim.pause()
         await asyncio.sleep(3 * 0.6)  # the silence is what is tested: three idle timeouts
         assert server.rule_closes == {} and server.ws_accepted == 1 and counters.reconnects == 0
+        await conn.stop()
+        await venue.close()
+
+
+async def test_binance_protocol_pings_are_answered_so_a_silent_market_keeps_its_socket() -> None:
+    """Binance (and Gate) ping at the WebSocket level and drop a socket whose pong is late (the
+    simulator: after half its ping interval). Scaled to a ping every 0.5 s, market paused: only
+    the client's automatic pongs can keep the socket through three intervals."""
+    cfg = msgspec.structs.replace(CFG, symbols=("BTC/USDT",), venues=("binance",), ws_ping_interval_s=0.5)
+    async with Simulator(cfg) as sim:
+        server = sim.venues["binance"]
+        venue = BinanceVenue(rest_url=server.rest_url, ws_url=server.ws_url, symbols=["BTC/USDT"])
+        counters = ConnectionCounters()
+        conn = await spawn(lambda: ConnectionActor(venue=venue, symbols=["BTC/USDT"], route=lambda s: None,
+                                                   counters=counters), name="connection")
+        await until(lambda: any(c.subs for c in server.conns))
+        sim.pause()
+        await asyncio.sleep(3 * 0.5)  # the silence is what is tested: three ping intervals
+        assert server.ws_accepted == 1 and counters.reconnects == 0 and conn.alive
         await conn.stop()
         await venue.close()
