@@ -69,6 +69,7 @@ waits for in-flight legs, bounded by ``leg_timeout_s``.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import secrets
 import time
@@ -338,17 +339,25 @@ class ExecutorActor(Actor):
         buy = self._intent(opp, "b", opp.buy_venue, "buy", size, opp.buy_price)
         sell = self._intent(opp, "s", opp.sell_venue, "sell", size, opp.sell_price)
         legs = [(self.venues[opp.buy_venue], buy), (self.venues[opp.sell_venue], sell)]
-        prepared = await self._legs.prepare(legs)  # frames built and signed now; nothing sent yet
+        # No collection from here until both legs are out (a gen-2 pass costs milliseconds);
+        # whatever this step leaves is collected after it.
+        collecting = gc.isenabled()
+        gc.disable()
         try:
-            await write(self.journal, opp, buy, sell, durable=self.durable)  # durable before any order leaves
-        except DuplicateId as exc:  # the same opportunity again (a detector restart): taken once
-            self._journal_snapshots()
-            log.warning("executor: %s seen before; not taken again (%s)", opp.id, exc)
-            return None
-        intent_ns = self.clock()
-        # Both legs leave now, back to back, their frames already signed (``LegSender.send_now``).
-        started = await self._legs.send_now(legs, prepared=prepared, detected_ns=opp.created_ns,
-                                            intent_ns=intent_ns)
+            prepared = await self._legs.prepare(legs)  # frames built and signed now; nothing sent yet
+            try:
+                await write(self.journal, opp, buy, sell, durable=self.durable)  # durable before any order leaves
+            except DuplicateId as exc:  # the same opportunity again (a detector restart): taken once
+                self._journal_snapshots()
+                log.warning("executor: %s seen before; not taken again (%s)", opp.id, exc)
+                return None
+            intent_ns = self.clock()
+            # Both legs leave now, back to back, their frames already signed (``LegSender.send_now``).
+            started = await self._legs.send_now(legs, prepared=prepared, detected_ns=opp.created_ns,
+                                                intent_ns=intent_ns)
+        finally:
+            if collecting:
+                gc.enable()
         self._journal_snapshots()
         return live, buy, sell, started
 
