@@ -3,9 +3,11 @@ not share the engine's event loop): ``python -m benchmarks.tick_to_trade_sim RAT
 
 Prints one JSON line (each venue's URLs and credentials), then answers commands on stdin, one
 JSON line each: ``dip`` -- the market paused (until both legs are in, so the market's churn
-cannot take the dip away under the buy; frames already queued still flow), Binance's bids at or above ``DIP`` under
-Gate's best bid removed and an ask put there, ``t0 = time.monotonic_ns()`` and the push
-enqueued (the frame that creates the opportunity), the market resumed; then waits for one new
+cannot take the dip away under the buy; frames already queued still flow), Binance's bids at
+or above ``DIP`` under Gate's best bid removed and an ask put there and pushed (the frame that
+creates the opportunity; ``t0``: when the simulator WROTE it to the engine's market
+connection, ``Conn.watch_ns``, not when it was queued behind the frames before it), the market
+resumed; then waits for one new
 order on each venue and answers ``{"t0", "binance", "gateio"}`` (their arrival times, the same
 system-wide monotonic clock as the engine's process) or ``{"error"}`` after ``LEG_TIMEOUT_S``;
 ``undip`` -- the injected ask removed; ``quit``.
@@ -59,7 +61,9 @@ async def main(rate: float) -> None:
             for bid in [b for b in book.bids if b >= price]:
                 book.set_level(True, bid, 0)
             book.set_level(False, price, round(0.001 * 10**book.spec.qty_decimals))
-            t0 = time.monotonic_ns()
+            market = [c for c in binance.conns if SYMBOL in c.subs]  # the engine's market connection(s)
+            for conn in market:  # the dip's frame: the next one queued after those waiting
+                conn.watch, conn.watch_ns = conn.sent + conn.queue.qsize() + 1, 0
             binance.push()
             deadline = time.monotonic() + LEG_TIMEOUT_S
             while len(binance.orders) == before[0] or len(gate.orders) == before[1]:
@@ -70,7 +74,9 @@ async def main(rate: float) -> None:
                 await asyncio.sleep(0.001)
             else:
                 sim.resume()
-                # the first order each venue got after the dip: the opportunity's legs
+                # when the dip was first written (the engine acted on it, so it was), and the first
+                # order each venue got after it: the opportunity's legs
+                t0 = min(c.watch_ns for c in market if c.watch_ns)
                 print(json.dumps({"t0": t0, "binance": list(binance.orders.values())[before[0]].arrival_ns,
                                   "gateio": list(gate.orders.values())[before[1]].arrival_ns}), flush=True)
 

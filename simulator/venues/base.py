@@ -72,9 +72,12 @@ def pad8(units: int, decimals: int) -> str:
 
 class Conn:
     """One client WebSocket: its subscriptions (internal symbols), its outgoing queue, and when
-    its last bytes were read (``rx_ns``, ``time.monotonic_ns``; see ``_Stamped``)."""
+    its last bytes were read (``rx_ns``, ``time.monotonic_ns``; see ``_Stamped``). ``sent``
+    counts the frames written; the write of frame number ``watch`` is stamped in ``watch_ns``
+    (tick to trade: when the frame that makes an opportunity was written, not queued)."""
 
-    __slots__ = ("ws", "subs", "style", "queue", "names", "last_in", "last_out", "inbound", "rx_ns")
+    __slots__ = ("ws", "subs", "style", "queue", "names", "last_in", "last_out", "inbound", "rx_ns", "sent",
+                 "watch", "watch_ns")
 
     def __init__(self, ws: web.WebSocketResponse, style: str = "") -> None:
         self.ws = ws
@@ -85,6 +88,7 @@ class Conn:
         self.last_in = self.last_out = asyncio.get_running_loop().time()  # last frame each way
         self.inbound: list[float] = []  # receive times of recent client messages (rate rules)
         self.rx_ns = 0
+        self.sent = self.watch = self.watch_ns = 0
 
     def send(self, frame: Frame | object, at: float = 0.0) -> None:
         if self.queue.qsize() >= MAX_QUEUE:
@@ -378,6 +382,9 @@ class VenueServer:
                 await asyncio.sleep(at - loop.time())
             if ws.closed:
                 return
+            conn.sent += 1
+            if conn.sent == conn.watch:
+                conn.watch_ns = time.monotonic_ns()
             if isinstance(frame, bytes):
                 await ws.send_bytes(frame)
             else:
