@@ -19,7 +19,7 @@ unknown (but one its venue cannot tell now, which counts like an unknown leg of 
    executor with it, and no opportunity is taken on any venue until the venue is back.)
 2. every opportunity left without a final result (``detected``: the process died mid-way;
    ``pending``: a leg's outcome was unknown) whose orders are now all final is SETTLED like a
-   finished ``_take`` (``_close_out`` below). Steps 1 and 2 are ``actors.reconciliation``.
+   finished ``_take`` (``CloseOut.settle``). Steps 1 and 2 are ``actors.reconciliation``.
 3. every settled opportunity whose PnL holds an ESTIMATED fee (the venue's trades were
    unreadable then) has that order read back again: an exact fee now replaces the estimate
    (``actors.fee_correction``).
@@ -30,16 +30,15 @@ Per opportunity: risk checks (expiry, kill switch file or command, open legs, pe
 exposure, today's realised loss, open positions marked to FRESH books: a position no in-sync
 book younger than ``max_mark_age_ms`` can mark counts as over ``max_open_position_quote``),
 symbol rules from the engine's shared ``StaticData`` (pre-fetched at start for the configured
-markets) and balances to cap the size: read synchronously from the venue's LIVE account view
-(``actors.account``: the private stream, connected and rebuilt since) when it is usable, else
-fetched NOW over REST (never cached) -- a transient error there (``RateLimited``, ``NetworkError``:
-timeouts, 5xx) rejects THIS opportunity as ``venue_unavailable`` (journaled with the reason)
-and nothing crashes -- then both legs' frames prepared (rounded, signed), opportunity + both
-intents journaled durably (committed in this step when the journal is idle:
-``DurableWrites``; the journal refuses a client id it holds: the opportunity is dropped), then
-both legs written back to back as IOC limits with ids derived from the opportunity id, all in
-the ``receive`` step of the opportunity (no task hop before the sends), and followed
-concurrently in a task (``actors.legs``). A leg's recoveries are exactly:
+markets) and balances to cap the size (``actors.funding``): read synchronously from the venue's
+LIVE account view when it is usable, else fetched NOW over REST -- a transient error there
+(``RateLimited``, ``NetworkError``: timeouts, 5xx) rejects THIS opportunity as
+``venue_unavailable`` (journaled with the reason) and nothing crashes -- then both legs' frames
+prepared (rounded, signed), opportunity + both intents journaled durably (committed in this
+step when the journal is idle: ``DurableWrites``; the journal refuses a client id it holds: the
+opportunity is dropped), then both legs written back to back as IOC limits with ids derived
+from the opportunity id, all in the ``receive`` step of the opportunity (no task hop before the
+sends), and followed concurrently in a task (``actors.legs``). A leg's recoveries are exactly:
 ``NetworkError`` (outcome unknown) -> query by client id, never resend blindly; still not found
 by the leg deadline -> journaled ``unknown`` (not final: it may land after a slow venue
 answers), kept as an open leg with its exposure, the opportunity journaled ``pending`` and a
@@ -47,15 +46,9 @@ reconciliation pass scheduled one ``leg_timeout_s`` later (not found then: ``rej
 ``RateLimited`` -> wait ``retry_after_s``, query, and resend with the SAME id if absent;
 ``OrderRejected`` -> journaled with the venue's code.
 
-``_close_out`` (legs final): unequal fills are hedged with at most ``hedge_attempts``
-IOCs at a bounded price (the leg's limit +/- ``unwind_slippage_bps``; intents journaled first,
-ids derived with leg ``u``). Then ``actors.positions.settle``: realised PnL comes ONLY from the
-matched quantity, net of every fee in quote (a fee the venue did not report is estimated
-from its taker fee and said so; a third-asset fee is converted at a fresh book or flagged
-``fee_unconverted``); the unmatched rest is an OPEN POSITION (journaled with the result,
-restored on start, in ``describe()``, limited by risk), never PnL. A residual of at least one
-lot left after the hedges is an ALERT: ERROR log, ``unhedged_alerts``/``last_alert`` in
-``describe()``, and the opportunity journaled ``partial`` with its ``open_qty``.
+Legs final: ``actors.close_out`` hedges a residual (bounded-price IOCs), settles realised PnL
+from the matched quantity only, net of every fee (the rest is an open position, never PnL),
+raises an alert for a residual left after the hedges, and journals the result.
 
 ``dry_run[venue]`` is paper mode against a real venue: journaled as ``paper``, never sent, no
 balance calls (paper mode may have no credentials). The engine sets it False for simulated
@@ -69,6 +62,7 @@ waits for in-flight legs, bounded by ``leg_timeout_s``.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import secrets
 import time
@@ -79,29 +73,15 @@ import msgspec
 
 from actors import Actor, ActorRef
 from actors.account import AccountBoard
-from actors.fee_correction import ESTIMATED, correct_estimated_fees
+from actors.close_out import CloseOut
+from actors.fee_correction import correct_estimated_fees
+from actors.funding import Funder
 from actors.journal import DurableWrites, write
-from actors.journal_schema import JOURNAL_FINAL
 from actors.legs import LegSender
 from actors.marks import BookLookup, Marks
-from actors.positions import (
-    EstimatedFee,
-    Executed,
-    Position,
-    Settlement,
-    add_position,
-    settle,
-    with_estimated_fee,
-)
+from actors.positions import Position
 from actors.reconciliation import Reconciler
-from actors.risk import (
-    RiskParams,
-    cap_by_balances,
-    client_order_id,
-    kill_switch_file_present,
-    reject_reason,
-    residual_hedge,
-)
+from actors.risk import RiskParams, client_order_id, kill_switch_file_present, reject_reason
 from actors.static import StaticData
 from protocols.errors import (
     DuplicateId,
@@ -114,17 +94,14 @@ from protocols.messages import (
     GetJournalSummary,
     GetOpenPositions,
     GetRealisedPnl,
-    JournalOpportunity,
     KillSwitch,
     Msg,
     Opportunity,
-    OpportunityResult,
     OrderIntent,
     OrderUpdate,
     RestartRecord,
-    SymbolInfo,
 )
-from protocols.venue import Venue, split_symbol
+from protocols.venue import Venue
 
 log = logging.getLogger("arbor.executor")
 
@@ -196,19 +173,17 @@ class ExecutorActor(Actor):
                                clock=clock)
         self._reconciler = Reconciler(journal=journal, venues=venues, dry_run=self.dry_run, legs=self._legs,
                                       leg_timeout_s=risk.leg_timeout_s)
+        self.out = CloseOut(journal=journal, venues=venues, static=self.static, marks=self.marks, legs=self._legs,
+                            risk=risk, retry=self._retry_settle)
+        self.funder = Funder(static=self.static, accounts=self.accounts, venues=venues, clock=clock)
         self._inflight: asyncio.Task[None] | None = None
         self.new_run_id = run_id  # a replay derives it, so two replays journal the same ids
         self.run_id = ""
         self.kill_switch = False
-        self.realised = self.daily = 0.0
         self._day = int(wall() // 86400)
-        self.seen = self.executed = self.rejected_by_risk = self.venue_unavailable = 0
-        self.last_result = self.last_alert = ""
-        self.unhedged_alerts = 0
-        self.positions: dict[tuple[str, str], Position] = {}
+        self.seen = self.rejected_by_risk = self.venue_unavailable = 0
         self._marked: float | None = 0.0
         self._warm = {v: list(s) for v, s in (warm or {}).items()}
-        self.from_stream = self.from_rest = 0
         self._snapshots: list[Balances] = []  # balances the current decision read, to journal
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -226,15 +201,16 @@ class ExecutorActor(Actor):
         # Counters, PnL and open positions as journaled (incl. what was just settled): a
         # restart resets none of them, and the daily loss limit outlives a crash.
         s = await self.journal.ask(GetJournalSummary())
-        self.seen, self.realised = s.opportunities, s.realised_pnl
-        self.executed = s.opportunities_by_status.get("executed", 0)
+        out = self.out
+        self.seen, out.realised = s.opportunities, s.realised_pnl
+        out.executed = s.opportunities_by_status.get("executed", 0)
         self.rejected_by_risk = s.opportunities_by_status.get("rejected_by_risk", 0)
         self.venue_unavailable = s.opportunities_by_status.get("venue_unavailable", 0)
-        self.unhedged_alerts = s.opportunities_by_status.get("partial", 0)  # "partial": a residual left open
-        self.daily = (await self.journal.ask(GetRealisedPnl(since_ms=self._day * 86_400_000))).realised_pnl
-        self.positions = {}  # the journal's, which include what was just settled
+        out.unhedged_alerts = s.opportunities_by_status.get("partial", 0)  # "partial": a residual left open
+        out.daily = (await self.journal.ask(GetRealisedPnl(since_ms=self._day * 86_400_000))).realised_pnl
+        out.positions = {}  # the journal's, which include what was just settled
         for p in (await self.journal.ask(GetOpenPositions())).positions:
-            self.positions[(p.venue, p.symbol)] = Position(venue=p.venue, symbol=p.symbol, qty=p.qty, cost=p.cost)
+            out.positions[(p.venue, p.symbol)] = Position(venue=p.venue, symbol=p.symbol, qty=p.qty, cost=p.cost)
 
     async def _warm_static(self) -> None:
         for venue, symbols in self._warm.items():
@@ -247,22 +223,9 @@ class ExecutorActor(Actor):
     async def _reconcile(self) -> None:
         """One reconciliation pass (``actors.reconciliation``); another is scheduled when a venue
         failed transiently."""
-        retry_s = await self._reconciler.run(self._settle)
+        retry_s = await self._reconciler.run(self.out.settle)
         if retry_s is not None:
             self.send_after(retry_s, SettleUnknown())
-
-    async def _settle(self, opp: JournalOpportunity) -> None:
-        """An opportunity whose orders are all final but which has no result: hedge what is
-        left, journal its PnL and result. An order still open (its venue not configured here)
-        keeps it unsettled and visible in the journal."""
-        if any(o.status not in JOURNAL_FINAL for o in opp.orders):
-            return
-        if all(o.status == "paper" for o in opp.orders):
-            self._result(opp, "paper", "dry run (reconciliation)")
-            return
-        if opp.buy_venue not in self.venues or opp.sell_venue not in self.venues:
-            return
-        await self._close_out(opp, list(opp.orders), {o.client_order_id for o in opp.orders}, "reconciled: ")
 
     async def on_stop(self) -> None:
         task = self._inflight
@@ -301,54 +264,62 @@ class ExecutorActor(Actor):
         what ``_follow`` needs: the live venues, both intents, the legs as sent."""
         day = int(self.wall() // 86400)
         if day != self._day:
-            self._day, self.daily = day, 0.0
-        marked = await self.marks.positions(self.positions.values())
+            self._day, self.out.daily = day, 0.0
+        marked = await self.marks.positions(self.out.positions.values())
         total = sum(marked.values())
         self._marked = total if total != float("inf") else None
         exposure = self.exposure()  # open legs, plus open positions at their marks
         for venue, value in marked.items():
             exposure[venue] = exposure.get(venue, 0.0) + value
         reason = reject_reason(opp, self.risk, now_ns=self.clock(), kill_switch=self.kill_switch,
-                               open_legs=len(self._legs.open), exposure=exposure, daily_pnl=self.daily,
+                               open_legs=len(self._legs.open), exposure=exposure, daily_pnl=self.out.daily,
                                open_position_quote=total)
         if reason is not None:
             self.rejected_by_risk += 1
-            self._result(opp, "rejected_by_risk", reason, journal_opp=True)
+            self.out.result(opp, "rejected_by_risk", reason, journal_opp=True)
             return None
         live = [v for v in (opp.buy_venue, opp.sell_venue) if not self.dry_run.get(v, True)]
         try:
-            size, buy_info, sell_info = await self._size(opp, live)
+            size, buy_info, sell_info, self._snapshots = await self.funder.size(opp, live)
         except (RateLimited, NetworkError) as exc:
             # Transient: this opportunity is not taken (journaled why); the next one asks again.
             self.venue_unavailable += 1
-            self._result(opp, "venue_unavailable", f"{exc.venue}: {type(exc).__name__}: {exc.message}",
+            self.out.result(opp, "venue_unavailable", f"{exc.venue}: {type(exc).__name__}: {exc.message}",
                          journal_opp=True)
             return None
         except OrderRejected as exc:  # static data says no (the symbol is not listed there)
             self.rejected_by_risk += 1
-            self._result(opp, "rejected_by_risk", f"{exc.venue}: {exc.message}", journal_opp=True)
+            self.out.result(opp, "rejected_by_risk", f"{exc.venue}: {exc.message}", journal_opp=True)
             return None
         step = max(float(buy_info.step_size), float(sell_info.step_size))
         min_notional = max(float(buy_info.min_notional), float(sell_info.min_notional))
         if size < max(step, float(buy_info.min_qty), float(sell_info.min_qty)) or size * opp.sell_price < min_notional:
             self._journal_snapshots()
             self.rejected_by_risk += 1
-            self._result(opp, "rejected_by_risk", f"balances allow {size:g} only", journal_opp=True)
+            self.out.result(opp, "rejected_by_risk", f"balances allow {size:g} only", journal_opp=True)
             return None
         buy = self._intent(opp, "b", opp.buy_venue, "buy", size, opp.buy_price)
         sell = self._intent(opp, "s", opp.sell_venue, "sell", size, opp.sell_price)
         legs = [(self.venues[opp.buy_venue], buy), (self.venues[opp.sell_venue], sell)]
-        prepared = await self._legs.prepare(legs)  # frames built and signed now; nothing sent yet
+        # No collection from here until both legs are out (a gen-2 pass costs milliseconds);
+        # whatever this step leaves is collected after it.
+        collecting = gc.isenabled()
+        gc.disable()
         try:
-            await write(self.journal, opp, buy, sell, durable=self.durable)  # durable before any order leaves
-        except DuplicateId as exc:  # the same opportunity again (a detector restart): taken once
-            self._journal_snapshots()
-            log.warning("executor: %s seen before; not taken again (%s)", opp.id, exc)
-            return None
-        intent_ns = self.clock()
-        # Both legs leave now, back to back, their frames already signed (``LegSender.send_now``).
-        started = await self._legs.send_now(legs, prepared=prepared, detected_ns=opp.created_ns,
-                                            intent_ns=intent_ns)
+            prepared = await self._legs.prepare(legs)  # frames built and signed now; nothing sent yet
+            try:
+                await write(self.journal, opp, buy, sell, durable=self.durable)  # durable before any order leaves
+            except DuplicateId as exc:  # the same opportunity again (a detector restart): taken once
+                self._journal_snapshots()
+                log.warning("executor: %s seen before; not taken again (%s)", opp.id, exc)
+                return None
+            intent_ns = self.clock()
+            # Both legs leave now, back to back, their frames already signed (``LegSender.send_now``).
+            started = await self._legs.send_now(legs, prepared=prepared, detected_ns=opp.created_ns,
+                                                intent_ns=intent_ns)
+        finally:
+            if collecting:
+                gc.enable()
         self._journal_snapshots()
         return live, buy, sell, started
 
@@ -361,19 +332,19 @@ class ExecutorActor(Actor):
         errors = [r for r in results if isinstance(r, BaseException)]
         updates = [r for r in results if isinstance(r, OrderUpdate)]
         if not errors and not live:
-            self._result(opp, "paper", "dry run")
+            self.out.result(opp, "paper", "dry run")
             return
         unknown = [i.client_order_id for i in (buy, sell) if i.client_order_id in self._legs.open]
         if unknown or errors:
             # A leg's outcome is not known: no hedge and no PnL on a guess. Reconciliation (the
             # timer below, or the restart after the error) settles the opportunity once known.
-            self._result(opp, "pending", f"outcome unknown: {', '.join(unknown)}")
+            self.out.result(opp, "pending", f"outcome unknown: {', '.join(unknown)}")
             if errors:
                 raise errors[0]
             await self._legs.settle_late()
-            self.send_after(self.risk.leg_timeout_s, SettleUnknown())
+            self._retry_settle()
             return
-        filled = await self._close_out(opp, updates, {buy.client_order_id, sell.client_order_id}, "")
+        filled = await self.out.close_out(opp, updates, {buy.client_order_id, sell.client_order_id}, "")
         await self._legs.settle_late()  # replies that lost the race to the stream: journaled too
         # Balances after fills, a snapshot for the journal (not a cache), over REST from a venue
         # without a live account view only: a live view is journaled at every decision (and
@@ -390,114 +361,15 @@ class ExecutorActor(Actor):
                 else:
                     self.journal.tell(b)
 
-    async def _size(self, opp: Opportunity, live: list[str]) -> tuple[float, SymbolInfo, SymbolInfo]:
-        """The size both legs can fund, from the live account views or balances fetched NOW;
-        the symbol rules of both."""
-        buy_info = await self.static.info(opp.buy_venue, opp.symbol)
-        sell_info = await self.static.info(opp.sell_venue, opp.symbol)
-        if not live:
-            return opp.size, buy_info, sell_info
-        base, quote = split_symbol(opp.symbol)
-        # A venue whose account view is live (private stream connected, rebuilt since) is read
-        # here, synchronously: no round trip between detection and the legs. Any other is asked
-        # over REST now, as it always was.
-        now = self.clock()
-        by_venue = {}
-        for v in live:
-            view = self.accounts.usable(v)
-            if view is not None:
-                by_venue[v] = view.snapshot(now)
-        rest = [v for v in live if v not in by_venue]
-        self.from_stream += len(by_venue)
-        self.from_rest += len(rest)
-        if rest:
-            got = await asyncio.gather(*(self.venues[v].balances() for v in rest), return_exceptions=True)
-            for b in got:
-                if isinstance(b, BaseException):
-                    raise b
-            by_venue.update({b.venue: b for b in got if not isinstance(b, BaseException)})
-        # Journaled after the decision (``_journal_snapshots``): told now, they would sit in the
-        # journal's mailbox ahead of the intents and send those the slow way.
-        self._snapshots = list(by_venue.values())
-        size = cap_by_balances(
-            opp,
-            quote_free_on_buy=by_venue[opp.buy_venue].free(quote) if opp.buy_venue in by_venue else float("inf"),
-            base_free_on_sell=by_venue[opp.sell_venue].free(base) if opp.sell_venue in by_venue else float("inf"),
-            fee_buy=buy_info.taker_fee)
-        return size, buy_info, sell_info
-
-    async def _close_out(self, opp: Opportunity | JournalOpportunity, legs: Sequence[Executed], taken: set[str],
-                         prefix: str) -> bool:
-        """Legs all final: hedge a residual with up to ``hedge_attempts`` bounded-price IOCs,
-        settle (realised PnL from matched fills only; the rest is an open position), journal
-        the result. A residual still open after the hedges raises an alert. ``taken``: client
-        ids the opportunity already used. Returns whether anything filled."""
-        base, quote = split_symbol(opp.symbol)
-        infos = [await self.static.info(v, opp.symbol) for v in (opp.buy_venue, opp.sell_venue)]
-        step = max(float(i.step_size) for i in infos)
-        orders = [with_estimated_fee(u, infos[0] if u.side == "buy" else infos[1]) for u in legs]
-        for _ in range(self.risk.hedge_attempts):
-            hedge = residual_hedge(opp, sum(u.filled_qty for u in orders if u.side == "buy"),
-                                   sum(u.filled_qty for u in orders if u.side == "sell"),
-                                   self.risk.unwind_slippage_bps, step)
-            if hedge is None:
-                break
-            venue, side, qty, price = hedge
-            n, cid = 0, client_order_id(opp.id, "u")
-            while cid in taken:  # hedged before (a hedge of a hedge): a fresh, still derived id
-                n += 1
-                cid = client_order_id(f"{opp.id}#{n}", "u")
-            taken.add(cid)
-            unwind = OrderIntent(client_order_id=cid, opportunity_id=opp.id, venue=venue, symbol=opp.symbol,
-                                 side=side, order_type="ioc", qty=qty, price=price)
-            await write(self.journal, unwind)  # durable before it leaves
-            u = await self._legs.send(self.venues[venue], unwind)
-            if cid in self._legs.open:  # the hedge's outcome is unknown: settled on the next pass
-                self._result(opp, "pending", f"{prefix}hedge outcome unknown: {cid}")
-                self.send_after(self.risk.leg_timeout_s, SettleUnknown())
-                return False
-            if u is not None:
-                orders.append(with_estimated_fee(u, infos[0] if u.side == "buy" else infos[1]))
-        s = settle(orders, base=base, quote=quote, buy_venue=opp.buy_venue, sell_venue=opp.sell_venue,
-                   rates=await self.marks.fee_rates(self.venues, orders, base, quote))
-        self.realised += s.realised_pnl
-        self.daily += s.realised_pnl
-        self.positions = add_position(self.positions, s.open_venue, opp.symbol, s.open_qty, s.open_price)
-        filled = s.bought > 0 or s.sold > 0
-        unhedged = abs(s.open_qty) >= step
-        status = "partial" if unhedged else "executed" if filled else "unfilled"
-        if status == "executed":
-            self.executed += 1
-        detail = f"{prefix}matched {s.matched:g}, open {s.open_qty:+g}"
-        if unhedged:
-            detail += f" UNHEDGED on {s.open_venue} after {self.risk.hedge_attempts} hedge attempts"
-            self.unhedged_alerts += 1
-            self.last_alert = f"{opp.id}: {s.open_qty:+g} {base} open on {s.open_venue} at {s.open_price:g}"
-            log.error("executor: UNHEDGED position left for the operator: %s %s %+g %s at %g (opportunity %s)",
-                      s.open_venue, opp.symbol, s.open_qty, base, s.open_price, opp.id)
-        if any(isinstance(u, EstimatedFee) for u in orders):
-            detail += ESTIMATED
-        if s.fee_unconverted:
-            detail += f"; fee in {','.join(s.fee_unconverted)} not converted (no live book): PnL omits it"
-        self._result(opp, status, detail, s)
-        return filled
-
     # --- helpers -----------------------------------------------------------------------------
 
     def _intent(self, opp: Opportunity, leg: Any, venue: str, side: Any, qty: float, price: float) -> OrderIntent:
         return OrderIntent(client_order_id=client_order_id(opp.id, leg), opportunity_id=opp.id, venue=venue,
                            symbol=opp.symbol, side=side, order_type="ioc", qty=qty, price=price)
 
-    def _result(self, opp: Opportunity | JournalOpportunity, status: str, detail: str, s: Settlement | None = None,
-                *, journal_opp: bool = False) -> None:
-        self.last_result = f"{opp.id}: {status} ({detail})"
-        if journal_opp and isinstance(opp, Opportunity):
-            self.journal.tell(opp)
-        money: dict[str, Any] = {} if s is None else {
-            "realised_pnl": s.realised_pnl, "matched_qty": s.matched, "fees_quote": s.fees_quote,
-            "fee_unconverted": ",".join(s.fee_unconverted), "open_qty": s.open_qty, "open_venue": s.open_venue,
-            "open_price": s.open_price}
-        self.journal.tell(OpportunityResult(opportunity_id=opp.id, status=status, detail=detail, **money))
+    def _retry_settle(self) -> None:
+        """Another reconciliation pass one leg timeout from now."""
+        self.send_after(self.risk.leg_timeout_s, SettleUnknown())
 
     def exposure(self) -> dict[str, float]:
         return self._legs.exposure()
@@ -516,13 +388,15 @@ class ExecutorActor(Actor):
     def describe(self) -> ExecutorStatus:
         return ExecutorStatus(
             run_id=self.run_id, open_legs=len(self._legs.open), exposure=self.exposure(),
-            realised_pnl=self.realised, daily_pnl=self.daily, opportunities_seen=self.seen, executed=self.executed,
+            realised_pnl=self.out.realised, daily_pnl=self.out.daily, opportunities_seen=self.seen,
+            executed=self.out.executed,
             rejected_by_risk=self.rejected_by_risk, venue_unavailable=self.venue_unavailable,
             kill_switch=self.kill_switch or kill_switch_file_present(self.risk.kill_switch_path),
-            reconciled=self._reconciler.reconciled, last_result=self.last_result,
+            reconciled=self._reconciler.reconciled, last_result=self.out.last_result,
             open_positions=[PositionStatus(venue=p.venue, symbol=p.symbol, qty=p.qty, entry_price=p.entry_price)
-                            for p in self.positions.values()],
-            open_position_quote=self._marked, unhedged_alerts=self.unhedged_alerts, last_alert=self.last_alert,
-            balances_from_stream=self.from_stream, balances_from_rest=self.from_rest,
+                            for p in self.out.positions.values()],
+            open_position_quote=self._marked, unhedged_alerts=self.out.unhedged_alerts,
+            last_alert=self.out.last_alert, balances_from_stream=self.funder.from_stream,
+            balances_from_rest=self.funder.from_rest,
             legs_from_stream=self._legs.from_stream, first_answers_from_stream=self._legs.first_from_stream)
 

@@ -34,7 +34,7 @@ from protocols.venue import Venue, split_symbol
 
 log = logging.getLogger("arbor.executor")
 
-ESTIMATED = "; fee estimated from the fee schedule"  # in a result's detail (``ExecutorActor._close_out``)
+ESTIMATED = "; fee estimated from the fee schedule"  # in a result's detail (``CloseOut.close_out``)
 CORRECTED = "; estimated fee corrected from the venue's trades"
 
 

@@ -224,7 +224,10 @@ class _Writer(threading.Thread):
                 batch.append(self.inbox.get_nowait())
             except queue.Empty:
                 break
-        self._process(self._conn, batch)
+        due: list[tuple[Any, Any, BaseException | None]] = []
+        self._process(self._conn, batch, due)
+        for answer in due:
+            self._settle(*answer)
 
     def run(self) -> None:
         try:
@@ -249,14 +252,21 @@ class _Writer(threading.Thread):
                     batch.append(self.inbox.get_nowait())
                 except queue.Empty:
                     break
+            due: list[tuple[Any, Any, BaseException | None]] = []
             with self._lock:
-                stop = self._process(conn, batch)
+                stop = self._process(conn, batch, due)
                 self._done += sum(item is not _STOP for item in batch)
+            # Answered once the lock is free and the batch counted done: an asker woken by its
+            # answer (a flush, then the executor's intents) finds the writer idle, not busy.
+            for answer in due:
+                self._settle(*answer)
             if stop:
                 return
 
-    def _process(self, conn: sqlite3.Connection, batch: list[Any]) -> bool:
-        """Apply one batch in one transaction, settle its waiters; True: stop (or failed)."""
+    def _process(self, conn: sqlite3.Connection, batch: list[Any], due: list[tuple[Any, Any, BaseException | None]]
+                 ) -> bool:
+        """Apply one batch in one transaction; its waiters' answers go to ``due`` (the caller
+        settles them); True: stop (or failed)."""
         stop = any(item is _STOP for item in batch)
         items = [item for item in batch if item is not _STOP]
         writes = [item for item in items if item[0] == "write"]
@@ -290,15 +300,15 @@ class _Writer(threading.Thread):
                 no = refused.get(i)
                 if fut is not None:
                     reply = JournalAck(committed=n) if no is None else JournalRefused(id=no.id, kind=no.kind)
-                    self._settle(fut, reply, error)
+                    due.append((fut, reply, error))
                 elif no is not None and error is None:  # e.g. a rejected duplicate opportunity
                     log.warning("journal refused a told write: %s", no)
         for kind, fn, fut, _ in items:
             if kind == "query":
                 try:
-                    self._settle(fut, fn(conn), None)
+                    due.append((fut, fn(conn), None))
                 except sqlite3.Error as exc:
-                    self._settle(fut, None, exc)
+                    due.append((fut, None, exc))
         return stop or error is not None
 
     def _settle(self, fut: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:

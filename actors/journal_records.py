@@ -37,27 +37,43 @@ RECORD_TYPES = (Opportunity, OrderIntent, OrderUpdate, Fill, Balances, OrderReje
                 OpportunityResult, RestartRecord, FeeCorrection, LegLatency, MarketEvent)
 
 
+_INSERT_OPPORTUNITY = (
+    "INSERT INTO opportunities (id, symbol, buy_venue, sell_venue, size, buy_price, sell_price, edge_bps,"
+    " expected_pnl, buy_seq, sell_seq, created_ns, expires_ns, created_ms, updated_ms)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+_INSERT_INTENT = (
+    "INSERT INTO orders (client_order_id, opportunity_id, venue, symbol, side, type, price, qty, status,"
+    " created_ms, updated_ms) VALUES (?,?,?,?,?,?,?,?,'intent',?,?)")
+
+
+def _insert_new(conn: sqlite3.Connection, sql: str, row: tuple[Any, ...]) -> bool:
+    """Insert ``row``; False when the table's primary key already holds its key (the failed
+    statement changed nothing; the caller's transaction goes on)."""
+    try:
+        conn.execute(sql, row)
+    except sqlite3.IntegrityError as exc:
+        if exc.sqlite_errorname != "SQLITE_CONSTRAINT_PRIMARYKEY":  # any other constraint: a bug, raised
+            raise
+        return False
+    return True
+
+
 def apply(conn: sqlite3.Connection, rec: Any, now_ms: int) -> None:
     """Write one record (inside the caller's transaction)."""
     match rec:
         case Opportunity():
-            if conn.execute("SELECT 1 FROM opportunities WHERE id = ?", (rec.id,)).fetchone():
+            # The primary key refuses an id held (one statement, no lookup first: this is the
+            # executor's critical step, ``DurableWrites.commit_now``).
+            if not _insert_new(conn, _INSERT_OPPORTUNITY, (
+                    rec.id, rec.symbol, rec.buy_venue, rec.sell_venue, rec.size, rec.buy_price, rec.sell_price,
+                    rec.edge_bps, rec.expected_pnl, rec.buy_seq, rec.sell_seq, rec.created_ns, rec.expires_ns,
+                    now_ms, now_ms)):
                 raise DuplicateOpportunityId(rec.id)
-            conn.execute(
-                "INSERT INTO opportunities (id, symbol, buy_venue, sell_venue, size, buy_price,"
-                " sell_price, edge_bps, expected_pnl, buy_seq, sell_seq, created_ns, expires_ns, created_ms,"
-                " updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (rec.id, rec.symbol, rec.buy_venue, rec.sell_venue, rec.size, rec.buy_price, rec.sell_price,
-                 rec.edge_bps, rec.expected_pnl, rec.buy_seq, rec.sell_seq, rec.created_ns, rec.expires_ns,
-                 now_ms, now_ms))
         case OrderIntent():
-            if conn.execute("SELECT 1 FROM orders WHERE client_order_id = ?", (rec.client_order_id,)).fetchone():
+            if not _insert_new(conn, _INSERT_INTENT, (
+                    rec.client_order_id, rec.opportunity_id, rec.venue, rec.symbol, rec.side, rec.order_type,
+                    rec.price, rec.qty if rec.qty is not None else 0.0, now_ms, now_ms)):
                 raise DuplicateClientOrderId(rec.client_order_id)
-            conn.execute(
-                "INSERT INTO orders (client_order_id, opportunity_id, venue, symbol, side, type, price,"
-                " qty, status, created_ms, updated_ms) VALUES (?,?,?,?,?,?,?,?,'intent',?,?)",
-                (rec.client_order_id, rec.opportunity_id, rec.venue, rec.symbol, rec.side, rec.order_type,
-                 rec.price, rec.qty if rec.qty is not None else 0.0, now_ms, now_ms))
         case OrderUpdate():
             # Never downgrade a final status: a late "new" must not reopen a filled order.
             conn.execute(

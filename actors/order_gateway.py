@@ -183,7 +183,8 @@ class OrderGatewayActor(Actor):
         cached and the bucket not empty nothing here suspends, and ``_write`` never does: a
         caller prepares both legs, then writes both back to back."""
         params = await self.venue.order_params(intent)  # type: ignore[attr-defined]
-        await self.bucket.acquire(1)  # waits only past the venue's order rate
+        if not self.bucket.take_now(1):
+            await self.bucket.acquire(1)  # waits only past the venue's order rate
         rid = self.channel.next_rid("o")
         return PreparedOrder(rid, intent.symbol, self.codec.place_frame(rid, params, int(time.time() * 1000)))
 
@@ -210,16 +211,18 @@ class OrderGatewayActor(Actor):
             raise NetworkError(self.codec.venue, "WebSocket API closed before the request was sent")
         loop = asyncio.get_running_loop()
         fut: Answer = loop.create_future()
-        self._pending[rid], self._symbols[rid] = fut, symbol
-        timer = loop.call_later(self.reply_timeout_s, self._expire, rid)
+        self._pending[rid], self._symbols[rid] = fut, symbol  # before the write: the reader may answer it
+        try:
+            await ws.send_str(frame)
+        finally:  # armed once the frame is out (a reply already in: the callback runs at once)
+            timer = loop.call_later(self.reply_timeout_s, self._expire, rid)
 
-        def forget(_: object) -> None:
-            timer.cancel()
-            self._pending.pop(rid, None)
-            self._symbols.pop(rid, None)
+            def forget(_: object) -> None:
+                timer.cancel()
+                self._pending.pop(rid, None)
+                self._symbols.pop(rid, None)
 
-        fut.add_done_callback(forget)
-        await ws.send_str(frame)
+            fut.add_done_callback(forget)
         return fut
 
     def _expire(self, rid: str) -> None:

@@ -2,7 +2,8 @@
 arrival of each leg's order at the simulator.
 
 Role: ``run(quick)`` starts the simulator (Binance and Gate.io, BTC/USDT) in its OWN process
-(``benchmarks.tick_to_trade_sim``: its work does not share the engine's event loop) and the
+(``benchmarks.tick_to_trade_sim``: its work does not share the engine's event loop, and at a
+lower priority it does not take the engine's core: it stands for venues elsewhere) and the
 production engine (``supervisor.app.assembled``, live against it) in this one, for each entry
 mode (``rest``: both legs over REST; ``ws``: both over the venues' WebSocket APIs)
 and each frame rate (``light``: 50 book updates/s per venue; ``heavy``: 2,000). Each sample:

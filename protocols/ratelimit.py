@@ -37,6 +37,14 @@ class TokenBucket:
         missing = max(0.0, min(weight, self.capacity) - self._tokens)
         return max(pause, missing / self.rate)
 
+    def take_now(self, weight: float = 1.0) -> bool:
+        """Spend ``weight`` now if it is there and nobody is waiting (``acquire`` without a
+        suspension point); False: nothing spent, ``acquire`` it."""
+        if self._lock.locked() or self.wait_time(weight) > 0:
+            return False
+        self._tokens -= min(weight, self.capacity)
+        return True
+
     async def acquire(self, weight: float = 1.0) -> None:
         async with self._lock:  # FIFO among waiters: asyncio.Lock wakes in order
             while (delay := self.wait_time(weight)) > 0:  # noqa: ASYNC110 - sleeps until the refill, no poll

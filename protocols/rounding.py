@@ -18,12 +18,26 @@ from protocols.messages import OrderIntent, Side, SymbolInfo
 _EXACT = Context(prec=1000)
 
 
+_UNITS: dict[Decimal, Decimal | None] = {}  # grid -> 1E<k> when it is a power of ten, else None
+
+
+def _unit(grid: Decimal) -> Decimal | None:
+    unit = _UNITS.get(grid, grid)
+    if unit is grid:  # not seen yet (venues publish few distinct grids)
+        normal = grid.normalize(_EXACT)
+        unit = _UNITS[grid] = normal if normal.as_tuple().digits == (1,) else None
+    return unit
+
+
 def _to_grid(value: float, grid: Decimal, rounding: str) -> Decimal:
     # repr(float) is the shortest string that round-trips, so Decimal(repr) is the value the
     # caller meant (0.1 stays 0.1, not 0.1000000000000000055...).
     exact = Decimal(repr(value))
     if grid <= 0:  # no filter published: send what was asked
         return exact
+    unit = _unit(grid)
+    if unit is not None:  # a power of ten (the usual tick or step): one rounding to its exponent, same result
+        return exact.quantize(unit, rounding=rounding, context=_EXACT).quantize(grid, context=_EXACT)
     with localcontext(_EXACT):
         return ((exact / grid).to_integral_value(rounding=rounding) * grid).quantize(grid)
 

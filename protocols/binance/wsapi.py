@@ -6,6 +6,8 @@ an ``error`` maps through the REST adapter's one mapping (5XX: outcome UNKNOWN).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 
 import msgspec
@@ -15,7 +17,7 @@ from protocols.binance.private import ws_api_url
 from protocols.binance.rest import map_error, to_update
 from protocols.errors import DecodeError, ExchangeError
 from protocols.messages import OrderUpdate
-from protocols.signing import binance_ws_payload, hmac_sha256_hex
+from protocols.signing import binance_ws_payload
 from protocols.venue import Credentials, venue_symbol
 
 VENUE = "binance"
@@ -40,6 +42,7 @@ class BinanceWsOrders:
     def __init__(self, *, ws_url: str, credentials: Credentials) -> None:
         self.url = ws_api_url(ws_url)
         self.credentials = credentials
+        self._mac = hmac.new(credentials.secret.encode(), digestmod=hashlib.sha256)  # keyed once, copied per request
 
     def login_frame(self, rid: str, now_ms: int) -> str | None:
         return None  # every request is signed on its own (HMAC keys cannot session.logon)
@@ -57,7 +60,9 @@ class BinanceWsOrders:
 
     def _signed(self, rid: str, method: str, params: dict[str, str], now_ms: int) -> str:
         signed: dict[str, Any] = {**params, "apiKey": self.credentials.api_key, "timestamp": now_ms}
-        signed["signature"] = hmac_sha256_hex(self.credentials.secret, binance_ws_payload(signed))
+        mac = self._mac.copy()  # = hmac_sha256_hex(secret, payload), without keying it again
+        mac.update(binance_ws_payload(signed).encode())
+        signed["signature"] = mac.hexdigest()
         return msgspec.json.encode({"id": rid, "method": method, "params": signed}).decode()
 
     def reply(self, frame: str | bytes,

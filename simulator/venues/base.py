@@ -5,7 +5,10 @@ routes, its frames and its error bodies.
 
 Each WebSocket connection has one writer task draining a FIFO of frames (control replies and
 pushes share it, so a subscription ack precedes the first push). A connection whose queue
-exceeds ``MAX_QUEUE`` frames is closed, as real venues drop slow consumers.
+exceeds ``MAX_QUEUE`` frames is closed, as real venues drop slow consumers. Its bytes are
+stamped (``Conn.rx_ns``) when the loop reads them off the socket, before any handler runs: a
+WebSocket API request's arrival time (tick-to-trade) is that stamp, not the time its handler
+got the loop (every venue shares this process and loop, and a busy one would delay it).
 """
 
 from __future__ import annotations
@@ -68,9 +71,13 @@ def pad8(units: int, decimals: int) -> str:
 
 
 class Conn:
-    """One client WebSocket: its subscriptions (internal symbols) and its outgoing queue."""
+    """One client WebSocket: its subscriptions (internal symbols), its outgoing queue, and when
+    its last bytes were read (``rx_ns``, ``time.monotonic_ns``; see ``_Stamped``). ``sent``
+    counts the frames written; the write of frame number ``watch`` is stamped in ``watch_ns``
+    (tick to trade: when the frame that makes an opportunity was written, not queued)."""
 
-    __slots__ = ("ws", "subs", "style", "queue", "names", "last_in", "last_out", "inbound")
+    __slots__ = ("ws", "subs", "style", "queue", "names", "last_in", "last_out", "inbound", "rx_ns", "sent",
+                 "watch", "watch_ns")
 
     def __init__(self, ws: web.WebSocketResponse, style: str = "") -> None:
         self.ws = ws
@@ -80,11 +87,39 @@ class Conn:
         self.names: dict[str, str] = {}  # symbol -> the stream/channel name the client used
         self.last_in = self.last_out = asyncio.get_running_loop().time()  # last frame each way
         self.inbound: list[float] = []  # receive times of recent client messages (rate rules)
+        self.rx_ns = 0
+        self.sent = self.watch = self.watch_ns = 0
 
     def send(self, frame: Frame | object, at: float = 0.0) -> None:
         if self.queue.qsize() >= MAX_QUEUE:
             frame, at = _CLOSE, 0.0
         self.queue.put_nowait((at, frame))
+
+
+class _Stamped(asyncio.Protocol):
+    """Between a WebSocket's transport and aiohttp's protocol: stamps ``conn.rx_ns`` when the
+    loop reads bytes off the socket, then hands them on unchanged. A request's frame is complete
+    in the last read that carried it, so its handler (however late it runs) knows when it
+    arrived: a later read on the same connection can only make that stamp later, never earlier."""
+
+    def __init__(self, inner: asyncio.BaseProtocol, conn: Conn) -> None:
+        self.inner, self.conn = inner, conn
+
+    def data_received(self, data: bytes) -> None:
+        self.conn.rx_ns = time.monotonic_ns()
+        self.inner.data_received(data)  # type: ignore[attr-defined]
+
+    def eof_received(self) -> bool | None:
+        return self.inner.eof_received()  # type: ignore[attr-defined]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
 
 
 class FixedWindow:
@@ -310,6 +345,9 @@ class VenueServer:
         ws = web.WebSocketResponse(heartbeat=self.heartbeat_s)
         await ws.prepare(request)
         conn = Conn(ws, style)
+        transport = request.transport
+        if transport is not None:
+            transport.set_protocol(_Stamped(transport.get_protocol(), conn))
         self.ws_accepted += 1
         self.on_connect(conn, request)
         self.conns.add(conn)
@@ -344,6 +382,9 @@ class VenueServer:
                 await asyncio.sleep(at - loop.time())
             if ws.closed:
                 return
+            conn.sent += 1
+            if conn.sent == conn.watch:
+                conn.watch_ns = time.monotonic_ns()
             if isinstance(frame, bytes):
                 await ws.send_bytes(frame)
             else:
@@ -420,18 +461,18 @@ class VenueServer:
                     conn.send(frame)
 
     # --- private stream ---------------------------------------------------------------------
-    def log_request(self, kind: str, what: str) -> int:
-        """Log one arriving request; returns its arrival time (``time.monotonic_ns``)."""
-        at = time.monotonic_ns()
+    def log_request(self, kind: str, what: str, at: int = 0) -> int:
+        """Log one arriving request; returns its arrival time (``time.monotonic_ns``): ``at``,
+        when its bytes were read (a WebSocket request: ``Conn.rx_ns``), else now."""
+        at = at or time.monotonic_ns()
         self.requests.append((at, kind, what))
         return at
 
-    async def arrived(self, kind: str, what: str) -> int:
+    async def arrived(self, kind: str, what: str, at: int = 0) -> int:
         """``log_request``, then one turn of the loop before the request is processed: every
         venue shares this process and loop, so a request arriving on another venue meanwhile
-        is stamped when it arrives, not after this one was matched (real venues do not queue
-        behind each other)."""
-        at = self.log_request(kind, what)
+        is read (and stamped) before this one is matched."""
+        at = self.log_request(kind, what, at)
         await asyncio.sleep(0)
         return at
 

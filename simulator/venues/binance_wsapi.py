@@ -35,7 +35,7 @@ async def request(self: BinanceServer, conn: Conn, text: str) -> None:
             "code": -1102, "msg": "Mandatory parameter was not sent, was empty/null, or malformed."}}).decode())
         return
     rid, method, params = req.get("id"), str(req.get("method", "")), req.get("params", {})
-    arrival_ns = await self.arrived("WS", method)
+    arrival_ns = await self.arrived("WS", method, conn.rx_ns)  # when its bytes were read
     params = {k: v if isinstance(v, str) else _enc.encode(v).decode() for k, v in params.items()}
     try:
         if method == "userDataStream.subscribe.signature":

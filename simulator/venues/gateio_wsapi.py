@@ -51,7 +51,7 @@ async def request(self: GateServer, conn: Conn, req: dict) -> None:
 
     channel = str(req.get("channel", ""))
     payload = req.get("payload")
-    arrival_ns = await self.arrived("WS", channel)
+    arrival_ns = await self.arrived("WS", channel, conn.rx_ns)  # when its bytes were read
     rid = payload.get("req_id") if isinstance(payload, dict) else None
     try:
         if not isinstance(payload, dict) or not isinstance(rid, str):

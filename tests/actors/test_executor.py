@@ -4,6 +4,7 @@ against the simulator over real sockets with the real adapters."""
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 from decimal import Decimal
 
@@ -154,6 +155,38 @@ async def test_an_opportunity_fills_both_legs_and_the_journal_holds_matching_row
         assert rows(db, "SELECT count(*) FROM balances")[0][0] >= 4
         assert (status.executed, status.open_legs, status.realised_pnl) == (1, 0, pytest.approx(0.5))
     finally:
+        await ex.stop()
+
+
+class GcWitness(FakeVenue):
+    """Records whether the garbage collector was on when each leg was handed to its path (a
+    WebSocket venue writes its frame there; this one has none: the leg goes over REST)."""
+
+    def __init__(self, name: str, log: list, seen: list[bool]) -> None:
+        super().__init__(name, log)
+        self.seen = seen
+
+    async def start_order(self, intent: OrderIntent, prepared: object = None) -> None:
+        self.seen.append(gc.isenabled())
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+async def test_no_collection_can_run_while_the_legs_are_sent_and_the_collector_is_left_as_it_was(
+        journal, db, collecting):
+    log: list = []
+    seen: list[bool] = []
+    venues = {"mexc": GcWitness("mexc", log, seen), "gateio": GcWitness("gateio", log, seen)}
+    ex = await start_executor(journal, venues)
+    was = gc.isenabled()
+    (gc.enable if collecting else gc.disable)()
+    try:
+        await ex.ask(opportunity())
+        assert seen == [False, False]  # off for both sends
+        assert gc.isenabled() is collecting
+        await journal.ask(FlushJournal())
+        assert rows(db, "SELECT status FROM opportunities") == [("executed",)]
+    finally:
+        (gc.enable if was else gc.disable)()
         await ex.stop()
 
 

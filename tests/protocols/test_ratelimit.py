@@ -51,6 +51,19 @@ async def test_a_weight_above_capacity_takes_the_whole_bucket(clock: Clock) -> N
     assert bucket.wait_time(10) == pytest.approx(1.0)
 
 
+async def test_take_now_spends_only_what_is_there_and_never_ahead_of_a_waiter(clock: Clock) -> None:
+    bucket = TokenBucket(2, 1, clock=clock)
+    assert bucket.take_now() and bucket.take_now()
+    assert not bucket.take_now() and bucket.wait_time(1) == pytest.approx(0.5)  # empty: nothing spent
+    waiter = asyncio.create_task(bucket.acquire(1))  # holds the lock, sleeping for the refill
+    await asyncio.sleep(0)
+    clock.now += 0.5
+    assert not bucket.take_now()  # the token is the waiter's
+    waiter.cancel()
+    await asyncio.gather(waiter, return_exceptions=True)
+    assert bucket.take_now() and not bucket.take_now()
+
+
 def test_pause_empties_the_bucket_until_the_venue_says(clock: Clock) -> None:
     bucket = TokenBucket(6000, 60, clock=clock)
     bucket.pause(7)

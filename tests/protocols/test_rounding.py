@@ -1,4 +1,4 @@
-from decimal import Context, Decimal, localcontext
+from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal, localcontext
 
 import pytest
 from hypothesis import given
@@ -85,3 +85,18 @@ def test_any_finite_value_on_any_positive_grid_rounds_exactly_and_never_raises_i
     got = round_qty(value, Decimal(grid))
     with localcontext(Context(prec=1000)):  # the check itself needs the digits
         assert got <= Decimal(repr(value)) and got % Decimal(grid) == 0
+
+
+@given(st.floats(min_value=1e-12, max_value=1e12, allow_nan=False, allow_infinity=False),
+       st.integers(min_value=-12, max_value=4), st.integers(min_value=0, max_value=6),
+       st.sampled_from([ROUND_FLOOR, ROUND_CEILING]))
+def test_a_power_of_ten_grid_rounds_to_what_dividing_by_it_gives_in_the_same_exponent(value, exponent, zeros,
+                                                                                      rounding):
+    """The quantize shortcut for ticks and steps like 0.01 (or Binance's "0.01000000") is the
+    general rule's result: the same value, written with the grid's exponent."""
+    grid = Decimal(1).scaleb(exponent).quantize(Decimal(1).scaleb(exponent - zeros))
+    got = round_price(value, grid, "buy" if rounding == ROUND_FLOOR else "sell")
+    with localcontext(Context(prec=1000)):
+        exact = Decimal(repr(value))
+        expected = ((exact / grid).to_integral_value(rounding=rounding) * grid).quantize(grid)
+    assert got == expected and got.as_tuple().exponent == expected.as_tuple().exponent

@@ -341,3 +341,24 @@ async def test_with_fees_paid_in_bnb_an_order_is_charged_bnb_at_the_bnb_book_and
         assert v.balances["BNB"][0] == pytest.approx(10.0 - o.fee, rel=1e-12)
         assert v.balances["USDT"][0] == pytest.approx(100_000.0 + o.filled_quote, rel=1e-12)  # no fee taken here
         assert {f["commissionAsset"] for f in body["fills"]} == {"BNB"}
+
+
+async def test_a_watched_frame_is_stamped_when_it_is_written_to_the_client_not_when_it_is_queued(sim, http):
+    """Tick to trade starts when the frame that makes the opportunity is WRITTEN (``Conn.watch``):
+    a frame queued while the simulator's loop is busy leaves, and is stamped, later."""
+    v = sim.venues["binance"]
+    sim.pause()  # only the change below moves the book
+    async with http.ws_connect(f"{v.ws_url}/ws") as ws:
+        await ws.send_str('{"method":"SUBSCRIBE","params":["btcusdt@depth@100ms"],"id":1}')
+        assert msgspec.json.decode((await ws.receive(timeout=5)).data) == {"result": None, "id": 1}
+        [conn] = [c for c in v.conns if "BTC/USDT" in c.subs]
+        book = v.books["BTC/USDT"]
+        price = book.asks.peekitem(0)[0]
+        book.set_level(False, price, book.asks[price] + 1)
+        conn.watch = conn.sent + conn.queue.qsize() + 1  # the frame the push below queues
+        queued = time.monotonic_ns()
+        v.push()
+        time.sleep(0.02)  # noqa: ASYNC251 - the loop busy on purpose: the frame waits in the queue
+        while not conn.watch_ns:
+            assert (await ws.receive(timeout=5)).type == aiohttp.WSMsgType.TEXT
+        assert conn.watch_ns - queued >= 20_000_000

@@ -84,3 +84,20 @@ async def test_order_placement_over_the_websocket_shares_the_ten_per_second_wind
                 break
         assert reply["header"]["status"] == "429" and reply["data"]["errs"]["label"] == "TOO_MANY_REQUESTS"
         assert f"t-rl{attempt}" not in gate.orders
+
+
+async def test_requests_read_together_are_stamped_as_arriving_when_read_not_when_each_is_handled(sim, http):
+    """Tick to trade measures to ``Order.arrival_ns``: when the loop read the request's bytes,
+    not when its handler got the loop (here, after the order read with it was matched)."""
+    gate = sim.venues["gateio"]
+    async with http.ws_connect(gate.ws_url) as ws:
+        await ws.send_str(login(gate))
+        await answer(ws)
+        before = time.monotonic_ns()
+        # no loop turn between the two writes: the simulator reads both frames at once
+        await ws.send_str(request("spot.order_place", "r1", req_param=order(sim, "t-rx1")))
+        await ws.send_str(request("spot.order_place", "r2", req_param=order(sim, "t-rx2")))
+        replies = [await answer(ws) for _ in range(4)]  # an ack and a result each
+        assert {r["request_id"] for r in replies} == {"r1", "r2"}
+        first, second = gate.orders["t-rx1"], gate.orders["t-rx2"]
+        assert before < first.arrival_ns == second.arrival_ns
