@@ -162,19 +162,34 @@ class Progress:
 
 
 def replay_config(cfg: EngineConfig, inputs: ReplayInput, journal: Path) -> EngineConfig:
-    """``cfg`` with the capture's markets as its venues (what was recorded is what replays: no
-    whole-market discovery, which would ask the venues) and the replay's own journal."""
-    venues = {name: VenueConfig(kind=m.kind, symbols=tuple(m.symbols), **m.options)  # type: ignore[arg-type]
+    """``cfg`` with the capture's venues and the replay's own journal. Each venue runs its
+    captured markets, or in whole-market mode (``[markets] symbols = "shared"``) those of them
+    the engine's selection picks from the venues' recorded listings (``PaperVenue.markets``:
+    nothing asks the venues), plus the config's pinned ``symbols`` that were captured."""
+    shared = cfg.markets.symbols == "shared"
+
+    def symbols(name: str, captured: tuple[str, ...]) -> tuple[str, ...]:
+        if not shared:
+            return captured
+        pinned = cfg.venues[name].symbols if name in cfg.venues else ()
+        return tuple(s for s in pinned if s in captured)
+
+    venues = {name: VenueConfig(kind=m.kind, symbols=symbols(name, tuple(m.symbols)), **m.options)  # type: ignore[arg-type]
               for name, m in inputs.markets.items()}
+    if shared and len(venues) < cfg.markets.min_venues:
+        raise ConfigError("markets.min_venues", f"<= the capture's venues ({len(venues)}) to replay whole-market mode",
+                          cfg.markets.min_venues)
     return msgspec.structs.replace(cfg, venues=venues,
-                                   markets=msgspec.structs.replace(cfg.markets, symbols="configured"),
                                    journal=msgspec.structs.replace(cfg.journal, path=str(journal)))
 
 
 def derive_run_id(inputs: ReplayInput, cfg: EngineConfig, latency_ms: float, batch_ms: float) -> str:
     """The same capture (wherever it lies) and settings: the same id, so journals compare equal."""
     identity = [inputs.first_ns, inputs.frames_total, inputs.markets, len(inputs.rest)]
-    h = hashlib.sha256(msgspec.json.encode([identity, cfg.detector, cfg.risk, latency_ms, batch_ms]))
+    settings = [cfg.detector, cfg.risk, latency_ms, batch_ms]
+    if cfg.markets.symbols == "shared":  # the markets replayed are the selection's
+        settings.append(cfg.markets)
+    h = hashlib.sha256(msgspec.json.encode([identity, *settings]))
     return RUN_PREFIX + h.hexdigest()[:12]
 
 
