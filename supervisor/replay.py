@@ -252,7 +252,6 @@ async def _replay(inputs: ReplayInput, cfg: EngineConfig, *, latency_ms: float, 
                     except AskTimeout:  # named: it waits for a snapshot the capture does not hold
                         continue
         finally:
-            gc.unfreeze()  # a sweep replays again in this process: nothing stays frozen for good
             waiter.cancel()
             await asyncio.gather(waiter, return_exceptions=True)
     stats.snapshots_unanswered = sum(r.unanswered for r in rests)
@@ -360,8 +359,12 @@ def run_replay(inputs: ReplayInput, cfg: EngineConfig, out: Path, *, speed: floa
     rcfg = replay_config(cfg, inputs, journal)
     stats = ReplayStats()
     started = time.monotonic()
-    virtual_time.run(_replay(inputs, rcfg, latency_ms=latency_ms, batch_ms=batch_ms, stats=stats,
-                             progress=Progress(inputs.frames_total, progress)),
-                     start_ns=START_NS, speed=speed)
+    gc.freeze()  # what the process held before (modules, the inputs' replies) stays out of the replay's gen-2 passes
+    try:
+        virtual_time.run(_replay(inputs, rcfg, latency_ms=latency_ms, batch_ms=batch_ms, stats=stats,
+                                 progress=Progress(inputs.frames_total, progress)),
+                         start_ns=START_NS, speed=speed)
+    finally:
+        gc.unfreeze()  # a sweep replays again in this process: nothing stays frozen for good
     stats.wall_s = time.monotonic() - started
     return stats, journal
