@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import heapq
 import math
 import selectors
@@ -73,6 +74,8 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         self.pending_external = 0
         self._selector = _VirtualSelector(self._selector, self)  # type: ignore[has-type, arg-type]
         self._clock_resolution = 1e-9
+        # ``BaseEventLoop.create_future`` with no Python frame: a parked actor's every wake-up makes one.
+        self.create_future = functools.partial(asyncio.Future, loop=self)  # type: ignore[method-assign]
 
     def time(self) -> float:
         return self._now_ns / 1e9
