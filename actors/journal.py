@@ -34,9 +34,15 @@ last commits (``synchronous=FULL`` would cover that at one fsync per group commi
 
 Timestamps (``created_ms``/``updated_ms``) are the ``wall`` clock read on the event loop when
 a record is handed over, so a replay in virtual time journals identical rows every run.
-``inline=True`` (a replay) applies each item on the loop's thread when it is handed over, with
-no writer thread: in virtual time the loop would wait for every write anyway, and a thread's
-timing must not change what a replay decides.
+``inline=True`` (a replay) applies the items on the loop's thread, with no writer thread: in
+virtual time the loop would wait for every write anyway, and a thread's timing must not change
+what a replay decides. A write someone awaits (``FlushJournal`` included), and a query, is
+applied when handed over, after everything queued before it, in one transaction; told records
+(``Opportunity``, ``OpportunityResult``, ...: nearly all of a replay's writes) wait in the
+inbox for the next of those, for ``batch_max`` of them, or for the actor's stop, so a replay
+commits a few dozen times instead of once per opportunity. Nothing reads a replay's journal
+while it runs but this actor, whose queries see every record handed over before them; its
+file is recreated by every replay, hence also ``synchronous=OFF`` there.
 
 Old files gain the columns added since (``actors.journal_schema.migrate``) when opened, and
 the tables added since (``CREATE TABLE IF NOT EXISTS``: ``market_events``).
@@ -164,8 +170,8 @@ class _Writer(threading.Thread):
     def submit(self, records: tuple[Any, ...], fut: asyncio.Future[Any] | None, now_ms: int) -> None:
         self._submitted += 1
         self.inbox.put(("write", records, fut, now_ms))
-        if self.inline:
-            self._pump()
+        if self.inline and (fut is not None or self.inbox.qsize() >= self.batch_max):
+            self._pump()  # told records wait for this (see the module doc)
 
     def query(self, fn: Any, fut: asyncio.Future[Any]) -> None:
         self._submitted += 1
@@ -209,10 +215,12 @@ class _Writer(threading.Thread):
         handed over (no thread, no handoff: a replay in virtual time, where the loop waits for
         every write anyway, and thread timing must not matter)."""
         self._conn = connect(self.path)
+        self._conn.execute("PRAGMA synchronous=OFF")  # a replay's own file, recreated each run
         self._settle(self.ready, None, None)
 
     def close_inline(self) -> None:
         if self._conn is not None:
+            self._pump()  # the told records still queued
             self._conn.close()
             self._conn = None
 
@@ -415,7 +423,7 @@ class JournalActor(Actor):
         if self.durable is not None and self.durable._writer is self._writer:
             self.durable._writer = None
         if self._writer is not None and self._writer.inline:
-            self._writer.close_inline()  # nothing is ever queued: each item was applied when handed over
+            self._writer.close_inline()  # applies the told records still queued first
             return
         # Everything queued is committed before the thread exits (the stop marker is last).
         if self._writer is not None and self._writer.is_alive():

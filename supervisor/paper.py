@@ -8,8 +8,9 @@ before it, at once (a restart's backoff may make the replay ask a little later t
 engine did; the book's sync rule decides whether it still continues the stream). A request
 nothing recorded answers waits forever (the book stays out of sync; the report counts it); a
 signed request raises ``ExchangeError``. ``static=True`` serves static data instead (exchange
-info: symbol filters): the first recorded reply to the same path, whatever its parameters and
-time, at once; ``NotRecorded`` when the capture holds none.
+info: symbol filters, the listing; 24 h tickers): the first recorded reply to the same request,
+else to the same path whatever its parameters, whatever its time, at once; ``NotRecorded``
+when the capture holds none.
 
 ``PaperVenue`` wraps the real adapter: the public side (decoder, sync rule, snapshots through
 ``RecordedRest``) is the adapter's own; orders fill against the replayed book. Symbol rules are
@@ -25,6 +26,14 @@ book changes (its next frame: the venue's truth); an IOC that takes part of its 
 ``expired`` with what it filled (a partial fill, as the venues report it). The venue's taker fee
 is charged in the quote asset; balances move accordingly. An order on a book out of sync
 expires unfilled.
+
+Whole-market mode (``[markets] symbols = "shared"``): ``markets()`` is the venue's recorded
+listing (its exchange info, parsed by the adapter) restricted to the capture's markets there (a
+market the capture holds no frames of cannot run in a replay), so the engine's ``MarketsActor``
+selects from what the venues listed when the capture was made, with the replay's settings;
+a captured market the recording does not list (a capture without exchange info: cryptofeed's)
+is listed open, as it was streaming. ``quote_volumes_24h()`` is the recorded 24 h tickers
+(``NotRecorded`` without them: an activity floor cannot be replayed from such a capture).
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ import msgspec
 
 from actors import ActorRef
 from protocols.errors import ExchangeError, OrderNotFound
+from protocols.markets import Listing
 from protocols.messages import (
     Balance,
     Balances,
@@ -96,6 +106,9 @@ class RecordedRest:
         if method != "GET" or not is_public(query, headers):
             raise ExchangeError(self.venue, "replay", f"{method} {path}: not recorded (a replay sends nothing)")
         if self.static:
+            same = self._replies.get(request_key(f"{path}?{query}"))
+            if same:
+                return Response(200, None, same[0][1])  # type: ignore[arg-type]
             try:
                 return Response(200, None, self._by_path[path])  # type: ignore[arg-type]
             except KeyError:
@@ -200,6 +213,25 @@ class PaperVenue:
             except ExchangeError:
                 log.warning("replay: %s %s is not in the recorded exchange info: permissive filters", self.name, s)
         return recorded
+
+    async def markets(self) -> list[Listing]:
+        """The recorded listing of the capture's markets here (see the module doc)."""
+        listed: dict[str, Listing] = {}
+        if self.static is not None:
+            try:
+                listed = {row.symbol: row for row in await self.static.markets()}
+            except NotRecorded:  # named: no exchange info in the capture, its markets listed open
+                pass
+        return [listed.get(s) or Listing(venue=self.inner.name, symbol=s, venue_symbol=self._venue_symbol(s),
+                                         trading=True, api_orders=True) for s in self.symbols]
+
+    async def quote_volumes_24h(self) -> dict[str, float]:
+        if self.static is None:
+            raise NotRecorded(self.name, "replay", "24 h tickers: the capture holds no reply")
+        return await self.static.quote_volumes_24h()
+
+    def _venue_symbol(self, symbol: str) -> str:
+        return venue_symbol(symbol, "_" if self.inner.name == "gateio" else "")
 
     # --- account side: paper ------------------------------------------------------------------
     async def balances(self) -> Balances:

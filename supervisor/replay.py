@@ -39,7 +39,7 @@ from actors.detector import DetectorActor
 from actors.journal import JournalActor
 from config import EngineConfig, VenueConfig
 from protocols.capture import DROPPED, Market
-from protocols.errors import AskTimeout, ConfigError, DecodeError
+from protocols.errors import AskTimeout, ConfigError, DecodeError, MailboxFull
 from protocols.messages import BookDelta, FlushJournal, GetView, Opportunity
 from protocols.venue import Venue
 from supervisor import virtual_time
@@ -162,19 +162,34 @@ class Progress:
 
 
 def replay_config(cfg: EngineConfig, inputs: ReplayInput, journal: Path) -> EngineConfig:
-    """``cfg`` with the capture's markets as its venues (what was recorded is what replays: no
-    whole-market discovery, which would ask the venues) and the replay's own journal."""
-    venues = {name: VenueConfig(kind=m.kind, symbols=tuple(m.symbols), **m.options)  # type: ignore[arg-type]
+    """``cfg`` with the capture's venues and the replay's own journal. Each venue runs its
+    captured markets, or in whole-market mode (``[markets] symbols = "shared"``) those of them
+    the engine's selection picks from the venues' recorded listings (``PaperVenue.markets``:
+    nothing asks the venues), plus the config's pinned ``symbols`` that were captured."""
+    shared = cfg.markets.symbols == "shared"
+
+    def symbols(name: str, captured: tuple[str, ...]) -> tuple[str, ...]:
+        if not shared:
+            return captured
+        pinned = cfg.venues[name].symbols if name in cfg.venues else ()
+        return tuple(s for s in pinned if s in captured)
+
+    venues = {name: VenueConfig(kind=m.kind, symbols=symbols(name, tuple(m.symbols)), **m.options)  # type: ignore[arg-type]
               for name, m in inputs.markets.items()}
+    if shared and len(venues) < cfg.markets.min_venues:
+        raise ConfigError("markets.min_venues", f"<= the capture's venues ({len(venues)}) to replay whole-market mode",
+                          cfg.markets.min_venues)
     return msgspec.structs.replace(cfg, venues=venues,
-                                   markets=msgspec.structs.replace(cfg.markets, symbols="configured"),
                                    journal=msgspec.structs.replace(cfg.journal, path=str(journal)))
 
 
 def derive_run_id(inputs: ReplayInput, cfg: EngineConfig, latency_ms: float, batch_ms: float) -> str:
     """The same capture (wherever it lies) and settings: the same id, so journals compare equal."""
     identity = [inputs.first_ns, inputs.frames_total, inputs.markets, len(inputs.rest)]
-    h = hashlib.sha256(msgspec.json.encode([identity, cfg.detector, cfg.risk, latency_ms, batch_ms]))
+    settings = [cfg.detector, cfg.risk, latency_ms, batch_ms]
+    if cfg.markets.symbols == "shared":  # the markets replayed are the selection's
+        settings.append(cfg.markets)
+    h = hashlib.sha256(msgspec.json.encode([identity, *settings]))
     return RUN_PREFIX + h.hexdigest()[:12]
 
 
@@ -237,7 +252,6 @@ async def _replay(inputs: ReplayInput, cfg: EngineConfig, *, latency_ms: float, 
                     except AskTimeout:  # named: it waits for a snapshot the capture does not hold
                         continue
         finally:
-            gc.unfreeze()  # a sweep replays again in this process: nothing stays frozen for good
             waiter.cancel()
             await asyncio.gather(waiter, return_exceptions=True)
     stats.snapshots_unanswered = sum(r.unanswered for r in rests)
@@ -298,7 +312,10 @@ async def feed(inputs: ReplayInput, venues: dict[str, PaperVenue], book_ref: Cal
             refs[key] = ref
             if key not in books:
                 books[key] = BookSync(first_ns=now)
-        await ref.send(event)
+        try:  # ``await ref.send`` without a coroutine per frame while the book has room (as live)
+            ref.tell(event)
+        except MailboxFull:
+            await ref.send(event)
     stats.frames_by_venue.update((name, n) for name, n in counts.items() if n)
     await asyncio.sleep(max(batch_ns, 1) / 1e9)
     end = clock()
@@ -342,8 +359,12 @@ def run_replay(inputs: ReplayInput, cfg: EngineConfig, out: Path, *, speed: floa
     rcfg = replay_config(cfg, inputs, journal)
     stats = ReplayStats()
     started = time.monotonic()
-    virtual_time.run(_replay(inputs, rcfg, latency_ms=latency_ms, batch_ms=batch_ms, stats=stats,
-                             progress=Progress(inputs.frames_total, progress)),
-                     start_ns=START_NS, speed=speed)
+    gc.freeze()  # what the process held before (modules, the inputs' replies) stays out of the replay's gen-2 passes
+    try:
+        virtual_time.run(_replay(inputs, rcfg, latency_ms=latency_ms, batch_ms=batch_ms, stats=stats,
+                                 progress=Progress(inputs.frames_total, progress)),
+                         start_ns=START_NS, speed=speed)
+    finally:
+        gc.unfreeze()  # a sweep replays again in this process: nothing stays frozen for good
     stats.wall_s = time.monotonic() - started
     return stats, journal

@@ -38,6 +38,7 @@ from protocols.messages import (
     OrderUpdate,
     RestartRecord,
 )
+from testkit import eventually
 
 
 def intent(cid: str, opp: str = "opp-1", venue: str = "mexc", side: str = "buy") -> OrderIntent:
@@ -379,6 +380,45 @@ async def test_an_inline_journal_commits_on_the_loop_stamps_its_wall_clock_and_r
             ("c1", 1_700_000_000_250), ("c2", 1_700_000_000_250)]
     finally:
         conn.close()
+
+
+async def test_an_inline_journal_group_commits_told_records_at_the_next_awaited_write_in_order(tmp_path):
+    """A replay's told records (opportunities, their results): one commit for many, not one each."""
+    ref = await spawn(lambda: JournalActor(path=str(tmp_path / "j.db"), inline=True), name="execution/journal")
+    try:
+        await ref.ask(FlushJournal())
+        before = ref.describe()
+        for i in range(20):
+            ref.tell(opportunity(f"o{i:02}"))
+        ref.tell(opportunity("o05"))  # a duplicate: refused alone, the rest of the group stays
+        await eventually(lambda: ref.describe().queued == 21, what="the told records handed to the writer")
+        assert ref.describe().records_committed == before.records_committed  # waiting for an awaited write
+        await ref.ask(FlushJournal())
+        after = ref.describe()
+        assert (after.records_committed - before.records_committed, after.commits - before.commits) == (20, 1)
+        ref.tell(opportunity("o-last"))
+        await eventually(lambda: ref.describe().queued == 1, what="the last told record handed to the writer")
+    finally:
+        await ref.stop()  # applies what is still queued
+    conn = sqlite3.connect(tmp_path / "j.db")
+    try:
+        assert [r for (r,) in conn.execute("SELECT id FROM opportunities ORDER BY rowid")] == [
+            *(f"o{i:02}" for i in range(20)), "o-last"]
+    finally:
+        conn.close()
+
+
+async def test_an_inline_journal_commits_once_batch_max_told_records_wait(tmp_path):
+    ref = await spawn(lambda: JournalActor(path=str(tmp_path / "j.db"), inline=True, batch_max=8),
+                      name="execution/journal")
+    try:
+        await ref.ask(FlushJournal())
+        for i in range(8):
+            ref.tell(opportunity(f"o{i}"))
+        await eventually(lambda: ref.describe().records_committed == 8, what="8 told records committed")
+        assert ref.describe().queued == 0
+    finally:
+        await ref.stop()
 
 
 COMMIT_NOW_SCRIPT = textwrap.dedent("""

@@ -22,11 +22,11 @@ from actors.journal_records import apply
 from actors.journal_schema import connect
 from config.schema import MarketsConfig
 from protocols.capture import REST, WS, Market, SegmentHeader, encode_block, encode_header
-from protocols.errors import OrderRejected
+from protocols.errors import ConfigError, OrderRejected
 from protocols.messages import BookDelta, GetView, OrderIntent, OrderRejectedRecord, OrderUpdate
 from supervisor import report
 from supervisor.app import ADAPTERS
-from supervisor.paper import PaperVenue, RecordedRest
+from supervisor.paper import NotRecorded, PaperVenue, RecordedRest
 from supervisor.replay import ReplayStats, replay_config
 from supervisor.replay_input import ReplayInput, open_inputs
 from testkit import eventually
@@ -190,9 +190,64 @@ def test_the_report_counts_partial_fills_and_orders_the_filters_rejected(tmp_pat
     assert "from the recorded exchange info for 1 of 2 markets traded (the rest: permissive" in out
 
 
-def test_a_replay_config_replays_the_captured_markets_even_from_a_whole_market_config(tmp_path):
+def test_a_replay_config_replays_the_captured_markets(tmp_path):
     inputs = write_capture(tmp_path / "cap", exchange_info=True)
-    shared = msgspec.structs.replace(config.load(None), markets=MarketsConfig(symbols="shared"))
-    cfg = replay_config(shared, inputs, tmp_path / "out" / "journal.sqlite")
+    cfg = replay_config(config.load(None), inputs, tmp_path / "out" / "journal.sqlite")
     assert cfg.markets.symbols == "configured"
     assert {name: v.symbols for name, v in cfg.venues.items()} == {"binance": (SYMBOL,)}
+
+
+def test_a_whole_market_replay_config_keeps_the_selection_and_only_the_captured_pinned_markets(tmp_path):
+    inputs = write_capture(tmp_path / "cap", exchange_info=True)
+    base = config.load(None)
+    venues = {**base.venues, "binance": msgspec.structs.replace(base.venues["binance"], symbols=(SYMBOL, "DOGE/USDT")),
+              "gateio": msgspec.structs.replace(base.venues["gateio"], symbols=())}  # binance pins two, gateio none
+    shared = msgspec.structs.replace(base, venues=venues, markets=MarketsConfig(symbols="shared", min_venues=2))
+    with pytest.raises(ConfigError, match=r"markets\.min_venues"):  # the capture holds one venue
+        replay_config(shared, inputs, tmp_path / "out" / "journal.sqlite")
+    inputs.markets["gateio"] = Market(kind="gateio", symbols=(SYMBOL,))
+    cfg = replay_config(shared, inputs, tmp_path / "out" / "journal.sqlite")
+    assert cfg.markets == shared.markets
+    assert {name: v.symbols for name, v in cfg.venues.items()} == {"binance": (SYMBOL,), "gateio": ()}
+
+
+LISTING = {"symbols": [
+    {"symbol": "BTCUSDT", "status": "TRADING", "baseAsset": "BTC", "quoteAsset": "USDT", "isSpotTradingAllowed": True},
+    {"symbol": "ETHUSDT", "status": "BREAK", "baseAsset": "ETH", "quoteAsset": "USDT", "isSpotTradingAllowed": True},
+    {"symbol": "XRPUSDT", "status": "TRADING", "baseAsset": "XRP", "quoteAsset": "USDT", "isSpotTradingAllowed": True},
+]}
+
+
+def paper_binance(replies: list[tuple[int, str, bytes]], symbols: tuple[str, ...]) -> PaperVenue:
+    def adapter(rest: RecordedRest):
+        venue = ADAPTERS["binance"](rest_url="http://replay.invalid", ws_url="ws://replay.invalid",
+                                    symbols=list(symbols), credentials=None)
+        venue._rest = rest
+        return venue
+
+    clock = lambda: 1_000  # noqa: E731
+    return PaperVenue(adapter(RecordedRest("binance", replies, clock)),
+                      static=adapter(RecordedRest("binance", replies, clock, static=True)), symbols=symbols,
+                      books=lambda symbol: None, latency_s=0.0, taker_fee=0.001, balances={}, clock=clock,
+                      wall=lambda: 1.0)
+
+
+async def test_a_paper_venues_markets_are_the_recorded_listing_of_the_captured_markets():
+    """The whole listing (not the per-symbol exchange info recorded before it) is the venue's
+    markets, limited to those captured: XRP/USDT was listed but not captured; ETH/USDT is halted."""
+    replies = [(5, 'GET /api/v3/exchangeInfo?symbols=["BTCUSDT"]', json.dumps(EXCHANGE_INFO).encode()),
+               (6, "GET /api/v3/exchangeInfo", json.dumps(LISTING).encode()),
+               (7, "GET /api/v3/ticker/24hr", json.dumps([{"symbol": "BTCUSDT", "quoteVolume": "12.5"}]).encode())]
+    venue = paper_binance(replies, (SYMBOL, "ETH/USDT", "SOL/USDT"))
+    listed = {row.symbol: row for row in await venue.markets()}
+    assert set(listed) == {SYMBOL, "ETH/USDT", "SOL/USDT"}
+    assert listed[SYMBOL].open and not listed["ETH/USDT"].open
+    assert listed["SOL/USDT"].open and listed["SOL/USDT"].venue_symbol == "SOLUSDT"  # captured, not listed: it streamed
+    assert await venue.quote_volumes_24h() == {"BTCUSDT": 12.5}
+
+
+async def test_a_capture_without_exchange_info_lists_its_markets_open_and_has_no_tickers():
+    venue = paper_binance([], (SYMBOL,))
+    assert [(row.symbol, row.open) for row in await venue.markets()] == [(SYMBOL, True)]
+    with pytest.raises(NotRecorded, match="ticker/24hr"):
+        await venue.quote_volumes_24h()

@@ -11,6 +11,7 @@ import pytest
 
 import config
 from protocols.capture import segments
+from protocols.errors import ConfigError
 from supervisor import cli
 from supervisor.replay import run_replay
 from supervisor.replay_input import open_inputs
@@ -112,6 +113,25 @@ def test_real_time_speed_decides_exactly_what_max_speed_decides(captured, tmp_pa
     _, fast = run_replay(inputs, cfg, tmp_path / "max")
     _, slow = run_replay(inputs, cfg, tmp_path / "x8", speed=8.0)  # 8x: the same virtual schedule, paced
     assert dump(fast) == dump(slow)
+
+
+def test_whole_market_mode_replays_the_markets_its_selection_picks_from_the_recorded_listings(captured, tmp_path):
+    """``[markets] symbols = "shared"``: the markets actor runs over the paper venues, whose
+    listings are the recorded exchange info (limited to the captured markets); an excluded
+    market does not run (its frames find no book), the others do."""
+    capture, final, cfg = captured
+    dropped = SYMBOLS[0]
+    shared = msgspec.structs.replace(
+        cfg, markets=msgspec.structs.replace(cfg.markets, symbols="shared", min_venues=3, exclude=(dropped,),
+                                             book_levels=5),
+        venues={name: msgspec.structs.replace(v, symbols=()) for name, v in cfg.venues.items()})  # none pinned
+    stats, _ = run_replay(open_inputs([capture]), shared, tmp_path / "shared")
+    assert set(stats.end_views) == {book for book in final if not book.endswith(f"/{dropped}")}
+    assert stats.unrouted > 0  # the excluded market's frames
+    assert all(view.in_sync for view in stats.end_views.values())  # (small books: levels may differ from the truth)
+    with pytest.raises(ConfigError, match=r"markets\.min_venues"):
+        run_replay(open_inputs([capture]), msgspec.structs.replace(
+            shared, markets=msgspec.structs.replace(shared.markets, min_venues=4)), tmp_path / "four")
 
 
 def test_a_torn_final_segment_replays_up_to_the_tear(captured, tmp_path):
