@@ -38,7 +38,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("fee", "currency", "gt", "point", "expected"), CASES)
-def test_a_rest_or_websocket_api_order_reply_counts_every_fee_part(fee, currency, gt, point, expected) -> None:
+def test_an_order_reply_counts_every_fee_part(fee, currency, gt, point, expected) -> None:
+    """Over the WebSocket API; its ``data.result`` is the REST order model, decoded by the same
+    wire struct and ``GateVenue._update`` as a REST reply (test_gateio_rest.py reads one back)."""
     venue = GateVenue(symbols=("BTC/USDT",), credentials=Credentials("k", "s"))
     ws = venue.ws_orders()
     order = {**DOC_ORDER, "fee": fee, "fee_currency": currency, "gt_fee": gt, "point_fee": point,
