@@ -18,6 +18,13 @@ Sync, following each venue's documented procedure through ``venue.sync`` (a ``Sy
 3. In sync: ``venue.sync.check(book.seq, delta)`` on every delta: APPLY / IGNORE / REPLACE (Gate
    ``full: true``) / GAP → raise ``SequenceGap``.
 
+A rule whose books start from the stream's own full push (``resubscribe_to_resync``: Gate
+``spot.obu``, whose subscription's first push is the whole book) fetches no REST snapshot:
+steps 1-2 become "pass over every delta until ``venue.sync.start(0, (delta,))`` takes one (its
+full push), which replaces the empty book". So those books cost the venue's REST budget nothing,
+however many resync at once. A (re)started book has its connection resubscribe (the documented
+recovery from a gap), and ``MAX_BUFFERED`` deltas passed over without a full push are a gap.
+
 Failure mode: a gap, a broken stream or any REST error other than ``RateLimited`` crashes the
 actor; its supervisor restarts it and the fresh instance resyncs from a new snapshot. State is
 never patched in place. ``Resync`` starts the book over the same way without a restart (a
@@ -62,7 +69,7 @@ from protocols.venue import APPLY, IGNORE, REPLACE, Venue
 BookInbox = BookDelta | GetView | Resync
 
 MAX_SNAPSHOT_ATTEMPTS = 5  # unusable snapshots in a row before the sync is declared broken
-MAX_BUFFERED = 100_000  # deltas held while syncing; beyond it the stream outruns the REST fetch
+MAX_BUFFERED = 100_000  # deltas held (or passed over) while syncing; beyond it the sync is broken
 
 
 PUBLISH_AT_LEAST_EVERY = 64  # deltas a view may be deferred by while the mailbox is backlogged
@@ -102,6 +109,7 @@ class BookActor(Actor[BookInbox]):
         self._born_ns = clock()
         self.venue, self.symbol, self.publish = venue, symbol, publish
         self._check = venue.sync.check  # per delta: one bound method, looked up once
+        self._from_stream = bool(getattr(venue.sync, "resubscribe_to_resync", False))  # no REST snapshot
         self.connection = connection
         self.depth, self.snapshot_limit, self.clock = depth, snapshot_limit, clock
         self.max_snapshot_attempts = max_snapshot_attempts
@@ -118,7 +126,7 @@ class BookActor(Actor[BookInbox]):
     async def on_start(self) -> None:
         self._publish_out_of_sync()
         conn = self.connection() if self.connection is not None else None
-        if conn is not None and getattr(self.venue.sync, "resubscribe_to_resync", False):
+        if conn is not None and self._from_stream:
             # e.g. Gate spot.obu: only a subscription's first (full) push starts a book
             conn.tell(Unsubscribe(symbol=self.symbol))
             conn.tell(Subscribe(symbol=self.symbol))
@@ -186,6 +194,7 @@ class BookActor(Actor[BookInbox]):
         self._buffer: list[BookDelta] = []
         self._snapshot: BookSnapshot | None = None
         self._unusable = 0  # unusable snapshots in a row
+        self._passed_over = 0  # deltas before the stream's full push (``_from_stream``)
         self._unpublished = False  # a state applied since the last view published
 
     def _start_over(self) -> None:
@@ -201,6 +210,9 @@ class BookActor(Actor[BookInbox]):
     # --- syncing ------------------------------------------------------------------------------
 
     async def _on_delta_syncing(self, delta: BookDelta) -> None:
+        if self._from_stream:
+            self._start_from_stream(delta)
+            return
         if len(self._buffer) >= MAX_BUFFERED:
             self._gap(expected=self._buffer[0].first_seq, got=delta.first_seq)
         self._buffer.append(delta)
@@ -218,9 +230,22 @@ class BookActor(Actor[BookInbox]):
             return  # every buffered delta is inside the snapshot: wait for one that continues it
         self._load(self._snapshot, self._buffer, start)
 
-    def _load(self, snapshot: BookSnapshot, buffered: list[BookDelta], start: int) -> None:
+    def _start_from_stream(self, delta: BookDelta) -> None:
+        """The book starts at the delta the rule takes (the stream's full push); the ones before
+        it describe a book we never had, so they are passed over, not buffered."""
+        if self.venue.sync.start(0, (delta,)) == 0:
+            self._load(None, [delta], 0)
+            return
+        self._passed_over += 1
+        if self._passed_over >= MAX_BUFFERED:
+            self._gap(expected=0, got=delta.first_seq)  # no full push came: restart, resubscribe
+
+    def _load(self, snapshot: BookSnapshot | None, buffered: list[BookDelta], start: int) -> None:
+        """Load ``snapshot`` (None: the first delta is a full push that is the whole book) and
+        apply ``buffered[start:]``."""
         book = self.book
-        book.apply_snapshot(snapshot)
+        if snapshot is not None:
+            book.apply_snapshot(snapshot)
         first = buffered[start]
         # ``start`` already vouched for the first delta (it may overlap the snapshot), so it is
         # applied directly; every later one takes the ordinary in-sync path and its check.
@@ -232,7 +257,7 @@ class BookActor(Actor[BookInbox]):
         self._applied += 1
         self._last_exchange_ts_ms, self._last_applied_recv_ns = first.exchange_ts_ms, first.recv_ns
         self._unpublished = True
-        self._buffer, self._snapshot, self._unusable = [], None, 0
+        self._buffer, self._snapshot, self._unusable, self._passed_over = [], None, 0, 0
         self.in_sync = True
         for delta in buffered[start + 1:]:
             self._on_delta(delta)

@@ -4,6 +4,8 @@ order's fills, each with its commission and commission asset, on ``GET /api/v3/m
 
 ``fee_of`` sums the fills' commissions into the one (fee, asset) of an ``OrderUpdate``.
 ``with_fills_fee`` reads the fills of a final, filled order whose reply reported no fee.
+``one_fee`` is the rule both rest on, for any fee charged in parts: Gate.io reports an order's
+fee in up to three (``fee`` in ``fee_currency``, ``gt_fee`` in GT, ``point_fee`` in points).
 
 Failure modes: a transient error reading the fills (``NetworkError``: timeout, reset, 5xx;
 ``RateLimited``) leaves the fee unreported (``fee_asset`` "") and is logged with the order
@@ -15,7 +17,7 @@ reply that does not decode, an auth error) propagates.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Protocol
 
 import msgspec
@@ -50,23 +52,30 @@ class Charge(msgspec.Struct, frozen=True):
     commission_asset: str
 
 
-def fee_of(fills: Sequence[Charged], filled_qty: float, base: str, quote: str) -> tuple[float, str]:
-    """An order's fee and its asset from its fills. Fills covering less than ``filled_qty``:
-    ``(0.0, "")`` (unreported). Base and quote commissions together: all in quote, base at each
-    fill's price. A third asset (BNB, MX) alone is returned as is (converted downstream at a
-    live book); mixed with another asset: ``"MIXED:A,B"``, which no book converts, so the PnL
-    row is flagged rather than wrong."""
-    if sum(f.qty for f in fills) < filled_qty * (1 - 1e-9):
-        return 0.0, ""
-    charged = [f for f in fills if f.commission]
-    assets = {f.commission_asset for f in charged}
+def one_fee(parts: Iterable[tuple[float, str, float]], base: str, quote: str) -> tuple[float, str]:
+    """One (fee, asset) from the parts an order was charged: ``(amount, asset, price)``, the price
+    valuing a part in base. Parts of 0 are left out; none left: ``(0.0, quote)``. One asset: its
+    sum. Base and quote together: all in quote, base at its part's price. A third asset (BNB, MX,
+    GT, POINT) alone is returned as is (converted downstream at a live book, where one exists);
+    mixed with another asset: ``"MIXED:A,B"``, which no book converts, so the PnL row is flagged
+    rather than wrong."""
+    charged = [p for p in parts if p[0]]
+    assets = {asset for _, asset, _ in charged}
     if not assets:
         return 0.0, quote
     if len(assets) == 1:
-        return sum(f.commission for f in charged), assets.pop()
+        return sum(amount for amount, _, _ in charged), assets.pop()
     if assets <= {base, quote}:
-        return sum(f.commission * (f.price if f.commission_asset == base else 1.0) for f in charged), quote
-    return sum(f.commission for f in charged), "MIXED:" + ",".join(sorted(assets))
+        return sum(amount * (price if asset == base else 1.0) for amount, asset, price in charged), quote
+    return sum(amount for amount, _, _ in charged), "MIXED:" + ",".join(sorted(assets))
+
+
+def fee_of(fills: Sequence[Charged], filled_qty: float, base: str, quote: str) -> tuple[float, str]:
+    """An order's fee and its asset from its fills (``one_fee`` of their commissions). Fills
+    covering less than ``filled_qty``: ``(0.0, "")`` (unreported)."""
+    if sum(f.qty for f in fills) < filled_qty * (1 - 1e-9):
+        return 0.0, ""
+    return one_fee(((f.commission, f.commission_asset, f.price) for f in fills), base, quote)
 
 
 async def with_fills_fee(update: OrderUpdate, fills: Callable[[], Awaitable[Sequence[Charged]]]) -> OrderUpdate:

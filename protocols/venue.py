@@ -52,7 +52,9 @@ APPLY, IGNORE, GAP, REPLACE = SyncAction.APPLY, SyncAction.IGNORE, SyncAction.GA
 class SyncRule(Protocol):
     """A venue's documented local-order-book procedure, as two pure functions. A rule whose
     books start only from a subscription's first (full) push, not from a REST snapshot, sets
-    ``resubscribe_to_resync = True``: a (re)started book then has its connection resubscribe."""
+    ``resubscribe_to_resync = True``: its books fetch no snapshot (``start`` is asked with
+    ``snapshot_seq`` 0 about one delta at a time, until it takes one), and a (re)started book
+    has its connection resubscribe."""
 
     def start(self, snapshot_seq: int, buffered: Sequence[BookDelta]) -> int | None:
         """After fetching a snapshot while deltas were buffered: the index of the first buffered

@@ -28,7 +28,8 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True):
     fees: dict[str, float] = msgspec.field(default_factory=lambda: dict(DEFAULT_FEES))
     balances: dict[str, float] = msgspec.field(default_factory=lambda: dict(DEFAULT_BALANCES))
     # venue -> a third asset its fees are paid in when the account holds enough of it and the
-    # simulator runs its <asset>/<quote> book (Binance's "pay fees with BNB"), e.g. {"binance": "BNB"}
+    # simulator runs its <asset>/<quote> book (Binance's "pay fees with BNB", Gate's GT deduction),
+    # e.g. {"binance": "BNB", "gateio": "GT"}
     fee_assets: dict[str, str] = msgspec.field(default_factory=dict)
     levels: int = 1000  # levels per side, roughly
     gate_full_every: int = 200  # a Gate `full: true` push every N pushes per symbol (0: never)
@@ -108,6 +109,7 @@ _KNOWN = {
     "ETH": (3000.0, 2, 4),
     "SOL": (150.0, 3, 3),
     "BNB": (600.0, 2, 3),
+    "GT": (17.0, 3, 2),
     "XRP": (0.6, 4, 1),
     "DOGE": (0.15, 5, 0),
 }

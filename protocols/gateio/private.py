@@ -4,7 +4,8 @@ a per-request ``auth`` (HMAC-SHA512 of ``channel=..&event=..&time=..``). Every p
 ``result`` is an array. Balances: ``available`` and ``freeze`` are absolute. Orders: no
 ``status`` field -- the state is ``event`` (put / update / finish) with ``finish_as``; fills
 are cumulative (``filled_amount`` base, else ``amount - left``; ``filled_total`` quote), fees
-cumulative; times are strings. An order on a pair we do not trade is skipped.
+cumulative, in up to three parts (``fee`` + ``gt_fee`` + ``point_fee``: ``rest.order_fee``);
+times are strings. An order on a pair we do not trade is skipped.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import msgspec
 
 from protocols.errors import DecodeError
-from protocols.gateio.rest import order_status
+from protocols.gateio.rest import order_fee, order_status
 from protocols.messages import Balance, OrderUpdate
 from protocols.private import StreamEvent, StreamReply, json_object
 from protocols.signing import gate_ws_channel_sign
@@ -73,13 +74,17 @@ class GatePrivate:
         text = str(row.get("text", ""))
         finished = row["event"] == "finish"
         price = float(row.get("price") or 0)
+        filled_quote = float(row["filled_total"])
+        fee, fee_asset = order_fee(float(row.get("fee") or 0), str(row.get("fee_currency", "")),
+                                   float(row.get("gt_fee") or 0), float(row.get("point_fee") or 0), symbol,
+                                   filled_quote / filled if filled else 0.0)
         return OrderUpdate(
             venue=VENUE, symbol=symbol, client_order_id=text[2:] if text.startswith("t-") else text,
             order_id=str(row["id"]), side="buy" if row["side"] == "buy" else "sell",
             order_type="market" if row["type"] == "market" else "ioc" if row.get("time_in_force") == "ioc" else "limit",
             status=order_status("finished" if finished else "open", str(row.get("finish_as", "")), filled),
-            price=price or None, qty=amount, filled_qty=filled, filled_quote=float(row["filled_total"]),
-            fee=float(row.get("fee") or 0), fee_asset=str(row.get("fee_currency", "")),
+            price=price or None, qty=amount, filled_qty=filled, filled_quote=filled_quote,
+            fee=fee, fee_asset=fee_asset,
             ts_ms=int(float(row["update_time_ms"])))
 
     @staticmethod

@@ -29,6 +29,7 @@ from protocols.errors import (
     RateLimited,
     excerpt,
 )
+from protocols.fees import one_fee
 from protocols.gateio import codec, wire
 from protocols.gateio.sync import GateObuSync, GateSync
 from protocols.markets import Listing, parse_gateio, volumes_gateio
@@ -47,7 +48,7 @@ from protocols.ratelimit import RateLimits, TokenBucket, window_bucket
 from protocols.rest import RestClient
 from protocols.rounding import order_fields
 from protocols.signing import gate_sign
-from protocols.venue import Control, Credentials, venue_symbol
+from protocols.venue import Control, Credentials, split_symbol, venue_symbol
 
 VENUE = codec.VENUE
 API = "/api/v4"
@@ -132,6 +133,24 @@ def order_status(status: str, finish_as: str, filled: float) -> OrderStatus:
     if status == "open":
         return "partially_filled" if filled > 0 else "new"
     return _FINISH.get(finish_as) or ("filled" if status == "closed" else "canceled")
+
+
+GT, POINT = "GT", "POINT"  # the fee assets of ``gt_fee`` ("GT used to deduct fee") and ``point_fee``
+
+
+def order_fee(fee: float, fee_currency: str, gt_fee: float, point_fee: float, symbol: str,
+              price: float) -> tuple[float, str]:
+    """An order's one (fee, asset) from the parts Gate reports (private.md §2.2, the Order model
+    [GATE-SDK]): ``fee`` in ``fee_currency``, ``gt_fee`` in GT (GT deduction on: ``fee`` is 0),
+    ``point_fee`` in points ("POINT": no book quotes it, so its PnL row is flagged), summed by
+    ``protocols.fees.one_fee`` (several non-zero parts in different assets: ``MIXED:``).
+    ``price``: the order's average, valuing a base part. ``rebated_fee`` is left out: the doc
+    says only "Rebated fee", not who receives it nor whether ``fee`` already nets it.
+    No GT/point part: ``fee`` and ``fee_currency`` as reported (no currency: unreported)."""
+    if not gt_fee and not point_fee:
+        return fee, fee_currency
+    return one_fee(((fee, fee_currency, price), (gt_fee, GT, price), (point_fee, POINT, price)),
+                   *split_symbol(symbol))
 
 
 class GateVenue:
@@ -331,9 +350,12 @@ class GateVenue:
             filled = o.filled_total / o.avg_deal_price if o.avg_deal_price else 0.0
         else:
             filled = o.amount - o.left
+        symbol = self._pairs.get(o.currency_pair) or o.currency_pair.replace("_", "/")
+        fee, fee_asset = order_fee(o.fee, o.fee_currency, o.gt_fee, o.point_fee, symbol,
+                                   o.filled_total / filled if filled else 0.0)
         update = OrderUpdate(
             venue=VENUE,
-            symbol=self._pairs.get(o.currency_pair) or o.currency_pair.replace("_", "/"),
+            symbol=symbol,
             client_order_id=o.text[2:] if o.text.startswith("t-") else o.text,
             order_id=o.id,
             side=o.side,
@@ -343,8 +365,8 @@ class GateVenue:
             qty=filled if quote_sized else o.amount,  # a quote-sized buy's base size is what filled
             filled_qty=filled,
             filled_quote=o.filled_total,
-            fee=o.fee,
-            fee_asset=o.fee_currency,
+            fee=fee,
+            fee_asset=fee_asset,
             ts_ms=int(o.update_time_ms),
         )
         if (bad := unusable_update_field(update)) is not None:

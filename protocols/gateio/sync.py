@@ -7,7 +7,7 @@ that overlaps the book (``U <= L+1 <= u``) is applied whole.
 Since 2025 the server may push ``full: true`` at any time: that delta IS the book, replaces it
 whatever the local id, and the local id becomes its ``u`` (gateio.md §4.2).
 
-``spot.obu`` (order book v2) has its own rule (``GateObuSync``): no REST snapshot takes part;
+``spot.obu`` (order book v2) has its own rule (``GateObuSync``): no REST snapshot is fetched;
 the first push of a subscription is ``full`` and sets the local id to its ``u``; an incremental
 push applies only if ``U == local + 1``; anything else means updates were lost.
 """
@@ -51,14 +51,17 @@ class GateSync:
 class GateObuSync:
     """``protocols.venue.SyncRule`` for ``spot.obu`` (gateio.md §4.2, order book v2).
 
-    The book actor still fetches a REST snapshot before calling ``start``; it is not used, as
-    the REST ``id`` is not documented to share ``u``'s numbering. Only a ``full`` push starts a
-    book, so a (re)started book has its connection resubscribe (the doc's recovery: "unsubscribe
-    and resubscribe"), and waits for the new subscription's first push, which is full."""
+    No REST snapshot takes part (the book actor fetches none for this rule): the doc's procedure
+    has none, "the first push is always full:true (replace the book, local ID = u)", and the
+    REST ``id`` is not documented to share ``u``'s numbering. Only a ``full`` push starts a
+    book, so a (re)started book has its connection resubscribe (the doc's recovery from a gap:
+    "unsubscribe and resubscribe"), and waits for the new subscription's first push, which is
+    full."""
 
     resubscribe_to_resync = True
 
     def start(self, snapshot_seq: int, buffered: Sequence[BookDelta]) -> int | None:
+        """The first full push starts the book (``snapshot_seq`` is not used: there is none)."""
         return next((i for i, delta in enumerate(buffered) if delta.full), len(buffered))
 
     def check(self, last_seq: int, delta: BookDelta) -> SyncAction:

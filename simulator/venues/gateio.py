@@ -28,7 +28,7 @@ from simulator.venues import gateio_wsapi
 from simulator.venues.base import ARRIVAL_NS, Conn, FixedWindow, Frame, VenueServer, now_ms, to_float, to_units
 from simulator.venues.gate_obu import CHANNEL as OBU
 from simulator.venues.gate_obu import ObuViews, parse_stream
-from simulator.venues.reference import gate_routes
+from simulator.venues.reference import gate_fee_fields, gate_routes
 
 _enc = msgspec.json.Encoder()
 TEXT_RE = re.compile(r"^t-[0-9A-Za-z_.\-]{1,28}$")
@@ -58,6 +58,11 @@ class GateServer(VenueServer):
         self._pushes: dict[str, int] = {}
         self.obu = ObuViews(self.books)
         self.ws_api_logins: set[Conn] = set()  # connections logged in to the WebSocket API (spot.login)
+        # "pay fees with GT" (SimConfig.fee_assets {"gateio": "GT"}): an order whose whole fee the
+        # account's GT covers, at the GT/<quote> book, is charged in GT and reported in gt_fee
+        if self.exchange.fee_asset not in (None, "GT"):
+            raise ValueError(f"gateio fee asset {self.exchange.fee_asset!r}: Gate deducts fees only in GT")
+        self.gt_discount = self.exchange.fee_asset == "GT"
 
     def venue_symbol(self, symbol: str) -> str:
         return venue_symbol(symbol, "_")
@@ -325,9 +330,10 @@ class GateServer(VenueServer):
     # --- private REST ---------------------------------------------------------------------
     async def _fee(self, request: web.Request, body: str) -> web.Response:
         fee = f"{self.exchange.fee:g}"
+        gt = fee if self.gt_discount else "0"  # the GT discount itself is not modelled
         return web.json_response({
-            "user_id": 10001, "taker_fee": fee, "maker_fee": fee, "gt_discount": False, "gt_taker_fee": "0",
-            "gt_maker_fee": "0", "loan_fee": "0.18", "point_type": "1",
+            "user_id": 10001, "taker_fee": fee, "maker_fee": fee, "gt_discount": self.gt_discount,
+            "gt_taker_fee": gt, "gt_maker_fee": gt, "loan_fee": "0.18", "point_type": "1",
             "currency_pair": request.query.get("currency_pair", ""), "debit_fee": 3,
         })
 
@@ -361,8 +367,8 @@ class GateServer(VenueServer):
             "time_in_force": ORDER_TIF[o.kind], "iceberg": "0", "left": left,
             "filled_amount": spec.fmt_qty(o.filled), "fill_price": f"{o.filled_quote:.8f}",
             "filled_total": f"{o.filled_quote:.8f}", "avg_deal_price": f"{avg:.8f}",
-            "fee": f"{o.fee:.8f}", "fee_currency": o.fee_asset, "point_fee": "0", "gt_fee": "0",
-            "gt_maker_fee": "0", "gt_taker_fee": "0", "gt_discount": False, "rebated_fee": "0",
+            **gate_fee_fields(o, o.fee, spec.base if o.side == "buy" else spec.quote),
+            "gt_maker_fee": "0", "gt_taker_fee": "0", "gt_discount": o.fee_rate is not None, "rebated_fee": "0",
             "rebated_fee_currency": spec.quote, "finish_as": finish,
         }
 

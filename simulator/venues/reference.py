@@ -148,6 +148,17 @@ def _fills(server: VenueServer, symbol: str) -> list[tuple[Any, int, int, int, f
     return out
 
 
+def gate_fee_fields(order: Any, fee: float, received: str) -> dict[str, str]:
+    """Gate's fee fields for ``fee`` of ``order`` (the order's, or one trade's share): in the
+    asset received (``fee``/``fee_currency``), or, with GT deduction on (``fee_asset`` "GT"),
+    ``fee`` "0" and the GT spent in ``gt_fee`` (the Order model [GATE-SDK]: "GT used to deduct
+    fee"). Assumed: ``fee_currency`` then still names the asset the fee would have been taken
+    from (the docs do not say). Points are never charged here (``point_fee`` "0")."""
+    if order.fee_rate is not None and order.fee_asset == "GT":
+        return {"fee": "0", "fee_currency": received, "point_fee": "0", "gt_fee": f"{fee:.8f}"}
+    return {"fee": f"{fee:.8f}", "fee_currency": order.fee_asset, "point_fee": "0", "gt_fee": "0"}
+
+
 # --- Binance ------------------------------------------------------------------------------------
 
 
@@ -299,7 +310,7 @@ def gate_routes(server: GateServer) -> list[web.RouteDef]:
             "id": f"{o.order_id}{i:03d}", "create_time": str(o.updated_ms // 1000),
             "create_time_ms": f"{o.updated_ms}.000", "currency_pair": venue_symbol(symbol, "_"), "side": o.side,
             "role": "taker", "amount": spec.fmt_qty(steps), "price": spec.fmt_price(ticks), "order_id": o.order_id,
-            "fee": f"{fee:.8f}", "fee_currency": o.fee_asset, "point_fee": "0", "gt_fee": "0", "amend_text": "-",
+            **gate_fee_fields(o, fee, spec.base if o.side == "buy" else spec.quote), "amend_text": "-",
             "sequence_id": str(i + 1), "text": o.client_id or "apiv4",
         } for o, i, ticks, steps, fee in reversed(_fills(server, symbol))]  # newest first, as Gate lists
         return web.json_response(out[: int(request.query.get("limit", "100"))])

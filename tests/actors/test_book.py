@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
+import actors.book as book_module
 from actors import Actor, ActorRef, MailboxSpec, spawn
 from actors.book import PUBLISH_AT_LEAST_EVERY, BookActor, BookStatus
 from actors.connection import ConnectionActor
@@ -16,7 +17,7 @@ from protocols.binance import BinanceVenue
 from protocols.binance.sync import BinanceSync
 from protocols.errors import ActorStopped, NetworkError, RateLimited, SequenceGap
 from protocols.gateio import GateVenue
-from protocols.gateio.sync import GateSync
+from protocols.gateio.sync import GateObuSync, GateSync
 from protocols.messages import BookDelta, BookSnapshot, BookView, GetView, Msg
 from protocols.mexc import MexcVenue
 from simulator import SimConfig, Simulator
@@ -246,6 +247,34 @@ async def test_gate_full_push_replaces_the_book_whatever_its_sequence():
     await book.stop()
 
 
+async def test_an_obu_book_passes_over_pushes_until_the_full_one_and_fetches_no_snapshot():
+    """spot.obu (gateio.md §4.2): "the first push is always full:true (replace the book, local
+    ID = u)". No REST snapshot is asked for (FakeVenue has none to give: a fetch would crash)."""
+    venue = FakeVenue(GateObuSync(), [])
+    book = await start_book(venue, None)
+    await book.ask(delta(5, 6, bids=[(100.0, 1.0)]))  # a push of a book we never had: passed over
+    assert (await book.ask(GetView())).in_sync is False
+    await book.ask(delta(0, 10, bids=[(99.0, 2.0)], asks=[(101.0, 3.0)], full=True))
+    await book.ask(delta(11, 12, asks=[(101.5, 1.0)]))
+    view = await book.ask(GetView())
+    assert view.in_sync and view.seq == 12 and view.bids == ((99.0, 2.0),)
+    assert view.asks == ((101.0, 3.0), (101.5, 1.0))
+    assert venue.fetches == 0 and book._cell.describe().resync_attempts == 0
+    await book.stop()
+
+
+async def test_an_obu_book_that_never_sees_a_full_push_gives_up_as_a_gap(monkeypatch):
+    """Bounded like a buffer: so many pushes passed over without a full one is a broken sync, so
+    the book crashes and its restart has the connection resubscribe."""
+    monkeypatch.setattr(book_module, "MAX_BUFFERED", 3)
+    book = await start_book(FakeVenue(GateObuSync(), []), None)
+    await book.ask(delta(5, 6))
+    await book.ask(delta(7, 7))
+    with pytest.raises(ActorStopped) as err:
+        await book.ask(delta(8, 9))
+    assert isinstance(err.value.__cause__, SequenceGap) and err.value.__cause__.got == 8
+
+
 async def test_describe_reports_levels_best_prices_and_age_on_the_injected_clock():
     now = [1_000_000_000]
     book = await start_book(FakeVenue(BinanceSync(), [snap(10)]), None, clock=lambda: now[0])
@@ -427,6 +456,28 @@ async def test_gate_obu_book_restarted_after_a_gap_resubscribes_and_resyncs_from
             assert tree.lookup("connection").stats().restarts == 0  # only the subscription was renewed
             sim.pause()
             await eventually(equals_truth(book, server))
+            assert server.snapshots == []  # the stream's own full pushes synced it, twice
+
+
+async def test_gate_obu_books_resync_after_a_reconnect_from_the_new_subscriptions_full_push():
+    """A dropped socket: the connection restarts, tells its book to resync (no restart), and the
+    new subscription's first push (full) syncs it. No REST snapshot at any point."""
+    async with market("gateio", gate_full_every=0) as (sim, server, adapter):
+        book = await start_book(adapter, None)
+        sup = Supervisor([ChildSpec("connection", lambda: ConnectionActor(
+            venue=adapter, symbols=[SYMBOL], route={SYMBOL: book}.get, resync_books=True))],
+            strategy="one_for_one", max_restarts=5, within_s=10.0)
+        async with run(sup) as tree:
+            await eventually(in_sync(book))
+            server.faults.inject("disconnect")
+            await tree.restarted("connection", after=0)
+            await eventually(in_sync(book))
+            sim.pause()
+            await eventually(equals_truth(book, server))
+            assert server.faults.counts["disconnect"] == 1 and book.stats().restarts == 0
+            assert book._cell.describe().full_replacements >= 2  # the first subscription's, the new one's
+            assert server.snapshots == [] and not [r for r in server.requests if "order_book" in r[2]]
+        await book.stop()
 
 
 async def _true(value: bool) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 
+import msgspec
 import pytest
 
 from actors import spawn
@@ -16,7 +17,7 @@ from actors.executor import ExecutorActor
 from actors.journal import JournalActor
 from actors.risk import RiskParams, client_order_id
 from actors.static import StaticData
-from protocols.messages import FlushJournal, Opportunity
+from protocols.messages import FlushJournal, GetView, Opportunity
 
 NOW = 1_000_000_000_000
 SYMBOL = "BTC/USDT"
@@ -36,7 +37,7 @@ async def journal(db):
 
 @pytest.fixture
 def fee_assets() -> dict[str, str]:
-    """Venues charging fees in BNB (a test parametrizes it); none by default."""
+    """Venues charging fees in a third asset, BNB or GT (a test parametrizes it); none by default."""
     return {}
 
 
@@ -49,9 +50,10 @@ async def sim_venues(fee_assets):
     from simulator.config import DEFAULT_BALANCES
 
     classes = {"mexc": MexcVenue, "binance": BinanceVenue, "gateio": GateVenue}
-    bnb = {"symbols": (SYMBOL, "BNB/USDT"), "fee_assets": fee_assets,
-           "balances": {**DEFAULT_BALANCES, "BNB": 100.0}} if fee_assets else {"symbols": (SYMBOL,)}
-    async with Simulator(SimConfig(seed=11, **bnb)) as sim:
+    third = sorted(set(fee_assets.values()))  # each with its <asset>/USDT book, which values it
+    cfg = {"symbols": (SYMBOL, *(f"{a}/USDT" for a in third)), "fee_assets": fee_assets,
+           "balances": {**DEFAULT_BALANCES, **dict.fromkeys(third, 100.0)}}
+    async with Simulator(SimConfig(seed=11, **cfg)) as sim:
         sim.pause()  # the market holds still: the books only change through our orders
         adapters = {name: cls(rest_url=sim.venues[name].rest_url, ws_url=sim.venues[name].ws_url,
                               symbols=(SYMBOL,), credentials=sim.venues[name].credentials)
@@ -438,5 +440,77 @@ async def test_the_same_opportunity_twice_in_one_run_is_taken_once_and_its_first
             ("executed",)]
         assert len(sim.venues["mexc"].orders) == len(sim.venues["binance"].orders) == 1
         assert ex.alive
+    finally:
+        await ex.stop()
+
+
+@pytest.fixture
+async def gt_book(sim_venues):
+    """The engine's own gateio GT/USDT book (real connection and book actors on the simulator's
+    spot.obu stream), in sync: the live book a GT fee is valued at."""
+    from actors.book import BookActor
+    from actors.connection import ConnectionActor
+    from protocols.gateio import GateVenue
+    from testkit import eventually
+
+    sim, _ = sim_venues
+    server = sim.venues["gateio"]
+    market = GateVenue(rest_url=server.rest_url, ws_url=server.ws_url, symbols=("GT/USDT",))
+    book = await spawn(lambda: BookActor(venue=market, symbol="GT/USDT", publish=None), name="books/GTUSDT")
+    conn = await spawn(lambda: ConnectionActor(venue=market, symbols=["GT/USDT"], route={"GT/USDT": book}.get),
+                       name="connections/0")
+
+    async def synced() -> bool:
+        return (await book.ask(GetView())).in_sync
+
+    try:
+        await eventually(synced, what="the GT/USDT book in sync")
+        yield book
+    finally:
+        await conn.stop()
+        await book.stop()
+        await market.close()
+
+
+@pytest.mark.parametrize("fee_assets", [{"gateio": "GT"}])
+@pytest.mark.parametrize("live_gt_book", [True, False], ids=["gt-book", "no-gt-book"])
+async def test_a_gt_fee_is_valued_at_the_live_gt_book_in_the_realised_pnl_and_flagged_without_one(
+        journal, db, sim_venues, gt_book, live_gt_book):
+    """Gate with GT deduction on reports the order's fee as ``gt_fee`` (``fee`` 0). The fill is
+    journaled with its GT fee; the opportunity's realised PnL is net of it, valued at the
+    engine's live GT/USDT book (here the same mid the simulator charged at, the market being
+    paused); with no GT book the PnL leaves it out and the row says so, never counting it as 0."""
+    import time
+
+    sim, adapters = sim_venues
+    params = RiskParams(leg_timeout_s=2.0, unwind_slippage_bps=20.0)
+    books = {("gateio", "GT/USDT"): gt_book} if live_gt_book else {}
+    ex = await spawn(lambda: ExecutorActor(venues=adapters, journal=journal, risk=params,
+                                           dry_run=dict.fromkeys(adapters, False),
+                                           books=lambda venue, symbol: books.get((venue, symbol))),
+                     name="execution/executor")
+    try:
+        now = time.monotonic_ns()  # the executor's clock here: the GT book's views are stamped with it
+        opp = msgspec.structs.replace(opportunity(sim, "BTCUSDT-mexc-gateio-41-41", "mexc", "gateio"),
+                                      created_ns=now, expires_ns=now + 10**10, buy_recv_ns=now, sell_recv_ns=now)
+        await ex.ask(opp)
+        await journal.ask(FlushJournal())
+        jid = journal_id(db, opp.id)
+        [(cid, fee, asset)] = rows(db, "SELECT client_order_id, fee, fee_asset FROM fills WHERE venue = 'gateio'")
+        o = sim_order(sim, "gateio", cid)
+        assert o.fee_asset == "GT" and o.fee > 0
+        assert (fee, asset) == (pytest.approx(o.fee, abs=1e-8), "GT")  # Gate states gt_fee to 8 decimals
+        gt_bids, gt_asks = sim.venues["gateio"].book("GT/USDT")
+        gt_mid = (gt_bids[0][0] + gt_asks[0][0]) / 2
+        assert o.fee * gt_mid == pytest.approx(o.filled_quote * 0.001, rel=1e-6)  # what Gate charged, in USDT
+        t = truth(sim, db, jid)
+        t["fees"] += (o.fee * gt_mid if live_gt_book else 0.0) - o.fee  # truth() took the GT amount as USDT
+        [(status, pnl, fees, unconverted, detail)] = rows(
+            db, "SELECT status, realised_pnl, fees_quote, fee_unconverted, detail FROM opportunities WHERE id = ?",
+            (jid,))
+        assert status == "executed" and "fee estimated" not in detail
+        assert pnl == pytest.approx(expected_pnl(t), abs=1e-6) and fees == pytest.approx(t["fees"], rel=1e-6)
+        assert unconverted == ("" if live_gt_book else "GT")
+        assert ("not converted" in detail) is not live_gt_book
     finally:
         await ex.stop()

@@ -25,6 +25,7 @@ import pytest
 
 from engine_harness import (
     SYMBOLS,
+    VENUES,
     all_running,
     assert_books_equal_truth,
     assert_decisions_sound,
@@ -46,12 +47,14 @@ async def test_disconnect_restarts_the_venues_connection_and_its_books_resync(st
         conn = f"venues/{venue}/connections/0"
         subtree = f"venues/{venue}/books"
         before = h.restarts(conn), h.restarts(subtree), h.engine.counters[venue].reconnects
+        assert h.sim.venues[venue].snapshots == []  # spot.obu: its books start from the stream's full push
         t0 = await fire(h, venue, "disconnect")
         await wait_until(lambda: h.restarts(conn) == before[0] + 1, what="the connection restarted once")
         await wait_until(lambda: h.all_in_sync() and all_running(h), what="every book in sync again")
         # the books are not rebuilt: the reconnected connection told its books to resync
         assert h.restarts(subtree) == before[1]
         assert h.engine.counters[venue].reconnects == before[2] + 1
+        assert h.sim.venues[venue].snapshots == []  # and resync from the new subscriptions' full pushes
         assert out_of_sync_seen_since(h, venue, t0)
         await assert_books_equal_truth(h, [venue])
         assert_decisions_sound(h)
@@ -92,7 +95,9 @@ async def test_malformed_frame_restarts_the_connection_counts_a_decode_error_and
 @pytest.mark.parametrize(("venue", "kind"), [("binance", "stale_snapshot"), ("gateio", "http_429"),
                                              ("mexc", "http_5xx")])
 async def test_snapshot_faults_are_recovered_and_the_book_resyncs(state_dir: Path, venue: str, kind: str) -> None:
-    async with engine_running(state_dir) as h:
+    # Gate's books sync from REST snapshots only on spot.order_book_update (spot.obu fetches none)
+    venues = {name: {"book_channel": "spot.order_book_update"} if name == "gateio" else {} for name in VENUES}
+    async with engine_running(state_dir, venues=venues) as h:
         await started(h)
         path = book_paths(venue)[0]
         server = h.sim.venues[venue]

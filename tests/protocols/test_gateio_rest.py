@@ -211,6 +211,14 @@ async def test_order_by_client_id_uses_the_text_as_the_order_id(venue, edge):
         "def456", "partially_filled", 0.002, 0.0005)
 
 
+async def test_an_order_read_back_with_gt_deduction_on_has_its_fee_in_gt(venue, edge):
+    """GT deduction on: ``fee`` 0 and the commission in ``gt_fee`` (tests/protocols/test_gateio_fees.py
+    has every mix of parts)."""
+    edge.route("GET", "/api/v4/spot/orders/t-abc123", {**ORDER, "fee": "0", "gt_fee": "0.0037", "gt_discount": True})
+    update = await venue.order_by_client_id("BTC/USDT", "abc123")
+    assert (update.fee, update.fee_asset) == (0.0037, "GT")
+
+
 async def test_an_unknown_client_id_raises_order_not_found(venue, edge):
     edge.route("GET", "/api/v4/spot/orders/t-nope", {"label": "ORDER_NOT_FOUND", "message": "Order not found"}, 404)
     with pytest.raises(OrderNotFound):

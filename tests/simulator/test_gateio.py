@@ -233,3 +233,37 @@ async def test_order_timeout_holds_only_an_order_request_and_the_order_never_exe
         "amount": "0.00100", "price": f"{ask * 1.01:.2f}", "time_in_force": "ioc"})
     assert status == 504, body
     assert "t-lost1" not in v.orders and v.faults.counts["order_timeout"] == 1
+
+
+async def test_with_gt_deduction_on_an_order_is_charged_gt_at_the_gt_book_and_reports_it_in_gt_fee(http):
+    """SimConfig.fee_assets {"gateio": "GT"}: the order's fee is GT at the GT_USDT book's mid,
+    reported as Gate does with GT deduction on (private.md §2.2, the Order model): ``fee`` 0,
+    ``gt_fee`` the GT spent; the trades list splits it per fill; the USDT received is whole."""
+    cfg = SimConfig(seed=7, symbols=("BTC/USDT", "GT/USDT"), venues=("gateio",), fee_assets={"gateio": "GT"},
+                    balances={"BTC": 1.0, "USDT": 100_000.0, "GT": 50.0})
+    async with Simulator(cfg) as s:
+        s.pause()
+        v = s.venues["gateio"]
+        gt_bids, gt_asks = v.book("GT/USDT")
+        rate = (gt_bids[0][0] + gt_asks[0][0]) / 2
+        bid = v.book("BTC/USDT")[0][0][0]
+        status, order = await call(http, v, "POST", "/spot/orders", body={
+            "text": "t-gt1", "currency_pair": "BTC_USDT", "type": "limit", "account": "spot", "side": "sell",
+            "amount": "0.01000", "price": f"{bid * 0.99:.2f}", "time_in_force": "ioc"})
+        assert status == 201 and order["finish_as"] == "filled", order
+        quote = float(order["filled_total"])
+        assert (order["fee"], order["gt_discount"]) == ("0", True)
+        assert float(order["gt_fee"]) == pytest.approx(quote * 0.001 / rate, rel=1e-6)
+        assert v.balances["GT"][0] == pytest.approx(50.0 - float(order["gt_fee"]), abs=1e-8)
+        assert v.balances["USDT"][0] == pytest.approx(100_000.0 + quote, rel=1e-12)  # no fee taken here
+        status, trades = await call(http, v, "GET", "/spot/my_trades", query="currency_pair=BTC_USDT")
+        assert status == 200 and {t["fee"] for t in trades} == {"0"}
+        assert sum(float(t["gt_fee"]) for t in trades) == pytest.approx(float(order["gt_fee"]), abs=1e-7)
+        status, fee = await call(http, v, "GET", "/spot/fee")
+        assert fee["gt_discount"] is True
+
+
+def test_a_gate_fee_asset_other_than_gt_is_refused() -> None:
+    cfg = SimConfig(symbols=("BTC/USDT", "BNB/USDT"), venues=("gateio",), fee_assets={"gateio": "BNB"})
+    with pytest.raises(ValueError, match="only in GT"):
+        Simulator(cfg)
