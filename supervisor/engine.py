@@ -391,7 +391,7 @@ class Engine:
         books = in_sync = restarts = 0
         opportunities = executed = positions = alerts = 0
         pnl = 0.0
-        for row in self.tree.stats():
+        for row in self.tree.stats(waits=False):  # the restart counts only: no queue waits to fold
             restarts += row.restarts
         for name, symbols in self.markets.items():
             for symbol in symbols:
