@@ -11,8 +11,10 @@ to the engine.
 
 Reported per size: time from the engine's start until every book is in sync, the simulator's
 429/418 answers (must be 0), the engine's RSS and CPU (process time, both cores' worth) after
-``--steady`` seconds in sync, frames/s, and frame -> opportunity latency (a detector's
-opportunity ``created_ns`` minus the newer of its two views' receive times) p50/p99.
+``--steady`` seconds in sync, the three simulator processes' CPU over the same window (100% =
+one core), frames/s, frame -> opportunity latency (a detector's opportunity ``created_ns``
+minus the newer of its two views' receive times) p50/p99, and the 1-minute load average at
+the end (the box may be shared).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -69,7 +72,8 @@ async def _simulator(markets: int, venue: str, updates: float) -> None:
             if line.strip() == "go":
                 sim.resume()
             else:
-                print(json.dumps({"rate_limited": v.rate_limited, "snapshots": len(v.snapshots)}), flush=True)
+                print(json.dumps({"rate_limited": v.rate_limited, "snapshots": len(v.snapshots),
+                                  "cpu_s": time.process_time()}), flush=True)
 
 
 async def _engine(urls: dict[str, dict[str, str]], steady_s: float) -> dict[str, Any]:
@@ -101,11 +105,13 @@ async def _engine(urls: dict[str, dict[str, str]], steady_s: float) -> dict[str,
                         raise TimeoutError(f"{s.books_in_sync}/{s.books} in sync after 900 s")
                     await asyncio.sleep(0.1)
                 in_sync_s, sync_cpu_s = time.monotonic() - started, time.process_time() - cpu0
+                print(json.dumps({"steady": True}), flush=True)  # the parent samples the simulators' CPU
                 latencies.clear()
                 frames0, cpu1, steady0 = s.frames, time.process_time(), time.monotonic()
                 await asyncio.sleep(steady_s)
                 s = engine.summary()
                 elapsed = time.monotonic() - steady0
+                ps_ms = await _ps_cpu_ms(cfg.control.unix_path or "")
                 lat = sorted(latencies)
                 return {
                     "markets": s.markets, "books": s.books, "assemble_s": round(started - t0, 2),
@@ -115,8 +121,25 @@ async def _engine(urls: dict[str, dict[str, str]], steady_s: float) -> dict[str,
                     "quarantined": s.quarantined, "opportunities": len(lat),
                     "opp_p50_us": round(lat[len(lat) // 2] / 1e3) if lat else None,
                     "opp_p99_us": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] / 1e3) if lat else None,
-                    "in_sync_at_end": f"{s.books_in_sync}/{s.books}",
+                    "in_sync_at_end": f"{s.books_in_sync}/{s.books}", **ps_ms,
                 }
+
+
+async def _ps_cpu_ms(socket: str) -> dict[str, float]:
+    """CPU ms (this process: the engine's endpoint and the CLI's client) of ``ps --top 20`` and
+    ``ps`` of every actor through the control socket, and of the engine's summary alone."""
+    import io
+
+    from supervisor import cli
+
+    out = {}
+    for name, argv in (("ps_top20_ms", ["ps", "--top", "20", "--sort", "rate"]), ("ps_all_ms", ["ps"]),
+                       ("tree_ms", ["tree"]), ("summary_ms", ["summary"])):
+        t = time.process_time()
+        if await cli.main_async([*argv, "--socket", socket], out=io.StringIO()) != 0:
+            raise RuntimeError(f"{argv} failed")
+        out[name] = round((time.process_time() - t) * 1e3, 1)
+    return out
 
 
 def _one(markets: int, steady_s: float, updates: float) -> dict[str, Any]:
@@ -139,15 +162,30 @@ def _one(markets: int, steady_s: float, updates: float) -> dict[str, Any]:
             if not line:
                 raise RuntimeError(f"a simulator for {markets} markets did not start")
             urls.update(json.loads(line))
+        def sim_stats() -> tuple[list[dict[str, Any]], float]:
+            tell("stats")
+            return [json.loads(sim.stdout.readline()) for sim in sims if sim.stdout is not None], time.monotonic()
+
         tell("go")
-        done = subprocess.run([*me, "--engine", json.dumps(urls), "--steady", str(steady_s)],
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"{markets} markets: engine failed\n{done.stderr[-2000:]}")
-        row = json.loads(done.stdout.strip().splitlines()[-1])
-        tell("stats")
-        stats = [json.loads(sim.stdout.readline()) for sim in sims if sim.stdout is not None]
+        with tempfile.TemporaryFile("w+") as err:
+            engine = subprocess.Popen([*me, "--engine", json.dumps(urls), "--steady", str(steady_s)],
+                                      stdout=subprocess.PIPE, stderr=err, text=True)
+            assert engine.stdout is not None
+            lines = []
+            for line in engine.stdout:
+                lines.append(line)
+                if line.startswith('{"steady"'):
+                    steady0 = sim_stats()  # the simulators' CPU over the engine's steady window
+            if engine.wait() != 0 or not lines:
+                err.seek(0)
+                raise RuntimeError(f"{markets} markets: engine failed\n{err.read()[-2000:]}")
+        steady1 = sim_stats()
+        row = json.loads(lines[-1])
+        stats = steady1[0]
         row.update({k: sum(s[k] for s in stats) for k in ("rate_limited", "snapshots")})
+        cpu = sum(s["cpu_s"] for s in stats) - sum(s["cpu_s"] for s in steady0[0])
+        row["sim_cpu_pct"] = round(100 * cpu / (steady1[1] - steady0[1]))  # the three processes, 100% = a core
+        row["load_avg"] = round(os.getloadavg()[0], 1)
         return row
     finally:
         for sim in sims:
@@ -189,8 +227,9 @@ def main(argv: list[str] | None = None) -> int:
             print(exc, file=sys.stderr)
             return 1
         print(json.dumps(rows[-1]), flush=True)
-    cols = ("markets", "books", "all_in_sync_s", "sync_cpu_s", "rate_limited", "rss_mb", "cpu_pct", "frames_per_s",
-            "opportunities", "opp_p50_us", "opp_p99_us", "quarantined")
+    cols = ("markets", "books", "load_avg", "all_in_sync_s", "sync_cpu_s", "rate_limited", "rss_mb", "cpu_pct",
+            "sim_cpu_pct", "frames_per_s", "opportunities", "opp_p50_us", "opp_p99_us", "quarantined", "ps_top20_ms",
+            "ps_all_ms")
     print("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
     for r in rows:
         print("| " + " | ".join(str(r[c]) for c in cols) + " |")
