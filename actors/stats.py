@@ -2,7 +2,10 @@
 
 ``ActorStats`` is a frozen snapshot built on demand by ``ActorRef.stats()``; nothing here
 runs on the hot path except the ring's store (the cell's receive loop writes ``samples`` and
-``count`` inline: one list store and one add per message).
+``count`` inline: one array store and one add per message). The ring is an ``array`` of C
+int64s, 8 KB per actor whatever it has processed: a list would hold an int object per wait,
+~32 KB more per actor once 1,024 messages went through it (94 MB for 3,000 actors, measured
+with tracemalloc), so an engine's memory would grow with its uptime rather than its markets.
 
 The queue-wait histogram (``WaitRing.fold``, for Prometheus) is folded from the ring when stats
 are taken, not on the hot path: exact while fewer than ``RING_SIZE`` messages arrived since
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import time
+from array import array
 
 import msgspec
 
@@ -87,7 +91,7 @@ class WaitRing:
     __slots__ = ("samples", "count", "folded", "buckets", "sum_ns", "unobserved", "_base", "_window", "_t0")
 
     def __init__(self) -> None:
-        self.samples: list[int] = [0] * RING_SIZE
+        self.samples = array("q", bytes(8 * RING_SIZE))  # int64 waits (ns), zeroed
         self.count = 0  # total samples ever added == messages processed
         self.folded = 0  # samples up to this count are in the histogram (or unobserved)
         self.buckets = [0] * (len(_BOUNDS_NS) + 1)
@@ -107,9 +111,9 @@ class WaitRing:
         start, end = (n - take) % RING_SIZE, n % RING_SIZE
         samples = self.samples
         if start < end:
-            fresh = samples[start:end]
+            fresh = samples[start:end].tolist()
         else:  # wrapped (or exactly RING_SIZE new)
-            fresh = samples[start:] + samples[:end]
+            fresh = samples[start:].tolist() + samples[:end].tolist()
         fresh.sort()  # in C; then one bisection per bucket bound instead of one per wait
         buckets, below = self.buckets, 0
         for i, bound in enumerate(_BOUNDS_NS):

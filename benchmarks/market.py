@@ -76,6 +76,21 @@ async def _simulator(markets: int, venue: str, updates: float) -> None:
                                   "cpu_s": time.process_time()}), flush=True)
 
 
+def _memory_top(n: int = 15) -> list[str]:
+    """The ``n`` source lines holding the most traced memory now (``--tracemalloc``)."""
+    import tracemalloc
+
+    gc.collect()
+    snapshot = tracemalloc.take_snapshot()
+    total = sum(s.size for s in snapshot.statistics("filename"))
+    rows = [f"total {total / 1e6:.1f} MB"]
+    for stat in snapshot.statistics("lineno")[:n]:
+        frame = stat.traceback[0]
+        rows.append(f"{stat.size / 1e6:7.1f} MB {stat.count:9d}  {'/'.join(frame.filename.rsplit('/', 2)[-2:])}"
+                    f":{frame.lineno}")
+    return rows
+
+
 async def _engine(urls: dict[str, dict[str, str]], steady_s: float) -> dict[str, Any]:
     import config
     import supervisor.app as app
@@ -122,6 +137,7 @@ async def _engine(urls: dict[str, dict[str, str]], steady_s: float) -> dict[str,
                     "opp_p50_us": round(lat[len(lat) // 2] / 1e3) if lat else None,
                     "opp_p99_us": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] / 1e3) if lat else None,
                     "in_sync_at_end": f"{s.books_in_sync}/{s.books}", **ps_ms,
+                    **({"memory_top": _memory_top()} if os.environ.get("ARBOR_BENCH_TRACEMALLOC") else {}),
                 }
 
 
@@ -205,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steady", type=float, default=10.0, metavar="S", help="seconds measured once in sync")
     p.add_argument("--updates", type=float, default=20.0, metavar="U",
                    help="simulator level updates/s per book before the per-market activity factor")
+    p.add_argument("--tracemalloc", action="store_true",
+                   help="trace the engine's allocations (slower) and report the top source lines by size")
     p.add_argument("--serve-simulator", type=int, metavar="N", help=argparse.SUPPRESS)  # child: one venue's simulator
     p.add_argument("--venue", choices=VENUES, help=argparse.SUPPRESS)
     p.add_argument("--engine", metavar="URLS", help=argparse.SUPPRESS)  # child: the engine
@@ -217,8 +235,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.engine is not None:
         import uvloop
 
+        if os.environ.get("ARBOR_BENCH_TRACEMALLOC"):  # --tracemalloc: the engine's heap by source line
+            import tracemalloc
+
+            tracemalloc.start()
         print(json.dumps(uvloop.run(_engine(json.loads(args.engine), args.steady))))
         return 0
+    if args.tracemalloc:
+        os.environ["ARBOR_BENCH_TRACEMALLOC"] = "1"  # inherited by the engine process
     rows = []
     for n in (int(x) for x in args.markets.split(",")):
         try:
