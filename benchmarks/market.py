@@ -1,5 +1,5 @@
-"""``python -m benchmarks market [--markets 30,300,1000] [--steady S] [--updates U]``: whole-market
-mode, measured, with the engine and the simulator in separate processes.
+"""``python -m benchmarks market [--markets 30,300,1000] [--steady S] [--updates U] [--frames-per-s F]``:
+whole-market mode, measured, with the engine and the simulator in separate processes.
 
 For each size: three processes run the simulated venues (one each) listing a universe of that
 many shared markets (``simulator.universe``: 3 venues, most markets on two of them, some on all
@@ -8,6 +8,13 @@ the engine against their URLs (the venues configured as real ones: paper mode, k
 so market data and decisions only) with ``[markets] symbols = "shared"``. Sharing one process
 and event loop would bill the simulator's work (thousands of venue books stepping and pushing)
 to the engine.
+
+At the market's natural rates by default: every book pushes at most once per 100 ms interval,
+a quiet market once per ``simulator.market.cadence`` intervals (``natural_frames_per_s``: 343,
+3,662 and 12,044 frames/s for the subscribed books of 30, 300 and 1,000 markets).
+``--frames-per-s F`` shortens the simulators' push interval so that those books push about F
+frames/s in all (the same churn per second, in more and smaller frames; MEXC's ``@100ms``
+channel then pushes faster than the real venue does: a load test, not a wire test).
 
 Reported per size: time from the engine's start until every book is in sync, the simulator's
 429/418 answers (must be 0), the engine's RSS and CPU (process time, both cores' worth) after
@@ -52,7 +59,20 @@ def _rss_mb() -> float:
     return float("nan")
 
 
-async def _simulator(markets: int, venue: str, updates: float) -> None:
+def natural_frames_per_s(markets: int, interval_s: float = 0.1) -> float:
+    """Frames/s the books the engine subscribes (markets open to API orders on two venues or
+    more) push at ``interval_s``: each one per interval of its market's cadence."""
+    from simulator.market import cadence
+    from simulator.universe import universe
+
+    u = universe(markets, VENUES, seed=SEED)
+    open_on = {s: [v for v in VENUES if s in u["listings"][v] and s not in u["api_closed"].get(v, ())]
+               for s in u["symbols"]}
+    return sum(len(on) / (cadence(u["activity"].get(s, 1.0)) * interval_s)
+               for s, on in open_on.items() if len(on) >= 2)
+
+
+async def _simulator(markets: int, venue: str, updates: float, interval_s: float) -> None:
     """One venue's simulator process (paused): print its URLs, then obey stdin lines: ``go``
     starts the market, ``stats`` prints the 429/418 count and the snapshots served; EOF ends it.
 
@@ -62,7 +82,8 @@ async def _simulator(markets: int, venue: str, updates: float) -> None:
     from simulator import SimConfig, Simulator
     from simulator.universe import universe
 
-    cfg = SimConfig(seed=SEED, venues=(venue,), **universe(markets, VENUES, seed=SEED), updates_per_s=updates)
+    cfg = SimConfig(seed=SEED, venues=(venue,), **universe(markets, VENUES, seed=SEED), updates_per_s=updates,
+                    push_interval_s=interval_s)
     async with Simulator(cfg) as sim:
         sim.pause()
         v = sim.venues[venue]
@@ -158,10 +179,12 @@ async def _ps_cpu_ms(socket: str) -> dict[str, float]:
     return out
 
 
-def _one(markets: int, steady_s: float, updates: float) -> dict[str, Any]:
+def _one(markets: int, steady_s: float, updates: float, frames_per_s: float | None) -> dict[str, Any]:
     """One size: a simulator process per venue, then the engine process against them."""
     me = [sys.executable, "-m", "benchmarks", "market"]
-    sims = [subprocess.Popen([*me, "--serve-simulator", str(markets), "--venue", v, "--updates", str(updates)],
+    interval = 0.1 if frames_per_s is None else 0.1 * natural_frames_per_s(markets) / frames_per_s
+    sims = [subprocess.Popen([*me, "--serve-simulator", str(markets), "--venue", v, "--updates", str(updates),
+                              "--interval", str(interval)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for v in VENUES]
 
     def tell(line: str) -> None:
@@ -202,6 +225,7 @@ def _one(markets: int, steady_s: float, updates: float) -> dict[str, Any]:
         cpu = sum(s["cpu_s"] for s in stats) - sum(s["cpu_s"] for s in steady0[0])
         row["sim_cpu_pct"] = round(100 * cpu / (steady1[1] - steady0[1]))  # the three processes, 100% = a core
         row["load_avg"] = round(os.getloadavg()[0], 1)
+        row["push_interval_ms"] = round(interval * 1e3, 1)
         return row
     finally:
         for sim in sims:
@@ -221,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steady", type=float, default=10.0, metavar="S", help="seconds measured once in sync")
     p.add_argument("--updates", type=float, default=20.0, metavar="U",
                    help="simulator level updates/s per book before the per-market activity factor")
+    p.add_argument("--frames-per-s", type=float, metavar="F",
+                   help="push interval shortened for about F frames/s in all (default: the natural rates)")
+    p.add_argument("--interval", type=float, default=0.1, help=argparse.SUPPRESS)  # child: push interval
     p.add_argument("--tracemalloc", action="store_true",
                    help="trace the engine's allocations (slower) and report the top source lines by size")
     p.add_argument("--serve-simulator", type=int, metavar="N", help=argparse.SUPPRESS)  # child: one venue's simulator
@@ -230,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve_simulator is not None:
         import uvloop
 
-        uvloop.run(_simulator(args.serve_simulator, args.venue, args.updates))
+        uvloop.run(_simulator(args.serve_simulator, args.venue, args.updates, args.interval))
         return 0
     if args.engine is not None:
         import uvloop
@@ -246,14 +273,14 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for n in (int(x) for x in args.markets.split(",")):
         try:
-            rows.append(_one(n, args.steady, args.updates))
+            rows.append(_one(n, args.steady, args.updates, args.frames_per_s))
         except RuntimeError as exc:
             print(exc, file=sys.stderr)
             return 1
         print(json.dumps(rows[-1]), flush=True)
-    cols = ("markets", "books", "load_avg", "all_in_sync_s", "sync_cpu_s", "rate_limited", "rss_mb", "cpu_pct",
-            "sim_cpu_pct", "frames_per_s", "opportunities", "opp_p50_us", "opp_p99_us", "quarantined", "ps_top20_ms",
-            "ps_all_ms")
+    cols = ("markets", "books", "push_interval_ms", "load_avg", "all_in_sync_s", "sync_cpu_s", "rate_limited",
+            "rss_mb", "cpu_pct", "sim_cpu_pct", "frames_per_s", "opportunities", "opp_p50_us", "opp_p99_us",
+            "quarantined", "ps_top20_ms", "ps_all_ms")
     print("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
     for r in rows:
         print("| " + " | ".join(str(r[c]) for c in cols) + " |")
