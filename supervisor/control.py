@@ -226,16 +226,8 @@ class ControlActor(Actor[msgspec.Struct]):
         return web.Response(body=self._encoder.encode(body), status=status, content_type="application/json")
 
     async def _ps(self, request: web.Request) -> web.Response:
-        """Filter and sort every actor's cheap row, then take the full stats (queue waits) of
-        the rows shown only, unless the sort itself needs every row's waits."""
         query = msgspec.convert(dict(request.query), PsQuery, strict=False)  # ValidationError: 400
-        tree = self._engine.tree
-        waits = query.sort in NEEDS_WAITS
-        every = tree.stats(waits=waits)
-        rows = select(every, path=query.path, state=query.state, kind=query.kind, top=query.top, sort=query.sort)
-        if not waits:
-            rows = [tree.lookup(row.path).stats() for row in rows]
-        return self._json(PsReply(actors=rows, total=len(every)))
+        return self._json(ps_reply(self._engine.tree, query))
 
     async def _tree(self, request: web.Request) -> web.Response:
         return self._json(TreeReply(root=build_tree(self._engine.tree)))
@@ -317,6 +309,17 @@ class ControlActor(Actor[msgspec.Struct]):
 
 def _norm(path: str) -> str:
     return path.strip().strip("/")
+
+
+def ps_reply(tree: TreeView, query: PsQuery) -> PsReply:
+    """Filter and sort every actor's cheap row, then take the full stats (queue waits) of the
+    rows shown only, unless the sort itself needs every row's waits."""
+    waits = query.sort in NEEDS_WAITS
+    every = tree.stats(waits=waits)
+    rows = select(every, path=query.path, state=query.state, kind=query.kind, top=query.top, sort=query.sort)
+    if not waits:
+        rows = [tree.lookup(row.path).stats() for row in rows]
+    return PsReply(actors=rows, total=len(every))
 
 
 def _stats_of(tree: TreeView, path: str) -> ActorStats:
