@@ -142,16 +142,15 @@ async def _client_command(args: argparse.Namespace, out: TextIO) -> int:
     async with Client(find_endpoint(args)) as client:
         match args.command:
             case "ps":
-                reply = await _ps(client, args)
                 if args.json:
+                    reply = await _ps(client, args)
                     out.write(msgspec.json.format(msgspec.json.encode(reply.actors)).decode() + "\n")
                 else:
-                    out.write(await _ps_text(client, reply, args) + "\n")
+                    out.write(await _ps_text(client, args) + "\n")
             case "watch":
                 count = 0
                 while True:
-                    reply = await _ps(client, args)
-                    out.write("\x1b[H\x1b[2J" + await _ps_text(client, reply, args) + "\n")
+                    out.write("\x1b[H\x1b[2J" + await _ps_text(client, args) + "\n")
                     out.flush()
                     count += 1
                     if args.count and count >= args.count:
@@ -203,9 +202,11 @@ async def _ps(client: Client, args: argparse.Namespace) -> PsReply:
     return await client.get("/v1/ps", PsReply, **query.params())
 
 
-async def _ps_text(client: Client, reply: PsReply, args: argparse.Namespace) -> str:
-    summary = msgspec.json.decode(await client.request("GET", "/v1/summary"))
-    return (render.summary_header(summary, len(reply.actors), reply.total) + "\n"
+async def _ps_text(client: Client, args: argparse.Namespace) -> str:
+    """The summary header over the rows; both asked at once (on a busy engine each request
+    waits its turns on the engine's loop)."""
+    reply, summary = await asyncio.gather(_ps(client, args), client.request("GET", "/v1/summary"))
+    return (render.summary_header(msgspec.json.decode(summary), len(reply.actors), reply.total) + "\n"
             + render.ps_table(reply.actors, sort=args.sort))
 
 
