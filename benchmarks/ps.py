@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import io
 import statistics
 import tempfile
@@ -91,6 +92,7 @@ async def measure(actors: int, repeat: int, between: int) -> dict[str, list[floa
             paths = [f"{g}/w{i}" for g in GROUPS for i in range(per_group)]
             await _feed(tree, paths, 1100)  # every ring full
             tree.stats()  # the start-up backlog folded, as a running engine's first scrape does
+            gc.freeze()  # as Engine.serve does once the tree is up: no full collection walks it mid-request
             sock = ["--socket", cfg.unix_path or ""]
             requests: dict[str, list[str]] = {
                 "ps": ["ps", *sock], "ps --top 20 --sort rate": ["ps", "--top", "20", "--sort", "rate", *sock],
