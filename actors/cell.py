@@ -394,22 +394,31 @@ class ActorCell:
             return None
         return self.actor.describe()
 
-    def stats(self) -> ActorStats:
+    def stats(self, *, waits: bool = True) -> ActorStats:
+        """This position's ``ActorStats``. ``waits=False`` leaves out the queue waits (no fold,
+        quantiles None, no buckets): the cheap row a listing filters and sorts before taking
+        the full stats of the rows it shows."""
         mb = self.mailbox
         ring = self.ring
-        ring.fold()
-        p50, p99 = ring.percentiles_us()
+        if waits:
+            ring.fold()
+            p50, p99 = ring.quantiles_us()
+            wait_fields: dict[str, Any] = {"queue_wait_buckets": tuple(ring.buckets),
+                                           "queue_wait_sum_s": ring.sum_ns / 1e9,
+                                           "queue_wait_unobserved": ring.unobserved}
+        else:
+            p50 = p99 = None
+            wait_fields = {}
         extra = self.actor._stats_fields() if self.actor is not None else {}
         return ActorStats(
             path=self.path, kind=self.kind, state=self.state, mailbox_depth=len(mb),
             mailbox_capacity=mb.capacity, mailbox_high_water=mb.high_water,
-            mailbox_policy=mb.policy, processed=self.ring.count, dropped=mb.dropped,
-            conflated=mb.conflated, rate_per_s=self._rate.sample(self.ring.count),
+            mailbox_policy=mb.policy, processed=ring.count, dropped=mb.dropped,
+            conflated=mb.conflated, rate_per_s=self._rate.sample(ring.count),
             queue_wait_p50_us=p50, queue_wait_p99_us=p99, restarts=self.restarts,
             last_failure=self.last_failure,
             uptime_s=time.monotonic() - self._started_at if self._started_at is not None else 0.0,
-            queue_wait_buckets=tuple(ring.buckets), queue_wait_sum_s=ring.sum_ns / 1e9,
-            queue_wait_unobserved=ring.unobserved, **extra)
+            **wait_fields, **extra)
 
 
 def _spent() -> Actor[Any]:

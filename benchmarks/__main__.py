@@ -1,5 +1,6 @@
 """``python -m benchmarks [runtime|decode|book|pipeline|replay|all] [--quick] [--json FILE] [--markdown] [--repeat N]``
-(``python -m benchmarks market ...``: whole-market mode, see ``benchmarks.market``)
+(``python -m benchmarks market ...``: whole-market mode, see ``benchmarks.market``;
+``python -m benchmarks ps ...``: ps/tree/metrics with thousands of actors, see ``benchmarks.ps``)
 
 Runs the selected groups (default ``all``), one subprocess per case, prints one table with
 every row's median/min/max and its ratio against the floor or peer measured in the same run,
@@ -23,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     if args_in[:1] == ["market"]:  # whole-market mode: its own runner (benchmarks.market)
         from benchmarks import market
         return market.main(args_in[1:])
+    if args_in[:1] == ["ps"]:  # the control endpoint with thousands of actors: its own runner
+        from benchmarks import ps
+        return ps.main(args_in[1:])
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[1])
     parser.add_argument("groups", nargs="*", default=["all"], choices=[*harness.GROUPS, "all"], metavar="GROUP",
                         help="runtime | decode | book | pipeline | replay | all (default all)")

@@ -1,5 +1,5 @@
-"""``python -m benchmarks market [--markets 30,300,1000] [--steady S] [--updates U]``: whole-market
-mode, measured, with the engine and the simulator in separate processes.
+"""``python -m benchmarks market [--markets 30,300,1000] [--steady S] [--updates U] [--frames-per-s F]``:
+whole-market mode, measured, with the engine and the simulator in separate processes.
 
 For each size: three processes run the simulated venues (one each) listing a universe of that
 many shared markets (``simulator.universe``: 3 venues, most markets on two of them, some on all
@@ -9,10 +9,19 @@ so market data and decisions only) with ``[markets] symbols = "shared"``. Sharin
 and event loop would bill the simulator's work (thousands of venue books stepping and pushing)
 to the engine.
 
+At the market's natural rates by default: every book pushes at most once per 100 ms interval,
+a quiet market once per ``simulator.market.cadence`` intervals (``natural_frames_per_s``: 343,
+3,662 and 12,044 frames/s for the subscribed books of 30, 300 and 1,000 markets).
+``--frames-per-s F`` shortens the simulators' push interval so that those books push about F
+frames/s in all (the same churn per second, in more and smaller frames; MEXC's ``@100ms``
+channel then pushes faster than the real venue does: a load test, not a wire test).
+
 Reported per size: time from the engine's start until every book is in sync, the simulator's
 429/418 answers (must be 0), the engine's RSS and CPU (process time, both cores' worth) after
-``--steady`` seconds in sync, frames/s, and frame -> opportunity latency (a detector's
-opportunity ``created_ns`` minus the newer of its two views' receive times) p50/p99.
+``--steady`` seconds in sync, the three simulator processes' CPU over the same window (100% =
+one core), frames/s, frame -> opportunity latency (a detector's opportunity ``created_ns``
+minus the newer of its two views' receive times) p50/p99, and the 1-minute load average at
+the end (the box may be shared).
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -49,7 +59,20 @@ def _rss_mb() -> float:
     return float("nan")
 
 
-async def _simulator(markets: int, venue: str, updates: float) -> None:
+def natural_frames_per_s(markets: int, interval_s: float = 0.1) -> float:
+    """Frames/s the books the engine subscribes (markets open to API orders on two venues or
+    more) push at ``interval_s``: each one per interval of its market's cadence."""
+    from simulator.market import cadence
+    from simulator.universe import universe
+
+    u = universe(markets, VENUES, seed=SEED)
+    open_on = {s: [v for v in VENUES if s in u["listings"][v] and s not in u["api_closed"].get(v, ())]
+               for s in u["symbols"]}
+    return sum(len(on) / (cadence(u["activity"].get(s, 1.0)) * interval_s)
+               for s, on in open_on.items() if len(on) >= 2)
+
+
+async def _simulator(markets: int, venue: str, updates: float, interval_s: float) -> None:
     """One venue's simulator process (paused): print its URLs, then obey stdin lines: ``go``
     starts the market, ``stats`` prints the 429/418 count and the snapshots served; EOF ends it.
 
@@ -59,7 +82,8 @@ async def _simulator(markets: int, venue: str, updates: float) -> None:
     from simulator import SimConfig, Simulator
     from simulator.universe import universe
 
-    cfg = SimConfig(seed=SEED, venues=(venue,), **universe(markets, VENUES, seed=SEED), updates_per_s=updates)
+    cfg = SimConfig(seed=SEED, venues=(venue,), **universe(markets, VENUES, seed=SEED), updates_per_s=updates,
+                    push_interval_s=interval_s)
     async with Simulator(cfg) as sim:
         sim.pause()
         v = sim.venues[venue]
@@ -69,7 +93,23 @@ async def _simulator(markets: int, venue: str, updates: float) -> None:
             if line.strip() == "go":
                 sim.resume()
             else:
-                print(json.dumps({"rate_limited": v.rate_limited, "snapshots": len(v.snapshots)}), flush=True)
+                print(json.dumps({"rate_limited": v.rate_limited, "snapshots": len(v.snapshots),
+                                  "cpu_s": time.process_time()}), flush=True)
+
+
+def _memory_top(n: int = 15) -> list[str]:
+    """The ``n`` source lines holding the most traced memory now (``--tracemalloc``)."""
+    import tracemalloc
+
+    gc.collect()
+    snapshot = tracemalloc.take_snapshot()
+    total = sum(s.size for s in snapshot.statistics("filename"))
+    rows = [f"total {total / 1e6:.1f} MB"]
+    for stat in snapshot.statistics("lineno")[:n]:
+        frame = stat.traceback[0]
+        rows.append(f"{stat.size / 1e6:7.1f} MB {stat.count:9d}  {'/'.join(frame.filename.rsplit('/', 2)[-2:])}"
+                    f":{frame.lineno}")
+    return rows
 
 
 async def _engine(urls: dict[str, dict[str, str]], steady_s: float) -> dict[str, Any]:
@@ -101,11 +141,13 @@ async def _engine(urls: dict[str, dict[str, str]], steady_s: float) -> dict[str,
                         raise TimeoutError(f"{s.books_in_sync}/{s.books} in sync after 900 s")
                     await asyncio.sleep(0.1)
                 in_sync_s, sync_cpu_s = time.monotonic() - started, time.process_time() - cpu0
+                print(json.dumps({"steady": True}), flush=True)  # the parent samples the simulators' CPU
                 latencies.clear()
                 frames0, cpu1, steady0 = s.frames, time.process_time(), time.monotonic()
                 await asyncio.sleep(steady_s)
                 s = engine.summary()
                 elapsed = time.monotonic() - steady0
+                ps_ms = await _views_ms(engine, cfg.control.unix_path or "")
                 lat = sorted(latencies)
                 return {
                     "markets": s.markets, "books": s.books, "assemble_s": round(started - t0, 2),
@@ -115,14 +157,43 @@ async def _engine(urls: dict[str, dict[str, str]], steady_s: float) -> dict[str,
                     "quarantined": s.quarantined, "opportunities": len(lat),
                     "opp_p50_us": round(lat[len(lat) // 2] / 1e3) if lat else None,
                     "opp_p99_us": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))] / 1e3) if lat else None,
-                    "in_sync_at_end": f"{s.books_in_sync}/{s.books}",
+                    "in_sync_at_end": f"{s.books_in_sync}/{s.books}", **ps_ms,
+                    **({"memory_top": _memory_top()} if os.environ.get("ARBOR_BENCH_TRACEMALLOC") else {}),
                 }
 
 
-def _one(markets: int, steady_s: float, updates: float) -> dict[str, Any]:
+async def _views_ms(engine: Any, socket: str) -> dict[str, float]:
+    """What the operator's views cost the engine: CPU ms of the work behind ``ps --top 20 --sort
+    rate``, ``ps`` (every row), ``tree``, ``summary`` and every actor's full stats (``/metrics``),
+    each synchronous (so nothing else runs meanwhile); and the wall ms of ``ps --top 20``
+    through the control socket and the CLI (waiting its turn on the engine's loop)."""
+    import io
+
+    from supervisor import cli
+    from supervisor.control import build_tree, ps_reply
+    from supervisor.selection import PsQuery
+
+    tree = engine.tree
+    out = {}
+    for name, view in (("ps_top20_ms", lambda: ps_reply(tree, PsQuery(sort="rate", top=20))),
+                       ("ps_all_ms", lambda: ps_reply(tree, PsQuery())), ("tree_ms", lambda: build_tree(tree)),
+                       ("summary_ms", engine.summary), ("stats_all_ms", tree.stats)):
+        t = time.process_time()
+        view()
+        out[name] = round((time.process_time() - t) * 1e3, 1)
+    t = time.monotonic()
+    if await cli.main_async(["ps", "--top", "20", "--sort", "rate", "--socket", socket], out=io.StringIO()) != 0:
+        raise RuntimeError("ps --top 20 failed")
+    out["ps_top20_wall_ms"] = round((time.monotonic() - t) * 1e3, 1)
+    return out
+
+
+def _one(markets: int, steady_s: float, updates: float, frames_per_s: float | None) -> dict[str, Any]:
     """One size: a simulator process per venue, then the engine process against them."""
     me = [sys.executable, "-m", "benchmarks", "market"]
-    sims = [subprocess.Popen([*me, "--serve-simulator", str(markets), "--venue", v, "--updates", str(updates)],
+    interval = 0.1 if frames_per_s is None else 0.1 * natural_frames_per_s(markets) / frames_per_s
+    sims = [subprocess.Popen([*me, "--serve-simulator", str(markets), "--venue", v, "--updates", str(updates),
+                              "--interval", str(interval)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for v in VENUES]
 
     def tell(line: str) -> None:
@@ -139,15 +210,31 @@ def _one(markets: int, steady_s: float, updates: float) -> dict[str, Any]:
             if not line:
                 raise RuntimeError(f"a simulator for {markets} markets did not start")
             urls.update(json.loads(line))
+        def sim_stats() -> tuple[list[dict[str, Any]], float]:
+            tell("stats")
+            return [json.loads(sim.stdout.readline()) for sim in sims if sim.stdout is not None], time.monotonic()
+
         tell("go")
-        done = subprocess.run([*me, "--engine", json.dumps(urls), "--steady", str(steady_s)],
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"{markets} markets: engine failed\n{done.stderr[-2000:]}")
-        row = json.loads(done.stdout.strip().splitlines()[-1])
-        tell("stats")
-        stats = [json.loads(sim.stdout.readline()) for sim in sims if sim.stdout is not None]
+        with tempfile.TemporaryFile("w+") as err:
+            engine = subprocess.Popen([*me, "--engine", json.dumps(urls), "--steady", str(steady_s)],
+                                      stdout=subprocess.PIPE, stderr=err, text=True)
+            assert engine.stdout is not None
+            lines = []
+            for line in engine.stdout:
+                lines.append(line)
+                if line.startswith('{"steady"'):
+                    steady0 = sim_stats()  # the simulators' CPU over the engine's steady window
+            if engine.wait() != 0 or not lines:
+                err.seek(0)
+                raise RuntimeError(f"{markets} markets: engine failed\n{err.read()[-2000:]}")
+        steady1 = sim_stats()
+        row = json.loads(lines[-1])
+        stats = steady1[0]
         row.update({k: sum(s[k] for s in stats) for k in ("rate_limited", "snapshots")})
+        cpu = sum(s["cpu_s"] for s in stats) - sum(s["cpu_s"] for s in steady0[0])
+        row["sim_cpu_pct"] = round(100 * cpu / (steady1[1] - steady0[1]))  # the three processes, 100% = a core
+        row["load_avg"] = round(os.getloadavg()[0], 1)
+        row["push_interval_ms"] = round(interval * 1e3, 1)
         return row
     finally:
         for sim in sims:
@@ -167,6 +254,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steady", type=float, default=10.0, metavar="S", help="seconds measured once in sync")
     p.add_argument("--updates", type=float, default=20.0, metavar="U",
                    help="simulator level updates/s per book before the per-market activity factor")
+    p.add_argument("--frames-per-s", type=float, metavar="F",
+                   help="push interval shortened for about F frames/s in all (default: the natural rates)")
+    p.add_argument("--interval", type=float, default=0.1, help=argparse.SUPPRESS)  # child: push interval
+    p.add_argument("--tracemalloc", action="store_true",
+                   help="trace the engine's allocations (slower) and report the top source lines by size")
     p.add_argument("--serve-simulator", type=int, metavar="N", help=argparse.SUPPRESS)  # child: one venue's simulator
     p.add_argument("--venue", choices=VENUES, help=argparse.SUPPRESS)
     p.add_argument("--engine", metavar="URLS", help=argparse.SUPPRESS)  # child: the engine
@@ -174,23 +266,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve_simulator is not None:
         import uvloop
 
-        uvloop.run(_simulator(args.serve_simulator, args.venue, args.updates))
+        uvloop.run(_simulator(args.serve_simulator, args.venue, args.updates, args.interval))
         return 0
     if args.engine is not None:
         import uvloop
 
+        if os.environ.get("ARBOR_BENCH_TRACEMALLOC"):  # --tracemalloc: the engine's heap by source line
+            import tracemalloc
+
+            tracemalloc.start()
         print(json.dumps(uvloop.run(_engine(json.loads(args.engine), args.steady))))
         return 0
+    if args.tracemalloc:
+        os.environ["ARBOR_BENCH_TRACEMALLOC"] = "1"  # inherited by the engine process
     rows = []
     for n in (int(x) for x in args.markets.split(",")):
         try:
-            rows.append(_one(n, args.steady, args.updates))
+            rows.append(_one(n, args.steady, args.updates, args.frames_per_s))
         except RuntimeError as exc:
             print(exc, file=sys.stderr)
             return 1
         print(json.dumps(rows[-1]), flush=True)
-    cols = ("markets", "books", "all_in_sync_s", "sync_cpu_s", "rate_limited", "rss_mb", "cpu_pct", "frames_per_s",
-            "opportunities", "opp_p50_us", "opp_p99_us", "quarantined")
+    cols = ("markets", "books", "push_interval_ms", "load_avg", "all_in_sync_s", "sync_cpu_s", "rate_limited",
+            "rss_mb", "cpu_pct", "sim_cpu_pct", "frames_per_s", "opportunities", "opp_p50_us", "opp_p99_us",
+            "quarantined", "ps_top20_ms", "ps_all_ms", "ps_top20_wall_ms")
     print("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
     for r in rows:
         print("| " + " | ".join(str(r[c]) for c in cols) + " |")

@@ -108,21 +108,22 @@ class VenueBook:
     def step(self, mid: float, dt: float, updates_per_s: float) -> None:
         """Move the book to a new venue mid (price units) and churn it for ``dt`` seconds."""
         self._bounds(mid)
-        g, span = self.spec.grid, self.span
-        bids, asks = self.bids, self.asks
+        g, span, top, bot = self.spec.grid, self.span, self.bid_top, self.ask_bot
+        bids, asks, set_level = self.bids, self.asks, self.set_level
+        bid_keys, ask_keys = bids.keys(), asks.keys()  # views: index -1 is the highest price
         # Levels the mid moved through, or that drifted out of range, go away.
-        while bids and bids.peekitem(-1)[0] > self.bid_top:
-            self.set_level(True, bids.peekitem(-1)[0], 0)
-        while asks and asks.peekitem(0)[0] < self.ask_bot:
-            self.set_level(False, asks.peekitem(0)[0], 0)
-        low = self.bid_top - span * g
-        while bids and bids.peekitem(0)[0] <= low:
-            self.set_level(True, bids.peekitem(0)[0], 0)
-        high = self.ask_bot + span * g
-        while asks and asks.peekitem(-1)[0] >= high:
-            self.set_level(False, asks.peekitem(-1)[0], 0)
-        rnd = self.rng.random
-        expo = self.rng.expovariate
+        while bids and bid_keys[-1] > top:
+            set_level(True, bid_keys[-1], 0)
+        while asks and ask_keys[0] < bot:
+            set_level(False, ask_keys[0], 0)
+        low = top - span * g
+        while bids and bid_keys[0] <= low:
+            set_level(True, bid_keys[0], 0)
+        high = bot + span * g
+        while asks and ask_keys[-1] >= high:
+            set_level(False, ask_keys[-1], 0)
+        rng = self.rng
+        rnd, expo, qty = rng.random, rng.expovariate, self._random_qty
         want = updates_per_s * dt + self._carry
         n = int(want)
         self._carry = want - n
@@ -132,19 +133,19 @@ class VenueBook:
                 k = min(int(expo(1.0 / TOP_SCALE)), span - 1)
             else:
                 k = int(rnd() * span)
-            price = self.bid_top - k * g if is_bid else self.ask_bot + k * g
+            price = top - k * g if is_bid else bot + k * g
             if price <= 0:
                 continue
             side = bids if is_bid else asks
             if price in side and rnd() < DELETE_P:
-                self.set_level(is_bid, price, 0)
+                set_level(is_bid, price, 0)
             else:
-                self.set_level(is_bid, price, self._random_qty(price))
+                set_level(is_bid, price, qty(price))
         # Market makers keep the touch quoted: the spread stays one level wide.
-        if self.bid_top > 0 and self.bid_top not in bids:
-            self.set_level(True, self.bid_top, self._random_qty(self.bid_top))
-        if self.ask_bot not in asks:
-            self.set_level(False, self.ask_bot, self._random_qty(self.ask_bot))
+        if top > 0 and top not in bids:
+            set_level(True, top, qty(top))
+        if bot not in asks:
+            set_level(False, bot, qty(bot))
 
     def levels(self) -> tuple[tuple[tuple[float, float], ...], tuple[tuple[float, float], ...]]:
         """The book as floats (parsed from the same strings a client gets), best first."""
@@ -170,17 +171,34 @@ class MidModel:
         self._decay = math.exp(-dt / (NOISE_TAU_S * noise))  # thin markets dislocate further, for longer
         self._shock = NOISE_STD * noise * math.sqrt(1 - self._decay**2)
 
-    def step(self) -> None:
-        self._walk.append(self._walk[-1] + self._walk_rng.gauss(0.0, WALK_VOL * math.sqrt(self.dt)))
-        for v, rng in self._noise_rng.items():
-            self._noise[v] = self._noise[v] * self._decay + rng.gauss(0.0, self._shock)
+    def step(self, n: int = 1) -> None:
+        """Advance ``n`` intervals: the same draws, in the same order, as ``n`` single steps."""
+        walk, noise, decay, shock = self._walk, self._noise, self._decay, self._shock
+        walk_std = WALK_VOL * math.sqrt(self.dt)
+        for _ in range(n):
+            walk.append(walk[-1] + self._walk_rng.gauss(0.0, walk_std))
+            for v, rng in self._noise_rng.items():
+                noise[v] = noise[v] * decay + rng.gauss(0.0, shock)
 
     def mid(self, venue: str) -> float:
         return self._factor[venue] * math.exp(self._walk[-1 - self._lag_steps[venue]] + self._noise[venue])
 
 
+def cadence(activity: float) -> int:
+    """Every how many intervals a market of this ``activity`` (update-rate factor) moves: a quiet
+    one (a < 1) every ``round(1 / a)``, its changes merged meanwhile, so its top of book changes
+    rarely and its frame rate is a fraction of a busy market's (the mid's walk alone would
+    otherwise move every book at every interval), and stepping it costs as little."""
+    return max(1, round(1.0 / activity)) if activity < 1.0 else 1
+
+
 class Market:
-    """Every venue's book for every symbol, advanced together one push interval at a time."""
+    """Every venue's book for every symbol, advanced one push interval at a time.
+
+    A market moves at its ``cadence``: its mid model advances every interval it covers (the
+    same walk and noise draws as stepping each interval, so every venue, in any process, sees
+    the same walk), its books only on the intervals it is due, churned for the time since.
+    The markets not due cost nothing at a step."""
 
     def __init__(self, cfg: SimConfig) -> None:
         self.cfg = cfg
@@ -188,6 +206,7 @@ class Market:
         self.specs: dict[str, SymbolSpec] = {}
         self.mids: dict[str, MidModel] = {}
         self.books: dict[str, dict[str, VenueBook]] = {v: {} for v in cfg.venues}
+        self._by_cadence: dict[int, list[str]] = {}  # k -> the symbols that move every k-th step
         universe = dict.fromkeys(s for v in cfg.venues for s in cfg.listed(v))
         for s in universe:
             self.list(s, [v for v in cfg.venues if s in cfg.listed(v)])
@@ -200,6 +219,7 @@ class Market:
             spec = self.specs[symbol] = symbol_spec(symbol)
             self.mids[symbol] = MidModel(self.cfg.seed, symbol, self.cfg.venues, spec.price0, self.dt,
                                          self.cfg.price_factor.get(symbol, {}), self.cfg.noise.get(symbol, 1.0))
+            self._by_cadence.setdefault(cadence(self.cfg.activity.get(symbol, 1.0)), []).append(symbol)
         for v in venues:
             if symbol not in self.books[v]:
                 book = VenueBook(spec, self.cfg.levels, random.Random(f"{self.cfg.seed}:book:{v}:{symbol}"))
@@ -211,14 +231,21 @@ class Market:
         self.books[venue].pop(symbol, None)
 
     def step(self) -> None:
+        """One interval: the markets due at it move (see the class docstring)."""
         self.steps += 1
-        rate, activity = self.cfg.updates_per_s, self.cfg.activity
-        for s, model in self.mids.items():
-            model.step()
-            for v in self.cfg.venues:
-                book = self.books[v].get(s)
-                if book is not None:
-                    book.step(model.mid(v), self.dt, rate * activity.get(s, 1.0))
+        rate, activity, books = self.cfg.updates_per_s, self.cfg.activity, self.books
+        venues = [(v, books[v]) for v in self.cfg.venues]
+        for k, symbols in self._by_cadence.items():
+            if self.steps % k:
+                continue
+            dt = k * self.dt
+            for s in symbols:
+                model = self.mids[s]
+                model.step(k)
+                for v, venue_books in venues:
+                    book = venue_books.get(s)
+                    if book is not None:
+                        book.step(model.mid(v), dt, rate * activity.get(s, 1.0))
 
 
 def best_edge(market: Market, symbol: str, fees: dict[str, float]) -> float:

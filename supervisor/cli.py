@@ -36,6 +36,7 @@ from supervisor.control_api import (
     PsReply,
     TreeReply,
 )
+from supervisor.selection import SORT_KEYS, PsQuery
 
 T = TypeVar("T")
 
@@ -141,20 +142,15 @@ async def _client_command(args: argparse.Namespace, out: TextIO) -> int:
     async with Client(find_endpoint(args)) as client:
         match args.command:
             case "ps":
-                reply = await client.get("/v1/ps", PsReply)
-                rows = render.select(reply.actors, path=args.path, state=args.state, kind=args.kind,
-                                     top=args.top, sort=args.sort)
                 if args.json:
-                    out.write(msgspec.json.format(msgspec.json.encode(rows)).decode() + "\n")
+                    reply = await _ps(client, args)
+                    out.write(msgspec.json.format(msgspec.json.encode(reply.actors)).decode() + "\n")
                 else:
-                    out.write(await _ps_text(client, rows, len(reply.actors), args) + "\n")
+                    out.write(await _ps_text(client, args) + "\n")
             case "watch":
                 count = 0
                 while True:
-                    reply = await client.get("/v1/ps", PsReply)
-                    rows = render.select(reply.actors, path=args.path, state=args.state, kind=args.kind,
-                                         top=args.top, sort=args.sort)
-                    out.write("\x1b[H\x1b[2J" + await _ps_text(client, rows, len(reply.actors), args) + "\n")
+                    out.write("\x1b[H\x1b[2J" + await _ps_text(client, args) + "\n")
                     out.flush()
                     count += 1
                     if args.count and count >= args.count:
@@ -200,9 +196,18 @@ async def _client_command(args: argparse.Namespace, out: TextIO) -> int:
                     out.write("stopped\n")
     return 0
 
-async def _ps_text(client: Client, rows: list[Any], total: int, args: argparse.Namespace) -> str:
-    summary = msgspec.json.decode(await client.request("GET", "/v1/summary"))
-    return render.summary_header(summary, len(rows), total) + "\n" + render.ps_table(rows, sort=args.sort)
+async def _ps(client: Client, args: argparse.Namespace) -> PsReply:
+    """The rows to show, selected by the engine (it takes the full stats of those rows only)."""
+    query = PsQuery(path=args.path, state=args.state, kind=args.kind, top=args.top, sort=args.sort)
+    return await client.get("/v1/ps", PsReply, **query.params())
+
+
+async def _ps_text(client: Client, args: argparse.Namespace) -> str:
+    """The summary header over the rows; both asked at once (on a busy engine each request
+    waits its turns on the engine's loop)."""
+    reply, summary = await asyncio.gather(_ps(client, args), client.request("GET", "/v1/summary"))
+    return (render.summary_header(msgspec.json.decode(summary), len(reply.actors), reply.total) + "\n"
+            + render.ps_table(reply.actors, sort=args.sort))
 
 
 async def _wait_gone(client: Client, timeout_s: float) -> None:
@@ -247,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--socket", metavar="PATH", default=argparse.SUPPRESS, help="control unix socket")
     group.add_argument("--url", metavar="URL", default=argparse.SUPPRESS, help="control URL (TCP)")
     group.add_argument("--token-file", metavar="F", default=argparse.SUPPRESS, help="bearer token file (TCP)")
-    sort = dict(choices=render.SORT_KEYS, default="path", help="sort column (numbers: largest first)")
+    sort = dict(choices=SORT_KEYS, default="path", help="sort column (numbers: largest first)")
 
     p = sub.add_parser("ps", parents=[endpoint], help="one row per actor")
     p.add_argument("--sort", **sort)  # type: ignore[arg-type]

@@ -6,27 +6,13 @@ Pure functions over the control endpoint's reply Structs; no I/O.
 from __future__ import annotations
 
 import time
-from fnmatch import fnmatchcase
 from typing import Any
 
 import msgspec
 
 from actors.stats import ActorStats
 from supervisor.control_api import InspectReply, MarketsReply, TreeNode
-
-# sort key → (value of a row, largest first?)
-_SORTS: dict[str, tuple[Any, bool]] = {
-    "path": (lambda s: s.path, False),
-    "kind": (lambda s: (s.kind, s.path), False),
-    "state": (lambda s: (s.state, s.path), False),
-    "depth": (lambda s: s.mailbox_depth, True),
-    "hwm": (lambda s: s.mailbox_high_water, True),
-    "rate": (lambda s: s.rate_per_s, True),
-    "wait": (lambda s: s.queue_wait_p99_us or 0.0, True),
-    "restarts": (lambda s: s.restarts, True),
-    "uptime": (lambda s: s.uptime_s, True),
-}
-SORT_KEYS = tuple(_SORTS)
+from supervisor.selection import SORTS, matches
 
 PS_HEADER = ("PATH", "KIND", "STATE", "MAILBOX", "HWM", "MSG/S", "WAIT p99", "RESTARTS", "UPTIME")
 
@@ -57,7 +43,7 @@ def ps_row(s: ActorStats) -> tuple[str, ...]:
 
 
 def ps_table(stats: list[ActorStats], sort: str = "path") -> str:
-    key, descending = _SORTS[sort]
+    key, descending = SORTS[sort]
     rows = [PS_HEADER, *(ps_row(s) for s in sorted(stats, key=key, reverse=descending))]
     widths = [max(len(r[i]) for r in rows) for i in range(len(PS_HEADER))]
     numeric = {3, 4, 5, 6, 7, 8}  # right-aligned columns
@@ -98,7 +84,7 @@ def prune_tree(root: TreeNode, *, path: str | None = None, state: str | None = N
     walk(root)
     if path is None and state is None and kind is None and not top:
         return root, len(nodes), len(nodes)
-    matched = [n for n in nodes if _matches(n.path, n.state, n.kind, path, state, kind)]
+    matched = [n for n in nodes if matches(n.path, n.state, n.kind, path, state, kind)]
     if top:
         matched = sorted(matched, key=TREE_SORTS[sort], reverse=True)[:top]
     keep = {n.path.strip("/") for n in matched}
@@ -173,28 +159,6 @@ def inspect_text(reply: InspectReply) -> str:
         else:
             lines.append(f"describe ({reply.describe_type}): {_scalar(described)}")
     return "\n".join(lines)
-
-
-def select(stats: list[ActorStats], *, path: str | None = None, state: str | None = None,
-           kind: str | None = None, top: int | None = None, sort: str = "path") -> list[ActorStats]:
-    """The rows ``ps``/``watch`` show: matching the ``path`` glob (``venues/mexc/*``; a pattern
-    without ``*`` also matches the subtree under it), ``state`` and ``kind`` (class name, case
-    ignored), sorted by ``sort``; ``top`` keeps the first N (``--sort rate --top 20``)."""
-    key, descending = _SORTS[sort]
-    rows = sorted((s for s in stats if _matches(s.path, s.state, s.kind, path, state, kind)), key=key,
-                  reverse=descending)
-    return rows[:top] if top else rows
-
-
-def _matches(node_path: str, node_state: str, node_kind: str, path: str | None, state: str | None,
-             kind: str | None) -> bool:
-    p = node_path.strip("/")
-    if path is not None and not (fnmatchcase(p, path.strip("/")) or
-                                 ("*" not in path and p.startswith(path.strip("/") + "/"))):
-        return False
-    if state is not None and node_state != state:
-        return False
-    return kind is None or node_kind.lower() == kind.lower()
 
 
 def summary_header(summary: dict[str, Any], shown: int, total: int) -> str:

@@ -17,7 +17,7 @@ a non-loopback host not allowed, or a socket another live engine is using is a
 
 Endpoints (all JSON except /metrics; bodies are the Structs below)::
 
-    GET  /v1/ps                  PsReply
+    GET  /v1/ps?path=G&state=S&kind=K&sort=KEY&top=N    PsReply (the rows selected, sorted)
     GET  /v1/tree                TreeReply
     GET  /v1/inspect?path=P      InspectReply
     GET  /v1/summary             the engine's summary Struct
@@ -72,6 +72,7 @@ from supervisor.control_api import (
     TreeReply,
 )
 from supervisor.private import bind_private_socket, private_dir, write_private
+from supervisor.selection import NEEDS_WAITS, PsQuery, select
 from supervisor.spec import RestartChild
 
 _SECRET_NAME = re.compile(r"secret|token|passw|api_?key|credential", re.I)
@@ -83,7 +84,7 @@ _SECRET_NAME = re.compile(r"secret|token|passw|api_?key|credential", re.I)
 class TreeView(Protocol):
     """The part of the supervisor's running tree the control endpoint reads and drives."""
 
-    def stats(self) -> list[ActorStats]: ...
+    def stats(self, *, waits: bool = True) -> list[ActorStats]: ...
     def which_children(self, path: str) -> list[Any]: ...
     def lookup(self, path: str) -> Any: ...
     def describe(self, path: str) -> Any: ...  # a Struct or None (or an awaitable of one)
@@ -225,7 +226,8 @@ class ControlActor(Actor[msgspec.Struct]):
         return web.Response(body=self._encoder.encode(body), status=status, content_type="application/json")
 
     async def _ps(self, request: web.Request) -> web.Response:
-        return self._json(PsReply(actors=self._engine.tree.stats()))
+        query = msgspec.convert(dict(request.query), PsQuery, strict=False)  # ValidationError: 400
+        return self._json(ps_reply(self._engine.tree, query))
 
     async def _tree(self, request: web.Request) -> web.Response:
         return self._json(TreeReply(root=build_tree(self._engine.tree)))
@@ -309,11 +311,20 @@ def _norm(path: str) -> str:
     return path.strip().strip("/")
 
 
+def ps_reply(tree: TreeView, query: PsQuery) -> PsReply:
+    """Filter and sort every actor's cheap row, then take the full stats (queue waits) of the
+    rows shown only, unless the sort itself needs every row's waits."""
+    waits = query.sort in NEEDS_WAITS
+    every = tree.stats(waits=waits)
+    rows = select(every, path=query.path, state=query.state, kind=query.kind, top=query.top, sort=query.sort)
+    if not waits:
+        rows = [tree.lookup(row.path).stats() for row in rows]
+    return PsReply(actors=rows, total=len(every))
+
+
 def _stats_of(tree: TreeView, path: str) -> ActorStats:
-    for stats in tree.stats():
-        if _norm(stats.path) == path:
-            return stats
-    raise LookupError(f"no actor at path {path!r}")
+    """One actor's stats; LookupError (404) if nothing is at ``path``."""
+    return tree.lookup(path).stats()
 
 
 def _lookup_text(exc: LookupError) -> str:
@@ -322,7 +333,7 @@ def _lookup_text(exc: LookupError) -> str:
 
 def build_tree(tree: TreeView) -> TreeNode:
     """Nest the depth-first ``stats()`` list by path; restart types come from which_children."""
-    all_stats = tree.stats()
+    all_stats = tree.stats(waits=False)  # a tree shows no queue waits
     by_path = {_norm(s.path): s for s in all_stats}
     children: dict[str, list[str]] = {}
     for path in by_path:

@@ -25,7 +25,8 @@ class OkReply(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class PsReply(msgspec.Struct, frozen=True, kw_only=True):
-    actors: list[ActorStats]
+    actors: list[ActorStats]  # the rows the query selected (``supervisor.selection.PsQuery``), in order
+    total: int = 0  # actors in the tree
 
 
 class TreeNode(msgspec.Struct, frozen=True, kw_only=True):

@@ -37,7 +37,8 @@ from protocols.markets import Selection
 from protocols.messages import BookView, MarketEvent, RestartRecord, Subscribe, Unsubscribe
 from protocols.venue import Venue
 from supervisor.control import ControlActor
-from supervisor.markets import MarketChanges, MarketsActor
+from supervisor.engine_status import EngineStatus, EngineSummary
+from supervisor.markets import MarketChanges, MarketsActor, apply_market_set
 from supervisor.running import Tree, run
 from supervisor.spec import ChildSpec, Strategy, exponential_backoff
 from supervisor.tree import Supervisor
@@ -58,29 +59,6 @@ def detector_key(msg: object) -> object:
 def path_symbol(symbol: str) -> str:
     """``BTC/USDT`` → ``BTCUSDT``: the path component of a symbol."""
     return symbol.replace("/", "")
-
-
-class EngineSummary(msgspec.Struct, frozen=True, kw_only=True):
-    """The status line's figures (also served at /v1/summary)."""
-
-    uptime_s: float
-    books_in_sync: int
-    books: int
-    frames: int
-    frames_per_s: float
-    decode_errors: int
-    opportunities: int
-    executed: int
-    realised_pnl: float  # from matched fills only, net of fees
-    open_positions: int  # (venue, symbol) with unhedged base: never counted as PnL
-    unhedged_alerts: int  # residuals left open for the operator (ERROR logged)
-    restarts: int
-    paper: bool
-    markets: int = 0  # symbols with a detector (whole-market mode: the shared set)
-    quarantined: int = 0  # markets whose detector quarantined them (never traded)
-    all_in_sync_s: float | None = None  # from start until every book was first in sync
-    markets_shared: int | None = None  # whole-market mode: markets the venues share (as selected)
-    markets_active: int = 0  # markets the detector can trade now: >= 2 venues in sync, not quarantined
 
 
 class Engine:
@@ -125,9 +103,7 @@ class Engine:
         self.root = self._root()
         self._tree: Tree | None = None
         self._stop = asyncio.Event()
-        self._started = time.monotonic()
-        self._last = (self._started, 0)
-        self._all_in_sync_s: float | None = None
+        self.status = EngineStatus(self)
 
     # --- the tree -----------------------------------------------------------------------------
 
@@ -201,28 +177,7 @@ class Engine:
             for name in self.markets:
                 self.markets[name] = list(wanted.get(name, ()))
             return MarketChanges()
-        added: dict[str, tuple[str, ...]] = {}
-        removed: dict[str, tuple[str, ...]] = {}
-        for name in self.markets:
-            want = wanted.get(name, [])
-            gone = tuple(s for s in self.markets[name] if s not in want)
-            for symbol in gone:
-                await self.unsubscribe(name, symbol)
-            new = []
-            for symbol in want:
-                if symbol in self.markets[name]:
-                    continue
-                try:
-                    await self.subscribe(name, symbol)
-                except LookupError as exc:  # listed a moment ago, gone now: the next refresh retries
-                    log.warning("markets: cannot add %s on %s: %s", symbol, name, exc)
-                    continue
-                new.append(symbol)
-            if gone:
-                removed[name] = gone
-            if new:
-                added[name] = tuple(new)
-        return MarketChanges(added=added, removed=removed)
+        return await apply_market_set(self.markets, wanted, self.subscribe, self.unsubscribe)
 
     def _journal(self) -> Actor[Any]:
         return JournalActor(path=self.cfg.journal.path, durable=self.durable)
@@ -388,61 +343,13 @@ class Engine:
         self._stop.set()
 
     def summary(self) -> EngineSummary:
-        books = in_sync = restarts = 0
-        opportunities = executed = positions = alerts = 0
-        pnl = 0.0
-        for row in self.tree.stats():
-            restarts += row.restarts
-        for name, symbols in self.markets.items():
-            for symbol in symbols:
-                status = self._describe(f"venues/{name}/books/{path_symbol(symbol)}")
-                books += 1
-                in_sync += bool(status is not None and status.in_sync)
-        quarantined = active = 0
-        for symbol in self._symbols():
-            status = self._describe(f"detectors/{path_symbol(symbol)}")
-            opportunities += getattr(status, "opportunities", 0)
-            if getattr(status, "quarantined", None) is not None:
-                quarantined += 1
-            elif len(getattr(status, "venues_in_sync", ())) >= 2:
-                active += 1
-        shared = getattr(self._describe("markets"), "shared", None)
-        ex = self._describe("execution/executor")
-        if ex is not None:
-            executed, pnl = ex.executed, ex.realised_pnl
-            positions, alerts = len(ex.open_positions), ex.unhedged_alerts
-        frames = sum(c.frames for c in self.counters.values())
-        now = time.monotonic()
-        if self._all_in_sync_s is None and books and in_sync == books:
-            self._first_all_in_sync(books, now)
-        then, then_frames = self._last
-        self._last = (now, frames)
-        return EngineSummary(
-            uptime_s=round(now - self._started, 1), books_in_sync=in_sync, books=books, frames=frames,
-            frames_per_s=round((frames - then_frames) / max(now - then, 1e-9), 1),
-            decode_errors=sum(c.decode_errors for c in self.counters.values()),
-            opportunities=opportunities, executed=executed, realised_pnl=round(pnl, 6),
-            open_positions=positions, unhedged_alerts=alerts, restarts=restarts,
-            paper=not self.live, markets=len(self._symbols()), quarantined=quarantined,
-            all_in_sync_s=self._all_in_sync_s, markets_shared=shared, markets_active=active)
+        return self.status.summary()
 
-    def _note_all_in_sync(self) -> None:
-        """Record ``all_in_sync_s`` if every book is in sync now (cheaper than a summary)."""
-        books = [self._describe(f"venues/{name}/books/{path_symbol(symbol)}")
-                 for name, symbols in self.markets.items() for symbol in symbols]
-        if books and all(b is not None and b.in_sync for b in books):
-            self._first_all_in_sync(len(books), time.monotonic())
+    def book_paths(self) -> list[str]:
+        return [f"venues/{name}/books/{path_symbol(s)}" for name, symbols in self.markets.items() for s in symbols]
 
-    def _first_all_in_sync(self, books: int, now: float) -> None:
-        self._all_in_sync_s = round(now - self._started, 2)
-        log.info("all %d books in sync %.2fs after start", books, self._all_in_sync_s,
-                 extra={"books": books, "all_in_sync_s": self._all_in_sync_s})
-
-    def _describe(self, path: str) -> Any:
-        try:
-            return self.tree.describe(path)
-        except LookupError:
-            return None
+    def detector_paths(self) -> list[str]:
+        return [f"detectors/{path_symbol(s)}" for s in self._symbols()]
 
     # --- running ------------------------------------------------------------------------------
 
@@ -469,15 +376,15 @@ class Engine:
                     if left is not None and left <= 0:
                         break
                     # every 0.1 s until every book was first in sync (all_in_sync_s to 0.1 s), then 1 s
-                    tick = 0.1 if self._all_in_sync_s is None else 1.0
+                    tick = 0.1 if self.status.all_in_sync_s is None else 1.0
                     await asyncio.wait({waiter, stopper}, timeout=min(tick, left) if left is not None else tick)
                     if waiter.done():
                         break
                     if status is not None and time.monotonic() >= next_status:
                         next_status = time.monotonic() + 1.0
                         status(self.summary())
-                    elif self._all_in_sync_s is None:
-                        self._note_all_in_sync()
+                    elif self.status.all_in_sync_s is None:
+                        self.status.note_all_in_sync()
                 if waiter.done():
                     waiter.result()  # the root failed: raise its reason
             finally:

@@ -50,6 +50,36 @@ class MarketChanges(msgspec.Struct, frozen=True, kw_only=True):
     removed: dict[str, tuple[str, ...]] = {}
 
 
+async def apply_market_set(running: Mapping[str, Sequence[str]], wanted: Mapping[str, Sequence[str]],
+                           subscribe: Callable[[str, str], Awaitable[None]],
+                           unsubscribe: Callable[[str, str], Awaitable[None]]) -> MarketChanges:
+    """Bring the ``running`` markets (``{venue: [symbols]}``, kept by the callbacks) to ``wanted``:
+    unsubscribe what is gone, then subscribe what is new, venue by venue. A market the venue no
+    longer lists when subscribed (LookupError) is skipped with a warning: the next refresh retries."""
+    added: dict[str, tuple[str, ...]] = {}
+    removed: dict[str, tuple[str, ...]] = {}
+    for name in list(running):
+        want = wanted.get(name, [])
+        gone = tuple(s for s in running[name] if s not in want)
+        for symbol in gone:
+            await unsubscribe(name, symbol)
+        new = []
+        for symbol in want:
+            if symbol in running[name]:
+                continue
+            try:
+                await subscribe(name, symbol)
+            except LookupError as exc:  # listed a moment ago, gone now: the next refresh retries
+                log.warning("markets: cannot add %s on %s: %s", symbol, name, exc)
+                continue
+            new.append(symbol)
+        if gone:
+            removed[name] = gone
+        if new:
+            added[name] = tuple(new)
+    return MarketChanges(added=added, removed=removed)
+
+
 class MarketsStatus(msgspec.Struct, frozen=True, kw_only=True):
     shared: int  # markets run (on at least min_venues venues)
     listed: dict[str, int]  # markets each venue lists

@@ -82,12 +82,13 @@ class Tree:
     def which_children(self, path: str = "") -> list[ChildInfo]:
         return self._supervisor(path).which_children()
 
-    def stats(self) -> list[ActorStats]:
-        """Every actor in the tree, supervisors included, depth-first in start order."""
+    def stats(self, *, waits: bool = True) -> list[ActorStats]:
+        """Every actor in the tree, supervisors included, depth-first in start order.
+        ``waits=False``: without their queue waits (``ActorCell.stats``), a fraction of the cost."""
         rows: list[ActorStats] = []
 
         def walk(cell: ActorCell) -> None:
-            rows.append(cell.stats())
+            rows.append(cell.stats(waits=waits))
             if isinstance(cell.actor, Supervisor) and cell.state != "stopped":
                 for child in cell.actor.child_cells():
                     walk(child)

@@ -181,7 +181,6 @@ class VenueServer:
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
-        self.pushes = 0
         self.ws_accepted = 0  # WebSocket connections accepted, ever
         self.rate_limited = 0  # 429/418 answers for exceeding the request weight (not injected faults)
         self.rule_closes: dict[str, int] = {}  # sockets closed for breaking a venue rule, by rule
@@ -392,12 +391,8 @@ class VenueServer:
             conn.last_out = loop.time()
 
     def push(self) -> None:
-        """Drain every book's pending delta and fan it out, applying armed push faults.
-
-        A quiet market (``activity`` a < 1) is drained every ``round(1 / a)`` pushes only, its
-        changes merged meanwhile: its top of book changes rarely, so its frame rate is a
-        fraction of a busy market's (the mid's walk alone would otherwise move every book at
-        every push)."""
+        """Drain every book's pending delta and fan it out, applying armed push faults. (A quiet
+        market changes every few intervals only: ``simulator.market.cadence``.)"""
         if self.conns and self.faults.take("disconnect"):
             for conn in list(self.conns):
                 conn.send(_CLOSE)
@@ -406,15 +401,10 @@ class VenueServer:
         if subscribed and self.faults.armed_for("stall") and self.faults.take("stall"):
             return  # nothing drained: the changes wait, merged, for the next push
         deltas: dict[str, Delta] = {}
-        activity, pushes = self.cfg.activity, self.pushes
         for symbol, book in self.books.items():
-            a = activity.get(symbol, 1.0)
-            if a < 1.0 and pushes % max(1, round(1.0 / a)):
-                continue  # a quiet market: changes wait, merged, for its next push
             d = book.drain()
             if d is not None:
                 deltas[symbol] = self.prepare_delta(symbol, d)
-        self.pushes += 1
         out: dict[Conn, list[Frame]] = {}
         cache: dict[tuple[object, ...], Frame | None] = {}
         for conn in self.conns:

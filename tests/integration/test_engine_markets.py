@@ -15,6 +15,7 @@ import config
 import supervisor.app as app
 from protocols.markets import Listing, Selection, shared_markets
 from protocols.messages import FlushJournal, GetMarketEvents
+from simulator.market import cadence
 from simulator.venues.reference import market_volume
 from supervisor.cli import main_async
 from supervisor.engine import Engine, path_symbol
@@ -200,7 +201,9 @@ async def test_reconnected_shards_books_fetch_their_snapshots_recent_edge_first_
         await wait_until(lambda: any(engine.recent_edge(s) for s in engine.markets[venue]), timeout=30,
                          what="an opportunity in a market on binance")
         gate, server = engine.snapshot_gates[venue], sim.venues[venue]
-        rate = {s: sim.cfg.activity.get(s, 1.0) for s in engine.markets[venue]}
+        # frames/s per book, what the gate ranks by: a market moves every cadence(activity)
+        # intervals, so every market of activity >= 2/3 pushes at the same 10 frames/s
+        rate = {s: 1 / cadence(sim.cfg.activity.get(s, 1.0)) for s in engine.markets[venue]}
         # the shard with the busiest market reconnects last: first come, first served would
         # fetch every book of the quieter shards before it
         shards = sorted((list(s) for s in engine.shards[venue]), key=lambda s: max(rate[x] for x in s))
@@ -229,7 +232,7 @@ async def test_reconnected_shards_books_fetch_their_snapshots_recent_edge_first_
         never_edge = {s for s in order if not engine.recent_edge(s)}
         assert edge_before and never_edge
         assert max(order.index(s) for s in edge_before) < min(order.index(s) for s in never_edge), order
-        # the others by activity: of two markets whose update rates differ 3x, the busier first
+        # the others by activity: of two markets whose frame rates differ 3x, the busier first
         inverted = [(a, b) for a in never_edge for b in never_edge
                     if rate[a] >= 3 * rate[b] and order.index(a) > order.index(b)]
         assert not inverted, f"a quieter market fetched before a 3x busier one: {inverted} ({order}, {rate})"

@@ -109,3 +109,19 @@ def test_matching_conserves_value_net_of_fees_and_never_overdraws(orders, seed):
     assert all(free >= -1e-9 and locked >= -1e-6 for free, locked in ex.balances.values())
     bids, asks = book.levels()
     assert bids[0][0] < asks[0][0]  # taking liquidity never crosses the book
+
+
+def test_a_quiet_market_moves_every_round_one_over_activity_steps_on_the_walk_a_busy_one_sees() -> None:
+    quiet = Market(SimConfig(seed=3, activity={"SOL/USDT": 0.25}))  # moves every 4th interval
+    busy = Market(SimConfig(seed=3))
+    alone = Market(SimConfig(seed=3, venues=("gateio",), activity={"SOL/USDT": 0.25}))  # one venue per process
+    seqs = []
+    for _ in range(8):
+        quiet.step(), busy.step(), alone.step()
+        seqs.append(quiet.books["mexc"]["SOL/USDT"].seq)
+    assert seqs[0] == seqs[1] == seqs[2] < seqs[3] == seqs[4] == seqs[5] == seqs[6] < seqs[7]
+    for venue in ("mexc", "binance", "gateio"):  # the same walk and noise, whatever the cadence
+        assert quiet.books[venue]["SOL/USDT"].bid_top == busy.books[venue]["SOL/USDT"].bid_top
+        assert quiet.mids["SOL/USDT"].mid(venue) == busy.mids["SOL/USDT"].mid(venue)
+    assert alone.books["gateio"]["SOL/USDT"].bid_top == quiet.books["gateio"]["SOL/USDT"].bid_top
+    assert quiet.books["mexc"]["BTC/USDT"].levels() == busy.books["mexc"]["BTC/USDT"].levels()  # not quiet: as before
