@@ -19,7 +19,7 @@ PEERS: dict[str, tuple[str, str]] = {
 }
 
 # the packages whose versions the results quote beside the peers'
-CORE = ("msgspec", "uvloop", "sortedcontainers", "protobuf")
+CORE = ("msgspec", "uvloop", "picows", "sortedcontainers", "protobuf")
 
 
 def missing(name: str) -> str | None:
