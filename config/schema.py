@@ -124,6 +124,14 @@ class JournalConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=Tr
         return Path(self.path).parent
 
 
+class AccountConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The account actors (``actors.account``). No venue numbers its private events, so every
+    ``audit_s`` the live view is compared with REST balances and a push the venue never sent is
+    corrected: the longest a missed push can leave the view wrong."""
+
+    audit_s: Annotated[float, msgspec.Meta(ge=1, le=86_400)] = 30.0
+
+
 class ControlConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The control endpoint. ``unix``: a socket file; ``tcp``: host:port with a bearer token.
 
@@ -190,6 +198,7 @@ class EngineConfig(_Config, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     mailboxes: MailboxConfig = msgspec.field(default_factory=MailboxConfig)
     restart: RestartConfig = msgspec.field(default_factory=RestartConfig)
     journal: JournalConfig = msgspec.field(default_factory=JournalConfig)
+    account: AccountConfig = msgspec.field(default_factory=AccountConfig)
     control: ControlConfig = msgspec.field(default_factory=ControlConfig)
     book: BookConfig = msgspec.field(default_factory=BookConfig)
     simulator: SimulatorConfig = msgspec.field(default_factory=SimulatorConfig)

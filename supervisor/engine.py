@@ -240,8 +240,8 @@ class Engine:
                 ChildSpec("connections", connections),
             ]
             if codec is not None:
-                children.append(ChildSpec("account", lambda: AccountActor(venue=venue, codec=codec,
-                                                                          board=self.accounts)))
+                children.append(ChildSpec("account", lambda: AccountActor(
+                    venue=venue, codec=codec, board=self.accounts, audit_s=self.cfg.account.audit_s)))
             if orders is not None:
                 children.append(ChildSpec("orders", lambda: OrderGatewayActor(
                     venue=venue, codec=orders, channel=self.gateways.channel(name))))

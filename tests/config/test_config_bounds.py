@@ -40,6 +40,8 @@ BAD = [
      "detector.max_book_age_ms: expected an integer <= 3600000, got 86400000"),
     ("edge beyond 100 %", "[detector]\nmin_edge_bps = 20000.0\n",
      "detector.min_edge_bps: expected a number <= 10000.0, got 20000.0"),
+    ("account audit more than once a second", "[account]\naudit_s = 0.1\n",
+     "account.audit_s: expected a number >= 1"),
     ("lowercase symbol", None,
      'venues.mexc.symbols[1]: expected "BASE/QUOTE" in capitals ("ETH/USDT"), got "eth/usdt"'),
     ("unix path too long", f'[control]\nunix_path = "{LONG_DIR}/control.sock"\n',

@@ -45,7 +45,9 @@ def views_equal_venues(h: Harness) -> bool:
 
 
 async def test_an_opportunity_executes_with_no_rest_call_between_detection_and_its_orders(state_dir: Path) -> None:
-    async with engine_running(state_dir, venues=TWO) as h:
+    # The account actors' periodic REST audit is the one REST call no decision makes; a run
+    # slowed past its 30 s could put one inside a detection -> orders window.
+    async with engine_running(state_dir, venues=TWO, extra="[account]\naudit_s = 3600\n") as h:
         await wait_until(lambda: views_usable(h) and h.all_in_sync(TWO), timeout=10,
                          what="both account views live and every book in sync")
         await wait_until(lambda: h.rows("SELECT 1 FROM opportunities WHERE status = 'executed'"), timeout=12,
