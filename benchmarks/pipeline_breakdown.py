@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -79,10 +80,11 @@ class _Sink(Actor):
             self.done.set()
 
 
-async def ws_receive_us(frames: list[bytes], burst: int) -> float:
-    """aiohttp client receive per frame: the server writes ``burst`` frames per write."""
+@contextlib.asynccontextmanager
+async def _pushing(frames: list[bytes], burst: int, go: asyncio.Event) -> AsyncIterator[int]:
+    """A loopback WebSocket server (its port) that, once ``go`` is set, writes ``frames``
+    ``burst`` at a time, one write per loop turn, then waits for the client to close."""
     writes = [b"".join(frames[i:i + burst]) for i in range(0, len(frames), burst)]
-    go = asyncio.Event()
 
     async def handler(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -102,37 +104,30 @@ async def ws_receive_us(frames: list[bytes], burst: int) -> float:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = runner.addresses[0][1]
     try:
-        async with aiohttp.ClientSession() as session, session.ws_connect(f"http://127.0.0.1:{port}/ws") as ws:
-            go.set()
-            t0 = time.perf_counter_ns()
-            for _ in range(len(frames)):
-                await ws.receive()
-            elapsed = time.perf_counter_ns() - t0
-            await ws.close()
+        yield runner.addresses[0][1]
     finally:
         await runner.cleanup()
+
+
+async def ws_receive_us(frames: list[bytes], burst: int) -> float:
+    """aiohttp client receive per frame: the server writes ``burst`` frames per write."""
+    go = asyncio.Event()
+    async with _pushing(frames, burst, go) as port, aiohttp.ClientSession() as session, \
+            session.ws_connect(f"http://127.0.0.1:{port}/ws") as ws:
+        go.set()
+        t0 = time.perf_counter_ns()
+        for _ in range(len(frames)):
+            await ws.receive()
+        elapsed = time.perf_counter_ns() - t0
+        await ws.close()
     return elapsed / 1000 / len(frames)
 
 
 async def ws_callback_us(frames: list[bytes], burst: int) -> float:
     """picows client ``on_ws_frame`` per frame, taking the payload as the connection does: the
     server writes ``burst`` frames per write."""
-    writes = [b"".join(frames[i:i + burst]) for i in range(0, len(frames), burst)]
     go, done = asyncio.Event(), asyncio.Event()
-
-    async def handler(request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        await go.wait()
-        transport = request.transport
-        assert transport is not None
-        for chunk in writes:
-            transport.write(chunk)
-            await asyncio.sleep(0)
-        await ws.receive()  # until the client closes
-        return ws
 
     class Listener(WSListener):
         n = 0
@@ -144,14 +139,7 @@ async def ws_callback_us(frames: list[bytes], burst: int) -> float:
             if self.n == len(frames):
                 done.set()
 
-    app = web.Application()
-    app.add_routes([web.get("/ws", handler)])
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
+    async with _pushing(frames, burst, go) as port:
         transport, _ = await ws_connect(Listener, f"ws://127.0.0.1:{port}/ws", use_aiofastnet=False)
         go.set()
         t0 = time.perf_counter_ns()
@@ -159,8 +147,6 @@ async def ws_callback_us(frames: list[bytes], burst: int) -> float:
         elapsed = time.perf_counter_ns() - t0
         transport.disconnect()
         await transport.wait_disconnected()
-    finally:
-        await runner.cleanup()
     return elapsed / 1000 / len(frames)
 
 
