@@ -12,7 +12,6 @@ is (Clinger's fast path). Longer numbers go through ``PyOS_string_to_double``, t
 ``float()`` itself calls (<= 63 digits: it cannot overflow or underflow to 0 from a non-zero).
 """
 
-cimport cython
 from cpython.object cimport PyObject
 from libc.stdint cimport uint64_t
 
@@ -23,16 +22,23 @@ cdef extern from *:
     """
     static const double arbor_pow10[23] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
                                            1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    static const unsigned long long arbor_pow10_u64[20] = {
+        1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
+        1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+        100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
+        1000000000000000000ULL, 10000000000000000000ULL};
     """
     const double arbor_pow10[23]
+    const uint64_t arbor_pow10_u64[20]
 
 cdef enum:
     MAX_NUMBER = 63  # bytes of a price/quantity the slow-exact path copies to a C string
 
 
-@cython.cdivision(True)
 cdef inline bint plain_decimal(const unsigned char *p, Py_ssize_t n, double *out) except -1:
-    cdef Py_ssize_t i, digits = 0, significant = 0, decimals = 0
+    # m holds the digits up to the last non-zero one read; the zeros after it wait in ``zeros``
+    # (a trailing fractional zero is never multiplied in: no division to drop it again)
+    cdef Py_ssize_t i, zeros = 0, significant = 0, fraction = 0, decimals = 0
     cdef bint dot = False
     cdef uint64_t m = 0
     cdef unsigned char c
@@ -43,26 +49,32 @@ cdef inline bint plain_decimal(const unsigned char *p, Py_ssize_t n, double *out
         return False
     for i in range(n):
         c = p[i]
-        if c == 46:  # '.'
+        if 49 <= c <= 57:
+            significant += zeros + 1
+            if significant <= 19:
+                m = m * arbor_pow10_u64[zeros + 1] + (c - 48)
+            zeros = 0
             if dot:
-                return False
+                fraction += 1
+                decimals = fraction
+        elif c == 48:
+            if m:
+                zeros += 1
+            if dot:
+                fraction += 1
+        elif c == 46 and not dot:  # '.': the integer part's trailing zeros count
             dot = True
-        elif 48 <= c <= 57:
-            digits += 1
-            if dot:
-                decimals += 1
-            if m or c != 48:
-                significant += 1
-                if significant <= 19:
-                    m = m * 10 + (c - 48)
+            significant += zeros
+            if significant <= 19:
+                m *= arbor_pow10_u64[zeros]
+            zeros = 0
         else:
             return False
-    if digits == 0:
-        return False
+    if not dot:
+        significant += zeros
+        if significant <= 19:
+            m *= arbor_pow10_u64[zeros]
     if significant <= 19:
-        while decimals > 0 and m % 10 == 0 and m != 0:
-            m //= 10
-            decimals -= 1
         if m == 0:
             out[0] = 0.0
             return True
