@@ -25,9 +25,13 @@ other than the two, an ``event`` other than ``update``, an ``error`` other than 
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_XDECREF
+from cpython.tuple cimport PyTuple_New
 from cpython.unicode cimport PyUnicode_DecodeASCII
 from libc.stdint cimport int64_t
-from libc.string cimport memcmp
+from libc.string cimport memcmp, memcpy
 
 from protocols._decimal cimport plain_decimal
 
@@ -40,9 +44,11 @@ cdef extern from "Python.h":
     bint PyUnicode_IS_COMPACT_ASCII(object)
     void *PyUnicode_DATA(object)
     Py_ssize_t PyUnicode_GET_LENGTH(object)
+    void _PyTuple_SET_ITEM_STEAL "PyTuple_SET_ITEM"(object, Py_ssize_t, PyObject *)
 
 cdef enum:
     MAX_DEPTH = 32  # nesting the value skipper follows; deeper is left to msgspec
+    STACK_LEVELS = 64  # levels of a side held on the C stack before the tuple; more go to the heap
     # the depth keys, one bit each: Binance e E s U u b a, Gate.io s t U u b a full
     K_E = 1
     K_EVENT_MS = 2
@@ -78,6 +84,8 @@ cdef struct Depth:
     Span event, symbol
     int64_t ts, first, last
     bint full
+    PyObject *bids  # owned: the sides' tuples once read (the decode_* functions release them)
+    PyObject *asks
 
 
 # --- JSON tokens ------------------------------------------------------------------------------------
@@ -210,28 +218,58 @@ cdef bint _skip(Cur *c, int depth) noexcept nogil:
 
 # --- depth fields -----------------------------------------------------------------------------------
 
-cdef bint _levels(Cur *c, list into) except -1:
-    """``[["price","qty"], ...]`` appended as untracked ``(price, qty)`` tuples of floats."""
+cdef object _levels(Cur *c):
+    """``[["price","qty"], ...]`` -> an untracked tuple of untracked ``(price, qty)`` tuples of
+    floats, or None if unusual. The levels wait on the C stack (the heap past ``STACK_LEVELS``)
+    and move into a tuple of the exact size: no list to grow and copy."""
+    cdef PyObject *stack[STACK_LEVELS]
+    cdef PyObject **held = stack
+    cdef PyObject **grown
+    cdef Py_ssize_t n = 0, room = STACK_LEVELS, i
     cdef Span price, qty
     cdef double p, q
     cdef tuple level
+    cdef object levels
     if not _byte(c, 91):
-        return False
+        return None
     if _byte(c, 93):
-        return True
-    while True:
-        if not (_byte(c, 91) and _string(c, &price) and _byte(c, 44) and _string(c, &qty) and _byte(c, 93)):
-            return False
-        if not plain_decimal(price.p, price.n, &p) or not plain_decimal(qty.p, qty.n, &q):
-            return False
-        if p <= 0.0:  # a price must be > 0: the msgspec path reports it (protocols.numbers)
-            return False
-        level = (p, q)
-        PyObject_GC_UnTrack(<void *>level)  # two floats: never in a cycle
-        into.append(level)
-        if _byte(c, 44):
-            continue
-        return _byte(c, 93)
+        return ()
+    try:
+        while True:
+            if not (_byte(c, 91) and _string(c, &price) and _byte(c, 44) and _string(c, &qty) and _byte(c, 93)):
+                return None
+            if not plain_decimal(price.p, price.n, &p) or not plain_decimal(qty.p, qty.n, &q):
+                return None
+            if p <= 0.0:  # a price must be > 0: the msgspec path reports it (protocols.numbers)
+                return None
+            if n == room:
+                grown = <PyObject **>PyMem_Malloc(2 * room * sizeof(PyObject *))
+                if grown == NULL:
+                    raise MemoryError()
+                memcpy(grown, held, n * sizeof(PyObject *))
+                if held != stack:
+                    PyMem_Free(held)
+                held, room = grown, 2 * room
+            level = (p, q)
+            PyObject_GC_UnTrack(<void *>level)  # two floats: never in a cycle
+            Py_INCREF(level)
+            held[n] = <PyObject *>level
+            n += 1
+            if _byte(c, 44):
+                continue
+            if not _byte(c, 93):
+                return None
+            levels = PyTuple_New(n)
+            for i in range(n):
+                _PyTuple_SET_ITEM_STEAL(levels, i, held[i])  # the reference moves into the tuple
+            n = 0
+            PyObject_GC_UnTrack(<void *>levels)  # a tuple of untracked tuples: the same
+            return levels
+    finally:
+        for i in range(n):
+            Py_XDECREF(held[i])
+        if held != stack:
+            PyMem_Free(held)
 
 
 cdef inline unsigned int _key(Span key, bint gate) noexcept nogil:
@@ -259,15 +297,21 @@ cdef inline unsigned int _key(Span key, bint gate) noexcept nogil:
     return K_FULL if gate and _eq(key, "full", 4) else 0
 
 
-cdef bint _field(Cur *c, unsigned int bit, Depth *d, list bids, list asks) except -1:
+cdef bint _field(Cur *c, unsigned int bit, Depth *d) except -1:
     """The value of depth key ``bit`` into ``d``; False if unusual or seen before."""
     if d.seen & bit:
         return False
     d.seen |= bit
-    if bit == K_BIDS:
-        return _levels(c, bids)
-    if bit == K_ASKS:
-        return _levels(c, asks)
+    if bit == K_BIDS or bit == K_ASKS:
+        levels = _levels(c)
+        if levels is None:
+            return False
+        Py_INCREF(levels)
+        if bit == K_BIDS:
+            d.bids = <PyObject *>levels
+        else:
+            d.asks = <PyObject *>levels
+        return True
     if bit == K_S:
         return _string(c, &d.symbol)
     if bit == K_E:
@@ -285,7 +329,7 @@ cdef bint _field(Cur *c, unsigned int bit, Depth *d, list bids, list asks) excep
     return _uint(c, &d.ts)  # K_T, K_EVENT_MS
 
 
-cdef bint _depth_object(Cur *c, Depth *d, list bids, list asks, bint gate) except -1:
+cdef bint _depth_object(Cur *c, Depth *d, bint gate) except -1:
     """``{...}`` of depth keys (others skipped) into ``d``."""
     cdef Span key
     cdef unsigned int bit
@@ -298,7 +342,7 @@ cdef bint _depth_object(Cur *c, Depth *d, list bids, list asks, bint gate) excep
             return False
         bit = _key(key, gate)
         if bit:
-            if not _field(c, bit, d, bids, asks):
+            if not _field(c, bit, d):
                 return False
         elif not _skip(c, 1):
             return False
@@ -329,26 +373,41 @@ cdef object _symbol(object symbols, Span s):
     return symbols.get(PyUnicode_DecodeASCII(<const char *>s.p, s.n, NULL))
 
 
-cdef object _delta(str venue, object symbol, Depth *d, list bids, list asks, object recv_ns):
-    cdef tuple bid_levels = tuple(bids), ask_levels = tuple(asks)
-    PyObject_GC_UnTrack(<void *>bid_levels)  # tuples of untracked tuples: the same
-    PyObject_GC_UnTrack(<void *>ask_levels)
-    return BookDelta(venue=venue, symbol=symbol, first_seq=d.first, last_seq=d.last, bids=bid_levels,
-                     asks=ask_levels, exchange_ts_ms=d.ts, recv_ns=recv_ns, full=d.full)
+cdef object _delta(str venue, object symbol, Depth *d, object recv_ns):
+    bids = () if d.bids == NULL else <object>d.bids  # Gate.io's b/a default to ()
+    asks = () if d.asks == NULL else <object>d.asks
+    return BookDelta(venue=venue, symbol=symbol, first_seq=d.first, last_seq=d.last, bids=bids, asks=asks,
+                     exchange_ts_ms=d.ts, recv_ns=recv_ns, full=d.full)
+
+
+cdef inline void _init(Depth *d) noexcept:
+    d.seen = 0
+    d.full = False
+    d.bids = d.asks = NULL
+
+
+cdef inline void _release(Depth *d) noexcept:
+    Py_XDECREF(d.bids)
+    Py_XDECREF(d.asks)
 
 
 # --- the venues -------------------------------------------------------------------------------------
 
 def decode_binance(frame, recv_ns, symbols):
     """A Binance ``depthUpdate`` frame -> the ``BookDelta`` the msgspec path gives, or ``None``."""
+    cdef Depth d
+    _init(&d)
+    try:
+        return _binance(frame, recv_ns, symbols, &d)
+    finally:
+        _release(&d)
+
+
+cdef object _binance(frame, recv_ns, symbols, Depth *d):
     cdef Cur c
     cdef Span key, stream
-    cdef Depth d
     cdef unsigned int bit, top = 0
     cdef bint has_stream = False, has_data = False, read_by_slow_path = False
-    cdef list bids = [], asks = []
-    d.seen = 0
-    d.full = False
     if not _start(frame, &c) or not _byte(&c, 123) or _byte(&c, 125):
         return None
     while True:
@@ -356,11 +415,11 @@ def decode_binance(frame, recv_ns, symbols):
             return None
         bit = _key(key, False)
         if bit:  # a bare /ws/<symbol>@depth frame's field
-            if not _field(&c, bit, &d, bids, asks):
+            if not _field(&c, bit, d):
                 return None
             top |= bit
         elif _eq(key, "data", 4):
-            if has_data or not _depth_object(&c, &d, bids, asks, False):
+            if has_data or not _depth_object(&c, d, False):
                 return None
             has_data = True
         elif _eq(key, "stream", 6):
@@ -389,28 +448,33 @@ def decode_binance(frame, recv_ns, symbols):
     symbol = _symbol(symbols, d.symbol)
     if symbol is None:
         return None
-    return _delta(_BINANCE, symbol, &d, bids, asks, recv_ns)
+    return _delta(_BINANCE, symbol, d, recv_ns)
 
 
 def decode_gateio(frame, recv_ns, symbols):
     """A Gate.io ``spot.order_book_update`` / ``spot.obu`` update push -> the ``BookDelta`` the
     msgspec path gives, or ``None``."""
+    cdef Depth d
+    _init(&d)
+    try:
+        return _gateio(frame, recv_ns, symbols, &d)
+    finally:
+        _release(&d)
+
+
+cdef object _gateio(frame, recv_ns, symbols, Depth *d):
     cdef Cur c
     cdef Span key, value, pair
-    cdef Depth d
     cdef int channel = 0
     cdef bint has_event = False, has_error = False, has_result = False
     cdef Py_ssize_t i
-    cdef list bids = [], asks = []
-    d.seen = 0
-    d.full = False
     if not _start(frame, &c) or not _byte(&c, 123) or _byte(&c, 125):
         return None
     while True:
         if not (_string(&c, &key) and _byte(&c, 58)):
             return None
         if _eq(key, "result", 6):
-            if has_result or not _depth_object(&c, &d, bids, asks, True):
+            if has_result or not _depth_object(&c, d, True):
                 return None
             has_result = True
         elif _eq(key, "channel", 7):
@@ -467,4 +531,4 @@ def decode_gateio(frame, recv_ns, symbols):
     symbol = _symbol(symbols, pair)
     if not symbol:
         return None
-    return _delta(_GATEIO, symbol, &d, bids, asks, recv_ns)
+    return _delta(_GATEIO, symbol, d, recv_ns)

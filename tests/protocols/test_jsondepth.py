@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import importlib
 import json
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -370,3 +371,33 @@ def test_a_hand_written_odd_frame_gives_the_codecs_answer_with_the_reader_as_wit
     symbols = GATE_SYMBOLS if venue == "gateio" else BINANCE_SYMBOLS
     assert_agrees(venue, frame, symbols)
     assert_agrees(venue, frame.encode(), symbols)
+
+
+def _book(n: int) -> list[list[str]]:
+    return [[f"{100 + i * 0.01:.2f}", f"{i % 7}.{i:04d}"] for i in range(n)]
+
+
+@pytest.mark.parametrize("n", [63, 64, 65, 130, 1000])
+def test_a_side_longer_than_the_stack_buffer_reads_whole(core: str, n: int) -> None:
+    if core == "python":
+        pytest.skip("the compiled reader only")
+    frame = json.dumps({"channel": "spot.obu", "event": "update", "result": {
+        "t": 1, "full": True, "s": "ob.BTC_USDT.50", "u": 9, "b": _book(n), "a": _book(n + 1)}})
+    got = assert_agrees("gateio", frame, GATE_SYMBOLS)
+    assert got is not None and (len(got.bids), len(got.asks)) == (n, n + 1)
+
+
+def test_the_reader_keeps_no_reference_to_the_levels_of_a_frame_it_leaves_to_msgspec(core: str) -> None:
+    if core == "python":
+        pytest.skip("the compiled reader only")
+    read = reader("gateio")
+    book = json.dumps(_book(200))
+    frames = [f'{{"channel":"spot.obu","event":"update","result":{{"b":{book},"a":{book},"s":"x"}}}}',  # bad s
+              f'{{"channel":"spot.obu","event":"update","result":{{"b":{book},"a":{book[:-2]}]]}}}}']  # cut
+    for frame in frames * 3:  # warm the freelists
+        assert read(frame, 1, GATE_SYMBOLS) is None
+    before = sys.getallocatedblocks()
+    for _ in range(200):
+        for frame in frames:
+            read(frame, 1, GATE_SYMBOLS)
+    assert sys.getallocatedblocks() - before < 1000  # 200 x 2 x 400 levels would be ~480k blocks
