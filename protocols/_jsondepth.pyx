@@ -31,7 +31,7 @@ from cpython.ref cimport Py_INCREF, Py_XDECREF
 from cpython.tuple cimport PyTuple_New
 from cpython.unicode cimport PyUnicode_DecodeASCII
 from libc.stdint cimport int64_t
-from libc.string cimport memcmp, memcpy
+from libc.string cimport memchr, memcmp, memcpy
 
 from protocols._decimal cimport plain_decimal
 
@@ -122,6 +122,22 @@ cdef inline bint _string(Cur *c, Span *out) noexcept nogil:
             return False
         c.p += 1
     return False
+
+
+cdef inline bint _quoted(Cur *c, Span *out) noexcept nogil:
+    """Whitespace, then a string's raw contents up to the next quote, unchecked: for a number,
+    which ``plain_decimal`` then checks byte by byte (an escape, a control or a non-ASCII byte
+    is not a digit), so the bytes are read once."""
+    cdef const unsigned char *quote
+    _ws(c)
+    if c.p >= c.end or c.p[0] != 34:
+        return False
+    quote = <const unsigned char *>memchr(c.p + 1, 34, c.end - c.p - 1)
+    if quote == NULL:
+        return False
+    out.p, out.n = c.p + 1, quote - c.p - 1
+    c.p = quote + 1
+    return True
 
 
 cdef inline bint _eq(Span s, const char *text, Py_ssize_t n) noexcept nogil:
@@ -236,7 +252,7 @@ cdef object _levels(Cur *c):
         return ()
     try:
         while True:
-            if not (_byte(c, 91) and _string(c, &price) and _byte(c, 44) and _string(c, &qty) and _byte(c, 93)):
+            if not (_byte(c, 91) and _quoted(c, &price) and _byte(c, 44) and _quoted(c, &qty) and _byte(c, 93)):
                 return None
             if not plain_decimal(price.p, price.n, &p) or not plain_decimal(qty.p, qty.n, &q):
                 return None
