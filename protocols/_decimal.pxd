@@ -2,7 +2,7 @@
 """A venue's decimal string, read as exactly the double ``float()`` gives: the compiled readers'
 one number routine (``protocols.mexc._depth``, ``protocols._jsondepth``), inline in each.
 
-``plain_decimal(p, n, &out)``: the ``n`` bytes at ``p`` are ASCII digits with at most one ``.``,
+``plain_decimal(span, &out)``: the span's ``n`` bytes at ``p`` are ASCII digits with at most one ``.``,
 in JSON's number grammar (a digit first, no leading zero: ``"0.5"``, not ``"00.5"`` or ``".5"``;
 a digit after the dot: not ``"1."``), at most ``MAX_NUMBER`` bytes; anything else (a sign, an
 exponent, ``nan``, space, empty) is False, for the caller's slow path to judge. With the
@@ -35,7 +35,12 @@ cdef enum:
     MAX_NUMBER = 63  # bytes of a price/quantity the slow-exact path copies to a C string
 
 
-cdef inline bint plain_decimal(const unsigned char *p, Py_ssize_t n, double *out) except -1:
+cdef struct Span:  # n bytes of a frame at p, not owned: a field, a string's contents
+    const unsigned char *p
+    Py_ssize_t n
+
+
+cdef inline bint plain_decimal(Span s, double *out) except -1:
     # m holds the digits up to the last non-zero one read; the zeros after it wait in ``zeros``
     # (a trailing fractional zero is never multiplied in: no division to drop it again)
     cdef Py_ssize_t i, zeros = 0, significant = 0, fraction = 0, decimals = 0
@@ -43,6 +48,8 @@ cdef inline bint plain_decimal(const unsigned char *p, Py_ssize_t n, double *out
     cdef uint64_t m = 0
     cdef unsigned char c
     cdef char[MAX_NUMBER + 1] text
+    cdef const unsigned char *p = s.p
+    cdef Py_ssize_t n = s.n
     if n < 1 or n > MAX_NUMBER:
         return False
     if not 48 <= p[0] <= 57 or p[n - 1] == 46 or (p[0] == 48 and n > 1 and p[1] != 46):

@@ -33,7 +33,7 @@ from cpython.unicode cimport PyUnicode_DecodeASCII
 from libc.stdint cimport int64_t
 from libc.string cimport memchr, memcmp, memcpy
 
-from protocols._decimal cimport plain_decimal
+from protocols._decimal cimport Span, plain_decimal
 
 from protocols.messages import BookDelta
 
@@ -72,11 +72,6 @@ _GATEIO = "gateio"
 cdef struct Cur:
     const unsigned char *p
     const unsigned char *end
-
-
-cdef struct Span:
-    const unsigned char *p
-    Py_ssize_t n
 
 
 cdef struct Depth:
@@ -254,7 +249,7 @@ cdef object _levels(Cur *c):
         while True:
             if not (_byte(c, 91) and _quoted(c, &price) and _byte(c, 44) and _quoted(c, &qty) and _byte(c, 93)):
                 return None
-            if not plain_decimal(price.p, price.n, &p) or not plain_decimal(qty.p, qty.n, &q):
+            if not plain_decimal(price, &p) or not plain_decimal(qty, &q):
                 return None
             if p <= 0.0:  # a price must be > 0: the msgspec path reports it (protocols.numbers)
                 return None
@@ -411,10 +406,20 @@ cdef inline void _release(Depth *d) noexcept:
 
 def decode_binance(frame, recv_ns, symbols):
     """A Binance ``depthUpdate`` frame -> the ``BookDelta`` the msgspec path gives, or ``None``."""
+    return _read(False, frame, recv_ns, symbols)
+
+
+def decode_gateio(frame, recv_ns, symbols):
+    """A Gate.io ``spot.order_book_update`` / ``spot.obu`` update push -> the ``BookDelta`` the
+    msgspec path gives, or ``None``."""
+    return _read(True, frame, recv_ns, symbols)
+
+
+cdef object _read(bint gate, frame, recv_ns, symbols):
     cdef Depth d
     _init(&d)
     try:
-        return _binance(frame, recv_ns, symbols, &d)
+        return _gateio(frame, recv_ns, symbols, &d) if gate else _binance(frame, recv_ns, symbols, &d)
     finally:
         _release(&d)
 
@@ -447,12 +452,9 @@ cdef object _binance(frame, recv_ns, symbols, Depth *d):
                 read_by_slow_path = True
             if not _skip(&c, 1):
                 return None
-        if _byte(&c, 44):
-            continue
-        if _byte(&c, 125):
+        if not _byte(&c, 44):  # ','
             break
-        return None
-    if not _end(&c) or d.seen != BINANCE_KEYS or not _eq(d.event, "depthUpdate", 11):
+    if not _byte(&c, 125) or not _end(&c) or d.seen != BINANCE_KEYS or not _eq(d.event, "depthUpdate", 11):
         return None
     if has_stream or has_data:
         if not (has_stream and has_data) or top:
@@ -465,17 +467,6 @@ cdef object _binance(frame, recv_ns, symbols, Depth *d):
     if symbol is None:
         return None
     return _delta(_BINANCE, symbol, d, recv_ns)
-
-
-def decode_gateio(frame, recv_ns, symbols):
-    """A Gate.io ``spot.order_book_update`` / ``spot.obu`` update push -> the ``BookDelta`` the
-    msgspec path gives, or ``None``."""
-    cdef Depth d
-    _init(&d)
-    try:
-        return _gateio(frame, recv_ns, symbols, &d)
-    finally:
-        _release(&d)
 
 
 cdef object _gateio(frame, recv_ns, symbols, Depth *d):
@@ -513,12 +504,9 @@ cdef object _gateio(frame, recv_ns, symbols, Depth *d):
             has_error = True
         elif not _skip(&c, 1):
             return None
-        if _byte(&c, 44):
-            continue
-        if _byte(&c, 125):
+        if not _byte(&c, 44):  # ','
             break
-        return None
-    if not _end(&c) or not channel or not has_event or not has_result:
+    if not _byte(&c, 125) or not _end(&c) or not channel or not has_event or not has_result:
         return None
     if (d.seen & (K_S | K_T | K_LAST)) != (K_S | K_T | K_LAST) or d.symbol.n == 0:
         return None

@@ -23,7 +23,7 @@ from libc.stdint cimport uint64_t, int64_t
 
 from protocols.messages import BookDelta
 
-from protocols._decimal cimport plain_decimal
+from protocols._decimal cimport Span, plain_decimal
 
 cdef extern from "Python.h":
     void PyObject_GC_UnTrack(void *)
@@ -40,11 +40,6 @@ _VENUE = "mexc"
 cdef struct Reader:
     const unsigned char *p
     const unsigned char *end
-
-
-cdef struct Span:
-    const unsigned char *p
-    Py_ssize_t n
 
 
 cdef inline bint _varint(Reader *r, uint64_t *out) noexcept nogil:
@@ -94,11 +89,6 @@ cdef inline bint _version(Span s, int64_t *out) noexcept nogil:
     return True
 
 
-cdef inline bint _number(Span s, double *out) except -1:
-    """A price or quantity as ``float()`` reads it; False when it is not a plain decimal."""
-    return plain_decimal(s.p, s.n, out)
-
-
 cdef bint _levels(Span s, list into) except -1:
     """One ``PublicAggreDepthV3ApiItem`` appended as ``(price, quantity)``; False if unusual."""
     cdef Reader r
@@ -119,7 +109,7 @@ cdef bint _levels(Span s, list into) except -1:
             quantity, has_quantity = field, True
         else:
             return False
-    if not (has_price and has_quantity) or not _number(price, &p) or not _number(quantity, &q):
+    if not (has_price and has_quantity) or not plain_decimal(price, &p) or not plain_decimal(quantity, &q):
         return False
     if p <= 0.0:  # a price must be > 0: the protobuf path reports it (protocols.numbers)
         return False

@@ -37,25 +37,20 @@ def reader(venue: str) -> Reader:
     return getattr(importlib.import_module("protocols._jsondepth"), f"decode_{venue}")  # type: ignore[no-any-return]
 
 
+def decoded(codec: ModuleType, frame: bytes | str, symbols: dict[str, str], read: Reader | None) -> object:
+    """What the codec gives with ``read`` as its reader (None: the msgspec path alone): its event,
+    or the text of its ``DecodeError``."""
+    saved, codec._read_depth = codec._read_depth, read
+    try:
+        return codec.decode(frame, 7, symbols)
+    except DecodeError as exc:
+        return f"DecodeError: {exc}"
+    finally:
+        codec._read_depth = saved
+
+
 def msgspec_path(codec: ModuleType, frame: bytes | str, symbols: dict[str, str]) -> object:
-    """What the codec gives without the reader: its event, or the text of its ``DecodeError``."""
-    saved, codec._read_depth = codec._read_depth, None
-    try:
-        return codec.decode(frame, 7, symbols)
-    except DecodeError as exc:
-        return f"DecodeError: {exc}"
-    finally:
-        codec._read_depth = saved
-
-
-def with_reader(codec: ModuleType, frame: bytes | str, symbols: dict[str, str], venue: str) -> object:
-    saved, codec._read_depth = codec._read_depth, reader(venue)
-    try:
-        return codec.decode(frame, 7, symbols)
-    except DecodeError as exc:
-        return f"DecodeError: {exc}"
-    finally:
-        codec._read_depth = saved
+    return decoded(codec, frame, symbols, None)
 
 
 def assert_agrees(venue: str, frame: bytes | str, symbols: dict[str, str]) -> BookDelta | None:
@@ -65,7 +60,7 @@ def assert_agrees(venue: str, frame: bytes | str, symbols: dict[str, str]) -> Bo
     got = reader(venue)(frame, 7, symbols)  # never raises
     want = msgspec_path(codec, frame, symbols)
     assert got is None or got == want, (frame, got, want)
-    assert with_reader(codec, frame, symbols, venue) == want
+    assert decoded(codec, frame, symbols, reader(venue)) == want
     return got
 
 
@@ -245,22 +240,15 @@ def gate_frames(draw: st.DrawFn, plain: bool = False) -> bytes | str:
     return encode(draw, reorder(draw, top, plain))
 
 
+@pytest.mark.parametrize("venue", ["binance", "gateio"])
 @settings(max_examples=300, deadline=None)
-@given(frame=binance_frames())
-def test_a_generated_binance_frame_reads_to_the_msgspec_paths_result_or_is_left_to_it(core: str,
-                                                                                        frame: bytes | str) -> None:
+@given(data=st.data())
+def test_a_generated_frame_reads_to_the_msgspec_paths_result_or_is_left_to_it(core: str, venue: str,
+                                                                               data: st.DataObject) -> None:
     if core == "python":
         pytest.skip("the compiled reader only")
-    assert_agrees("binance", frame, BINANCE_SYMBOLS)
-
-
-@settings(max_examples=300, deadline=None)
-@given(frame=gate_frames())
-def test_a_generated_gate_frame_reads_to_the_msgspec_paths_result_or_is_left_to_it(core: str,
-                                                                                    frame: bytes | str) -> None:
-    if core == "python":
-        pytest.skip("the compiled reader only")
-    assert_agrees("gateio", frame, GATE_SYMBOLS)
+    frame = data.draw(binance_frames() if venue == "binance" else gate_frames(), label="frame")
+    assert_agrees(venue, frame, BINANCE_SYMBOLS if venue == "binance" else GATE_SYMBOLS)
 
 
 def _levels(frame: bytes | str, side: str) -> tuple[tuple[float, float], ...]:
