@@ -75,7 +75,7 @@ from actors import Actor, ActorRef
 from actors.account import AccountBoard
 from actors.close_out import CloseOut
 from actors.fee_correction import correct_estimated_fees
-from actors.funding import Funder
+from actors.funding import Funder, Read, as_balances
 from actors.journal import DurableWrites, write
 from actors.legs import LegSender
 from actors.marks import BookLookup, Marks
@@ -90,7 +90,6 @@ from protocols.errors import (
     RateLimited,
 )
 from protocols.messages import (
-    Balances,
     GetJournalSummary,
     GetOpenPositions,
     GetRealisedPnl,
@@ -184,7 +183,7 @@ class ExecutorActor(Actor):
         self.seen = self.rejected_by_risk = self.venue_unavailable = 0
         self._marked: float | None = 0.0
         self._warm = {v: list(s) for v, s in (warm or {}).items()}
-        self._snapshots: list[Balances] = []  # balances the current decision read, to journal
+        self._snapshots: list[Read] = []  # balances the current decision read, to journal
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -378,7 +377,7 @@ class ExecutorActor(Actor):
         """The balances the last decision read (live view or REST), for the journal."""
         snapshots, self._snapshots = self._snapshots, []
         for b in snapshots:
-            self.journal.tell(b)
+            self.journal.tell(as_balances(b))
 
     def _pushed(self, venue: str, client_order_id: str) -> OrderUpdate | None:
         """The order's state as pushed on the venue's live private stream (None: no usable view)."""

@@ -3,8 +3,9 @@
 A venue's order frame is mostly constant for one (market, side, order type): the symbol, the
 type, the time in force, the API key, the envelope. ``compile_slots`` takes a frame (or a
 signed payload) built by the venue codec's own builder with PLACEHOLDER values (``slot(name)``)
-for the fields that vary per order, and returns a ``str.format`` template: the constant text is
-kept byte for byte, each placeholder becomes ``{name}``. Filling it is one C call, so a frame
+for the fields that vary per order, and returns a ``%``-format template: the constant text is
+kept byte for byte, each placeholder becomes ``%(name)s``. Filling it (``template % values``,
+a dict by slot name) is one C call (a third of ``str.format``'s cost with keywords), so a frame
 built from the template equals the one the builder makes from the same values, byte for byte,
 as long as each slot's value is given in the builder's own encoding (a JSON slot: the value's
 JSON text, quotes included; a raw slot, e.g. inside a signed query: the value itself).
@@ -28,7 +29,7 @@ def slot(name: str) -> str:
 
 
 def compile_slots(text: str, *, json: bool) -> str:
-    """``text`` (built with ``slot`` placeholders) as a ``str.format`` template. ``json``: the
+    """``text`` (built with ``slot`` placeholders) as a ``%``-format template. ``json``: the
     placeholders sit in JSON strings (the escaped control character, as a JSON encoder writes
     it, is matched too), and each slot's value must be its JSON text."""
     if json:
@@ -36,8 +37,7 @@ def compile_slots(text: str, *, json: bool) -> str:
         pattern = _JSON_SLOT
     else:
         pattern = _RAW_SLOT
-    escaped = text.replace("{", "{{").replace("}", "}}")
-    out = pattern.sub(lambda m: "{" + m.group(1) + "}", escaped)
+    out = pattern.sub(lambda m: "%(" + m.group(1) + ")s", text.replace("%", "%%"))
     if _MARK in out:
         raise ValueError(f"a placeholder outside a slot (or {_MARK!r} in the constant text): {text!r}")
     return out

@@ -11,8 +11,6 @@ format, the HMAC of the rest, and one frame format."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Any
 
 import msgspec
@@ -24,7 +22,7 @@ from protocols.errors import DecodeError, ExchangeError
 from protocols.frame_template import compile_slots, constant_head, json_str, slot
 from protocols.messages import OrderIntent, OrderType, OrderUpdate, Side, SymbolInfo
 from protocols.rounding import order_fields
-from protocols.signing import binance_ws_payload
+from protocols.signing import HmacSha256, binance_ws_payload
 from protocols.venue import Credentials, venue_symbol
 
 VENUE = "binance"
@@ -49,7 +47,7 @@ class BinanceWsOrders:
     def __init__(self, *, ws_url: str, credentials: Credentials) -> None:
         self.url = ws_api_url(ws_url)
         self.credentials = credentials
-        self._mac = hmac.new(credentials.secret.encode(), digestmod=hashlib.sha256)  # keyed once, copied per request
+        self._mac = HmacSha256(credentials.secret)  # keyed once
 
     def login_frame(self, rid: str, now_ms: int) -> str | None:
         return None  # every request is signed on its own (HMAC keys cannot session.logon)
@@ -71,9 +69,7 @@ class BinanceWsOrders:
 
     def _signed(self, rid: str, method: str, params: dict[str, str], now_ms: int) -> str:
         signed = self._params(params, now_ms)
-        mac = self._mac.copy()  # = hmac_sha256_hex(secret, payload), without keying it again
-        mac.update(binance_ws_payload(signed).encode())
-        signed["signature"] = mac.hexdigest()
+        signed["signature"] = self._mac.hexdigest(binance_ws_payload(signed))  # = hmac_sha256_hex(secret, payload)
         return _frame(rid, method, signed)
 
     def _params(self, params: dict[str, str], now_ms: int | str) -> dict[str, Any]:
@@ -115,8 +111,7 @@ class PlaceTemplate:
         signed = codec._params(params, slot("ts"))
         payload = binance_ws_payload(signed)
         head = constant_head(payload)
-        self._mac = codec._mac.copy()  # keyed, and fed that head once
-        self._mac.update(head.encode())
+        self._mac = codec._mac.fed(head)  # keyed, and fed that head once
         self._payload = compile_slots(payload[len(head):], json=False)
         signed["signature"] = slot("sig")
         self._frame = compile_slots(_frame(slot("rid"), "order.place", signed), json=True)
@@ -129,7 +124,6 @@ class PlaceTemplate:
 
     def frame(self, rid: str, fields: tuple[str, str, str], now_ms: int) -> str:
         price, qty, cid = fields
-        mac = self._mac.copy()
-        mac.update(self._payload.format(cid=cid, price=price, qty=qty, ts=now_ms).encode())
-        return self._frame.format(rid=json_str(rid), cid=json_str(cid), price=json_str(price), qty=json_str(qty),
-                                  ts=now_ms, sig=f'"{mac.hexdigest()}"')
+        sig = self._mac.hexdigest(self._payload % {"cid": cid, "price": price, "qty": qty, "ts": now_ms})
+        return self._frame % {"rid": json_str(rid), "cid": json_str(cid), "price": json_str(price),
+                              "qty": json_str(qty), "ts": now_ms, "sig": f'"{sig}"'}

@@ -148,5 +148,5 @@ class PlaceTemplate:
 
     def frame(self, rid: str, fields: tuple[str, str, str], now_ms: int) -> str:
         price, amount, text = fields
-        return self._frame.format(rid=json_str(rid), text=json_str(text), amount=json_str(amount),
-                                  price=json_str(price), time=now_ms // 1000)
+        return self._frame % {"rid": json_str(rid), "text": json_str(text), "amount": json_str(amount),
+                              "price": json_str(price), "time": now_ms // 1000}

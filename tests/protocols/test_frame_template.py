@@ -19,7 +19,7 @@ from protocols.gateio.rest import check_market_sizing, client_text, new_order
 from protocols.gateio.wsapi import GateWsOrders
 from protocols.messages import OrderIntent, SymbolInfo
 from protocols.rounding import order_fields
-from protocols.signing import binance_ws_payload, hmac_sha256_hex
+from protocols.signing import HmacSha256, binance_ws_payload, hmac_sha256_hex
 from protocols.venue import Credentials
 
 DOC_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"  # binance.md §3.4
@@ -74,10 +74,16 @@ def test_a_payload_compiled_with_slots_and_a_mac_fed_its_head_signs_as_the_binan
     head = constant_head(payload)
     assert head == f"apiKey={DOC_KEY}&price="
     rest = compile_slots(payload[len(head):], json=False)
-    mac = binance()._mac.copy()
-    mac.update(head.encode())
-    mac.update(rest.format(price="23416.10000000", qty="0.00847000", ts=1660801715431).encode())
-    assert mac.hexdigest() == "15af09e41c36f3cc61378c2fbe2c33719a03dd5eba8d0f9206fbda44de717c88"
+    signature = HmacSha256(DOC_SECRET).fed(head).hexdigest(
+        rest % {"price": "23416.10000000", "qty": "0.00847000", "ts": 1660801715431})
+    assert signature == "15af09e41c36f3cc61378c2fbe2c33719a03dd5eba8d0f9206fbda44de717c88"
+
+
+@settings(max_examples=200, deadline=None)
+@given(secret=st.text(max_size=150), head=st.text(max_size=40), message=st.text(max_size=200))
+def test_the_prekeyed_hmac_equals_a_fresh_hmac_for_any_key_length_head_and_message(
+        secret: str, head: str, message: str) -> None:
+    assert HmacSha256(secret).fed(head).hexdigest(message) == hmac_sha256_hex(secret, head + message)
 
 
 @pytest.mark.parametrize(("side", "order_type", "quote_qty"), [
@@ -145,8 +151,8 @@ def test_any_gate_order_from_its_template_equals_the_field_by_field_frame_or_bot
 
 
 def test_a_slot_value_is_quoted_and_escaped_as_the_json_encoder_writes_it() -> None:
-    template = compile_slots(json.dumps({"a": slot("x"), "b": "{literal}"}, separators=(",", ":")), json=True)
-    assert template.format(x=json_str('q"\\\n')) == '{"a":"q\\"\\\\\\n","b":"{literal}"}'
+    template = compile_slots(json.dumps({"a": slot("x"), "b": "{50%s}"}, separators=(",", ":")), json=True)
+    assert template % {"x": json_str('q"\\\n')} == '{"a":"q\\"\\\\\\n","b":"{50%s}"}'
 
 
 def test_a_placeholder_left_outside_a_whole_json_string_is_refused_when_compiling() -> None:
