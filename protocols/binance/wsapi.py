@@ -21,7 +21,7 @@ from protocols.binance.rest import map_error, new_order_params, to_update
 from protocols.errors import DecodeError, ExchangeError
 from protocols.frame_template import compile_slots, constant_head, json_str, slot
 from protocols.messages import OrderIntent, OrderType, OrderUpdate, Side, SymbolInfo
-from protocols.rounding import order_fields
+from protocols.rounding import MarketGrid
 from protocols.signing import HmacSha256, binance_ws_payload
 from protocols.venue import Credentials, venue_symbol
 
@@ -101,11 +101,11 @@ class PlaceTemplate:
     order_params, now_ms)`` byte for byte. Built for one ``SymbolInfo`` (``info``): new rules,
     a new template."""
 
-    __slots__ = ("info", "_mac", "_payload", "_frame")
+    __slots__ = ("info", "_mac", "_payload", "_frame", "_grid")
 
     def __init__(self, codec: BinanceWsOrders, info: SymbolInfo, side: Side, order_type: OrderType,
                  quote_sized: bool) -> None:
-        self.info = info
+        self.info, self._grid = info, MarketGrid(info)
         params = new_order_params(info, side, order_type, quote_sized, slot("qty"),
                                   None if order_type == "market" else slot("price"), slot("cid"))
         signed = codec._params(params, slot("ts"))
@@ -119,7 +119,7 @@ class PlaceTemplate:
     def fields(self, intent: OrderIntent) -> tuple[str, str, str]:
         """(price, qty, client id) of ``intent``, rounded to the rules; raises
         ``OrderRejected("local")`` when it cannot be sent (nothing built yet)."""
-        price, qty = order_fields(self.info, intent, VENUE)
+        price, qty = self._grid.fields(intent, VENUE)
         return price or "", qty or "", intent.client_order_id
 
     def frame(self, rid: str, fields: tuple[str, str, str], now_ms: int) -> str:

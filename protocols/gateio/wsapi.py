@@ -25,7 +25,7 @@ from protocols.frame_template import compile_slots, json_str, slot
 from protocols.gateio import wire
 from protocols.gateio.rest import RESET_HEADER, check_market_sizing, client_text, map_error, new_order
 from protocols.messages import OrderIntent, OrderType, OrderUpdate, Side, SymbolInfo
-from protocols.rounding import order_fields
+from protocols.rounding import MarketGrid
 from protocols.signing import gate_ws_api_sign
 from protocols.venue import Credentials, venue_symbol
 
@@ -130,10 +130,10 @@ class PlaceTemplate:
     the connection's ``spot.login`` authorises it). Built for one ``SymbolInfo`` (``info``):
     new rules, a new template."""
 
-    __slots__ = ("info", "_frame")
+    __slots__ = ("info", "_frame", "_grid")
 
     def __init__(self, info: SymbolInfo, side: Side, order_type: OrderType) -> None:
-        self.info = info
+        self.info, self._grid = info, MarketGrid(info)
         order = new_order(info, side, order_type, slot("text"), slot("amount"),
                           None if order_type == "market" else slot("price"))
         self._frame = compile_slots(_envelope(slot("rid"), "spot.order_place", order, slot("time")), json=True)
@@ -143,7 +143,7 @@ class PlaceTemplate:
         ``OrderRejected("local")`` when it cannot be sent (nothing built yet)."""
         text = client_text(intent.client_order_id)
         check_market_sizing(intent)
-        price, amount = order_fields(self.info, intent, VENUE)
+        price, amount = self._grid.fields(intent, VENUE)
         return price or "", amount or "", text
 
     def frame(self, rid: str, fields: tuple[str, str, str], now_ms: int) -> str:
