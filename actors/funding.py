@@ -49,6 +49,20 @@ class Funder:
         self.static, self.accounts, self.venues, self.clock = static, accounts, venues, clock
         self.from_stream = 0  # venue balance checks read from a live account view
         self.from_rest = 0  # ... fetched over REST (no usable view)
+        # (buy rules, sell rules) -> their minimums as floats: a Decimal's float() goes through its
+        # string, and the rules are the same objects from one opportunity to the next.
+        self._minimums: dict[tuple[int, int], tuple[SymbolInfo, SymbolInfo, float, float]] = {}
+
+    def minimums(self, buy: SymbolInfo, sell: SymbolInfo) -> tuple[float, float]:
+        """(least size, least notional) both legs' rules allow: the larger minimum quantity (at
+        least the coarser lot step) and the larger minimum notional."""
+        key = (id(buy), id(sell))
+        got = self._minimums.get(key)
+        if got is None or got[0] is not buy or got[1] is not sell:
+            step = max(float(buy.step_size), float(sell.step_size))
+            got = self._minimums[key] = (buy, sell, max(step, float(buy.min_qty), float(sell.min_qty)),
+                                         max(float(buy.min_notional), float(sell.min_notional)))
+        return got[2], got[3]
 
     async def size(self, opp: Opportunity, live: list[str]) -> tuple[float, SymbolInfo, SymbolInfo, list[Read]]:
         """The size both legs can fund (``live``: the venues that get real orders), the symbol
