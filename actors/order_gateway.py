@@ -117,18 +117,20 @@ class OrderChannel:
         if not self.connected or self._prepare is None or self._write is None or self._by_id is None:
             raise NetworkError(self.venue, "WebSocket order entry not connected")
 
-    async def prepare(self, intent: OrderIntent) -> PreparedOrder:
-        """The order's frame, rounded, signed and within the venue's order rate; not sent."""
+    def prepare(self, intent: OrderIntent) -> Awaitable[PreparedOrder]:
+        """The order's frame, rounded, signed and within the venue's order rate; not sent.
+        (``prepare`` and ``write`` hand over the gateway's own awaitable: no coroutine of their
+        own on the hot path.)"""
         self._live()
         assert self._prepare is not None
-        return await self._prepare(intent)
+        return self._prepare(intent)
 
-    async def write(self, order: PreparedOrder) -> Answer:
+    def write(self, order: PreparedOrder) -> Awaitable[Answer]:
         """Write a prepared order on the socket now; the future is its answer."""
         self._live()
         self.sent += 1
         assert self._write is not None
-        return await self._write(order)
+        return self._write(order)
 
     async def start(self, intent: OrderIntent) -> Answer:
         return await self.write(await self.prepare(intent))
@@ -229,8 +231,8 @@ class OrderGatewayActor(Actor):
                                                                         intent.quote_qty is not None)
         return template
 
-    async def _write(self, order: PreparedOrder) -> Answer:
-        return await self._send(order.rid, order.symbol, order.frame)
+    def _write(self, order: PreparedOrder) -> Awaitable[Answer]:
+        return self._send(order.rid, order.symbol, order.frame)
 
     async def _by_id(self, what: str, symbol: str, client_order_id: str) -> OrderUpdate:
         rid = self.channel.next_rid("q")
