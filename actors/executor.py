@@ -75,13 +75,13 @@ from actors import Actor, ActorRef
 from actors.account import AccountBoard
 from actors.close_out import CloseOut
 from actors.fee_correction import correct_estimated_fees
-from actors.funding import Funder
+from actors.funding import Funder, Read, as_balances
 from actors.journal import DurableWrites, write
 from actors.legs import LegSender
 from actors.marks import BookLookup, Marks
 from actors.positions import Position
 from actors.reconciliation import Reconciler
-from actors.risk import RiskParams, client_order_id, kill_switch_file_present, reject_reason
+from actors.risk import RiskParams, client_order_ids, kill_switch_file_present, reject_reason
 from actors.static import StaticData
 from protocols.errors import (
     DuplicateId,
@@ -90,7 +90,6 @@ from protocols.errors import (
     RateLimited,
 )
 from protocols.messages import (
-    Balances,
     GetJournalSummary,
     GetOpenPositions,
     GetRealisedPnl,
@@ -184,7 +183,7 @@ class ExecutorActor(Actor):
         self.seen = self.rejected_by_risk = self.venue_unavailable = 0
         self._marked: float | None = 0.0
         self._warm = {v: list(s) for v, s in (warm or {}).items()}
-        self._snapshots: list[Balances] = []  # balances the current decision read, to journal
+        self._snapshots: list[Read] = []  # balances the current decision read, to journal
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -291,15 +290,15 @@ class ExecutorActor(Actor):
             self.rejected_by_risk += 1
             self.out.result(opp, "rejected_by_risk", f"{exc.venue}: {exc.message}", journal_opp=True)
             return None
-        step = max(float(buy_info.step_size), float(sell_info.step_size))
-        min_notional = max(float(buy_info.min_notional), float(sell_info.min_notional))
-        if size < max(step, float(buy_info.min_qty), float(sell_info.min_qty)) or size * opp.sell_price < min_notional:
+        least, min_notional = self.funder.minimums(buy_info, sell_info)
+        if size < least or size * opp.sell_price < min_notional:
             self._journal_snapshots()
             self.rejected_by_risk += 1
             self.out.result(opp, "rejected_by_risk", f"balances allow {size:g} only", journal_opp=True)
             return None
-        buy = self._intent(opp, "b", opp.buy_venue, "buy", size, opp.buy_price)
-        sell = self._intent(opp, "s", opp.sell_venue, "sell", size, opp.sell_price)
+        buy_id, sell_id = client_order_ids(opp.id, ("b", "s"))
+        buy = self._intent(opp, buy_id, opp.buy_venue, "buy", size, opp.buy_price)
+        sell = self._intent(opp, sell_id, opp.sell_venue, "sell", size, opp.sell_price)
         legs = [(self.venues[opp.buy_venue], buy), (self.venues[opp.sell_venue], sell)]
         # No collection from here until both legs are out (a gen-2 pass costs milliseconds);
         # whatever this step leaves is collected after it.
@@ -363,8 +362,8 @@ class ExecutorActor(Actor):
 
     # --- helpers -----------------------------------------------------------------------------
 
-    def _intent(self, opp: Opportunity, leg: Any, venue: str, side: Any, qty: float, price: float) -> OrderIntent:
-        return OrderIntent(client_order_id=client_order_id(opp.id, leg), opportunity_id=opp.id, venue=venue,
+    def _intent(self, opp: Opportunity, cid: str, venue: str, side: Any, qty: float, price: float) -> OrderIntent:
+        return OrderIntent(client_order_id=cid, opportunity_id=opp.id, venue=venue,
                            symbol=opp.symbol, side=side, order_type="ioc", qty=qty, price=price)
 
     def _retry_settle(self) -> None:
@@ -378,7 +377,7 @@ class ExecutorActor(Actor):
         """The balances the last decision read (live view or REST), for the journal."""
         snapshots, self._snapshots = self._snapshots, []
         for b in snapshots:
-            self.journal.tell(b)
+            self.journal.tell(as_balances(b))
 
     def _pushed(self, venue: str, client_order_id: str) -> OrderUpdate | None:
         """The order's state as pushed on the venue's live private stream (None: no usable view)."""

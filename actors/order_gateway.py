@@ -6,7 +6,10 @@ ones, private.md §1.4; Gate.io 10 / s), logs in where the venue wants a session
 ``spot.login``; Binance signs every request instead), and publishes an ``OrderChannel`` the
 executor's sends use directly (a frame written on the socket, a future resolved by the actor's
 reader: no mailbox hop on the hot path). The venue's wire format is its codec
-(``protocols/<venue>/wsapi.py``, ``OrderWsCodec``): place, status and cancel by client id.
+(``protocols/<venue>/wsapi.py``, ``OrderWsCodec``): place, status and cancel by client id. An
+order's frame is filled from a template compiled once per (market, side, order type) from the
+codec's own builders (``place_template``), and compiled again when the venue adapter's rules for
+the market are re-fetched: per order only the rounding, the variable fields and the signature.
 
 ``WsFirstVenue`` wraps a venue's REST adapter for the executor: ``place_order``,
 ``order_by_client_id`` and ``cancel_order`` go over the channel while it is connected, over REST
@@ -29,7 +32,7 @@ import aiohttp
 
 from actors import Actor
 from protocols.errors import AuthError, DecodeError, ExchangeError, NetworkError, RateLimited
-from protocols.messages import OrderIntent, OrderUpdate
+from protocols.messages import OrderIntent, OrderType, OrderUpdate, Side, SymbolInfo
 from protocols.ratelimit import TokenBucket
 from protocols.venue import Venue
 
@@ -45,6 +48,11 @@ class OrderWsCodec(Protocol):
 
     def place_frame(self, rid: str, params: dict[str, str], now_ms: int) -> str: ...
 
+    def place_template(self, info: SymbolInfo, side: Side, order_type: OrderType,
+                       quote_sized: bool) -> PlaceTemplate:
+        """``place_frame`` compiled for one market's rules, side and order type."""
+        ...
+
     def status_frame(self, rid: str, symbol: str, client_order_id: str, now_ms: int) -> str: ...
 
     def cancel_frame(self, rid: str, symbol: str, client_order_id: str, now_ms: int) -> str: ...
@@ -55,6 +63,16 @@ class OrderWsCodec(Protocol):
         answering nothing of ours. ``symbol_of``: request id -> our symbol ("" for a login)."""
         ...
 
+
+
+class PlaceTemplate(Protocol):
+    info: SymbolInfo  # the rules it was built for
+
+    def fields(self, intent: OrderIntent) -> Any:
+        """The order's variable fields, rounded; raises ``OrderRejected("local")``."""
+        ...
+
+    def frame(self, rid: str, fields: Any, now_ms: int) -> str: ...
 
 
 def order_bucket(limit: float, window_s: float) -> TokenBucket:
@@ -99,18 +117,20 @@ class OrderChannel:
         if not self.connected or self._prepare is None or self._write is None or self._by_id is None:
             raise NetworkError(self.venue, "WebSocket order entry not connected")
 
-    async def prepare(self, intent: OrderIntent) -> PreparedOrder:
-        """The order's frame, rounded, signed and within the venue's order rate; not sent."""
+    def prepare(self, intent: OrderIntent) -> Awaitable[PreparedOrder]:
+        """The order's frame, rounded, signed and within the venue's order rate; not sent.
+        (``prepare`` and ``write`` hand over the gateway's own awaitable: no coroutine of their
+        own on the hot path.)"""
         self._live()
         assert self._prepare is not None
-        return await self._prepare(intent)
+        return self._prepare(intent)
 
-    async def write(self, order: PreparedOrder) -> Answer:
+    def write(self, order: PreparedOrder) -> Awaitable[Answer]:
         """Write a prepared order on the socket now; the future is its answer."""
         self._live()
         self.sent += 1
         assert self._write is not None
-        return await self._write(order)
+        return self._write(order)
 
     async def start(self, intent: OrderIntent) -> Answer:
         return await self.write(await self.prepare(intent))
@@ -153,6 +173,9 @@ class OrderGatewayActor(Actor):
         self._symbols: dict[str, str] = {}  # request id -> our symbol
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
+        # (symbol, side, order type, quote-sized) -> the place frame compiled for the rules then
+        # current: rebuilt when the adapter's rules for the symbol are no longer those.
+        self._templates: dict[tuple[str, str, str, bool], PlaceTemplate] = {}
 
     async def on_start(self) -> None:
         self.channel.connected = False
@@ -179,17 +202,37 @@ class OrderGatewayActor(Actor):
             await self._session.close()
 
     async def _prepare(self, intent: OrderIntent) -> PreparedOrder:
-        """Round, build and sign the order's frame within the venue's order rate. With the rules
-        cached and the bucket not empty nothing here suspends, and ``_write`` never does: a
-        caller prepares both legs, then writes both back to back."""
-        params = await self.venue.order_params(intent)  # type: ignore[attr-defined]
+        """Round, build and sign the order's frame within the venue's order rate, from the
+        market's compiled template (``template``). With the rules cached and the bucket not
+        empty nothing here suspends, and ``_write`` never does: a caller prepares both legs,
+        then writes both back to back."""
+        template = self.template(intent)
+        if template is None:  # the rules were never fetched: fetch them, then compile
+            await self.venue.symbol_info([intent.symbol])
+            template = self.template(intent)
+            assert template is not None
+        fields = template.fields(intent)  # OrderRejected("local") before a token is spent
         if not self.bucket.take_now(1):
             await self.bucket.acquire(1)  # waits only past the venue's order rate
         rid = self.channel.next_rid("o")
-        return PreparedOrder(rid, intent.symbol, self.codec.place_frame(rid, params, int(time.time() * 1000)))
+        return PreparedOrder(rid, intent.symbol, template.frame(rid, fields, int(time.time() * 1000)))
 
-    async def _write(self, order: PreparedOrder) -> Answer:
-        return await self._send(order.rid, order.symbol, order.frame)
+    def template(self, intent: OrderIntent) -> PlaceTemplate | None:
+        """The place frame compiled for ``intent``'s market, side and type and the venue
+        adapter's CURRENT rules for it (compiled now if new, or if the rules changed since);
+        None while the adapter has no rules for the symbol."""
+        info = self.venue.rules_cached(intent.symbol)  # type: ignore[attr-defined]  # the adapter's rules
+        if info is None:
+            return None
+        key = (intent.symbol, intent.side, intent.order_type, intent.quote_qty is not None)
+        template = self._templates.get(key)
+        if template is None or template.info is not info:  # rules re-fetched: compiled again
+            template = self._templates[key] = self.codec.place_template(info, intent.side, intent.order_type,
+                                                                        intent.quote_qty is not None)
+        return template
+
+    def _write(self, order: PreparedOrder) -> Awaitable[Answer]:
+        return self._send(order.rid, order.symbol, order.frame)
 
     async def _by_id(self, what: str, symbol: str, client_order_id: str) -> OrderUpdate:
         rid = self.channel.next_rid("q")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from protocols.messages import JournalOpportunity, Opportunity
@@ -27,8 +27,13 @@ def client_order_id(opportunity_id: str, leg: Leg) -> str:
     and the same opportunity always maps to the same ids, so a retried send is deduplicated by
     the venue instead of creating a second order.
     """
+    return client_order_ids(opportunity_id, (leg,))[0]
+
+
+def client_order_ids(opportunity_id: str, legs: Sequence[Leg]) -> list[str]:
+    """``client_order_id`` of each of ``legs``, the opportunity id hashed once."""
     digest = hashlib.blake2b(opportunity_id.encode(), digest_size=8).hexdigest()
-    return f"arb{digest}{leg}"
+    return [f"arb{digest}{leg}" for leg in legs]
 
 
 def kill_switch_file_present(path: str | None) -> bool:

@@ -7,6 +7,7 @@ tick, a sell's up, and quantities always round down to the step.
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal, localcontext
 
 from protocols.errors import OrderRejected
@@ -88,3 +89,67 @@ def order_fields(info: SymbolInfo, intent: OrderIntent, venue: str) -> tuple[str
     if price * qty < info.min_notional:
         raise reject(f"notional {decimal_str(price * qty)} below min notional {info.min_notional}")
     return decimal_str(price), decimal_str(qty)
+
+
+def _decimals(grid: Decimal) -> int | None:
+    """k when ``grid`` is 10^-k (k may be negative), else None."""
+    unit = _unit(grid) if grid > 0 else None
+    return None if unit is None else -unit.as_tuple().exponent  # type: ignore[operator]
+
+
+def _units(text: str, k: int, up: bool) -> int | None:
+    """A positive float's ``repr`` as whole units of 10^-k, rounded down (``up``: up); None when
+    the repr has an exponent (left to the Decimal path)."""
+    if "e" in text:
+        return None
+    whole, _, frac = text.partition(".")
+    if k <= 0:
+        scale = 10 ** -k
+        units, rest = divmod(int(whole), scale)
+        dropped = rest != 0 or frac.strip("0") != ""
+    else:
+        units = int(whole + frac[:k].ljust(k, "0"))
+        dropped = frac[k:].strip("0") != ""
+    return units + 1 if up and dropped else units
+
+
+def _text(units: int, k: int) -> str:
+    """``decimal_str`` of ``units`` * 10^-k."""
+    if k <= 0:
+        return str(units * 10 ** -k)
+    whole, frac = divmod(units, 10 ** k)
+    text = f"{whole}.{frac:0{k}d}".rstrip("0")
+    return text[:-1] if text.endswith(".") else text
+
+
+class MarketGrid:
+    """``order_fields`` for one market's rules, resolved once: for a limit or IOC order on
+    power-of-ten grids (what the venues publish) the price and quantity are rounded as whole
+    units of the tick and step from the float's shortest repr, and the minimums compared as
+    precomputed whole-unit thresholds -- the same strings, and the same decisions, as the
+    Decimal path, which takes every other case (a market order, another grid, an exponent in
+    the repr) and every refusal (so its message is the same too)."""
+
+    __slots__ = ("info", "_price_k", "_qty_k", "_min_qty", "_min_notional")
+
+    def __init__(self, info: SymbolInfo) -> None:
+        self.info = info
+        self._price_k, self._qty_k = _decimals(info.tick_size), _decimals(info.step_size)
+        self._min_qty = self._min_notional = 0
+        if self._price_k is not None and self._qty_k is not None:
+            with localcontext(_EXACT):  # n < x  <=>  n < ceil(x), for a whole n
+                self._min_qty = int((info.min_qty / info.step_size).to_integral_value(ROUND_CEILING))
+                self._min_notional = int((info.min_notional / (info.tick_size * info.step_size))
+                                         .to_integral_value(ROUND_CEILING))
+
+    def fields(self, intent: OrderIntent, venue: str) -> tuple[str | None, str | None]:
+        """``order_fields(self.info, intent, venue)``."""
+        pk, qk, qty, price = self._price_k, self._qty_k, intent.qty, intent.price
+        if (pk is None or qk is None or intent.order_type == "market" or qty is None or price is None
+                or not 0 < qty < math.inf or not 0 < price < math.inf):
+            return order_fields(self.info, intent, venue)
+        q = _units(repr(qty), qk, False)
+        p = _units(repr(price), pk, intent.side != "buy")
+        if q is None or p is None or q <= 0 or q < self._min_qty or p * q < self._min_notional:
+            return order_fields(self.info, intent, venue)  # its refusal, worded as always
+        return _text(p, pk), _text(q, qk)

@@ -49,6 +49,7 @@ from protocols.messages import (
     OrderStatus,
     OrderType,
     OrderUpdate,
+    Side,
     SymbolInfo,
 )
 from protocols.numbers import unusable_update_field
@@ -274,16 +275,12 @@ class BinanceVenue:
         symbol's filters; raises ``OrderRejected("local")`` before anything is sent."""
         info = await self._symbol_rules(intent.symbol)
         price, qty = order_fields(info, intent, VENUE)  # raises OrderRejected("local") first
-        params = {"symbol": info.venue_symbol, "side": intent.side.upper()}
-        if intent.order_type == "market":
-            params["type"] = "MARKET"
-            params["quoteOrderQty" if intent.quote_qty is not None else "quantity"] = qty or ""
-        else:
-            params["type"] = "LIMIT"
-            params["timeInForce"] = "IOC" if intent.order_type == "ioc" else "GTC"
-            params["quantity"], params["price"] = qty or "", price or ""
-        params["newClientOrderId"] = intent.client_order_id
-        return params
+        return new_order_params(info, intent.side, intent.order_type, intent.quote_qty is not None, qty or "", price,
+                                intent.client_order_id)
+
+    def rules_cached(self, symbol: str) -> SymbolInfo | None:
+        """``symbol``'s rules as last fetched (what ``order_params`` rounds to), or None: not yet."""
+        return self._info.get(symbol)
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
         params = {"symbol": venue_symbol(symbol), "origClientOrderId": client_order_id}
@@ -325,6 +322,21 @@ class BinanceVenue:
 
     async def close(self) -> None:
         await self._rest.close()
+
+
+def new_order_params(info: SymbolInfo, side: Side, order_type: OrderType, quote_sized: bool, qty: str,
+                     price: str | None, client_order_id: str) -> dict[str, str]:
+    """A new order's params (REST and WebSocket API alike, in this order) from its exact strings."""
+    params = {"symbol": info.venue_symbol, "side": side.upper()}
+    if order_type == "market":
+        params["type"] = "MARKET"
+        params["quoteOrderQty" if quote_sized else "quantity"] = qty
+    else:
+        params["type"] = "LIMIT"
+        params["timeInForce"] = "IOC" if order_type == "ioc" else "GTC"
+        params["quantity"], params["price"] = qty, price or ""
+    params["newClientOrderId"] = client_order_id
+    return params
 
 
 def _dec(value: Decimal | None) -> Decimal:

@@ -2,22 +2,27 @@
 ``order.status`` and ``order.cancel`` (by ``origClientOrderId``) as signed JSON text frames
 (HMAC over the sorted, unencoded params; no session logon), and their replies. The reply's
 ``result`` is the REST order body (FULL by default), so it decodes with the REST wire types;
-an ``error`` maps through the REST adapter's one mapping (5XX: outcome UNKNOWN)."""
+an ``error`` maps through the REST adapter's one mapping (5XX: outcome UNKNOWN).
+
+``place_template``: one market's ``order.place`` frame and signed payload compiled once
+(``protocols.frame_template``) from the same builders, with the HMAC already fed the payload's
+constant head (``apiKey=...&newClientOrderId=``): an order is its rounding, one payload
+format, the HMAC of the rest, and one frame format."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Any
 
 import msgspec
 
 from protocols.binance import codec, wire
 from protocols.binance.private import ws_api_url
-from protocols.binance.rest import map_error, to_update
+from protocols.binance.rest import map_error, new_order_params, to_update
 from protocols.errors import DecodeError, ExchangeError
-from protocols.messages import OrderUpdate
-from protocols.signing import binance_ws_payload
+from protocols.frame_template import compile_slots, constant_head, json_str, slot
+from protocols.messages import OrderIntent, OrderType, OrderUpdate, Side, SymbolInfo
+from protocols.rounding import MarketGrid
+from protocols.signing import HmacSha256, binance_ws_payload
 from protocols.venue import Credentials, venue_symbol
 
 VENUE = "binance"
@@ -42,7 +47,7 @@ class BinanceWsOrders:
     def __init__(self, *, ws_url: str, credentials: Credentials) -> None:
         self.url = ws_api_url(ws_url)
         self.credentials = credentials
-        self._mac = hmac.new(credentials.secret.encode(), digestmod=hashlib.sha256)  # keyed once, copied per request
+        self._mac = HmacSha256(credentials.secret)  # keyed once
 
     def login_frame(self, rid: str, now_ms: int) -> str | None:
         return None  # every request is signed on its own (HMAC keys cannot session.logon)
@@ -58,12 +63,17 @@ class BinanceWsOrders:
         return self._signed(rid, "order.cancel", {"symbol": venue_symbol(symbol),
                                                   "origClientOrderId": client_order_id}, now_ms)
 
+    def place_template(self, info: SymbolInfo, side: Side, order_type: OrderType, quote_sized: bool) -> PlaceTemplate:
+        """``place_frame`` for orders of this market, side and type, compiled (see the module doc)."""
+        return PlaceTemplate(self, info, side, order_type, quote_sized)
+
     def _signed(self, rid: str, method: str, params: dict[str, str], now_ms: int) -> str:
-        signed: dict[str, Any] = {**params, "apiKey": self.credentials.api_key, "timestamp": now_ms}
-        mac = self._mac.copy()  # = hmac_sha256_hex(secret, payload), without keying it again
-        mac.update(binance_ws_payload(signed).encode())
-        signed["signature"] = mac.hexdigest()
-        return msgspec.json.encode({"id": rid, "method": method, "params": signed}).decode()
+        signed = self._params(params, now_ms)
+        signed["signature"] = self._mac.hexdigest(binance_ws_payload(signed))  # = hmac_sha256_hex(secret, payload)
+        return _frame(rid, method, signed)
+
+    def _params(self, params: dict[str, str], now_ms: int | str) -> dict[str, Any]:
+        return {**params, "apiKey": self.credentials.api_key, "timestamp": now_ms}
 
     def reply(self, frame: str | bytes,
               symbol_of: dict[str, str]) -> tuple[str, OrderUpdate | ExchangeError | None] | None:
@@ -79,3 +89,41 @@ class BinanceWsOrders:
             raw = bytes(r.result)
             return r.id, to_update(codec.parse(wire.ORDER, raw, raw), symbol_of[r.id])
         return r.id, map_error(r.status, bytes(r.error), {})
+
+
+def _frame(rid: str, method: str, signed: dict[str, Any]) -> str:
+    return msgspec.json.encode({"id": rid, "method": method, "params": signed}).decode()
+
+
+class PlaceTemplate:
+    """``order.place`` for one (market, side, order type), compiled from ``BinanceWsOrders``'s
+    own builders: ``frame(rid, fields(intent), now_ms)`` equals ``place_frame(rid,
+    order_params, now_ms)`` byte for byte. Built for one ``SymbolInfo`` (``info``): new rules,
+    a new template."""
+
+    __slots__ = ("info", "_mac", "_payload", "_frame", "_grid")
+
+    def __init__(self, codec: BinanceWsOrders, info: SymbolInfo, side: Side, order_type: OrderType,
+                 quote_sized: bool) -> None:
+        self.info, self._grid = info, MarketGrid(info)
+        params = new_order_params(info, side, order_type, quote_sized, slot("qty"),
+                                  None if order_type == "market" else slot("price"), slot("cid"))
+        signed = codec._params(params, slot("ts"))
+        payload = binance_ws_payload(signed)
+        head = constant_head(payload)
+        self._mac = codec._mac.fed(head)  # keyed, and fed that head once
+        self._payload = compile_slots(payload[len(head):], json=False)
+        signed["signature"] = slot("sig")
+        self._frame = compile_slots(_frame(slot("rid"), "order.place", signed), json=True)
+
+    def fields(self, intent: OrderIntent) -> tuple[str, str, str]:
+        """(price, qty, client id) of ``intent``, rounded to the rules; raises
+        ``OrderRejected("local")`` when it cannot be sent (nothing built yet)."""
+        price, qty = self._grid.fields(intent, VENUE)
+        return price or "", qty or "", intent.client_order_id
+
+    def frame(self, rid: str, fields: tuple[str, str, str], now_ms: int) -> str:
+        price, qty, cid = fields
+        sig = self._mac.hexdigest(self._payload % {"cid": cid, "price": price, "qty": qty, "ts": now_ms})
+        return self._frame % {"rid": json_str(rid), "cid": json_str(cid), "price": json_str(price),
+                              "qty": json_str(qty), "ts": now_ms, "sig": f'"{sig}"'}

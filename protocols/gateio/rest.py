@@ -40,7 +40,9 @@ from protocols.messages import (
     BookSnapshot,
     OrderIntent,
     OrderStatus,
+    OrderType,
     OrderUpdate,
+    Side,
     SymbolInfo,
 )
 from protocols.numbers import unusable_update_field
@@ -273,20 +275,14 @@ class GateVenue:
         buy is sized in quote currency at Gate (``quote_qty``), a market sell in base (``qty``);
         market orders go as ``time_in_force=ioc`` (Gate accepts only ioc/fok)."""
         text = client_text(intent.client_order_id)
-        market = intent.order_type == "market"
-        if market and (intent.side == "buy") != (intent.quote_qty is not None):
-            raise OrderRejected(VENUE, "local", f"{intent.client_order_id}: a Gate market buy needs "
-                                "quote_qty and a market sell needs qty (and no quote_qty)")
+        check_market_sizing(intent)
         info = (await self.symbol_info([intent.symbol]))[intent.symbol]
         price, amount = order_fields(info, intent, VENUE)
-        order: dict[str, str] = {
-            "text": text, "currency_pair": info.venue_symbol, "type": "market" if market else "limit",
-            "account": "spot", "side": intent.side, "amount": amount or "",
-            "time_in_force": "gtc" if intent.order_type == "limit" else "ioc",
-        }
-        if price is not None:
-            order["price"] = price
-        return order
+        return new_order(info, intent.side, intent.order_type, text, amount or "", price)
+
+    def rules_cached(self, symbol: str) -> SymbolInfo | None:
+        """``symbol``'s rules as fetched (what ``order_params`` rounds to), or None: not yet."""
+        return self._info.get(symbol)
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
         """Cancelling an order that already finished returns its final state instead."""
@@ -372,6 +368,26 @@ class GateVenue:
         if (bad := unusable_update_field(update)) is not None:
             raise DecodeError(VENUE, f"order reply gives {bad}", msgspec.json.encode(o))
         return update
+
+
+def check_market_sizing(intent: OrderIntent) -> None:
+    """A Gate market buy is sized in quote (``quote_qty``), a market sell in base: else
+    ``OrderRejected("local")``."""
+    if intent.order_type == "market" and (intent.side == "buy") != (intent.quote_qty is not None):
+        raise OrderRejected(VENUE, "local", f"{intent.client_order_id}: a Gate market buy needs "
+                            "quote_qty and a market sell needs qty (and no quote_qty)")
+
+
+def new_order(info: SymbolInfo, side: Side, order_type: OrderType, text: str, amount: str,
+              price: str | None) -> dict[str, str]:
+    """A new order (REST body and WebSocket API ``req_param`` alike, in this order) from its exact strings."""
+    order: dict[str, str] = {
+        "text": text, "currency_pair": info.venue_symbol, "type": "market" if order_type == "market" else "limit",
+        "account": "spot", "side": side, "amount": amount, "time_in_force": "gtc" if order_type == "limit" else "ioc",
+    }
+    if price is not None:
+        order["price"] = price
+    return order
 
 
 def _symbol_info(symbol: str, pair: wire.CurrencyPair, fee: wire.Fee | None) -> SymbolInfo:

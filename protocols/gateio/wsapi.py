@@ -21,9 +21,11 @@ from collections.abc import Callable
 import msgspec
 
 from protocols.errors import DecodeError, ExchangeError
+from protocols.frame_template import compile_slots, json_str, slot
 from protocols.gateio import wire
-from protocols.gateio.rest import RESET_HEADER, client_text, map_error
-from protocols.messages import OrderUpdate
+from protocols.gateio.rest import RESET_HEADER, check_market_sizing, client_text, map_error, new_order
+from protocols.messages import OrderIntent, OrderType, OrderUpdate, Side, SymbolInfo
+from protocols.rounding import MarketGrid
 from protocols.signing import gate_ws_api_sign
 from protocols.venue import Credentials, venue_symbol
 
@@ -81,10 +83,13 @@ class GateWsOrders:
         return self._request(rid, "spot.order_cancel", {"order_id": client_text(client_order_id),
                                                         "currency_pair": venue_symbol(symbol, "_")}, now_ms)
 
+    def place_template(self, info: SymbolInfo, side: Side, order_type: OrderType, quote_sized: bool) -> PlaceTemplate:
+        """``place_frame`` for orders of this market, side and type, compiled (see ``PlaceTemplate``)."""
+        return PlaceTemplate(info, side, order_type)
+
     @staticmethod
     def _request(rid: str, channel: str, param: dict[str, str], now_ms: int) -> str:
-        return _enc.encode({"time": now_ms // 1000, "channel": channel, "event": "api",
-                            "payload": {"req_id": rid, "req_param": param}}).decode()
+        return _envelope(rid, channel, param, now_ms // 1000)
 
     def reply(self, frame: str | bytes,
               symbol_of: dict[str, str]) -> tuple[str, OrderUpdate | ExchangeError | None] | None:
@@ -111,3 +116,37 @@ class GateWsOrders:
         reset = r.header.reset or r.header.reset_typo
         headers = {RESET_HEADER: str(reset)} if reset is not None else {}
         return r.request_id, map_error(status, bytes(r.data.errs), headers, now=self._clock)
+
+
+def _envelope(rid: str, channel: str, param: dict[str, str], time_s: int | str) -> str:
+    return _enc.encode({"time": time_s, "channel": channel, "event": "api",
+                        "payload": {"req_id": rid, "req_param": param}}).decode()
+
+
+class PlaceTemplate:
+    """``spot.order_place`` for one (market, side, order type), compiled once from
+    ``GateWsOrders``'s own builders (``protocols.frame_template``): ``frame(rid, fields(intent),
+    now_ms)`` equals ``place_frame(rid, order_params, now_ms)`` byte for byte (no signature:
+    the connection's ``spot.login`` authorises it). Built for one ``SymbolInfo`` (``info``):
+    new rules, a new template."""
+
+    __slots__ = ("info", "_frame", "_grid")
+
+    def __init__(self, info: SymbolInfo, side: Side, order_type: OrderType) -> None:
+        self.info, self._grid = info, MarketGrid(info)
+        order = new_order(info, side, order_type, slot("text"), slot("amount"),
+                          None if order_type == "market" else slot("price"))
+        self._frame = compile_slots(_envelope(slot("rid"), "spot.order_place", order, slot("time")), json=True)
+
+    def fields(self, intent: OrderIntent) -> tuple[str, str, str]:
+        """(price, amount, text) of ``intent``, rounded to the rules; raises
+        ``OrderRejected("local")`` when it cannot be sent (nothing built yet)."""
+        text = client_text(intent.client_order_id)
+        check_market_sizing(intent)
+        price, amount = self._grid.fields(intent, VENUE)
+        return price or "", amount or "", text
+
+    def frame(self, rid: str, fields: tuple[str, str, str], now_ms: int) -> str:
+        price, amount, text = fields
+        return self._frame % {"rid": json_str(rid), "text": json_str(text), "amount": json_str(amount),
+                              "price": json_str(price), "time": now_ms // 1000}

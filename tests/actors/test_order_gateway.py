@@ -5,9 +5,12 @@ same intent over REST cannot make a second order."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from decimal import ROUND_FLOOR, Decimal
 
+import msgspec
 import pytest
 
 from actors import spawn
@@ -118,3 +121,34 @@ def test_the_order_bucket_never_spends_more_than_the_venues_limit_in_one_window(
     bucket = order_bucket(limit, window_s)
     assert bucket.capacity + bucket.rate * window_s == pytest.approx(limit)
     assert bucket.rate * window_s >= 0.75 * limit  # most of the limit as sustained rate, not burst
+
+
+
+async def test_an_order_frame_is_compiled_once_per_market_and_again_when_the_venues_filters_change() -> None:
+    async with Simulator(SimConfig(seed=3, symbols=(SYMBOL,), venues=("binance",))) as sim:
+        server = sim.venues["binance"]
+        adapter = BinanceVenue(rest_url=server.rest_url, ws_url=server.ws_url, symbols=(SYMBOL,),
+                               credentials=server.credentials)
+        try:
+            await adapter.symbol_info([SYMBOL])
+            channel, made = OrderChannel("binance"), []
+            ref = await spawn(lambda: made.append(OrderGatewayActor(venue=adapter, codec=adapter.ws_orders(),
+                                                                    channel=channel)) or made[-1], name="orders")
+            gw = made[-1]
+            order = msgspec.structs.replace(ioc(server, "binance", "gw-t1"), qty=0.0123456)
+            template = gw.template(order)
+            assert template is not None and gw.template(order) is template  # compiled once
+            first = json.loads((await channel.prepare(order)).frame)["params"]
+            book = server.books[SYMBOL]
+            step_before = book.spec.qty_decimals
+            book.spec = msgspec.structs.replace(book.spec, qty_decimals=step_before - 2)  # the lot step grows
+            await adapter.symbol_info([SYMBOL])  # the rules fetched again
+            later = json.loads((await channel.prepare(order)).frame)["params"]
+            assert gw.template(order) is not template
+            assert Decimal(first["quantity"]) == Decimal("0.0123456").quantize(Decimal(10) ** -step_before, ROUND_FLOOR)
+            assert Decimal(later["quantity"]) == Decimal("0.0123456").quantize(Decimal(10) ** (2 - step_before),
+                                                                               ROUND_FLOOR)
+            assert later["quantity"] != first["quantity"]
+            await ref.stop()
+        finally:
+            await adapter.close()

@@ -1,12 +1,13 @@
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal, localcontext
 
+import msgspec
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocols.errors import OrderRejected
 from protocols.messages import OrderIntent, SymbolInfo
-from protocols.rounding import decimal_str, order_fields, round_price, round_qty
+from protocols.rounding import MarketGrid, decimal_str, order_fields, round_price, round_qty
 
 INFO = SymbolInfo(symbol="BTC/USDT", venue_symbol="BTCUSDT", base="BTC", quote="USDT",
                   tick_size=Decimal("0.01"), step_size=Decimal("0.00001"), min_qty=Decimal("0.0001"),
@@ -100,3 +101,32 @@ def test_a_power_of_ten_grid_rounds_to_what_dividing_by_it_gives_in_the_same_exp
         exact = Decimal(repr(value))
         expected = ((exact / grid).to_integral_value(rounding=rounding) * grid).quantize(grid)
     assert got == expected and got.as_tuple().exponent == expected.as_tuple().exponent
+
+
+def _grid(draw_k: int, scale: int) -> Decimal:
+    """10^-k, written as a venue might (``0.01``, ``0.01000000``, ``1``, ``10``), or a non-power."""
+    return Decimal(scale) * Decimal(10) ** -draw_k
+
+
+@settings(max_examples=1500, deadline=None)
+@given(tick_k=st.integers(-2, 10), step_k=st.integers(-1, 10), tick_scale=st.sampled_from([1, 1, 1, 5, 25]),
+       padded=st.booleans(), min_qty=st.sampled_from(["0", "0.0001", "0.00015", "1", "3.3"]),
+       min_notional=st.sampled_from(["0", "1", "5", "10.5", "0.000001"]),
+       side=st.sampled_from(["buy", "sell"]), order_type=st.sampled_from(["ioc", "limit", "market"]),
+       qty=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(1e-9, 1e4), st.none()),
+       price=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(1e-9, 1e7), st.none()))
+def test_a_market_grid_gives_the_same_fields_or_the_same_refusal_as_order_fields(
+        tick_k, step_k, tick_scale, padded, min_qty, min_notional, side, order_type, qty, price):
+    tick = _grid(tick_k, tick_scale)
+    info = msgspec.structs.replace(
+        INFO, tick_size=tick.quantize(Decimal("1E-12")) if padded and tick_k <= 10 else tick,
+        step_size=_grid(step_k, 1), min_qty=Decimal(min_qty), min_notional=Decimal(min_notional))
+    i = intent(side=side, order_type=order_type, qty=qty, price=price)
+    try:
+        expected = order_fields(info, i, "binance")
+    except (OrderRejected, ArithmeticError) as exc:  # a refusal, or (infinite qty) what the Decimal path raises
+        with pytest.raises(type(exc)) as got:
+            MarketGrid(info).fields(i, "binance")
+        assert str(got.value) == str(exc)
+        return
+    assert MarketGrid(info).fields(i, "binance") == expected
