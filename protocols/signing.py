@@ -13,23 +13,16 @@ def hmac_sha256_hex(secret: str, payload: str) -> str:
     return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
 
 
-try:  # CPython's own SHA-256 (3.11): small C code, cheaper than OpenSSL's EVP when cold (HmacSha256)
-    from _sha256 import sha256 as _cold_sha256  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - another interpreter: OpenSSL's
-    _cold_sha256 = hashlib.sha256
-
 _IPAD = bytes(x ^ 0x36 for x in range(256))
 _OPAD = bytes(x ^ 0x5C for x in range(256))
 
 
 class HmacSha256:
-    """``hmac_sha256_hex`` keyed once (RFC 2104): the inner and outer SHA-256 states after the
-    padded key are kept and copied per message, two digest copies instead of a new HMAC (or an
-    OpenSSL HMAC context copy, which costs twice as much, more when cold). The digests are
-    CPython's own SHA-256, not OpenSSL's: an order is signed once per opportunity, every ~100 ms,
-    so always from cold caches, where the small builtin code costs ~20 us against OpenSSL's
-    ~35 us (cache-evicted microbenchmark; hot it is ~1.5 us against ~1). ``fed(head)``: the
-    same key with a constant message head already hashed in."""
+    """``hmac_sha256_hex`` keyed once (RFC 2104, as the pure-Python ``hmac`` module computes it):
+    the inner and outer SHA-256 states after the padded key are kept and copied per message,
+    two digest copies instead of a new HMAC (or an OpenSSL HMAC context copy, which costs twice
+    as much, more when cold: an order is signed once per opportunity, so from cold caches).
+    ``fed(head)``: the same key with a constant message head already hashed in."""
 
     __slots__ = ("_inner", "_outer")
 
@@ -38,7 +31,7 @@ class HmacSha256:
         if len(key) > 64:  # the block size: a longer key is hashed first
             key = hashlib.sha256(key).digest()
         key = key.ljust(64, b"\0")
-        self._inner, self._outer = _cold_sha256(key.translate(_IPAD)), _cold_sha256(key.translate(_OPAD))
+        self._inner, self._outer = hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD))
 
     def fed(self, head: str) -> HmacSha256:
         out = HmacSha256.__new__(HmacSha256)
