@@ -9,7 +9,8 @@ come from the same segments, schedule, criteria and CPU accounting (see ``benchm
 
 Per segment it also reads, from ``/proc``, this process's main-thread voluntary context
 switches (each one a sleep in the event loop's ``epoll_wait`` that something woke: a wake-up)
-and its read syscalls, reported per frame in the progress lines (``wake-ups``, ``reads``).
+and its read syscalls, and from ``getrusage`` its CPU in user mode and in the kernel, reported
+per frame in the progress lines (``wake-ups``, ``reads``, ``user``, ``kernel``).
 
 Failure mode: a subject that does not receive a segment's frames within 30 s, does not sync
 within ``SYNC_TIMEOUT_S``, or yields no latency sample in the latency segment raises
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -91,6 +93,7 @@ class Driver:
         self.cpu_us_per_frame = 0.0  # this process's CPU time per frame over the last segment
         self.wakeups_per_frame = 0.0  # over the last segment, see the module docstring
         self.reads_per_frame = 0.0
+        self.user_sys_us = (0.0, 0.0)  # the CPU per frame, in user mode and in the kernel
 
     async def segment(self, count: int, rate: float, arrivals: str = "poisson",
                       trace: bool = False) -> tuple[float, float, dict[str, Any]]:
@@ -98,7 +101,7 @@ class Driver:
         the last write, the replayer's answer)."""
         frames = self.subject.frames
         target = frames() + count
-        cpu0 = time.process_time()
+        cpu0, usage0 = time.process_time(), resource.getrusage(resource.RUSAGE_SELF)
         wake0, reads0 = wakeups_and_reads()
         async with self.http.post(f"{self.info['control_url']}/segment",
                                   json={"start": self.pos, "count": count, "rate": rate,
@@ -114,6 +117,9 @@ class Driver:
             await asyncio.sleep(0.002)
         received_ns = time.monotonic_ns()
         self.cpu_us_per_frame = (time.process_time() - cpu0) * 1e6 / max(1, count)
+        usage1 = resource.getrusage(resource.RUSAGE_SELF)
+        self.user_sys_us = ((usage1.ru_utime - usage0.ru_utime) * 1e6 / max(1, count),
+                            (usage1.ru_stime - usage0.ru_stime) * 1e6 / max(1, count))
         wake1, reads1 = wakeups_and_reads()
         self.wakeups_per_frame = (wake1 - wake0) / max(1, count)
         self.reads_per_frame = (reads1 - reads0) / max(1, count)
@@ -126,7 +132,8 @@ class Driver:
         await self.subject.drained()
 
     def _per_frame(self) -> str:
-        return (f"CPU {self.cpu_us_per_frame:.1f} us/frame, wake-ups {self.wakeups_per_frame:.2f}/frame, "
+        return (f"CPU {self.cpu_us_per_frame:.1f} us/frame (user {self.user_sys_us[0]:.1f}, kernel "
+                f"{self.user_sys_us[1]:.1f}), wake-ups {self.wakeups_per_frame:.2f}/frame, "
                 f"reads {self.reads_per_frame:.2f}/frame")
 
     async def latency(self, p: Params, arrivals: str) -> Latencies:

@@ -138,7 +138,13 @@ def _replay_class(base: type[VenueServer]) -> type[_ReplayServer]:
 
         def on_connect(self, conn: Any, request: web.Request) -> None:
             super().on_connect(conn, request)
-            self.transports[conn] = request.transport  # type: ignore[assignment]
+            transport = cast(asyncio.Transport, request.transport)
+            # uvloop queues a small write until its loop's next iteration (asyncio's own loop
+            # sends it at once), and the writer yields to its loop only every SPIN_NS while it
+            # spins between frames: a frame would leave up to SPIN_NS after its ``written``
+            # stamp. With no high-water mark uvloop sends inside ``transport.write`` instead.
+            transport.set_write_buffer_limits(high=0)
+            self.transports[conn] = transport
 
     Replay.__name__ = f"Replay{base.__name__}"
     return Replay

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from testkit import eventually
 
 from benchmarks.harness import FLOOR_ROWS
 from benchmarks.pipeline import Outcome, Step
 from benchmarks.pipeline_floor import FloorSubject, write_to_receive
-from benchmarks.replay import VENUES, Replayer, ws_frame
+from benchmarks.replay import Replayer, ws_frame
+from testkit import eventually
 
 # 31 symbols: MEXC takes 30 a connection, so its frames come over two sockets, as in the engine
 SYMBOLS = 31
@@ -74,6 +74,20 @@ async def test_a_frame_the_decoding_floor_cannot_decode_fails_the_run_at_the_nex
     finally:
         await receive.close()
         await decode.close()
+
+
+async def test_the_replayer_sockets_buffer_nothing_past_the_write_call(
+        served: tuple[Replayer, dict[str, Any]]) -> None:
+    """Under uvloop a write below the high-water mark waits for the loop's next turn, which the
+    spinning writer takes only every SPIN_NS: the ``written`` stamp would run ahead of the send."""
+    rp, info = served
+    floor = FloorSubject(info, decode=False)
+    try:
+        await floor.open()
+        transports = [t for server in rp.servers.values() for t in server.transports.values() if not t.is_closing()]
+        assert len(transports) == 4 and all(t.get_write_buffer_limits() == (0, 0) for t in transports)
+    finally:
+        await floor.close()
 
 
 def test_each_frame_pairs_with_the_next_stamp_of_the_socket_it_was_routed_to() -> None:
