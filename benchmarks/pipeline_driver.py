@@ -9,8 +9,10 @@ come from the same segments, schedule, criteria and CPU accounting (see ``benchm
 
 Per segment it also reads, from ``/proc``, this process's main-thread voluntary context
 switches (each one a sleep in the event loop's ``epoll_wait`` that something woke: a wake-up)
-and its read syscalls, and from ``getrusage`` its CPU in user mode and in the kernel, reported
-per frame in the progress lines (``wake-ups``, ``reads``, ``user``, ``kernel``).
+and its time runnable but waiting for a CPU (``schedstat``: what the machine's other load costs
+it), the process's read syscalls, and from ``getrusage`` its CPU in user mode and in the
+kernel: in the progress lines (``wake-ups``, ``reads``, ``user``, ``kernel`` per frame,
+``waited for a CPU`` per segment).
 
 Failure mode: a subject that does not receive a segment's frames within 30 s, does not sync
 within ``SYNC_TIMEOUT_S``, or yields no latency sample in the latency segment raises
@@ -80,9 +82,11 @@ def _io_field(name: str) -> int:
     raise LookupError(name)
 
 
-def wakeups_and_reads() -> tuple[int, int]:
-    """This (the loop's) thread's voluntary context switches, and the process's read syscalls."""
-    return _status_field("voluntary_ctxt_switches"), _io_field("syscr")
+def wakeups_and_reads() -> tuple[int, int, int]:
+    """This (the loop's) thread's voluntary context switches and its time runnable but waiting
+    for a CPU (ns, ``schedstat``), and the process's read syscalls."""
+    waited_ns = int(Path("/proc/thread-self/schedstat").read_text().split()[1])
+    return _status_field("voluntary_ctxt_switches"), waited_ns, _io_field("syscr")
 
 
 class Driver:
@@ -94,6 +98,7 @@ class Driver:
         self.wakeups_per_frame = 0.0  # over the last segment, see the module docstring
         self.reads_per_frame = 0.0
         self.user_sys_us = (0.0, 0.0)  # the CPU per frame, in user mode and in the kernel
+        self.waited_ms = 0.0  # over the last segment, the loop's thread runnable but not running
 
     async def segment(self, count: int, rate: float, arrivals: str = "poisson",
                       trace: bool = False) -> tuple[float, float, dict[str, Any]]:
@@ -102,7 +107,7 @@ class Driver:
         frames = self.subject.frames
         target = frames() + count
         cpu0, usage0 = time.process_time(), resource.getrusage(resource.RUSAGE_SELF)
-        wake0, reads0 = wakeups_and_reads()
+        wake0, waited0, reads0 = wakeups_and_reads()
         async with self.http.post(f"{self.info['control_url']}/segment",
                                   json={"start": self.pos, "count": count, "rate": rate,
                                         "arrivals": arrivals, "trace": trace}) as resp:
@@ -120,7 +125,8 @@ class Driver:
         usage1 = resource.getrusage(resource.RUSAGE_SELF)
         self.user_sys_us = ((usage1.ru_utime - usage0.ru_utime) * 1e6 / max(1, count),
                             (usage1.ru_stime - usage0.ru_stime) * 1e6 / max(1, count))
-        wake1, reads1 = wakeups_and_reads()
+        wake1, waited1, reads1 = wakeups_and_reads()
+        self.waited_ms = (waited1 - waited0) / 1e6
         self.wakeups_per_frame = (wake1 - wake0) / max(1, count)
         self.reads_per_frame = (reads1 - reads0) / max(1, count)
         sent = json.loads(body)
@@ -134,7 +140,7 @@ class Driver:
     def _per_frame(self) -> str:
         return (f"CPU {self.cpu_us_per_frame:.1f} us/frame (user {self.user_sys_us[0]:.1f}, kernel "
                 f"{self.user_sys_us[1]:.1f}), wake-ups {self.wakeups_per_frame:.2f}/frame, "
-                f"reads {self.reads_per_frame:.2f}/frame")
+                f"reads {self.reads_per_frame:.2f}/frame, waited for a CPU {self.waited_ms:.1f} ms")
 
     async def latency(self, p: Params, arrivals: str) -> Latencies:
         """One latency segment at ``p.lat_rate`` (after a warm one): the subject's four series."""

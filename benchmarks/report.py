@@ -134,7 +134,12 @@ _METHOD = """\
   frame over the Poisson segment; `gc.freeze()` after start-up as in `Engine.serve`. `max-rate` =
   highest Poisson ladder rate (10k..80k, 0.4 s each) delivered,
   fully received within max(20 ms, 5%) of the last write, book mailbox high-water <= 64; `rss`
-  = VmRSS after the 20k segment."""
+  = VmRSS after the 20k segment. The replayer's sockets send each frame inside the write call.
+- pipeline floors: `floor-receive` = the same replayer, stream and driver into a process with no
+  engine that only receives the frames on the engine's sockets (picows, uvloop; payload taken as
+  the connection takes it, stamped, counted); `floor-decode` also decodes them (`venue.decode`).
+  Their `p50/p99` = write -> receive per frame; `max-rate` without the mailbox criterion (no
+  mailbox). The pipeline rows' ratio column is against `floor-receive` of the same run."""
 
 
 def core() -> str:
