@@ -61,6 +61,7 @@ PIPELINE_ROWS = ("pipeline-p50@20k", "pipeline-p99@20k", "pipeline-tick-p50@20k"
                  "pipeline-recv-p50@20k", "pipeline-recv-p99@20k", "pipeline-view-p50@20k", "pipeline-view-p99@20k",
                  "pipeline-opps@20k", "pipeline-cpu@20k", "pipeline-max-rate", "pipeline-rss-3x50")
 # what a process that only receives the frames (benchmarks.pipeline_floor) measures of them
+FLOOR_IMPLS = ("floor-receive", "floor-decode")
 FLOOR_ROWS = ("pipeline-p50@20k", "pipeline-p99@20k", "pipeline-tick-p50@20k", "pipeline-tick-p99@20k",
               "pipeline-cpu@20k", "pipeline-max-rate", "pipeline-rss-3x50")
 
@@ -89,7 +90,7 @@ CASES: tuple[Case, ...] = (
     # the machine's floor under those rows: the same replayer and driver into a process that only
     # receives the frames (floor-receive), and decodes them (floor-decode); no engine
     *(Case(f"pipeline-{impl}", "pipeline", "benchmarks.pipeline", _rows(FLOOR_ROWS, (impl,)), prepare="prepare",
-           args=(impl,)) for impl in ("floor-receive", "floor-decode")),
+           args=(impl,)) for impl in FLOOR_IMPLS),
     Case("pipeline-capture", "pipeline", "benchmarks.capture_replay",
          (*_rows(("capture-cpu@20k", "capture-loop-cpu@20k"), ("arbor", "arbor+capture")),
           ("capture-writer-cpu@20k", "arbor+capture")),
@@ -278,6 +279,11 @@ def evaluate_targets(results: list[Result]) -> list[dict]:
         else:
             met = measured >= t.bound if t.op == ">=" else measured <= t.bound
             out.append({"target": t.label, "measured": measured, "ratio": t.ref is not None, "met": met, "note": ""})
+        if t.ref is None:  # an absolute bound: what the floors under it measured in the same run
+            floors = {impl: f.median for impl in FLOOR_IMPLS
+                      if (f := by.get((t.case, impl))) is not None and f.median is not None and f.status == "ok"}
+            if floors:
+                out[-1]["floors"] = floors
     return out
 
 

@@ -36,7 +36,7 @@ from typing import Any
 import aiohttp
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
-from benchmarks.harness import FLOOR_ROWS
+from benchmarks.harness import FLOOR_IMPLS, FLOOR_ROWS
 from benchmarks.pipeline import Params
 from benchmarks.pipeline_driver import Driver, Latencies
 from protocols.binance import BinanceVenue
@@ -44,7 +44,6 @@ from protocols.gateio import GateVenue
 from protocols.mexc import MexcVenue
 from protocols.venue import Venue
 
-FLOOR_IMPLS = ("floor-receive", "floor-decode")
 ACK_TIMEOUT_S = 10.0
 _ADAPTERS: dict[str, type] = {"binance": BinanceVenue, "gateio": GateVenue, "mexc": MexcVenue}
 # as actors.connection reads them: an enum member read on 3.11 goes through EnumType.__getattr__

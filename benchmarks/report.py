@@ -54,7 +54,9 @@ def target_rows(results: list[Result]) -> list[list[str]]:
         m = t["measured"]
         shown = "-" if m is None else (f"{m:.2f}x" if t.get("ratio") else f"{m:,.3f}")
         met = {True: "met", False: "MISSED", None: "not measured"}[t["met"]]
-        out.append([t["target"], shown, f"{met} {t['note']}".strip()])
+        floors = ", ".join(f"{impl} {value:,.1f}" for impl, value in t.get("floors", {}).items())
+        verdict = " ".join(filter(None, [met, t["note"], floors and f"(the floors: {floors})"]))
+        out.append([t["target"], shown, verdict])
     return out
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks import harness, report
 from benchmarks.harness import FLOOR_ROWS
 from benchmarks.pipeline import Outcome, Step
 from benchmarks.pipeline_floor import FloorSubject, write_to_receive
@@ -111,3 +112,18 @@ def test_a_floor_outcome_gives_only_the_floor_rows_and_needs_no_opportunity() ->
     rows = {r["case"]: r["value"] for r in out.rows("floor-receive", FLOOR_ROWS)}
     assert tuple(rows) == FLOOR_ROWS
     assert rows["pipeline-p50@20k"] == 2.0 and rows["pipeline-max-rate"] == 10_000.0
+
+
+def test_an_absolute_pipeline_target_shows_what_the_floors_measured_in_the_same_run() -> None:
+    def rep(impl: str, cpu: float) -> dict:
+        return {"reps": [[{"case": "pipeline-cpu@20k", "impl": impl, "value": cpu, "unit": "us/frame"}]]}
+
+    cases = {c.name: c for c in harness.CASES}
+    results = [*harness._reduce(cases["pipeline"], rep("arbor", 40.0)),
+               *harness._reduce(cases["pipeline-floor-receive"], rep("floor-receive", 8.0)),
+               *harness._reduce(cases["pipeline-floor-decode"], rep("floor-decode", 12.0))]
+    harness._ratios(results)
+    cpu = next(r for r in results if (r.case, r.impl) == ("pipeline-cpu@20k", "arbor"))
+    assert cpu.ratio == 5.0 and cpu.ref == "floor-receive"
+    row = next(r for r in report.target_rows(results) if r[0].startswith("engine CPU"))
+    assert row[1:] == ["40.000", "MISSED (the floors: floor-receive 8.0, floor-decode 12.0)"]
