@@ -16,6 +16,7 @@ EXTENSIONS = [
     Extension("actors._l2book", ["actors/_l2book.pyx"]),
     Extension("protocols.mexc._depth", ["protocols/mexc/_depth.pyx"]),
     Extension("protocols._levels", ["protocols/_levels.pyx"]),
+    Extension("protocols._jsondepth", ["protocols/_jsondepth.pyx"]),
 ]
 
 

@@ -66,7 +66,8 @@ FLOOR_ROWS = ("pipeline-p50@20k", "pipeline-p99@20k", "pipeline-tick-p50@20k", "
               "pipeline-cpu@20k", "pipeline-max-rate", "pipeline-rss-3x50")
 
 T2T_ROWS = tuple(f"t2t-{leg}-{q}@{rate}" for rate in ("light", "heavy")
-                 for leg in ("first", "second-gap", "detect-intent", "intent-sent", "detect-sent", "sent-gap")
+                 for leg in ("first", "second-gap", "wire-recv", "recv-detect", "detect-intent", "intent-sent",
+                             "detect-sent", "sent-gap")
                  for q in ("p50", "p99"))
 
 CASES: tuple[Case, ...] = (

@@ -147,8 +147,10 @@ _METHOD = """\
 def core() -> str:
     from actors import l2book
     from protocols import levels
+    from protocols.binance import codec as json_codec
     from protocols.mexc import codec
-    return f"book {l2book.CORE}, MEXC decode {codec.CORE}, JSON levels untracked {levels.CORE}"
+    return (f"book {l2book.CORE}, MEXC decode {codec.CORE}, JSON levels untracked {levels.CORE}, "
+            f"JSON depth decode {json_codec.CORE}")
 
 
 def markdown(results: list[Result], *, quick: bool, repeat: int, book_note: str) -> str:

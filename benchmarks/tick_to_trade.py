@@ -14,7 +14,10 @@ system-wide monotonic clock). The executor's balance check reads the live accoun
 REST before the legs); the detector's cooldown keeps it to one opportunity per dip.
 
 Rows: ``t2t-first-p50|p99@<rate>`` (first leg), ``t2t-second-gap-p50|p99@<rate>`` (second
-leg after the first), unit us, impl ``rest`` or ``ws``; and the engine's own share from the
+leg after the first), unit us, impl ``rest`` or ``ws``; ``t2t-wire-recv`` (``t0`` until the engine's
+read callback stamped the dip frame, ``BookDelta.recv_ns``: the kernel and the wake-up) and
+``t2t-recv-detect`` (that stamp until the opportunity was created: decode, book, detector and
+their hops), read from the detector's last opportunity; and the engine's own share from the
 journal's latency columns (``supervisor.latency``): ``t2t-detect-intent`` (opportunity created
 until its intents were durable), ``t2t-intent-sent`` (durable until the leg was handed to its
 socket), ``t2t-detect-sent``, ``t2t-sent-gap`` (the second leg handed over after the first).
@@ -36,7 +39,7 @@ from typing import Any
 
 import config
 from benchmarks.pipeline import percentile
-from protocols.messages import FlushJournal
+from protocols.messages import FlushJournal, GetLastOpportunity
 from supervisor import latency
 from supervisor.app import assembled
 
@@ -68,9 +71,11 @@ STAGES = {"t2t-detect-intent": "detect->intent", "t2t-intent-sent": "intent->sen
           "t2t-detect-sent": "detect->sent", "t2t-sent-gap": "second leg sent after first"}
 
 
-async def _measure(ws: bool, rate: float, samples: int) -> tuple[list[int], list[int], dict[str, latency.Stage]]:
+async def _measure(ws: bool, rate: float, samples: int) -> tuple[dict[str, list[int]], dict[str, latency.Stage]]:
     firsts: list[int] = []
     gaps: list[int] = []
+    wire: list[int] = []  # t0 -> the dip frame's receive stamp in the engine (BookDelta.recv_ns)
+    detect: list[int] = []  # that stamp -> the opportunity created (read, decode, book, detector)
     stages: dict[str, latency.Stage] = {}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "benchmarks.tick_to_trade_sim", str(rate),
@@ -117,6 +122,10 @@ async def _measure(ws: bool, rate: float, samples: int) -> tuple[list[int], list
                     first, second = sorted((got["binance"], got["gateio"]))
                     firsts.append(first - got["t0"])
                     gaps.append(second - first)
+                    opp = await tree.lookup(f"detectors/{SYMBOL.replace('/', '')}").ask(GetLastOpportunity())
+                    if opp is not None and opp.buy_recv_ns >= got["t0"]:  # the dip is Binance's ask
+                        wire.append(opp.buy_recv_ns - got["t0"])
+                        detect.append(opp.created_ns - opp.buy_recv_ns)
                     await _until(lambda n=executed: status().executed > n
                                  or status().open_legs == 0, LEG_TIMEOUT_S, "settled")
                     await ask("undip")
@@ -128,7 +137,7 @@ async def _measure(ws: bool, rate: float, samples: int) -> tuple[list[int], list
             stdin.write(b"quit\n")
             await stdin.drain()
             await proc.wait()
-    return firsts, gaps, stages
+    return {"t2t-first": firsts, "t2t-second-gap": gaps, "t2t-wire-recv": wire, "t2t-recv-detect": detect}, stages
 
 
 def run(quick: bool) -> list[dict[str, Any]]:
@@ -136,10 +145,9 @@ def run(quick: bool) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for label, rate in RATES.items():
         for mode in MODES:
-            firsts, gaps, stages = asyncio.run(_measure(mode == "ws", rate, samples))
-            firsts.sort()
-            gaps.sort()
-            for name, values in (("t2t-first", firsts), ("t2t-second-gap", gaps)):
+            measured, stages = asyncio.run(_measure(mode == "ws", rate, samples))
+            for name, values in measured.items():
+                values.sort()
                 for q, tag in ((0.5, "p50"), (0.99, "p99")):
                     rows.append({"case": f"{name}-{tag}@{label}", "impl": mode,
                                  "value": percentile(values, q) / 1000.0, "unit": "us"})

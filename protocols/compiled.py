@@ -1,9 +1,11 @@
 """Which per-frame core runs: the compiled extensions, or the pure-Python modules they mirror.
 
-``pip install .`` builds two Cython extensions where Cython and a C compiler are present
+``pip install .`` builds the Cython extensions where Cython and a C compiler are present
 (``setup.py``; they are optional, so the install succeeds without them): ``actors._l2book``
-(the L2 book) and ``protocols.mexc._depth`` (the MEXC aggregated-depth decode). Each pure
-module (``actors.l2book``, ``protocols.mexc.codec``) asks ``load`` for its extension at import,
+(the L2 book), ``protocols.mexc._depth`` (the MEXC aggregated-depth decode),
+``protocols._jsondepth`` (the Binance and Gate.io depth decode) and ``protocols._levels``
+(decoded levels untracked). Each pure module (``actors.l2book``, ``protocols.mexc.codec``, the
+Binance and Gate.io codecs, ``protocols.levels``) asks ``load`` for its extension at import,
 uses it when it is there and says which in its ``CORE``; the results are the same either way (one test suite runs both).
 
 ``ARBOR_PURE_PYTHON=1`` selects the pure-Python core even where the extensions are built (read

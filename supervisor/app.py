@@ -27,6 +27,7 @@ from actors import l2book
 from config import EngineConfig
 from protocols import levels
 from protocols.binance import BinanceVenue
+from protocols.binance import codec as binance_codec
 from protocols.errors import AuthError, ConfigError, PermanentFailure, RestartIntensityExceeded
 from protocols.gateio import GateVenue
 from protocols.mexc import MexcVenue
@@ -166,8 +167,8 @@ def run_engine(cfg: EngineConfig, *, duration_s: float | None = None, log_format
                live: bool = False) -> int:
     """``python -m supervisor``: run the engine on uvloop until stopped; the exit code."""
     configure_logging(log_format)
-    log.info("per-frame core: book %s, MEXC decode %s, JSON levels untracked %s", l2book.CORE, mexc_codec.CORE,
-             levels.CORE)
+    log.info("per-frame core: book %s, MEXC decode %s, JSON levels untracked %s, JSON depth decode %s", l2book.CORE,
+             mexc_codec.CORE, levels.CORE, binance_codec.CORE)  # the Binance and Gate.io codecs load one reader
     status = print_status if log_format == "text" and sys.stderr.isatty() else None
     code = uvloop.run(main_async(cfg, duration_s=duration_s, live=live, status=status or StatusLog()))
     if status is not None:

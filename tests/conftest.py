@@ -12,7 +12,7 @@ import importlib
 
 import pytest
 
-EXTENSIONS = ("actors._l2book", "protocols.mexc._depth", "protocols._levels")
+EXTENSIONS = ("actors._l2book", "protocols.mexc._depth", "protocols._levels", "protocols._jsondepth")
 
 
 def _built(name: str) -> str | None:

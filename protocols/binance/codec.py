@@ -17,6 +17,11 @@ bookTicker / partial-depth streams → None (subscribed by nobody here, ignored)
 → ``DecodeError`` with an excerpt, and so does a depth frame with a NaN/infinite number, a
 price <= 0, a negative quantity (``wire``'s constraints) or ``u < U``. msgspec's errors become
 ``DecodeError`` in ``parse`` only (the REST adapter uses it too).
+
+Where the compiled core is built (``protocols.compiled``; ``CORE`` says which runs), a frame is
+first read straight from its bytes by ``protocols._jsondepth.decode_binance``, which gives the
+same ``BookDelta`` for a plain depth frame or, for anything else, ``None``: that frame then
+takes the msgspec path below, so every error is still reported from here.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import TypeVar
 
 import msgspec
 
+from protocols import compiled
 from protocols.binance import wire
 from protocols.errors import DecodeError
 from protocols.levels import untrack_levels
@@ -39,9 +45,16 @@ _IGNORED_CHANNELS = frozenset(
 )
 _DEPTH_CHANNELS = frozenset({"depth", "depth@100ms"})
 
+_compiled, CORE = compiled.load("protocols._jsondepth")
+_read_depth = None if _compiled is None else _compiled.decode_binance
+
 
 def decode(frame: bytes | str, recv_ns: int, symbols: Mapping[str, str]) -> BookDelta | Control | None:
     """One frame → a delta, a control reply, or None. ``symbols`` maps ``BNBBTC`` → ``BNB/BTC``."""
+    if _read_depth is not None:
+        delta = _read_depth(frame, recv_ns, symbols)
+        if delta is not None:
+            return delta
     try:
         data = wire.DEPTH_ENVELOPE.decode(frame).data
     except msgspec.DecodeError:  # not a depth envelope: control reply, other channel or garbage

@@ -31,6 +31,11 @@ Replies: ``{"channel": "spot.order_book_update", "event": "subscribe", "error": 
 order_book, trades) → ``None``. Anything else (truncated JSON, wrong types, an unknown
 channel, an update without ids or with ``u < U``, a NaN/infinite number, a price <= 0 or a
 negative amount) raises ``DecodeError`` with an excerpt of the frame.
+
+Where the compiled core is built (``protocols.compiled``; ``CORE`` says which runs), a frame is
+first read straight from its bytes by ``protocols._jsondepth.decode_gateio``, which gives the
+same ``BookDelta`` for a plain update push of either channel or, for anything else, ``None``:
+that frame then takes the msgspec path below, so every error is still reported from here.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from collections.abc import Mapping
 
 import msgspec
 
+from protocols import compiled
 from protocols.errors import DecodeError
 from protocols.gateio import wire
 from protocols.levels import untrack_levels
@@ -50,6 +56,9 @@ BOOK_CHANNEL = "spot.order_book_update"
 OBU_CHANNEL = "spot.obu"
 OBU_LEVELS = 50  # ob.PAIR.50: 50 levels every 20 ms (ob.PAIR.400: 400 levels every 100 ms)
 
+_compiled, CORE = compiled.load("protocols._jsondepth")
+_read_depth = None if _compiled is None else _compiled.decode_gateio
+
 
 def obu_stream(pair: str) -> str:
     return f"ob.{pair}.{OBU_LEVELS}"
@@ -58,6 +67,10 @@ def obu_stream(pair: str) -> str:
 def decode(frame: bytes | str, recv_ns: int, symbols: Mapping[str, str]) -> BookDelta | Control | None:
     """One frame → a delta, a control reply, or None. ``symbols`` maps ``BTC_USDT`` → ``BTC/USDT``
     (a pair missing from it is converted by replacing the underscore)."""
+    if _read_depth is not None:
+        delta = _read_depth(frame, recv_ns, symbols)
+        if delta is not None:
+            return delta
     try:
         msg = wire.FRAME.decode(frame)
     except msgspec.DecodeError as exc:  # ValidationError is a subclass: one translation point

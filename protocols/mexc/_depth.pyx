@@ -14,31 +14,24 @@ symbol not in ``symbols``.
 
 Numbers: a version is 1-18 ASCII digits. A price or quantity is ASCII digits with at most one
 ``.`` and at least one digit (what MEXC sends: ``"93387.28"``, ``"0.00000000"``); it becomes
-exactly the double ``float()`` gives. With the trailing fractional zeros dropped, a mantissa
-``m <= 2**53`` and ``k <= 22`` decimals is ``m / 10**k``: both exact doubles, and one IEEE
-division is correctly rounded, as ``float()`` is (Clinger's fast path). Longer numbers go
-through ``PyOS_string_to_double``, the routine ``float()`` itself calls.
+exactly the double ``float()`` gives (``protocols/_decimal.pxd``, shared with the JSON reader).
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
-from cpython.object cimport PyObject
 from cpython.unicode cimport PyUnicode_DecodeASCII
 from libc.stdint cimport uint64_t, int64_t
 
 from protocols.messages import BookDelta
 
+from protocols._decimal cimport Span, plain_decimal
+
 cdef extern from "Python.h":
     void PyObject_GC_UnTrack(void *)
-    double PyOS_string_to_double(const char *s, char **endptr, PyObject *overflow_exception) except? -1.0
 
 cdef enum:
     WT_VARINT = 0
     WT_LEN = 2
-    MAX_NUMBER = 63  # bytes of a price/quantity the slow-exact path copies to a C string
 
-cdef double[23] _POW10 = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
-                          1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22]
-cdef uint64_t _EXACT = 1ULL << 53
 cdef int64_t MAX_TS_MS = 10**15  # protocols.numbers.MAX_TS_MS: a later "timestamp" is garbage
 
 _VENUE = "mexc"
@@ -47,11 +40,6 @@ _VENUE = "mexc"
 cdef struct Reader:
     const unsigned char *p
     const unsigned char *end
-
-
-cdef struct Span:
-    const unsigned char *p
-    Py_ssize_t n
 
 
 cdef inline bint _varint(Reader *r, uint64_t *out) noexcept nogil:
@@ -101,54 +89,6 @@ cdef inline bint _version(Span s, int64_t *out) noexcept nogil:
     return True
 
 
-cdef bint _number(Span s, double *out) except -1:
-    """A price or quantity as ``float()`` reads it; False when it is not a plain decimal."""
-    cdef Py_ssize_t i, digits = 0, significant = 0, decimals = 0
-    cdef bint dot = False
-    cdef uint64_t m = 0
-    cdef unsigned char c
-    cdef char[MAX_NUMBER + 1] text
-    if s.n < 1 or s.n > MAX_NUMBER:
-        return False
-    # JSON's number grammar, as the protobuf path's msgspec reads it: a digit first, no leading
-    # zero ("0.5", not "00.5" or ".5"), a digit after the dot ("1.", not)
-    if not 48 <= s.p[0] <= 57 or s.p[s.n - 1] == 46 or (s.p[0] == 48 and s.n > 1 and s.p[1] != 46):
-        return False
-    for i in range(s.n):
-        c = s.p[i]
-        if c == 46:  # '.'
-            if dot:
-                return False
-            dot = True
-        elif 48 <= c <= 57:
-            digits += 1
-            if dot:
-                decimals += 1
-            if m or c != 48:
-                significant += 1
-                if significant <= 19:
-                    m = m * 10 + (c - 48)
-        else:
-            return False
-    if digits == 0:
-        return False
-    if significant <= 19:
-        while decimals > 0 and m % 10 == 0 and m != 0:
-            m //= 10
-            decimals -= 1
-        if m == 0:
-            out[0] = 0.0
-            return True
-        if m <= _EXACT and decimals <= 22:
-            out[0] = <double>m / _POW10[decimals]
-            return True
-    for i in range(s.n):
-        text[i] = <char>s.p[i]
-    text[s.n] = 0
-    out[0] = PyOS_string_to_double(text, NULL, NULL)  # <= 63 digits: it cannot overflow
-    return True
-
-
 cdef bint _levels(Span s, list into) except -1:
     """One ``PublicAggreDepthV3ApiItem`` appended as ``(price, quantity)``; False if unusual."""
     cdef Reader r
@@ -158,6 +98,8 @@ cdef bint _levels(Span s, list into) except -1:
     cdef bint has_price = False, has_quantity = False
     cdef double p, q
     r.p, r.end = s.p, s.p + s.n
+    price.p = quantity.p = s.p
+    price.n = quantity.n = 0
     while r.p < r.end:
         if not _varint(&r, &tag) or (tag & 7) != WT_LEN or not _span(&r, &field) or not _ascii(field):
             return False
@@ -167,7 +109,7 @@ cdef bint _levels(Span s, list into) except -1:
             quantity, has_quantity = field, True
         else:
             return False
-    if not (has_price and has_quantity) or not _number(price, &p) or not _number(quantity, &q):
+    if not (has_price and has_quantity) or not plain_decimal(price, &p) or not plain_decimal(quantity, &q):
         return False
     if p <= 0.0:  # a price must be > 0: the protobuf path reports it (protocols.numbers)
         return False

@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks import harness
+import pytest
+
+from benchmarks import cold, harness
 
 # rows whose implementation is an optional package may be skipped; every other row (the
 # pipeline's included: the engine is built) must have been measured
@@ -49,3 +51,14 @@ def test_a_crashed_case_is_an_error_that_fails_the_run() -> None:
     case = next(c for c in harness.CASES if c.name == "decode-mexc")
     results = harness._reduce(case, {"error": "ValueError: boom"})
     assert {r.status for r in results} == {"error"} and harness.failed(results)
+
+
+def test_the_cold_case_times_both_pieces_of_work_back_to_back_and_after_every_pause(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert cold.main(["--samples", "2"]) == 0
+    out = capsys.readouterr().out
+    for name in ("journal-intents", "frame-to-view"):
+        assert name in out
+    rows = [line.split()[:4] for line in out.splitlines() if line.startswith("  ")]
+    assert [r for r in rows if r[:3] == ["back", "to", "back"]] and len(rows) == 2 * (1 + 2 * len(cold.GAPS_MS))
+    assert sum(r[-1] == "spinning" for r in rows) == sum(r[-1] == "asleep" for r in rows) == 2 * len(cold.GAPS_MS)

@@ -122,10 +122,12 @@ def test_the_engine_logs_which_per_frame_core_it_runs(state_dir: Path, pure: str
     line = next(ln for ln in done.stderr.splitlines() if "per-frame core:" in ln)
     if pure:
         assert ("book python (ARBOR_PURE_PYTHON=1), MEXC decode python (ARBOR_PURE_PYTHON=1), "
-                "JSON levels untracked python (ARBOR_PURE_PYTHON=1)") in line
+                "JSON levels untracked python (ARBOR_PURE_PYTHON=1), "
+                "JSON depth decode python (ARBOR_PURE_PYTHON=1)") in line
     else:
         from actors import l2book  # this checkout's choice, made the same way
-        assert f"book {l2book.CORE}" in line
+        from protocols.binance import codec
+        assert f"book {l2book.CORE}" in line and f"JSON depth decode {codec.CORE}" in line
 
 
 # --- SIGTERM -------------------------------------------------------------------------------

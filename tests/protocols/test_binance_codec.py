@@ -1,13 +1,15 @@
 """Binance frames → messages (binance.md §3.1): each channel, control replies, malformed frames,
-and the pure subscribe/URL side of the adapter."""
+and the pure subscribe/URL side of the adapter; the frames on both cores (``core``:
+tests/conftest.py; the compiled JSON depth reader against the msgspec path: test_jsondepth.py)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import pytest
 
-from protocols.binance import BinanceVenue
+from protocols.binance import BinanceVenue, codec
 from protocols.errors import DecodeError
 from protocols.messages import BookDelta
 from protocols.venue import Control
@@ -20,7 +22,10 @@ DOC_DEPTH = (
 
 
 @pytest.fixture
-def venue() -> BinanceVenue:
+def venue(core: str, monkeypatch: pytest.MonkeyPatch) -> BinanceVenue:
+    """The adapter on the given core, whatever ARBOR_PURE_PYTHON chose at import."""
+    monkeypatch.setattr(codec, "_read_depth", None if core == "python" else
+                        importlib.import_module("protocols._jsondepth").decode_binance)
     return BinanceVenue(symbols=("BNB/BTC", "BTC/USDT"))
 
 

@@ -1,11 +1,14 @@
-"""Gate.io WebSocket frames → BookDelta / Control / None / DecodeError (gateio.md §4.1–4.2)."""
+"""Gate.io WebSocket frames → BookDelta / Control / None / DecodeError (gateio.md §4.1–4.2), on
+both cores (``core``: tests/conftest.py; the compiled JSON depth reader against the msgspec
+path: test_jsondepth.py)."""
 
+import importlib
 import json
 
 import pytest
 
 from protocols.errors import DecodeError
-from protocols.gateio import GateVenue
+from protocols.gateio import GateVenue, codec
 from protocols.messages import BookDelta
 from protocols.venue import Control
 
@@ -44,7 +47,10 @@ TICKER = (
 
 
 @pytest.fixture
-def venue():
+def venue(core, monkeypatch):
+    """The adapter on the given core, whatever ARBOR_PURE_PYTHON chose at import."""
+    monkeypatch.setattr(codec, "_read_depth", None if core == "python" else
+                        importlib.import_module("protocols._jsondepth").decode_gateio)
     return GateVenue(symbols=("BTC/USDT", "ETH/USDT"))
 
 
