@@ -70,7 +70,8 @@ async def engine_cpu_per_frame(info: dict[str, Any], p: Params, capture_dir: str
     import aiohttp
     import msgspec
 
-    from benchmarks.pipeline_engine import BenchEngine, Driver, Record, engine_config
+    from benchmarks.pipeline_driver import Driver
+    from benchmarks.pipeline_engine import BenchEngine, EngineSubject, Record, engine_config
     from supervisor.app import build_adapters, fetch_taker_fees
     from supervisor.capture import open_capture
 
@@ -90,7 +91,7 @@ async def engine_cpu_per_frame(info: dict[str, Any], p: Params, capture_dir: str
             async with aiohttp.ClientSession() as http, engine.running() as tree:
                 gc.freeze()
                 try:
-                    driver = Driver(info, engine, tree, http, progress)
+                    driver = Driver(info, EngineSubject(info, engine, tree), http, progress)
                     await driver.sync()
                     await driver.segment(int(p.lat_rate * p.warm_s), p.lat_rate)
                     await driver.drained()

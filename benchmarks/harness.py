@@ -60,6 +60,10 @@ _BOOK_ROWS = ("book-apply", "book-top", "book-depth20")
 PIPELINE_ROWS = ("pipeline-p50@20k", "pipeline-p99@20k", "pipeline-tick-p50@20k", "pipeline-tick-p99@20k",
                  "pipeline-recv-p50@20k", "pipeline-recv-p99@20k", "pipeline-view-p50@20k", "pipeline-view-p99@20k",
                  "pipeline-opps@20k", "pipeline-cpu@20k", "pipeline-max-rate", "pipeline-rss-3x50")
+# what a process that only receives the frames (benchmarks.pipeline_floor) measures of them
+FLOOR_IMPLS = ("floor-receive", "floor-decode")
+FLOOR_ROWS = ("pipeline-p50@20k", "pipeline-p99@20k", "pipeline-tick-p50@20k", "pipeline-tick-p99@20k",
+              "pipeline-cpu@20k", "pipeline-max-rate", "pipeline-rss-3x50")
 
 T2T_ROWS = tuple(f"t2t-{leg}-{q}@{rate}" for rate in ("light", "heavy")
                  for leg in ("first", "second-gap", "wire-recv", "recv-detect", "detect-intent", "intent-sent",
@@ -84,6 +88,10 @@ CASES: tuple[Case, ...] = (
          args=("arbor",)),
     Case("pipeline-python", "pipeline", "benchmarks.pipeline", _rows(PIPELINE_ROWS, ("arbor-python",)),
          prepare="prepare", args=("arbor-python",), env=(("ARBOR_PURE_PYTHON", "1"),)),
+    # the machine's floor under those rows: the same replayer and driver into a process that only
+    # receives the frames (floor-receive), and decodes them (floor-decode); no engine
+    *(Case(f"pipeline-{impl}", "pipeline", "benchmarks.pipeline", _rows(FLOOR_ROWS, (impl,)), prepare="prepare",
+           args=(impl,)) for impl in FLOOR_IMPLS),
     Case("pipeline-capture", "pipeline", "benchmarks.capture_replay",
          (*_rows(("capture-cpu@20k", "capture-loop-cpu@20k"), ("arbor", "arbor+capture")),
           ("capture-writer-cpu@20k", "arbor+capture")),
@@ -104,6 +112,9 @@ REFS: dict[str, tuple[str, str]] = {
     "capture-cpu@20k": ("capture-cpu@20k", "arbor"), "capture-loop-cpu@20k": ("capture-loop-cpu@20k", "arbor"),
     "capture-writer-cpu@20k": ("capture-loop-cpu@20k", "arbor"), "replay-frames-per-s": ("replay-frames-per-s", "live"),
     "replay-cpu-per-frame": ("replay-cpu-per-frame", "live"),
+    # the engine (and floor-decode) against the bare receive of the same frames in the same run
+    **{case: (case, "floor-receive") for case in ("pipeline-p50@20k", "pipeline-p99@20k", "pipeline-cpu@20k",
+                                                  "pipeline-max-rate")},
 }
 
 # impl -> peer (peers.PEERS name): its rows are skipped, not missing, when the peer is absent
@@ -269,6 +280,11 @@ def evaluate_targets(results: list[Result]) -> list[dict]:
         else:
             met = measured >= t.bound if t.op == ">=" else measured <= t.bound
             out.append({"target": t.label, "measured": measured, "ratio": t.ref is not None, "met": met, "note": ""})
+        if t.ref is None:  # an absolute bound: what the floors under it measured in the same run
+            floors = {impl: f.median for impl in FLOOR_IMPLS
+                      if (f := by.get((t.case, impl))) is not None and f.median is not None and f.status == "ok"}
+            if floors:
+                out[-1]["floors"] = floors
     return out
 
 

@@ -37,7 +37,14 @@ Poisson latency segment (the engine's work; the driver only polls counters meanw
 ``--quick`` uses 3 venues x 5 symbols and low rates (a smoke run: the figures mean nothing, the
 rows keep their full-run names).
 
-Failure modes: ``Skip`` when ``supervisor.engine`` is absent; a replayer that does not start, a
+Floors (``harness.FLOOR_ROWS``, impl ``floor-receive`` / ``floor-decode``,
+``benchmarks.pipeline_floor``): the same replayer, stream, segments and driver
+(``benchmarks.pipeline_driver``) into a process that only receives the frames on the engine's
+sockets (and, for ``floor-decode``, decodes them): what no engine in one Python process here
+can go below. Their ``p50/p99`` rows are write -> receive, their ``max-rate`` is judged without
+the mailbox criterion (no mailbox).
+
+Failure modes: ``Skip`` when ``supervisor.engine`` is absent (the engine's rows); a replayer that does not start, a
 book that does not sync within ``SYNC_TIMEOUT_S`` or a latency segment without a single
 Opportunity raise (the harness reports the case as an error).
 """
@@ -123,18 +130,22 @@ def start_replayer(params: Params) -> tuple[subprocess.Popen[str], dict[str, Any
 
 
 def prepare(quick: bool, impl: str = "arbor") -> Callable[[], list[dict]]:
-    if not _engine_available():
+    floor = impl.startswith("floor-")
+    if not floor and not _engine_available():
         raise Skip("engine not available (supervisor.engine not in the tree yet)")
     import uvloop
 
-    from benchmarks import pipeline_engine
+    if floor:
+        from benchmarks.pipeline_floor import run_once
+    else:
+        from benchmarks.pipeline_engine import run_once
 
     params = QUICK if quick else FULL
     _progress(f"generating {3 * params.symbols} books of frames in the replayer process")
     _, info = start_replayer(params)
     from benchmarks.report import core
     _progress(f"core: {core()}")
-    return lambda: uvloop.run(pipeline_engine.run_once(info, params, _progress, impl))
+    return lambda: uvloop.run(run_once(info, params, _progress, impl))
 
 
 def vm_kib(field_name: str) -> int:
@@ -163,7 +174,7 @@ class Step:
 class Outcome:
     """One repetition's figures, turned into rows by ``rows``."""
 
-    wire_us: list[int] = field(default_factory=list)  # replayer write -> Opportunity, poisson arrivals
+    wire_us: list[int] = field(default_factory=list)  # replayer write -> Opportunity (a floor: receive), poisson
     tick_us: list[int] = field(default_factory=list)  # the same, 1 ms tick bursts
     opp_us: list[int] = field(default_factory=list)  # frame receive -> Opportunity, poisson
     view_us: list[int] = field(default_factory=list)  # frame receive -> detector, poisson
@@ -175,26 +186,26 @@ class Outcome:
         sustained = [s.rate for s in self.steps if s.sustained]
         return max(sustained, default=0.0)
 
-    def rows(self, impl: str = "arbor") -> list[dict]:
+    def rows(self, impl: str = "arbor", names: tuple[str, ...] | None = None) -> list[dict]:
+        """The ``harness.PIPELINE_ROWS`` of this repetition, or only those in ``names`` (a
+        floor's: it has no Opportunity, so no ``recv``/``view``/``opps`` series)."""
         wire, tick, opp, view = sorted(self.wire_us), sorted(self.tick_us), sorted(self.opp_us), sorted(self.view_us)
-
-        def row(case: str, value: float, unit: str) -> dict:
-            return {"case": case, "impl": impl, "value": value, "unit": unit}
-
-        return [
-            row("pipeline-p50@20k", percentile(wire, 0.50) / 1000, "us"),
-            row("pipeline-p99@20k", percentile(wire, 0.99) / 1000, "us"),
-            row("pipeline-tick-p50@20k", percentile(tick, 0.50) / 1000, "us"),
-            row("pipeline-tick-p99@20k", percentile(tick, 0.99) / 1000, "us"),
-            row("pipeline-recv-p50@20k", percentile(opp, 0.50) / 1000, "us"),
-            row("pipeline-recv-p99@20k", percentile(opp, 0.99) / 1000, "us"),
-            row("pipeline-view-p50@20k", percentile(view, 0.50) / 1000, "us"),
-            row("pipeline-view-p99@20k", percentile(view, 0.99) / 1000, "us"),
-            row("pipeline-opps@20k", float(len(wire)), "opps"),
-            row("pipeline-cpu@20k", self.cpu_us, "us/frame"),
-            row("pipeline-max-rate", self.max_rate(), "frames/s"),
-            row("pipeline-rss-3x50", self.rss_mb, "MB"),
-        ]
+        value: dict[str, tuple[Callable[[], float], str]] = {
+            "pipeline-p50@20k": (lambda: percentile(wire, 0.50) / 1000, "us"),
+            "pipeline-p99@20k": (lambda: percentile(wire, 0.99) / 1000, "us"),
+            "pipeline-tick-p50@20k": (lambda: percentile(tick, 0.50) / 1000, "us"),
+            "pipeline-tick-p99@20k": (lambda: percentile(tick, 0.99) / 1000, "us"),
+            "pipeline-recv-p50@20k": (lambda: percentile(opp, 0.50) / 1000, "us"),
+            "pipeline-recv-p99@20k": (lambda: percentile(opp, 0.99) / 1000, "us"),
+            "pipeline-view-p50@20k": (lambda: percentile(view, 0.50) / 1000, "us"),
+            "pipeline-view-p99@20k": (lambda: percentile(view, 0.99) / 1000, "us"),
+            "pipeline-opps@20k": (lambda: float(len(wire)), "opps"),
+            "pipeline-cpu@20k": (lambda: self.cpu_us, "us/frame"),
+            "pipeline-max-rate": (self.max_rate, "frames/s"),
+            "pipeline-rss-3x50": (lambda: self.rss_mb, "MB"),
+        }
+        return [{"case": case, "impl": impl, "value": fn(), "unit": unit}
+                for case, (fn, unit) in value.items() if names is None or case in names]
 
 
 def since(t0: float) -> float:

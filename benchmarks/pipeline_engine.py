@@ -1,10 +1,10 @@
-"""The pipeline case's in-process half: the engine under test and the driver of one repetition.
+"""The pipeline case's in-process half for the ``arbor`` rows: the engine under test.
 
 Role: ``run_once(info, params, progress)`` builds an ``EngineConfig`` pointing every venue at
 the replayer (``info`` from ``benchmarks.replay``), runs ``BenchEngine`` (the production
 ``supervisor.engine.Engine`` with a recording executor and timed detectors; see
-``benchmarks.pipeline``) under ``supervisor.run`` in this process's loop, asks the replayer
-for segments of the stream at fixed rates over its control endpoint, and returns the rows.
+``benchmarks.pipeline``) under ``supervisor.run`` in this process's loop, and has
+``benchmarks.pipeline_driver.Driver`` drive it (``EngineSubject``) through one repetition.
 
 Failure mode: a book not in sync within ``SYNC_TIMEOUT_S``, a replayer error or no Opportunity
 at all in the latency segment raise ``RuntimeError`` (the case is reported as an error).
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,7 +25,8 @@ import msgspec
 from actors import Actor
 from actors.book import BookActor
 from actors.detector import DetectorActor, DetectorParams
-from benchmarks.pipeline import HW_FLAT, SYNC_RATE, SYNC_TIMEOUT_S, Outcome, Params, Step, percentile, vm_kib
+from benchmarks.pipeline import Params
+from benchmarks.pipeline_driver import Driver, Latencies
 from config import EngineConfig
 from config.schema import ControlConfig, JournalConfig, VenueConfig
 from protocols.messages import BookDelta, BookView, Opportunity
@@ -133,74 +133,24 @@ def engine_config(info: dict[str, Any], tmp: str) -> EngineConfig:
                         control=ControlConfig(unix_path=f"{tmp}/control.sock", state_dir=tmp))
 
 
-class Driver:
-    def __init__(self, info: dict[str, Any], engine: BenchEngine, tree: Tree, http: aiohttp.ClientSession,
-                 progress: Callable[[str], None]) -> None:
-        self.info, self.engine, self.tree, self.http, self.progress = info, engine, tree, http, progress
-        self.pos = 0  # next frame of the stream
-        self.cpu_us_per_frame = 0.0  # this process's CPU time per frame over the last segment
+class EngineSubject:
+    """The engine as ``benchmarks.pipeline_driver.Driver`` drives it: frames counted by the
+    connections, books' mailboxes, in-sync books, and the recorded Opportunities' latencies."""
+
+    labels = ("wire->opportunity", "receive->opportunity", "receive->detector", "receive->book")
+
+    def __init__(self, info: dict[str, Any], engine: BenchEngine, tree: Tree) -> None:
+        self.info, self.engine, self.tree = info, engine, tree
         self.books = [f"venues/{v}/books/{path_symbol(s)}" for v in info["venues"] for s in info["symbols"]]
 
-    def frames_received(self) -> int:
+    def frames(self) -> int:
         return sum(c.frames for c in self.engine.counters.values())
 
-    def book_high_water(self) -> int:
+    def high_water(self) -> int:
         return max(s.mailbox_high_water for s in self.tree.stats() if "/books/" in s.path)
 
-    async def segment(self, count: int, rate: float, arrivals: str = "poisson",
-                      trace: bool = False) -> tuple[float, float, dict[str, Any]]:
-        """Frames ``pos..pos+count`` at ``rate``: (achieved rate, engine lag in ms after the last
-        write, the replayer's answer)."""
-        target = self.frames_received() + count
-        cpu0 = time.process_time()
-        async with self.http.post(f"{self.info['control_url']}/segment",
-                                  json={"start": self.pos, "count": count, "rate": rate,
-                                        "arrivals": arrivals, "trace": trace}) as resp:
-            if resp.status != 200:
-                raise RuntimeError(f"replayer: {resp.status} {await resp.text()}")
-            body = await resp.read()  # decoded once the engine has the frames: not on their path
-        self.pos += count
-        deadline = time.monotonic() + 30.0
-        while self.frames_received() < target:  # cross-process state: poll with a deadline
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the engine received {self.frames_received()} of {target} frames")
-            await asyncio.sleep(0.002)
-        received_ns = time.monotonic_ns()
-        sent = json.loads(body)
-        lag_ms = (received_ns - sent["t1_ns"]) / 1e6
-        self.cpu_us_per_frame = (time.process_time() - cpu0) * 1e6 / max(1, count)
-        achieved = count / max(1e-9, (sent["t1_ns"] - sent["t0_ns"]) / 1e9)
-        return achieved, lag_ms, sent
-
-    async def latency(self, p: Params, arrivals: str) -> tuple[list[int], list[int], list[int], list[int]]:
-        """One latency segment at ``p.lat_rate``: per Opportunity wire -> opportunity and
-        receive -> opportunity, per view receive -> detector, per delta receive -> book (ns)."""
-        await self.segment(int(p.lat_rate * p.warm_s), p.lat_rate, arrivals)
-        await self.drained()
-        record = self.engine.record
-        record.clear()
-        achieved, lag_ms, sent = await self.segment(int(p.lat_rate * p.lat_s), p.lat_rate, arrivals, trace=True)
-        await self.drained()
-        wire = wire_latencies(record.opps, sent["trace"], list(self.info["venues"]), self.info["symbols"])
-        out = sorted(wire), sorted(record.opp_ns), sorted(record.view_ns), sorted(record.book_ns)
-        record.clear()
-        self.progress(f"{arrivals} arrivals at {p.lat_rate:,.0f}/s (achieved {achieved:,.0f}/s, writer late "
-                      f"p99 {sent['late_p99_us']:.0f} us, lag {lag_ms:.1f} ms): {len(wire)} opportunities; "
-                      f"p50/p99 us: wire->opportunity {_p(out[0])}, receive->book {_p(out[3])}, "
-                      f"receive->detector {_p(out[2])}, receive->opportunity {_p(out[1])}; "
-                      f"engine CPU {self.cpu_us_per_frame:.1f} us/frame")
-        if not wire:
-            raise RuntimeError(f"no Opportunity in {p.lat_s}s at {p.lat_rate:,.0f} frames/s ({arrivals})")
-        return out
-
-    async def sync(self) -> None:
-        await self.segment(self.info["sync_frames"], SYNC_RATE, "tick")
-        deadline = time.monotonic() + SYNC_TIMEOUT_S
-        while not all(getattr(self.tree.describe(p), "in_sync", False) for p in self.books):
-            if time.monotonic() > deadline:
-                behind = [p for p in self.books if not getattr(self.tree.describe(p), "in_sync", False)]
-                raise RuntimeError(f"{len(behind)} books not in sync after {SYNC_TIMEOUT_S}s: {behind[:3]}")
-            await asyncio.sleep(0.02)
+    def not_in_sync(self) -> list[str]:
+        return [p for p in self.books if not getattr(self.tree.describe(p), "in_sync", False)]
 
     async def drained(self) -> None:
         """Every book's mailbox empty (what the last frames left queued is processed). Polls
@@ -209,47 +159,15 @@ class Driver:
         while any(ref.queued for ref in refs):  # noqa: ASYNC110 - a mailbox signals no 'emptied' event
             await asyncio.sleep(0.005)
 
-    async def run(self, p: Params) -> Outcome:
-        out = Outcome()
-        t0 = time.monotonic()
-        await self.sync()
-        self.progress(f"{len(self.books)} books in sync after {time.monotonic() - t0:.1f}s")
-        out.wire_us, out.opp_us, out.view_us, _ = await self.latency(p, "poisson")
-        out.cpu_us = self.cpu_us_per_frame
-        out.rss_mb = vm_kib("VmRSS") / 1024
-        out.tick_us, *_ = await self.latency(p, "tick")
-        self.progress(f"RSS {out.rss_mb:.1f} MB")
-        out.steps = await self.ladder(p)
-        return out
+    def clear(self) -> None:
+        self.engine.record.clear()
 
-    async def ladder(self, p: Params) -> list[Step]:
-        """``p.ladder``'s rates in turn, ``p.step_s`` each, up to the first not sustained."""
-        steps: list[Step] = []
-        stream_end = self.info["frames"]
-        for rate in p.ladder:
-            count = int(rate * p.step_s)
-            if self.pos + count > stream_end:
-                self.progress(f"stream exhausted before {rate:,.0f}/s")
-                break
-            hw_before = self.book_high_water()
-            achieved, lag_ms, _ = await self.segment(count, rate)
-            await self.drained()
-            hw = self.book_high_water()
-            why = []
-            if achieved < 0.95 * rate:
-                why.append(f"replayer delivered {achieved:,.0f}/s")
-            if lag_ms > max(20.0, 0.05 * p.step_s * 1000):
-                why.append(f"engine {lag_ms:.0f} ms behind")
-            if hw > max(hw_before, HW_FLAT):
-                why.append(f"book mailbox high-water {hw}")
-            step = Step(rate, achieved, lag_ms, hw, not why, "; ".join(why))
-            steps.append(step)
-            self.progress(f"{rate:,.0f}/s: achieved {achieved:,.0f}/s, lag {lag_ms:.1f} ms, book high-water {hw}, "
-                          f"CPU {self.cpu_us_per_frame:.1f} us/frame"
-                          f" -> {'sustained' if step.sustained else 'NOT sustained: ' + step.why}")
-            if not step.sustained:
-                break
-        return steps
+    def latencies(self, trace: dict[str, list[int]]) -> Latencies:
+        """Per Opportunity wire -> opportunity and receive -> opportunity, per view receive ->
+        detector, per delta receive -> book (ns, sorted)."""
+        record = self.engine.record
+        wire = wire_latencies(record.opps, trace, list(self.info["venues"]), self.info["symbols"])
+        return sorted(wire), sorted(record.opp_ns), sorted(record.view_ns), sorted(record.book_ns)
 
 
 def wire_latencies(opps: list[Opportunity], trace: dict[str, list[int]], venues: list[str],
@@ -268,12 +186,6 @@ def wire_latencies(opps: list[Opportunity], trace: dict[str, list[int]], venues:
     return out
 
 
-def _p(ns: list[int]) -> str:
-    if not ns:
-        return "-"
-    return f"{percentile(ns, 0.5) / 1000:.0f}/{percentile(ns, 0.99) / 1000:.0f}"
-
-
 async def run_once(info: dict[str, Any], params: Params, progress: Callable[[str], None],
                    impl: str = "arbor") -> list[dict]:
     """One repetition: a fresh engine against the replayer, from frame 0."""
@@ -286,7 +198,7 @@ async def run_once(info: dict[str, Any], params: Params, progress: Callable[[str
             async with aiohttp.ClientSession() as http, engine.running() as tree:
                 gc.freeze()  # as ``Engine.serve`` does once the tree is up
                 try:
-                    outcome = await Driver(info, engine, tree, http, progress).run(params)
+                    outcome = await Driver(info, EngineSubject(info, engine, tree), http, progress).run(params)
                 finally:
                     gc.unfreeze()  # the next repetition starts from the harness's gc.collect()
         finally:

@@ -74,8 +74,8 @@ SUBSCRIBED_TIMEOUT_S = 10.0
 # The market is replayed ~10x faster than market time and the detector's cooldown is in real
 # time, so venues must diverge more often than in the simulator's default for a latency
 # percentile to rest on hundreds of opportunities, not a dozen: wider, faster venue noise
-# (the simulator reads these module constants when it builds each symbol's mid model; this
-# process is the replayer's own).
+# (the simulator reads these module constants when it builds each symbol's mid model; the
+# replayer sets them for that moment only).
 NOISE_STD = 1.0e-3
 NOISE_TAU_S = 0.5
 
@@ -138,7 +138,13 @@ def _replay_class(base: type[VenueServer]) -> type[_ReplayServer]:
 
         def on_connect(self, conn: Any, request: web.Request) -> None:
             super().on_connect(conn, request)
-            self.transports[conn] = request.transport  # type: ignore[assignment]
+            transport = cast(asyncio.Transport, request.transport)
+            # uvloop queues a small write until its loop's next iteration (asyncio's own loop
+            # sends it at once), and the writer yields to its loop only every SPIN_NS while it
+            # spins between frames: a frame would leave up to SPIN_NS after its ``written``
+            # stamp. With no high-water mark uvloop sends inside ``transport.write`` instead.
+            transport.set_write_buffer_limits(high=0)
+            self.transports[conn] = transport
 
     Replay.__name__ = f"Replay{base.__name__}"
     return Replay
@@ -151,8 +157,12 @@ class Replayer:
         self.symbols = symbols(n_symbols)
         cfg = SimConfig(seed=seed, symbols=self.symbols, venues=VENUES, updates_per_s=UPDATES_PER_S,
                         levels=LEVELS, gate_full_every=0, rate_limits=False)
+        saved = _market.NOISE_STD, _market.NOISE_TAU_S
         _market.NOISE_STD, _market.NOISE_TAU_S = NOISE_STD, NOISE_TAU_S
-        market = Market(cfg)
+        try:
+            market = Market(cfg)
+        finally:  # read once, by the mid models just built: leave the module as found (in-process use)
+            _market.NOISE_STD, _market.NOISE_TAU_S = saved
         self.servers: dict[str, _ReplayServer] = {}
         for name in VENUES:
             server = _replay_class(_SERVERS[name])(cfg, market.books[name], pause=lambda: None,

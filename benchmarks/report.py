@@ -54,7 +54,9 @@ def target_rows(results: list[Result]) -> list[list[str]]:
         m = t["measured"]
         shown = "-" if m is None else (f"{m:.2f}x" if t.get("ratio") else f"{m:,.3f}")
         met = {True: "met", False: "MISSED", None: "not measured"}[t["met"]]
-        out.append([t["target"], shown, f"{met} {t['note']}".strip()])
+        floors = ", ".join(f"{impl} {value:,.1f}" for impl, value in t.get("floors", {}).items())
+        verdict = " ".join(filter(None, [met, t["note"], floors and f"(the floors: {floors})"]))
+        out.append([t["target"], shown, verdict])
     return out
 
 
@@ -134,7 +136,12 @@ _METHOD = """\
   frame over the Poisson segment; `gc.freeze()` after start-up as in `Engine.serve`. `max-rate` =
   highest Poisson ladder rate (10k..80k, 0.4 s each) delivered,
   fully received within max(20 ms, 5%) of the last write, book mailbox high-water <= 64; `rss`
-  = VmRSS after the 20k segment."""
+  = VmRSS after the 20k segment. The replayer's sockets send each frame inside the write call.
+- pipeline floors: `floor-receive` = the same replayer, stream and driver into a process with no
+  engine that only receives the frames on the engine's sockets (picows, uvloop; payload taken as
+  the connection takes it, stamped, counted); `floor-decode` also decodes them (`venue.decode`).
+  Their `p50/p99` = write -> receive per frame; `max-rate` without the mailbox criterion (no
+  mailbox). The pipeline rows' ratio column is against `floor-receive` of the same run."""
 
 
 def core() -> str:

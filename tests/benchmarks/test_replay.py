@@ -6,7 +6,8 @@ import struct
 
 import pytest
 
-from benchmarks.replay import arrival_schedule, symbols, ws_frame
+from benchmarks.replay import NOISE_STD, Replayer, arrival_schedule, symbols, ws_frame
+from simulator import market
 
 
 @pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
@@ -47,3 +48,11 @@ def test_tick_arrivals_put_the_frames_due_on_one_millisecond_boundaries() -> Non
 def test_an_unknown_arrival_process_is_refused() -> None:
     with pytest.raises(ValueError, match="poisson"):
         arrival_schedule(0, 1, 1.0, "uniform")
+
+
+def test_building_a_replayer_leaves_the_simulators_venue_noise_as_it_found_it() -> None:
+    """The pipeline tests and scripts build a replayer in their own process, beside simulator tests."""
+    before = market.NOISE_STD, market.NOISE_TAU_S
+    assert before[0] != NOISE_STD
+    Replayer(1, steps=3, seed=1)
+    assert before == (market.NOISE_STD, market.NOISE_TAU_S)
