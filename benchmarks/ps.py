@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import io
 import statistics
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +45,17 @@ class Worker(Actor[Tick]):
 
 
 class Summary(msgspec.Struct, frozen=True, kw_only=True):
-    actors: int
+    books: int
 
 
 class Handle:
-    """The control endpoint's EngineHandle over the tree (summary: a count, as cheap as it gets)."""
+    """The control endpoint's EngineHandle over a tree with no engine behind it (the CLI's ps
+    also reads the summary: the workers' count, as cheap as it gets)."""
 
     tree: Any = None
+
+    def __init__(self, books: int) -> None:
+        self.books = books
 
     async def subscribe(self, venue: str, symbol: str) -> None:
         raise LookupError(venue)
@@ -61,7 +67,24 @@ class Handle:
         return None
 
     def summary(self) -> Summary:
-        return Summary(actors=-1)
+        return Summary(books=self.books)
+
+
+@contextlib.asynccontextmanager
+async def many_workers(per_group: int, worker: type[Actor[Any]] = Worker) -> AsyncIterator[tuple[Any, str]]:
+    """``(tree, socket path)``: ``per_group`` workers under each of three supervisors (as books
+    sit under their venues) and the control endpoint on a unix socket, on the real runtime."""
+    handle = Handle(per_group * len(GROUPS))
+    with tempfile.TemporaryDirectory(prefix="arb") as d:
+        cfg = ControlConfig(transport="unix", unix_path=str(Path(d) / "control.sock"), state_dir=d)
+        root = Supervisor([
+            *(ChildSpec(g, lambda: Supervisor([ChildSpec(f"w{i}", worker) for i in range(per_group)]))
+              for g in GROUPS),
+            ChildSpec("control", lambda: ControlActor(engine=handle, config=cfg)),
+        ])
+        async with run(root) as tree:
+            handle.tree = tree
+            yield tree, cfg.unix_path or ""
 
 
 async def _feed(tree: Any, paths: list[str], per_actor: int) -> None:
@@ -78,41 +101,32 @@ def _cpu_ms(start: float) -> float:
 
 
 async def measure(actors: int, repeat: int, between: int) -> dict[str, list[float]]:
-    handle = Handle()
     per_group = actors // len(GROUPS)
-    with tempfile.TemporaryDirectory(prefix="arb") as d:
-        cfg = ControlConfig(transport="unix", unix_path=str(Path(d) / "control.sock"), state_dir=d)
-        root = Supervisor([
-            *(ChildSpec(g, lambda: Supervisor([ChildSpec(f"w{i}", Worker) for i in range(per_group)]))
-              for g in GROUPS),
-            ChildSpec("control", lambda: ControlActor(engine=handle, config=cfg)),
-        ])
-        async with run(root) as tree:
-            handle.tree = tree
-            paths = [f"{g}/w{i}" for g in GROUPS for i in range(per_group)]
-            await _feed(tree, paths, 1100)  # every ring full
-            tree.stats()  # the start-up backlog folded, as a running engine's first scrape does
-            gc.freeze()  # as Engine.serve does once the tree is up: no full collection walks it mid-request
-            sock = ["--socket", cfg.unix_path or ""]
-            requests: dict[str, list[str]] = {
-                "ps": ["ps", *sock], "ps --top 20 --sort rate": ["ps", "--top", "20", "--sort", "rate", *sock],
-                "ps --kind Worker --path 'mexc/*' --top 20": ["ps", "--kind", "Worker", "--path", "mexc/*",
-                                                               "--top", "20", *sock],
-                "tree": ["tree", *sock], "tree --top 20": ["tree", "--top", "20", *sock],
-                "metrics": ["metrics", *sock]}
-            out: dict[str, list[float]] = {name: [] for name in ("tree.stats()", *requests)}
-            for _ in range(repeat):
+    async with many_workers(per_group) as (tree, socket):
+        paths = [f"{g}/w{i}" for g in GROUPS for i in range(per_group)]
+        await _feed(tree, paths, 1100)  # every ring full
+        tree.stats()  # the start-up backlog folded, as a running engine's first scrape does
+        gc.freeze()  # as Engine.serve does once the tree is up: no full collection walks it mid-request
+        sock = ["--socket", socket]
+        requests: dict[str, list[str]] = {
+            "ps": ["ps", *sock], "ps --top 20 --sort rate": ["ps", "--top", "20", "--sort", "rate", *sock],
+            "ps --kind Worker --path 'mexc/*' --top 20": ["ps", "--kind", "Worker", "--path", "mexc/*",
+                                                           "--top", "20", *sock],
+            "tree": ["tree", *sock], "tree --top 20": ["tree", "--top", "20", *sock],
+            "metrics": ["metrics", *sock]}
+        out: dict[str, list[float]] = {name: [] for name in ("tree.stats()", *requests)}
+        for _ in range(repeat):
+            await _feed(tree, paths, between)
+            t = time.process_time()
+            tree.stats()
+            out["tree.stats()"].append(_cpu_ms(t))
+            for name, argv in requests.items():
                 await _feed(tree, paths, between)
                 t = time.process_time()
-                tree.stats()
-                out["tree.stats()"].append(_cpu_ms(t))
-                for name, argv in requests.items():
-                    await _feed(tree, paths, between)
-                    t = time.process_time()
-                    if await cli.main_async(argv, out=io.StringIO()) != 0:
-                        raise RuntimeError(f"{name} failed")
-                    out[name].append(_cpu_ms(t))
-            return out
+                if await cli.main_async(argv, out=io.StringIO()) != 0:
+                    raise RuntimeError(f"{name} failed")
+                out[name].append(_cpu_ms(t))
+        return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,76 +7,31 @@ from __future__ import annotations
 
 import io
 import re
-import tempfile
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import msgspec
 import pytest
 
-from actors import Actor, ActorStats
-from config import ControlConfig
-from protocols.messages import Msg
-from supervisor import ChildSpec, Supervisor, cli, run
-from supervisor.control import ControlActor
+from actors import ActorStats
+from benchmarks.ps import GROUPS, Tick, many_workers
+from supervisor import cli
 from supervisor.control_api import ErrorReply, PsReply
 
-GROUPS = ("mexc", "gateio", "binance")
 PER_GROUP = 1000
 BUSY = ("mexc/w7", "gateio/w500", "binance/w999", "mexc/w123", "gateio/w1")  # the only ones sent anything
 
 
-class Ping(Msg, frozen=True, kw_only=True):
-    pass
-
-
-class Worker(Actor[Ping]):
-    async def receive(self, msg: Ping) -> None:
-        return None
-
-
-class Summary(msgspec.Struct, frozen=True, kw_only=True):
-    books: int
-
-
-class Handle:
-    """The EngineHandle of a tree with no engine behind it: the CLI's ps also reads the summary."""
-
-    tree: Any = None
-
-    async def subscribe(self, venue: str, symbol: str) -> None:
-        raise LookupError(venue)
-
-    async def unsubscribe(self, venue: str, symbol: str) -> None:
-        raise LookupError(venue)
-
-    def request_stop(self) -> None:
-        return None
-
-    def summary(self) -> Summary:
-        return Summary(books=PER_GROUP * len(GROUPS))
-
-
 @pytest.fixture
 async def big() -> AsyncIterator[tuple[Any, str]]:
-    handle = Handle()
-    with tempfile.TemporaryDirectory(prefix="arb") as d:
-        cfg = ControlConfig(transport="unix", unix_path=str(Path(d) / "control.sock"), state_dir=d)
-        root = Supervisor([
-            *(ChildSpec(g, lambda: Supervisor([ChildSpec(f"w{i}", Worker) for i in range(PER_GROUP)]))
-              for g in GROUPS),
-            ChildSpec("control", lambda: ControlActor(engine=handle, config=cfg)),
-        ])
-        async with run(root) as tree:
-            handle.tree = tree
-            for n, path in enumerate(BUSY):
-                ref = tree.lookup(path)
-                for _ in range(10 * (n + 1)):
-                    ref.tell(Ping())
-                await ref.ask(Ping())  # processed in order: every Ping before it is done
-            yield tree, cfg.unix_path or ""
+    async with many_workers(PER_GROUP) as (tree, sock):
+        for n, path in enumerate(BUSY):
+            ref = tree.lookup(path)
+            for _ in range(10 * (n + 1)):
+                ref.tell(Tick())
+            await ref.ask(Tick())  # processed in order: every Tick before it is done
+        yield tree, sock
 
 
 async def cli_run(*argv: str) -> tuple[int, str]:
