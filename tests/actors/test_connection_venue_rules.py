@@ -6,10 +6,13 @@ A socket closed for a rule would crash the connection (NetworkError) and count a
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
 
 import msgspec
 
-from actors import spawn
+from actors import ActorRef, spawn
 from actors.connection import ConnectionActor, ConnectionCounters
 from protocols.binance import BinanceVenue
 from protocols.messages import Subscribe
@@ -59,6 +62,22 @@ async def test_mexc_symbols_beyond_thirty_open_a_second_socket_and_every_one_is_
         await venue.close()
 
 
+@contextlib.asynccontextmanager
+async def _silent(sim: Simulator, server: Any, venue: Any) -> AsyncIterator[tuple[ActorRef, ConnectionCounters]]:
+    """A connection subscribed to BTC/USDT on ``server``, then the market paused: only pings
+    (and their answers) flow while the block runs."""
+    counters = ConnectionCounters()
+    conn = await spawn(lambda: ConnectionActor(venue=venue, symbols=["BTC/USDT"], route=lambda s: None,
+                                               counters=counters), name="connection")
+    await until(lambda: any(c.subs for c in server.conns))
+    sim.pause()
+    try:
+        yield conn, counters
+    finally:
+        await conn.stop()
+        await venue.close()
+
+
 async def test_mexc_pings_keep_a_subscribed_socket_open_while_the_market_is_silent() -> None:
     """The live rule is 60 s without data against Arbor's 20 s ping; here both are scaled by
     1/100 (0.6 s and 0.2 s) and the market is paused, so only the pings can keep it open."""
@@ -67,15 +86,9 @@ async def test_mexc_pings_keep_a_subscribed_socket_open_while_the_market_is_sile
         server = sim.venues["mexc"]
         venue = MexcVenue(rest_url=server.rest_url, ws_url=server.ws_url, symbols=["BTC/USDT"])
         venue.ping_interval_s = MexcVenue.ping_interval_s / 100
-        counters = ConnectionCounters()
-        conn = await spawn(lambda: ConnectionActor(venue=venue, symbols=["BTC/USDT"], route=lambda s: None,
-                                                   counters=counters), name="connection")
-        await until(lambda: any(c.subs for c in server.conns))
-        sim.pause()
-        await asyncio.sleep(3 * 0.6)  # the silence is what is tested: three idle timeouts
-        assert server.rule_closes == {} and server.ws_accepted == 1 and counters.reconnects == 0
-        await conn.stop()
-        await venue.close()
+        async with _silent(sim, server, venue) as (_conn, counters):
+            await asyncio.sleep(3 * 0.6)  # the silence is what is tested: three idle timeouts
+            assert server.rule_closes == {} and server.ws_accepted == 1 and counters.reconnects == 0
 
 
 async def test_binance_protocol_pings_are_answered_so_a_silent_market_keeps_its_socket() -> None:
@@ -86,12 +99,6 @@ async def test_binance_protocol_pings_are_answered_so_a_silent_market_keeps_its_
     async with Simulator(cfg) as sim:
         server = sim.venues["binance"]
         venue = BinanceVenue(rest_url=server.rest_url, ws_url=server.ws_url, symbols=["BTC/USDT"])
-        counters = ConnectionCounters()
-        conn = await spawn(lambda: ConnectionActor(venue=venue, symbols=["BTC/USDT"], route=lambda s: None,
-                                                   counters=counters), name="connection")
-        await until(lambda: any(c.subs for c in server.conns))
-        sim.pause()
-        await asyncio.sleep(3 * 0.5)  # the silence is what is tested: three ping intervals
-        assert server.ws_accepted == 1 and counters.reconnects == 0 and conn.alive
-        await conn.stop()
-        await venue.close()
+        async with _silent(sim, server, venue) as (conn, counters):
+            await asyncio.sleep(3 * 0.5)  # the silence is what is tested: three ping intervals
+            assert server.ws_accepted == 1 and counters.reconnects == 0 and conn.alive
