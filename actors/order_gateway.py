@@ -46,11 +46,10 @@ class OrderWsCodec(Protocol):
         """The session login sent first (answered like any request), or None."""
         ...
 
-    def place_frame(self, rid: str, params: dict[str, str], now_ms: int) -> str: ...
-
     def place_template(self, info: SymbolInfo, side: Side, order_type: OrderType,
                        quote_sized: bool) -> PlaceTemplate:
-        """``place_frame`` compiled for one market's rules, side and order type."""
+        """The place request compiled for one market's rules, side and order type (each codec's
+        ``place_frame`` builds the same frame field by field: the reference its tests compare)."""
         ...
 
     def status_frame(self, rid: str, symbol: str, client_order_id: str, now_ms: int) -> str: ...
